@@ -1,0 +1,24 @@
+// Small synchronous file helpers used off the reactor (job pool, start-up) or
+// for tiny state files. Every fd is O_CLOEXEC. Any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/base/result.h"
+#include "core/base/unique_fd.h"
+
+namespace berth {
+
+Result<unique_fd> open_fd(const std::string& path, int flags, mode_t mode = 0);
+Result<std::string> read_file(const std::string& path, size_t max_bytes = 64 << 20);
+// Writes `data` to path.tmp, fsyncs, renames over `path`, fsyncs the directory.
+Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+Result<void> write_all(int fd, std::string_view data);
+// mkdir -p; existing directories are fine.
+Result<void> make_dirs(const std::string& path, mode_t mode = 0755);
+// rm -rf without following symlinks or crossing mount points.
+Result<void> remove_tree(const std::string& path);
+bool path_exists(const std::string& path);
+
+}  // namespace berth

@@ -1,0 +1,260 @@
+#include "core/reactor/reactor.h"
+
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include "core/base/assert.h"
+#include "core/reactor/job_pool.h"
+
+namespace berth::reactor {
+
+Completion::~Completion() {
+  BERTH_ASSERT_MSG(!in_flight_, "Completion destroyed with an operation in flight");
+}
+
+BufferRing::~BufferRing() {
+  if (br_) {
+    io_uring_unregister_buf_ring(ring_, group_);
+    ::munmap(br_, br_bytes_);
+  }
+}
+
+void BufferRing::recycle(unsigned id) {
+  BERTH_ASSERT(id < count_);
+  io_uring_buf_ring_add(br_, buffer(id), size_, id, mask_, 0);
+  io_uring_buf_ring_advance(br_, 1);
+}
+
+Result<std::unique_ptr<Reactor>> Reactor::create(unsigned entries, unsigned job_threads) {
+  std::unique_ptr<Reactor> r(new Reactor());
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL |
+            IORING_SETUP_CQSIZE;
+  p.cq_entries = entries * 4;
+  int rc = io_uring_queue_init_params(entries, &r->ring_, &p);
+  if (rc == -EINVAL) {
+    // Kernels before 6.1 lack DEFER_TASKRUN.
+    p = {};
+    p.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE;
+    p.cq_entries = entries * 4;
+    rc = io_uring_queue_init_params(entries, &r->ring_, &p);
+  }
+  if (rc < 0)
+    return Error::sys(-rc, "io_uring_setup ({} entries; is io_uring disabled by "
+                           "kernel.io_uring_disabled or a seccomp filter?)", entries);
+  r->ring_ok_ = true;
+
+  io_uring_probe* probe = io_uring_get_probe_ring(&r->ring_);
+  if (!probe) return Error::make(Code::kNotSupported, "io_uring probe failed");
+  const int needed[] = {IORING_OP_ACCEPT, IORING_OP_READ, IORING_OP_WRITE, IORING_OP_RECV,
+                        IORING_OP_SEND, IORING_OP_POLL_ADD, IORING_OP_TIMEOUT,
+                        IORING_OP_ASYNC_CANCEL, IORING_OP_PROVIDE_BUFFERS};
+  for (int op : needed) {
+    if (!io_uring_opcode_supported(probe, op)) {
+      io_uring_free_probe(probe);
+      return Error::make(Code::kNotSupported, "io_uring opcode {} not supported by this kernel (need Linux >= 6.1)", op);
+    }
+  }
+  io_uring_free_probe(probe);
+
+  // Blocking on purpose: io_uring then arms a poll instead of completing
+  // with -EAGAIN when no job has finished.
+  int efd = ::eventfd(0, EFD_CLOEXEC);
+  if (efd < 0) return Error::sys(errno, "eventfd");
+  r->job_event_fd_.reset(efd);
+  r->jobs_ = std::make_unique<JobPool>(job_threads, efd);
+  Reactor* self = r.get();
+  r->job_reader_.set_callback([self](int32_t res, uint32_t) { self->job_reader_done(res); });
+  r->submit_job_reader();
+  return r;
+}
+
+Reactor::~Reactor() {
+  jobs_.reset();  // joins the workers first; their done callbacks are dropped
+  if (job_reader_.in_flight()) {
+    cancel(job_reader_);
+    while (job_reader_.in_flight()) run_once(-1);
+  }
+  if (ring_ok_) io_uring_queue_exit(&ring_);
+}
+
+io_uring_sqe* Reactor::get_sqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  while (!sqe) {
+    stats_.sq_full++;
+    io_uring_submit(&ring_);
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  return sqe;
+}
+
+void Reactor::arm(io_uring_sqe* sqe, Completion& c) {
+  BERTH_ASSERT_MSG(!c.in_flight_, "operation submitted twice");
+  c.in_flight_ = true;
+  pending_++;
+  stats_.submitted++;
+  io_uring_sqe_set_data(sqe, &c);
+}
+
+void Reactor::accept_multishot(int fd, Completion& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  arm(sqe, c);
+}
+
+void Reactor::read(int fd, void* buf, unsigned len, uint64_t offset, Completion& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_read(sqe, fd, buf, len, offset);
+  arm(sqe, c);
+}
+
+void Reactor::read_select(int fd, BufferRing& ring, Completion& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_read(sqe, fd, nullptr, ring.buffer_size(), uint64_t(-1));
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = ring.group();
+  arm(sqe, c);
+}
+
+void Reactor::recv(int fd, void* buf, unsigned len, Completion& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_recv(sqe, fd, buf, len, 0);
+  arm(sqe, c);
+}
+
+void Reactor::recv_multishot(int fd, BufferRing& ring, Completion& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = ring.group();
+  arm(sqe, c);
+}
+
+void Reactor::write(int fd, const void* buf, unsigned len, uint64_t offset, Completion& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_write(sqe, fd, buf, len, offset);
+  arm(sqe, c);
+}
+
+void Reactor::writev(int fd, const iovec* iov, unsigned n, uint64_t offset, Completion& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_writev(sqe, fd, iov, n, offset);
+  arm(sqe, c);
+}
+
+void Reactor::send(int fd, const void* buf, unsigned len, Completion& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
+  arm(sqe, c);
+}
+
+void Reactor::poll(int fd, unsigned mask, Completion& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_poll_add(sqe, fd, mask);
+  arm(sqe, c);
+}
+
+void Reactor::timeout(const __kernel_timespec* ts, Completion& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_timeout(sqe, const_cast<__kernel_timespec*>(ts), 0, 0);
+  arm(sqe, c);
+}
+
+void Reactor::cancel(Completion& target) {
+  if (!target.in_flight_) return;
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_cancel(sqe, &target, 0);
+  io_uring_sqe_set_data(sqe, nullptr);  // the cancel's own CQE is ignored
+  stats_.submitted++;
+}
+
+void Reactor::defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
+
+bool Reactor::run_job(std::function<void()> work, std::function<void()> done) {
+  return jobs_->submit(std::move(work), std::move(done));
+}
+
+void Reactor::submit_job_reader() {
+  read(job_event_fd_.get(), &job_event_buf_, sizeof job_event_buf_, 0, job_reader_);
+}
+
+void Reactor::job_reader_done(int32_t res) {
+  if (res == -ECANCELED || !jobs_) return;
+  for (auto& done : jobs_->take_finished()) done();
+  submit_job_reader();
+}
+
+void Reactor::run() {
+  while (!stopping_) run_once(-1);
+}
+
+void Reactor::run_once(int timeout_ms) {
+  stats_.loops++;
+  unsigned wait_nr = deferred_.empty() ? 1 : 0;
+  if (timeout_ms >= 0 && wait_nr) {
+    __kernel_timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000LL};
+    io_uring_cqe* cqe = nullptr;
+    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+  } else {
+    io_uring_submit_and_wait(&ring_, wait_nr);
+  }
+  // Copy the batch and release the CQ before any callback runs.
+  batch_.clear();
+  unsigned head, n = 0;
+  io_uring_cqe* cqe;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    batch_.push_back({cqe->user_data, cqe->res, cqe->flags});
+    n++;
+  }
+  io_uring_cq_advance(&ring_, n);
+  stats_.completed += n;
+  for (const Cqe& e : batch_) {
+    if (!e.user_data) continue;
+    auto* c = reinterpret_cast<Completion*>(e.user_data);
+    BERTH_ASSERT(c->in_flight_);
+    if (!(e.flags & IORING_CQE_F_MORE)) {
+      c->in_flight_ = false;
+      pending_--;
+    }
+    BERTH_ASSERT_MSG(e.res != -EBADF && e.res != -EFAULT, "io_uring op on a bad fd or buffer");
+    if (c->cb_) c->cb_(e.res, e.flags);
+  }
+  while (!deferred_.empty()) {
+    auto fn = std::move(deferred_.front());
+    deferred_.pop_front();
+    fn();
+  }
+}
+
+Result<std::unique_ptr<BufferRing>> Reactor::create_buffer_ring(uint16_t group, unsigned count, unsigned size) {
+  BERTH_ASSERT(count && (count & (count - 1)) == 0 && count <= 32768);
+  std::unique_ptr<BufferRing> b(new BufferRing());
+  b->ring_ = &ring_;
+  b->group_ = group;
+  b->count_ = count;
+  b->size_ = size;
+  b->mask_ = io_uring_buf_ring_mask(count);
+  b->br_bytes_ = count * sizeof(io_uring_buf);
+  void* mem = ::mmap(nullptr, b->br_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (mem == MAP_FAILED) return Error::sys(errno, "mmap buffer ring");
+  b->br_ = static_cast<io_uring_buf_ring*>(mem);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(mem);
+  reg.ring_entries = count;
+  reg.bgid = group;
+  int rc = io_uring_register_buf_ring(&ring_, &reg, 0);
+  if (rc < 0) {
+    ::munmap(mem, b->br_bytes_);
+    b->br_ = nullptr;
+    return Error::sys(-rc, "register buffer ring {}", group);
+  }
+  io_uring_buf_ring_init(b->br_);
+  b->data_.reset(new char[size_t(count) * size]);
+  for (unsigned i = 0; i < count; i++)
+    io_uring_buf_ring_add(b->br_, b->buffer(i), size, i, b->mask_, i);
+  io_uring_buf_ring_advance(b->br_, count);
+  return b;
+}
+
+}  // namespace berth::reactor

@@ -1,0 +1,158 @@
+// The reactor: berthd's single io_uring loop.
+//
+// Thread: every method is reactor-thread-only (the thread that created the
+// Reactor and calls run()), except that job bodies given to run_job() run on a
+// pool thread and must not touch reactor-owned objects.
+//
+// Ownership: an operation's state is a Completion embedded in the object that
+// owns the operation (a connection, a log pump, a process watcher). The SQE's
+// user_data is the Completion's address. The owner, the Completion and any
+// buffer handed to the kernel must stay alive until the Completion's last CQE
+// has been delivered (in_flight() false): for a multishot op that is the CQE
+// without IORING_CQE_F_MORE; for a cancelled op it is the op's own CQE, which
+// arrives even when cancelled (as -ECANCELED). Destroying an owner with an op
+// in flight is a bug (asserted in ~Completion).
+//
+// Callbacks never run while the completion queue is being drained: the loop
+// copies a batch of CQEs, advances the CQ, then invokes callbacks in order.
+// A callback may submit new ops and may destroy owners whose completions are
+// all idle, including its own owner (provided the callback touches nothing
+// after that).
+#pragma once
+
+#include <liburing.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/base/result.h"
+#include "core/base/unique_fd.h"
+
+namespace berth::reactor {
+
+class JobPool;
+
+class Completion {
+ public:
+  // res is the CQE result (>= 0 or -errno); flags the CQE flags.
+  using Callback = std::function<void(int32_t res, uint32_t flags)>;
+
+  Completion() = default;
+  explicit Completion(Callback cb) : cb_(std::move(cb)) {}
+  Completion(const Completion&) = delete;
+  Completion& operator=(const Completion&) = delete;
+  ~Completion();
+
+  void set_callback(Callback cb) { cb_ = std::move(cb); }
+  bool in_flight() const { return in_flight_; }
+
+ private:
+  friend class Reactor;
+  Callback cb_;
+  bool in_flight_ = false;
+};
+
+// A group of equally sized buffers the kernel picks from (IOSQE_BUFFER_SELECT),
+// registered with io_uring_register_buf_ring (liburing 2.3 has no setup helper).
+class BufferRing {
+ public:
+  ~BufferRing();
+  BufferRing(const BufferRing&) = delete;
+  BufferRing& operator=(const BufferRing&) = delete;
+
+  uint16_t group() const { return group_; }
+  unsigned buffer_size() const { return size_; }
+  char* buffer(unsigned id) { return data_.get() + size_t(id) * size_; }
+  // Returns buffer `id` to the kernel. Every buffer the kernel handed out
+  // must come back here exactly once, on every completion path.
+  void recycle(unsigned id);
+  // The buffer id carried by a CQE's flags (IORING_CQE_F_BUFFER must be set).
+  static unsigned buffer_id(uint32_t cqe_flags) { return cqe_flags >> IORING_CQE_BUFFER_SHIFT; }
+  static bool has_buffer(uint32_t cqe_flags) { return cqe_flags & IORING_CQE_F_BUFFER; }
+
+ private:
+  friend class Reactor;
+  BufferRing() = default;
+  io_uring* ring_ = nullptr;
+  io_uring_buf_ring* br_ = nullptr;
+  size_t br_bytes_ = 0;
+  std::unique_ptr<char[]> data_;
+  uint16_t group_ = 0;
+  unsigned count_ = 0, size_ = 0, mask_ = 0;
+};
+
+struct Stats {
+  uint64_t submitted = 0;
+  uint64_t completed = 0;
+  uint64_t sq_full = 0;   // times the SQ was full and had to be flushed
+  uint64_t loops = 0;
+};
+
+class Reactor {
+ public:
+  static Result<std::unique_ptr<Reactor>> create(unsigned entries = 1024, unsigned job_threads = 2);
+  ~Reactor();
+  Reactor(const Reactor&) = delete;
+  Reactor& operator=(const Reactor&) = delete;
+
+  // --- operations; each arms `c` (which must be idle) -------------------
+  void accept_multishot(int listen_fd, Completion& c);
+  void read(int fd, void* buf, unsigned len, uint64_t offset, Completion& c);
+  // Reads into a buffer the kernel picks from `ring`; the CQE flags carry its id.
+  void read_select(int fd, BufferRing& ring, Completion& c);
+  void recv(int fd, void* buf, unsigned len, Completion& c);
+  void recv_multishot(int fd, BufferRing& ring, Completion& c);
+  void write(int fd, const void* buf, unsigned len, uint64_t offset, Completion& c);
+  void writev(int fd, const iovec* iov, unsigned n, uint64_t offset, Completion& c);
+  void send(int fd, const void* buf, unsigned len, Completion& c);  // MSG_NOSIGNAL
+  void poll(int fd, unsigned poll_mask, Completion& c);              // one shot
+  // `ts` must stay valid until the CQE (keep it beside the Completion).
+  void timeout(const __kernel_timespec* ts, Completion& c);
+  // Asks the kernel to cancel `target`'s op; target's own CQE still arrives.
+  // No-op if target is idle.
+  void cancel(Completion& target);
+
+  // Runs `fn` on the reactor thread after the current batch of callbacks.
+  void defer(std::function<void()> fn);
+  // Runs `work` on the job pool; then `done` on the reactor thread. Returns
+  // false (and runs neither) when the job queue is at its bound.
+  bool run_job(std::function<void()> work, std::function<void()> done);
+
+  // Loops until stop() is called. run_once() handles one batch, waiting up
+  // to timeout_ms (-1 = forever) for at least one completion.
+  void run();
+  void run_once(int timeout_ms = -1);
+  void stop() { stopping_ = true; }
+  bool stopping() const { return stopping_; }
+
+  Result<std::unique_ptr<BufferRing>> create_buffer_ring(uint16_t group, unsigned count, unsigned size);
+
+  const Stats& stats() const { return stats_; }
+  unsigned pending() const { return pending_; }
+
+ private:
+  Reactor() = default;
+  io_uring_sqe* get_sqe();
+  void arm(io_uring_sqe* sqe, Completion& c);
+  void submit_job_reader();
+  void job_reader_done(int32_t res);
+
+  io_uring ring_{};
+  bool ring_ok_ = false;
+  bool stopping_ = false;
+  unsigned pending_ = 0;   // ops in flight (completions with in_flight_)
+  Stats stats_;
+  struct Cqe { uint64_t user_data; int32_t res; uint32_t flags; };
+  std::vector<Cqe> batch_;
+  std::deque<std::function<void()>> deferred_;
+
+  std::unique_ptr<JobPool> jobs_;
+  unique_fd job_event_fd_;
+  uint64_t job_event_buf_ = 0;
+  Completion job_reader_;
+};
+
+}  // namespace berth::reactor
