@@ -196,8 +196,12 @@ void Reactor::run_once(int timeout_ms) {
     __kernel_timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000LL};
     io_uring_cqe* cqe = nullptr;
     io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
-  } else {
+  } else if (wait_nr) {
     io_uring_submit_and_wait(&ring_, wait_nr);
+  } else {
+    // Deferred work is waiting: don't block, but do run the kernel's task
+    // work so completions are reaped (DEFER_TASKRUN needs GETEVENTS).
+    io_uring_submit_and_get_events(&ring_);
   }
   // Copy the batch and release the CQ before any callback runs.
   batch_.clear();

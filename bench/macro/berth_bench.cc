@@ -1,0 +1,202 @@
+// berth-bench: the macro benchmark harness. Drives a real berthd (its own
+// temp root, socket and network namespace, like the integration tests) and
+// reports:
+//   start latency   `berthctl run --rm --network none busybox true`, client
+//                   to exit to removal, p50/p99 over --runs runs; and the same
+//                   busybox rootfs as an OCI bundle under `crun run`, measured
+//                   in the same process for comparison
+//   log throughput  a container writes --log-mib MiB to stdout in 64 KiB
+//                   writes; time until `wait` returns (the log is complete
+//                   then), with the stored log verified byte for byte; and a
+//                   plain `cat` from a pipe into a file as the baseline
+// Usage: berth-bench [--runs N] [--log-mib M] [--no-crun]
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/base/file.h"
+#include "core/engine/log_format.h"
+#include "tests/integration/daemon_fixture.h"
+
+using namespace berth;
+using namespace berth::test;
+
+namespace {
+
+double now_s() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+// fork/exec/wait with stdio to /dev/null; returns the exit status.
+int spawn_quiet(const std::vector<std::string>& argv) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDWR);
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2);
+    std::vector<char*> a;
+    for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    execvp(a[0], a.data());
+    _exit(127);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+struct Latency {
+  double p50_ms = 0, p99_ms = 0, mean_ms = 0;
+  int failures = 0;
+};
+
+Latency measure(int runs, const std::function<std::vector<std::string>(int)>& argv_for) {
+  std::vector<double> ms;
+  Latency l;
+  for (int i = 0; i < runs; i++) {
+    double t0 = now_s();
+    int rc = spawn_quiet(argv_for(i));
+    double t1 = now_s();
+    if (rc != 0) l.failures++;
+    ms.push_back((t1 - t0) * 1000);
+  }
+  std::sort(ms.begin(), ms.end());
+  l.p50_ms = ms[ms.size() / 2];
+  l.p99_ms = ms[std::min(ms.size() - 1, size_t(ms.size() * 0.99))];
+  for (double v : ms) l.mean_ms += v / ms.size();
+  return l;
+}
+
+bool make_crun_bundle(const std::string& dir) {
+  std::string rootfs = dir + "/rootfs";
+  if (!make_dirs(rootfs)) return false;
+  if (run_command({"tar", "-xf", BERTH_BUSYBOX_TAR, "-C", rootfs}).exit_code != 0) return false;
+  if (run_command({"sh", "-c", "cd " + dir + " && crun spec"}).exit_code != 0) return false;
+  auto text = read_file(dir + "/config.json");
+  if (!text) return false;
+  auto j = nlohmann::json::parse(*text);
+  j["process"]["terminal"] = false;
+  j["process"]["args"] = {"/bin/true"};
+  j["root"]["path"] = "rootfs";
+  return bool(write_file_atomic(dir + "/config.json", j.dump(2)));
+}
+
+// Counts the payload bytes of a berth log and checks them against
+// berth-testinit's write-bytes pattern.
+bool verify_log(const std::string& path, uint64_t expect, uint64_t* got) {
+  auto fd = open_fd(path, O_RDONLY);
+  if (!fd) return false;
+  std::vector<char> buf(engine::kRecordHeaderBytes + engine::kMaxRecordPayload);
+  uint64_t i = 0;
+  for (;;) {
+    ssize_t n = read(fd->get(), buf.data(), engine::kRecordHeaderBytes);
+    if (n == 0) break;
+    engine::RecordHeader h;
+    if (n != ssize_t(engine::kRecordHeaderBytes) || !engine::decode_record_header(buf.data(), &h)) return false;
+    if (read(fd->get(), buf.data(), h.len) != ssize_t(h.len) || h.stream != 1) return false;
+    for (uint32_t k = 0; k < h.len; k++, i++) {
+      char want = i % 64 == 63 ? '\n' : char('a' + i % 26);
+      if (buf[k] != want) return false;
+    }
+  }
+  *got = i;
+  return i == expect;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int runs = 200;
+  long log_mib = 1024;
+  bool crun = have_program("crun");
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "--runs" && i + 1 < argc) runs = std::atoi(argv[++i]);
+    else if (a == "--log-mib" && i + 1 < argc) log_mib = std::atol(argv[++i]);
+    else if (a == "--no-crun") crun = false;
+    else {
+      std::fprintf(stderr, "usage: berth-bench [--runs N] [--log-mib M] [--no-crun]\n");
+      return 2;
+    }
+  }
+  if (!is_root()) {
+    std::fprintf(stderr, "berth-bench: needs root\n");
+    return 77;
+  }
+  TestDaemon d;
+  std::string err;
+  if (!d.start(&err) || !d.import_busybox(&err)) {
+    std::fprintf(stderr, "berth-bench: %s\n", err.c_str());
+    return 1;
+  }
+  // An image with the static writer: busybox plus /bin/berth-testinit.
+  std::string tar = d.dir() + "/bench.tar";
+  run_command({"cp", BERTH_BUSYBOX_TAR, tar});
+  auto appended = run_command({"tar", "--append", "-f", tar, "-C", BERTH_BIN_DIR, "--transform", "s,^,bin/,",
+                               "--owner=0", "--group=0", "berth-testinit"});
+  if (appended.exit_code != 0) {
+    std::fprintf(stderr, "berth-bench: build bench image: %s\n", appended.err.c_str());
+    return 1;
+  }
+  d.ctl({"import", tar, "bench:latest"});
+
+  std::string ctl = bin_path("berthctl"), host = d.host();
+  spawn_quiet({ctl, "-H", host, "run", "--rm", "--network", "none", "busybox", "true"});  // warm caches
+  Latency berth = measure(runs, [&](int) {
+    return std::vector<std::string>{ctl, "-H", host, "run", "--rm", "--network", "none", "busybox", "true"};
+  });
+  std::printf("start latency, berthctl run --rm --network none busybox true (%d runs): p50 %.2f ms, p99 %.2f ms, mean %.2f ms, failures %d\n",
+              runs, berth.p50_ms, berth.p99_ms, berth.mean_ms, berth.failures);
+  if (crun) {
+    std::string bundle = d.dir() + "/bundle";
+    if (make_crun_bundle(bundle)) {
+      spawn_quiet({"crun", "run", "-b", bundle, "berth-bench-warm"});
+      Latency c = measure(runs, [&](int i) {
+        return std::vector<std::string>{"crun", "run", "-b", bundle, "berth-bench-" + std::to_string(getpid()) + "-" + std::to_string(i)};
+      });
+      std::printf("start latency, crun run (same rootfs, OCI bundle) (%d runs): p50 %.2f ms, p99 %.2f ms, mean %.2f ms, failures %d\n",
+                  runs, c.p50_ms, c.p99_ms, c.mean_ms, c.failures);
+      std::printf("berth p50 / crun p50 = %.2f\n", berth.p50_ms / c.p50_ms);
+    } else {
+      std::printf("crun: could not prepare an OCI bundle; skipped\n");
+    }
+  }
+
+  if (log_mib > 0) {
+    uint64_t bytes = uint64_t(log_mib) << 20;
+    double t0 = now_s();
+    auto run = d.ctl({"run", "-d", "bench", "/bin/berth-testinit", "write-bytes", std::to_string(bytes), "65536"});
+    std::string id = run.out.substr(0, 64);
+    auto wait = d.ctl({"wait", id});
+    double t1 = now_s();
+    uint64_t got = 0;
+    bool ok = wait.out == "0\n" && verify_log(d.root() + "/containers/" + id + "/container.log", bytes, &got);
+    std::printf("log throughput, %ld MiB in 64 KiB writes: %.1f MB/s (%.2f s), verified %s (%llu bytes)\n", log_mib,
+                bytes / (t1 - t0) / 1e6, t1 - t0, ok ? "complete" : "FAILED", (unsigned long long)got);
+    d.ctl({"rm", id});
+    std::string sink = d.dir() + "/cat-sink";
+    double c0 = now_s();
+    run_command({"sh", "-c", bin_path("berth-testinit") + " write-bytes " + std::to_string(bytes) + " 65536 | cat > " + sink});
+    double c1 = now_s();
+    struct stat st {};
+    stat(sink.c_str(), &st);
+    std::printf("baseline, berth-testinit | cat > file: %.1f MB/s (%.2f s, %lld bytes)\n", bytes / (c1 - c0) / 1e6,
+                c1 - c0, (long long)st.st_size);
+    unlink(sink.c_str());
+  }
+  return d.stop() == 0 ? 0 : 1;
+}

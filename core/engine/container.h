@@ -1,0 +1,97 @@
+// Container: one container's configuration and state, owned by the Engine.
+//
+// Thread: reactor thread only. The Engine owns every Container (by id) and
+// is the only code that changes or persists its state; ipc reads it to build
+// API responses. Pointers to a Container stay valid until the Engine removes
+// it; holders that outlive a request use the id, not the pointer.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/engine/log_pump.h"
+
+namespace berth::engine {
+
+enum class Status { kCreated, kRunning, kPaused, kRestarting, kRemoving, kExited, kDead };
+const char* status_name(Status s);
+
+// What a client asked for at create time, resolved and validated by ipc.
+// Raw JSON of Config and HostConfig is kept opaque for inspect fidelity.
+struct CreateSpec {
+  std::string name;                    // without leading '/'; empty = generate
+  std::string image;                   // as typed by the user
+  std::vector<std::string> cmd, entrypoint, env;
+  bool cmd_set = false, entrypoint_set = false;
+  std::string working_dir, user, hostname;
+  bool tty = false, open_stdin = false, stdin_once = false;
+  bool attach_stdin = false, attach_stdout = true, attach_stderr = true;
+  std::map<std::string, std::string> labels;
+  bool auto_remove = false;
+  std::string network_mode = "none";   // none | host (bridge arrives with the network issue)
+  std::string config_json = "{}";      // Config as received (normalised by ipc)
+  std::string host_config_json = "{}"; // HostConfig as received
+};
+
+struct State {
+  Status status = Status::kCreated;
+  pid_t pid = 0;
+  int exit_code = 0;
+  bool oom_killed = false;
+  std::string error;
+  int64_t started_ns = 0, finished_ns = 0;
+};
+
+enum class WaitCondition { kNotRunning, kNextExit, kRemoved };
+
+// A client waiting for the container (POST /wait). Fired once.
+struct Waiter {
+  uint64_t token;
+  WaitCondition condition;
+  std::function<void(int exit_code, const std::string& error)> fire;
+};
+
+// A client attached to the container's output (POST /attach).
+struct Attacher {
+  uint64_t token;
+  bool want_stdout, want_stderr;
+  std::function<void(uint8_t stream, std::string_view data)> output;
+  std::function<void()> closed;   // the container's output ended
+};
+
+struct Process;  // runtime state of a running container, see engine.cc
+
+struct Container {
+  Container();
+  ~Container();   // out of line: Process is complete only in engine.cc
+  Container(const Container&) = delete;
+  Container& operator=(const Container&) = delete;
+
+  std::string id;
+  std::string name;                 // without leading '/'
+  int64_t created_ns = 0;
+  std::string image_id;             // "sha256:..."
+  std::string image_ref;            // as typed
+  CreateSpec spec;
+  std::vector<std::string> path_args;  // resolved entrypoint + cmd: [0] = Path
+  State state;
+  int restart_count = 0;
+  std::string dir;                  // <root>/containers/<id>
+
+  // Runtime (not persisted).
+  std::unique_ptr<Process> proc;
+  std::vector<Waiter> waiters;
+  std::vector<Attacher> attachers;
+  bool persist_in_flight = false, persist_dirty = false;
+  std::vector<std::function<void()>> after_persist;   // run when no persist is in flight
+  std::string log_path() const { return dir + "/container.log"; }
+  uint64_t log_committed = 0;        // bytes of complete records in the log file
+};
+
+}  // namespace berth::engine

@@ -1,0 +1,173 @@
+// start: resolve the image's layers, spawn the init process (runtime), pump
+// its output into the log, watch its pidfd; the start succeeds when the exec
+// error pipe reports EOF (execve succeeded).
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/base/file.h"
+#include "core/base/log.h"
+#include "core/base/strings.h"
+#include "core/engine/process.h"
+
+namespace berth::engine {
+
+namespace {
+
+constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// Image env, then the container's own (later entries win, like Docker).
+std::vector<std::string> merge_env(const std::vector<std::string>& image_env,
+                                   const std::vector<std::string>& env, const std::string& hostname) {
+  std::vector<std::string> out;
+  auto put = [&out](const std::string& kv) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) return;  // "NAME" alone unsets: drop it
+    std::string key = kv.substr(0, eq + 1);
+    for (auto& e : out)
+      if (starts_with(e, key)) {
+        e = kv;
+        return;
+      }
+    out.push_back(kv);
+  };
+  put(kDefaultPath);
+  put("HOSTNAME=" + hostname);
+  for (auto& e : image_env) put(e);
+  for (auto& e : env) put(e);
+  return out;
+}
+
+}  // namespace
+
+Result<void> Engine::spawn(Container& c) {
+  fs::Image img = BERTH_TRY_CTX(images_->resolve(c.image_id), "image {}", c.image_id);
+  runtime::Spec spec;
+  spec.id = c.id;
+  spec.lower_dirs = img.layer_dirs;
+  spec.upper_dir = c.dir + "/upper";
+  spec.work_dir = c.dir + "/work";
+  spec.rootfs_dir = c.dir + "/rootfs";
+  spec.args = c.path_args;
+  spec.hostname = c.spec.hostname.empty() ? c.id.substr(0, 12) : c.spec.hostname;
+  spec.env = merge_env(img.config.env, c.spec.env, spec.hostname);
+  spec.cwd = !c.spec.working_dir.empty() ? c.spec.working_dir
+             : !img.config.working_dir.empty() ? img.config.working_dir : "/";
+  spec.user = !c.spec.user.empty() ? c.spec.user : img.config.user;
+  spec.new_netns = c.spec.network_mode != "host";
+
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) < 0) return Error::sys(errno, "pipe");
+  unique_fd out_r(out[0]), out_w(out[1]);
+  if (::pipe2(err, O_CLOEXEC) < 0) return Error::sys(errno, "pipe");
+  unique_fd err_r(err[0]), err_w(err[1]);
+  spec.stdout_fd = out_w.get();
+  spec.stderr_fd = err_w.get();
+
+  unique_fd log_fd = BERTH_TRY(open_fd(c.log_path(), O_WRONLY | O_CREAT, 0600));
+  struct stat st;
+  if (::fstat(log_fd.get(), &st) < 0) return Error::sys(errno, "stat {}", c.log_path());
+
+  runtime::Process p = BERTH_TRY(runtime::spawn(spec));
+  auto proc = std::make_unique<Process>();
+  proc->pid = p.pid;
+  proc->pidfd = std::move(p.pidfd);
+  proc->error_fd = std::move(p.error_fd);
+  proc->spec = spec;
+  auto released = runtime::release(p);
+  out_w.reset();
+  err_w.reset();
+  if (!released) {
+    (void)runtime::kill(proc->pidfd.get(), SIGKILL);
+    // The child is reaped by the exit watch below like any other.
+  }
+
+  Container* cp = &c;
+  OutputPump::Callbacks cb;
+  cb.output = [cp](uint8_t stream, std::string_view data) {
+    for (auto& a : cp->attachers)
+      if ((stream == 1 && a.want_stdout) || (stream == 2 && a.want_stderr)) a.output(stream, data);
+  };
+  cb.committed = [cp](uint64_t n) { cp->log_committed = n; };
+  cb.drained = [this, cp] { r_.defer([this, id = cp->id] {
+                              if (auto it = containers_.find(id); it != containers_.end())
+                                maybe_finish_exit(*it->second);
+                            }); };
+  proc->pump = std::make_unique<OutputPump>(r_, std::move(log_fd), uint64_t(st.st_size),
+                                            std::move(out_r), std::move(err_r), std::move(cb));
+  c.proc = std::move(proc);
+  c.state.pid = c.proc->pid;
+  c.proc->pump->start();
+  watch_exit(c);
+  if (!released) return std::move(released.error()).context("release container init");
+  return ok();
+}
+
+void Engine::watch_exit(Container& c) {
+  Container* cp = &c;
+  c.proc->exit_c.set_callback([this, cp](int32_t res, uint32_t) { exit_ready(*cp, res); });
+  r_.poll(c.proc->pidfd.get(), POLLIN, c.proc->exit_c);
+}
+
+void Engine::exit_ready(Container& c, int32_t res) {
+  Process& p = *c.proc;
+  if (res == -ECANCELED) return;
+  auto st = runtime::reap(p.pidfd.get());
+  if (!st) {
+    log::error("engine", "reap id={}: {}", c.id, st.error().message());
+    return process_exited(c, 255);
+  }
+  if (!st->has_value()) return watch_exit(c);  // woken without an exit: poll again
+  process_exited(c, (*st)->exit_code);
+}
+
+void Engine::start(Container& c, Done done) {
+  if (c.state.status == Status::kRunning || c.state.status == Status::kPaused)
+    return done(Error(Code::kNotModified, "container already started"));
+  if (c.state.status == Status::kRemoving)
+    return done(Error::conflict("container {} is marked for removal and cannot be started", c.id));
+  if (c.proc) return done(Error::conflict("container {} is still shutting down", c.id));
+  c.state.error.clear();
+  c.state.exit_code = 0;
+  c.state.oom_killed = false;
+  auto r = spawn(c);
+  if (!r) {
+    c.state.error = r.error().message();
+    persist(c);
+    if (!c.proc) {
+      if (c.spec.auto_remove) remove_now(c, [](Result<void>) {});
+      return done(std::move(r.error()));
+    }
+  }
+  c.state.status = Status::kRunning;
+  c.state.started_ns = now_ns();
+  c.state.finished_ns = 0;
+  Container* cp = &c;
+  c.proc->error_c.set_callback([this, cp, done = std::move(done)](int32_t res, uint32_t) {
+    exec_result(*cp, res, done);
+  });
+  r_.read(c.proc->error_fd.get(), &c.proc->child_error, sizeof c.proc->child_error, uint64_t(-1),
+          c.proc->error_c);
+}
+
+void Engine::exec_result(Container& c, int32_t res, Done done) {
+  Process& p = *c.proc;
+  p.error_fd.reset();
+  if (res == 0) {
+    log::info("engine", "start id={} pid={}", c.id, p.pid);
+    persist(c);
+    done(ok());
+  } else {
+    Error e = res == int32_t(sizeof p.child_error)
+                  ? runtime::describe_child_error(p.child_error, p.spec)
+                  : Error::sys(res < 0 ? -res : EIO, "read exec status of container init");
+    p.start_failed = true;
+    c.state.error = e.message();
+    log::info("engine", "start failed id={}: {}", c.id, e.message());
+    done(std::move(e));
+  }
+  maybe_finish_exit(c);
+}
+
+}  // namespace berth::engine

@@ -1,0 +1,189 @@
+#include "core/engine/engine.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "core/base/assert.h"
+#include "core/base/file.h"
+#include "core/base/log.h"
+#include "core/base/strings.h"
+#include "core/engine/process.h"
+#include "core/engine/state_store.h"
+
+namespace berth::engine {
+
+const char* status_name(Status s) {
+  switch (s) {
+    case Status::kCreated: return "created";
+    case Status::kRunning: return "running";
+    case Status::kPaused: return "paused";
+    case Status::kRestarting: return "restarting";
+    case Status::kRemoving: return "removing";
+    case Status::kExited: return "exited";
+    case Status::kDead: return "dead";
+  }
+  return "dead";
+}
+
+Container::Container() = default;
+Container::~Container() = default;
+
+Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options& o) {
+  std::unique_ptr<Engine> e(new Engine(r));
+  e->opts_ = o;
+  BERTH_TRY_VOID(make_dirs(o.root + "/containers", 0700));
+  BERTH_TRY_VOID(make_dirs(o.root + "/trash", 0700));
+  e->images_ = BERTH_TRY_CTX(fs::ImageStore::open(o.root + "/image"), "open image store");
+  BERTH_TRY_VOID(e->load_containers());
+  // Leftovers of removals interrupted by a crash.
+  (void)remove_tree(o.root + "/trash");
+  BERTH_TRY_VOID(make_dirs(o.root + "/trash", 0700));
+  return e;
+}
+
+Engine::~Engine() {
+  for (auto& [id, c] : containers_)
+    BERTH_ASSERT_MSG(!c->proc, "Engine destroyed with a live container process");
+}
+
+Result<void> Engine::load_containers() {
+  std::string dir = opts_.root + "/containers";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return Error::sys(errno, "open {}", dir);
+  while (dirent* ent = ::readdir(d)) {
+    std::string id = ent->d_name;
+    if (id.size() != 64 || !is_hex(id)) continue;
+    std::string cdir = dir + "/" + id;
+    auto text = read_file(cdir + "/" + kStateFile);
+    if (!text) {
+      log::warn("engine", "skip container without state id={}: {}", id, text.error().message());
+      continue;
+    }
+    auto c = decode_container(*text);
+    if (!c) {
+      log::warn("engine", "skip container with bad state id={}: {}", id, c.error().message());
+      continue;
+    }
+    Container& ct = **c;
+    ct.dir = cdir;
+    if (ct.state.status == Status::kRunning || ct.state.status == Status::kPaused ||
+        ct.state.status == Status::kRestarting || ct.state.status == Status::kRemoving) {
+      // The daemon stops its containers when it exits; one found running was
+      // lost in a crash (re-adoption comes with crash survival).
+      ct.state.status = Status::kExited;
+      ct.state.exit_code = 255;
+      ct.state.pid = 0;
+      ct.state.error = "container was running when berthd stopped unexpectedly";
+      ct.state.finished_ns = now_ns();
+    }
+    struct stat st;
+    if (::stat(ct.log_path().c_str(), &st) == 0) ct.log_committed = uint64_t(st.st_size);
+    if (!ct.name.empty()) names_[ct.name] = id;
+    containers_[id] = std::move(*c);
+  }
+  ::closedir(d);
+  log::info("engine", "loaded {} containers", containers_.size());
+  return ok();
+}
+
+Result<Container*> Engine::find(std::string_view ref) {
+  if (ref.empty()) return Error::not_found("No such container: ");
+  if (auto it = containers_.find(std::string(ref)); it != containers_.end()) return it->second.get();
+  std::string_view name = ref[0] == '/' ? ref.substr(1) : ref;
+  if (auto it = names_.find(std::string(name)); it != names_.end()) return containers_.at(it->second).get();
+  if (is_hex(ref)) {
+    Container* found = nullptr;
+    for (auto it = containers_.lower_bound(std::string(ref)); it != containers_.end(); ++it) {
+      if (!starts_with(it->first, ref)) break;
+      if (found) return Error::invalid("multiple IDs found with provided prefix: {}", ref);
+      found = it->second.get();
+    }
+    if (found) return found;
+  }
+  return Error::not_found("No such container: {}", ref);
+}
+
+int Engine::count(Status s) const {
+  int n = 0;
+  for (auto& [id, c] : containers_) n += c->state.status == s;
+  return n;
+}
+
+void Engine::persist(Container& c) {
+  if (c.persist_in_flight) {
+    c.persist_dirty = true;
+    return;
+  }
+  c.persist_in_flight = true;
+  c.persist_dirty = false;
+  std::string path = c.dir + "/" + kStateFile;
+  auto data = std::make_shared<std::string>(encode_container(c));
+  auto result = std::make_shared<Result<void>>(ok());
+  Container* cp = &c;
+  bool queued = r_.run_job([path, data, result] { *result = write_file_atomic(path, *data, 0600); },
+                           [this, cp, result] {
+                             cp->persist_in_flight = false;
+                             if (!*result)
+                               log::error("engine", "persist container id={}: {}", cp->id,
+                                          result->error().message());
+                             if (cp->persist_dirty) return persist(*cp);
+                             auto fns = std::move(cp->after_persist);
+                             cp->after_persist.clear();
+                             for (auto& fn : fns) fn();
+                             check_shutdown();
+                           });
+  if (!queued) {
+    // The job queue is full: write inline rather than lose the state.
+    c.persist_in_flight = false;
+    auto r = write_file_atomic(path, *data, 0600);
+    if (!r) log::error("engine", "persist container id={}: {}", c.id, r.error().message());
+  }
+}
+
+void Engine::after_persist(Container& c, std::function<void()> fn) {
+  if (!c.persist_in_flight) return fn();
+  c.after_persist.push_back(std::move(fn));
+}
+
+void Engine::shutdown(std::function<void()> done) {
+  shutdown_done_ = std::move(done);
+  for (auto& [id, c] : containers_) {
+    if (c->proc && !c->proc->exited) (void)runtime::kill(c->proc->pidfd.get(), SIGKILL);
+  }
+  check_shutdown();
+}
+
+void Engine::check_shutdown() {
+  if (!shutdown_done_) return;
+  for (auto& [id, c] : containers_)
+    if (c->proc || c->persist_in_flight) return;
+  auto done = std::move(shutdown_done_);
+  shutdown_done_ = nullptr;
+  done();
+}
+
+bool valid_name(std::string_view n) {
+  // Docker's pattern needs two characters; one is accepted here, since
+  // `docker run --name x` is what users type.
+  if (n.empty() || n.size() > 253) return false;
+  auto alnum = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'); };
+  if (!alnum(n[0])) return false;
+  for (char ch : n.substr(1))
+    if (!alnum(ch) && ch != '_' && ch != '.' && ch != '-') return false;
+  return true;
+}
+
+std::string generate_name(uint64_t seed) {
+  static const char* const kLeft[] = {"amber", "brave", "calm", "deft", "eager", "fond", "gentle",
+                                      "happy", "keen", "lucid", "merry", "nimble", "proud", "quiet",
+                                      "rapid", "steady", "tidy", "vivid", "witty", "zesty"};
+  static const char* const kRight[] = {"anchor", "buoy", "cargo", "dock", "ferry", "galley", "harbor",
+                                       "jetty", "keel", "lighter", "mooring", "pier", "quay", "rudder",
+                                       "schooner", "tug", "wharf", "yawl", "hull", "mast"};
+  constexpr size_t nl = sizeof kLeft / sizeof *kLeft, nr = sizeof kRight / sizeof *kRight;
+  return fmt::format("{}_{}", kLeft[seed % nl], kRight[(seed / nl) % nr]);
+}
+
+}  // namespace berth::engine

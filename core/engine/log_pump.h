@@ -1,0 +1,80 @@
+// OutputPump: moves a running container's stdout and stderr from its pipes
+// into the container's log file (log_format.h) and fans the same bytes out
+// to attached clients.
+//
+// Thread: reactor thread only. The pump owns both pipe read ends, the log
+// fd and one buffer per stream; each buffer belongs to the kernel from the
+// read's submission until its record has been written to the log. A stream
+// is not read again until its previous record is on disk, so a slow disk
+// slows the container (its pipe fills and its writes block) instead of
+// losing output. One log write is in flight at a time, so records are
+// appended in the order they were read.
+//
+// Lifetime: the owner must not destroy the pump while busy(); cancel() asks
+// the kernel to end in-flight reads (used at daemon shutdown).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "core/base/unique_fd.h"
+#include "core/reactor/reactor.h"
+
+namespace berth::engine {
+
+class OutputPump {
+ public:
+  static constexpr size_t kChunkBytes = 64 * 1024;
+
+  struct Callbacks {
+    std::function<void(uint8_t stream, std::string_view data)> output;  // fan-out, before the log write
+    std::function<void(uint64_t committed_bytes)> committed;            // log grew
+    std::function<void()> drained;   // both streams at EOF and every record written
+  };
+
+  OutputPump(reactor::Reactor& r, unique_fd log_fd, uint64_t log_size, unique_fd out,
+             unique_fd err, Callbacks cb);
+  ~OutputPump();
+  OutputPump(const OutputPump&) = delete;
+  OutputPump& operator=(const OutputPump&) = delete;
+
+  void start();
+  void cancel();
+  bool busy() const;
+  bool drained() const { return drained_; }
+  uint64_t write_errors() const { return write_errors_; }
+
+ private:
+  struct Stream {
+    uint8_t id = 1;
+    unique_fd fd;
+    std::unique_ptr<char[]> buf;
+    size_t record_len = 0;
+    bool eof = false;
+    reactor::Completion read_c;
+  };
+  void read(Stream& s);
+  void read_done(Stream& s, int32_t res);
+  void write_next();
+  void write_done(int32_t res);
+  void check_drained();
+
+  reactor::Reactor& r_;
+  unique_fd log_fd_;
+  uint64_t log_size_;
+  Stream streams_[2];
+  std::deque<Stream*> queue_;   // records waiting to be written, in read order
+  size_t written_ = 0;          // bytes of queue_.front() already written
+  reactor::Completion write_c_;
+  reactor::Completion retry_c_;
+  __kernel_timespec retry_ts_{1, 0};
+  uint64_t write_errors_ = 0;
+  bool drained_ = false;
+  bool cancelled_ = false;
+  Callbacks cb_;
+};
+
+}  // namespace berth::engine

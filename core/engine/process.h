@@ -1,0 +1,47 @@
+// Process: the runtime half of a running container (not persisted): the
+// pidfd and its exit watch, the exec error pipe, the output pump and the stop
+// timer. Owned by its Container; engine-internal.
+//
+// Thread: reactor thread only. It is destroyed only when none of its
+// completions is in flight and its pump is idle (Engine::drop_process_if_idle).
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <vector>
+
+#include "core/base/unique_fd.h"
+#include "core/engine/engine.h"
+#include "core/engine/log_pump.h"
+#include "core/reactor/reactor.h"
+#include "core/runtime/spawn.h"
+
+namespace berth::engine {
+
+struct Process {
+  pid_t pid = -1;
+  unique_fd pidfd;
+  unique_fd error_fd;
+  runtime::Spec spec;            // as spawned, for describe_child_error
+  runtime::ChildError child_error{};
+  bool start_failed = false;
+
+  bool exited = false;
+  int exit_code = 0;
+  reactor::Completion exit_c;    // POLLIN on the pidfd
+  reactor::Completion error_c;   // read of the exec error pipe
+
+  std::unique_ptr<OutputPump> pump;
+
+  reactor::Completion stop_timer_c;
+  __kernel_timespec stop_ts{};
+  std::vector<Done> on_exit;     // stop/remove(force) callers waiting for the exit
+
+  bool idle() const {
+    return !exit_c.in_flight() && !error_c.in_flight() && !stop_timer_c.in_flight() &&
+           (!pump || !pump->busy());
+  }
+};
+
+}  // namespace berth::engine

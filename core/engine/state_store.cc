@@ -1,0 +1,116 @@
+#include "core/engine/state_store.h"
+
+#include <nlohmann/json.hpp>
+
+namespace berth::engine {
+
+using nlohmann::json;
+
+namespace {
+
+Status status_from(const std::string& s) {
+  for (Status st : {Status::kCreated, Status::kRunning, Status::kPaused, Status::kRestarting,
+                    Status::kRemoving, Status::kExited, Status::kDead})
+    if (s == status_name(st)) return st;
+  return Status::kDead;
+}
+
+json spec_json(const CreateSpec& s) {
+  return json{{"name", s.name},
+              {"image", s.image},
+              {"cmd", s.cmd},
+              {"cmd_set", s.cmd_set},
+              {"entrypoint", s.entrypoint},
+              {"entrypoint_set", s.entrypoint_set},
+              {"env", s.env},
+              {"working_dir", s.working_dir},
+              {"user", s.user},
+              {"hostname", s.hostname},
+              {"tty", s.tty},
+              {"open_stdin", s.open_stdin},
+              {"stdin_once", s.stdin_once},
+              {"attach_stdin", s.attach_stdin},
+              {"attach_stdout", s.attach_stdout},
+              {"attach_stderr", s.attach_stderr},
+              {"labels", s.labels},
+              {"auto_remove", s.auto_remove},
+              {"network_mode", s.network_mode},
+              {"config_json", s.config_json},
+              {"host_config_json", s.host_config_json}};
+}
+
+void spec_from(const json& j, CreateSpec& s) {
+  s.name = j.value("name", "");
+  s.image = j.value("image", "");
+  s.cmd = j.value("cmd", std::vector<std::string>{});
+  s.cmd_set = j.value("cmd_set", false);
+  s.entrypoint = j.value("entrypoint", std::vector<std::string>{});
+  s.entrypoint_set = j.value("entrypoint_set", false);
+  s.env = j.value("env", std::vector<std::string>{});
+  s.working_dir = j.value("working_dir", "");
+  s.user = j.value("user", "");
+  s.hostname = j.value("hostname", "");
+  s.tty = j.value("tty", false);
+  s.open_stdin = j.value("open_stdin", false);
+  s.stdin_once = j.value("stdin_once", false);
+  s.attach_stdin = j.value("attach_stdin", false);
+  s.attach_stdout = j.value("attach_stdout", true);
+  s.attach_stderr = j.value("attach_stderr", true);
+  s.labels = j.value("labels", std::map<std::string, std::string>{});
+  s.auto_remove = j.value("auto_remove", false);
+  s.network_mode = j.value("network_mode", "none");
+  s.config_json = j.value("config_json", "{}");
+  s.host_config_json = j.value("host_config_json", "{}");
+}
+
+}  // namespace
+
+std::string encode_container(const Container& c) {
+  json j{{"version", 1},
+         {"id", c.id},
+         {"name", c.name},
+         {"created_ns", c.created_ns},
+         {"image_id", c.image_id},
+         {"image_ref", c.image_ref},
+         {"path_args", c.path_args},
+         {"restart_count", c.restart_count},
+         {"spec", spec_json(c.spec)},
+         {"state",
+          {{"status", status_name(c.state.status)},
+           {"pid", c.state.pid},
+           {"exit_code", c.state.exit_code},
+           {"oom_killed", c.state.oom_killed},
+           {"error", c.state.error},
+           {"started_ns", c.state.started_ns},
+           {"finished_ns", c.state.finished_ns}}}};
+  return j.dump();
+}
+
+Result<std::unique_ptr<Container>> decode_container(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Error::make(Code::kCorrupt, "container state is not valid JSON");
+  auto c = std::make_unique<Container>();
+  try {
+    c->id = j.at("id").get<std::string>();
+    c->name = j.value("name", "");
+    c->created_ns = j.value("created_ns", int64_t(0));
+    c->image_id = j.value("image_id", "");
+    c->image_ref = j.value("image_ref", "");
+    c->path_args = j.value("path_args", std::vector<std::string>{});
+    c->restart_count = j.value("restart_count", 0);
+    spec_from(j.at("spec"), c->spec);
+    const json& st = j.at("state");
+    c->state.status = status_from(st.value("status", "dead"));
+    c->state.pid = st.value("pid", 0);
+    c->state.exit_code = st.value("exit_code", 0);
+    c->state.oom_killed = st.value("oom_killed", false);
+    c->state.error = st.value("error", "");
+    c->state.started_ns = st.value("started_ns", int64_t(0));
+    c->state.finished_ns = st.value("finished_ns", int64_t(0));
+  } catch (const json::exception& e) {
+    return Error::make(Code::kCorrupt, "container state: {}", e.what());
+  }
+  return c;
+}
+
+}  // namespace berth::engine

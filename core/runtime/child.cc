@@ -1,0 +1,262 @@
+// The post-clone child: from clone3 to execve. Async-signal-safe throughout
+// (see child.h): every function here is a few syscalls on ChildArgs.
+#include "core/runtime/child.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "core/runtime/child_error.h"
+
+namespace berth::runtime {
+
+namespace {
+
+[[noreturn]] void fail(const ChildArgs& a, int32_t stage, int err) {
+  ChildError ce{stage, err ? err : EIO};
+  ssize_t n = ::write(a.error_fd, &ce, sizeof ce);  // < PIPE_BUF: atomic
+  (void)n;
+  ::_exit(127);
+}
+[[noreturn]] void fail(const ChildArgs& a, Stage stage, int err) { fail(a, int32_t(stage), err); }
+
+int err() { return errno ? errno : EIO; }
+
+// Closes every inherited fd except the ones named in `a` (other containers'
+// pipe ends, berthd's sockets and ring), then lifts the kept ones above 2 so
+// the later dup2 onto 0..2 cannot clobber them. Done first, before blocking
+// on the sync socket, so a sibling spawned meanwhile never holds our pipes.
+int keep_only_needed_fds(ChildArgs& a) {
+  int* refs[] = {&a.sync_fd, &a.error_fd, &a.parent_pidfd, &a.stdio[0], &a.stdio[1], &a.stdio[2]};
+  int keep[6];
+  int n = 0;
+  for (int* r : refs) {
+    if (*r < 0) continue;
+    int i = n++;
+    while (i > 0 && keep[i - 1] > *r) keep[i] = keep[i - 1], i--;
+    keep[i] = *r;
+  }
+  unsigned lo = 0;
+  for (int i = 0; i < n; i++) {
+    unsigned fd = unsigned(keep[i]);
+    if (fd > lo && ::close_range(lo, fd - 1, 0) < 0) return err();
+    lo = fd + 1;
+  }
+  if (::close_range(lo, ~0U, 0) < 0) return err();
+  for (int low = 0; low < 3; low++) {
+    int moved = -1;
+    for (int* r : refs) {
+      if (*r != low) continue;
+      if (moved < 0 && (moved = ::fcntl(low, F_DUPFD_CLOEXEC, 3)) < 0) return err();
+      *r = moved;
+    }
+    if (moved >= 0) ::close(low);
+  }
+  return 0;
+}
+
+// Signal handlers and ignored signals are berthd's, not the container's
+// (SIG_IGN would survive execve); the parent blocked all signals around
+// clone3, so nothing ran in between.
+int reset_signals() {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) {
+    struct sigaction old {};
+    if (::sigaction(sig, nullptr, &old) < 0) continue;  // SIGKILL, glibc-internal ones
+    if (old.sa_handler != SIG_DFL) ::sigaction(sig, &dfl, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  return ::sigprocmask(SIG_SETMASK, &none, nullptr) < 0 ? err() : 0;
+}
+
+// Blocks until release(). EOF means berthd gave up on (or lost) this child.
+void wait_for_release(const ChildArgs& a) {
+  char b;
+  for (;;) {
+    ssize_t n = ::read(a.sync_fd, &b, 1);
+    if (n == 1) break;
+    if (n == 0) ::_exit(0);
+    if (errno != EINTR) fail(a, Stage::kSync, errno);
+  }
+  ::close(a.sync_fd);
+}
+
+int loopback_up() {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return err();
+  struct ifreq ifr {};
+  std::memcpy(ifr.ifr_name, "lo", 3);
+  int e = 0;
+  if (::ioctl(s, SIOCGIFFLAGS, &ifr) < 0) e = err();
+  ifr.ifr_flags = short(ifr.ifr_flags | IFF_UP);
+  if (!e && ::ioctl(s, SIOCSIFFLAGS, &ifr) < 0) e = err();
+  ::close(s);
+  return e;
+}
+
+// Reads a whole file of the container into buf; a missing file reads empty.
+// O_NONBLOCK and the regular-file check: an image's /etc/passwd could be a
+// FIFO or a device, which must not hang or flood the child.
+int read_container_file(const char* path, char* buf, size_t cap, size_t* len) {
+  *len = 0;
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return errno == ENOENT ? 0 : err();
+  struct stat st;
+  int e = ::fstat(fd, &st) < 0 ? err() : S_ISREG(st.st_mode) ? 0 : EINVAL;
+  while (!e) {
+    if (*len == cap) {
+      e = EFBIG;
+      break;
+    }
+    ssize_t n = ::read(fd, buf + *len, cap - *len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) e = err();
+    if (n <= 0) break;
+    *len += size_t(n);
+  }
+  ::close(fd);
+  return e;
+}
+
+void resolve_container_user(const ChildArgs& a, ResolvedUser* u) {
+  size_t plen, glen;
+  if (int e = read_container_file("/etc/passwd", a.passwd_buf, kUserFileMax, &plen))
+    fail(a, Stage::kReadPasswd, e);
+  if (int e = read_container_file("/etc/group", a.group_buf, kUserFileMax, &glen))
+    fail(a, Stage::kReadGroup, e);
+  switch (resolve_user(*a.user, a.passwd_buf, plen, a.group_buf, glen, u)) {
+    case UserLookup::kOk: break;
+    case UserLookup::kUserNotFound: fail(a, Stage::kUserNotFound, ENOENT);
+    case UserLookup::kGroupNotFound: fail(a, Stage::kGroupNotFound, ENOENT);
+  }
+  if (a.home_slot < 0) return;
+  size_t n = std::strlen(u->home);
+  std::memcpy(a.home_buf, "HOME=", 5);
+  std::memcpy(a.home_buf + 5, u->home, n + 1);
+  a.envp[a.home_slot] = a.home_buf;
+}
+
+// Bounding set first: dropping needs CAP_SETPCAP, which setuid may take.
+int drop_bounding_set(const ChildArgs& a) {
+  for (int cap = 0; cap <= a.cap_last; cap++) {
+    if (a.cap_keep & (uint64_t(1) << cap)) continue;
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) return err();
+  }
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return err();
+  return 0;
+}
+
+// Raw syscalls, see child.h. setresuid away from 0 clears the permitted and
+// effective sets (no SECBIT_KEEP_CAPS), as it does for Docker's non-root users.
+void switch_user(const ChildArgs& a, const ResolvedUser& u) {
+  if (::syscall(SYS_setgroups, u.group_count, u.groups) < 0) fail(a, Stage::kSetgroups, errno);
+  if (::syscall(SYS_setresgid, u.gid, u.gid, u.gid) < 0) fail(a, Stage::kSetgid, errno);
+  if (::syscall(SYS_setresuid, u.uid, u.uid, u.uid) < 0) fail(a, Stage::kSetuid, errno);
+}
+
+// The kernel clears PDEATHSIG on any change of credentials (a non-root
+// user), so arm it again; the parent's pidfd tells whether berthd died in
+// between, since getppid() is 0 across a pid namespace.
+void rearm_death_signal(const ChildArgs& a) {
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) fail(a, Stage::kDeathSignal, errno);
+  pollfd p{a.parent_pidfd, POLLIN, 0};
+  if (::poll(&p, 1, 0) != 0) ::_exit(127);  // berthd is gone (or the check failed)
+  ::close(a.parent_pidfd);
+}
+
+// Root keeps Docker's default set; inheritable stays empty (moby dropped it
+// for CVE-2022-24769), so execve gives non-root users no capabilities.
+int set_capabilities(const ChildArgs& a, uint32_t uid) {
+  uint64_t keep = uid == 0 ? a.cap_keep : 0;
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  data[0].effective = data[0].permitted = uint32_t(keep);
+  data[1].effective = data[1].permitted = uint32_t(keep >> 32);
+  return ::syscall(SYS_capset, &hdr, data) < 0 ? err() : 0;
+}
+
+// dup2 the caller's fds (or the container's /dev/null) onto 0..2, then mark
+// every other fd close-on-exec (the error pipe already is).
+int setup_stdio(const ChildArgs& a) {
+  int devnull = -1;
+  for (int i = 0; i < 3; i++) {
+    int src = a.stdio[i];
+    if (src < 0) {
+      if (devnull < 0 && (devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) return err();
+      src = devnull;
+    }
+    if (::dup2(src, i) < 0) return err();
+    // dup2(fd, fd) keeps FD_CLOEXEC: /dev/null may have landed on i itself.
+    if (::fcntl(i, F_SETFD, 0) < 0) return err();
+  }
+  return ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0 ? err() : 0;
+}
+
+// A path with '/' is exec'd as is. A PATH lookup has execvp's semantics over
+// the prepared candidates: keep looking after ENOENT and ENOTDIR, remember
+// EACCES, stop on any other error.
+[[noreturn]] void exec_command(const ChildArgs& a) {
+  if (!a.path_lookup) {
+    ::execve(a.exec_paths[0], a.argv, a.envp);
+    fail(a, Stage::kExec, errno);
+  }
+  bool denied = false;
+  for (size_t i = 0; i < a.exec_path_count; i++) {
+    ::execve(a.exec_paths[i], a.argv, a.envp);
+    int e = errno;
+    if (e == EACCES) denied = true;
+    else if (e != ENOENT && e != ENOTDIR) fail(a, Stage::kExec, e);
+  }
+  fail(a, Stage::kExec, denied ? EACCES : ENOENT);
+}
+
+}  // namespace
+
+[[noreturn]] void child_main(ChildArgs a) {
+  if (int e = keep_only_needed_fds(a)) fail(a, Stage::kKeepFds, e);
+  ::prctl(PR_SET_NAME, "berth:init", 0, 0, 0);
+  // getppid() is 0 in a new pid namespace, so the usual re-check after
+  // PR_SET_PDEATHSIG cannot work; the sync socket closes that race instead:
+  // a parent that died before this line leaves EOF on it.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) fail(a, Stage::kDeathSignal, errno);
+  if (int e = reset_signals()) fail(a, Stage::kSignals, e);
+  wait_for_release(a);
+
+  if (::setsid() < 0) fail(a, Stage::kSetsid, errno);
+  ::umask(022);  // berthd's own umask is not the container's (runc's default)
+  if (a.unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) fail(a, Stage::kCgroupns, errno);
+  if (::sethostname(a.hostname, a.hostname_len) < 0) fail(a, Stage::kHostname, errno);
+  if (a.loopback_up)
+    if (int e = loopback_up()) fail(a, Stage::kLoopback, e);
+  size_t step = 0;
+  if (int e = run_mount_plan(*a.plan, &step)) fail(a, int32_t(Stage::kMountStep) + int32_t(step), e);
+
+  ResolvedUser user;
+  resolve_container_user(a, &user);
+  if (int e = drop_bounding_set(a)) fail(a, Stage::kBoundingSet, e);
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(a, Stage::kNoNewPrivs, errno);
+  switch_user(a, user);
+  rearm_death_signal(a);
+  if (int e = set_capabilities(a, user.uid)) fail(a, Stage::kCapset, e);
+  // FIXME(security defaults follow-up): install Docker's default seccomp
+  // profile here, last before execve (it needs no_new_privs, set above).
+  if (::chdir(a.cwd) < 0) fail(a, Stage::kChdir, errno);
+  if (int e = setup_stdio(a)) fail(a, Stage::kStdio, e);
+  exec_command(a);
+}
+
+}  // namespace berth::runtime

@@ -1,0 +1,67 @@
+// The error-pipe protocol between a container's init (between clone3 and
+// execve) and its parent, and the human messages built from it.
+//
+// Format: the child writes at most one ChildError (8 bytes, native endian, so
+// the write is atomic on a pipe) to the close-on-exec error pipe and then
+// _exit(127)s. The parent reads the pipe until EOF:
+//   - EOF with no data: execve succeeded (the pipe closed on exec);
+//   - 8 bytes: setup failed at `stage` with `err` (an errno value);
+//   - anything else: a bug or a killed child (report as "exec status").
+// A child that sees EOF on the sync socket before release() exits 0 quietly
+// and writes nothing (the parent gave up on it).
+//
+// Stage values above kMountStep encode the index of the failing step in the
+// mount plan (mount_plan.h), which the parent recomputes from the same Spec.
+//
+// describe_child_error() is pure; any thread.
+#pragma once
+
+#include <cstdint>
+
+#include "core/base/result.h"
+#include "core/runtime/spec.h"
+
+namespace berth::runtime {
+
+struct ChildError {
+  int32_t stage;
+  int32_t err;
+};
+static_assert(sizeof(ChildError) == 8);
+
+enum class Stage : int32_t {
+  kNone = 0,
+  kKeepFds,        // close inherited fds, renumber the kept ones
+  kDeathSignal,    // prctl(PR_SET_PDEATHSIG)
+  kSignals,        // reset signal dispositions and mask
+  kSync,           // read of the sync socket failed
+  kSetsid,
+  kCgroupns,       // unshare(CLONE_NEWCGROUP) after the parent placed us
+  kHostname,
+  kLoopback,       // bring lo up in the new netns
+  kReadPasswd,     // open/read the container's /etc/passwd
+  kReadGroup,      // open/read the container's /etc/group
+  kUserNotFound,   // user name not in /etc/passwd
+  kGroupNotFound,  // group name not in /etc/group
+  kBoundingSet,    // prctl(PR_CAPBSET_DROP) / ambient clear
+  kNoNewPrivs,
+  kSetgroups,
+  kSetgid,
+  kSetuid,
+  kCapset,
+  kChdir,          // chdir to the working directory
+  kStdio,          // open /dev/null, dup2 onto 0..2
+  kExec,
+  kMountStep = 1000,  // + index into MountPlan::steps
+};
+
+// A Docker/runc-like message the docker CLI pattern-matches, e.g.
+//   exec: "nope": executable file not found in $PATH
+//   exec /bin/nope: no such file or directory
+//   unable to find user nope: no matching entries in passwd file
+//   mount proc on /proc: no such device
+// `spec` must be the Spec that was spawned (args and user are read; mount
+// stages recompute the plan from it).
+Error describe_child_error(const ChildError& ce, const Spec& spec);
+
+}  // namespace berth::runtime

@@ -1,0 +1,279 @@
+// The mount-plan executor, run by the post-clone child: async-signal-safe
+// (see child.h). Each step is a handful of syscalls on the plan's strings.
+// Every mount uses the new mount API (Linux 5.2+: fsopen, fsconfig, fsmount,
+// open_tree, move_mount; 5.12+: mount_setattr), so targets are O_PATH fds
+// resolved under the new root and never re-resolved by path.
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+
+#include "core/runtime/child.h"
+
+namespace berth::runtime {
+
+namespace {
+
+constexpr unsigned kMoveEmpty = MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH;
+
+// Closes an fd at scope exit; no allocation, safe in the child.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+int err() { return errno ? errno : EIO; }
+
+// O_PATH fd of `target` (absolute inside the container) resolved under root.
+int open_in_root(int root, const char* target, int flags) {
+  while (*target == '/') target++;
+  open_how how{};
+  how.flags = uint64_t(O_PATH | O_CLOEXEC | flags);
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  return int(::syscall(SYS_openat2, root, *target ? target : ".", &how, sizeof how));
+}
+
+// Splits "/a/b/c" into parent "/a/b" and name "c" inside `buf`.
+bool split_path(const char* target, char (&buf)[PATH_MAX], const char** parent, const char** name) {
+  size_t n = std::strlen(target);
+  if (n == 0 || n >= sizeof buf) return false;
+  std::memcpy(buf, target, n + 1);
+  char* slash = std::strrchr(buf, '/');
+  if (!slash || slash[1] == '\0') return false;
+  *slash = '\0';
+  *parent = buf[0] ? buf : "/";
+  *name = slash + 1;
+  return true;
+}
+
+// Opens `target`, creating it (a dir, or an empty file) if it is missing.
+// The parent must exist. Returns an fd or -1 with errno set.
+int open_mount_point(int root, const char* target, bool dir) {
+  int fd = open_in_root(root, target, 0);
+  if (fd >= 0 || errno != ENOENT) return fd;
+  char buf[PATH_MAX];
+  const char *parent, *name;
+  if (!split_path(target, buf, &parent, &name)) return errno = EINVAL, -1;
+  Fd pfd(open_in_root(root, parent, O_DIRECTORY));
+  if (pfd.fd < 0) return -1;
+  if (dir) {
+    if (::mkdirat(pfd.fd, name, 0755) < 0 && errno != EEXIST) return -1;
+  } else {
+    int f = ::openat(pfd.fd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (f < 0 && errno != EEXIST) return -1;
+    if (f >= 0) ::close(f);
+  }
+  return open_in_root(root, target, 0);
+}
+
+// Attaches the detached mount `mnt` on `target` (created if missing).
+int attach(int root, int mnt, const char* target, bool dir) {
+  Fd tfd(open_mount_point(root, target, dir));
+  if (tfd.fd < 0) return err();
+  if (::move_mount(mnt, "", tfd.fd, "", kMoveEmpty) < 0) return err();
+  return 0;
+}
+
+int configure(int fsfd, const MountOption& o) {
+  int r = o.value.empty() ? ::fsconfig(fsfd, FSCONFIG_SET_FLAG, o.key.c_str(), nullptr, 0)
+                          : ::fsconfig(fsfd, FSCONFIG_SET_STRING, o.key.c_str(), o.value.c_str(), 0);
+  return r < 0 ? err() : 0;
+}
+
+// fsopen + options + create + fsmount: a detached mount fd, or -errno.
+int new_mount(const char* fstype, const MountOption* opts, size_t n, uint64_t attrs) {
+  Fd fsfd(::fsopen(fstype, FSOPEN_CLOEXEC));
+  if (fsfd.fd < 0) return -err();
+  for (size_t i = 0; i < n; i++)
+    if (int e = configure(fsfd.fd, opts[i])) return -e;
+  if (::fsconfig(fsfd.fd, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0) return -err();
+  int mfd = ::fsmount(fsfd.fd, FSMOUNT_CLOEXEC, unsigned(attrs));
+  return mfd < 0 ? -err() : mfd;
+}
+
+// Configures the overlay with one "lowerdir+" per layer, or with the classic
+// "lowerdir" string when `classic`. Returns 0 or an errno; *unsupported is
+// set when the kernel rejected "lowerdir+" itself.
+int configure_overlay(int fsfd, const MountStep& s, bool classic, bool* unsupported) {
+  if (classic) {
+    if (::fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", s.fallback_lowerdir.c_str(), 0) < 0) return err();
+  }
+  for (const auto& o : s.options) {
+    bool plus = o.key == "lowerdir+";
+    if (classic && plus) continue;
+    if (int e = configure(fsfd, o)) {
+      *unsupported = plus && e == EINVAL;
+      return e;
+    }
+  }
+  return ::fsconfig(fsfd, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0 ? err() : 0;
+}
+
+// Mounts the overlay on the host path s.target; returns its mount fd (the
+// container's root from now on) or -errno.
+int mount_overlay(const MountStep& s) {
+  Fd fsfd(::fsopen("overlay", FSOPEN_CLOEXEC));
+  if (fsfd.fd < 0) return -err();
+  bool unsupported = false;
+  int e = configure_overlay(fsfd.fd, s, false, &unsupported);
+  if (unsupported) {  // "lowerdir+" needs Linux 6.8; a fresh context for the classic form
+    ::close(fsfd.fd);
+    fsfd.fd = ::fsopen("overlay", FSOPEN_CLOEXEC);
+    if (fsfd.fd < 0) return -err();
+    e = configure_overlay(fsfd.fd, s, true, &unsupported);
+  }
+  if (e) return -e;
+  int mfd = ::fsmount(fsfd.fd, FSMOUNT_CLOEXEC, 0);
+  if (mfd < 0) return -err();
+  if (::move_mount(mfd, "", AT_FDCWD, s.target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+    e = err();
+    ::close(mfd);
+    return -e;
+  }
+  return mfd;
+}
+
+int mount_filesystem(int root, const MountStep& s) {
+  int mfd = new_mount(s.fstype.c_str(), s.options.data(), s.options.size(), s.attrs);
+  if (mfd < 0) return -mfd;
+  Fd m(mfd);
+  return attach(root, m.fd, s.target.c_str(), true);
+}
+
+int bind_host(int root, const MountStep& s, bool tree) {
+  unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (tree ? AT_RECURSIVE : 0);
+  Fd src(::open_tree(AT_FDCWD, s.source.c_str(), flags));
+  if (src.fd < 0) return err();
+  if (s.attrs) {
+    mount_attr attr{};
+    attr.attr_set = s.attrs;
+    if (::mount_setattr(src.fd, "", AT_EMPTY_PATH | (tree ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
+      return err();
+  }
+  return attach(root, src.fd, s.target.c_str(), tree);
+}
+
+int make_symlink(int root, const MountStep& s) {
+  char buf[PATH_MAX];
+  const char *parent, *name;
+  if (!split_path(s.target.c_str(), buf, &parent, &name)) return EINVAL;
+  Fd pfd(open_in_root(root, parent, O_DIRECTORY));
+  if (pfd.fd < 0) return err();
+  if (::symlinkat(s.source.c_str(), pfd.fd, name) < 0 && errno != EEXIST) return err();
+  return 0;
+}
+
+// Docker's masking: /dev/null over a file, an empty read-only tmpfs over a dir.
+int mask(int root, const MountStep& s) {
+  Fd tfd(open_in_root(root, s.target.c_str(), 0));
+  if (tfd.fd < 0) return errno == ENOENT ? 0 : err();
+  struct stat st;
+  if (::fstat(tfd.fd, &st) < 0) return err();
+  int mfd;
+  if (S_ISDIR(st.st_mode)) {
+    mfd = new_mount("tmpfs", nullptr, 0, MOUNT_ATTR_RDONLY);
+    if (mfd < 0) return -mfd;
+  } else {
+    mfd = ::open_tree(AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (mfd < 0) return err();
+  }
+  Fd m(mfd);
+  return ::move_mount(m.fd, "", tfd.fd, "", kMoveEmpty) < 0 ? err() : 0;
+}
+
+int make_readonly(int root, const MountStep& s) {
+  Fd tfd(open_in_root(root, s.target.c_str(), 0));
+  if (tfd.fd < 0) return errno == ENOENT ? 0 : err();
+  unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE;
+  Fd tree(::open_tree(tfd.fd, "", flags));
+  if (tree.fd < 0) return err();
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_RDONLY;
+  if (::mount_setattr(tree.fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) return err();
+  return ::move_mount(tree.fd, "", tfd.fd, "", kMoveEmpty) < 0 ? err() : 0;
+}
+
+// pivot_root(".", ".") stacks the old root on the new one; the umount2 then
+// detaches it (pivot_root(2), NOTES), so no put_old directory is needed.
+int pivot(int root) {
+  if (::fchdir(root) < 0) return err();
+  if (::syscall(SYS_pivot_root, ".", ".") < 0) return err();
+  if (::umount2(".", MNT_DETACH) < 0) return err();
+  return ::chdir("/") < 0 ? err() : 0;
+}
+
+// mkdir -p after pivot_root: plain paths resolve inside the container.
+int make_dirs_in_root(const char* path) {
+  char buf[PATH_MAX];
+  size_t n = std::strlen(path);
+  if (n >= sizeof buf) return ENAMETOOLONG;
+  std::memcpy(buf, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] != '/' && buf[i] != '\0') continue;
+    char c = buf[i];
+    buf[i] = '\0';
+    if (::mkdir(buf, 0755) < 0 && errno != EEXIST) return err();
+    buf[i] = c;
+  }
+  return 0;
+}
+
+int make_root_readonly() {
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_RDONLY;
+  return ::mount_setattr(AT_FDCWD, "/", 0, &attr, sizeof attr) < 0 ? err() : 0;
+}
+
+int run_step(const MountStep& s, int* root) {
+  switch (s.kind) {
+    case MountKind::kMakePrivate:
+      return ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0 ? err() : 0;
+    case MountKind::kOverlay: {
+      int fd = mount_overlay(s);
+      if (fd < 0) return -fd;
+      *root = fd;
+      return 0;
+    }
+    case MountKind::kMakeDir: return make_dirs_in_root(s.target.c_str());
+    case MountKind::kReadonlyRoot: return make_root_readonly();
+    default: break;
+  }
+  if (*root < 0) return EINVAL;  // a plan without an overlay first is a bug
+  switch (s.kind) {
+    case MountKind::kFilesystem: return mount_filesystem(*root, s);
+    case MountKind::kBindFile: return bind_host(*root, s, false);
+    case MountKind::kBindTree: return bind_host(*root, s, true);
+    case MountKind::kSymlink: return make_symlink(*root, s);
+    case MountKind::kMask: return mask(*root, s);
+    case MountKind::kReadonly: return make_readonly(*root, s);
+    case MountKind::kPivotRoot: return pivot(*root);
+    default: return EINVAL;
+  }
+}
+
+}  // namespace
+
+int run_mount_plan(const MountPlan& plan, size_t* failed_step) {
+  int root = -1;
+  for (size_t i = 0; i < plan.steps.size(); i++) {
+    errno = 0;
+    if (int e = run_step(plan.steps[i], &root)) {
+      *failed_step = i;
+      return e;
+    }
+  }
+  if (root >= 0) ::close(root);
+  return 0;
+}
+
+}  // namespace berth::runtime

@@ -1,0 +1,151 @@
+#include "core/runtime/mount_plan.h"
+
+#include <sys/mount.h>
+
+#include <fmt/format.h>
+
+namespace berth::runtime {
+
+// Docker's defaults (moby oci/defaults.go): kernel interfaces that leak host
+// information or allow host-wide changes.
+const char* const kMaskedPaths[] = {
+    "/proc/asound",       "/proc/acpi",       "/proc/interrupts",  "/proc/kcore",
+    "/proc/keys",         "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+    "/proc/sched_debug",  "/proc/scsi",       "/sys/firmware",     "/sys/devices/virtual/powercap",
+};
+const size_t kMaskedPathCount = std::size(kMaskedPaths);
+
+const char* const kReadonlyPaths[] = {
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+const size_t kReadonlyPathCount = std::size(kReadonlyPaths);
+
+namespace {
+
+constexpr uint64_t kNoSuidExecDev = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV;
+
+// Device nodes bound from the host, as runc does in user namespaces (mknod
+// would also work for real root, but binds need no device cgroup rule).
+const char* const kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+
+struct Link {
+  const char* target;
+  const char* source;
+};
+const Link kDevLinks[] = {
+    {"/dev/fd", "/proc/self/fd"},
+    {"/dev/stdin", "/proc/self/fd/0"},
+    {"/dev/stdout", "/proc/self/fd/1"},
+    {"/dev/stderr", "/proc/self/fd/2"},
+    {"/dev/ptmx", "pts/ptmx"},
+};
+
+MountStep fs_step(std::string fstype, std::string target, uint64_t attrs,
+                  std::vector<MountOption> options = {}) {
+  MountStep s{.kind = MountKind::kFilesystem};
+  s.fstype = std::move(fstype);
+  s.target = std::move(target);
+  s.attrs = attrs;
+  s.options = std::move(options);
+  return s;
+}
+
+MountStep overlay_step(const Spec& spec) {
+  MountStep s{.kind = MountKind::kOverlay};
+  s.fstype = "overlay";
+  s.target = spec.rootfs_dir;
+  std::vector<std::string> top_first(spec.lower_dirs.rbegin(), spec.lower_dirs.rend());
+  for (const auto& dir : top_first) s.options.push_back({"lowerdir+", dir});
+  s.options.push_back({"upperdir", spec.upper_dir});
+  s.options.push_back({"workdir", spec.work_dir});
+  s.fallback_lowerdir = classic_lowerdir(top_first);
+  return s;
+}
+
+void add_dev(MountPlan& plan) {
+  auto& st = plan.steps;
+  st.push_back(fs_step("tmpfs", "/dev", MOUNT_ATTR_NOSUID | MOUNT_ATTR_STRICTATIME,
+                       {{"mode", "755"}, {"size", "65536k"}}));
+  for (const char* dev : kDevices) {
+    MountStep s{.kind = MountKind::kBindFile};
+    s.target = fmt::format("/dev/{}", dev);
+    s.source = s.target;
+    st.push_back(std::move(s));
+  }
+  for (const Link& l : kDevLinks) {
+    MountStep s{.kind = MountKind::kSymlink};
+    s.target = l.target;
+    s.source = l.source;
+    st.push_back(std::move(s));
+  }
+  st.push_back(fs_step("devpts", "/dev/pts", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+                       {{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}, {"gid", "5"}}));
+  st.push_back(fs_step("tmpfs", "/dev/shm", kNoSuidExecDev, {{"mode", "1777"}, {"size", "65536k"}}));
+  st.push_back(fs_step("mqueue", "/dev/mqueue", kNoSuidExecDev));
+}
+
+void add_sys(MountPlan& plan, bool new_netns) {
+  // A fresh sysfs shows the network devices of the mounter's netns, so it is
+  // only right with a new netns; with the host's, bind the host's /sys.
+  // FIXME(cgroups follow-up): mount /sys/fs/cgroup read-only like Docker.
+  if (new_netns) {
+    plan.steps.push_back(fs_step("sysfs", "/sys", kNoSuidExecDev | MOUNT_ATTR_RDONLY));
+    return;
+  }
+  MountStep s{.kind = MountKind::kBindTree};
+  s.source = "/sys";
+  s.target = "/sys";
+  s.attrs = kNoSuidExecDev | MOUNT_ATTR_RDONLY;
+  plan.steps.push_back(std::move(s));
+}
+
+}  // namespace
+
+std::string classic_lowerdir(const std::vector<std::string>& top_first) {
+  std::string out;
+  for (const auto& dir : top_first) {
+    if (!out.empty()) out += ':';
+    for (char c : dir) {
+      if (c == ':' || c == '\\') out += '\\';
+      out += c;
+    }
+  }
+  return out;
+}
+
+MountPlan make_mount_plan(const Spec& spec) {
+  MountPlan plan;
+  auto& st = plan.steps;
+  st.push_back({.kind = MountKind::kMakePrivate, .target = "/"});
+  st.push_back(overlay_step(spec));
+  st.push_back(fs_step("proc", "/proc", kNoSuidExecDev));
+  add_dev(plan);
+  add_sys(plan, spec.new_netns);
+  for (size_t i = 0; i < kMaskedPathCount; i++)
+    st.push_back({.kind = MountKind::kMask, .target = kMaskedPaths[i]});
+  for (size_t i = 0; i < kReadonlyPathCount; i++)
+    st.push_back({.kind = MountKind::kReadonly, .target = kReadonlyPaths[i]});
+  st.push_back({.kind = MountKind::kPivotRoot, .target = spec.rootfs_dir});
+  st.push_back({.kind = MountKind::kMakeDir, .target = spec.cwd.empty() ? "/" : spec.cwd});
+  if (spec.readonly_rootfs) st.push_back({.kind = MountKind::kReadonlyRoot, .target = "/"});
+  return plan;
+}
+
+std::string describe_step(const MountStep& s) {
+  switch (s.kind) {
+    case MountKind::kMakePrivate: return "make / private";
+    case MountKind::kOverlay: return fmt::format("mount overlay on {}", s.target);
+    case MountKind::kFilesystem: return fmt::format("mount {} on {}", s.fstype, s.target);
+    case MountKind::kBindFile:
+    case MountKind::kBindTree: return fmt::format("bind {} on {}", s.source, s.target);
+    case MountKind::kSymlink: return fmt::format("symlink {} -> {}", s.target, s.source);
+    case MountKind::kMask: return fmt::format("mask {}", s.target);
+    case MountKind::kReadonly: return fmt::format("make {} read-only", s.target);
+    case MountKind::kPivotRoot: return fmt::format("pivot_root to {}", s.target);
+    case MountKind::kMakeDir: return fmt::format("mkdir {}", s.target);
+    case MountKind::kReadonlyRoot: return "make the root filesystem read-only";
+  }
+  return "mount step";
+}
+
+}  // namespace berth::runtime

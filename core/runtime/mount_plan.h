@@ -1,0 +1,89 @@
+// The mount plan: the container's whole filesystem setup as plain data,
+// computed by a pure function from the Spec (unit-tested without root) and
+// applied step by step by a thin executor in the post-clone child
+// (mount_exec.cc). A failing step reports Stage::kMountStep + its index, and
+// describe_step() names it for the error message.
+//
+// Executor semantics, in plan order (all in the child's own mount namespace):
+//   - kMakePrivate: mount(NULL, "/", MS_REC|MS_PRIVATE): nothing the child
+//     mounts propagates back to the host (the overlay lives and dies with the
+//     container's mount namespace) and pivot_root(2) accepts the new root.
+//   - kOverlay: the new mount API (fsopen/fsconfig/fsmount/move_mount; Linux
+//     5.2), one "lowerdir+" per layer (Linux 6.8) so the layer count is not
+//     bound by the one-page option string. With "lowerdir+" the FIRST layer
+//     added is the TOPMOST, so `options` lists the layers top first. If the
+//     kernel rejects "lowerdir+" with EINVAL, the executor falls back to the
+//     classic colon-separated "lowerdir" in `fallback_lowerdir` (escaped).
+//     `target` is a host path (rootfs_dir); the new mount becomes the root.
+//   - every later step before kPivotRoot: `target` is an absolute path inside
+//     the container, resolved under the new root with openat2(RESOLVE_IN_ROOT
+//     | RESOLVE_NO_MAGICLINKS), so an image symlink cannot point a mount at
+//     the host. Missing mount points are created (dir, or file for kBindFile)
+//     in the upper layer or in /dev's tmpfs. `source` of binds is a host path.
+//   - kPivotRoot: pivot_root(".", ".") from the new root then
+//     umount2(".", MNT_DETACH) (no put_old dir needed; see pivot_root(2)).
+//   - after kPivotRoot, paths are plain absolute paths in the container.
+//
+// Plain values; any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/runtime/spec.h"
+
+namespace berth::runtime {
+
+enum class MountKind {
+  kMakePrivate,   // "/" rprivate
+  kOverlay,       // the root filesystem
+  kFilesystem,    // a new superblock: fsopen(fstype) + options, mounted with `attrs`
+  kBindFile,      // bind the host file `source` (a device node) onto a new file `target`
+  kBindTree,      // recursive bind of the host dir `source` onto `target`, `attrs` recursive
+  kSymlink,       // symlink `target` -> `source` (skipped if `target` exists)
+  kMask,          // /dev/null over a file, an empty read-only tmpfs over a dir; absent: skip
+  kReadonly,      // re-bind `target` onto itself read-only (recursive); absent: skip
+  kPivotRoot,     // make the new root "/" and detach the host's
+  kMakeDir,       // mkdir -p `target` (the working directory; after pivot_root)
+  kReadonlyRoot,  // make the root mount read-only (after kMakeDir, so cwd can be created)
+};
+
+struct MountOption {
+  std::string key;
+  std::string value;  // empty: FSCONFIG_SET_FLAG, else FSCONFIG_SET_STRING
+};
+
+struct MountStep {
+  MountKind kind;
+  std::string target;
+  std::string source;
+  std::string fstype;
+  uint64_t attrs = 0;                 // MOUNT_ATTR_* (fsmount(2), mount_setattr(2))
+  std::vector<MountOption> options;   // fsconfig(2) key/values, in order
+  std::string fallback_lowerdir;      // kOverlay only
+};
+
+struct MountPlan {
+  std::vector<MountStep> steps;
+};
+
+// Docker's default masked and read-only /proc and /sys paths.
+extern const char* const kMaskedPaths[];
+extern const size_t kMaskedPathCount;
+extern const char* const kReadonlyPaths[];
+extern const size_t kReadonlyPathCount;
+
+// Pure: the same Spec always yields the same plan (describe_child_error
+// depends on that).
+MountPlan make_mount_plan(const Spec& spec);
+
+// "mount proc on /proc", "bind /dev/null on /dev/null", "pivot_root to /x"...
+// the verb and object of a step, for error messages.
+std::string describe_step(const MountStep& step);
+
+// The classic overlay "lowerdir=" value for layers given top first: paths
+// joined with ':', with ':' and '\' escaped by a backslash.
+std::string classic_lowerdir(const std::vector<std::string>& top_first);
+
+}  // namespace berth::runtime

@@ -1,0 +1,127 @@
+#include "core/runtime/prepare.h"
+
+#include <linux/capability.h>
+
+#include "core/base/file.h"
+#include "core/base/strings.h"
+
+namespace berth::runtime {
+
+namespace {
+
+constexpr size_t kHomeBufSize = 5 + kMaxHome;  // "HOME=" + path + NUL
+
+Result<void> validate(const Spec& spec) {
+  if (spec.args.empty() || spec.args[0].empty()) return Error::invalid("no command specified");
+  if (spec.lower_dirs.empty()) return Error::invalid("container {}: no image layers", spec.id);
+  for (const std::string* p : {&spec.rootfs_dir, &spec.upper_dir, &spec.work_dir})
+    if (p->empty() || (*p)[0] != '/') return Error::invalid("container {}: path \"{}\" is not absolute", spec.id, *p);
+  if (!spec.cwd.empty() && spec.cwd[0] != '/')
+    return Error::invalid("the working directory \"{}\" is invalid, it needs to be an absolute path", spec.cwd);
+  for (const auto& a : spec.args)
+    if (a.find('\0') != std::string::npos) return Error::invalid("argument contains a NUL byte");
+  for (const auto& e : spec.env)
+    if (e.find('\0') != std::string::npos) return Error::invalid("environment contains a NUL byte");
+  return ok();
+}
+
+// The highest capability the running kernel knows; read once.
+int cap_last_cap() {
+  static const int last = [] {
+    auto s = read_file("/proc/sys/kernel/cap_last_cap", 64);
+    if (s) {
+      auto v = parse_int(std::string_view(*s).substr(0, s->find('\n')));
+      if (v && *v > 0 && *v < 64) return int(*v);
+    }
+    return CAP_LAST_CAP;
+  }();
+  return last;
+}
+
+bool has_key(const std::vector<std::string>& env, std::string_view key_eq) {
+  for (const auto& e : env)
+    if (starts_with(e, key_eq)) return true;
+  return false;
+}
+
+void prepare_argv_env(const Spec& spec, Prepared* out) {
+  out->argv_strings = spec.args;
+  for (auto& s : out->argv_strings) out->argv.push_back(s.data());
+  out->argv.push_back(nullptr);
+
+  out->env_strings = spec.env;
+  for (auto& s : out->env_strings) out->envp.push_back(s.data());
+  if (!has_key(spec.env, "HOME=")) {
+    out->args.home_slot = int(out->envp.size());
+    out->envp.push_back(nullptr);  // the child fills it from /etc/passwd
+  }
+  out->envp.push_back(nullptr);
+  out->args.argv = out->argv.data();
+  out->args.envp = out->envp.data();
+}
+
+}  // namespace
+
+std::vector<std::string> exec_candidates(const std::string& arg0, const std::vector<std::string>& env) {
+  if (arg0.find('/') != std::string::npos) return {arg0};
+  std::string path = kDefaultPath;
+  for (const auto& e : env)
+    if (starts_with(e, "PATH=")) path = e.substr(5);
+  std::vector<std::string> out;
+  for (std::string dir : split(path, ':')) {
+    // push_back/append, not `= "."` or operator+: g++ 12 gives a false
+    // -Wrestrict on those (GCC PR 105329).
+    if (dir.empty()) dir.push_back('.');
+    if (dir.back() != '/') dir += '/';
+    dir.append(arg0);
+    out.push_back(std::move(dir));
+  }
+  return out;
+}
+
+uint64_t default_capabilities() {
+  const int caps[] = {CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FSETID,          CAP_FOWNER,     CAP_MKNOD,
+                      CAP_NET_RAW, CAP_SETGID,      CAP_SETUID,          CAP_SETFCAP,    CAP_SETPCAP,
+                      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL,    CAP_AUDIT_WRITE};
+  uint64_t mask = 0;
+  for (int c : caps) mask |= uint64_t(1) << c;
+  return mask;
+}
+
+Result<void> prepare(const Spec& spec, Prepared* out) {
+  BERTH_TRY_VOID(validate(spec));
+  out->user = BERTH_TRY(parse_user_spec(spec.user));
+  out->plan = make_mount_plan(spec);
+  out->cwd = spec.cwd.empty() ? "/" : spec.cwd;
+  out->hostname = !spec.hostname.empty() ? spec.hostname : spec.id.substr(0, 12);
+  if (out->hostname.size() > 64) return Error::invalid("hostname \"{}\" is longer than 64 bytes", out->hostname);
+  prepare_argv_env(spec, out);
+  out->exec_strings = exec_candidates(spec.args[0], spec.env);
+  for (const auto& s : out->exec_strings) out->exec_paths.push_back(s.c_str());
+  // new char[] leaves the memory untouched: the pages are only faulted in by
+  // the child when it reads the files.
+  out->buffers.reset(new char[2 * kUserFileMax + kHomeBufSize]);
+
+  ChildArgs& a = out->args;
+  a.unshare_cgroupns = spec.cgroup_fd < 0;
+  a.loopback_up = spec.new_netns;
+  a.hostname = out->hostname.c_str();
+  a.hostname_len = out->hostname.size();
+  a.plan = &out->plan;
+  a.user = &out->user;
+  a.passwd_buf = out->buffers.get();
+  a.group_buf = a.passwd_buf + kUserFileMax;
+  a.home_buf = a.group_buf + kUserFileMax;
+  a.exec_paths = out->exec_paths.data();
+  a.exec_path_count = out->exec_paths.size();
+  a.path_lookup = spec.args[0].find('/') == std::string::npos;
+  a.cwd = out->cwd.c_str();
+  a.cap_keep = default_capabilities();
+  a.cap_last = cap_last_cap();
+  a.stdio[0] = spec.stdin_fd;
+  a.stdio[1] = spec.stdout_fd;
+  a.stdio[2] = spec.stderr_fd;
+  return ok();
+}
+
+}  // namespace berth::runtime

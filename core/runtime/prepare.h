@@ -1,0 +1,82 @@
+// The parent's half of spawn: everything the post-clone child will touch,
+// resolved up front into plain arrays (DESIGN.md, Spawn). The child reads
+// ChildArgs and writes only into the buffers it points at (the user files and
+// HOME), which the parent allocated but never touches (no page is faulted in
+// the parent, so a big buffer costs nothing until the child reads a file).
+//
+// The child gets a copy-on-write copy of this memory at clone3, so a Prepared
+// only has to outlive the clone3 call. It is neither copyable nor movable:
+// ChildArgs points into it.
+//
+// exec_candidates() and default_capabilities() are pure, for unit tests.
+// Any thread (spawn's caller's).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/base/result.h"
+#include "core/runtime/mount_plan.h"
+#include "core/runtime/spec.h"
+#include "core/runtime/user.h"
+
+namespace berth::runtime {
+
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+constexpr size_t kUserFileMax = 1 << 20;  // per file: /etc/passwd, /etc/group
+
+// Read-only for the child, except the buffers noted.
+struct ChildArgs {
+  int sync_fd = -1;                  // child end of the sync socket
+  int parent_pidfd = -1;             // pidfd of berthd, to check it outlived PDEATHSIG re-arming
+  int error_fd = -1;                 // write end of the error pipe (O_CLOEXEC)
+  int stdio[3] = {-1, -1, -1};       // -1: /dev/null inside the container
+  bool unshare_cgroupns = false;     // true unless clone3 already made it
+  bool loopback_up = false;          // new netns: bring lo up
+  const char* hostname = nullptr;
+  size_t hostname_len = 0;
+  const MountPlan* plan = nullptr;
+  const UserRequest* user = nullptr;
+  char* passwd_buf = nullptr;        // kUserFileMax bytes, written by the child
+  char* group_buf = nullptr;         // kUserFileMax bytes, written by the child
+  char* const* argv = nullptr;       // NULL-terminated
+  char** envp = nullptr;             // NULL-terminated; envp[home_slot] set by the child
+  int home_slot = -1;                // -1 when the env already has HOME
+  char* home_buf = nullptr;          // "HOME=" + kMaxHome bytes, written by the child
+  const char* const* exec_paths = nullptr;  // candidates for execve, in order (at least one)
+  size_t exec_path_count = 0;
+  bool path_lookup = false;          // args[0] has no '/': exec_paths come from PATH
+  const char* cwd = nullptr;
+  uint64_t cap_keep = 0;             // capability bits kept (bounding, and effective for root)
+  int cap_last = 0;                  // /proc/sys/kernel/cap_last_cap
+};
+
+struct Prepared {
+  Prepared() = default;
+  Prepared(const Prepared&) = delete;
+  Prepared& operator=(const Prepared&) = delete;
+
+  ChildArgs args;
+  MountPlan plan;
+  UserRequest user;
+  std::string hostname, cwd;
+  std::vector<std::string> argv_strings, env_strings, exec_strings;
+  std::vector<char*> argv, envp;
+  std::vector<const char*> exec_paths;
+  std::unique_ptr<char[]> buffers;   // passwd, group, home (uninitialized on purpose)
+};
+
+// Validates `spec` and fills `out` (fds in args are left for spawn to set).
+Result<void> prepare(const Spec& spec, Prepared* out);
+
+// execvp-style candidates: {arg0} when it contains '/', else "<dir>/<arg0>"
+// for each entry of the env's PATH (the last PATH= wins; kDefaultPath when
+// absent; an empty entry means the working directory, as in Go's LookPath).
+std::vector<std::string> exec_candidates(const std::string& arg0, const std::vector<std::string>& env);
+
+// Docker's default capability set for containers, as a bit mask.
+uint64_t default_capabilities();
+
+}  // namespace berth::runtime

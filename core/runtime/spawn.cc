@@ -1,0 +1,118 @@
+// The parent's side of spawn: prepare, clone3, hand back the handles.
+#include "core/runtime/spawn.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/runtime/child.h"
+#include "core/runtime/prepare.h"
+
+namespace berth::runtime {
+
+namespace {
+
+struct Channels {
+  unique_fd sync_parent, sync_child;    // socketpair: send(MSG_NOSIGNAL), no SIGPIPE
+  unique_fd error_read, error_write;    // pipe, both ends O_CLOEXEC
+  unique_fd self;                       // pidfd of this process, for the child (close-on-exec)
+};
+
+Result<Channels> open_channels() {
+  Channels c;
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return Error::sys(errno, "socketpair");
+  c.sync_parent.reset(sv[0]);
+  c.sync_child.reset(sv[1]);
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) < 0) return Error::sys(errno, "pipe");
+  c.error_read.reset(p[0]);
+  c.error_write.reset(p[1]);
+  int self = int(::syscall(SYS_pidfd_open, ::getpid(), 0));  // always O_CLOEXEC
+  if (self < 0) return Error::sys(errno, "pidfd_open self");
+  c.self.reset(self);
+  return c;
+}
+
+uint64_t clone_flags(const Spec& spec) {
+  uint64_t f = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+  if (spec.new_netns) f |= CLONE_NEWNET;
+  // With CLONE_INTO_CGROUP the child starts in its cgroup, so a cgroup
+  // namespace made here is rooted right; otherwise the child unshares it
+  // after release(), once the caller has moved it (see spawn.h).
+  if (spec.cgroup_fd >= 0) f |= CLONE_INTO_CGROUP | CLONE_NEWCGROUP;
+  return f;
+}
+
+// clone3 with every signal blocked, so no berthd signal handler can run in
+// the child before it resets them (the child unblocks after the reset).
+// Returns the pid in the parent; never returns in the child.
+pid_t clone_child(const Spec& spec, const ChildArgs& args, int* pidfd) {
+  clone_args ca{};
+  ca.flags = clone_flags(spec);
+  ca.pidfd = uint64_t(uintptr_t(pidfd));
+  ca.exit_signal = SIGCHLD;
+  if (spec.cgroup_fd >= 0) ca.cgroup = uint64_t(spec.cgroup_fd);
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  long pid = ::syscall(SYS_clone3, &ca, sizeof ca);
+  if (pid == 0) child_main(args);
+  int saved = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = saved;
+  return pid_t(pid);
+}
+
+}  // namespace
+
+Result<Process> spawn(const Spec& spec) {
+  Prepared prep;
+  BERTH_TRY_VOID(prepare(spec, &prep));
+  Channels ch = BERTH_TRY(open_channels());
+  prep.args.sync_fd = ch.sync_child.get();
+  prep.args.error_fd = ch.error_write.get();
+  prep.args.parent_pidfd = ch.self.get();
+
+  int pidfd = -1;
+  pid_t pid = clone_child(spec, prep.args, &pidfd);
+  if (pid < 0) return Error::sys(errno, "clone3 init of container {}", spec.id.substr(0, 12));
+  Process p;
+  p.pid = pid;
+  p.pidfd.reset(pidfd);
+  p.sync_fd = std::move(ch.sync_parent);
+  p.error_fd = std::move(ch.error_read);
+  return p;  // the child's ends close here, in the parent only
+}
+
+Result<void> release(Process& p) {
+  if (!p.sync_fd) return Error::invalid("release pid {}: already released", p.pid);
+  unique_fd fd = std::move(p.sync_fd);
+  char b = 1;
+  for (;;) {
+    if (::send(fd.get(), &b, 1, MSG_NOSIGNAL) == 1) return ok();
+    if (errno != EINTR) return Error::sys(errno, "release container init (pid {})", p.pid);
+  }
+}
+
+Result<void> wait_exec(Process& p, const Spec& spec) {
+  if (!p.error_fd) return Error::invalid("wait for exec of pid {}: no error pipe", p.pid);
+  unique_fd fd = std::move(p.error_fd);
+  ChildError ce{};
+  size_t got = 0;
+  while (got < sizeof ce) {
+    ssize_t n = ::read(fd.get(), reinterpret_cast<char*>(&ce) + got, sizeof ce - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error::sys(errno, "read exec status of pid {}", p.pid);
+    if (n == 0) break;
+    got += size_t(n);
+  }
+  if (got == 0) return ok();
+  if (got != sizeof ce) return Error(Code::kSystem, fmt::format("read exec status of pid {}: short read", p.pid));
+  return describe_child_error(ce, spec);
+}
+
+}  // namespace berth::runtime

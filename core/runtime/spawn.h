@@ -1,0 +1,71 @@
+// spawn: turn a resolved Spec into a container init process.
+//
+// The handshake (each step a named function on each side):
+//   parent                                   child (berth:init)
+//   spawn(): prepare arrays, clone3 ──────▶  keep_only_needed_fds(), wait_for_release()
+//   (caller: cgroups, network)                 ...blocked on the sync socket...
+//   release(): one byte on sync_fd ───────▶  hostname, lo, mounts, pivot_root, user,
+//                                            caps, cwd, stdio, execve
+//   wait_exec() / a ring read of error_fd ◀── EOF (exec ok) or one ChildError
+// If the parent closes sync_fd without release(), the child exits 0 quietly.
+//
+// clone3 flags: CLONE_PIDFD | CLONE_NEW{PID,NS,UTS,IPC} | CLONE_NEWNET (if
+// new_netns), exit_signal SIGCHLD. With cgroup_fd >= 0 also CLONE_INTO_CGROUP
+// and CLONE_NEWCGROUP (the cgroup namespace is rooted at the target cgroup);
+// without it the child unshares its cgroup namespace only after release(), so
+// the namespace is rooted at the cgroup the caller placed it in (runc does the
+// same), not at berthd's.
+//
+// Life: the init gets SIGKILL when the THREAD that called spawn() exits
+// (PR_SET_PDEATHSIG, kept through execve and re-armed after the switch to a
+// non-root user, whose credential change clears it). So call spawn() from a
+// long-lived thread (the reactor's), never from a job-pool thread. (Crash
+// survival, DESIGN.md, will replace this with the anchor process.)
+//
+// Threads: spawn/release/kill/reap are non-blocking and may be called from the
+// reactor thread; wait_exec() blocks (tests and simple callers only). spawn()
+// forks the caller's address space (no CLONE_VM: the child must block on the
+// sync socket, which a vfork-style child cannot do), so its cost grows with
+// the caller's page tables.
+//
+// Ownership: the caller owns the returned Process and must reap the child
+// (reap() after the pidfd polls readable), even when spawn's caller gives up
+// before release(). The stdio fds in the Spec stay the caller's.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+
+#include "core/base/result.h"
+#include "core/base/unique_fd.h"
+#include "core/runtime/child_error.h"
+#include "core/runtime/exit.h"
+#include "core/runtime/spec.h"
+
+namespace berth::runtime {
+
+// Move-only (unique_fd members).
+struct Process {
+  pid_t pid = -1;        // in berthd's pid namespace
+  unique_fd pidfd;       // from clone3 CLONE_PIDFD (close-on-exec)
+  unique_fd sync_fd;     // parent end of the sync socket; release() writes and closes it
+  unique_fd error_fd;    // read end, O_CLOEXEC: EOF with no data = execve succeeded,
+                         // else one ChildError (see child_error.h)
+};
+
+// Validates the spec, prepares every array the child needs, and clone3()s.
+// The child blocks until release(). Errors: kInvalidArgument for a bad spec,
+// kSystem (with errno) for pipe/clone3 failures.
+Result<Process> spawn(const Spec& spec);
+
+// Lets the child go on (after the caller placed it in cgroups and networks).
+// Closes p.sync_fd. Fails if the child already died.
+Result<void> release(Process& p);
+
+// Blocks until the exec status arrives on p.error_fd, then closes it. Ok when
+// execve succeeded; otherwise describe_child_error(). Only meaningful after
+// release().
+Result<void> wait_exec(Process& p, const Spec& spec);
+
+}  // namespace berth::runtime

@@ -1,0 +1,34 @@
+// Spec: everything core/runtime needs to start a container's init process,
+// fully resolved by the caller (core/engine) into plain data: layer
+// directories, argv, env, user string, stdio fds. The runtime does no image or
+// config lookups of its own, except what only the container can answer: PATH
+// lookup of args[0] and the user/group names in the container's /etc/passwd
+// and /etc/group, both done inside the container after pivot_root.
+//
+// A Spec is a plain value; any thread. spawn() copies what it needs, so the
+// Spec may be destroyed once spawn() returns. The stdio fds stay owned by the
+// caller (close them after spawn() returns; the child holds its own copies).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace berth::runtime {
+
+struct Spec {
+  std::string id;                        // container id (64 hex), for naming only
+  std::vector<std::string> lower_dirs;   // image layer dirs, LOWEST first (at least one)
+  std::string upper_dir, work_dir;       // the container's own overlay upper/work dirs (exist)
+  std::string rootfs_dir;                // existing empty dir, absolute: the overlay mount point
+  std::vector<std::string> args;         // argv; args[0] looked up in PATH if it has no '/'
+  std::vector<std::string> env;          // "K=V"; the caller adds a default PATH if missing
+  std::string cwd = "/";                 // absolute; created if missing, like Docker's WorkingDir
+  std::string user;                      // "", "uid", "uid:gid", "name", "name:group", "uid:group"...
+  std::string hostname;                  // "" means the first 12 characters of `id`
+  int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;  // child ends; -1: /dev/null in the container
+  bool new_netns = true;                 // true: a new netns with only lo (up); false: host network
+  bool readonly_rootfs = false;
+  int cgroup_fd = -1;                    // >= 0: a cgroup v2 dir fd, clone3(CLONE_INTO_CGROUP)
+};
+
+}  // namespace berth::runtime

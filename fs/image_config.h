@@ -1,0 +1,66 @@
+// The image config and manifest JSON documents (OCI image-spec config.md and
+// manifest.md, which Docker's image config extends): the parts berth reads,
+// and the documents berth writes for an image it builds. nlohmann::json stays
+// inside image_config.cc; its exceptions are caught there and become
+// kInvalidArgument errors.
+//
+// Pure functions on values; any thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/base/result.h"
+
+namespace berth::fs {
+
+// The runtime defaults of an image ("config" in the config document).
+struct ImageConfig {
+  std::vector<std::string> env;  // "KEY=value"
+  std::vector<std::string> cmd, entrypoint;
+  std::string working_dir, user, stop_signal;
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> exposed_ports;  // "80/tcp", sorted
+  bool operator==(const ImageConfig&) const = default;
+};
+
+// Everything berth reads from an image config document.
+struct ImageConfigDoc {
+  ImageConfig config;
+  std::string architecture, os, comment;
+  int64_t created_ns = 0;
+  std::vector<std::string> diff_ids;            // "sha256:…", lowest first
+  std::vector<std::string> history_created_by;  // one per history entry
+};
+
+Result<ImageConfigDoc> parse_image_config(std::string_view json);
+// Serialises a config document; history gets one entry, created at
+// `created_ns` with `comment`, as `docker import` writes.
+std::string make_image_config(const ImageConfigDoc& doc);
+
+inline constexpr std::string_view kMediaTypeManifest = "application/vnd.oci.image.manifest.v1+json";
+inline constexpr std::string_view kMediaTypeConfig = "application/vnd.oci.image.config.v1+json";
+
+struct Descriptor {
+  std::string media_type;
+  std::string digest;
+  int64_t size = 0;
+};
+
+struct Manifest {
+  Descriptor config;
+  std::vector<Descriptor> layers;  // lowest first
+};
+
+Result<Manifest> parse_manifest(std::string_view json);
+std::string make_manifest(const Manifest& m);
+
+// GOARCH-style name of the architecture berth was built for ("amd64").
+std::string host_architecture();
+// RFC 3339 ("2024-01-02T03:04:05.123456789Z", "…+02:00") to Unix ns.
+Result<int64_t> parse_rfc3339_ns(std::string_view s);
+
+}  // namespace berth::fs

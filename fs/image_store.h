@@ -1,0 +1,138 @@
+// ImageStore: the images of one berth root. It owns the directory given to
+// open() (layout in fs/store_layout.h): content-addressed blobs, one unpacked
+// directory per layer chain ID shared by every image, and the tag index.
+//
+// Threads: any. An internal mutex guards the in-memory index, which open()
+// loads; resolve() and list() only take it for a copy, so the reactor may
+// call them. import_rootfs() and tag() block on disk (unpack, sha256, fsync)
+// and belong on the job pool. Mutations are serialised by a second mutex and
+// are persisted before they become visible: a mutation copies the index,
+// changes the copy, writes it to disk, then swaps it in under the index mutex.
+//
+// Returned Images are copies owned by the caller. layer_dirs stay valid
+// while the store exists (nothing here removes layers yet). One ImageStore
+// per directory per host: open() clears temp files it assumes are its own.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/base/result.h"
+#include "fs/blob_store.h"
+#include "fs/image_config.h"
+
+namespace berth::fs {
+
+class TempTree;
+
+struct Image {
+  std::string id;                       // "sha256:<64hex>", the config digest
+  std::vector<std::string> repo_tags;   // "busybox:latest", sorted
+  std::string manifest_digest;          // "sha256:<64hex>"
+  int64_t created_ns = 0;
+  int64_t size_bytes = 0;               // sum of the unpacked layers' file sizes
+  std::string architecture, os;         // "amd64", "linux"
+  std::string comment;
+  ImageConfig config;
+  std::vector<std::string> diff_ids;    // "sha256:…", lowest first
+  std::vector<std::string> layer_dirs;  // absolute unpacked dirs, lowest first
+  std::string config_json;              // the raw config blob
+  std::vector<std::string> history_created_by;
+};
+
+class ImageStore {
+ public:
+  // Creates the layout under `dir` if needed (mode 0700: layers hold image
+  // set-id binaries), removes temp files a crash left, loads the index. An
+  // image whose blobs are missing or corrupt is skipped with a warning (its
+  // record stays on disk, so repairing the blob brings it back); a
+  // missing layer directory is unpacked again from its blob.
+  static Result<std::unique_ptr<ImageStore>> open(const std::string& dir);
+
+  ImageStore(const ImageStore&) = delete;
+  ImageStore& operator=(const ImageStore&) = delete;
+  ~ImageStore();
+
+  // Imports a rootfs tarball (plain, gzip, zstd, xz or bzip2) as a one-layer
+  // image, like `docker import`. `repo_tag` may be empty (untagged); the
+  // config holds `changes` only, plus architecture, os, created, `comment`.
+  Result<Image> import_rootfs(const std::string& tar_path, const std::string& repo_tag,
+                              const ImageConfig& changes, const std::string& comment);
+
+  // name[:tag], docker.io/library/ forms, name@digest (manifest digest),
+  // "sha256:<hex or prefix>", a full hex ID, or a unique hex-ID prefix.
+  // kNotFound "No such image: <ref>" (also for an ambiguous prefix, as
+  // Docker); kInvalidArgument for a malformed reference.
+  Result<Image> resolve(const std::string& ref) const;
+  // Newest first.
+  std::vector<Image> list() const;
+  // Points `new_repo_tag` at the image `ref` resolves to; the tag leaves any
+  // image that had it.
+  Result<void> tag(const std::string& ref, const std::string& new_repo_tag);
+
+  const std::string& dir() const { return dir_; }
+  const BlobStore& blobs() const { return blobs_; }
+
+ private:
+  struct Entry {
+    std::string manifest_digest;
+    int64_t manifest_size = 0;
+    std::shared_ptr<const Image> image;  // repo_tags left empty
+  };
+  struct Unloaded {
+    std::string manifest_digest;
+    int64_t size = 0;
+  };
+  struct Index {
+    std::map<std::string, Entry> images;      // by ID
+    std::map<std::string, std::string> tags;  // familiar "name:tag" -> ID
+    // Records open() could not load (blobs missing or corrupt): invisible,
+    // but written back, so a later mutation does not erase them from disk.
+    std::map<std::string, Unloaded> unloaded;
+    std::map<std::string, std::string> unloaded_tags;
+    void set_tag(const std::string& tag, const std::string& id) {
+      tags[tag] = id;
+      unloaded_tags.erase(tag);
+    }
+  };
+  struct ImportedLayer {
+    Descriptor blob;
+    std::string diff_id;
+    int64_t size_bytes = 0;
+  };
+
+  ImageStore(std::string dir, BlobStore blobs);
+
+  // image_store.cc
+  // The Image value for a config document (repo_tags left empty).
+  static Image make_image(const std::string& id, const std::string& manifest_digest, int64_t size_bytes,
+                          const ImageConfigDoc& doc, std::string config_json,
+                          std::vector<std::string> layer_dirs);
+  Result<void> load();
+  Result<Entry> load_entry(const std::string& id, const std::string& manifest_digest, int64_t size);
+  Result<std::string> find_id(const Index& ix, const std::string& ref) const;
+  Image materialize(const Index& ix, const std::string& id) const;
+  Result<void> commit(const std::function<Result<void>(Index&)>& mutate);
+  Result<void> persist(const Index& ix) const;
+
+  // image_import.cc
+  Result<ImportedLayer> import_layer(int src_fd);
+  Result<void> unpack_layer_blob(const Descriptor& blob, const std::string& diff_id, const std::string& chain);
+  Result<TempTree> make_layer_temp() const;
+  Result<void> install_layer(TempTree& tmp, const std::string& chain) const;
+  std::string layer_dir(const std::string& chain) const;
+  Result<void> clean_layer_temps() const;
+
+  const std::string dir_;
+  const BlobStore blobs_;
+  std::mutex write_mu_;     // serialises mutations; taken before mu_
+  mutable std::mutex mu_;   // guards index_
+  Index index_;
+};
+
+}  // namespace berth::fs

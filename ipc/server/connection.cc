@@ -1,0 +1,332 @@
+#include "ipc/server/connection.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "core/base/assert.h"
+#include "core/base/log.h"
+#include "core/base/strings.h"
+#include "ipc/proto/response.h"
+#include "ipc/server/json_util.h"
+#include "ipc/server/server.h"
+
+namespace berth::ipc {
+
+namespace {
+int status_for(const Error& e) {
+  switch (e.code()) {
+    case Code::kNotFound: return 404;
+    case Code::kInvalidArgument: return 400;
+    case Code::kConflict:
+    case Code::kAlreadyExists: return 409;
+    case Code::kNotModified: return 304;
+    case Code::kTooLarge: return 413;
+    case Code::kNotSupported: return 501;
+    default: return 500;
+  }
+}
+}  // namespace
+
+Connection::Connection(Server& s, unique_fd fd, uint64_t serial)
+    : s_(s), fd_(std::move(fd)), serial_(serial), rbuf_(new char[kRecvBytes]) {
+  recv_c_.set_callback([this](int32_t res, uint32_t) { recv_done(res); });
+  send_c_.set_callback([this](int32_t res, uint32_t) { send_done(res); });
+  upload_c_.set_callback([this](int32_t res, uint32_t) { upload_write_done(res); });
+}
+
+Connection::~Connection() {
+  if (!upload_path_.empty()) ::unlink(upload_path_.c_str());
+}
+
+void Connection::start() { recv(); }
+
+void Connection::recv() {
+  if (closing_ || peer_closed_ || recv_c_.in_flight()) return;
+  // The kernel owns [rlen_, kRecvBytes) while the recv is in flight, so the
+  // unparsed bytes are moved to the front only here, never during a recv.
+  if (rpos_ > 0) {
+    std::memmove(rbuf_.get(), rbuf_.get() + rpos_, rlen_ - rpos_);
+    rlen_ -= rpos_;
+    rpos_ = 0;
+  }
+  if (rlen_ == kRecvBytes) return;  // parsing resumes and frees space first
+  s_.reactor().recv(fd_.get(), rbuf_.get() + rlen_, unsigned(kRecvBytes - rlen_), recv_c_);
+}
+
+void Connection::recv_done(int32_t res) {
+  if (closing_) return maybe_release();
+  if (res <= 0) {
+    if (res < 0 && res != -ECONNRESET && res != -ECANCELED)
+      log::debug("api", "recv: {}", std::strerror(-res));
+    peer_closed_ = true;
+    // A hijacked client half-closes when its stdin ends: keep sending output.
+    if (mode_ == Mode::kHijacked && res == 0) return;
+    // A client gone while its response streams (wait, logs) is cancelled;
+    // requests it sent before a half-close are still answered.
+    if (res < 0 || mode_ == Mode::kStream) return close();
+    return parse();
+  }
+  if (mode_ == Mode::kHijacked) {
+    // FIXME(issue 3): forward stdin to the container. Until then it is discarded.
+    rpos_ = rlen_ = 0;
+    return recv();
+  }
+  rlen_ += size_t(res);
+  parse();
+}
+
+void Connection::parse() {
+  while (!busy_ && !closing_ && !upload_c_.in_flight() && mode_ == Mode::kHttp) {
+    auto step = parser_.feed(std::string_view(rbuf_.get() + rpos_, rlen_ - rpos_));
+    if (!step) {
+      close_after_send_ = true;
+      busy_ = true;
+      Error e = std::move(step.error());
+      // kTooLarge from the parser is the header block (431) or a declared
+      // body beyond the parser's own limit (413).
+      bool header = e.message().find("header") != std::string::npos;
+      respond(e.code() == Code::kTooLarge ? (header ? 431 : 413) : 400,
+              fmt::format("{{\"message\":{}}}", json_quote(e.message())));
+      return;
+    }
+    std::string_view body = step->body;
+    Result<void> r = ok();
+    if (step->event == ParseEvent::kHead) r = head_ready();
+    if (step->event == ParseEvent::kBody) r = body_piece(body);
+    rpos_ += step->consumed;
+    if (!r) {
+      busy_ = true;
+      close_after_send_ = true;  // the rest of this body will not be read
+      respond_error(r.error());
+      return;
+    }
+    if (step->event == ParseEvent::kComplete) {
+      request_done();
+      continue;
+    }
+    if (step->event == ParseEvent::kNeedMore) {
+      if (peer_closed_) {  // no more requests can arrive
+        close_after_send_ = true;
+        if (outq_.empty() && !send_c_.in_flight()) close();
+        return;
+      }
+      break;
+    }
+  }
+  recv();
+}
+
+Result<void> Connection::head_ready() {
+  const Request& req = parser_.head();
+  body_.clear();
+  if (ext_ && !ext_->busy()) ext_.reset();  // the previous response's reader
+  head_only_ = req.method == "HEAD";
+  keep_alive_ = req.keep_alive;
+  if (s_.is_upload(req)) {
+    upload_path_ = s_.upload_dir() + "/upload-" + random_id().substr(0, 16);
+    int fd = ::open(upload_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      Error e = Error::sys(errno, "create upload file {}", upload_path_);
+      upload_path_.clear();
+      return e;
+    }
+    upload_fd_.reset(fd);
+    upload_off_ = 0;
+    return ok();
+  }
+  if (req.content_length > int64_t(body_limit_))
+    return Error::make(Code::kTooLarge, "request body too large: {} bytes (limit {})", req.content_length, body_limit_);
+  return ok();
+}
+
+Result<void> Connection::body_piece(std::string_view piece) {
+  if (upload_fd_) {
+    upload_buf_.assign(piece);
+    s_.reactor().write(upload_fd_.get(), upload_buf_.data(), unsigned(upload_buf_.size()), upload_off_, upload_c_);
+    return ok();
+  }
+  if (body_.size() + piece.size() > body_limit_)
+    return Error::make(Code::kTooLarge, "request body too large (limit {} bytes)", body_limit_);
+  body_.append(piece);
+  return ok();
+}
+
+void Connection::upload_write_done(int32_t res) {
+  if (closing_) return maybe_release();
+  if (res < 0) {
+    busy_ = true;
+    close_after_send_ = true;
+    upload_fd_.reset();
+    respond_error(Error::sys(-res, "write upload to {}", upload_path_));
+    return;
+  }
+  upload_off_ += uint64_t(res);
+  if (size_t(res) < upload_buf_.size()) {
+    upload_buf_.erase(0, size_t(res));
+    s_.reactor().write(upload_fd_.get(), upload_buf_.data(), unsigned(upload_buf_.size()), upload_off_, upload_c_);
+    return;
+  }
+  upload_buf_.clear();
+  parse();
+}
+
+void Connection::request_done() {
+  busy_ = true;
+  upload_fd_.reset();
+  s_.dispatch(*this);
+  // The handler owns the upload file now (or it is removed with the connection).
+}
+
+void Connection::respond(int status, std::string body, std::string_view content_type, const Headers& extra) {
+  Headers h = s_.standard_headers();
+  bool has_body = status != 204 && status != 304 && status >= 200;
+  if (has_body || head_only_) {
+    h.emplace_back("Content-Type", std::string(content_type));
+    h.emplace_back("Content-Length", std::to_string(body.size()));
+  }
+  for (auto& kv : extra) h.push_back(kv);
+  // An upgrade request answered without 101: the client may already be
+  // sending raw stream bytes, so the connection ends here.
+  if (request().upgrade && mode_ != Mode::kHijacked) close_after_send_ = true;
+  if (!keep_alive_ || close_after_send_) h.emplace_back("Connection", "close");
+  std::string out = response_head(status, h);
+  if (has_body && !head_only_) out += body;
+  queue(std::move(out));
+  response_finished();
+}
+
+void Connection::respond_error(const Error& e) {
+  int status = status_for(e);
+  if (status == 304) return respond_empty(304);
+  if (status >= 500) log::error("api", "{} {}: {}", request().method, request().path, e.message());
+  respond(status, fmt::format("{{\"message\":{}}}\n", json_quote(e.message())));
+}
+
+void Connection::respond_empty(int status) { respond(status, std::string()); }
+
+void Connection::start_stream(int status, std::string_view content_type) {
+  mode_ = Mode::kStream;
+  Headers h = s_.standard_headers();
+  h.emplace_back("Content-Type", std::string(content_type));
+  h.emplace_back("Transfer-Encoding", "chunked");
+  queue(response_head(status, h));
+}
+
+void Connection::send_chunk(std::string_view data) {
+  if (closing_ || data.empty()) return;
+  std::string c;
+  append_chunk(c, data);
+  queue(std::move(c));
+}
+
+void Connection::end_stream() {
+  if (closing_) return;
+  queue(std::string(kLastChunk));
+  mode_ = Mode::kHttp;
+  response_finished();
+}
+
+void Connection::hijack(std::string_view content_type) {
+  mode_ = Mode::kHijacked;
+  Headers h = s_.standard_headers();
+  h.emplace_back("Content-Type", std::string(content_type));
+  h.emplace_back("Connection", "Upgrade");
+  h.emplace_back("Upgrade", "tcp");
+  queue(response_head(101, h));
+  // FIXME(issue 3): bytes after the request are the first stdin bytes.
+  if (!recv_c_.in_flight()) rpos_ = rlen_ = 0;
+  recv();
+}
+
+void Connection::send_raw(std::string_view data) {
+  if (closing_ || data.empty()) return;
+  queue(std::string(data));
+}
+
+void Connection::finish_hijack() {
+  close_after_send_ = true;
+  if (outq_.empty() && !send_c_.in_flight()) close();
+}
+
+void Connection::response_finished() {
+  if (mode_ != Mode::kHttp) return;
+  busy_ = false;
+  body_.clear();
+  if (!upload_path_.empty()) {
+    ::unlink(upload_path_.c_str());
+    upload_path_.clear();
+  }
+  if (!keep_alive_) close_after_send_ = true;
+  if (close_after_send_) {
+    if (outq_.empty() && !send_c_.in_flight()) close();
+    return;
+  }
+  s_.reactor().defer([this] { if (!closing_) parse(); });
+}
+
+void Connection::queue(std::string data) {
+  if (closing_) return;
+  out_bytes_ += data.size();
+  outq_.push_back(std::move(data));
+  if (out_bytes_ > kMaxQueuedBytes && mode_ != Mode::kHttp) {
+    // A streaming client this far behind is dropped; see the header.
+    log::warn("api", "dropping slow client: {} bytes queued", out_bytes_);
+    return close();
+  }
+  send_next();
+}
+
+void Connection::send_next() {
+  if (send_c_.in_flight() || closing_) return;
+  if (sent_ == sending_.size()) {
+    if (outq_.empty() && drained_) {
+      auto fn = std::move(drained_);
+      drained_ = nullptr;
+      fn();
+      if (closing_ || send_c_.in_flight()) return;
+    }
+    if (outq_.empty()) {
+      if (close_after_send_ && (!busy_ || mode_ == Mode::kHijacked)) close();
+      return;
+    }
+    sending_ = std::move(outq_.front());
+    outq_.pop_front();
+    sent_ = 0;
+  }
+  s_.reactor().send(fd_.get(), sending_.data() + sent_, unsigned(sending_.size() - sent_), send_c_);
+}
+
+void Connection::send_done(int32_t res) {
+  if (closing_) return maybe_release();
+  if (res < 0) return close();
+  sent_ += size_t(res);
+  out_bytes_ -= size_t(res);
+  send_next();
+}
+
+void Connection::close() {
+  if (closing_) return;
+  closing_ = true;
+  s_.forget(serial_);
+  auto fns = std::move(on_close_);
+  on_close_.clear();
+  for (auto& fn : fns) fn();
+  drained_ = nullptr;
+  if (ext_) ext_->cancel();
+  ::shutdown(fd_.get(), SHUT_RDWR);
+  s_.reactor().cancel(recv_c_);
+  s_.reactor().cancel(send_c_);
+  maybe_release();
+}
+
+void Connection::maybe_release() {
+  if (released_ || recv_c_.in_flight() || send_c_.in_flight() || upload_c_.in_flight()) return;
+  if (ext_ && ext_->busy()) return;
+  released_ = true;
+  s_.release(this);
+}
+
+}  // namespace berth::ipc

@@ -1,0 +1,138 @@
+// Connection: one client connection to the API socket.
+//
+// Thread: reactor thread only. The Server owns every Connection; a
+// Connection asks the Server to release it once closed and idle, and the
+// Server destroys it from a deferred call, never from inside one of its own
+// completions.
+//
+// Modes: kHttp parses requests one at a time (a pipelined request waits
+// until the previous response is complete); kStream holds a chunked
+// response open (wait, logs); kHijacked is a raw byte pipe after
+// "101 UPGRADED" (attach).
+//
+// Back-pressure: at most one recv and one send are in flight. Output queued
+// for the client is bounded by kMaxQueuedBytes; a streaming client that
+// falls further behind is dropped (closed) so it can never hold up the
+// container or other clients. The container's log is written before the
+// fan-out, so a dropped client loses nothing that `logs` cannot replay.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/base/result.h"
+#include "core/base/unique_fd.h"
+#include "core/reactor/reactor.h"
+#include "ipc/proto/request.h"
+
+namespace berth::ipc {
+
+class Server;
+
+class Connection {
+ public:
+  static constexpr size_t kRecvBytes = 64 * 1024;
+  static constexpr size_t kMaxJsonBody = 4 << 20;
+  static constexpr size_t kMaxQueuedBytes = 8 << 20;
+  enum class Mode { kHttp, kStream, kHijacked };
+
+  Connection(Server& s, unique_fd fd, uint64_t serial);
+  // A stable name for async callbacks: Server::lookup(serial) finds the
+  // connection while it is open, nullptr after it closed.
+  uint64_t serial() const { return serial_; }
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void start();
+
+  // --- responses (one per request) ---
+  void respond(int status, std::string body, std::string_view content_type = "application/json",
+               const Headers& extra = {});
+  void respond_json(int status, const std::string& json) { respond(status, json); }
+  void respond_error(const Error& e);
+  void respond_empty(int status);
+  // Chunked streaming response; end_stream() completes it.
+  void start_stream(int status, std::string_view content_type);
+  void send_chunk(std::string_view data);
+  void end_stream();
+  // 101 UPGRADED, then raw bytes with send_raw(); finish_hijack() flushes and closes.
+  void hijack(std::string_view content_type);
+  void send_raw(std::string_view data);
+  void finish_hijack();
+
+  // Body of the current request (JSON routes) or a temp file (uploads).
+  const Request& request() const { return parser_.head(); }
+  const std::string& body() const { return body_; }
+  const std::string& upload_path() const { return upload_path_; }
+
+  // Per-request state that outlives a handler call (a logs reader). It is
+  // cancelled when the connection closes and the connection is not released
+  // while it is busy().
+  class Extension {
+   public:
+    virtual ~Extension() = default;
+    virtual void cancel() {}
+    virtual bool busy() const { return false; }
+  };
+  void set_extension(std::unique_ptr<Extension> e) { ext_ = std::move(e); }
+  void clear_extension() { ext_.reset(); }
+  // Bytes queued but not yet sent, and a one-shot call when all are sent.
+  size_t queued_bytes() const { return out_bytes_; }
+  void when_drained(std::function<void()> fn) { drained_ = std::move(fn); }
+  // Called by an extension when it becomes idle after close.
+  void extension_idle() { if (closing_) maybe_release(); }
+
+  // Runs when the connection closes (cancel waiters, detach).
+  void on_close(std::function<void()> fn) { on_close_.push_back(std::move(fn)); }
+  bool closed() const { return closing_; }
+  void close();
+
+ private:
+  void recv();
+  void recv_done(int32_t res);
+  void parse();
+  Result<void> head_ready();
+  Result<void> body_piece(std::string_view piece);
+  void request_done();
+  void upload_write_done(int32_t res);
+  void queue(std::string data);
+  void send_next();
+  void send_done(int32_t res);
+  void response_finished();
+  void maybe_release();
+
+  Server& s_;
+  unique_fd fd_;
+  uint64_t serial_;
+  Mode mode_ = Mode::kHttp;
+  RequestParser parser_;
+  std::unique_ptr<char[]> rbuf_;
+  size_t rpos_ = 0, rlen_ = 0;   // unparsed bytes are rbuf_[rpos_, rlen_)
+  bool busy_ = false;           // a request is being handled
+  bool head_only_ = false;      // HEAD: no body in the response
+  bool keep_alive_ = true;
+  bool closing_ = false, peer_closed_ = false, close_after_send_ = false;
+  bool released_ = false;
+
+  std::string body_;
+  size_t body_limit_ = kMaxJsonBody;
+  std::string upload_path_;
+  unique_fd upload_fd_;
+  uint64_t upload_off_ = 0;
+  std::string upload_buf_;
+  reactor::Completion upload_c_;
+
+  std::deque<std::string> outq_;
+  size_t out_bytes_ = 0;
+  std::string sending_;
+  size_t sent_ = 0;
+  reactor::Completion recv_c_, send_c_;
+  std::vector<std::function<void()>> on_close_;
+  std::unique_ptr<Extension> ext_;
+  std::function<void()> drained_;
+};
+
+}  // namespace berth::ipc

@@ -1,0 +1,94 @@
+#include "ipc/server/create_request.h"
+
+#include "ipc/server/json_util.h"
+
+namespace berth::ipc {
+
+namespace {
+
+// Docker's StrSlice: null, a string, or an array of strings.
+Result<std::vector<std::string>> str_slice(const Json& j, const char* field, bool* set) {
+  std::vector<std::string> out;
+  *set = false;
+  if (!j.contains(field) || j[field].is_null()) return out;
+  const Json& v = j[field];
+  *set = true;
+  if (v.is_string()) {
+    out.push_back(v.get<std::string>());
+    return out;
+  }
+  if (!v.is_array()) return Error::invalid("invalid {}: expected an array of strings", field);
+  for (const Json& e : v) {
+    if (!e.is_string()) return Error::invalid("invalid {}: expected an array of strings", field);
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+Result<std::string> str_field(const Json& j, const char* field) {
+  if (!j.contains(field) || j[field].is_null()) return std::string();
+  if (!j[field].is_string()) return Error::invalid("invalid {}: expected a string", field);
+  return j[field].get<std::string>();
+}
+
+Result<bool> bool_field(const Json& j, const char* field, bool dflt) {
+  if (!j.contains(field) || j[field].is_null()) return dflt;
+  if (!j[field].is_boolean()) return Error::invalid("invalid {}: expected a boolean", field);
+  return j[field].get<bool>();
+}
+
+Result<void> parse_host_config(const Json& body, engine::CreateSpec& s) {
+  if (!body.contains("HostConfig") || body["HostConfig"].is_null()) return ok();
+  const Json& hc = body["HostConfig"];
+  if (!hc.is_object()) return Error::invalid("invalid HostConfig: expected an object");
+  s.auto_remove = BERTH_TRY(bool_field(hc, "AutoRemove", false));
+  std::string mode = BERTH_TRY(str_field(hc, "NetworkMode"));
+  if (!mode.empty()) s.network_mode = mode;
+  s.host_config_json = hc.dump();
+  return ok();
+}
+
+}  // namespace
+
+Result<engine::CreateSpec> parse_create_request(const std::string& body, const std::string& name) {
+  Json j = BERTH_TRY(parse_body(body));
+  engine::CreateSpec s;
+  s.name = name;
+  s.image = BERTH_TRY(str_field(j, "Image"));
+  if (s.image.empty()) return Error::invalid("config cannot be empty in order to create a container");
+  s.cmd = BERTH_TRY(str_slice(j, "Cmd", &s.cmd_set));
+  s.entrypoint = BERTH_TRY(str_slice(j, "Entrypoint", &s.entrypoint_set));
+  // An empty entrypoint array resets the image's entrypoint (docker --entrypoint "").
+  bool env_set;
+  for (auto& e : BERTH_TRY(str_slice(j, "Env", &env_set))) {
+    if (e.empty() || e[0] == '=') return Error::invalid("invalid environment variable: {}", e);
+    s.env.push_back(e);
+  }
+  s.working_dir = BERTH_TRY(str_field(j, "WorkingDir"));
+  if (!s.working_dir.empty() && s.working_dir[0] != '/')
+    return Error::invalid("the working directory '{}' is invalid, it needs to be an absolute path", s.working_dir);
+  s.user = BERTH_TRY(str_field(j, "User"));
+  s.hostname = BERTH_TRY(str_field(j, "Hostname"));
+  if (s.hostname.size() > 63) return Error::invalid("invalid hostname: longer than 63 characters");
+  s.tty = BERTH_TRY(bool_field(j, "Tty", false));
+  if (s.tty) return Error::make(Code::kNotSupported, "Tty is not supported yet");  // FIXME(issue 3): ptys
+  s.open_stdin = BERTH_TRY(bool_field(j, "OpenStdin", false));
+  s.stdin_once = BERTH_TRY(bool_field(j, "StdinOnce", false));
+  s.attach_stdin = BERTH_TRY(bool_field(j, "AttachStdin", false));
+  s.attach_stdout = BERTH_TRY(bool_field(j, "AttachStdout", true));
+  s.attach_stderr = BERTH_TRY(bool_field(j, "AttachStderr", true));
+  if (j.contains("Labels") && !j["Labels"].is_null()) {
+    if (!j["Labels"].is_object()) return Error::invalid("invalid Labels: expected an object");
+    for (auto& [k, v] : j["Labels"].items()) {
+      if (!v.is_string()) return Error::invalid("invalid label {}: expected a string", k);
+      s.labels[k] = v.get<std::string>();
+    }
+  }
+  BERTH_TRY_VOID(parse_host_config(j, s));
+  j.erase("HostConfig");
+  j.erase("NetworkingConfig");
+  s.config_json = j.dump();
+  return s;
+}
+
+}  // namespace berth::ipc

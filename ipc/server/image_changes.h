@@ -1,0 +1,16 @@
+// Dockerfile-style `changes` for import and commit: CMD, ENTRYPOINT, ENV,
+// WORKDIR, USER, LABEL, EXPOSE, STOPSIGNAL applied to an image config.
+// Pure; any thread.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/base/result.h"
+#include "fs/image_store.h"
+
+namespace berth::ipc {
+
+Result<void> apply_changes(const std::vector<std::string>& changes, fs::ImageConfig& cfg);
+
+}  // namespace berth::ipc

@@ -1,0 +1,17 @@
+#include "ipc/server/json_util.h"
+
+namespace berth::ipc {
+
+std::string json_quote(std::string_view s) {
+  return Json(std::string(s)).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Result<Json> parse_body(const std::string& body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return Json::object();
+  Json j = Json::parse(body, nullptr, false);
+  if (j.is_discarded()) return Error::invalid("invalid JSON in request body");
+  if (!j.is_object()) return Error::invalid("invalid JSON: request body must be an object");
+  return j;
+}
+
+}  // namespace berth::ipc

@@ -1,0 +1,176 @@
+#include "ipc/server/views.h"
+
+#include "core/base/strings.h"
+
+namespace berth::ipc {
+
+namespace {
+
+using engine::Status;
+
+Json parse_or(const std::string& text, Json dflt) {
+  Json j = Json::parse(text, nullptr, false);
+  return j.is_discarded() || !j.is_object() ? dflt : j;
+}
+
+std::string command_text(const engine::Container& c) {
+  std::string out;
+  for (const auto& a : c.path_args) {
+    if (!out.empty()) out += ' ';
+    out += a;
+  }
+  return out;
+}
+
+OrderedJson state_json(const engine::Container& c) {
+  const auto& s = c.state;
+  bool running = s.status == Status::kRunning || s.status == Status::kPaused;
+  return {{"Status", engine::status_name(s.status)},
+          {"Running", running},
+          {"Paused", s.status == Status::kPaused},
+          {"Restarting", s.status == Status::kRestarting},
+          {"OOMKilled", s.oom_killed},
+          {"Dead", s.status == Status::kDead},
+          {"Pid", s.pid},
+          {"ExitCode", s.exit_code},
+          {"Error", s.error},
+          {"StartedAt", format_rfc3339_nano(s.started_ns)},
+          {"FinishedAt", format_rfc3339_nano(s.finished_ns)}};
+}
+
+OrderedJson config_json(const engine::Container& c) {
+  const auto& sp = c.spec;
+  Json raw = parse_or(sp.config_json, Json::object());
+  OrderedJson j = {{"Hostname", sp.hostname.empty() ? c.id.substr(0, 12) : sp.hostname},
+                   {"Domainname", ""},
+                   {"User", sp.user},
+                   {"AttachStdin", sp.attach_stdin},
+                   {"AttachStdout", sp.attach_stdout},
+                   {"AttachStderr", sp.attach_stderr},
+                   {"Tty", sp.tty},
+                   {"OpenStdin", sp.open_stdin},
+                   {"StdinOnce", sp.stdin_once},
+                   {"Env", sp.env},
+                   {"Cmd", sp.cmd_set ? OrderedJson(sp.cmd) : OrderedJson(nullptr)},
+                   {"Image", c.image_ref},
+                   {"Volumes", nullptr},
+                   {"WorkingDir", sp.working_dir},
+                   {"Entrypoint", sp.entrypoint_set ? OrderedJson(sp.entrypoint) : OrderedJson(nullptr)},
+                   {"OnBuild", nullptr},
+                   {"Labels", sp.labels}};
+  if (raw.contains("ExposedPorts")) j["ExposedPorts"] = raw["ExposedPorts"];
+  if (raw.contains("StopSignal")) j["StopSignal"] = raw["StopSignal"];
+  return j;
+}
+
+}  // namespace
+
+std::string container_status_text(const engine::Container& c, int64_t now) {
+  const auto& s = c.state;
+  switch (s.status) {
+    case Status::kCreated: return "Created";
+    case Status::kRunning: return "Up " + human_duration(now - s.started_ns);
+    case Status::kPaused: return "Up " + human_duration(now - s.started_ns) + " (Paused)";
+    case Status::kRestarting: return fmt::format("Restarting ({}) {} ago", s.exit_code, human_duration(now - s.finished_ns));
+    case Status::kRemoving: return "Removal In Progress";
+    case Status::kDead: return "Dead";
+    case Status::kExited:
+      if (s.finished_ns == 0) return fmt::format("Exited ({})", s.exit_code);
+      return fmt::format("Exited ({}) {} ago", s.exit_code, human_duration(now - s.finished_ns));
+  }
+  return "";
+}
+
+OrderedJson container_inspect(const engine::Container& c) {
+  Json host_config = parse_or(c.spec.host_config_json, Json::object());
+  host_config["NetworkMode"] = c.spec.network_mode;
+  host_config["AutoRemove"] = c.spec.auto_remove;
+  if (!host_config.contains("RestartPolicy")) host_config["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
+  OrderedJson args = OrderedJson::array();
+  for (size_t i = 1; i < c.path_args.size(); i++) args.push_back(c.path_args[i]);
+  return {{"Id", c.id},
+          {"Created", format_rfc3339_nano(c.created_ns)},
+          {"Path", c.path_args.empty() ? "" : c.path_args[0]},
+          {"Args", args},
+          {"State", state_json(c)},
+          {"Image", c.image_id},
+          {"ResolvConfPath", ""},
+          {"HostnamePath", ""},
+          {"HostsPath", ""},
+          {"LogPath", c.log_path()},
+          {"Name", "/" + c.name},
+          {"RestartCount", c.restart_count},
+          {"Driver", "overlay2"},
+          {"Platform", "linux"},
+          {"MountLabel", ""},
+          {"ProcessLabel", ""},
+          {"AppArmorProfile", ""},
+          {"ExecIDs", nullptr},
+          {"HostConfig", host_config},
+          {"GraphDriver", {{"Name", "overlay2"}, {"Data", {{"UpperDir", c.dir + "/upper"}, {"WorkDir", c.dir + "/work"}, {"MergedDir", c.dir + "/rootfs"}}}}},
+          {"Mounts", OrderedJson::array()},
+          {"Config", config_json(c)},
+          {"NetworkSettings", {{"Bridge", ""}, {"SandboxID", ""}, {"Ports", OrderedJson::object()}, {"SandboxKey", ""}, {"Networks", {{c.spec.network_mode, {{"NetworkID", c.spec.network_mode}, {"IPAddress", ""}, {"Gateway", ""}, {"MacAddress", ""}}}}}}}};
+}
+
+OrderedJson container_summary(const engine::Container& c) {
+  return {{"Id", c.id},
+          {"Names", {"/" + c.name}},
+          {"Image", c.image_ref},
+          {"ImageID", c.image_id},
+          {"Command", command_text(c)},
+          {"Created", c.created_ns / 1000000000},
+          {"Ports", OrderedJson::array()},
+          {"Labels", c.spec.labels},
+          {"State", engine::status_name(c.state.status)},
+          {"Status", container_status_text(c, now_ns())},
+          {"HostConfig", {{"NetworkMode", c.spec.network_mode}}},
+          {"NetworkSettings", {{"Networks", OrderedJson::object()}}},
+          {"Mounts", OrderedJson::array()}};
+}
+
+OrderedJson image_config_json(const fs::ImageConfig& cfg) {
+  OrderedJson ports = OrderedJson::object();
+  for (const auto& p : cfg.exposed_ports) ports[p] = OrderedJson::object();
+  return {{"Env", cfg.env},
+          {"Cmd", cfg.cmd.empty() ? OrderedJson(nullptr) : OrderedJson(cfg.cmd)},
+          {"Entrypoint", cfg.entrypoint.empty() ? OrderedJson(nullptr) : OrderedJson(cfg.entrypoint)},
+          {"WorkingDir", cfg.working_dir},
+          {"User", cfg.user},
+          {"Labels", cfg.labels},
+          {"ExposedPorts", ports},
+          {"StopSignal", cfg.stop_signal}};
+}
+
+OrderedJson image_summary(const fs::Image& img) {
+  return {{"Id", img.id},
+          {"ParentId", ""},
+          {"RepoTags", img.repo_tags},
+          {"RepoDigests", OrderedJson::array()},
+          {"Created", img.created_ns / 1000000000},
+          {"Size", img.size_bytes},
+          {"SharedSize", -1},
+          {"VirtualSize", img.size_bytes},
+          {"Labels", img.config.labels},
+          {"Containers", -1}};
+}
+
+OrderedJson image_inspect(const fs::Image& img) {
+  return {{"Id", img.id},
+          {"RepoTags", img.repo_tags},
+          {"RepoDigests", OrderedJson::array()},
+          {"Parent", ""},
+          {"Comment", ""},
+          {"Created", format_rfc3339_nano(img.created_ns)},
+          {"DockerVersion", ""},
+          {"Author", ""},
+          {"Config", image_config_json(img.config)},
+          {"Architecture", img.architecture},
+          {"Os", img.os},
+          {"Size", img.size_bytes},
+          {"GraphDriver", {{"Name", "overlay2"}, {"Data", OrderedJson::object()}}},
+          {"RootFS", {{"Type", "layers"}, {"Layers", img.diff_ids}}},
+          {"Metadata", {{"LastTagTime", "0001-01-01T00:00:00Z"}}}};
+}
+
+}  // namespace berth::ipc

@@ -1,0 +1,118 @@
+// The real docker CLI against a real berthd: the commands of the foundation
+// issue, exactly as a user types them. Skipped where no docker CLI exists.
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/integration/daemon_fixture.h"
+
+namespace berth::test {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class DockerCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!is_root() || !have_program("docker")) return;
+    daemon_ = std::make_unique<TestDaemon>();
+    std::string err;
+    if (!daemon_->start(&err) || !daemon_->import_busybox(&err)) {
+      error_ = err;
+      daemon_.reset();
+    }
+  }
+  static void TearDownTestSuite() {
+    if (daemon_) {
+      EXPECT_EQ(daemon_->stop(), 0) << daemon_->log();
+    }
+    daemon_.reset();
+  }
+  void SetUp() override {
+    if (!is_root()) GTEST_SKIP() << "needs root";
+    if (!have_program("docker")) GTEST_SKIP() << "no docker CLI on this machine";
+    ASSERT_TRUE(daemon_) << error_;
+  }
+  CommandResult docker(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), "docker");
+    return run_command(args, input,
+                       {"DOCKER_HOST=" + daemon_->host(), "DOCKER_CONFIG=" + daemon_->dir() + "/docker-config"});
+  }
+  static inline std::unique_ptr<TestDaemon> daemon_;
+  static inline std::string error_;
+};
+
+TEST_F(DockerCli, Version) {
+  auto r = docker({"version", "--format", "{{.Server.APIVersion}} {{.Server.Version}}"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("1.50"));
+}
+
+TEST_F(DockerCli, RunRm) {
+  auto r = docker({"run", "--rm", "busybox", "echo", "hi"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hi\n");
+  auto code = docker({"run", "--rm", "busybox", "sh", "-c", "exit 7"});
+  EXPECT_EQ(code.exit_code, 7);
+  auto missing = docker({"run", "--rm", "busybox", "/bin/nope"});
+  EXPECT_EQ(missing.exit_code, 127) << missing.err;
+  EXPECT_THAT(missing.err, HasSubstr("no such file or directory"));
+  EXPECT_EQ(docker({"ps", "-aq"}).out, "");
+}
+
+TEST_F(DockerCli, DetachedLogsPsStopRm) {
+  auto run = docker({"run", "-d", "--name", "x", "busybox", "sh", "-c", "echo a; echo b >&2; sleep 1000"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out.size(), 65u);  // 64 hex and a newline
+  // The output is in the log once it is read; poll, bounded.
+  CommandResult logs;
+  for (int i = 0; i < 500; i++) {
+    logs = docker({"logs", "x"});
+    if (logs.out == "a\n" && logs.err == "b\n") break;
+    usleep(10000);
+  }
+  EXPECT_EQ(logs.out, "a\n");
+  EXPECT_EQ(logs.err, "b\n");
+  auto ps = docker({"ps"});
+  EXPECT_EQ(ps.exit_code, 0) << ps.err;
+  EXPECT_THAT(ps.out, HasSubstr("x"));
+  EXPECT_THAT(ps.out, HasSubstr("Up "));
+  auto stop = docker({"stop", "-t", "1", "x"});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_EQ(stop.out, "x\n");
+  auto psa = docker({"ps", "-a"});
+  EXPECT_THAT(psa.out, HasSubstr("Exited (137)"));
+  auto rm = docker({"rm", "x"});
+  EXPECT_EQ(rm.exit_code, 0) << rm.err;
+  EXPECT_THAT(docker({"ps", "-a"}).out, Not(HasSubstr(" x\n")));
+  auto gone = docker({"rm", "x"});
+  EXPECT_NE(gone.exit_code, 0);
+  EXPECT_THAT(gone.err, HasSubstr("No such container"));
+}
+
+TEST_F(DockerCli, ImagesImportInspect) {
+  auto imp = docker({"import", BERTH_BUSYBOX_TAR, "imported:v1"});
+  EXPECT_EQ(imp.exit_code, 0) << imp.err;
+  EXPECT_EQ(imp.out.substr(0, 7), "sha256:");
+  auto images = docker({"images"});
+  EXPECT_EQ(images.exit_code, 0) << images.err;
+  EXPECT_THAT(images.out, HasSubstr("busybox"));
+  EXPECT_THAT(images.out, HasSubstr("imported"));
+  EXPECT_THAT(images.out, HasSubstr("v1"));
+  auto run = docker({"run", "--rm", "imported:v1", "echo", "from import"});
+  EXPECT_EQ(run.out, "from import\n") << run.err;
+  auto ci = docker({"create", "--name", "insp", "busybox", "true"});
+  ASSERT_EQ(ci.exit_code, 0) << ci.err;
+  auto insp = docker({"inspect", "--format", "{{.Name}} {{.State.Status}} {{.Config.Image}}", "insp"});
+  EXPECT_EQ(insp.out, "/insp created busybox\n") << insp.err;
+  auto img = docker({"inspect", "--format", "{{.RepoTags}}", "imported:v1"});
+  EXPECT_EQ(img.out, "[imported:v1]\n") << img.err;
+  auto none = docker({"inspect", "nosuchthing"});
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_EQ(docker({"rm", "insp"}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace berth::test

@@ -1,0 +1,266 @@
+#include "tests/integration/daemon_fixture.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "core/base/file.h"
+#include "core/base/strings.h"
+
+namespace berth::test {
+
+bool is_root() { return ::geteuid() == 0; }
+
+std::string bin_path(const std::string& name) { return std::string(BERTH_BIN_DIR) + "/" + name; }
+
+bool have_program(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  for (const auto& dir : split(path ? path : "/usr/bin:/bin", ':'))
+    if (!dir.empty() && ::access((dir + "/" + name).c_str(), X_OK) == 0) return true;
+  return false;
+}
+
+namespace {
+
+std::string read_all(int fd) {
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, n);
+  }
+  return out;
+}
+
+}  // namespace
+
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& input,
+                          const std::vector<std::string>& extra_env) {
+  CommandResult res;
+  char out_tmpl[] = "/tmp/berth-cmd-out-XXXXXX", err_tmpl[] = "/tmp/berth-cmd-err-XXXXXX",
+       in_tmpl[] = "/tmp/berth-cmd-in-XXXXXX";
+  int out = ::mkstemp(out_tmpl), err = ::mkstemp(err_tmpl), in = ::mkstemp(in_tmpl);
+  ::unlink(out_tmpl);
+  ::unlink(err_tmpl);
+  ::unlink(in_tmpl);
+  if (!input.empty()) (void)write_all(in, input);
+  ::lseek(in, 0, SEEK_SET);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(in, 0);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    for (const auto& e : extra_env) ::putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    _exit(126);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  res.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  ::lseek(out, 0, SEEK_SET);
+  ::lseek(err, 0, SEEK_SET);
+  res.out = read_all(out);
+  res.err = read_all(err);
+  ::close(out);
+  ::close(err);
+  ::close(in);
+  return res;
+}
+
+TestDaemon::TestDaemon() {
+  char tmpl[] = "/tmp/berth-test-XXXXXX";
+  dir_ = ::mkdtemp(tmpl);
+}
+
+TestDaemon::~TestDaemon() {
+  if (pid_ > 0) stop();
+  (void)remove_tree(dir_);
+}
+
+bool TestDaemon::start(std::string* error) {
+  std::string logf = dir_ + "/berthd.log";
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    // Own network namespace: the daemon's containers never touch the host's.
+    if (::unshare(CLONE_NEWNET) < 0) _exit(90);
+    int fd = ::open(logf.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 2);
+      ::dup2(fd, 1);
+    }
+    std::string bin = bin_path("berthd");
+    std::string root_flag = "--root=" + root(), exec_flag = "--exec-root=" + dir_ + "/exec";
+    ::execl(bin.c_str(), "berthd", root_flag.c_str(), exec_flag.c_str(), "--log-level=debug", nullptr);
+    _exit(127);
+  }
+  // Wait for the socket to answer /_ping: bounded by attempts, not by time.
+  for (int i = 0; i < 1000; i++) {
+    int status;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      *error = "berthd exited during start-up: " + log();
+      return false;
+    }
+    auto c = ipc::Client::connect(host());
+    if (c) {
+      auto r = c->request("GET", "/_ping");
+      if (r && r->status == 200) return true;
+    }
+    ::usleep(10000);
+  }
+  *error = "berthd did not answer /_ping: " + log();
+  return false;
+}
+
+int TestDaemon::stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 3000; i++) {
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    ::usleep(10000);
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return 128 + SIGKILL;
+}
+
+void TestDaemon::crash() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+std::string TestDaemon::log() const {
+  auto t = read_file(dir_ + "/berthd.log");
+  return t ? *t : "";
+}
+
+ipc::Client TestDaemon::client() {
+  auto c = ipc::Client::connect(host());
+  if (!c) std::abort();
+  return std::move(*c);
+}
+
+bool TestDaemon::import_busybox(std::string* error) {
+  auto c = client();
+  int fd = ::open(BERTH_BUSYBOX_TAR, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = std::string("open ") + BERTH_BUSYBOX_TAR + ": " + std::strerror(errno);
+    return false;
+  }
+  auto r = c.upload("POST", "/images/create?fromSrc=-&repo=busybox:latest", fd, "application/x-tar");
+  ::close(fd);
+  if (!r || r->status != 200) {
+    *error = r ? r->body : r.error().message();
+    return false;
+  }
+  return true;
+}
+
+CommandResult TestDaemon::ctl(const std::vector<std::string>& args, const std::string& input) {
+  std::vector<std::string> argv = {bin_path("berthctl"), "-H", host()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, input);
+}
+
+std::string TestDaemon::raw(const std::string& bytes, size_t max_bytes) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket().c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+    ::close(fd);
+    return "";
+  }
+  // The daemon may answer and close before reading everything (413): stop
+  // sending then, without SIGPIPE.
+  for (size_t off = 0; off < bytes.size();) {
+    ssize_t n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    off += size_t(n);
+  }
+  ::shutdown(fd, SHUT_WR);
+  std::string out;
+  char buf[65536];
+  while (out.size() < max_bytes) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 20000) <= 0) break;  // a bound against a hung test, not an assertion
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, n);
+  }
+  ::close(fd);
+  return out;
+}
+
+int TestDaemon::open_fds() const {
+  int n = 0;
+  DIR* d = ::opendir(fmt::format("/proc/{}/fd", pid_).c_str());
+  if (!d) return -1;
+  while (dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+  ::closedir(d);
+  return n;
+}
+
+int TestDaemon::child_processes() const {
+  int n = 0;
+  DIR* d = ::opendir("/proc");
+  while (dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string_view::npos) continue;
+    auto stat = read_file(fmt::format("/proc/{}/stat", e->d_name));
+    if (!stat) continue;
+    auto rp = stat->rfind(')');
+    if (rp == std::string::npos) continue;
+    std::istringstream in(stat->substr(rp + 2));
+    std::string state;
+    int ppid = 0;
+    in >> state >> ppid;
+    n += ppid == pid_;
+  }
+  ::closedir(d);
+  return n;
+}
+
+int TestDaemon::mounts_under(const std::string& prefix) const {
+  auto text = read_file(fmt::format("/proc/{}/mountinfo", pid_ > 0 ? pid_ : ::getpid()));
+  if (!text) return -1;
+  int n = 0;
+  for (const auto& line : split(*text, '\n')) n += line.find(prefix) != std::string::npos;
+  return n;
+}
+
+int TestDaemon::container_dirs() const {
+  int n = 0;
+  DIR* d = ::opendir((root() + "/containers").c_str());
+  if (!d) return 0;
+  while (dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+  ::closedir(d);
+  return n;
+}
+
+}  // namespace berth::test

@@ -1,0 +1,74 @@
+// TestDaemon: a real berthd for one test fixture, in its own temp root,
+// exec-root and socket, inside its own network namespace (the child
+// unshares CLONE_NEWNET before exec, so the daemon sees only a loopback
+// device). Stopped with SIGTERM (then SIGKILL, by PID) and its directory
+// removed when the fixture ends.
+//
+// Also: running berthctl against it, raw socket requests for malformed-input
+// tests, and counters for leak checks (fds, mounts, child processes).
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ipc/client/client.h"
+
+namespace berth::test {
+
+bool is_root();
+std::string bin_path(const std::string& name);   // build/bin/<name>
+bool have_program(const std::string& name);      // in PATH
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+// Runs argv with stdin from `input` (or /dev/null), capturing stdout/stderr.
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& input = "",
+                          const std::vector<std::string>& extra_env = {});
+
+class TestDaemon {
+ public:
+  TestDaemon();
+  ~TestDaemon();
+  TestDaemon(const TestDaemon&) = delete;
+  TestDaemon& operator=(const TestDaemon&) = delete;
+
+  // Starts berthd; false (with `error`) if it did not come up.
+  bool start(std::string* error);
+  // SIGTERM and reap; returns berthd's exit status.
+  int stop();
+  // SIGKILL without any cleanup by the daemon (crash test).
+  void crash();
+
+  pid_t pid() const { return pid_; }
+  const std::string& dir() const { return dir_; }
+  std::string root() const { return dir_ + "/root"; }
+  std::string socket() const { return dir_ + "/exec/berth.sock"; }
+  std::string host() const { return "unix://" + socket(); }
+  std::string log() const;   // the daemon's stderr so far
+
+  ipc::Client client();
+  // Imports the busybox test image as busybox:latest (once per daemon).
+  bool import_busybox(std::string* error);
+  CommandResult ctl(const std::vector<std::string>& args, const std::string& input = "");
+  // Sends raw bytes on a fresh connection and returns everything read until
+  // the daemon closes it or `max_bytes` arrive.
+  std::string raw(const std::string& bytes, size_t max_bytes = 1 << 20);
+
+  // Leak counters.
+  int open_fds() const;            // of the berthd process
+  int child_processes() const;     // processes whose parent is berthd
+  int mounts_under(const std::string& prefix) const;  // in berthd's mount namespace
+  int container_dirs() const;
+
+ private:
+  std::string dir_;
+  pid_t pid_ = -1;
+  int netns_holder_ = -1;
+};
+
+}  // namespace berth::test

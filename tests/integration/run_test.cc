@@ -1,0 +1,174 @@
+// Real containers through berthctl and the API: isolation, exit codes,
+// output, errors, cleanup.
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "core/base/strings.h"
+#include "ipc/proto/frames.h"
+#include "tests/integration/suite.h"
+
+namespace berth::test {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class RunTest : public DaemonSuite {};
+
+TEST_F(RunTest, EchoHello) {
+  auto r = d().ctl({"run", "--rm", "busybox", "echo", "hello from berth"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello from berth\n");
+}
+
+TEST_F(RunTest, InitIsPid1) {
+  auto r = d().ctl({"run", "--rm", "busybox", "sh", "-c", "echo $$; cat /proc/1/cmdline | tr '\\0' ' '"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 2), "1\n");
+  EXPECT_THAT(r.out, HasSubstr("sh -c"));
+}
+
+TEST_F(RunTest, OwnHostname) {
+  auto r = d().ctl({"run", "--rm", "--hostname", "berthbox", "busybox", "hostname"});
+  EXPECT_EQ(r.out, "berthbox\n") << r.err;
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  EXPECT_NE(std::string(host), "berthbox");
+  // Default hostname: the short ID, which berthctl -d prints in full.
+  auto id = d().ctl({"run", "-d", "busybox", "hostname"});
+  ASSERT_EQ(id.exit_code, 0) << id.err;
+  std::string cid = id.out.substr(0, 64);
+  ASSERT_EQ(d().ctl({"wait", cid}).exit_code, 0);
+  auto logs = d().ctl({"logs", cid});
+  EXPECT_EQ(logs.out, cid.substr(0, 12) + "\n");
+  EXPECT_EQ(d().ctl({"rm", cid}).exit_code, 0);
+}
+
+TEST_F(RunTest, OwnRootFilesystem) {
+  // The host's /work and the test's temp dir do not exist inside.
+  auto r = d().ctl({"run", "--rm", "busybox", "sh", "-c",
+                    "ls /; test -e /work && echo HOST-WORK; test -e " + d().dir() + " && echo HOST-TMP; true"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("bin"));
+  EXPECT_THAT(r.out, HasSubstr("etc"));
+  EXPECT_THAT(r.out, Not(HasSubstr("HOST-")));
+}
+
+TEST_F(RunTest, OwnNetworkNamespaceWithLoopbackOnly) {
+  auto r = d().ctl({"run", "--rm", "busybox", "cat", "/proc/net/dev"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("lo:"));
+  EXPECT_THAT(r.out, Not(HasSubstr("eth")));
+}
+
+TEST_F(RunTest, ExitCodesPropagate) {
+  EXPECT_EQ(d().ctl({"run", "--rm", "busybox", "sh", "-c", "exit 7"}).exit_code, 7);
+  EXPECT_EQ(d().ctl({"run", "--rm", "busybox", "false"}).exit_code, 1);
+  // Death by a signal is 128 + signal. (A namespace's init cannot be
+  // SIGKILLed from inside, so the signal comes from outside.)
+  auto id = d().ctl({"run", "-d", "busybox", "sleep", "1000"});
+  ASSERT_EQ(id.exit_code, 0) << id.err;
+  std::string cid = id.out.substr(0, 64);
+  EXPECT_EQ(d().ctl({"kill", cid}).exit_code, 0);
+  EXPECT_EQ(d().ctl({"wait", cid}).out, "137\n");
+  EXPECT_EQ(d().ctl({"rm", cid}).exit_code, 0);
+}
+
+TEST_F(RunTest, StdoutAndStderrKeptApart) {
+  auto r = d().ctl({"run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2"});
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+
+  auto id = d().ctl({"run", "-d", "busybox", "sh", "-c", "echo a; echo b >&2; echo c"});
+  std::string cid = id.out.substr(0, 64);
+  ASSERT_EQ(d().ctl({"wait", cid}).out, "0\n");
+  auto c = d().client();
+  // Multiplexed frames: stream byte 1 for stdout, 2 for stderr.
+  auto demux = [&](const std::string& query) {
+    auto r = c.request("GET", "/containers/" + cid + "/logs?" + query);
+    EXPECT_TRUE(r && r->status == 200);
+    ipc::FrameReader fr;
+    fr.feed(r ? r->body : "");
+    std::string streams[3];
+    uint8_t s;
+    std::string payload;
+    while (fr.next(&s, &payload)) streams[s < 3 ? s : 0] += payload;
+    EXPECT_EQ(fr.buffered(), 0u);
+    return std::pair{streams[1], streams[2]};
+  };
+  EXPECT_EQ(demux("stdout=1"), (std::pair<std::string, std::string>{"a\nc\n", ""}));
+  EXPECT_EQ(demux("stderr=1"), (std::pair<std::string, std::string>{"", "b\n"}));
+  EXPECT_EQ(demux("stdout=1&tail=1").first, "c\n");
+  auto both = d().ctl({"logs", cid});
+  EXPECT_EQ(both.out, "a\nc\n");
+  EXPECT_EQ(both.err, "b\n");
+  auto ts = d().ctl({"logs", "-t", cid});
+  EXPECT_THAT(ts.out, ::testing::MatchesRegex("20[0-9-]+T[0-9:.]+Z a\n20[0-9-]+T[0-9:.]+Z c\n"));
+  EXPECT_EQ(d().ctl({"rm", cid}).exit_code, 0);
+}
+
+TEST_F(RunTest, MissingCommandFailsFastWithClearError) {
+  int before = d().container_dirs();
+  auto r = d().ctl({"run", "--rm", "busybox", "/bin/nope"});
+  EXPECT_EQ(r.exit_code, 127);
+  EXPECT_THAT(r.err, HasSubstr("/bin/nope"));
+  EXPECT_THAT(r.err, HasSubstr("no such file or directory"));
+  auto r2 = d().ctl({"run", "--rm", "busybox", "nope"});
+  EXPECT_EQ(r2.exit_code, 127);
+  EXPECT_THAT(r2.err, HasSubstr("executable file not found"));
+  // Nothing half-made is left: no container, no process, no mount.
+  for (int i = 0; i < 200 && d().container_dirs() != before; i++) usleep(10000);
+  EXPECT_EQ(d().container_dirs(), before);
+  EXPECT_EQ(d().child_processes(), 0);
+  EXPECT_EQ(d().mounts_under(d().root()), 0);
+}
+
+TEST_F(RunTest, EnvWorkdirUser) {
+  auto r = d().ctl({"run", "--rm", "-e", "FOO=bar", "-w", "/srv/app", "-u", "1000:1000", "busybox", "sh", "-c",
+                    "echo $FOO; pwd; id -u; id -g; echo $PATH"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "bar\n/srv/app\n1000\n1000\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
+  auto named = d().ctl({"run", "--rm", "-u", "nobody", "busybox", "id", "-u"});
+  EXPECT_EQ(named.out, "65534\n") << named.err;
+  auto bad = d().ctl({"run", "--rm", "-u", "nosuchuser", "busybox", "true"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.err, HasSubstr("nosuchuser"));
+}
+
+TEST_F(RunTest, OnlyStdioFdsInherited) {
+  auto r = d().ctl({"run", "--rm", "busybox", "ls", "/proc/self/fd"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // 0, 1, 2 and the directory fd ls itself opened.
+  EXPECT_EQ(r.out, "0\n1\n2\n3\n");
+}
+
+TEST_F(RunTest, RmLeavesNothingBehind) {
+  int dirs = d().container_dirs();
+  auto r = d().ctl({"run", "--rm", "busybox", "sh", "-c", "echo x > /tmp/file"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(d().container_dirs(), dirs);
+  EXPECT_EQ(d().mounts_under(d().root()), 0);
+  auto ps = d().ctl({"ps", "-a", "-q"});
+  EXPECT_EQ(ps.out, "");
+}
+
+TEST_F(RunTest, TwoHundredRunsLeakNothing) {
+  // Warm up once so lazily opened daemon fds are counted in `before`.
+  ASSERT_EQ(d().ctl({"run", "--rm", "busybox", "true"}).exit_code, 0);
+  int fds = d().open_fds(), dirs = d().container_dirs(), children = d().child_processes();
+  int mounts = d().mounts_under(d().root());
+  for (int i = 0; i < 200; i++) {
+    auto r = d().ctl({"run", "--rm", "busybox", "true"});
+    ASSERT_EQ(r.exit_code, 0) << "run " << i << ": " << r.err;
+  }
+  EXPECT_EQ(d().open_fds(), fds);
+  EXPECT_EQ(d().container_dirs(), dirs);
+  EXPECT_EQ(d().child_processes(), children);
+  EXPECT_EQ(d().mounts_under(d().root()), mounts);
+  EXPECT_EQ(mounts, 0);
+}
+
+}  // namespace
+}  // namespace berth::test

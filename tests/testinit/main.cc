@@ -1,0 +1,199 @@
+// berth-testinit: the static multi-verb payload run inside test containers
+// (crun's tests/init.c, youki's runtimetest). Libc only; one verb per run:
+//
+//   echo ARGS...           print ARGS joined by spaces and a newline
+//   cat                    copy stdin to stdout until EOF
+//   exit N                 exit with status N
+//   isatty                 "stdin tty|notty", same for stdout and stderr
+//   pid                    print getpid()
+//   hostname               print the UTS node name
+//   ls DIR                 print DIR's entries, sorted, one a line (no . and ..)
+//   pause [--term-exits]   sleep until killed; with --term-exits, SIGTERM and
+//                          SIGINT exit 0 (a pid-1 init ignores signals it has
+//                          no handler for, so plain `pause` ignores SIGTERM)
+//   write-bytes N [CHUNK]  write N bytes in CHUNK-byte writes (default 65536):
+//                          byte i is '\n' when i % 64 == 63, else 'a' + i % 26
+//   lines N                print "000000001\n" ... up to N
+//   fds                    print each open fd as "N -> target" (not the dir fd used to list)
+//   env                    print the environment, one a line
+//   cwd                    print the working directory
+//   id                     print "uid gid"
+//   groups                 print the supplementary group ids, space separated
+//   sleep SECONDS          sleep, then exit 0
+//
+// Exit status 2 for usage errors, 1 for failed system calls.
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace {
+
+int usage() {
+  fputs("usage: berth-testinit VERB [ARGS...] (see tests/testinit/main.cc)\n", stderr);
+  return 2;
+}
+
+int die(const char* what) {
+  fprintf(stderr, "berth-testinit: %s: %s\n", what, strerror(errno));
+  return 1;
+}
+
+bool write_all(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= size_t(w);
+  }
+  return true;
+}
+
+long arg_num(int argc, char** argv, int i, long dflt) {
+  return i < argc ? strtol(argv[i], nullptr, 10) : dflt;
+}
+
+int cmd_echo(int argc, char** argv) {
+  for (int i = 2; i < argc; i++) printf("%s%s", i > 2 ? " " : "", argv[i]);
+  printf("\n");
+  return 0;
+}
+
+int cmd_cat() {
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(0, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return die("read stdin");
+    if (n == 0) return 0;
+    if (!write_all(1, buf, size_t(n))) return die("write stdout");
+  }
+}
+
+int cmd_isatty() {
+  const char* names[] = {"stdin", "stdout", "stderr"};
+  for (int fd = 0; fd < 3; fd++) printf("%s %s\n", names[fd], isatty(fd) ? "tty" : "notty");
+  return 0;
+}
+
+int cmd_ls(const char* dir) {
+  struct dirent** list;
+  int n = scandir(dir, &list, nullptr, alphasort);
+  if (n < 0) return die(dir);
+  for (int i = 0; i < n; i++) {
+    if (strcmp(list[i]->d_name, ".") != 0 && strcmp(list[i]->d_name, "..") != 0)
+      printf("%s\n", list[i]->d_name);
+    free(list[i]);
+  }
+  free(list);
+  return 0;
+}
+
+void exit_zero(int) { _exit(0); }
+
+int cmd_pause(int argc, char** argv) {
+  if (argc > 2 && strcmp(argv[2], "--term-exits") == 0) {
+    signal(SIGTERM, exit_zero);
+    signal(SIGINT, exit_zero);
+  }
+  for (;;) pause();
+}
+
+int cmd_write_bytes(long total, long chunk) {
+  if (total < 0 || chunk <= 0) return usage();
+  char* buf = static_cast<char*>(malloc(size_t(chunk)));
+  if (!buf) return die("malloc");
+  long off = 0;
+  while (off < total) {
+    long n = total - off < chunk ? total - off : chunk;
+    for (long i = 0; i < n; i++) {
+      long at = off + i;
+      buf[i] = at % 64 == 63 ? '\n' : char('a' + at % 26);
+    }
+    if (!write_all(1, buf, size_t(n))) return die("write stdout");
+    off += n;
+  }
+  free(buf);
+  return 0;
+}
+
+int cmd_lines(long n) {
+  for (long i = 1; i <= n; i++) printf("%09ld\n", i);
+  return 0;
+}
+
+int cmd_fds() {
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return die("opendir /proc/self/fd");
+  int self = dirfd(d);
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    if (atoi(e->d_name) == self) continue;
+    char path[300], target[4096];
+    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    target[n < 0 ? 0 : n] = '\0';
+    printf("%s -> %s\n", e->d_name, target);
+  }
+  closedir(d);
+  return 0;
+}
+
+int cmd_groups() {
+  gid_t groups[256];
+  int n = getgroups(256, groups);
+  if (n < 0) return die("getgroups");
+  for (int i = 0; i < n; i++) printf("%s%u", i ? " " : "", unsigned(groups[i]));
+  printf("\n");
+  return 0;
+}
+
+int run(int argc, char** argv) {
+  if (argc < 2) return usage();
+  const char* v = argv[1];
+  if (!strcmp(v, "echo")) return cmd_echo(argc, argv);
+  if (!strcmp(v, "cat")) return cmd_cat();
+  if (!strcmp(v, "exit")) return int(arg_num(argc, argv, 2, 0));
+  if (!strcmp(v, "isatty")) return cmd_isatty();
+  if (!strcmp(v, "pid")) return printf("%d\n", int(getpid())), 0;
+  if (!strcmp(v, "hostname")) {
+    struct utsname u;
+    if (uname(&u) < 0) return die("uname");
+    return printf("%s\n", u.nodename), 0;
+  }
+  if (!strcmp(v, "ls")) return argc < 3 ? usage() : cmd_ls(argv[2]);
+  if (!strcmp(v, "pause")) return cmd_pause(argc, argv);
+  if (!strcmp(v, "write-bytes"))
+    return argc < 3 ? usage() : cmd_write_bytes(arg_num(argc, argv, 2, 0), arg_num(argc, argv, 3, 65536));
+  if (!strcmp(v, "lines")) return argc < 3 ? usage() : cmd_lines(arg_num(argc, argv, 2, 0));
+  if (!strcmp(v, "fds")) return cmd_fds();
+  if (!strcmp(v, "env")) {
+    for (char** e = environ; *e; e++) printf("%s\n", *e);
+    return 0;
+  }
+  if (!strcmp(v, "cwd")) {
+    char buf[4096];
+    if (!getcwd(buf, sizeof buf)) return die("getcwd");
+    return printf("%s\n", buf), 0;
+  }
+  if (!strcmp(v, "id")) return printf("%u %u\n", unsigned(getuid()), unsigned(getgid())), 0;
+  if (!strcmp(v, "groups")) return cmd_groups();
+  if (!strcmp(v, "sleep")) return sleep(unsigned(arg_num(argc, argv, 2, 0))), 0;
+  return usage();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rc = run(argc, argv);
+  if (fflush(stdout) != 0) return 1;
+  return rc;
+}

@@ -1,0 +1,164 @@
+// Mount plan: pure, no root.
+#include "core/runtime/mount_plan.h"
+
+#include <sys/mount.h>
+
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+namespace berth::runtime {
+namespace {
+
+Spec three_layer_spec() {
+  Spec s;
+  s.id = std::string(64, 'a');
+  s.lower_dirs = {"/l/bottom", "/l/middle", "/l/top"};
+  s.upper_dir = "/c/upper";
+  s.work_dir = "/c/work";
+  s.rootfs_dir = "/c/rootfs";
+  s.args = {"sh"};
+  s.cwd = "/app/src";
+  return s;
+}
+
+const MountStep* find(const MountPlan& p, MountKind k, const std::string& target) {
+  for (const auto& s : p.steps)
+    if (s.kind == k && s.target == target) return &s;
+  return nullptr;
+}
+
+size_t index_of(const MountPlan& p, MountKind k, const std::string& target) {
+  for (size_t i = 0; i < p.steps.size(); i++)
+    if (p.steps[i].kind == k && p.steps[i].target == target) return i;
+  return SIZE_MAX;
+}
+
+TEST(MountPlan, StartsPrivateThenOverlayWithLayersTopFirst) {
+  MountPlan p = make_mount_plan(three_layer_spec());
+  ASSERT_GE(p.steps.size(), 2u);
+  EXPECT_EQ(p.steps[0].kind, MountKind::kMakePrivate);
+  const MountStep& ov = p.steps[1];
+  ASSERT_EQ(ov.kind, MountKind::kOverlay);
+  EXPECT_EQ(ov.target, "/c/rootfs");
+  EXPECT_EQ(ov.fstype, "overlay");
+  ASSERT_EQ(ov.options.size(), 5u);
+  // lowerdir+: the first one added is the topmost layer.
+  EXPECT_EQ(ov.options[0].key, "lowerdir+");
+  EXPECT_EQ(ov.options[0].value, "/l/top");
+  EXPECT_EQ(ov.options[1].value, "/l/middle");
+  EXPECT_EQ(ov.options[2].value, "/l/bottom");
+  EXPECT_EQ(ov.options[3].key, "upperdir");
+  EXPECT_EQ(ov.options[3].value, "/c/upper");
+  EXPECT_EQ(ov.options[4].key, "workdir");
+  EXPECT_EQ(ov.options[4].value, "/c/work");
+  EXPECT_EQ(ov.fallback_lowerdir, "/l/top:/l/middle:/l/bottom");
+}
+
+TEST(MountPlan, ClassicLowerdirEscapes) {
+  EXPECT_EQ(classic_lowerdir({"/a:b", "/c\\d", "/e"}), "/a\\:b:/c\\\\d:/e");
+}
+
+TEST(MountPlan, KernelFilesystemsWithDockerFlags) {
+  MountPlan p = make_mount_plan(three_layer_spec());
+  const MountStep* proc = find(p, MountKind::kFilesystem, "/proc");
+  ASSERT_TRUE(proc);
+  EXPECT_EQ(proc->fstype, "proc");
+  EXPECT_EQ(proc->attrs, uint64_t(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV));
+
+  const MountStep* dev = find(p, MountKind::kFilesystem, "/dev");
+  ASSERT_TRUE(dev);
+  EXPECT_EQ(dev->fstype, "tmpfs");
+  EXPECT_TRUE(dev->attrs & MOUNT_ATTR_NOSUID);
+  EXPECT_FALSE(dev->attrs & MOUNT_ATTR_NODEV);  // device nodes live there
+
+  const MountStep* pts = find(p, MountKind::kFilesystem, "/dev/pts");
+  ASSERT_TRUE(pts);
+  EXPECT_EQ(pts->fstype, "devpts");
+  bool ptmx = false;
+  for (const auto& o : pts->options) ptmx |= o.key == "ptmxmode" && o.value == "0666";
+  EXPECT_TRUE(ptmx);
+
+  EXPECT_TRUE(find(p, MountKind::kFilesystem, "/dev/shm"));
+  EXPECT_TRUE(find(p, MountKind::kFilesystem, "/dev/mqueue"));
+  const MountStep* sys = find(p, MountKind::kFilesystem, "/sys");
+  ASSERT_TRUE(sys);
+  EXPECT_EQ(sys->fstype, "sysfs");
+  EXPECT_TRUE(sys->attrs & MOUNT_ATTR_RDONLY);
+}
+
+TEST(MountPlan, DevicesAndLinks) {
+  MountPlan p = make_mount_plan(three_layer_spec());
+  for (const char* d : {"null", "zero", "full", "random", "urandom", "tty"}) {
+    std::string path = std::string("/dev/") + d;
+    const MountStep* s = find(p, MountKind::kBindFile, path);
+    ASSERT_TRUE(s) << path;
+    EXPECT_EQ(s->source, path);
+    EXPECT_LT(index_of(p, MountKind::kFilesystem, "/dev"), index_of(p, MountKind::kBindFile, path));
+  }
+  const MountStep* fd = find(p, MountKind::kSymlink, "/dev/fd");
+  ASSERT_TRUE(fd);
+  EXPECT_EQ(fd->source, "/proc/self/fd");
+  EXPECT_EQ(find(p, MountKind::kSymlink, "/dev/stderr")->source, "/proc/self/fd/2");
+  EXPECT_EQ(find(p, MountKind::kSymlink, "/dev/ptmx")->source, "pts/ptmx");
+}
+
+TEST(MountPlan, MasksAndReadonlyPathsBeforePivot) {
+  MountPlan p = make_mount_plan(three_layer_spec());
+  size_t pivot = index_of(p, MountKind::kPivotRoot, "/c/rootfs");
+  ASSERT_NE(pivot, SIZE_MAX);
+  size_t proc = index_of(p, MountKind::kFilesystem, "/proc");
+  size_t sys = index_of(p, MountKind::kFilesystem, "/sys");
+  for (const char* m : {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
+                        "/proc/scsi", "/sys/firmware"}) {
+    size_t i = index_of(p, MountKind::kMask, m);
+    ASSERT_NE(i, SIZE_MAX) << m;
+    EXPECT_GT(i, std::max(proc, sys)) << m;
+    EXPECT_LT(i, pivot) << m;
+  }
+  for (const char* r : {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}) {
+    size_t i = index_of(p, MountKind::kReadonly, r);
+    ASSERT_NE(i, SIZE_MAX) << r;
+    EXPECT_LT(i, pivot) << r;
+  }
+}
+
+TEST(MountPlan, WorkdirAfterPivotAndNoReadonlyRootByDefault) {
+  MountPlan p = make_mount_plan(three_layer_spec());
+  size_t pivot = index_of(p, MountKind::kPivotRoot, "/c/rootfs");
+  size_t mk = index_of(p, MountKind::kMakeDir, "/app/src");
+  EXPECT_EQ(mk, pivot + 1);
+  for (const auto& s : p.steps) EXPECT_NE(s.kind, MountKind::kReadonlyRoot);
+}
+
+TEST(MountPlan, ReadonlyRootIsLast) {
+  Spec s = three_layer_spec();
+  s.readonly_rootfs = true;
+  MountPlan p = make_mount_plan(s);
+  EXPECT_EQ(p.steps.back().kind, MountKind::kReadonlyRoot);
+  EXPECT_EQ(p.steps[p.steps.size() - 2].kind, MountKind::kMakeDir);
+}
+
+TEST(MountPlan, HostNetworkBindsSysReadonly) {
+  Spec s = three_layer_spec();
+  s.new_netns = false;
+  MountPlan p = make_mount_plan(s);
+  EXPECT_FALSE(find(p, MountKind::kFilesystem, "/sys"));
+  const MountStep* sys = find(p, MountKind::kBindTree, "/sys");
+  ASSERT_TRUE(sys);
+  EXPECT_EQ(sys->source, "/sys");
+  EXPECT_TRUE(sys->attrs & MOUNT_ATTR_RDONLY);
+}
+
+TEST(MountPlan, DeterministicAndDescribed) {
+  MountPlan a = make_mount_plan(three_layer_spec());
+  MountPlan b = make_mount_plan(three_layer_spec());
+  ASSERT_EQ(a.steps.size(), b.steps.size());
+  for (size_t i = 0; i < a.steps.size(); i++) EXPECT_EQ(describe_step(a.steps[i]), describe_step(b.steps[i]));
+  EXPECT_EQ(describe_step(a.steps[1]), "mount overlay on /c/rootfs");
+  EXPECT_EQ(describe_step(*find(a, MountKind::kFilesystem, "/proc")), "mount proc on /proc");
+  EXPECT_EQ(describe_step(*find(a, MountKind::kBindFile, "/dev/null")), "bind /dev/null on /dev/null");
+}
+
+}  // namespace
+}  // namespace berth::runtime

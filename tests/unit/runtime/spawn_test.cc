@@ -1,0 +1,588 @@
+// Real containers: spawn busybox (and berth-testinit, when built next to this
+// binary) on an overlay of a temp-dir image. Needs root; skips otherwise.
+// Each test checks that no mount under its temp dir is left on the host.
+#include "core/runtime/spawn.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "core/base/file.h"
+#include "core/base/strings.h"
+
+namespace berth::runtime {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+const char* const kApplets[] = {"sh", "echo", "ls", "id", "hostname", "cat", "true", "sleep", "pwd",
+                                "touch", "grep", "wc", "env", "mkdir", "readlink", "test", "stat"};
+
+std::string testinit_path() {
+  if (const char* e = std::getenv("BERTH_TESTINIT")) return e;
+  std::error_code ec;
+  auto self = stdfs::read_symlink("/proc/self/exe", ec);
+  return ec ? "" : (self.parent_path() / "berth-testinit").string();
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+std::string read_text(const std::string& path) {
+  auto r = read_file(path);
+  return r ? *r : "<" + r.error().message() + ">";
+}
+
+// Lines of /proc/self/mountinfo that mention `dir`.
+std::vector<std::string> host_mounts_under(const std::string& dir) {
+  std::vector<std::string> out;
+  std::istringstream in(read_text("/proc/self/mountinfo"));
+  for (std::string line; std::getline(in, line);)
+    if (line.find(dir) != std::string::npos) out.push_back(line);
+  return out;
+}
+
+struct Outcome {
+  Result<void> exec;
+  std::string out, err;
+  ExitStatus status{-1, -1};
+};
+
+class SpawnTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (::geteuid() != 0) return;
+    char tmpl[] = "/tmp/berth-rt-image-XXXXXX";
+    image_root_ = ::mkdtemp(tmpl);
+    image_ = image_root_ + "/layer0";
+    stdfs::create_directories(image_ + "/bin");
+    stdfs::create_directories(image_ + "/etc");
+    stdfs::create_directories(image_ + "/home/alice");
+    stdfs::copy_file("/bin/busybox", image_ + "/bin/busybox");
+    for (const char* a : kApplets) stdfs::create_symlink("busybox", image_ + "/bin/" + a);
+    std::string ti = testinit_path();
+    if (!ti.empty() && stdfs::exists(ti)) stdfs::copy_file(ti, image_ + "/bin/berth-testinit");
+    write_text(image_ + "/etc/passwd",
+               "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000:Alice:/home/alice:/bin/sh\n");
+    write_text(image_ + "/etc/group", "root:x:0:root\nwheel:x:10:root\nstaff:x:50:alice\nalice:x:1000:\n");
+    write_text(image_ + "/etc/motd", "bottom\n");
+  }
+  static void TearDownTestSuite() {
+    if (!image_root_.empty()) (void)remove_tree(image_root_);
+  }
+
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    char tmpl[] = "/tmp/berth-rt-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    spec_ = container_spec("c");
+  }
+  void TearDown() override {
+    if (dir_.empty()) return;
+    EXPECT_EQ(host_mounts_under(dir_), std::vector<std::string>{}) << "mounts left on the host";
+    EXPECT_TRUE(remove_tree(dir_));
+  }
+
+  Spec container_spec(const std::string& name) {
+    Spec s;
+    s.id = random_id();
+    std::string c = dir_ + "/" + name;
+    for (const char* d : {"upper", "work", "rootfs"}) stdfs::create_directories(c + "/" + d);
+    s.lower_dirs = {image_};
+    s.upper_dir = c + "/upper";
+    s.work_dir = c + "/work";
+    s.rootfs_dir = c + "/rootfs";
+    s.env = {"PATH=/bin", "TERM=dumb"};
+    s.hostname = "berth-test";
+    return s;
+  }
+
+  // spawn + release + wait_exec, collects stdout/stderr until EOF, reaps.
+  Outcome run(Spec spec, const std::string* input = nullptr) {
+    Outcome o;
+    int out[2], err[2], in[2] = {-1, -1};
+    EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
+    EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
+    if (input) {
+      EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
+    }
+    unique_fd out_r(out[0]), out_w(out[1]), err_r(err[0]), err_w(err[1]), in_r(in[0]), in_w(in[1]);
+    spec.stdout_fd = out_w.get();
+    spec.stderr_fd = err_w.get();
+    spec.stdin_fd = in_r.get();
+    auto p = spawn(spec);
+    if (!p) {
+      o.exec = p.error();
+      return o;
+    }
+    out_w.reset();
+    err_w.reset();
+    in_r.reset();
+    EXPECT_TRUE(release(*p));
+    if (input) {
+      EXPECT_TRUE(write_all(in_w.get(), *input));
+    }
+    in_w.reset();
+    o.exec = wait_exec(*p, spec);
+    drain(out_r.get(), err_r.get(), &o, p->pidfd.get());
+    o.status = wait_exit(p->pidfd.get());
+    return o;
+  }
+
+  static void drain(int out, int err, Outcome* o, int pidfd) {
+    pollfd fds[2] = {{out, POLLIN, 0}, {err, POLLIN, 0}};
+    std::string* dst[2] = {&o->out, &o->err};
+    int open = 2;
+    while (open > 0) {
+      int n = ::poll(fds, 2, 20000);
+      if (n <= 0) {
+        ADD_FAILURE() << "container output did not end within 20s";
+        (void)kill(pidfd, SIGKILL);
+        return;
+      }
+      for (int i = 0; i < 2; i++) {
+        if (fds[i].fd < 0 || !fds[i].revents) continue;
+        char buf[4096];
+        ssize_t r = ::read(fds[i].fd, buf, sizeof buf);
+        if (r > 0) dst[i]->append(buf, size_t(r));
+        if (r <= 0) fds[i].fd = -1, open--;
+      }
+    }
+  }
+
+  static ExitStatus wait_exit(int pidfd) {
+    pollfd p{pidfd, POLLIN, 0};
+    if (::poll(&p, 1, 20000) != 1) {
+      ADD_FAILURE() << "container did not exit within 20s";
+      (void)kill(pidfd, SIGKILL);
+      ::poll(&p, 1, 5000);
+    }
+    auto st = reap(pidfd);
+    EXPECT_TRUE(st && st->has_value());
+    return st && st->has_value() ? **st : ExitStatus{-1, -1};
+  }
+
+  Outcome sh(const std::string& script) {
+    Spec s = spec_;
+    s.args = {"sh", "-c", script};
+    return run(s);
+  }
+
+  bool have_testinit() const { return stdfs::exists(image_ + "/bin/berth-testinit"); }
+
+  static inline std::string image_root_, image_;
+  std::string dir_;
+  Spec spec_;
+};
+
+#define EXPECT_RAN(o) EXPECT_TRUE((o).exec) << (o).exec.error().message() << "\nstderr: " << (o).err
+
+TEST_F(SpawnTest, ShellIsPid1WithHostnameAndOnlyTheImageRoot) {
+  Outcome o = sh("echo $$; hostname; ls /");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.status.exit_code, 0) << o.err;
+  EXPECT_EQ(o.out, "1\nberth-test\nbin\ndev\netc\nhome\nproc\nsys\n");
+}
+
+TEST_F(SpawnTest, ExitCodeAndSignalPropagate) {
+  Outcome o = sh("exit 7");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.status.exit_code, 7);
+  EXPECT_EQ(o.status.signal, 0);
+
+  Spec s = spec_;
+  s.args = {"sleep", "100"};
+  auto p = spawn(s);
+  ASSERT_TRUE(p) << p.error().message();
+  ASSERT_TRUE(release(*p));
+  ASSERT_TRUE(wait_exec(*p, s));
+  auto running = reap(p->pidfd.get());
+  ASSERT_TRUE(running);
+  EXPECT_FALSE(running->has_value());
+  ASSERT_TRUE(kill(p->pidfd.get(), SIGKILL));
+  ExitStatus st = wait_exit(p->pidfd.get());
+  EXPECT_EQ(st.exit_code, 137);
+  EXPECT_EQ(st.signal, SIGKILL);
+  auto again = reap(p->pidfd.get());  // reaped: nothing left to wait for
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().sys_errno(), ECHILD);
+}
+
+TEST_F(SpawnTest, MissingAndNonExecutableCommands) {
+  Spec s = spec_;
+  s.args = {"nope"};
+  Outcome o = run(s);
+  ASSERT_FALSE(o.exec);
+  EXPECT_EQ(o.exec.error().message(), "exec: \"nope\": executable file not found in $PATH");
+  EXPECT_EQ(o.status.exit_code, 127);
+
+  s.args = {"/bin/nope"};
+  o = run(s);
+  ASSERT_FALSE(o.exec);
+  EXPECT_EQ(o.exec.error().message(), "exec /bin/nope: no such file or directory");
+
+  s.args = {"/etc/passwd"};
+  o = run(s);
+  ASSERT_FALSE(o.exec);
+  EXPECT_EQ(o.exec.error().message(), "exec /etc/passwd: permission denied");
+
+  s.args = {"/etc/passwd/x"};
+  o = run(s);
+  ASSERT_FALSE(o.exec);
+  EXPECT_EQ(o.exec.error().message(), "exec /etc/passwd/x: not a directory");
+
+  s.args = {"passwd"};  // found, not executable: EACCES wins over later ENOENTs
+  s.env = {"PATH=/etc:/bin"};
+  o = run(s);
+  ASSERT_FALSE(o.exec);
+  EXPECT_EQ(o.exec.error().message(), "exec: \"passwd\": permission denied");
+}
+
+TEST_F(SpawnTest, NumericUser) {
+  spec_.user = "1000:1000";  // uid 1000 is alice: her home and groups apply, as in runc
+  Outcome o = sh("id -u; id -g; id -G; echo $HOME");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, "1000\n1000\n1000 50\n/home/alice\n");
+
+  spec_.user = "4242";
+  o = sh("id -u; id -g; echo $HOME");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, "4242\n0\n/\n");
+}
+
+TEST_F(SpawnTest, UserByNameAndGroups) {
+  spec_.user = "alice";
+  Outcome o = sh("id -u; id -g; id -G; echo $HOME");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, "1000\n1000\n1000 50\n/home/alice\n");
+
+  spec_.user = "";
+  o = sh("id -u; id -G; echo $HOME");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, "0\n0 10\n/root\n");
+}
+
+TEST_F(SpawnTest, UnknownUserAndGroup) {
+  spec_.user = "nope";
+  Outcome o = sh("true");
+  ASSERT_FALSE(o.exec);
+  EXPECT_EQ(o.exec.error().message(), "unable to find user nope: no matching entries in passwd file");
+  spec_.user = "alice:nogroup";
+  o = sh("true");
+  ASSERT_FALSE(o.exec);
+  EXPECT_EQ(o.exec.error().message(), "unable to find group nogroup: no matching entries in group file");
+}
+
+TEST_F(SpawnTest, PasswdThatIsNotAFileFailsInsteadOfHanging) {
+  std::string top = dir_ + "/fifo-layer";
+  stdfs::create_directories(top + "/etc");
+  ASSERT_EQ(::mkfifo((top + "/etc/passwd").c_str(), 0644), 0);
+  spec_.lower_dirs = {image_, top};
+  Outcome o = sh("true");
+  ASSERT_FALSE(o.exec);
+  EXPECT_EQ(o.exec.error().message(), "read /etc/passwd: invalid argument");
+}
+
+TEST_F(SpawnTest, WorkingDirIsCreated) {
+  spec_.cwd = "/srv/app/data";
+  Outcome o = sh("pwd");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, "/srv/app/data\n");
+  EXPECT_TRUE(stdfs::is_directory(spec_.upper_dir + "/srv/app/data"));
+
+  spec_.cwd = "/etc/passwd";
+  o = sh("pwd");
+  ASSERT_FALSE(o.exec);
+  EXPECT_EQ(o.exec.error().message(),
+            "chdir to cwd (\"/etc/passwd\") set in container config failed: not a directory");
+}
+
+TEST_F(SpawnTest, OnlyStdioFdsAreOpen) {
+  int leak = ::dup(2);  // no O_CLOEXEC: the child must close it anyway
+  ASSERT_GE(leak, 0);
+  Outcome o = sh("ls /proc/self/fd");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, "0\n1\n2\n3\n");  // 3 is ls's own directory fd
+  if (have_testinit()) {
+    Spec s = spec_;
+    s.args = {"berth-testinit", "fds"};
+    o = run(s);
+    EXPECT_RAN(o);
+    EXPECT_EQ(std::count(o.out.begin(), o.out.end(), '\n'), 3) << o.out;
+    EXPECT_EQ(o.out.substr(0, 5), "0 -> ") << o.out;
+  }
+  ::close(leak);
+}
+
+TEST_F(SpawnTest, NoHostMountAndUpperHoldsWrites) {
+  auto before = host_mounts_under(dir_);
+  Spec s = spec_;
+  s.args = {"sh", "-c", "echo hi > /hello; mkdir -p /data; echo x > /data/f; echo ready; sleep 100"};
+  int out[2];
+  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  unique_fd out_r(out[0]), out_w(out[1]);
+  s.stdout_fd = out_w.get();
+  auto p = spawn(s);
+  ASSERT_TRUE(p) << p.error().message();
+  out_w.reset();
+  ASSERT_TRUE(release(*p));
+  ASSERT_TRUE(wait_exec(*p, s));
+  char buf[6] = {};
+  ASSERT_EQ(::read(out_r.get(), buf, 6), 6);
+  EXPECT_EQ(std::string(buf, 6), "ready\n");
+  // The overlay exists only in the container's mount namespace.
+  EXPECT_EQ(host_mounts_under(dir_), before);
+  ASSERT_TRUE(kill(p->pidfd.get(), SIGKILL));
+  EXPECT_EQ(wait_exit(p->pidfd.get()).exit_code, 137);
+  EXPECT_EQ(read_text(s.upper_dir + "/hello"), "hi\n");
+  EXPECT_EQ(read_text(s.upper_dir + "/data/f"), "x\n");
+  EXPECT_FALSE(stdfs::exists(image_ + "/hello"));
+}
+
+TEST_F(SpawnTest, StdinPipeAndDevNull) {
+  Spec s = spec_;
+  s.args = {"cat"};
+  std::string input = "hello through the pipe\n";
+  Outcome o = run(s, &input);
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, input);
+  o = run(s);  // stdin -1: /dev/null, cat sees EOF at once
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, "");
+  EXPECT_EQ(o.status.exit_code, 0);
+}
+
+TEST_F(SpawnTest, NewNetnsHasOnlyLoAndItIsUp) {
+  Outcome o = sh("ls /sys/class/net; cat /sys/class/net/lo/flags");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, "lo\n0x9\n");  // IFF_UP | IFF_LOOPBACK
+}
+
+TEST_F(SpawnTest, HostNetworkSharesHostDevices) {
+  spec_.new_netns = false;
+  std::vector<std::string> names;
+  for (auto& e : stdfs::directory_iterator("/sys/class/net")) names.push_back(e.path().filename());
+  std::sort(names.begin(), names.end());
+  std::string want;
+  for (const auto& n : names) want += n + "\n";
+  Outcome o = sh("ls /sys/class/net; touch /sys/x 2>/dev/null || echo ro");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, want + "ro\n");
+}
+
+TEST_F(SpawnTest, DevicesProcMasksAndReadonlyPaths) {
+  Outcome o = sh(
+      "ls /dev; readlink /dev/fd; echo x > /dev/null && echo null-ok; wc -c < /proc/keys; wc -c < /proc/timer_list;"
+      " touch /proc/sysrq-trigger 2>/dev/null || echo sysrq-ro;"
+      " touch /sys/kernel/x 2>/dev/null || echo sys-ro; ls /sys/firmware | wc -l");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out,
+            "fd\nfull\nmqueue\nnull\nptmx\npts\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nzero\n"
+            "/proc/self/fd\nnull-ok\n0\n0\nsysrq-ro\nsys-ro\n0\n");
+}
+
+TEST_F(SpawnTest, CapabilitiesNoNewPrivsAndCgroupNamespace) {
+  Outcome o = sh("grep -E '^(CapEff|CapBnd|CapInh|NoNewPrivs)' /proc/self/status; cat /proc/self/cgroup");
+  EXPECT_RAN(o);
+  EXPECT_NE(o.out.find("CapInh:\t0000000000000000\n"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("CapEff:\t00000000a80425fb\n"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("CapBnd:\t00000000a80425fb\n"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("NoNewPrivs:\t1\n"), std::string::npos) << o.out;
+  for (const auto& line : split(o.out.substr(o.out.find("NoNewPrivs")), '\n'))
+    if (std::count(line.begin(), line.end(), ':') >= 2) {
+      EXPECT_EQ(line.back(), '/') << "cgroup namespace not rooted at the container's cgroup: " << line;
+    }
+
+  spec_.user = "1000";
+  o = sh("grep -E '^(CapEff|CapPrm)' /proc/self/status");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, "CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n");
+}
+
+TEST_F(SpawnTest, UmaskIsNotBerthds) {
+  mode_t old = ::umask(077);
+  spec_.user = "1000";
+  spec_.cwd = "/fresh";
+  Outcome o = sh("umask; stat -c %a /fresh /dev/shm /proc");
+  ::umask(old);
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, "0022\n755\n1777\n555\n");
+}
+
+// The mount point of a cgroup2 hierarchy, or "" (v1-only hosts).
+std::string cgroup2_root() {
+  std::istringstream in(read_text("/proc/self/mountinfo"));
+  for (std::string line; std::getline(in, line);) {
+    auto f = split(line, ' ');
+    auto dash = std::find(f.begin(), f.end(), "-");
+    if (dash != f.end() && dash + 1 != f.end() && dash[1] == "cgroup2") return f[4];
+  }
+  return "";
+}
+
+TEST_F(SpawnTest, IntoCgroupV2WithItsOwnNamespace) {
+  std::string root = cgroup2_root();
+  if (root.empty()) GTEST_SKIP() << "no cgroup2 hierarchy mounted";
+  std::string name = "berth-rt-test-" + random_id().substr(0, 12);
+  std::string cg = root + "/" + name;
+  ASSERT_EQ(::mkdir(cg.c_str(), 0755), 0) << strerror(errno);
+  struct RemoveCgroup {
+    std::string path;
+    ~RemoveCgroup() { EXPECT_EQ(::rmdir(path.c_str()), 0) << path << ": " << strerror(errno); }
+  } remove_at_end{cg};
+  auto fd = open_fd(cg, O_RDONLY | O_DIRECTORY);
+  ASSERT_TRUE(fd);
+  spec_.cgroup_fd = fd->get();
+
+  Outcome o = sh("grep '^0::' /proc/self/cgroup");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, "0::/\n");  // the cgroup namespace is rooted at its own cgroup
+
+  // It starts there (no cgroup.procs write): look from outside before release.
+  spec_.args = {"true"};
+  auto p = spawn(spec_);
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_NE(read_text(fmt::format("/proc/{}/cgroup", p->pid)).find("0::/" + name + "\n"), std::string::npos);
+  p->sync_fd.reset();
+  wait_exit(p->pidfd.get());
+}
+
+TEST_F(SpawnTest, ReadonlyRootfs) {
+  spec_.readonly_rootfs = true;
+  spec_.cwd = "/made/before/ro";
+  Outcome o = sh("pwd; touch /x 2>/dev/null || echo root-ro; touch /dev/shm/x && echo shm-rw");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, "/made/before/ro\nroot-ro\nshm-rw\n");
+}
+
+TEST_F(SpawnTest, LayersStackTopFirst) {
+  std::string top = dir_ + "/layer1";
+  stdfs::create_directories(top + "/etc");
+  write_text(top + "/etc/motd", "top\n");
+  write_text(top + "/etc/only-top", "1\n");
+  spec_.lower_dirs = {image_, top};  // lowest first
+  Outcome o = sh("cat /etc/motd /etc/only-top; ls /bin/busybox");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, "top\n1\n/bin/busybox\n");
+}
+
+TEST_F(SpawnTest, ClosingSyncWithoutReleaseEndsChildQuietly) {
+  spec_.args = {"true"};
+  auto p = spawn(spec_);
+  ASSERT_TRUE(p) << p.error().message();
+  p->sync_fd.reset();
+  ExitStatus st = wait_exit(p->pidfd.get());
+  EXPECT_EQ(st.exit_code, 0);
+  char b;
+  EXPECT_EQ(::read(p->error_fd.get(), &b, 1), 0);  // no ChildError
+}
+
+// The init dies with the thread that spawned it, before and after exec, for
+// root and for a non-root user (whose credential change clears PDEATHSIG).
+TEST_F(SpawnTest, InitDiesWithItsParent) {
+  for (const char* user : {"", "1000"}) {
+    Spec s = spec_;
+    s.user = user;
+    s.args = {"sleep", "100"};
+    int pids[2], go[2];
+    ASSERT_EQ(::pipe2(pids, O_CLOEXEC), 0);
+    ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
+    pid_t helper = ::fork();
+    ASSERT_GE(helper, 0);
+    if (helper == 0) {  // test_in_child_process: spawn, report the pid, wait, exit
+      ::close(pids[0]);
+      ::close(go[1]);
+      auto p = spawn(s);
+      if (!p || !release(*p) || !wait_exec(*p, s)) ::_exit(1);
+      pid_t pid = p->pid;
+      char b;
+      if (::write(pids[1], &pid, sizeof pid) != sizeof pid || ::read(go[0], &b, 1) < 0) ::_exit(1);
+      ::_exit(0);
+    }
+    ::close(pids[1]);
+    ::close(go[0]);
+    pid_t pid = -1;
+    ASSERT_EQ(::read(pids[0], &pid, sizeof pid), ssize_t(sizeof pid)) << "user " << user;
+    unique_fd pidfd(int(::syscall(SYS_pidfd_open, pid, 0)));
+    ASSERT_TRUE(pidfd) << strerror(errno);
+    ::close(go[1]);  // the helper exits now
+    int status;
+    ASSERT_EQ(::waitpid(helper, &status, 0), helper);
+    EXPECT_EQ(status, 0);
+    pollfd pfd{pidfd.get(), POLLIN, 0};
+    EXPECT_EQ(::poll(&pfd, 1, 5000), 1) << "container of user \"" << user << "\" outlived its parent";
+    ::close(pids[0]);
+  }
+}
+
+TEST_F(SpawnTest, TestinitVerbs) {
+  if (!have_testinit()) GTEST_SKIP() << "berth-testinit not built next to this binary";
+  Spec s = spec_;
+  s.args = {"berth-testinit", "pid"};
+  Outcome o = run(s);
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, "1\n");
+  s.args = {"/bin/berth-testinit", "isatty"};
+  o = run(s);
+  EXPECT_EQ(o.out, "stdin notty\nstdout notty\nstderr notty\n");
+  s.args = {"berth-testinit", "env"};
+  o = run(s);
+  EXPECT_EQ(o.out, "PATH=/bin\nTERM=dumb\nHOME=/root\n");
+  s.args = {"berth-testinit", "exit", "3"};
+  EXPECT_EQ(run(s).status.exit_code, 3);
+}
+
+// Informational (no assertion on time): spawn() to exit of /bin/true, and
+// its phases, with a new netns and with the host's.
+TEST_F(SpawnTest, SpawnToExitLatency) {
+  constexpr int kRuns = 200;
+  using Clock = std::chrono::steady_clock;
+  auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  auto pct = [](std::vector<double> v, int p) {
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, v.size() * size_t(p) / 100)];
+  };
+  for (bool netns : {true, false}) {
+    std::vector<double> total, clone, exec, exit;
+    for (int i = 0; i < kRuns; i++) {
+      Spec s = container_spec(fmt::format("b{}{}", netns, i));
+      s.args = {"/bin/true"};
+      s.new_netns = netns;
+      auto t0 = Clock::now();
+      auto p = spawn(s);
+      auto t1 = Clock::now();
+      ASSERT_TRUE(p) << p.error().message();
+      ASSERT_TRUE(release(*p));
+      ASSERT_TRUE(wait_exec(*p, s));
+      auto t2 = Clock::now();
+      ExitStatus st = wait_exit(p->pidfd.get());
+      auto t3 = Clock::now();
+      ASSERT_EQ(st.exit_code, 0);
+      total.push_back(ms(t3 - t0));
+      clone.push_back(ms(t1 - t0));
+      exec.push_back(ms(t2 - t1));
+      exit.push_back(ms(t3 - t2));
+    }
+    std::printf("[ spawn-to-exit of /bin/true, %s, %d runs ] p50 %.2f ms  p99 %.2f ms"
+                "  (p50: spawn() %.2f, release to exec %.2f, exec to reaped %.2f)\n",
+                netns ? "new netns" : "host netns", kRuns, pct(total, 50), pct(total, 99), pct(clone, 50),
+                pct(exec, 50), pct(exit, 50));
+  }
+}
+
+}  // namespace
+}  // namespace berth::runtime

@@ -1,0 +1,105 @@
+// berthctl: a docker-compatible command line for berthd that speaks only the
+// Docker Engine API (through ipc/client), so every command here exercises
+// the same requests the docker CLI sends (shared/reference/docker-cli-map.md).
+//
+// Structure: main.cc parses global flags with CLI11 and dispatches; each
+// cmd_*.cc registers one group of subcommands; util.cc holds the shared
+// plumbing below. Single-threaded; every call blocks. Output goes straight to
+// fds 1 and 2 with write(2) (stream output unbuffered, as docker does).
+//
+// Exit codes: 0 ok, 1 daemon or usage-of-API error, 125 run/create failures
+// (and bad flags), 126/127 when `run` cannot exec the command, and the
+// container's own status for `run`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/base/result.h"
+#include "ipc/client/client.h"
+#include "ipc/proto/frames.h"
+
+namespace berth::ctl {
+
+using ipc::Client;
+using ipc::Response;
+using json = nlohmann::json;
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitRunFailure = 125;
+inline constexpr std::string_view kVersion = "0.1.0";
+
+struct Globals {
+  std::string host;  // -H/--host, $BERTH_HOST, or ipc::kDefaultHost
+};
+
+// Subcommand groups; each callback stores its exit status in `exit_code`.
+void add_run_commands(CLI::App& app, Globals& g, int& exit_code);        // run, create
+void add_container_commands(CLI::App& app, Globals& g, int& exit_code);  // start ps logs stop kill rm wait
+void add_inspect_command(CLI::App& app, Globals& g, int& exit_code);     // inspect (containers, then images)
+void add_image_commands(CLI::App& app, Globals& g, int& exit_code);      // import, images
+void add_system_commands(CLI::App& app, Globals& g, int& exit_code);     // version, info
+
+// --- output ---
+void out(std::string_view s);  // stdout, unbuffered
+void err(std::string_view s);  // stderr, unbuffered
+// Prints `e` on stderr and returns `code`.
+int fail(const Error& e, int code = kExitError);
+
+// --- daemon access ---
+// Connects and negotiates the API version (HEAD /_ping).
+Result<Client> dial(const Globals& g);
+// Another connection to the same daemon with the same API version.
+Result<Client> dial_like(const Client& c);
+// One exchange; a status ≥ 400 becomes ipc::daemon_error (304 is success).
+Result<Response> call(Client& c, std::string_view method, std::string_view path, std::string_view body = {});
+// call() and parse the body as JSON.
+Result<json> call_json(Client& c, std::string_view method, std::string_view path, std::string_view body = {});
+// Reads a started stream's body to the end.
+Result<std::string> read_stream_body(Client& c);
+// Reads a daemon error out of a started stream whose status is ≥ 400.
+Error stream_error(Client& c, const Response& head);
+
+// --- streams ---
+// Writes container output: raw bytes (tty) or demultiplexed frames to 1/2.
+class StreamPrinter {
+ public:
+  explicit StreamPrinter(bool tty) : tty_(tty) {}
+  Result<void> feed(std::string_view data);
+
+ private:
+  bool tty_;
+  ipc::FrameReader frames_;
+};
+// Copies a hijacked socket (after `leftover`) into `printer` until EOF.
+Result<void> pump_hijacked(int fd, std::string_view leftover, StreamPrinter& printer);
+
+// --- JSON without exceptions ---
+json parse_json(std::string_view text);  // discarded() on a syntax error
+std::string jstr(const json& j, std::string_view key);
+int64_t jint(const json& j, std::string_view key, int64_t dflt = 0);
+bool jbool(const json& j, std::string_view key);
+const json& jget(const json& j, std::string_view key);  // a null json when absent
+std::string dump(const json& j, int indent = -1);
+
+// --- formatting like the docker CLI ---
+std::string short_id(std::string_view id);          // strips "sha256:", 12 chars
+std::string ago(int64_t unix_seconds);               // "5 seconds ago"
+std::string human_size(int64_t bytes);               // decimal, 3 digits: "4.26MB"
+std::string bytes_size(int64_t bytes);               // binary, 4 digits: "23.45GiB"
+std::string go_quote(std::string_view s);            // Go's strconv.Quote
+std::string ellipsis(std::string_view s, size_t max_chars);  // "…" when cut
+// Aligned columns like Go's tabwriter(minwidth 10, padding 3); the last
+// column is not padded.
+void print_table(const std::vector<std::vector<std::string>>& rows);
+// Docker's --since/--until: unix seconds[.nanos], a Go duration ("10m",
+// "1h30m": that long ago) or RFC 3339 → "seconds.nanoseconds".
+Result<std::string> to_unix_timestamp(std::string_view value, std::string_view flag);
+
+}  // namespace berth::ctl

@@ -1,0 +1,231 @@
+// `run` and `create`: the docker CLI's request sequence (docker-cli-map.md §3).
+//
+//   POST /containers/create[?name=]           (404 → "Unable to find image", pull, retry)
+//   run, foreground:
+//     conn 2: POST /containers/<id>/attach?stderr=1&stdout=1&stream=1   (hijack, 101)
+//     conn 3: POST /containers/<id>/wait?condition=next-exit|removed   (head only)
+//     conn 1: POST /containers/<id>/start
+//     demultiplex conn 2 to stdout/stderr until the daemon closes it,
+//     then read the wait body {"StatusCode":N,"Error":…} and exit N.
+//   run -d: create, start, print the ID.
+#include <cstdlib>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "core/base/strings.h"
+#include "ipc/proto/url.h"
+#include "tools/berthctl/berthctl.h"
+
+namespace berth::ctl {
+namespace {
+
+struct ContainerOptions {
+  bool rm = false;
+  bool detach = false;
+  std::vector<std::string> env;
+  std::string name, workdir, user, hostname, network, entrypoint;
+  CLI::Option* entrypoint_flag = nullptr;  // to tell `--entrypoint ""` from no flag
+  std::string image;
+  std::vector<std::string> cmd;
+};
+
+void add_container_flags(CLI::App* sub, ContainerOptions& o) {
+  sub->set_help_flag("--help", "Print usage");  // -h is --hostname, as in docker
+  sub->add_option("-e,--env", o.env, "Set environment variables (K=V, or K to copy it from here)")
+      ->allow_extra_args(false);
+  sub->add_option("--name", o.name, "Assign a name to the container");
+  sub->add_option("-w,--workdir", o.workdir, "Working directory inside the container");
+  sub->add_option("-u,--user", o.user, "Username or UID (<name|uid>[:<group|gid>])");
+  sub->add_option("-h,--hostname", o.hostname, "Container host name");
+  sub->add_option("--network,--net", o.network, "Network mode: none or host");
+  o.entrypoint_flag = sub->add_option("--entrypoint", o.entrypoint, "Overwrite the image's ENTRYPOINT");
+  sub->add_option("IMAGE", o.image, "Image to create the container from")->required();
+  sub->add_option("COMMAND", o.cmd, "Command and its arguments");
+  sub->positionals_at_end();  // everything after IMAGE belongs to the command: run busybox sh -c 'exit 7'
+}
+
+// Docker's -e: "K=V" as given; a bare "K" copies K from this environment and
+// is dropped when unset.
+std::vector<std::string> resolve_env(const std::vector<std::string>& env) {
+  std::vector<std::string> out;
+  for (const std::string& e : env) {
+    if (e.find('=') != std::string::npos) {
+      out.push_back(e);
+    } else if (const char* v = std::getenv(e.c_str())) {
+      out.push_back(e + "=" + v);
+    }
+  }
+  return out;
+}
+
+std::string create_body(const ContainerOptions& o) {
+  json cfg = json::object();
+  cfg["Hostname"] = o.hostname;
+  cfg["User"] = o.user;
+  cfg["AttachStdin"] = false;
+  cfg["AttachStdout"] = !o.detach;
+  cfg["AttachStderr"] = !o.detach;
+  cfg["Tty"] = false;
+  cfg["OpenStdin"] = false;
+  cfg["StdinOnce"] = false;
+  cfg["Env"] = resolve_env(o.env);
+  cfg["Cmd"] = o.cmd.empty() ? json(nullptr) : json(o.cmd);
+  cfg["Image"] = o.image;
+  cfg["WorkingDir"] = o.workdir;
+  if (!o.entrypoint.empty())
+    cfg["Entrypoint"] = json::array({o.entrypoint});
+  else if (o.entrypoint_flag->count() > 0)
+    cfg["Entrypoint"] = json::array({""});  // --entrypoint "": reset the image's
+  else
+    cfg["Entrypoint"] = nullptr;
+  cfg["Labels"] = json::object();
+  json host = json::object();
+  host["AutoRemove"] = o.rm;
+  host["NetworkMode"] = o.network.empty() ? "default" : o.network;
+  host["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
+  host["ConsoleSize"] = json::array({0, 0});
+  cfg["HostConfig"] = std::move(host);
+  cfg["NetworkingConfig"] = {{"EndpointsConfig", json::object()}};
+  return dump(cfg);
+}
+
+// "busybox" → ("busybox", "latest"); "reg:5000/x:v1" → ("reg:5000/x", "v1").
+std::pair<std::string, std::string> split_tag(std::string_view ref) {
+  size_t colon = ref.rfind(':');
+  size_t slash = ref.rfind('/');
+  if (ref.find('@') != std::string_view::npos || colon == std::string_view::npos ||
+      (slash != std::string_view::npos && colon < slash))
+    return {std::string(ref), ref.find('@') == std::string_view::npos ? "latest" : ""};
+  return {std::string(ref.substr(0, colon)), std::string(ref.substr(colon + 1))};
+}
+
+// The pull the CLI attempts when create says "No such image". Progress goes
+// to stderr so stdout carries only the container ID.
+Result<void> pull_image(Client& c, std::string_view ref) {
+  auto [name, tag] = split_tag(ref);
+  std::string path = "/images/create?fromImage=" + ipc::url_encode(name);
+  if (!tag.empty()) path += "&tag=" + ipc::url_encode(tag);
+  Response r = BERTH_TRY(call(c, "POST", path));
+  for (const std::string& line : split(r.body, '\n')) {
+    json j = parse_json(line);
+    if (!j.is_object()) continue;
+    const json& detail = jget(j, "errorDetail");
+    if (detail.is_object() || j.contains("error")) {
+      std::string msg = jstr(detail, "message");
+      return Error(Code::kNotFound, msg.empty() ? jstr(j, "error") : msg);
+    }
+    if (std::string status = jstr(j, "status"); !status.empty()) {
+      std::string id = jstr(j, "id");
+      err(id.empty() ? status + "\n" : id + ": " + status + "\n");
+    }
+  }
+  return ok();
+}
+
+Result<std::string> create_container(Client& c, const ContainerOptions& o) {
+  std::string path = "/containers/create";
+  if (!o.name.empty()) path += "?name=" + ipc::url_encode(o.name);
+  std::string body = create_body(o);
+  Response r = BERTH_TRY(c.request("POST", path, body));
+  if (r.status == 404) {
+    auto [name, tag] = split_tag(o.image);
+    err(fmt::format("Unable to find image '{}' locally\n", tag.empty() ? name : name + ":" + tag));
+    BERTH_TRY_VOID(pull_image(c, o.image));
+    r = BERTH_TRY(c.request("POST", path, body));
+  }
+  if (r.status >= 400) return ipc::daemon_error(r);
+  json j = parse_json(r.body);
+  std::string id = jstr(j, "Id");
+  if (id.empty()) return Error::invalid("create: the daemon's answer has no Id: {}", r.body);
+  const json& warnings = jget(j, "Warnings");
+  if (warnings.is_array())
+    for (const json& w : warnings)
+      if (w.is_string()) err("WARNING: " + w.get<std::string>() + "\n");
+  return id;
+}
+
+// The docker CLI reads the cause of a failed start from its message.
+int start_failure_code(std::string_view message) {
+  auto has = [&](std::string_view s) { return message.find(s) != std::string_view::npos; };
+  if (has("executable file not found") || has("no such file or directory")) return 127;
+  if (has("permission denied") || has("is a directory")) return 126;
+  return kExitRunFailure;
+}
+
+// Reads {"StatusCode":N,"Error":{"Message":…}|null} from the wait stream.
+int finish_wait(Client& wait_conn) {
+  Result<std::string> body = read_stream_body(wait_conn);
+  if (!body) return fail(Error(Code::kSystem, "Error waiting for container: " + body.error().message()),
+                         kExitRunFailure);
+  json j = parse_json(*body);
+  std::string wait_error = jstr(jget(j, "Error"), "Message");
+  if (!wait_error.empty()) return fail(Error(Code::kSystem, "Error waiting for container: " + wait_error),
+                                       kExitRunFailure);
+  if (!jget(j, "StatusCode").is_number())
+    return fail(Error::invalid("Error waiting for container: unexpected answer {:?}", *body), kExitRunFailure);
+  return int(jint(j, "StatusCode"));
+}
+
+int run_attached(Client& c, const std::string& id, bool rm) {
+  Result<Client> attach_conn = dial_like(c);
+  if (!attach_conn) return fail(attach_conn.error(), kExitRunFailure);
+  Result<Client::Hijacked> stream = attach_conn->hijack("POST", "/containers/" + id + "/attach?stderr=1&stdout=1&stream=1");
+  if (!stream) return fail(stream.error(), kExitRunFailure);
+
+  Result<Client> wait_conn = dial_like(c);
+  if (!wait_conn) return fail(wait_conn.error(), kExitRunFailure);
+  std::string wait_path = "/containers/" + id + "/wait?condition=" + (rm ? "removed" : "next-exit");
+  Result<Response> wait_head = wait_conn->start_stream("POST", wait_path);
+  if (!wait_head) return fail(wait_head.error(), kExitRunFailure);
+  if (wait_head->status >= 400) return fail(stream_error(*wait_conn, *wait_head), kExitRunFailure);
+
+  Result<Response> started = call(c, "POST", "/containers/" + id + "/start");
+  if (!started) return fail(started.error(), start_failure_code(started.error().message()));
+
+  StreamPrinter printer(/*tty=*/false);
+  if (Result<void> pumped = pump_hijacked(stream->fd.get(), stream->leftover, printer); !pumped)
+    err(pumped.error().message() + "\n");  // keep going: the exit status still counts
+  stream->fd.reset();
+  return finish_wait(*wait_conn);
+}
+
+int run_container(const Globals& g, const ContainerOptions& o) {
+  Result<Client> c = dial(g);
+  if (!c) return fail(c.error(), kExitRunFailure);
+  Result<std::string> id = create_container(*c, o);
+  if (!id) return fail(id.error(), kExitRunFailure);
+  if (!o.detach) return run_attached(*c, *id, o.rm);
+  Result<Response> started = call(*c, "POST", "/containers/" + *id + "/start");
+  if (!started) return fail(started.error(), start_failure_code(started.error().message()));
+  out(*id + "\n");
+  return kExitOk;
+}
+
+int create_only(const Globals& g, const ContainerOptions& o) {
+  Result<Client> c = dial(g);
+  if (!c) return fail(c.error());
+  Result<std::string> id = create_container(*c, o);
+  if (!id) return fail(id.error());  // docker create exits 1 on daemon errors
+  out(*id + "\n");
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_run_commands(CLI::App& app, Globals& g, int& exit_code) {
+  auto run_opts = std::make_shared<ContainerOptions>();
+  CLI::App* run = app.add_subcommand("run", "Create and run a new container from an image");
+  run->add_flag("--rm", run_opts->rm, "Remove the container when it exits");
+  run->add_flag("-d,--detach", run_opts->detach, "Run in the background and print the container ID");
+  add_container_flags(run, *run_opts);
+  run->callback([&g, &exit_code, run_opts] { exit_code = run_container(g, *run_opts); });
+
+  auto create_opts = std::make_shared<ContainerOptions>();
+  CLI::App* create = app.add_subcommand("create", "Create a new container");
+  create->add_flag("--rm", create_opts->rm, "Remove the container when it exits");
+  add_container_flags(create, *create_opts);
+  create->callback([&g, &exit_code, create_opts] { exit_code = create_only(g, *create_opts); });
+}
+
+}  // namespace berth::ctl

@@ -1,0 +1,128 @@
+// berthd: the berth daemon. One reactor thread runs the API server and
+// supervises every container.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "core/base/file.h"
+#include "core/base/log.h"
+#include "core/engine/engine.h"
+#include "core/reactor/reactor.h"
+#include "ipc/server/server.h"
+
+namespace {
+
+using namespace berth;
+
+struct Flags {
+  std::string root = "/var/lib/berth";
+  std::string exec_root = "/run/berth";
+  std::string host;
+  std::string pidfile;
+  std::string log_level = "info";
+};
+
+// Holds an exclusive lock on <root>/berthd.lock for the daemon's life.
+Result<unique_fd> lock_root(const std::string& root) {
+  BERTH_TRY_VOID(make_dirs(root, 0711));
+  std::string path = root + "/berthd.lock";
+  unique_fd fd = BERTH_TRY(open_fd(path, O_RDWR | O_CREAT, 0600));
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) {
+    if (errno == EWOULDBLOCK) {
+      auto pid = read_file(path);
+      return Error::conflict("another berthd (pid {}) is using root {}",
+                             pid ? std::string_view(*pid).substr(0, pid->find('\n')) : "?", root);
+    }
+    return Error::sys(errno, "lock {}", path);
+  }
+  if (::ftruncate(fd.get(), 0) == 0) (void)write_all(fd.get(), std::to_string(::getpid()) + "\n");
+  return fd;
+}
+
+Result<std::string> socket_path(const Flags& f) {
+  if (f.host.empty()) return f.exec_root + "/berth.sock";
+  std::string_view h = f.host;
+  if (h.starts_with("unix://")) h.remove_prefix(7);
+  else if (h.find("://") != std::string_view::npos)
+    return Error::invalid("-H {}: only unix:// sockets are supported", f.host);
+  if (h.empty() || h[0] != '/') return Error::invalid("-H {}: socket path must be absolute", f.host);
+  return std::string(h);
+}
+
+int run(const Flags& f) {
+  auto fail = [](const Error& e) {
+    log::error("berthd", "{}", e.message());
+    return 1;
+  };
+  auto lock = lock_root(f.root);
+  if (!lock) return fail(lock.error());
+  auto sock = socket_path(f);
+  if (!sock) return fail(sock.error());
+  if (auto r = make_dirs(f.exec_root, 0711); !r) return fail(r.error());
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  unique_fd sfd(::signalfd(-1, &mask, SFD_CLOEXEC));
+  if (!sfd) return fail(Error::sys(errno, "signalfd"));
+
+  auto reactor = reactor::Reactor::create(4096, 2);
+  if (!reactor) return fail(reactor.error());
+  reactor::Reactor& r = **reactor;
+  auto engine = engine::Engine::open(r, {.root = f.root, .exec_root = f.exec_root});
+  if (!engine) return fail(engine.error());
+  auto server = ipc::Server::listen(r, **engine, *sock);
+  if (!server) return fail(server.error());
+  if (!f.pidfile.empty()) {
+    if (auto w = write_file_atomic(f.pidfile, std::to_string(::getpid()) + "\n"); !w) return fail(w.error());
+  }
+  log::info("berthd", "listening on unix://{} root={} exec-root={} version={}", *sock, f.root, f.exec_root,
+            ipc::kBerthVersion);
+
+  signalfd_siginfo si{};
+  reactor::Completion sig_c([&](int32_t res, uint32_t) {
+    if (res < 0 && res != -EINTR) return;
+    log::info("berthd", "signal {}: shutting down", si.ssi_signo);
+    (*server)->close([&] { (*engine)->shutdown([&] { r.stop(); }); });
+  });
+  r.read(sfd.get(), &si, sizeof si, uint64_t(-1), sig_c);
+  r.run();
+  // Let outstanding persistence jobs and cancellations finish.
+  while (r.pending() > 1) {
+    if (sig_c.in_flight()) r.cancel(sig_c);
+    r.run_once(100);
+  }
+  server->reset();
+  engine->reset();
+  if (!f.pidfile.empty()) ::unlink(f.pidfile.c_str());
+  log::info("berthd", "stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"berthd: the berth container engine daemon"};
+  Flags f;
+  app.add_option("--root", f.root, "Root directory for persistent state (images, containers)");
+  app.add_option("--exec-root", f.exec_root, "Root directory for runtime state (socket)");
+  app.add_option("-H,--host", f.host, "API socket, unix:///path (default <exec-root>/berth.sock)");
+  app.add_option("--pidfile", f.pidfile, "Write the daemon's PID to this file");
+  app.add_option("--log-level", f.log_level, "debug, info, warn or error");
+  CLI11_PARSE(app, argc, argv);
+  berth::log::Level level;
+  if (!berth::log::parse_level(f.log_level, &level)) {
+    std::fprintf(stderr, "berthd: invalid --log-level %s\n", f.log_level.c_str());
+    return 2;
+  }
+  berth::log::set_level(level);
+  return run(f);
+}
