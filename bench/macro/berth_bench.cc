@@ -11,6 +11,8 @@
 //                   plain `cat` from a pipe into a file as the baseline
 // Usage: berth-bench [--runs N] [--log-mib M] [--no-crun]
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -95,6 +97,33 @@ bool make_crun_bundle(const std::string& dir) {
   return bool(write_file_atomic(dir + "/config.json", j.dump(2)));
 }
 
+// crun refuses this machine's hybrid cgroup layout (v1 controllers plus a
+// cgroup2 mount holding one): measure it from a private mount namespace
+// where the cgroup2 mount is gone, so crun sees plain cgroup v1.
+Latency measure_crun(int runs, const std::string& bundle) {
+  int p[2];
+  Latency l;
+  if (pipe(p) < 0) return l;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(p[0]);
+    if (unshare(CLONE_NEWNS) == 0 && mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0)
+      umount2("/sys/fs/cgroup/unified", MNT_DETACH);
+    spawn_quiet({"crun", "run", "-b", bundle, "berth-bench-warm"});
+    Latency c = measure(runs, [&](int i) {
+      return std::vector<std::string>{"crun", "run", "-b", bundle,
+                                      "berth-bench-" + std::to_string(getpid()) + "-" + std::to_string(i)};
+    });
+    ssize_t w = write(p[1], &c, sizeof c);
+    _exit(w == sizeof c ? 0 : 1);
+  }
+  close(p[1]);
+  if (read(p[0], &l, sizeof l) != sizeof l) l.failures = runs;
+  close(p[0]);
+  waitpid(pid, nullptr, 0);
+  return l;
+}
+
 // Counts the payload bytes of a berth log and checks them against
 // berth-testinit's write-bytes pattern.
 bool verify_log(const std::string& path, uint64_t expect, uint64_t* got) {
@@ -164,10 +193,7 @@ int main(int argc, char** argv) {
   if (crun) {
     std::string bundle = d.dir() + "/bundle";
     if (make_crun_bundle(bundle)) {
-      spawn_quiet({"crun", "run", "-b", bundle, "berth-bench-warm"});
-      Latency c = measure(runs, [&](int i) {
-        return std::vector<std::string>{"crun", "run", "-b", bundle, "berth-bench-" + std::to_string(getpid()) + "-" + std::to_string(i)};
-      });
+      Latency c = measure_crun(runs, bundle);
       std::printf("start latency, crun run (same rootfs, OCI bundle) (%d runs): p50 %.2f ms, p99 %.2f ms, mean %.2f ms, failures %d\n",
                   runs, c.p50_ms, c.p99_ms, c.mean_ms, c.failures);
       std::printf("berth p50 / crun p50 = %.2f\n", berth.p50_ms / c.p50_ms);

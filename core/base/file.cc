@@ -42,15 +42,16 @@ Result<void> write_all(int fd, std::string_view data) {
   return ok();
 }
 
-Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode, bool durable) {
   std::string tmp = path + ".tmp";
   {
     unique_fd fd = BERTH_TRY(open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
     auto w = write_all(fd.get(), data);
     if (!w) return std::move(w.error()).context("write {}", tmp);
-    if (::fsync(fd.get()) < 0) return Error::sys(errno, "fsync {}", tmp);
+    if (durable && ::fsync(fd.get()) < 0) return Error::sys(errno, "fsync {}", tmp);
   }
   if (::rename(tmp.c_str(), path.c_str()) < 0) return Error::sys(errno, "rename {} to {}", tmp, path);
+  if (!durable) return ok();
   auto slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

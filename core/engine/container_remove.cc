@@ -1,5 +1,6 @@
 // rm: refuse a running container unless forced; otherwise rename its
-// directory into the trash and delete it on the job pool, then forget it.
+// directory into the trash, forget the container (it is gone from the API
+// from then on), and delete the files on the job pool in the background.
 #include <cstdio>
 
 #include "core/base/file.h"
@@ -39,29 +40,29 @@ void Engine::remove_now(Container& c, Done done) {
   c.state.status = Status::kRemoving;
   names_.erase(c.name);
   std::string id = c.id;
+  // The last state write must land before the directory moves.
   after_persist(c, [this, id, done = std::move(done)]() mutable {
-    Container& ct = *containers_.at(id);
-    std::string trash = opts_.root + "/trash/" + id;
-    auto result = std::make_shared<Result<void>>(ok());
+    auto it = containers_.find(id);
+    Container& ct = *it->second;
+    // A unique trash name: a container id can be reused only after its
+    // files are gone, but a failed deletion must not block the next one.
+    std::string trash = opts_.root + "/trash/" + id + "." + std::to_string(next_token_++);
     if (::rename(ct.dir.c_str(), trash.c_str()) < 0) {
-      *result = Error::sys(errno, "rename {} to trash", ct.dir);
+      log::error("engine", "remove container id={}: rename {} to trash: {}", id, ct.dir, std::strerror(errno));
       trash = ct.dir;
     }
-    auto finish = [this, id, result, done = std::move(done)] {
-      auto it = containers_.find(id);
-      if (!*result) log::error("engine", "remove container id={}: {}", id, result->error().message());
-      log::info("engine", "destroy id={}", id);
-      Container& ct = *it->second;
-      fire_waiters(ct, true);
-      containers_.erase(it);
-      done(ok());
-      check_shutdown();
-    };
-    bool queued = r_.run_job([trash, result] {
-      auto r = remove_tree(trash);
-      if (!r && *result) *result = std::move(r);
-    }, finish);
-    if (!queued) finish();
+    log::info("engine", "destroy id={}", id);
+    fire_waiters(ct, true);
+    containers_.erase(it);
+    done(ok());
+    bool queued = r_.run_job(
+        [trash] {
+          auto r = remove_tree(trash);
+          if (!r) log::error("engine", "delete {}: {}", trash, r.error().message());
+        },
+        [] {});
+    if (!queued) log::warn("engine", "job queue full: {} stays in the trash until restart", trash);
+    check_shutdown();
   });
 }
 

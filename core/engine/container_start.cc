@@ -157,7 +157,7 @@ void Engine::exec_result(Container& c, int32_t res, Done done) {
   if (res == 0) {
     log::info("engine", "start id={} pid={}", c.id, p.pid);
     persist(c);
-    done(ok());
+    after_persist(c, [done] { done(ok()); });
   } else {
     Error e = res == int32_t(sizeof p.child_error)
                   ? runtime::describe_child_error(p.child_error, p.spec)

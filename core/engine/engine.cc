@@ -122,7 +122,7 @@ void Engine::persist(Container& c) {
   auto data = std::make_shared<std::string>(encode_container(c));
   auto result = std::make_shared<Result<void>>(ok());
   Container* cp = &c;
-  bool queued = r_.run_job([path, data, result] { *result = write_file_atomic(path, *data, 0600); },
+  bool queued = r_.run_job([path, data, result] { *result = write_file_atomic(path, *data, 0600, false); },
                            [this, cp, result] {
                              cp->persist_in_flight = false;
                              if (!*result)
@@ -137,7 +137,7 @@ void Engine::persist(Container& c) {
   if (!queued) {
     // The job queue is full: write inline rather than lose the state.
     c.persist_in_flight = false;
-    auto r = write_file_atomic(path, *data, 0600);
+    auto r = write_file_atomic(path, *data, 0600, false);
     if (!r) log::error("engine", "persist container id={}: {}", c.id, r.error().message());
   }
 }

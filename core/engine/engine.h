@@ -45,8 +45,12 @@ class Engine {
   fs::ImageStore& images() { return *images_; }
   const Options& options() const { return opts_; }
 
-  // Verbs.
+  // Verbs. A verb's success is reported only once the state it produced is
+  // on disk, so a daemon crash right after can never forget it.
   Result<Container*> create(CreateSpec spec);
+  // Runs `fn` once the container's latest state is written (at once if no
+  // write is in flight).
+  void when_persisted(Container& c, std::function<void()> fn) { after_persist(c, std::move(fn)); }
   void start(Container& c, Done done);
   Result<void> kill(Container& c, int sig);
   void stop(Container& c, int timeout_s, int sig, Done done);

@@ -50,7 +50,9 @@ void create(Server& s, Connection& c, const Params&) {
   auto ct = s.engine().create(std::move(*spec));
   if (!ct) return c.respond_error(ct.error());
   OrderedJson j = {{"Id", (*ct)->id}, {"Warnings", OrderedJson::array()}};
-  c.respond(201, j.dump());
+  s.engine().when_persisted(**ct, [&s, serial = c.serial(), body = j.dump()] {
+    if (Connection* conn = s.lookup(serial)) conn->respond(201, body);
+  });
 }
 
 void start(Server& s, Connection& c, const Params& p) {
