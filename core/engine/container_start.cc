@@ -69,6 +69,11 @@ Result<void> Engine::spawn(Container& c) {
   struct stat st;
   if (::fstat(log_fd.get(), &st) < 0) return Error::sys(errno, "stat {}", c.log_path());
 
+  // A namespace from the pool, if one is ready; the child keeps its own copy
+  // of the fd until it joins, so ours closes when this function returns.
+  unique_fd netns;
+  if (spec.new_netns) netns = netns_pool_->take();
+  spec.netns_fd = netns.get();
   runtime::Process p = BERTH_TRY(runtime::spawn(spec));
   auto proc = std::make_unique<Process>();
   proc->pid = p.pid;

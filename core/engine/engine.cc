@@ -37,6 +37,8 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
   BERTH_TRY_VOID(make_dirs(o.root + "/trash", 0700));
   e->images_ = BERTH_TRY_CTX(fs::ImageStore::open(o.root + "/image"), "open image store");
   BERTH_TRY_VOID(e->load_containers());
+  e->netns_pool_ = std::make_unique<NetnsPool>(r, o.netns_pool);
+  e->netns_pool_->fill();
   // Leftovers of removals interrupted by a crash.
   (void)remove_tree(o.root + "/trash");
   BERTH_TRY_VOID(make_dirs(o.root + "/trash", 0700));

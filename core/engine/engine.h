@@ -20,6 +20,7 @@
 
 #include "core/base/result.h"
 #include "core/engine/container.h"
+#include "core/engine/netns_pool.h"
 #include "core/reactor/reactor.h"
 #include "fs/image_store.h"
 
@@ -28,6 +29,7 @@ namespace berth::engine {
 struct Options {
   std::string root = "/var/lib/berth";
   std::string exec_root = "/run/berth";
+  size_t netns_pool = 4;   // network namespaces made ahead of time (0: none)
 };
 
 using Done = std::function<void(Result<void>)>;
@@ -92,6 +94,7 @@ class Engine {
   reactor::Reactor& r_;
   Options opts_;
   std::unique_ptr<fs::ImageStore> images_;
+  std::unique_ptr<NetnsPool> netns_pool_;
   std::map<std::string, std::unique_ptr<Container>> containers_;   // by id
   std::map<std::string, std::string> names_;                       // name -> id
   uint64_t next_token_ = 1;

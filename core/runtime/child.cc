@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <iterator>
 
 #include "core/runtime/child_error.h"
 
@@ -39,8 +40,8 @@ int err() { return errno ? errno : EIO; }
 // the later dup2 onto 0..2 cannot clobber them. Done first, before blocking
 // on the sync socket, so a sibling spawned meanwhile never holds our pipes.
 int keep_only_needed_fds(ChildArgs& a) {
-  int* refs[] = {&a.sync_fd, &a.error_fd, &a.parent_pidfd, &a.stdio[0], &a.stdio[1], &a.stdio[2]};
-  int keep[6];
+  int* refs[] = {&a.sync_fd, &a.error_fd, &a.parent_pidfd, &a.netns_fd, &a.stdio[0], &a.stdio[1], &a.stdio[2]};
+  int keep[std::size(refs)];
   int n = 0;
   for (int* r : refs) {
     if (*r < 0) continue;
@@ -95,17 +96,15 @@ void wait_for_release(const ChildArgs& a) {
   ::close(a.sync_fd);
 }
 
-int loopback_up() {
-  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return err();
-  struct ifreq ifr {};
-  std::memcpy(ifr.ifr_name, "lo", 3);
-  int e = 0;
-  if (::ioctl(s, SIOCGIFFLAGS, &ifr) < 0) e = err();
-  ifr.ifr_flags = short(ifr.ifr_flags | IFF_UP);
-  if (!e && ::ioctl(s, SIOCSIFFLAGS, &ifr) < 0) e = err();
-  ::close(s);
-  return e;
+// Joins the pre-made network namespace (Spec::netns_fd) and closes its fd,
+// so it never reaches the container. Before release(), so the caller finds
+// the child in its final netns, as after clone3(CLONE_NEWNET); and before
+// sysfs is mounted, which shows the network devices of the mounter's netns.
+void join_netns(ChildArgs& a) {
+  if (a.netns_fd < 0) return;
+  if (::setns(a.netns_fd, CLONE_NEWNET) < 0) fail(a, Stage::kJoinNetns, errno);
+  ::close(a.netns_fd);
+  a.netns_fd = -1;
 }
 
 // Reads a whole file of the container into buf; a missing file reads empty.
@@ -226,8 +225,22 @@ int setup_stdio(const ChildArgs& a) {
 
 }  // namespace
 
+int loopback_up() {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return err();
+  struct ifreq ifr {};
+  std::memcpy(ifr.ifr_name, "lo", 3);
+  int e = 0;
+  if (::ioctl(s, SIOCGIFFLAGS, &ifr) < 0) e = err();
+  ifr.ifr_flags = short(ifr.ifr_flags | IFF_UP);
+  if (!e && ::ioctl(s, SIOCSIFFLAGS, &ifr) < 0) e = err();
+  ::close(s);
+  return e;
+}
+
 [[noreturn]] void child_main(ChildArgs a) {
   if (int e = keep_only_needed_fds(a)) fail(a, Stage::kKeepFds, e);
+  join_netns(a);
   ::prctl(PR_SET_NAME, "berth:init", 0, 0, 0);
   // getppid() is 0 in a new pid namespace, so the usual re-check after
   // PR_SET_PDEATHSIG cannot work; the sync socket closes that race instead:
@@ -237,13 +250,14 @@ int setup_stdio(const ChildArgs& a) {
   wait_for_release(a);
 
   if (::setsid() < 0) fail(a, Stage::kSetsid, errno);
-  ::umask(022);  // berthd's own umask is not the container's (runc's default)
+  ::umask(0);  // the mount plan's modes are exact (device nodes are 0666)
   if (a.unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) fail(a, Stage::kCgroupns, errno);
   if (::sethostname(a.hostname, a.hostname_len) < 0) fail(a, Stage::kHostname, errno);
   if (a.loopback_up)
     if (int e = loopback_up()) fail(a, Stage::kLoopback, e);
   size_t step = 0;
   if (int e = run_mount_plan(*a.plan, &step)) fail(a, int32_t(Stage::kMountStep) + int32_t(step), e);
+  ::umask(022);  // berthd's own umask is not the container's (runc's default)
 
   ResolvedUser user;
   resolve_container_user(a, &user);

@@ -22,6 +22,10 @@ namespace berth::runtime {
 // child can renumber its fds.
 [[noreturn]] void child_main(ChildArgs a);
 
+// Sets IFF_UP on `lo` in the caller's network namespace (SIOCSIFFLAGS on a
+// throwaway socket). Returns 0 or an errno. Also used by create_netns().
+int loopback_up();
+
 // The mount-plan executor. Returns 0, or an errno with *failed_step set to the
 // index of the step that failed.
 int run_mount_plan(const MountPlan& plan, size_t* failed_step);

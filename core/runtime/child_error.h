@@ -52,6 +52,7 @@ enum class Stage : int32_t {
   kChdir,          // chdir to the working directory
   kStdio,          // open /dev/null, dup2 onto 0..2
   kExec,
+  kJoinNetns,      // setns() into Spec::netns_fd
   kMountStep = 1000,  // + index into MountPlan::steps
 };
 

@@ -3,15 +3,22 @@
 // Every mount uses the new mount API (Linux 5.2+: fsopen, fsconfig, fsmount,
 // open_tree, move_mount; 5.12+: mount_setattr), so targets are O_PATH fds
 // resolved under the new root and never re-resolved by path.
+//
+// This runs on every container start, so it avoids repeated work: the
+// directory the last entries were created in stays open for the next steps
+// (/dev, for eleven steps in a row), device nodes are one mknodat each, and
+// all masked directories share one empty tmpfs.
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <climits>
 #include <cstring>
+#include <utility>
 
 #include "core/runtime/child.h"
 
@@ -56,31 +63,76 @@ bool split_path(const char* target, char (&buf)[PATH_MAX], const char** parent, 
   return true;
 }
 
-// Opens `target`, creating it (a dir, or an empty file) if it is missing.
-// The parent must exist. Returns an fd or -1 with errno set.
-int open_mount_point(int root, const char* target, bool dir) {
-  int fd = open_in_root(root, target, 0);
+// What the executor carries from step to step; run_mount_plan closes it.
+struct Exec {
+  int root = -1;              // the container's root (the overlay mount), from kOverlay on
+  int dir = -1;               // cached directory under root that entries were created in...
+  char dir_path[PATH_MAX] = "";  // ...and its path in the container
+  int mask_dir = -1;          // the read-only tmpfs attached over the first masked dir
+};
+
+// Drops the cached directory: after a mount over an existing path, which may
+// cover it.
+void forget_dir(Exec& x) {
+  if (x.dir >= 0) ::close(x.dir);
+  x.dir = -1;
+  x.dir_path[0] = '\0';
+}
+
+// The directory `parent` (a container path) to create entries in: root for
+// "/", else the cached fd, else opened under root and cached. Owned by `x`.
+// Returns -1 with errno on failure.
+int parent_dir(Exec& x, const char* parent) {
+  if (parent[0] == '/' && parent[1] == '\0') return x.root;
+  if (x.dir >= 0 && std::strcmp(x.dir_path, parent) == 0) return x.dir;
+  size_t n = std::strlen(parent);
+  if (n >= sizeof x.dir_path) return errno = ENAMETOOLONG, -1;
+  int fd = open_in_root(x.root, parent, O_DIRECTORY);
+  if (fd < 0) return -1;
+  forget_dir(x);
+  x.dir = fd;
+  std::memcpy(x.dir_path, parent, n + 1);
+  return fd;
+}
+
+// Creates the missing mount point `name` in `pfd` (a dir, or an empty file)
+// and opens it. A just-created entry is not a symlink, so it is opened
+// relative to its parent without another walk from root. EEXIST (a dangling
+// symlink, say) falls back to the resolving open, as if it had existed.
+int create_mount_point(Exec& x, int pfd, const char* target, const char* name, bool dir, bool* created) {
+  if (dir) {
+    if (::mkdirat(pfd, name, 0755) < 0) return errno == EEXIST ? open_in_root(x.root, target, 0) : -1;
+  } else {
+    int f = ::openat(pfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (f < 0) return errno == EEXIST ? open_in_root(x.root, target, 0) : -1;
+    ::close(f);
+  }
+  *created = true;
+  return ::openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+}
+
+// Opens `target`, creating it if it is missing; the parent must exist.
+// Returns an fd or -1 with errno set. *created: we made it, so a mount on it
+// covers nothing that existed before (the cached directory stays valid).
+int open_mount_point(Exec& x, const char* target, bool dir, bool* created) {
+  *created = false;
+  int fd = open_in_root(x.root, target, 0);
   if (fd >= 0 || errno != ENOENT) return fd;
   char buf[PATH_MAX];
   const char *parent, *name;
   if (!split_path(target, buf, &parent, &name)) return errno = EINVAL, -1;
-  Fd pfd(open_in_root(root, parent, O_DIRECTORY));
-  if (pfd.fd < 0) return -1;
-  if (dir) {
-    if (::mkdirat(pfd.fd, name, 0755) < 0 && errno != EEXIST) return -1;
-  } else {
-    int f = ::openat(pfd.fd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (f < 0 && errno != EEXIST) return -1;
-    if (f >= 0) ::close(f);
-  }
-  return open_in_root(root, target, 0);
+  int pfd = parent_dir(x, parent);
+  if (pfd < 0) return -1;
+  return create_mount_point(x, pfd, target, name, dir, created);
 }
 
 // Attaches the detached mount `mnt` on `target` (created if missing).
-int attach(int root, int mnt, const char* target, bool dir) {
-  Fd tfd(open_mount_point(root, target, dir));
+int attach(Exec& x, int mnt, const char* target, bool dir) {
+  bool created;
+  Fd tfd(open_mount_point(x, target, dir, &created));
   if (tfd.fd < 0) return err();
   if (::move_mount(mnt, "", tfd.fd, "", kMoveEmpty) < 0) return err();
+  if (!created) forget_dir(x);
   return 0;
 }
 
@@ -143,14 +195,14 @@ int mount_overlay(const MountStep& s) {
   return mfd;
 }
 
-int mount_filesystem(int root, const MountStep& s) {
+int mount_filesystem(Exec& x, const MountStep& s) {
   int mfd = new_mount(s.fstype.c_str(), s.options.data(), s.options.size(), s.attrs);
   if (mfd < 0) return -mfd;
   Fd m(mfd);
-  return attach(root, m.fd, s.target.c_str(), true);
+  return attach(x, m.fd, s.target.c_str(), true);
 }
 
-int bind_host(int root, const MountStep& s, bool tree) {
+int bind_host(Exec& x, const MountStep& s, bool tree) {
   unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (tree ? AT_RECURSIVE : 0);
   Fd src(::open_tree(AT_FDCWD, s.source.c_str(), flags));
   if (src.fd < 0) return err();
@@ -160,39 +212,56 @@ int bind_host(int root, const MountStep& s, bool tree) {
     if (::mount_setattr(src.fd, "", AT_EMPTY_PATH | (tree ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
       return err();
   }
-  return attach(root, src.fd, s.target.c_str(), tree);
+  return attach(x, src.fd, s.target.c_str(), tree);
 }
 
-int make_symlink(int root, const MountStep& s) {
+// mknod in the (cached) parent dir; on EPERM, bind the host's node instead.
+int make_device(Exec& x, const MountStep& s) {
   char buf[PATH_MAX];
   const char *parent, *name;
   if (!split_path(s.target.c_str(), buf, &parent, &name)) return EINVAL;
-  Fd pfd(open_in_root(root, parent, O_DIRECTORY));
-  if (pfd.fd < 0) return err();
-  if (::symlinkat(s.source.c_str(), pfd.fd, name) < 0 && errno != EEXIST) return err();
+  int pfd = parent_dir(x, parent);
+  if (pfd < 0) return err();
+  if (::mknodat(pfd, name, mode_t(s.mode), makedev(s.dev_major, s.dev_minor)) == 0) return 0;
+  return errno == EPERM ? bind_host(x, s, false) : err();
+}
+
+int make_symlink(Exec& x, const MountStep& s) {
+  char buf[PATH_MAX];
+  const char *parent, *name;
+  if (!split_path(s.target.c_str(), buf, &parent, &name)) return EINVAL;
+  int pfd = parent_dir(x, parent);
+  if (pfd < 0) return err();
+  if (::symlinkat(s.source.c_str(), pfd, name) < 0 && errno != EEXIST) return err();
   return 0;
 }
 
+// A mount to put over a masked directory: the first one is a new empty
+// read-only tmpfs, kept in x.mask_dir once attached; later ones are clones
+// of it (one superblock for all). Returns a mount fd or -1 with errno.
+int mask_dir_mount(const Exec& x) {
+  if (x.mask_dir >= 0) return ::open_tree(x.mask_dir, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+  int mfd = new_mount("tmpfs", nullptr, 0, MOUNT_ATTR_RDONLY);
+  return mfd < 0 ? (errno = -mfd, -1) : mfd;
+}
+
 // Docker's masking: /dev/null over a file, an empty read-only tmpfs over a dir.
-int mask(int root, const MountStep& s) {
-  Fd tfd(open_in_root(root, s.target.c_str(), 0));
+int mask(Exec& x, const MountStep& s) {
+  Fd tfd(open_in_root(x.root, s.target.c_str(), 0));
   if (tfd.fd < 0) return errno == ENOENT ? 0 : err();
   struct stat st;
   if (::fstat(tfd.fd, &st) < 0) return err();
-  int mfd;
-  if (S_ISDIR(st.st_mode)) {
-    mfd = new_mount("tmpfs", nullptr, 0, MOUNT_ATTR_RDONLY);
-    if (mfd < 0) return -mfd;
-  } else {
-    mfd = ::open_tree(AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-    if (mfd < 0) return err();
-  }
-  Fd m(mfd);
-  return ::move_mount(m.fd, "", tfd.fd, "", kMoveEmpty) < 0 ? err() : 0;
+  bool dir = S_ISDIR(st.st_mode);
+  Fd m(dir ? mask_dir_mount(x) : ::open_tree(AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  if (m.fd < 0) return err();
+  if (::move_mount(m.fd, "", tfd.fd, "", kMoveEmpty) < 0) return err();
+  forget_dir(x);
+  if (dir && x.mask_dir < 0) std::swap(x.mask_dir, m.fd);  // keep it to clone from
+  return 0;
 }
 
-int make_readonly(int root, const MountStep& s) {
-  Fd tfd(open_in_root(root, s.target.c_str(), 0));
+int make_readonly(Exec& x, const MountStep& s) {
+  Fd tfd(open_in_root(x.root, s.target.c_str(), 0));
   if (tfd.fd < 0) return errno == ENOENT ? 0 : err();
   unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE;
   Fd tree(::open_tree(tfd.fd, "", flags));
@@ -200,7 +269,9 @@ int make_readonly(int root, const MountStep& s) {
   mount_attr attr{};
   attr.attr_set = MOUNT_ATTR_RDONLY;
   if (::mount_setattr(tree.fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) return err();
-  return ::move_mount(tree.fd, "", tfd.fd, "", kMoveEmpty) < 0 ? err() : 0;
+  if (::move_mount(tree.fd, "", tfd.fd, "", kMoveEmpty) < 0) return err();
+  forget_dir(x);
+  return 0;
 }
 
 // pivot_root(".", ".") stacks the old root on the new one; the umount2 then
@@ -234,29 +305,29 @@ int make_root_readonly() {
   return ::mount_setattr(AT_FDCWD, "/", 0, &attr, sizeof attr) < 0 ? err() : 0;
 }
 
-int run_step(const MountStep& s, int* root) {
+int run_step(const MountStep& s, Exec& x) {
   switch (s.kind) {
     case MountKind::kMakePrivate:
       return ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0 ? err() : 0;
     case MountKind::kOverlay: {
       int fd = mount_overlay(s);
       if (fd < 0) return -fd;
-      *root = fd;
+      x.root = fd;
       return 0;
     }
     case MountKind::kMakeDir: return make_dirs_in_root(s.target.c_str());
     case MountKind::kReadonlyRoot: return make_root_readonly();
     default: break;
   }
-  if (*root < 0) return EINVAL;  // a plan without an overlay first is a bug
+  if (x.root < 0) return EINVAL;  // a plan without an overlay first is a bug
   switch (s.kind) {
-    case MountKind::kFilesystem: return mount_filesystem(*root, s);
-    case MountKind::kBindFile: return bind_host(*root, s, false);
-    case MountKind::kBindTree: return bind_host(*root, s, true);
-    case MountKind::kSymlink: return make_symlink(*root, s);
-    case MountKind::kMask: return mask(*root, s);
-    case MountKind::kReadonly: return make_readonly(*root, s);
-    case MountKind::kPivotRoot: return pivot(*root);
+    case MountKind::kFilesystem: return mount_filesystem(x, s);
+    case MountKind::kDevice: return make_device(x, s);
+    case MountKind::kBindTree: return bind_host(x, s, true);
+    case MountKind::kSymlink: return make_symlink(x, s);
+    case MountKind::kMask: return mask(x, s);
+    case MountKind::kReadonly: return make_readonly(x, s);
+    case MountKind::kPivotRoot: forget_dir(x); return pivot(x.root);
     default: return EINVAL;
   }
 }
@@ -264,15 +335,17 @@ int run_step(const MountStep& s, int* root) {
 }  // namespace
 
 int run_mount_plan(const MountPlan& plan, size_t* failed_step) {
-  int root = -1;
+  Exec x;
   for (size_t i = 0; i < plan.steps.size(); i++) {
     errno = 0;
-    if (int e = run_step(plan.steps[i], &root)) {
+    if (int e = run_step(plan.steps[i], x)) {
       *failed_step = i;
       return e;
     }
   }
-  if (root >= 0) ::close(root);
+  forget_dir(x);
+  for (int fd : {x.root, x.mask_dir})
+    if (fd >= 0) ::close(fd);
   return 0;
 }
 

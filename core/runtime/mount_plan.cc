@@ -1,6 +1,7 @@
 #include "core/runtime/mount_plan.h"
 
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <fmt/format.h>
 
@@ -24,9 +25,15 @@ namespace {
 
 constexpr uint64_t kNoSuidExecDev = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV;
 
-// Device nodes bound from the host, as runc does in user namespaces (mknod
-// would also work for real root, but binds need no device cgroup rule).
-const char* const kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+// Docker's default device nodes (moby oci/devices_linux.go), mode 0666 like
+// the host's. mknod, not binds of the host's nodes: one syscall instead of
+// five, and six mounts fewer to tear down when the container exits.
+struct Device {
+  const char* name;
+  uint32_t major, minor;
+};
+const Device kDevices[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+                           {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
 
 struct Link {
   const char* target;
@@ -66,10 +73,13 @@ void add_dev(MountPlan& plan) {
   auto& st = plan.steps;
   st.push_back(fs_step("tmpfs", "/dev", MOUNT_ATTR_NOSUID | MOUNT_ATTR_STRICTATIME,
                        {{"mode", "755"}, {"size", "65536k"}}));
-  for (const char* dev : kDevices) {
-    MountStep s{.kind = MountKind::kBindFile};
-    s.target = fmt::format("/dev/{}", dev);
-    s.source = s.target;
+  for (const Device& d : kDevices) {
+    MountStep s{.kind = MountKind::kDevice};
+    s.target = fmt::format("/dev/{}", d.name);
+    s.source = s.target;  // the host's node, for the bind fallback
+    s.mode = S_IFCHR | 0666;
+    s.dev_major = d.major;
+    s.dev_minor = d.minor;
     st.push_back(std::move(s));
   }
   for (const Link& l : kDevLinks) {
@@ -136,7 +146,7 @@ std::string describe_step(const MountStep& s) {
     case MountKind::kMakePrivate: return "make / private";
     case MountKind::kOverlay: return fmt::format("mount overlay on {}", s.target);
     case MountKind::kFilesystem: return fmt::format("mount {} on {}", s.fstype, s.target);
-    case MountKind::kBindFile:
+    case MountKind::kDevice: return fmt::format("create device {}", s.target);
     case MountKind::kBindTree: return fmt::format("bind {} on {}", s.source, s.target);
     case MountKind::kSymlink: return fmt::format("symlink {} -> {}", s.target, s.source);
     case MountKind::kMask: return fmt::format("mask {}", s.target);

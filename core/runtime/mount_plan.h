@@ -18,8 +18,15 @@
 //   - every later step before kPivotRoot: `target` is an absolute path inside
 //     the container, resolved under the new root with openat2(RESOLVE_IN_ROOT
 //     | RESOLVE_NO_MAGICLINKS), so an image symlink cannot point a mount at
-//     the host. Missing mount points are created (dir, or file for kBindFile)
-//     in the upper layer or in /dev's tmpfs. `source` of binds is a host path.
+//     the host. Missing mount points are created (dir, or file for a bound
+//     device) in the upper layer or in /dev's tmpfs. `source` of binds is a
+//     host path. The directory a step creates in is opened once and reused
+//     by the steps after it with the same parent (the /dev entries).
+//   - kDevice: mknodat(2) of a character device, `mode` exact (the child runs
+//     the plan with umask 0). We are root in the initial user namespace, so
+//     mknod works and costs one syscall; if it fails with EPERM (a user
+//     namespace, a devices cgroup without "m"), the host node `source` is
+//     bound onto a new file instead, as runc does in user namespaces.
 //   - kPivotRoot: pivot_root(".", ".") from the new root then
 //     umount2(".", MNT_DETACH) (no put_old dir needed; see pivot_root(2)).
 //   - after kPivotRoot, paths are plain absolute paths in the container.
@@ -39,10 +46,11 @@ enum class MountKind {
   kMakePrivate,   // "/" rprivate
   kOverlay,       // the root filesystem
   kFilesystem,    // a new superblock: fsopen(fstype) + options, mounted with `attrs`
-  kBindFile,      // bind the host file `source` (a device node) onto a new file `target`
+  kDevice,        // device node `target` (`mode`, `dev_major`:`dev_minor`); fallback: bind `source`
   kBindTree,      // recursive bind of the host dir `source` onto `target`, `attrs` recursive
   kSymlink,       // symlink `target` -> `source` (skipped if `target` exists)
-  kMask,          // /dev/null over a file, an empty read-only tmpfs over a dir; absent: skip
+  kMask,          // /dev/null over a file, an empty read-only tmpfs over a dir (one tmpfs
+                  // shared by all masked dirs); absent: skip
   kReadonly,      // re-bind `target` onto itself read-only (recursive); absent: skip
   kPivotRoot,     // make the new root "/" and detach the host's
   kMakeDir,       // mkdir -p `target` (the working directory; after pivot_root)
@@ -60,6 +68,8 @@ struct MountStep {
   std::string source;
   std::string fstype;
   uint64_t attrs = 0;                 // MOUNT_ATTR_* (fsmount(2), mount_setattr(2))
+  uint32_t mode = 0;                  // kDevice: S_IFCHR | permissions
+  uint32_t dev_major = 0, dev_minor = 0;  // kDevice
   std::vector<MountOption> options;   // fsconfig(2) key/values, in order
   std::string fallback_lowerdir;      // kOverlay only
 };
@@ -78,7 +88,7 @@ extern const size_t kReadonlyPathCount;
 // depends on that).
 MountPlan make_mount_plan(const Spec& spec);
 
-// "mount proc on /proc", "bind /dev/null on /dev/null", "pivot_root to /x"...
+// "mount proc on /proc", "create device /dev/null", "pivot_root to /x"...
 // the verb and object of a step, for error messages.
 std::string describe_step(const MountStep& step);
 

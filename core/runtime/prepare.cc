@@ -1,6 +1,9 @@
 #include "core/runtime/prepare.h"
 
 #include <linux/capability.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 
 #include "core/base/file.h"
 #include "core/base/strings.h"
@@ -10,6 +13,18 @@ namespace berth::runtime {
 namespace {
 
 constexpr size_t kHomeBufSize = 5 + kMaxHome;  // "HOME=" + path + NUL
+
+// A wrong fd would only fail in the child (setns EINVAL), with a vaguer
+// message; NS_GET_NSTYPE (Linux 4.11, ioctl_ns(2)) names the problem here.
+Result<void> validate_netns_fd(const Spec& spec) {
+  if (spec.netns_fd < 0) return ok();
+  if (!spec.new_netns)
+    return Error::invalid("container {}: a network namespace fd was given for the host network", spec.id);
+  int type = ::ioctl(spec.netns_fd, NS_GET_NSTYPE);
+  if (type != CLONE_NEWNET)
+    return Error::invalid("container {}: fd {} is not a network namespace", spec.id, spec.netns_fd);
+  return ok();
+}
 
 Result<void> validate(const Spec& spec) {
   if (spec.args.empty() || spec.args[0].empty()) return Error::invalid("no command specified");
@@ -22,7 +37,7 @@ Result<void> validate(const Spec& spec) {
     if (a.find('\0') != std::string::npos) return Error::invalid("argument contains a NUL byte");
   for (const auto& e : spec.env)
     if (e.find('\0') != std::string::npos) return Error::invalid("environment contains a NUL byte");
-  return ok();
+  return validate_netns_fd(spec);
 }
 
 // The highest capability the running kernel knows; read once.
@@ -104,7 +119,8 @@ Result<void> prepare(const Spec& spec, Prepared* out) {
 
   ChildArgs& a = out->args;
   a.unshare_cgroupns = spec.cgroup_fd < 0;
-  a.loopback_up = spec.new_netns;
+  a.netns_fd = spec.netns_fd;
+  a.loopback_up = spec.new_netns && spec.netns_fd < 0;
   a.hostname = out->hostname.c_str();
   a.hostname_len = out->hostname.size();
   a.plan = &out->plan;

@@ -33,8 +33,9 @@ struct ChildArgs {
   int parent_pidfd = -1;             // pidfd of berthd, to check it outlived PDEATHSIG re-arming
   int error_fd = -1;                 // write end of the error pipe (O_CLOEXEC)
   int stdio[3] = {-1, -1, -1};       // -1: /dev/null inside the container
+  int netns_fd = -1;                 // >= 0: setns() into it first, then close it
   bool unshare_cgroupns = false;     // true unless clone3 already made it
-  bool loopback_up = false;          // new netns: bring lo up
+  bool loopback_up = false;          // netns new from clone3: bring lo up (a pooled one has it up)
   const char* hostname = nullptr;
   size_t hostname_len = 0;
   const MountPlan* plan = nullptr;

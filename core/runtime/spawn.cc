@@ -39,7 +39,7 @@ Result<Channels> open_channels() {
 
 uint64_t clone_flags(const Spec& spec) {
   uint64_t f = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
-  if (spec.new_netns) f |= CLONE_NEWNET;
+  if (spec.new_netns && spec.netns_fd < 0) f |= CLONE_NEWNET;  // else the child joins netns_fd
   // With CLONE_INTO_CGROUP the child starts in its cgroup, so a cgroup
   // namespace made here is rooted right; otherwise the child unshares it
   // after release(), once the caller has moved it (see spawn.h).

@@ -2,7 +2,8 @@
 //
 // The handshake (each step a named function on each side):
 //   parent                                   child (berth:init)
-//   spawn(): prepare arrays, clone3 ──────▶  keep_only_needed_fds(), wait_for_release()
+//   spawn(): prepare arrays, clone3 ──────▶  keep_only_needed_fds(), join_netns() (if
+//                                            netns_fd), wait_for_release()
 //   (caller: cgroups, network)                 ...blocked on the sync socket...
 //   release(): one byte on sync_fd ───────▶  hostname, lo, mounts, pivot_root, user,
 //                                            caps, cwd, stdio, execve
@@ -10,7 +11,10 @@
 // If the parent closes sync_fd without release(), the child exits 0 quietly.
 //
 // clone3 flags: CLONE_PIDFD | CLONE_NEW{PID,NS,UTS,IPC} | CLONE_NEWNET (if
-// new_netns), exit_signal SIGCHLD. With cgroup_fd >= 0 also CLONE_INTO_CGROUP
+// new_netns and no netns_fd), exit_signal SIGCHLD. With netns_fd (a netns
+// from create_netns(), netns.h) the child joins that namespace before it
+// waits for release(), so between spawn() and release() it already is in its
+// final netns, as with CLONE_NEWNET. With cgroup_fd >= 0 also CLONE_INTO_CGROUP
 // and CLONE_NEWCGROUP (the cgroup namespace is rooted at the target cgroup);
 // without it the child unshares its cgroup namespace only after release(), so
 // the namespace is rooted at the cgroup the caller placed it in (runc does the
@@ -30,7 +34,8 @@
 //
 // Ownership: the caller owns the returned Process and must reap the child
 // (reap() after the pidfd polls readable), even when spawn's caller gives up
-// before release(). The stdio fds in the Spec stay the caller's.
+// before release(). The stdio fds, netns_fd and cgroup_fd in the Spec stay
+// the caller's.
 #pragma once
 
 #include <sys/types.h>
@@ -41,6 +46,7 @@
 #include "core/base/unique_fd.h"
 #include "core/runtime/child_error.h"
 #include "core/runtime/exit.h"
+#include "core/runtime/netns.h"
 #include "core/runtime/spec.h"
 
 namespace berth::runtime {
@@ -55,8 +61,9 @@ struct Process {
 };
 
 // Validates the spec, prepares every array the child needs, and clone3()s.
-// The child blocks until release(). Errors: kInvalidArgument for a bad spec,
-// kSystem (with errno) for pipe/clone3 failures.
+// The child blocks until release(). Errors: kInvalidArgument for a bad spec
+// (netns_fd not a network namespace, or given with new_netns false), kSystem
+// (with errno) for pipe/clone3 failures.
 Result<Process> spawn(const Spec& spec);
 
 // Lets the child go on (after the caller placed it in cgroups and networks).

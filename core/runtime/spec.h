@@ -6,8 +6,10 @@
 // and /etc/group, both done inside the container after pivot_root.
 //
 // A Spec is a plain value; any thread. spawn() copies what it needs, so the
-// Spec may be destroyed once spawn() returns. The stdio fds stay owned by the
-// caller (close them after spawn() returns; the child holds its own copies).
+// Spec may be destroyed once spawn() returns. The stdio fds, netns_fd and
+// cgroup_fd stay owned by the caller (close them after spawn() returns: the
+// child got its own copies at clone3, and no fd but 0..2 reaches the
+// container's command).
 #pragma once
 
 #include <string>
@@ -26,7 +28,9 @@ struct Spec {
   std::string user;                      // "", "uid", "uid:gid", "name", "name:group", "uid:group"...
   std::string hostname;                  // "" means the first 12 characters of `id`
   int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;  // child ends; -1: /dev/null in the container
-  bool new_netns = true;                 // true: a new netns with only lo (up); false: host network
+  bool new_netns = true;                 // true: its own netns with only lo (up); false: host network
+  int netns_fd = -1;                     // >= 0 (needs new_netns): join this pre-made netns (create_netns())
+                                         // instead of cloning a new one; one container per netns
   bool readonly_rootfs = false;
   int cgroup_fd = -1;                    // >= 0: a cgroup v2 dir fd, clone3(CLONE_INTO_CGROUP)
 };

@@ -157,13 +157,25 @@ TEST_F(RunTest, RmLeavesNothingBehind) {
 TEST_F(RunTest, TwoHundredRunsLeakNothing) {
   // Warm up once so lazily opened daemon fds are counted in `before`.
   ASSERT_EQ(d().ctl({"run", "--rm", "busybox", "true"}).exit_code, 0);
-  int fds = d().open_fds(), dirs = d().container_dirs(), children = d().child_processes();
+  // The daemon refills its network-namespace pool in the background: read
+  // the fd count once it holds still (bounded polling, not a timing check).
+  auto settled_fds = [&] {
+    int last = -2;
+    for (int i = 0; i < 100; i++) {
+      int now = d().open_fds();
+      if (now == last) return now;
+      last = now;
+      usleep(50000);
+    }
+    return last;
+  };
+  int fds = settled_fds(), dirs = d().container_dirs(), children = d().child_processes();
   int mounts = d().mounts_under(d().root());
   for (int i = 0; i < 200; i++) {
     auto r = d().ctl({"run", "--rm", "busybox", "true"});
     ASSERT_EQ(r.exit_code, 0) << "run " << i << ": " << r.err;
   }
-  EXPECT_EQ(d().open_fds(), fds);
+  EXPECT_EQ(settled_fds(), fds);
   EXPECT_EQ(d().container_dirs(), dirs);
   EXPECT_EQ(d().child_processes(), children);
   EXPECT_EQ(d().mounts_under(d().root()), mounts);

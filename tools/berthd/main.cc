@@ -25,6 +25,7 @@ struct Flags {
   std::string host;
   std::string pidfile;
   std::string log_level = "info";
+  size_t netns_pool = 4;
 };
 
 // Holds an exclusive lock on <root>/berthd.lock for the daemon's life.
@@ -77,7 +78,7 @@ int run(const Flags& f) {
   auto reactor = reactor::Reactor::create(4096, 2);
   if (!reactor) return fail(reactor.error());
   reactor::Reactor& r = **reactor;
-  auto engine = engine::Engine::open(r, {.root = f.root, .exec_root = f.exec_root});
+  auto engine = engine::Engine::open(r, {.root = f.root, .exec_root = f.exec_root, .netns_pool = f.netns_pool});
   if (!engine) return fail(engine.error());
   auto server = ipc::Server::listen(r, **engine, *sock);
   if (!server) return fail(server.error());
@@ -117,6 +118,7 @@ int main(int argc, char** argv) {
   app.add_option("-H,--host", f.host, "API socket, unix:///path (default <exec-root>/berth.sock)");
   app.add_option("--pidfile", f.pidfile, "Write the daemon's PID to this file");
   app.add_option("--log-level", f.log_level, "debug, info, warn or error");
+  app.add_option("--netns-pool", f.netns_pool, "Network namespaces to create ahead of container starts (0: none)");
   CLI11_PARSE(app, argc, argv);
   berth::log::Level level;
   if (!berth::log::parse_level(f.log_level, &level)) {

@@ -2,6 +2,7 @@
 #include "core/runtime/mount_plan.h"
 
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -89,12 +90,19 @@ TEST(MountPlan, KernelFilesystemsWithDockerFlags) {
 
 TEST(MountPlan, DevicesAndLinks) {
   MountPlan p = make_mount_plan(three_layer_spec());
-  for (const char* d : {"null", "zero", "full", "random", "urandom", "tty"}) {
-    std::string path = std::string("/dev/") + d;
-    const MountStep* s = find(p, MountKind::kBindFile, path);
+  struct {
+    const char* name;
+    uint32_t major, minor;
+  } const devices[] = {{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
+  for (const auto& d : devices) {
+    std::string path = std::string("/dev/") + d.name;
+    const MountStep* s = find(p, MountKind::kDevice, path);
     ASSERT_TRUE(s) << path;
-    EXPECT_EQ(s->source, path);
-    EXPECT_LT(index_of(p, MountKind::kFilesystem, "/dev"), index_of(p, MountKind::kBindFile, path));
+    EXPECT_EQ(s->source, path);  // the host's node, bound if mknod is not allowed
+    EXPECT_EQ(s->mode, uint32_t(S_IFCHR | 0666)) << path;
+    EXPECT_EQ(s->dev_major, d.major) << path;
+    EXPECT_EQ(s->dev_minor, d.minor) << path;
+    EXPECT_LT(index_of(p, MountKind::kFilesystem, "/dev"), index_of(p, MountKind::kDevice, path));
   }
   const MountStep* fd = find(p, MountKind::kSymlink, "/dev/fd");
   ASSERT_TRUE(fd);
@@ -157,7 +165,7 @@ TEST(MountPlan, DeterministicAndDescribed) {
   for (size_t i = 0; i < a.steps.size(); i++) EXPECT_EQ(describe_step(a.steps[i]), describe_step(b.steps[i]));
   EXPECT_EQ(describe_step(a.steps[1]), "mount overlay on /c/rootfs");
   EXPECT_EQ(describe_step(*find(a, MountKind::kFilesystem, "/proc")), "mount proc on /proc");
-  EXPECT_EQ(describe_step(*find(a, MountKind::kBindFile, "/dev/null")), "bind /dev/null on /dev/null");
+  EXPECT_EQ(describe_step(*find(a, MountKind::kDevice, "/dev/null")), "create device /dev/null");
 }
 
 }  // namespace

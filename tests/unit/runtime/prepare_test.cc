@@ -2,10 +2,12 @@
 // pure, no root.
 #include "core/runtime/prepare.h"
 
+#include <fcntl.h>
 #include <linux/capability.h>
 
 #include <gtest/gtest.h>
 
+#include "core/base/unique_fd.h"
 #include "core/runtime/child_error.h"
 #include "core/runtime/mount_plan.h"
 
@@ -92,6 +94,37 @@ TEST(Prepare, RejectsBadSpecs) {
   EXPECT_FALSE(prepare(s, &p4));
 }
 
+TEST(Prepare, NetnsFdMustBeANetworkNamespaceOwnedByTheContainer) {
+  unique_fd own(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));  // readable without root
+  ASSERT_TRUE(own);
+  Spec s = valid_spec();
+  s.netns_fd = own.get();
+  Prepared ok_prep;
+  ASSERT_TRUE(prepare(s, &ok_prep));
+  EXPECT_EQ(ok_prep.args.netns_fd, own.get());
+  EXPECT_FALSE(ok_prep.args.loopback_up);  // a pooled netns has lo up already
+
+  s.new_netns = false;  // the host network and a netns of its own: contradictory
+  Prepared host;
+  EXPECT_EQ(prepare(s, &host).error().code(), Code::kInvalidArgument);
+
+  unique_fd uts(::open("/proc/self/ns/uts", O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(uts);
+  s = valid_spec();
+  s.netns_fd = uts.get();
+  Prepared wrong;
+  auto r = prepare(s, &wrong);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.error().message().find("is not a network namespace"), std::string::npos) << r.error().message();
+
+  s = valid_spec();
+  Prepared fresh;
+  ASSERT_TRUE(prepare(s, &fresh));
+  EXPECT_EQ(fresh.args.netns_fd, -1);
+  EXPECT_TRUE(fresh.args.loopback_up);
+}
+
 Error describe(Stage st, int err, const Spec& spec) {
   return describe_child_error(ChildError{int32_t(st), err}, spec);
 }
@@ -137,6 +170,7 @@ TEST(ChildErrorMessage, MountSteps) {
   }
   EXPECT_EQ(describe(stage(999), EIO, s).message(), "mount step 999: input/output error");
   EXPECT_EQ(describe(Stage::kHostname, EPERM, s).message(), "set hostname: operation not permitted");
+  EXPECT_EQ(describe(Stage::kJoinNetns, EINVAL, s).message(), "join network namespace: invalid argument");
   EXPECT_EQ(describe(Stage(77), EPERM, s).message(), "container init setup stage 77: operation not permitted");
 }
 

@@ -3,193 +3,15 @@
 // Each test checks that no mount under its temp dir is left on the host.
 #include "core/runtime/spawn.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <chrono>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
-#include <gtest/gtest.h>
-
-#include "core/base/file.h"
-#include "core/base/strings.h"
+#include "tests/unit/runtime/spawn_fixture.h"
 
 namespace berth::runtime {
 namespace {
 
-namespace stdfs = std::filesystem;
+using namespace spawn_testing;  // NOLINT(build/namespaces): the fixture and its helpers
 
-const char* const kApplets[] = {"sh", "echo", "ls", "id", "hostname", "cat", "true", "sleep", "pwd",
-                                "touch", "grep", "wc", "env", "mkdir", "readlink", "test", "stat"};
-
-std::string testinit_path() {
-  if (const char* e = std::getenv("BERTH_TESTINIT")) return e;
-  std::error_code ec;
-  auto self = stdfs::read_symlink("/proc/self/exe", ec);
-  return ec ? "" : (self.parent_path() / "berth-testinit").string();
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
-
-std::string read_text(const std::string& path) {
-  auto r = read_file(path);
-  return r ? *r : "<" + r.error().message() + ">";
-}
-
-// Lines of /proc/self/mountinfo that mention `dir`.
-std::vector<std::string> host_mounts_under(const std::string& dir) {
-  std::vector<std::string> out;
-  std::istringstream in(read_text("/proc/self/mountinfo"));
-  for (std::string line; std::getline(in, line);)
-    if (line.find(dir) != std::string::npos) out.push_back(line);
-  return out;
-}
-
-struct Outcome {
-  Result<void> exec;
-  std::string out, err;
-  ExitStatus status{-1, -1};
-};
-
-class SpawnTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (::geteuid() != 0) return;
-    char tmpl[] = "/tmp/berth-rt-image-XXXXXX";
-    image_root_ = ::mkdtemp(tmpl);
-    image_ = image_root_ + "/layer0";
-    stdfs::create_directories(image_ + "/bin");
-    stdfs::create_directories(image_ + "/etc");
-    stdfs::create_directories(image_ + "/home/alice");
-    stdfs::copy_file("/bin/busybox", image_ + "/bin/busybox");
-    for (const char* a : kApplets) stdfs::create_symlink("busybox", image_ + "/bin/" + a);
-    std::string ti = testinit_path();
-    if (!ti.empty() && stdfs::exists(ti)) stdfs::copy_file(ti, image_ + "/bin/berth-testinit");
-    write_text(image_ + "/etc/passwd",
-               "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000:Alice:/home/alice:/bin/sh\n");
-    write_text(image_ + "/etc/group", "root:x:0:root\nwheel:x:10:root\nstaff:x:50:alice\nalice:x:1000:\n");
-    write_text(image_ + "/etc/motd", "bottom\n");
-  }
-  static void TearDownTestSuite() {
-    if (!image_root_.empty()) (void)remove_tree(image_root_);
-  }
-
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
-    char tmpl[] = "/tmp/berth-rt-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    spec_ = container_spec("c");
-  }
-  void TearDown() override {
-    if (dir_.empty()) return;
-    EXPECT_EQ(host_mounts_under(dir_), std::vector<std::string>{}) << "mounts left on the host";
-    EXPECT_TRUE(remove_tree(dir_));
-  }
-
-  Spec container_spec(const std::string& name) {
-    Spec s;
-    s.id = random_id();
-    std::string c = dir_ + "/" + name;
-    for (const char* d : {"upper", "work", "rootfs"}) stdfs::create_directories(c + "/" + d);
-    s.lower_dirs = {image_};
-    s.upper_dir = c + "/upper";
-    s.work_dir = c + "/work";
-    s.rootfs_dir = c + "/rootfs";
-    s.env = {"PATH=/bin", "TERM=dumb"};
-    s.hostname = "berth-test";
-    return s;
-  }
-
-  // spawn + release + wait_exec, collects stdout/stderr until EOF, reaps.
-  Outcome run(Spec spec, const std::string* input = nullptr) {
-    Outcome o;
-    int out[2], err[2], in[2] = {-1, -1};
-    EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
-    EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
-    if (input) {
-      EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
-    }
-    unique_fd out_r(out[0]), out_w(out[1]), err_r(err[0]), err_w(err[1]), in_r(in[0]), in_w(in[1]);
-    spec.stdout_fd = out_w.get();
-    spec.stderr_fd = err_w.get();
-    spec.stdin_fd = in_r.get();
-    auto p = spawn(spec);
-    if (!p) {
-      o.exec = p.error();
-      return o;
-    }
-    out_w.reset();
-    err_w.reset();
-    in_r.reset();
-    EXPECT_TRUE(release(*p));
-    if (input) {
-      EXPECT_TRUE(write_all(in_w.get(), *input));
-    }
-    in_w.reset();
-    o.exec = wait_exec(*p, spec);
-    drain(out_r.get(), err_r.get(), &o, p->pidfd.get());
-    o.status = wait_exit(p->pidfd.get());
-    return o;
-  }
-
-  static void drain(int out, int err, Outcome* o, int pidfd) {
-    pollfd fds[2] = {{out, POLLIN, 0}, {err, POLLIN, 0}};
-    std::string* dst[2] = {&o->out, &o->err};
-    int open = 2;
-    while (open > 0) {
-      int n = ::poll(fds, 2, 20000);
-      if (n <= 0) {
-        ADD_FAILURE() << "container output did not end within 20s";
-        (void)kill(pidfd, SIGKILL);
-        return;
-      }
-      for (int i = 0; i < 2; i++) {
-        if (fds[i].fd < 0 || !fds[i].revents) continue;
-        char buf[4096];
-        ssize_t r = ::read(fds[i].fd, buf, sizeof buf);
-        if (r > 0) dst[i]->append(buf, size_t(r));
-        if (r <= 0) fds[i].fd = -1, open--;
-      }
-    }
-  }
-
-  static ExitStatus wait_exit(int pidfd) {
-    pollfd p{pidfd, POLLIN, 0};
-    if (::poll(&p, 1, 20000) != 1) {
-      ADD_FAILURE() << "container did not exit within 20s";
-      (void)kill(pidfd, SIGKILL);
-      ::poll(&p, 1, 5000);
-    }
-    auto st = reap(pidfd);
-    EXPECT_TRUE(st && st->has_value());
-    return st && st->has_value() ? **st : ExitStatus{-1, -1};
-  }
-
-  Outcome sh(const std::string& script) {
-    Spec s = spec_;
-    s.args = {"sh", "-c", script};
-    return run(s);
-  }
-
-  bool have_testinit() const { return stdfs::exists(image_ + "/bin/berth-testinit"); }
-
-  static inline std::string image_root_, image_;
-  std::string dir_;
-  Spec spec_;
-};
-
-#define EXPECT_RAN(o) EXPECT_TRUE((o).exec) << (o).exec.error().message() << "\nstderr: " << (o).err
 
 TEST_F(SpawnTest, ShellIsPid1WithHostnameAndOnlyTheImageRoot) {
   Outcome o = sh("echo $$; hostname; ls /");
@@ -395,6 +217,47 @@ TEST_F(SpawnTest, DevicesProcMasksAndReadonlyPaths) {
             "/proc/self/fd\nnull-ok\n0\n0\nsysrq-ro\nsys-ro\n0\n");
 }
 
+TEST_F(SpawnTest, DeviceNodesAreMadeNotBound) {
+  Outcome o = sh(
+      "stat -c '%n %F %t:%T %a %u' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty;"
+      " head -c 4 /dev/zero | wc -c; grep -c ' /dev/null ' /proc/self/mountinfo");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out,
+            "/dev/null character special file 1:3 666 0\n/dev/zero character special file 1:5 666 0\n"
+            "/dev/full character special file 1:7 666 0\n/dev/random character special file 1:8 666 0\n"
+            "/dev/urandom character special file 1:9 666 0\n/dev/tty character special file 5:0 666 0\n"
+            "4\n0\n");  // no mount on /dev/null: a node in /dev's tmpfs
+}
+
+// Writes `text` to a cgroup file; false (with errno) on failure.
+bool write_cgroup(const std::string& path, const std::string& text) {
+  unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  return fd && ::write(fd.get(), text.data(), text.size()) == ssize_t(text.size());
+}
+
+// A v1 devices cgroup without "m" makes mknod fail with EPERM (as a user
+// namespace would): the devices are then the host's nodes, bound.
+TEST_F(SpawnTest, DevicesAreBoundWhenMknodIsNotAllowed) {
+  const std::string root = "/sys/fs/cgroup/devices";
+  if (!stdfs::exists(root + "/devices.deny")) GTEST_SKIP() << "no cgroup v1 devices controller";
+  std::string cg = root + "/berth-rt-test-" + random_id().substr(0, 12);
+  ASSERT_EQ(::mkdir(cg.c_str(), 0755), 0) << strerror(errno);
+  struct RemoveCgroup {
+    std::string path;
+    ~RemoveCgroup() { EXPECT_EQ(::rmdir(path.c_str()), 0) << path << ": " << strerror(errno); }
+  } remove_at_end{cg};
+  ASSERT_TRUE(write_cgroup(cg + "/devices.deny", "a")) << strerror(errno);
+  ASSERT_TRUE(write_cgroup(cg + "/devices.allow", "c *:* rw")) << strerror(errno);
+
+  Spec s = spec_;
+  s.args = {"sh", "-c", "echo x > /dev/null && echo null-ok; grep -c ' /dev/null ' /proc/self/mountinfo"};
+  Outcome o = run(s, nullptr, [&](const Process& p) {
+    EXPECT_TRUE(write_cgroup(cg + "/cgroup.procs", std::to_string(p.pid))) << strerror(errno);
+  });
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, "null-ok\n1\n");
+}
+
 TEST_F(SpawnTest, CapabilitiesNoNewPrivsAndCgroupNamespace) {
   Outcome o = sh("grep -E '^(CapEff|CapBnd|CapInh|NoNewPrivs)' /proc/self/status; cat /proc/self/cgroup");
   EXPECT_RAN(o);
@@ -547,7 +410,8 @@ TEST_F(SpawnTest, TestinitVerbs) {
 }
 
 // Informational (no assertion on time): spawn() to exit of /bin/true, and
-// its phases, with a new netns and with the host's.
+// its phases, with a new netns, the host's, and a pre-made one (the engine's
+// pool; made before the timed loop, as the pool does in the background).
 TEST_F(SpawnTest, SpawnToExitLatency) {
   constexpr int kRuns = 200;
   using Clock = std::chrono::steady_clock;
@@ -556,16 +420,27 @@ TEST_F(SpawnTest, SpawnToExitLatency) {
     std::sort(v.begin(), v.end());
     return v[std::min(v.size() - 1, v.size() * size_t(p) / 100)];
   };
-  for (bool netns : {true, false}) {
+  enum class Net { kNew, kHost, kPooled };
+  for (Net net : {Net::kNew, Net::kHost, Net::kPooled}) {
+    std::vector<unique_fd> pool;
+    for (int i = 0; net == Net::kPooled && i < kRuns; i++) {
+      auto fd = create_netns();
+      ASSERT_TRUE(fd) << fd.error().message();
+      pool.push_back(std::move(*fd));
+    }
     std::vector<double> total, clone, exec, exit;
     for (int i = 0; i < kRuns; i++) {
-      Spec s = container_spec(fmt::format("b{}{}", netns, i));
+      Spec s = container_spec(fmt::format("b{}-{}", int(net), i));
       s.args = {"/bin/true"};
-      s.new_netns = netns;
+      s.new_netns = net != Net::kHost;
+      if (net == Net::kPooled) s.netns_fd = pool[size_t(i)].get();
       auto t0 = Clock::now();
       auto p = spawn(s);
       auto t1 = Clock::now();
       ASSERT_TRUE(p) << p.error().message();
+      // As the engine does: the container keeps its netns alive, so it is
+      // torn down (asynchronously, as a cloned one) when the container exits.
+      if (net == Net::kPooled) pool[size_t(i)].reset();
       ASSERT_TRUE(release(*p));
       ASSERT_TRUE(wait_exec(*p, s));
       auto t2 = Clock::now();
@@ -577,10 +452,10 @@ TEST_F(SpawnTest, SpawnToExitLatency) {
       exec.push_back(ms(t2 - t1));
       exit.push_back(ms(t3 - t2));
     }
+    const char* name = net == Net::kNew ? "new netns" : net == Net::kHost ? "host netns" : "pooled netns";
     std::printf("[ spawn-to-exit of /bin/true, %s, %d runs ] p50 %.2f ms  p99 %.2f ms"
                 "  (p50: spawn() %.2f, release to exec %.2f, exec to reaped %.2f)\n",
-                netns ? "new netns" : "host netns", kRuns, pct(total, 50), pct(total, 99), pct(clone, 50),
-                pct(exec, 50), pct(exit, 50));
+                name, kRuns, pct(total, 50), pct(total, 99), pct(clone, 50), pct(exec, 50), pct(exit, 50));
   }
 }
 
