@@ -144,6 +144,11 @@ void Engine::start(Container& c, Done done) {
       if (c.spec.auto_remove) remove_now(c, [](Result<void>) {});
       return done(std::move(r.error()));
     }
+    // The child exists but could not be released (it was killed): report the
+    // failure now; the exit watch reaps it and ends the start as failed.
+    c.proc->start_failed = true;
+    done(std::move(r.error()));
+    done = [](Result<void>) {};
   }
   c.state.status = Status::kRunning;
   c.state.started_ns = now_ns();
@@ -159,7 +164,9 @@ void Engine::start(Container& c, Done done) {
 void Engine::exec_result(Container& c, int32_t res, Done done) {
   Process& p = *c.proc;
   p.error_fd.reset();
-  if (res == 0) {
+  if (p.start_failed) {
+    // Already reported when the release failed.
+  } else if (res == 0) {
     log::info("engine", "start id={} pid={}", c.id, p.pid);
     persist(c);
     after_persist(c, [done] { done(ok()); });
