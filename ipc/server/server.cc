@@ -99,6 +99,9 @@ bool Server::is_upload(const Request& req) const {
   return req.method == "POST" && req.path == "/images/create" && req.query_value("fromSrc").value_or("") == "-";
 }
 
-void Server::dispatch(Connection& c) { route(*this, c); }
+void Server::dispatch(Connection& c) {
+  log::debug("api", "{} {}", c.request().method, c.request().target);
+  route(*this, c);
+}
 
 }  // namespace berth::ipc
