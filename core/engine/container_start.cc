@@ -74,12 +74,14 @@ Result<void> Engine::spawn(Container& c) {
   unique_fd netns;
   if (spec.new_netns) netns = netns_pool_->take();
   spec.netns_fd = netns.get();
+  log::debug("engine", "spawn id={}", c.id);
   runtime::Process p = BERTH_TRY(runtime::spawn(spec));
   auto proc = std::make_unique<Process>();
   proc->pid = p.pid;
   proc->pidfd = std::move(p.pidfd);
   proc->error_fd = std::move(p.error_fd);
   proc->spec = spec;
+  log::debug("engine", "release id={} pid={}", c.id, p.pid);
   auto released = runtime::release(p);
   out_w.reset();
   err_w.reset();
