@@ -28,7 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/file.h"
-#include "core/engine/log_format.h"
+#include "core/engine/log_reader.h"
 #include "tests/integration/daemon_fixture.h"
 
 using namespace berth;
@@ -124,26 +124,30 @@ Latency measure_crun(int runs, const std::string& bundle) {
   return l;
 }
 
-// Counts the payload bytes of a berth log and checks them against
-// berth-testinit's write-bytes pattern.
+// Reads a berth log back with the engine's own decoder, counting the stdout
+// bytes and checking them against berth-testinit's write-bytes pattern.
 bool verify_log(const std::string& path, uint64_t expect, uint64_t* got) {
   auto fd = open_fd(path, O_RDONLY);
   if (!fd) return false;
-  std::vector<char> buf(engine::kRecordHeaderBytes + engine::kMaxRecordPayload);
+  engine::LogDecoder dec(engine::LogOptions{});
+  std::vector<char> buf(1 << 20);
   uint64_t i = 0;
-  for (;;) {
-    ssize_t n = read(fd->get(), buf.data(), engine::kRecordHeaderBytes);
-    if (n == 0) break;
-    engine::RecordHeader h;
-    if (n != ssize_t(engine::kRecordHeaderBytes) || !engine::decode_record_header(buf.data(), &h)) return false;
-    if (read(fd->get(), buf.data(), h.len) != ssize_t(h.len) || h.stream != 1) return false;
-    for (uint32_t k = 0; k < h.len; k++, i++) {
-      char want = i % 64 == 63 ? '\n' : char('a' + i % 26);
-      if (buf[k] != want) return false;
+  bool good = true;
+  auto check = [&](uint8_t stream, std::string_view data) {
+    good = good && stream == 1;
+    for (char c : data) {
+      good = good && c == (i % 64 == 63 ? '\n' : char('a' + i % 26));
+      i++;
     }
+  };
+  for (;;) {
+    ssize_t n = read(fd->get(), buf.data(), buf.size());
+    if (n < 0) return false;
+    if (n == 0) break;
+    if (!dec.feed(std::string_view(buf.data(), size_t(n)), check)) return false;
   }
   *got = i;
-  return i == expect;
+  return good && i == expect;
 }
 
 }  // namespace

@@ -51,7 +51,6 @@ class Connection {
   // --- responses (one per request) ---
   void respond(int status, std::string body, std::string_view content_type = "application/json",
                const Headers& extra = {});
-  void respond_json(int status, const std::string& json) { respond(status, json); }
   void respond_error(const Error& e);
   void respond_empty(int status);
   // Chunked streaming response; end_stream() completes it.
@@ -78,7 +77,6 @@ class Connection {
     virtual bool busy() const { return false; }
   };
   void set_extension(std::unique_ptr<Extension> e) { ext_ = std::move(e); }
-  void clear_extension() { ext_.reset(); }
   // Bytes queued but not yet sent, and a one-shot call when all are sent.
   size_t queued_bytes() const { return out_bytes_; }
   void when_drained(std::function<void()> fn) { drained_ = std::move(fn); }

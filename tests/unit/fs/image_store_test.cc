@@ -13,23 +13,11 @@
 #include "core/base/file.h"
 #include "core/base/strings.h"
 #include "fs/digest.h"
+#include "tests/unit/fs/temp_dir.h"
 #include "fs/tar_writer.h"
 
 namespace berth::fs {
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/berth-fs-test-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { (void)remove_tree(path_); }
-  std::string operator/(std::string_view rel) const { return path_ + "/" + std::string(rel); }
-
- private:
-  std::string path_;
-};
 
 std::vector<std::string> dir_entries(const std::string& dir) {
   std::vector<std::string> out;

@@ -10,25 +10,12 @@
 
 #include "core/base/file.h"
 #include "fs/digest.h"
+#include "tests/unit/fs/temp_dir.h"
 #include "fs/tar_writer.h"
 #include "fs/tree_writer.h"
 
 namespace berth::fs {
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/berth-fs-test-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { (void)remove_tree(path_); }
-  const std::string& path() const { return path_; }
-  std::string operator/(std::string_view rel) const { return path_ + "/" + std::string(rel); }
-
- private:
-  std::string path_;
-};
 
 struct stat lstat_of(const std::string& p) {
   struct stat st = {};
