@@ -9,7 +9,10 @@
 //                   writes; time until `wait` returns (the log is complete
 //                   then), with the stored log verified byte for byte; and a
 //                   plain `cat` from a pipe into a file as the baseline
-// Usage: berth-bench [--runs N] [--log-mib M] [--no-crun]
+//   stats cost      --stats N: N idle containers, each with a streaming
+//                   `stats` client; the daemon's CPU time over a window,
+//                   against the same N containers with nobody watching
+// Usage: berth-bench [--runs N] [--log-mib M] [--no-crun] [--stats N]
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -28,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/file.h"
+#include "core/base/strings.h"
 #include "core/engine/log_reader.h"
 #include "tests/integration/daemon_fixture.h"
 
@@ -150,19 +154,82 @@ bool verify_log(const std::string& path, uint64_t expect, uint64_t* got) {
   return good && i == expect;
 }
 
+// utime + stime of a process, in seconds.
+double cpu_seconds(pid_t pid) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!text) return 0;
+  auto f = split(text->substr(text->rfind(')') + 2), ' ');
+  return double(parse_int(f[11]).value_or(0) + parse_int(f[12]).value_or(0)) / double(sysconf(_SC_CLK_TCK));
+}
+
+int bench_stats(TestDaemon& d, int n) {
+  constexpr double kWindow = 10.0;
+  std::vector<std::string> ids;
+  double t0 = now_s();
+  for (int i = 0; i < n; i++) {
+    auto r = d.ctl({"run", "-d", "busybox", "sleep", "100000"});
+    if (r.exit_code != 0) {
+      std::fprintf(stderr, "berth-bench: container %d: %s\n", i, r.err.c_str());
+      break;
+    }
+    ids.push_back(r.out.substr(0, 64));
+  }
+  std::printf("stats: %zu idle containers started in %.1f s\n", ids.size(), now_s() - t0);
+  double c0 = cpu_seconds(d.pid()), w0 = now_s();
+  usleep(useconds_t(kWindow * 1e6));
+  double idle = (cpu_seconds(d.pid()) - c0) / (now_s() - w0);
+  std::vector<ipc::Client> clients;
+  for (auto& id : ids) {
+    clients.push_back(d.client());
+    auto r = clients.back().start_stream("GET", "/containers/" + id + "/stats");
+    if (!r || r->status != 200) {
+      std::fprintf(stderr, "berth-bench: stats stream for %s failed\n", id.c_str());
+      return 1;
+    }
+  }
+  c0 = cpu_seconds(d.pid());
+  w0 = now_s();
+  usleep(useconds_t(kWindow * 1e6));
+  double window = now_s() - w0;
+  double watched = (cpu_seconds(d.pid()) - c0) / window;
+  // Every stream got a sample per interval (they are buffered; count them).
+  size_t min_samples = SIZE_MAX, total = 0;
+  for (auto& c : clients) {
+    size_t got = 0;
+    std::string buf;
+    while (got < size_t(window) - 1) {
+      auto ch = c.next_chunk();
+      if (!ch || !*ch) break;
+      buf += **ch;
+      got = size_t(std::count(buf.begin(), buf.end(), '\n'));
+    }
+    min_samples = std::min(min_samples, got);
+    total += got;
+  }
+  clients.clear();
+  std::printf("stats: daemon CPU with %zu containers idle: %.2f%% of a core; with a stats stream on each: %.2f%% "
+              "(%.1f s window; every stream had >= %zu samples, %zu read in all)\n",
+              ids.size(), idle * 100, watched * 100, window, min_samples, total);
+  for (auto& id : ids) d.ctl({"rm", "-f", id});
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int runs = 200;
   long log_mib = 1024;
   bool crun = have_program("crun");
+  int stats_n = 0;
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines as they happen, even into a file
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     if (a == "--runs" && i + 1 < argc) runs = std::atoi(argv[++i]);
     else if (a == "--log-mib" && i + 1 < argc) log_mib = std::atol(argv[++i]);
     else if (a == "--no-crun") crun = false;
+    else if (a == "--stats" && i + 1 < argc) stats_n = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: berth-bench [--runs N] [--log-mib M] [--no-crun]\n");
+      std::fprintf(stderr, "usage: berth-bench [--runs N] [--log-mib M] [--no-crun] [--stats N]\n");
       return 2;
     }
   }
@@ -228,5 +295,6 @@ int main(int argc, char** argv) {
                 c1 - c0, (long long)st.st_size);
     unlink(sink.c_str());
   }
+  if (stats_n > 0 && bench_stats(d, stats_n) != 0) return 1;
   return d.stop() == 0 ? 0 : 1;
 }

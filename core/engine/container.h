@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cgroups/cgroups.h"
 #include "core/engine/log_pump.h"
 
 namespace berth::engine {
@@ -35,6 +36,8 @@ struct CreateSpec {
   std::map<std::string, std::string> labels;
   bool auto_remove = false;
   std::string network_mode = "none";   // none | host (bridge arrives with the network issue)
+  cgroups::Resources resources;        // HostConfig limits, validated; changed by update
+  std::string cgroup_parent;           // HostConfig.CgroupParent; empty = the daemon's default
   std::string config_json = "{}";      // Config as received (normalised by ipc)
   std::string host_config_json = "{}"; // HostConfig as received
 };
@@ -86,6 +89,9 @@ struct Container {
 
   // Runtime (not persisted).
   std::unique_ptr<Process> proc;
+  // The container's cgroup while it runs (shared with stats and freeze jobs
+  // on the job pool, which may outlive a stop by one read).
+  std::shared_ptr<cgroups::Cgroup> cgroup;
   std::vector<Waiter> waiters;
   std::vector<Attacher> attachers;
   bool persist_in_flight = false, persist_dirty = false;

@@ -37,6 +37,12 @@ Result<Container*> Engine::create(CreateSpec spec) {
     spec.network_mode = "none";  // FIXME(network issue): bridge networking; until then every container gets none
   if (spec.network_mode != "none" && spec.network_mode != "host")
     return Error::invalid("network mode {} is not supported yet (use none or host)", spec.network_mode);
+  BERTH_TRY_VOID(check_resources(spec.resources));
+  // Docker's default: memory plus as much swap, when only memory is limited.
+  auto& res = spec.resources;
+  if (res.memory && *res.memory > 0 && !res.memory_swap) res.memory_swap = 2 * *res.memory;
+  for (const auto& part : split(spec.cgroup_parent, '/'))
+    if (part == "..") return Error::invalid("invalid CgroupParent {}: no \"..\" allowed", spec.cgroup_parent);
   if (spec.image.empty()) return Error::invalid("No image specified");
   fs::Image img = BERTH_TRY(images_->resolve(spec.image));
 
@@ -71,6 +77,7 @@ Result<Container*> Engine::create(CreateSpec spec) {
   containers_[c->id] = std::move(c);
   persist(*cp);
   log::info("engine", "create id={} name={} image={}", cp->id, cp->name, cp->image_id);
+  emit(*cp, "create");
   return cp;
 }
 

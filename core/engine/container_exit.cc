@@ -12,6 +12,7 @@ void Engine::process_exited(Container& c, int exit_code) {
   p.exited = true;
   p.exit_code = exit_code;
   r_.cancel(p.stop_timer_c);
+  if (p.oom_c.in_flight()) r_.cancel(p.oom_c);
   maybe_finish_exit(c);
 }
 
@@ -21,7 +22,8 @@ void Engine::process_exited(Container& c, int exit_code) {
 // its operations is in flight.
 void Engine::maybe_finish_exit(Container& c) {
   if (!c.proc) return;
-  if (c.state.status == Status::kRunning && c.proc->exited && c.proc->pump->drained() &&
+  bool live = c.state.status == Status::kRunning || c.state.status == Status::kPaused;
+  if (live && c.proc->exited && c.proc->pump->drained() &&
       !c.proc->error_c.in_flight())
     return finish_exit(c);
   drop_process_if_idle(c);
@@ -35,6 +37,8 @@ void Engine::finish_exit(Container& c) {
   c.state.finished_ns = now_ns();
   c.state.status = start_failed ? Status::kCreated : Status::kExited;
   log::info("engine", "die id={} exit_code={}", c.id, p.exit_code);
+  release_cgroup(c);
+  emit(c, "die", {{"exitCode", std::to_string(p.exit_code)}});
   auto on_exit = std::move(p.on_exit);
   p.on_exit.clear();
   auto attachers = std::move(c.attachers);
@@ -56,7 +60,8 @@ void Engine::finish_exit(Container& c) {
 
 void Engine::drop_process_if_idle(Container& c) {
   if (!c.proc || !c.proc->exited || !c.proc->pump->drained() || !c.proc->idle()) return;
-  if (c.state.status == Status::kRunning) return;  // finish_exit has not run yet
+  if (c.state.status == Status::kRunning || c.state.status == Status::kPaused)
+    return;  // finish_exit has not run yet
   c.proc.reset();
   check_shutdown();
 }
@@ -64,25 +69,54 @@ void Engine::drop_process_if_idle(Container& c) {
 void Engine::stop_timer_fired(Container& c, int32_t res) {
   if (res == -ECANCELED || !c.proc || c.proc->exited) return maybe_finish_exit(c);
   log::info("engine", "stop timeout id={}: sending SIGKILL", c.id);
+  kill_everything(c);
+}
+
+// SIGKILL to the init and, through the cgroup, to every other process of the
+// container (double-forked ones included). The pid namespace would take the
+// others down with its init anyway; the cgroup also covers processes that
+// joined from outside it. v1 kill_all freezes and may wait: job pool.
+void Engine::kill_everything(Container& c) {
   (void)runtime::kill(c.proc->pidfd.get(), SIGKILL);
+  if (!c.cgroup) return;
+  auto cg = c.cgroup;
+  std::string id = c.id;
+  auto res = std::make_shared<Result<void>>(ok());
+  (void)r_.run_job([cg, res] { *res = cg->kill_all(); },
+                   [id, res] {
+                     if (!*res) log::warn("engine", "kill all of id={}: {}", id, res->error().message());
+                   });
 }
 
 Result<void> Engine::kill(Container& c, int sig) {
+  if (c.state.status == Status::kPaused)
+    return Error::conflict("Container {} is paused. Unpause the container before stopping or killing", c.id);
   if (c.state.status != Status::kRunning || !c.proc || c.proc->exited)
     return Error::conflict("Container {} is not running", c.id);
-  auto r = runtime::kill(c.proc->pidfd.get(), sig);
-  if (!r) return std::move(r.error()).context("kill container {}", c.id);
+  if (sig == SIGKILL) {
+    kill_everything(c);
+  } else {
+    auto r = runtime::kill(c.proc->pidfd.get(), sig);
+    if (!r) return std::move(r.error()).context("kill container {}", c.id);
+  }
   log::info("engine", "kill id={} signal={}", c.id, sig);
+  emit(c, "kill", {{"signal", std::to_string(sig)}});
   return ok();
 }
 
 void Engine::stop(Container& c, int timeout_s, int sig, Done done) {
+  if (c.state.status == Status::kPaused)
+    return done(Error::conflict("Container {} is paused. Unpause the container before stopping or killing", c.id));
   if (c.state.status != Status::kRunning || !c.proc)
     return done(Error(Code::kNotModified, "container already stopped"));
   Process& p = *c.proc;
   p.on_exit.push_back(std::move(done));
   if (p.exited) return;
-  (void)runtime::kill(p.pidfd.get(), timeout_s == 0 ? SIGKILL : sig);
+  emit(c, "kill", {{"signal", std::to_string(timeout_s == 0 ? SIGKILL : sig)}});
+  if (timeout_s == 0 || sig == SIGKILL)
+    kill_everything(c);
+  else
+    (void)runtime::kill(p.pidfd.get(), sig);
   if (timeout_s > 0 && !p.stop_timer_c.in_flight()) {
     Container* cp = &c;
     p.stop_ts = {timeout_s, 0};

@@ -18,6 +18,13 @@ void Engine::remove(Container& c, bool force, Done done) {
         "You cannot remove a running container {}. Stop the container before attempting removal or "
         "force remove",
         c.id));
+  if (c.state.status == Status::kPaused) {
+    // Docker's rm -f takes a paused container down too: kill, then thaw so
+    // the frozen tasks can die.
+    if (c.proc && !c.proc->exited) (void)runtime::kill(c.proc->pidfd.get(), SIGKILL);
+    if (c.cgroup) (void)c.cgroup->thaw();
+    c.state.status = Status::kRunning;
+  }
   if (running || c.proc) {
     std::string id = c.id;
     stop(c, 0, SIGKILL, [this, id, done = std::move(done)](Result<void>) mutable {
@@ -52,6 +59,7 @@ void Engine::remove_now(Container& c, Done done) {
       trash = ct.dir;
     }
     log::info("engine", "destroy id={}", id);
+    emit(ct, "destroy");
     fire_waiters(ct, true);
     containers_.erase(it);
     done(ok());

@@ -74,15 +74,23 @@ Result<void> Engine::spawn(Container& c) {
   unique_fd netns;
   if (spec.new_netns) netns = netns_pool_->take();
   spec.netns_fd = netns.get();
+  BERTH_TRY_VOID(setup_cgroup(c, spec));
   log::debug("engine", "spawn id={}", c.id);
-  runtime::Process p = BERTH_TRY(runtime::spawn(spec));
+  auto spawned = runtime::spawn(spec);
+  if (!spawned) {
+    release_cgroup(c);
+    return std::move(spawned.error());
+  }
+  runtime::Process p = std::move(*spawned);
   auto proc = std::make_unique<Process>();
   proc->pid = p.pid;
   proc->pidfd = std::move(p.pidfd);
   proc->error_fd = std::move(p.error_fd);
   proc->spec = spec;
   log::debug("engine", "release id={} pid={}", c.id, p.pid);
-  auto released = runtime::release(p);
+  // v1: the child waits on the sync socket until it is in its cgroups.
+  auto released = place_in_cgroup(c, p.pid);
+  if (released) released = runtime::release(p);
   out_w.reset();
   err_w.reset();
   if (!released) {
@@ -107,6 +115,7 @@ Result<void> Engine::spawn(Container& c) {
   c.state.pid = c.proc->pid;
   c.proc->pump->start();
   watch_exit(c);
+  if (released) watch_oom(c);
   if (!released) return std::move(released.error()).context("release container init");
   return ok();
 }
@@ -132,6 +141,7 @@ void Engine::exit_ready(Container& c, int32_t res) {
 void Engine::start(Container& c, Done done) {
   if (c.state.status == Status::kRunning || c.state.status == Status::kPaused)
     return done(Error(Code::kNotModified, "container already started"));
+  if (c.cgroup) return done(Error::conflict("container {} is still shutting down", c.id));
   if (c.state.status == Status::kRemoving)
     return done(Error::conflict("container {} is marked for removal and cannot be started", c.id));
   if (c.proc) return done(Error::conflict("container {} is still shutting down", c.id));
@@ -170,6 +180,7 @@ void Engine::exec_result(Container& c, int32_t res, Done done) {
     // Already reported when the release failed.
   } else if (res == 0) {
     log::info("engine", "start id={} pid={}", c.id, p.pid);
+    emit(c, "start");
     persist(c);
     after_persist(c, [done] { done(ok()); });
   } else {

@@ -4,6 +4,11 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <fmt/ranges.h>
 
 #include "core/base/assert.h"
 #include "core/base/file.h"
@@ -36,6 +41,18 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
   BERTH_TRY_VOID(make_dirs(o.root + "/containers", 0700));
   BERTH_TRY_VOID(make_dirs(o.root + "/trash", 0700));
   e->images_ = BERTH_TRY_CTX(fs::ImageStore::open(o.root + "/image"), "open image store");
+  e->online_cpus_ = std::max(1, int(::sysconf(_SC_NPROCESSORS_ONLN)));
+  if (o.cgroups) {
+    auto d = cgroups::detect(o.cgroup_detect);
+    if (d) {
+      e->cgroups_ = std::move(*d);
+      log::info("engine", "cgroups v{} controllers={} parent={}", int(e->cgroups_->version()),
+                fmt::join(e->cgroups_->controllers(), ","), o.cgroup_parent);
+    } else {
+      log::warn("engine", "running without cgroups (limits, stats and pause refused): {}",
+                d.error().message());
+    }
+  }
   BERTH_TRY_VOID(e->load_containers());
   e->netns_pool_ = std::make_unique<NetnsPool>(r, o.netns_pool);
   e->netns_pool_->fill();
@@ -79,6 +96,7 @@ Result<void> Engine::load_containers() {
       ct.state.pid = 0;
       ct.state.error = "container was running when berthd stopped unexpectedly";
       ct.state.finished_ns = now_ns();
+      remove_stale_cgroup(ct);
     }
     struct stat st;
     if (::stat(ct.log_path().c_str(), &st) == 0) ct.log_committed = uint64_t(st.st_size);
@@ -88,6 +106,25 @@ Result<void> Engine::load_containers() {
   ::closedir(d);
   log::info("engine", "loaded {} containers", containers_.size());
   return ok();
+}
+
+// The cgroup of a container lost in a crash: its processes died with berthd
+// (PDEATHSIG); kill any that joined later, then remove the directories.
+void Engine::remove_stale_cgroup(const Container& c) {
+  if (!cgroups_) return;
+  const std::string& parent = c.spec.cgroup_parent.empty() ? opts_.cgroup_parent : c.spec.cgroup_parent;
+  auto cg = cgroups_->open(parent, c.id);
+  if (!cg) return;  // never made, or already gone
+  (void)(*cg)->kill_all();
+  for (int i = 0; i < 100; i++) {
+    auto r = (*cg)->destroy();
+    if (r || r.error().code() != Code::kConflict) {
+      if (!r) log::warn("engine", "remove cgroup of id={}: {}", c.id, r.error().message());
+      return;
+    }
+    ::usleep(10000);
+  }
+  log::warn("engine", "cgroup of id={} is still busy; left behind", c.id);
 }
 
 Result<Container*> Engine::find(std::string_view ref) {
@@ -152,7 +189,12 @@ void Engine::after_persist(Container& c, std::function<void()> fn) {
 void Engine::shutdown(std::function<void()> done) {
   shutdown_done_ = std::move(done);
   for (auto& [id, c] : containers_) {
-    if (c->proc && !c->proc->exited) (void)runtime::kill(c->proc->pidfd.get(), SIGKILL);
+    if (!c->proc || c->proc->exited) continue;
+    (void)runtime::kill(c->proc->pidfd.get(), SIGKILL);
+    if (c->state.status == Status::kPaused) {
+      if (c->cgroup) (void)c->cgroup->thaw();  // a frozen task dies only once thawed
+      c->state.status = Status::kRunning;
+    }
   }
   check_shutdown();
 }

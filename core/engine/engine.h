@@ -20,8 +20,11 @@
 
 #include "core/base/result.h"
 #include "core/engine/container.h"
+#include "core/engine/events.h"
 #include "core/engine/netns_pool.h"
+#include "core/engine/stats_hub.h"
 #include "core/reactor/reactor.h"
+#include "core/runtime/spec.h"
 #include "fs/image_store.h"
 
 namespace berth::engine {
@@ -30,6 +33,11 @@ struct Options {
   std::string root = "/var/lib/berth";
   std::string exec_root = "/run/berth";
   size_t netns_pool = 4;   // network namespaces made ahead of time (0: none)
+  // Parent of every container's cgroup: relative to berthd's own cgroup (per
+  // hierarchy), or absolute from the hierarchy root.
+  std::string cgroup_parent = "berth";
+  bool cgroups = true;     // false: no cgroups at all (limits are refused)
+  cgroups::DetectOptions cgroup_detect;
 };
 
 using Done = std::function<void(Result<void>)>;
@@ -63,6 +71,26 @@ class Engine {
   void cancel_wait(const std::string& id, uint64_t token);
   uint64_t attach(Container& c, Attacher a);
   void detach(const std::string& id, uint64_t token);
+  EventBus& events() { return events_; }
+  // Publishes a container event with its name and image as attributes.
+  void emit(const Container& c, std::string action, std::map<std::string, std::string> attrs = {});
+
+  // Resource control (container_cgroup.cc).
+  const cgroups::Driver* cgroup_driver() const { return cgroups_.get(); }
+  int online_cpus() const { return online_cpus_; }
+  void pause(Container& c, Done done);
+  void unpause(Container& c, Done done);
+  // Validates and applies new limits (to the running cgroup too) and persists
+  // them; answers with Docker's warnings.
+  void update(Container& c, const cgroups::Resources& r,
+              std::function<void(Result<std::vector<std::string>>)> done);
+  // Samples for `stats`; see StatsHub. A container that is not running gets
+  // nullptr at once.
+  uint64_t watch_stats(Container& c, StatsHub::Sink sink);
+  void unwatch_stats(uint64_t token) { stats_.unsubscribe(token); }
+  // PIDs (host view) of every process of a running container.
+  Result<std::vector<pid_t>> container_pids(Container& c);
+
   void import_image(std::string tar_path, std::string repo_tag, fs::ImageConfig changes,
                     std::string comment, std::function<void(Result<fs::Image>)> done);
 
@@ -73,9 +101,10 @@ class Engine {
   int count(Status s) const;
 
  private:
-  explicit Engine(reactor::Reactor& r) : r_(r) {}
+  explicit Engine(reactor::Reactor& r) : r_(r), stats_(r) {}
 
   Result<void> load_containers();
+  void remove_stale_cgroup(const Container& c);
   void persist(Container& c);
   void after_persist(Container& c, std::function<void()> fn);
   void process_exited(Container& c, int exit_code);
@@ -89,12 +118,24 @@ class Engine {
   void exit_ready(Container& c, int32_t res);
   void exec_result(Container& c, int32_t res, Done done);
   void stop_timer_fired(Container& c, int32_t res);
+  void kill_everything(Container& c);
   void drop_process_if_idle(Container& c);
+  // container_cgroup.cc
+  Result<void> setup_cgroup(Container& c, runtime::Spec& spec);
+  Result<void> place_in_cgroup(Container& c, pid_t pid);
+  void watch_oom(Container& c);
+  void oom_ready(Container& c, int32_t res);
+  void release_cgroup(Container& c);
+  Result<std::vector<std::string>> check_resources(const cgroups::Resources& r) const;
 
   reactor::Reactor& r_;
   Options opts_;
   std::unique_ptr<fs::ImageStore> images_;
   std::unique_ptr<NetnsPool> netns_pool_;
+  std::unique_ptr<cgroups::Driver> cgroups_;
+  int online_cpus_ = 1;
+  StatsHub stats_;
+  EventBus events_;
   std::map<std::string, std::unique_ptr<Container>> containers_;   // by id
   std::map<std::string, std::string> names_;                       // name -> id
   uint64_t next_token_ = 1;

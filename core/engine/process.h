@@ -34,12 +34,17 @@ struct Process {
 
   std::unique_ptr<OutputPump> pump;
 
+  // Memory-limit notifications (only for containers with a memory limit).
+  unique_fd oom_fd;
+  reactor::Completion oom_c;     // POLLIN on oom_fd
+  uint64_t oom_seen = 0;         // OOM kills already reported
+
   reactor::Completion stop_timer_c;
   __kernel_timespec stop_ts{};
   std::vector<Done> on_exit;     // stop/remove(force) callers waiting for the exit
 
   bool idle() const {
-    return !exit_c.in_flight() && !error_c.in_flight() && !stop_timer_c.in_flight() &&
+    return !exit_c.in_flight() && !error_c.in_flight() && !stop_timer_c.in_flight() && !oom_c.in_flight() &&
            (!pump || !pump->busy());
   }
 };

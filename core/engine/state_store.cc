@@ -15,6 +15,46 @@ Status status_from(const std::string& s) {
   return Status::kDead;
 }
 
+template <class T>
+void put_opt(json& j, const char* key, const std::optional<T>& v) {
+  if (v) j[key] = *v;
+}
+template <class T>
+void get_opt(const json& j, const char* key, std::optional<T>& v) {
+  if (j.contains(key) && !j[key].is_null()) v = j[key].get<T>();
+}
+
+json resources_json(const cgroups::Resources& r) {
+  json j = json::object();
+  put_opt(j, "memory", r.memory);
+  put_opt(j, "memory_swap", r.memory_swap);
+  put_opt(j, "memory_reservation", r.memory_reservation);
+  put_opt(j, "nano_cpus", r.nano_cpus);
+  put_opt(j, "cpu_shares", r.cpu_shares);
+  put_opt(j, "cpu_period", r.cpu_period);
+  put_opt(j, "cpu_quota", r.cpu_quota);
+  put_opt(j, "cpuset_cpus", r.cpuset_cpus);
+  put_opt(j, "cpuset_mems", r.cpuset_mems);
+  put_opt(j, "pids_limit", r.pids_limit);
+  put_opt(j, "blkio_weight", r.blkio_weight);
+  return j;
+}
+
+void resources_from(const json& j, cgroups::Resources& r) {
+  if (!j.is_object()) return;
+  get_opt(j, "memory", r.memory);
+  get_opt(j, "memory_swap", r.memory_swap);
+  get_opt(j, "memory_reservation", r.memory_reservation);
+  get_opt(j, "nano_cpus", r.nano_cpus);
+  get_opt(j, "cpu_shares", r.cpu_shares);
+  get_opt(j, "cpu_period", r.cpu_period);
+  get_opt(j, "cpu_quota", r.cpu_quota);
+  get_opt(j, "cpuset_cpus", r.cpuset_cpus);
+  get_opt(j, "cpuset_mems", r.cpuset_mems);
+  get_opt(j, "pids_limit", r.pids_limit);
+  get_opt(j, "blkio_weight", r.blkio_weight);
+}
+
 json spec_json(const CreateSpec& s) {
   return json{{"name", s.name},
               {"image", s.image},
@@ -35,6 +75,8 @@ json spec_json(const CreateSpec& s) {
               {"labels", s.labels},
               {"auto_remove", s.auto_remove},
               {"network_mode", s.network_mode},
+              {"resources", resources_json(s.resources)},
+              {"cgroup_parent", s.cgroup_parent},
               {"config_json", s.config_json},
               {"host_config_json", s.host_config_json}};
 }
@@ -59,6 +101,8 @@ void spec_from(const json& j, CreateSpec& s) {
   s.labels = j.value("labels", std::map<std::string, std::string>{});
   s.auto_remove = j.value("auto_remove", false);
   s.network_mode = j.value("network_mode", "none");
+  if (j.contains("resources")) resources_from(j["resources"], s.resources);
+  s.cgroup_parent = j.value("cgroup_parent", "");
   s.config_json = j.value("config_json", "{}");
   s.host_config_json = j.value("host_config_json", "{}");
 }

@@ -37,6 +37,15 @@ Result<bool> bool_field(const Json& j, const char* field, bool dflt) {
   return j[field].get<bool>();
 }
 
+Result<std::optional<int64_t>> int_field(const Json& j, const char* field) {
+  if (!j.contains(field) || j[field].is_null()) return std::optional<int64_t>();
+  const Json& v = j[field];
+  if (v.is_number_integer()) return std::optional<int64_t>(v.get<int64_t>());
+  if (v.is_number_float() && v.get<double>() == double(int64_t(v.get<double>())))
+    return std::optional<int64_t>(int64_t(v.get<double>()));
+  return Error::invalid("invalid {}: expected an integer", field);
+}
+
 Result<void> parse_host_config(const Json& body, engine::CreateSpec& s) {
   if (!body.contains("HostConfig") || body["HostConfig"].is_null()) return ok();
   const Json& hc = body["HostConfig"];
@@ -44,11 +53,42 @@ Result<void> parse_host_config(const Json& body, engine::CreateSpec& s) {
   s.auto_remove = BERTH_TRY(bool_field(hc, "AutoRemove", false));
   std::string mode = BERTH_TRY(str_field(hc, "NetworkMode"));
   if (!mode.empty()) s.network_mode = mode;
+  s.resources = BERTH_TRY(parse_resources(hc));
+  s.cgroup_parent = BERTH_TRY(str_field(hc, "CgroupParent"));
   s.host_config_json = hc.dump();
   return ok();
 }
 
 }  // namespace
+
+Result<cgroups::Resources> parse_resources(const Json& obj) {
+  cgroups::Resources r;
+  if (!obj.is_object()) return Error::invalid("invalid resources: expected an object");
+  auto nonzero = [&](const char* field, std::optional<int64_t>& out) -> Result<void> {
+    auto v = BERTH_TRY(int_field(obj, field));
+    if (v && *v != 0) out = *v;
+    return ok();
+  };
+  BERTH_TRY_VOID(nonzero("Memory", r.memory));
+  BERTH_TRY_VOID(nonzero("MemorySwap", r.memory_swap));
+  BERTH_TRY_VOID(nonzero("MemoryReservation", r.memory_reservation));
+  BERTH_TRY_VOID(nonzero("NanoCpus", r.nano_cpus));
+  BERTH_TRY_VOID(nonzero("CpuShares", r.cpu_shares));
+  BERTH_TRY_VOID(nonzero("CpuPeriod", r.cpu_period));
+  BERTH_TRY_VOID(nonzero("CpuQuota", r.cpu_quota));
+  BERTH_TRY_VOID(nonzero("PidsLimit", r.pids_limit));
+  std::optional<int64_t> blkio;
+  BERTH_TRY_VOID(nonzero("BlkioWeight", blkio));
+  if (blkio) {
+    if (*blkio < 0 || *blkio > 65535) return Error::invalid("Range of blkio weight is from 10 to 1000");
+    r.blkio_weight = uint16_t(*blkio);
+  }
+  for (auto [field, out] : {std::pair{"CpusetCpus", &r.cpuset_cpus}, {"CpusetMems", &r.cpuset_mems}}) {
+    std::string v = BERTH_TRY(str_field(obj, field));
+    if (!v.empty()) *out = v;
+  }
+  return r;
+}
 
 Result<engine::CreateSpec> parse_create_request(const std::string& body, const std::string& name) {
   Json j = BERTH_TRY(parse_body(body));

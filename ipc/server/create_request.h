@@ -6,9 +6,17 @@
 
 #include "core/base/result.h"
 #include "core/engine/container.h"
+#include "ipc/server/json_util.h"
 
 namespace berth::ipc {
 
 Result<engine::CreateSpec> parse_create_request(const std::string& body, const std::string& name);
+
+// The resource fields of a HostConfig (create) or an UpdateConfig (update):
+// Memory, MemorySwap, MemoryReservation, NanoCpus, CpuShares, CpuPeriod,
+// CpuQuota, CpusetCpus, CpusetMems, PidsLimit, BlkioWeight. Zero, null and
+// absent all mean "not set", as in Docker (PidsLimit 0 or -1: unlimited;
+// MemorySwap -1: unlimited swap). Type errors are 400s.
+Result<cgroups::Resources> parse_resources(const nlohmann::json& obj);
 
 }  // namespace berth::ipc

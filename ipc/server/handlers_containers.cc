@@ -9,6 +9,7 @@
 #include "ipc/proto/request.h"
 #include "ipc/server/connection.h"
 #include "ipc/server/create_request.h"
+#include "ipc/server/handler_util.h"
 #include "ipc/server/json_util.h"
 #include "ipc/server/router.h"
 #include "ipc/server/server.h"
@@ -21,27 +22,6 @@ namespace {
 
 using engine::Container;
 using engine::Status;
-
-// Answers through the connection if it is still open when an engine call
-// completes.
-engine::Done reply(Server& s, Connection& c, int ok_status) {
-  uint64_t serial = c.serial();
-  return [&s, serial, ok_status](Result<void> r) {
-    Connection* conn = s.lookup(serial);
-    if (!conn) return;
-    if (r) conn->respond_empty(ok_status);
-    else conn->respond_error(r.error());
-  };
-}
-
-Container* find_or_respond(Server& s, Connection& c, const std::string& ref) {
-  auto r = s.engine().find(ref);
-  if (!r) {
-    c.respond_error(r.error());
-    return nullptr;
-  }
-  return *r;
-}
 
 void create(Server& s, Connection& c, const Params&) {
   std::string name = c.request().query_value("name").value_or("");

@@ -65,6 +65,15 @@ void info(Server& s, Connection& c, const Params&) {
   ::sysinfo(&si);
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
+  const cgroups::Driver* cg = e.cgroup_driver();
+  auto has = [cg](std::string_view ctl) {
+    if (!cg) return false;
+    for (const auto& x : cg->controllers())
+      if (x == ctl) return true;
+    return false;
+  };
+  OrderedJson warnings = OrderedJson::array();
+  if (!cg) warnings.push_back("WARNING: No cgroups: resource limits, stats and pause are unavailable");
   OrderedJson j = {
       {"ID", "berth"},
       {"Containers", total},
@@ -75,11 +84,16 @@ void info(Server& s, Connection& c, const Params&) {
       {"Driver", "overlay2"},
       {"DriverStatus", OrderedJson::array({{"Backing Filesystem", "extfs"}, {"Supports d_type", "true"}})},
       {"Plugins", {{"Volume", {"local"}}, {"Network", {"none", "host"}}, {"Log", {"berth-log"}}}},
-      {"MemoryLimit", true},
-      {"SwapLimit", false},
-      {"CpuCfsPeriod", true},
-      {"CpuCfsQuota", true},
-      {"PidsLimit", true},
+      {"MemoryLimit", has("memory")},
+      {"SwapLimit", has("memory")},
+      {"KernelMemory", false},
+      {"KernelMemoryTCP", false},
+      {"CpuCfsPeriod", has("cpu")},
+      {"CpuCfsQuota", has("cpu")},
+      {"CPUShares", has("cpu")},
+      {"CPUSet", has("cpuset")},
+      {"PidsLimit", has("pids")},
+      {"OomKillDisable", false},
       {"IPv4Forwarding", false},
       {"Debug", false},
       {"NFd", 0},
@@ -87,7 +101,7 @@ void info(Server& s, Connection& c, const Params&) {
       {"SystemTime", format_rfc3339_nano(now_ns())},
       {"LoggingDriver", "berth-log"},
       {"CgroupDriver", "cgroupfs"},
-      {"CgroupVersion", "1"},
+      {"CgroupVersion", cg && cg->version() == cgroups::Version::kV2 ? "2" : "1"},
       {"KernelVersion", kernel_version()},
       {"OperatingSystem", os_name()},
       {"OSType", "linux"},
@@ -106,7 +120,7 @@ void info(Server& s, Connection& c, const Params&) {
       {"Isolation", ""},
       {"InitBinary", ""},
       {"SecurityOptions", OrderedJson::array({"name=no-new-privileges"})},
-      {"Warnings", OrderedJson::array()}};
+      {"Warnings", warnings}};
   c.respond(200, j.dump());
 }
 

@@ -16,6 +16,8 @@ const std::vector<Route>& routes() {
     add_container_routes(r);
     add_image_routes(r);
     add_log_routes(r);
+    add_resource_routes(r);
+    add_event_routes(r);
     return r;
   }();
   return table;

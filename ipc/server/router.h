@@ -29,5 +29,7 @@ void add_system_routes(std::vector<Route>& r);
 void add_container_routes(std::vector<Route>& r);
 void add_image_routes(std::vector<Route>& r);
 void add_log_routes(std::vector<Route>& r);
+void add_resource_routes(std::vector<Route>& r);
+void add_event_routes(std::vector<Route>& r);
 
 }  // namespace berth::ipc

@@ -86,6 +86,20 @@ OrderedJson container_inspect(const engine::Container& c) {
   host_config["NetworkMode"] = c.spec.network_mode;
   host_config["AutoRemove"] = c.spec.auto_remove;
   if (!host_config.contains("RestartPolicy")) host_config["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
+  // Limits as they are now (update changes them after create).
+  const auto& r = c.spec.resources;
+  host_config["Memory"] = r.memory.value_or(0);
+  host_config["MemorySwap"] = r.memory_swap.value_or(0);
+  host_config["MemoryReservation"] = r.memory_reservation.value_or(0);
+  host_config["NanoCpus"] = r.nano_cpus.value_or(0);
+  host_config["CpuShares"] = r.cpu_shares.value_or(0);
+  host_config["CpuPeriod"] = r.cpu_period.value_or(0);
+  host_config["CpuQuota"] = r.cpu_quota.value_or(0);
+  host_config["CpusetCpus"] = r.cpuset_cpus.value_or("");
+  host_config["CpusetMems"] = r.cpuset_mems.value_or("");
+  host_config["PidsLimit"] = r.pids_limit ? Json(*r.pids_limit) : Json(nullptr);
+  host_config["BlkioWeight"] = r.blkio_weight.value_or(0);
+  host_config["CgroupParent"] = c.spec.cgroup_parent;
   OrderedJson args = OrderedJson::array();
   for (size_t i = 1; i < c.path_args.size(); i++) args.push_back(c.path_args[i]);
   return {{"Id", c.id},

@@ -114,5 +114,34 @@ TEST_F(DockerCli, ImagesImportInspect) {
   EXPECT_EQ(docker({"rm", "insp"}).exit_code, 0);
 }
 
+TEST_F(DockerCli, ResourceLimitsStatsUpdatePause) {
+  auto oom = docker({"run", "--name", "oom", "-m", "32m", "busybox", "sh", "-c",
+                     "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived"});
+  EXPECT_EQ(oom.exit_code, 137) << oom.err;
+  auto killed = docker({"inspect", "--format", "{{.State.OOMKilled}} {{.HostConfig.Memory}}", "oom"});
+  EXPECT_EQ(killed.out, "true 33554432\n") << killed.err;
+  EXPECT_EQ(docker({"rm", "oom"}).exit_code, 0);
+
+  auto run = docker({"run", "-d", "--name", "lim", "-m", "64m", "--cpus", "0.5", "--pids-limit", "50", "busybox",
+                     "sleep", "1000"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto stats = docker({"stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}} {{.PIDs}}", "lim"});
+  EXPECT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_THAT(stats.out, HasSubstr("lim "));
+  EXPECT_THAT(stats.out, HasSubstr("/ 64MiB 1"));
+  auto upd = docker({"update", "--memory", "128m", "--memory-swap", "256m", "lim"});
+  EXPECT_EQ(upd.exit_code, 0) << upd.err;
+  auto mem = docker({"inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}", "lim"});
+  EXPECT_EQ(mem.out, "134217728 500000000 50\n") << mem.err;
+  EXPECT_EQ(docker({"pause", "lim"}).exit_code, 0);
+  EXPECT_EQ(docker({"inspect", "--format", "{{.State.Status}} {{.State.Paused}}", "lim"}).out, "paused true\n");
+  EXPECT_EQ(docker({"unpause", "lim"}).exit_code, 0);
+  EXPECT_EQ(docker({"inspect", "--format", "{{.State.Status}}", "lim"}).out, "running\n");
+  auto top = docker({"top", "lim"});
+  EXPECT_EQ(top.exit_code, 0) << top.err;
+  EXPECT_THAT(top.out, HasSubstr("sleep 1000"));
+  EXPECT_EQ(docker({"rm", "-f", "lim"}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace berth::test

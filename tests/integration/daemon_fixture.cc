@@ -92,6 +92,42 @@ TestDaemon::TestDaemon() {
 TestDaemon::~TestDaemon() {
   if (pid_ > 0) stop();
   (void)remove_tree(dir_);
+  remove_cgroup_parent();
+}
+
+std::string TestDaemon::cgroup_parent() const {
+  return "berth-test-" + dir_.substr(dir_.rfind('-') + 1);
+}
+
+std::string TestDaemon::container_cgroup(const std::string& controller, const std::string& id) const {
+  auto text = read_file("/proc/self/cgroup");
+  if (!text) return "";
+  for (const auto& line : split(*text, '\n')) {
+    auto parts = split(line, ':');
+    if (parts.size() < 3) continue;
+    for (const auto& c : split(parts[1], ','))
+      if (c == controller) {
+        std::string self = parts[2] == "/" ? "" : parts[2];
+        return "/sys/fs/cgroup/" + parts[1] + self + "/" + cgroup_parent() + "/" + id;
+      }
+  }
+  return "";
+}
+
+// The daemon runs in this process's cgroups (it is forked from it), so its
+// parent cgroup is <hierarchy>/<our cgroup>/<cgroup_parent()>: remove it (and
+// leave everything else alone) once the daemon and its containers are gone.
+void TestDaemon::remove_cgroup_parent() const {
+  auto text = read_file("/proc/self/cgroup");
+  if (!text) return;
+  for (const auto& line : split(*text, '\n')) {
+    auto parts = split(line, ':');
+    if (parts.size() < 3 || parts[1].empty()) continue;  // v2 "0::" line: no controllers here
+    std::string first = split(parts[1], ',')[0];
+    if (starts_with(first, "name=")) continue;
+    std::string self = parts[2] == "/" ? "" : parts[2];
+    ::rmdir(("/sys/fs/cgroup/" + parts[1] + self + "/" + cgroup_parent()).c_str());
+  }
 }
 
 bool TestDaemon::start(std::string* error) {
@@ -107,7 +143,9 @@ bool TestDaemon::start(std::string* error) {
     }
     std::string bin = bin_path("berthd");
     std::string root_flag = "--root=" + root(), exec_flag = "--exec-root=" + dir_ + "/exec";
-    ::execl(bin.c_str(), "berthd", root_flag.c_str(), exec_flag.c_str(), "--log-level=debug", nullptr);
+    std::string cg_flag = "--cgroup-parent=" + cgroup_parent();
+    ::execl(bin.c_str(), "berthd", root_flag.c_str(), exec_flag.c_str(), cg_flag.c_str(), "--log-level=debug",
+            nullptr);
     _exit(127);
   }
   // Wait for the socket to answer /_ping: bounded by attempts, not by time.

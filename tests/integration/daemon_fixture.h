@@ -49,6 +49,12 @@ class TestDaemon {
   std::string root() const { return dir_ + "/root"; }
   std::string socket() const { return dir_ + "/exec/berth.sock"; }
   std::string host() const { return "unix://" + socket(); }
+  // The daemon's --cgroup-parent (relative: under this process's cgroups),
+  // unique per daemon and removed with it.
+  std::string cgroup_parent() const;
+  // A container's cgroup directory in the v1 hierarchy of `controller`
+  // (under this process's cgroup there, then cgroup_parent()); "" if none.
+  std::string container_cgroup(const std::string& controller, const std::string& id) const;
   std::string log() const;   // the daemon's stderr so far
 
   ipc::Client client();
@@ -66,6 +72,7 @@ class TestDaemon {
   int container_dirs() const;
 
  private:
+  void remove_cgroup_parent() const;
   std::string dir_;
   pid_t pid_ = -1;
   int netns_holder_ = -1;

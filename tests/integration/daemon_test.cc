@@ -2,6 +2,8 @@
 // shutdown with running containers.
 #include <unistd.h>
 
+#include <filesystem>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -67,8 +69,12 @@ TEST_F(DaemonTest, CrashedDaemonRestartsAndMarksContainersExited) {
   ASSERT_TRUE(d.import_busybox(&err)) << err;
   auto running = d.ctl({"run", "-d", "--name", "victim", "busybox", "sleep", "1000"});
   ASSERT_EQ(running.exit_code, 0) << running.err;
+  std::string cgroup = d.container_cgroup("memory", running.out.substr(0, 64));
+  EXPECT_TRUE(std::filesystem::exists(cgroup)) << cgroup;
   d.crash();  // SIGKILL: the container's init dies with it (PDEATHSIG)
   ASSERT_TRUE(d.start(&err)) << err;
+  // The lost container's cgroup is cleaned up by the restarted daemon.
+  EXPECT_FALSE(std::filesystem::exists(cgroup)) << cgroup;
   auto c = d.client();
   Json j = Json::parse(c.request("GET", "/containers/victim/json")->body);
   EXPECT_EQ(j["State"]["Running"], false);

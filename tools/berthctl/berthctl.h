@@ -4,7 +4,10 @@
 //
 // Structure: main.cc parses global flags with CLI11 and dispatches; each
 // cmd_*.cc registers one group of subcommands; util.cc holds the shared
-// plumbing below. Single-threaded; every call blocks. Output goes straight to
+// plumbing below; units.cc, resources.cc and stats.cc hold the pure parts
+// of the resource flags and `stats`. Single-threaded and blocking, except
+// `stats`, which reads one daemon stream per container on its own thread as
+// the docker CLI does (see cmd_stats.cc). Output goes straight to
 // fds 1 and 2 with write(2) (stream output unbuffered, as docker does).
 //
 // Exit codes: 0 ok, 1 daemon or usage-of-API error, 125 run/create failures
@@ -13,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +27,7 @@
 #include "core/base/result.h"
 #include "ipc/client/client.h"
 #include "ipc/proto/frames.h"
+#include "tools/berthctl/units.h"
 
 namespace berth::ctl {
 
@@ -45,6 +50,8 @@ void add_container_commands(CLI::App& app, Globals& g, int& exit_code);  // star
 void add_inspect_command(CLI::App& app, Globals& g, int& exit_code);     // inspect (containers, then images)
 void add_image_commands(CLI::App& app, Globals& g, int& exit_code);      // import, images
 void add_system_commands(CLI::App& app, Globals& g, int& exit_code);     // version, info
+void add_stats_command(CLI::App& app, Globals& g, int& exit_code);       // stats
+void add_update_command(CLI::App& app, Globals& g, int& exit_code);      // update
 
 // --- output ---
 void out(std::string_view s);  // stdout, unbuffered
@@ -61,6 +68,12 @@ Result<Client> dial_like(const Client& c);
 Result<Response> call(Client& c, std::string_view method, std::string_view path, std::string_view body = {});
 // call() and parse the body as JSON.
 Result<json> call_json(Client& c, std::string_view method, std::string_view path, std::string_view body = {});
+// "/containers/<escaped id><rest>".
+std::string container_path(std::string_view id, std::string_view rest);
+// Runs `one` for each ID on one connection, printing the ID on success; the
+// errors follow at the end, as the docker CLI joins them. Exit 0 or 1.
+int for_each_id(const Globals& g, const std::vector<std::string>& ids,
+                const std::function<Result<void>(Client&, const std::string&)>& one);
 // Reads a started stream's body to the end.
 Result<std::string> read_stream_body(Client& c);
 // Reads a daemon error out of a started stream whose status is ≥ 400.
@@ -91,12 +104,12 @@ std::string dump(const json& j, int indent = -1);
 // --- formatting like the docker CLI ---
 std::string short_id(std::string_view id);          // strips "sha256:", 12 chars
 std::string ago(int64_t unix_seconds);               // "5 seconds ago"
-std::string human_size(int64_t bytes);               // decimal, 3 digits: "4.26MB"
-std::string bytes_size(int64_t bytes);               // binary, 4 digits: "23.45GiB"
+// human_size ("4.26MB") and bytes_size ("23.45GiB") are in units.h.
 std::string go_quote(std::string_view s);            // Go's strconv.Quote
 std::string ellipsis(std::string_view s, size_t max_chars);  // "…" when cut
 // Aligned columns like Go's tabwriter(minwidth 10, padding 3); the last
 // column is not padded.
+std::string format_table(const std::vector<std::vector<std::string>>& rows);
 void print_table(const std::vector<std::vector<std::string>>& rows);
 // Docker's --since/--until: unix seconds[.nanos], a Go duration ("10m",
 // "1h30m": that long ago) or RFC 3339 → "seconds.nanoseconds".

@@ -1,6 +1,7 @@
-// Container commands: start, ps, logs, stop, kill, rm, wait. Each sends the
-// requests the docker CLI sends (docker-cli-map.md §4); commands taking
-// several IDs go on after a failure, print each error, and exit 1 at the end.
+// Container commands: start, ps, logs, stop, kill, pause, unpause, rm, wait.
+// Each sends the requests the docker CLI sends (docker-cli-map.md §4);
+// commands taking several IDs go on after a failure, print each error, and
+// exit 1 at the end.
 #include <algorithm>
 #include <functional>
 #include <tuple>
@@ -13,27 +14,6 @@
 
 namespace berth::ctl {
 namespace {
-
-std::string container_path(std::string_view id, std::string_view rest) {
-  return "/containers/" + ipc::path_escape(id) + std::string(rest);
-}
-
-// Runs `one` for each ID, printing the ID on success; the errors follow at
-// the end, as the docker CLI joins them.
-int for_each_id(const Globals& g, const std::vector<std::string>& ids,
-                const std::function<Result<void>(Client&, const std::string&)>& one) {
-  Result<Client> c = dial(g);
-  if (!c) return fail(c.error());
-  std::vector<Error> errors;
-  for (const std::string& id : ids) {
-    if (Result<void> r = one(*c, id); !r)
-      errors.push_back(r.error());
-    else
-      out(id + "\n");
-  }
-  for (const Error& e : errors) fail(e);
-  return errors.empty() ? kExitOk : kExitError;
-}
 
 // --- start / stop / kill / rm / wait ---
 
@@ -291,6 +271,23 @@ void add_container_commands(CLI::App& app, Globals& g, int& exit_code) {
       return ok();
     });
   });
+
+  // POST /containers/{id}/pause|unpause → 204; the daemon freezes the cgroup.
+  for (const char* verb : {"pause", "unpause"}) {
+    auto ids = std::make_shared<std::vector<std::string>>();
+    bool pause = verb == std::string_view("pause");
+    CLI::App* sub = app.add_subcommand(
+        verb, pause ? "Pause all processes within one or more containers"
+                    : "Unpause all processes within one or more containers");
+    sub->add_option("CONTAINER", *ids)->required();
+    std::string rest = std::string("/") + verb;
+    sub->callback([&g, &exit_code, ids, rest] {
+      exit_code = for_each_id(g, *ids, [&](Client& c, const std::string& id) -> Result<void> {
+        BERTH_TRY(call(c, "POST", container_path(id, rest)));
+        return ok();
+      });
+    });
+  }
 
   auto rm_opts = std::make_shared<RmOptions>();
   CLI::App* rm = app.add_subcommand("rm", "Remove one or more containers");

@@ -8,6 +8,10 @@
 //     demultiplex conn 2 to stdout/stderr until the daemon closes it,
 //     then read the wait body {"StatusCode":N,"Error":…} and exit N.
 //   run -d: create, start, print the ID.
+//
+// The resource flags (-m, --cpus, …; resources.h) go into HostConfig, only
+// those given (the daemon reads a missing field as Docker's zero: unset).
+// A malformed value fails before any request, with exit 125.
 #include <cstdlib>
 #include <memory>
 
@@ -16,6 +20,7 @@
 #include "core/base/strings.h"
 #include "ipc/proto/url.h"
 #include "tools/berthctl/berthctl.h"
+#include "tools/berthctl/resources.h"
 
 namespace berth::ctl {
 namespace {
@@ -28,6 +33,7 @@ struct ContainerOptions {
   CLI::Option* entrypoint_flag = nullptr;  // to tell `--entrypoint ""` from no flag
   std::string image;
   std::vector<std::string> cmd;
+  ResourceFlags resources;
 };
 
 void add_container_flags(CLI::App* sub, ContainerOptions& o) {
@@ -40,6 +46,7 @@ void add_container_flags(CLI::App* sub, ContainerOptions& o) {
   sub->add_option("-h,--hostname", o.hostname, "Container host name");
   sub->add_option("--network,--net", o.network, "Network mode: none or host");
   o.entrypoint_flag = sub->add_option("--entrypoint", o.entrypoint, "Overwrite the image's ENTRYPOINT");
+  add_resource_flags(sub, o.resources);
   sub->add_option("IMAGE", o.image, "Image to create the container from")->required();
   sub->add_option("COMMAND", o.cmd, "Command and its arguments");
   sub->positionals_at_end();  // everything after IMAGE belongs to the command: run busybox sh -c 'exit 7'
@@ -59,7 +66,8 @@ std::vector<std::string> resolve_env(const std::vector<std::string>& env) {
   return out;
 }
 
-std::string create_body(const ContainerOptions& o) {
+// `resources`: the Resources fields of the flags given (resource_fields()).
+std::string create_body(const ContainerOptions& o, const json& resources) {
   json cfg = json::object();
   cfg["Hostname"] = o.hostname;
   cfg["User"] = o.user;
@@ -85,6 +93,7 @@ std::string create_body(const ContainerOptions& o) {
   host["NetworkMode"] = o.network.empty() ? "default" : o.network;
   host["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
   host["ConsoleSize"] = json::array({0, 0});
+  for (const auto& [key, value] : resources.items()) host[key] = value;
   cfg["HostConfig"] = std::move(host);
   cfg["NetworkingConfig"] = {{"EndpointsConfig", json::object()}};
   return dump(cfg);
@@ -123,10 +132,10 @@ Result<void> pull_image(Client& c, std::string_view ref) {
   return ok();
 }
 
-Result<std::string> create_container(Client& c, const ContainerOptions& o) {
+Result<std::string> create_container(Client& c, const ContainerOptions& o, const json& resources) {
   std::string path = "/containers/create";
   if (!o.name.empty()) path += "?name=" + ipc::url_encode(o.name);
-  std::string body = create_body(o);
+  std::string body = create_body(o, resources);
   Response r = BERTH_TRY(c.request("POST", path, body));
   if (r.status == 404) {
     auto [name, tag] = split_tag(o.image);
@@ -191,9 +200,11 @@ int run_attached(Client& c, const std::string& id, bool rm) {
 }
 
 int run_container(const Globals& g, const ContainerOptions& o) {
+  Result<json> resources = resource_fields(o.resources);
+  if (!resources) return fail(resources.error(), kExitRunFailure);
   Result<Client> c = dial(g);
   if (!c) return fail(c.error(), kExitRunFailure);
-  Result<std::string> id = create_container(*c, o);
+  Result<std::string> id = create_container(*c, o, *resources);
   if (!id) return fail(id.error(), kExitRunFailure);
   if (!o.detach) return run_attached(*c, *id, o.rm);
   Result<Response> started = call(*c, "POST", "/containers/" + *id + "/start");
@@ -203,9 +214,11 @@ int run_container(const Globals& g, const ContainerOptions& o) {
 }
 
 int create_only(const Globals& g, const ContainerOptions& o) {
+  Result<json> resources = resource_fields(o.resources);
+  if (!resources) return fail(resources.error(), kExitRunFailure);  // a flag error, as docker's
   Result<Client> c = dial(g);
   if (!c) return fail(c.error());
-  Result<std::string> id = create_container(*c, o);
+  Result<std::string> id = create_container(*c, o, *resources);
   if (!id) return fail(id.error());  // docker create exits 1 on daemon errors
   out(*id + "\n");
   return kExitOk;

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   add_inspect_command(app, g, exit_code);
   add_image_commands(app, g, exit_code);
   add_system_commands(app, g, exit_code);
+  add_stats_command(app, g, exit_code);
+  add_update_command(app, g, exit_code);
 
   try {
     app.parse(argc, argv);

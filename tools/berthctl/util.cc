@@ -11,6 +11,7 @@
 
 #include "core/base/file.h"
 #include "core/base/strings.h"
+#include "ipc/proto/url.h"
 #include "tools/berthctl/berthctl.h"
 
 namespace berth::ctl {
@@ -55,6 +56,25 @@ Result<std::string> read_stream_body(Client& c) {
     if (!piece) return body;
     body += *piece;
   }
+}
+
+std::string container_path(std::string_view id, std::string_view rest) {
+  return "/containers/" + ipc::path_escape(id) + std::string(rest);
+}
+
+int for_each_id(const Globals& g, const std::vector<std::string>& ids,
+                const std::function<Result<void>(Client&, const std::string&)>& one) {
+  Result<Client> c = dial(g);
+  if (!c) return fail(c.error());
+  std::vector<Error> errors;
+  for (const std::string& id : ids) {
+    if (Result<void> r = one(*c, id); !r)
+      errors.push_back(r.error());
+    else
+      out(id + "\n");
+  }
+  for (const Error& e : errors) fail(e);
+  return errors.empty() ? kExitOk : kExitError;
 }
 
 Error stream_error(Client& c, const Response& head) {
@@ -136,30 +156,6 @@ std::string ago(int64_t unix_seconds) {
   return human_duration(now_ns() - unix_seconds * 1000000000) + " ago";
 }
 
-namespace {
-
-// Go's units package: scale by `base` until below it, print with %.<p>g.
-std::string scaled(double size, double base, const char* const* units, size_t n_units, int precision) {
-  size_t i = 0;
-  while (size >= base && i + 1 < n_units) {
-    size /= base;
-    i++;
-  }
-  return fmt::format("{:.{}g}{}", size, precision, units[i]);
-}
-
-}  // namespace
-
-std::string human_size(int64_t bytes) {
-  static const char* const kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
-  return scaled(double(bytes), 1000.0, kUnits, std::size(kUnits), 3);
-}
-
-std::string bytes_size(int64_t bytes) {
-  static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"};
-  return scaled(double(bytes), 1024.0, kUnits, std::size(kUnits), 4);
-}
-
 std::string go_quote(std::string_view s) {
   std::string q = "\"";
   for (char c : s) {
@@ -196,7 +192,7 @@ std::string ellipsis(std::string_view s, size_t max_chars) {
   return std::string(s.substr(0, i)) + "…";
 }
 
-void print_table(const std::vector<std::vector<std::string>>& rows) {
+std::string format_table(const std::vector<std::vector<std::string>>& rows) {
   constexpr size_t kMinWidth = 10, kPadding = 3;
   auto width_of = [](const std::string& s) {
     return size_t(std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
@@ -215,8 +211,10 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
     }
     text += '\n';
   }
-  out(text);
+  return text;
 }
+
+void print_table(const std::vector<std::vector<std::string>>& rows) { out(format_table(rows)); }
 
 namespace {
 

@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstring>
 
 #include "core/base/file.h"
 #include "core/base/log.h"
@@ -26,6 +28,8 @@ struct Flags {
   std::string pidfile;
   std::string log_level = "info";
   size_t netns_pool = 4;
+  std::string cgroup_parent = "berth";
+  bool no_cgroups = false;
 };
 
 // Holds an exclusive lock on <root>/berthd.lock for the daemon's life.
@@ -45,6 +49,16 @@ Result<unique_fd> lock_root(const std::string& root) {
   return fd;
 }
 
+// Each container costs the daemon a few fds (pidfd, log pipes, OOM eventfd,
+// attached clients): take the whole hard limit, never fail when it is low.
+void raise_fd_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max) return;
+  rl.rlim_cur = rl.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &rl) < 0)
+    log::warn("berthd", "raise the open-file limit to {}: {}", rl.rlim_max, std::strerror(errno));
+}
+
 Result<std::string> socket_path(const Flags& f) {
   if (f.host.empty()) return f.exec_root + "/berth.sock";
   std::string_view h = f.host;
@@ -60,6 +74,7 @@ int run(const Flags& f) {
     log::error("berthd", "{}", e.message());
     return 1;
   };
+  raise_fd_limit();
   auto lock = lock_root(f.root);
   if (!lock) return fail(lock.error());
   auto sock = socket_path(f);
@@ -78,7 +93,13 @@ int run(const Flags& f) {
   auto reactor = reactor::Reactor::create(4096, 2);
   if (!reactor) return fail(reactor.error());
   reactor::Reactor& r = **reactor;
-  auto engine = engine::Engine::open(r, {.root = f.root, .exec_root = f.exec_root, .netns_pool = f.netns_pool});
+  engine::Options eo;
+  eo.root = f.root;
+  eo.exec_root = f.exec_root;
+  eo.netns_pool = f.netns_pool;
+  eo.cgroup_parent = f.cgroup_parent;
+  eo.cgroups = !f.no_cgroups;
+  auto engine = engine::Engine::open(r, eo);
   if (!engine) return fail(engine.error());
   auto server = ipc::Server::listen(r, **engine, *sock);
   if (!server) return fail(server.error());
@@ -119,6 +140,9 @@ int main(int argc, char** argv) {
   app.add_option("--pidfile", f.pidfile, "Write the daemon's PID to this file");
   app.add_option("--log-level", f.log_level, "debug, info, warn or error");
   app.add_option("--netns-pool", f.netns_pool, "Network namespaces to create ahead of container starts (0: none)");
+  app.add_option("--cgroup-parent", f.cgroup_parent,
+                 "Parent cgroup of every container: relative to berthd's own cgroup, or absolute (default berth)");
+  app.add_flag("--no-cgroups", f.no_cgroups, "Run containers without cgroups (limits, stats and pause are refused)");
   CLI11_PARSE(app, argc, argv);
   berth::log::Level level;
   if (!berth::log::parse_level(f.log_level, &level)) {

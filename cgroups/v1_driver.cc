@@ -1,0 +1,136 @@
+// The cgroup v1 driver: a container's cgroup is a same-named directory in
+// every mounted controller hierarchy; see v1_cgroup.h.
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "cgroups/control.h"
+#include "cgroups/v1_cgroup.h"
+#include "core/base/strings.h"
+
+namespace berth::cgroups {
+namespace {
+
+bool carries(const V1Hierarchy& h, std::string_view controller) {
+  return std::find(h.controllers.begin(), h.controllers.end(), controller) != h.controllers.end();
+}
+
+// mkdir -p of `rel` below `mount`, component by component, so that a cpuset
+// hierarchy can fill each level before the next is made under it.
+Result<void> make_cgroup_dirs(const V1Hierarchy& h, const std::string& rel) {
+  std::string cur = h.mount;
+  for (const std::string& c : split(rel, '/')) {
+    if (c.empty()) continue;
+    std::string parent = cur;
+    cur = join_path(cur, c);
+    if (::mkdir(cur.c_str(), 0755) < 0 && errno != EEXIST) return Error::sys(errno, "mkdir {}", cur);
+    if (carries(h, "cpuset")) BERTH_TRY_VOID(copy_cpuset_if_empty(cur, parent));
+  }
+  return ok();
+}
+
+class V1Driver final : public Driver {
+ public:
+  V1Driver(std::vector<V1Hierarchy> hs, DriverOptions opts) : hs_(std::move(hs)), opts_(opts) {}
+
+  Version version() const override { return Version::kV1; }
+
+  std::vector<std::string> controllers() const override {
+    std::vector<std::string> out;
+    for (const V1Hierarchy& h : hs_) out.insert(out.end(), h.controllers.begin(), h.controllers.end());
+    return out;
+  }
+
+  Result<std::unique_ptr<Cgroup>> create(std::string_view parent, std::string_view name) override {
+    for (const V1Hierarchy& h : hs_) {
+      std::string rel = BERTH_TRY(cgroup_path(h.self, parent, name));
+      auto made = make_cgroup_dirs(h, rel);
+      if (!made) return std::move(made.error()).context("create cgroup {}", rel);
+    }
+    return open(parent, name);
+  }
+
+  Result<std::unique_ptr<Cgroup>> open(std::string_view parent, std::string_view name) override {
+    if (hs_.empty()) return Error::make(Code::kNotSupported, "open cgroup {}: no cgroup v1 hierarchy", name);
+    std::vector<V1Cgroup::Dir> dirs;
+    std::string path;
+    for (const V1Hierarchy& h : hs_) {
+      std::string rel = BERTH_TRY(cgroup_path(h.self, parent, name));
+      std::string dir = join_path(h.mount, rel);
+      struct stat st;
+      if (::stat(dir.c_str(), &st) < 0) return Error::sys(errno, "open cgroup {}", dir);
+      if (path.empty() || carries(h, "memory")) path = rel;
+      dirs.push_back({h.controllers, std::move(dir)});
+    }
+    return std::unique_ptr<Cgroup>(new V1Cgroup(std::move(dirs), std::move(path), opts_));
+  }
+
+ private:
+  std::vector<V1Hierarchy> hs_;
+  DriverOptions opts_;
+};
+
+}  // namespace
+
+std::unique_ptr<Driver> make_v1(std::vector<V1Hierarchy> hierarchies, DriverOptions opts) {
+  return std::make_unique<V1Driver>(std::move(hierarchies), opts);
+}
+
+const std::string* V1Cgroup::dir_of(std::string_view controller) const {
+  for (const Dir& d : dirs_) {
+    if (std::find(d.controllers.begin(), d.controllers.end(), controller) != d.controllers.end()) return &d.path;
+  }
+  return nullptr;
+}
+
+Result<void> V1Cgroup::add_process(pid_t pid) {
+  for (const Dir& d : dirs_) {
+    auto r = write_control(d.path, "cgroup.procs", std::to_string(pid));
+    if (!r) return std::move(r.error()).context("add pid {} to cgroup", pid);
+  }
+  return ok();
+}
+
+const std::string* V1Cgroup::procs_dir() const {
+  if (const std::string* d = dir_of("pids")) return d;
+  if (const std::string* d = dir_of("memory")) return d;
+  return dirs_.empty() ? nullptr : &dirs_.front().path;
+}
+
+Result<std::vector<pid_t>> V1Cgroup::pids() {
+  const std::string* dir = procs_dir();
+  if (!dir) return std::vector<pid_t>();
+  return read_procs(*dir);
+}
+
+Result<void> V1Cgroup::set(const Resources& r) {
+  BERTH_TRY_VOID(check_memory(r));
+  BERTH_TRY_VOID(check_cpu(r));
+  BERTH_TRY_VOID(check_pids(r));
+  BERTH_TRY_VOID(check_blkio(r));
+  BERTH_TRY_VOID(set_memory(r));
+  BERTH_TRY_VOID(set_cpu(r));
+  BERTH_TRY_VOID(set_pids(r));
+  BERTH_TRY_VOID(set_blkio(r));
+  return ok();
+}
+
+Result<Stats> V1Cgroup::stats() {
+  Stats s;
+  BERTH_TRY_VOID(memory_stats(s));
+  BERTH_TRY_VOID(cpu_stats(s));
+  BERTH_TRY_VOID(pids_stats(s));
+  BERTH_TRY_VOID(blkio_stats(s));
+  return s;
+}
+
+Result<void> V1Cgroup::destroy() {
+  Result<void> first = ok();
+  for (const Dir& d : dirs_) {
+    auto r = remove_cgroup_dir(d.path);
+    if (!r && first) first = std::move(r);
+  }
+  return first;
+}
+
+}  // namespace berth::cgroups

@@ -1,0 +1,318 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "cgroups/cgroups.h"
+#include "tests/unit/cgroups/tree.h"
+
+namespace berth::cgroups {
+namespace {
+
+using test::CgroupTree;
+
+constexpr int64_t kMiB = 1024 * 1024;
+constexpr char kUnlimited[] = "9223372036854771712\n";
+
+// A v1 host: the daemon in /process_api/x of the memory hierarchy and at
+// the root of the others; cpu and cpuacct co-mounted.
+class V1Test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* m : {"memory", "cpu,cpuacct", "cpuset", "pids", "freezer", "blkio"}) t_.mkdir(m);
+    t_.mkdir("memory/process_api/x");
+    t_.put("cpuset/cpuset.cpus", "0-3\n");
+    t_.put("cpuset/cpuset.mems", "0\n");
+    DriverOptions o;
+    o.freeze_timeout_ms = 50;
+    driver_ = make_v1({{t_.path("memory"), "/process_api/x", {"memory"}},
+                       {t_.path("cpu,cpuacct"), "/", {"cpu", "cpuacct"}},
+                       {t_.path("cpuset"), "/", {"cpuset"}},
+                       {t_.path("pids"), "/", {"pids"}},
+                       {t_.path("freezer"), "/", {"freezer"}},
+                       {t_.path("blkio"), "/", {"blkio"}}},
+                      o);
+  }
+
+  // The leaf berth/c1 in hierarchy `h`, relative to the tree.
+  static std::string leaf(std::string_view h) {
+    return std::string(h) + (h == "memory" ? "/process_api/x/berth/c1" : "/berth/c1");
+  }
+  std::string f(std::string_view h, std::string_view file) const { return leaf(h) + "/" + std::string(file); }
+
+  // The files the kernel shows in a new cgroup (plus some history), then
+  // create() over them.
+  std::unique_ptr<Cgroup> populated() {
+    t_.put(f("memory", "memory.limit_in_bytes"), kUnlimited);
+    t_.put(f("memory", "memory.memsw.limit_in_bytes"), kUnlimited);
+    t_.put(f("memory", "memory.soft_limit_in_bytes"), kUnlimited);
+    t_.put(f("memory", "memory.usage_in_bytes"), "1048576\n");
+    t_.put(f("memory", "memory.max_usage_in_bytes"), "2097152\n");
+    t_.put(f("memory", "memory.stat"), "cache 4096\nrss 8192\nhierarchical_memory_limit 9223372036854771712\n");
+    t_.put(f("memory", "memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
+    t_.put(f("memory", "cgroup.event_control"), "");
+    t_.put(f("cpu,cpuacct", "cpu.shares"), "1024\n");
+    t_.put(f("cpu,cpuacct", "cpu.cfs_period_us"), "100000\n");
+    t_.put(f("cpu,cpuacct", "cpu.cfs_quota_us"), "-1\n");
+    t_.put(f("cpu,cpuacct", "cpu.stat"), "nr_periods 10\nnr_throttled 2\nthrottled_time 5000\n");
+    t_.put(f("cpu,cpuacct", "cpuacct.usage"), "123456789\n");
+    t_.put(f("cpu,cpuacct", "cpuacct.usage_percpu"), "100 200 \n");
+    t_.put(f("cpu,cpuacct", "cpuacct.stat"), "user 150\nsystem 50\n");
+    t_.put("cpuset/berth/cpuset.cpus", "");
+    t_.put("cpuset/berth/cpuset.mems", "");
+    t_.put(f("cpuset", "cpuset.cpus"), "");
+    t_.put(f("cpuset", "cpuset.mems"), "");
+    t_.put(f("pids", "pids.max"), "max\n");
+    t_.put(f("pids", "pids.current"), "2\n");
+    t_.put(f("freezer", "freezer.state"), "THAWED\n");
+    t_.put(f("blkio", "blkio.bfq.weight"), "100\n");
+    t_.put(f("blkio", "blkio.throttle.io_service_bytes"),
+           "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:0 Async 12288\n8:0 Discard 0\n8:0 Total 12288\n"
+           "8:16 Read 1\nTotal 12289\n");
+    t_.put(f("blkio", "blkio.throttle.io_serviced"), "8:0 Read 1\n8:0 Write 2\nTotal 3\n");
+    for (const char* h : {"memory", "cpu,cpuacct", "cpuset", "pids", "freezer", "blkio"}) {
+      t_.put(f(h, "cgroup.procs"), "");
+    }
+    auto cg = driver_->create("berth", "c1");
+    EXPECT_TRUE(cg.has_value()) << cg.error().message();
+    return cg ? std::move(*cg) : nullptr;
+  }
+
+  CgroupTree t_;
+  std::unique_ptr<Driver> driver_;
+};
+
+TEST_F(V1Test, CreateMakesTheDirectoryInEveryHierarchy) {
+  EXPECT_EQ(driver_->version(), Version::kV1);
+  auto cg = driver_->create("berth", "c1");
+  ASSERT_TRUE(cg.has_value()) << cg.error().message();
+  EXPECT_EQ((*cg)->path(), "/process_api/x/berth/c1");
+  EXPECT_EQ((*cg)->clone_into_fd(), -1);
+  for (const char* h : {"memory", "cpu,cpuacct", "cpuset", "pids", "freezer", "blkio"}) {
+    EXPECT_TRUE(t_.exists(leaf(h))) << h;
+  }
+  auto abs = driver_->create("/top", "c2");  // absolute: from each hierarchy's root
+  ASSERT_TRUE(abs.has_value()) << abs.error().message();
+  EXPECT_EQ((*abs)->path(), "/top/c2");
+  EXPECT_TRUE(t_.exists("memory/top/c2"));
+  EXPECT_TRUE(t_.exists("pids/top/c2"));
+}
+
+TEST_F(V1Test, CreateCopiesCpusetFromTheParent) {
+  auto cg = populated();
+  ASSERT_TRUE(cg);
+  EXPECT_EQ(t_.get("cpuset/berth/cpuset.cpus"), "0-3");
+  EXPECT_EQ(t_.get("cpuset/berth/cpuset.mems"), "0");
+  EXPECT_EQ(t_.get(f("cpuset", "cpuset.cpus")), "0-3");
+  EXPECT_EQ(t_.get(f("cpuset", "cpuset.mems")), "0");
+  t_.put(f("cpuset", "cpuset.cpus"), "1\n");  // set already: left alone
+  ASSERT_TRUE(driver_->create("berth", "c1").has_value());
+  EXPECT_EQ(t_.get(f("cpuset", "cpuset.cpus")), "1\n");
+}
+
+TEST_F(V1Test, OpenNeedsAnExistingCgroupAndRejectsBadNames) {
+  auto missing = driver_->open("berth", "nope");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code(), Code::kNotFound);
+  EXPECT_FALSE(driver_->create("berth", "../escape").has_value());
+  EXPECT_FALSE(driver_->create("..", "c").has_value());
+  ASSERT_TRUE(populated());
+  auto again = driver_->open("berth", "c1");
+  ASSERT_TRUE(again.has_value()) << again.error().message();
+  EXPECT_EQ((*again)->path(), "/process_api/x/berth/c1");
+}
+
+TEST_F(V1Test, AddProcessWritesEveryHierarchy) {
+  auto cg = populated();
+  ASSERT_TRUE(cg);
+  ASSERT_TRUE(cg->add_process(4242).has_value());
+  for (const char* h : {"memory", "cpu,cpuacct", "cpuset", "pids", "freezer", "blkio"}) {
+    EXPECT_EQ(t_.get(f(h, "cgroup.procs")), "4242") << h;
+  }
+  t_.put(f("pids", "cgroup.procs"), "12\n34\n");
+  EXPECT_EQ(*cg->pids(), (std::vector<pid_t>{12, 34}));
+}
+
+TEST_F(V1Test, SetWritesEachLimit) {
+  auto cg = populated();
+  ASSERT_TRUE(cg);
+  Resources r;
+  r.memory = 64 * kMiB;
+  r.memory_swap = 128 * kMiB;
+  r.memory_reservation = 32 * kMiB;
+  r.nano_cpus = 500000000;
+  r.cpu_shares = 512;
+  r.cpuset_cpus = "0-1";
+  r.cpuset_mems = "0";
+  r.pids_limit = 10;
+  r.blkio_weight = 300;
+  auto s = cg->set(r);
+  ASSERT_TRUE(s.has_value()) << s.error().message();
+  EXPECT_EQ(t_.get(f("memory", "memory.limit_in_bytes")), "67108864");
+  EXPECT_EQ(t_.get(f("memory", "memory.memsw.limit_in_bytes")), "134217728");
+  EXPECT_EQ(t_.get(f("memory", "memory.soft_limit_in_bytes")), "33554432");
+  EXPECT_EQ(t_.get(f("cpu,cpuacct", "cpu.shares")), "512");
+  EXPECT_EQ(t_.get(f("cpu,cpuacct", "cpu.cfs_period_us")), "100000");
+  EXPECT_EQ(t_.get(f("cpu,cpuacct", "cpu.cfs_quota_us")), "50000");
+  EXPECT_EQ(t_.get(f("cpuset", "cpuset.cpus")), "0-1");
+  EXPECT_EQ(t_.get(f("cpuset", "cpuset.mems")), "0");
+  EXPECT_EQ(t_.get(f("pids", "pids.max")), "10");
+  EXPECT_EQ(t_.get(f("blkio", "blkio.bfq.weight")), "300");  // no CFQ blkio.weight here
+
+  Resources unlimited;
+  unlimited.memory = 0;
+  unlimited.memory_reservation = 0;
+  unlimited.nano_cpus = 0;
+  unlimited.pids_limit = 0;
+  ASSERT_TRUE(cg->set(unlimited).has_value());
+  EXPECT_EQ(t_.get(f("memory", "memory.limit_in_bytes")), "-1");
+  EXPECT_EQ(t_.get(f("memory", "memory.memsw.limit_in_bytes")), "-1");  // lifted with it
+  EXPECT_EQ(t_.get(f("memory", "memory.soft_limit_in_bytes")), "-1");
+  EXPECT_EQ(t_.get(f("cpu,cpuacct", "cpu.cfs_quota_us")), "-1");
+  EXPECT_EQ(t_.get(f("pids", "pids.max")), "max");
+
+  Resources cfs;
+  cfs.cpu_period = 50000;
+  cfs.cpu_quota = 25000;
+  ASSERT_TRUE(cg->set(cfs).has_value());
+  EXPECT_EQ(t_.get(f("cpu,cpuacct", "cpu.cfs_period_us")), "50000");
+  EXPECT_EQ(t_.get(f("cpu,cpuacct", "cpu.cfs_quota_us")), "25000");
+  EXPECT_EQ(t_.get(f("cpu,cpuacct", "cpu.shares")), "512");  // unset: left alone
+}
+
+// memory.limit <= memsw.limit must hold after each write. Writing to
+// /dev/full fails, which shows which write came first.
+TEST_F(V1Test, MemoryAndSwapWriteOrderFollowsTheDirection) {
+  auto cg = populated();
+  ASSERT_TRUE(cg);
+  std::string memsw = t_.path(f("memory", "memory.memsw.limit_in_bytes"));
+  ASSERT_EQ(::unlink(memsw.c_str()), 0);
+  ASSERT_EQ(::symlink("/dev/full", memsw.c_str()), 0);
+
+  t_.put(f("memory", "memory.limit_in_bytes"), "67108864\n");
+  Resources up;
+  up.memory = 256 * kMiB;
+  up.memory_swap = 512 * kMiB;
+  auto r = cg->set(up);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("write memory.memsw.limit_in_bytes in "), std::string::npos);
+  EXPECT_EQ(t_.get(f("memory", "memory.limit_in_bytes")), "67108864\n");  // memsw went first
+
+  t_.put(f("memory", "memory.limit_in_bytes"), "268435456\n");
+  Resources down;
+  down.memory = 32 * kMiB;
+  down.memory_swap = 64 * kMiB;
+  ASSERT_FALSE(cg->set(down).has_value());
+  EXPECT_EQ(t_.get(f("memory", "memory.limit_in_bytes")), "33554432");  // memory went first
+}
+
+TEST_F(V1Test, SwapLimitWithoutSwapAccounting) {
+  auto cg = populated();
+  ASSERT_TRUE(cg);
+  ASSERT_EQ(::unlink(t_.path(f("memory", "memory.memsw.limit_in_bytes")).c_str()), 0);
+  Resources r;
+  r.memory = 64 * kMiB;
+  r.memory_swap = 128 * kMiB;
+  r.pids_limit = 5;
+  auto s = cg->set(r);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code(), Code::kNotSupported);
+  EXPECT_EQ(s.error().message(), "Your kernel does not support swap limit capabilities or the cgroup is not mounted");
+  EXPECT_EQ(t_.get(f("memory", "memory.limit_in_bytes")), kUnlimited);  // nothing applied
+  EXPECT_EQ(t_.get(f("pids", "pids.max")), "max\n");
+  r.memory_swap = -1;  // unlimited swap needs no memsw file
+  ASSERT_TRUE(cg->set(r).has_value());
+  EXPECT_EQ(t_.get(f("memory", "memory.limit_in_bytes")), "67108864");
+}
+
+TEST_F(V1Test, BlkioWeightUnsupported) {
+  auto cg = populated();
+  ASSERT_TRUE(cg);
+  ASSERT_EQ(::unlink(t_.path(f("blkio", "blkio.bfq.weight")).c_str()), 0);
+  Resources r;
+  r.blkio_weight = 500;
+  auto s = cg->set(r);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code(), Code::kNotSupported);
+  t_.put(f("blkio", "blkio.weight"), "500\n");
+  ASSERT_TRUE(cg->set(r).has_value());
+  EXPECT_EQ(t_.get(f("blkio", "blkio.weight")), "500");
+}
+
+TEST_F(V1Test, Stats) {
+  auto cg = populated();
+  ASSERT_TRUE(cg);
+  auto s = cg->stats();
+  ASSERT_TRUE(s.has_value()) << s.error().message();
+  EXPECT_EQ(s->memory_usage, 1048576u);
+  EXPECT_EQ(s->memory_max_usage, 2097152u);
+  EXPECT_EQ(s->memory_limit, 0u);  // unlimited
+  ASSERT_EQ(s->memory_stat.size(), 3u);
+  EXPECT_EQ(s->memory_stat[0].first, "cache");
+  EXPECT_EQ(s->memory_stat[1], (std::pair<std::string, uint64_t>{"rss", 8192}));
+  EXPECT_EQ(s->cpu_total_ns, 123456789u);
+  EXPECT_EQ(s->cpu_percpu_ns, (std::vector<uint64_t>{100, 200}));
+  const uint64_t hz = static_cast<uint64_t>(::sysconf(_SC_CLK_TCK));
+  EXPECT_EQ(s->cpu_user_ns, 150 * 1000000000ull / hz);
+  EXPECT_EQ(s->cpu_system_ns, 50 * 1000000000ull / hz);
+  EXPECT_EQ(s->throttling_periods, 10u);
+  EXPECT_EQ(s->throttled_periods, 2u);
+  EXPECT_EQ(s->throttled_time_ns, 5000u);
+  EXPECT_EQ(s->pids_current, 2u);
+  EXPECT_EQ(s->pids_limit, 0u);
+  ASSERT_EQ(s->io_service_bytes.size(), 7u);  // the device-less "Total" line skipped
+  EXPECT_EQ(s->io_service_bytes[1].op, "Write");
+  EXPECT_EQ(s->io_service_bytes[1].value, 8192u);
+  EXPECT_EQ(s->io_service_bytes[6].minor, 16u);
+  ASSERT_EQ(s->io_serviced.size(), 2u);
+  EXPECT_EQ(s->io_serviced[0].major, 8u);
+  EXPECT_EQ(s->oom_kills, 3u);
+  t_.put(f("memory", "memory.limit_in_bytes"), "67108864\n");
+  t_.put(f("pids", "pids.max"), "20\n");
+  s = cg->stats();
+  EXPECT_EQ(s->memory_limit, 67108864u);
+  EXPECT_EQ(s->pids_limit, 20u);
+}
+
+TEST_F(V1Test, OomKillsAndNotifier) {
+  auto cg = populated();
+  ASSERT_TRUE(cg);
+  EXPECT_EQ(*cg->oom_kills(), 3u);
+  auto fd = cg->oom_notifier();
+  ASSERT_TRUE(fd.has_value()) << fd.error().message();
+  ASSERT_TRUE(*fd);
+  EXPECT_TRUE(::fcntl(fd->get(), F_GETFD) & FD_CLOEXEC);
+  std::string reg = t_.get(f("memory", "cgroup.event_control"));
+  EXPECT_EQ(reg.substr(0, reg.find(' ')), std::to_string(fd->get()));  // "<eventfd> <oom_control fd>"
+  int oc = std::stoi(reg.substr(reg.find(' ') + 1));
+  EXPECT_EQ(::fcntl(oc, F_GETFD), -1);  // closed again (the kernel holds its own reference)
+}
+
+TEST_F(V1Test, FreezeThawAndKillAll) {
+  auto cg = populated();
+  ASSERT_TRUE(cg);
+  EXPECT_FALSE(*cg->frozen());
+  ASSERT_TRUE(cg->freeze().has_value());  // a plain file reads back FROZEN at once
+  EXPECT_EQ(t_.get(f("freezer", "freezer.state")), "FROZEN");
+  EXPECT_TRUE(*cg->frozen());
+  ASSERT_TRUE(cg->thaw().has_value());
+  EXPECT_EQ(t_.get(f("freezer", "freezer.state")), "THAWED");
+  ASSERT_TRUE(cg->kill_all().has_value());  // empty cgroup.procs: freeze, nothing to kill, thaw
+  EXPECT_EQ(t_.get(f("freezer", "freezer.state")), "THAWED");
+}
+
+TEST_F(V1Test, DestroyRemovesTheLeafEverywhere) {
+  // cgroupfs drops control files with rmdir; a temp dir holding files
+  // would fail with ENOTEMPTY, so this cgroup has none.
+  auto cg = driver_->create("berth", "c9");
+  ASSERT_TRUE(cg.has_value()) << cg.error().message();
+  t_.mkdir("memory/process_api/x/berth/c9/sub");  // a child cgroup made inside
+  ASSERT_TRUE((*cg)->destroy().has_value());
+  EXPECT_FALSE(t_.exists("memory/process_api/x/berth/c9"));
+  EXPECT_FALSE(t_.exists("pids/berth/c9"));
+  EXPECT_TRUE(t_.exists("pids/berth"));  // the parent stays
+  EXPECT_TRUE((*cg)->destroy().has_value());  // already gone
+}
+
+}  // namespace
+}  // namespace berth::cgroups
