@@ -9,10 +9,15 @@
 //                   writes; time until `wait` returns (the log is complete
 //                   then), with the stored log verified byte for byte; and a
 //                   plain `cat` from a pipe into a file as the baseline
+//   log lines       --log-lines N (default 10 M): 16-byte numbered lines in
+//                   64 KiB writes (berth-testinit numbered), until `wait`
+//                   returns, every line checked; the same writer into `cat`
+//   tail latency    `logs --tail 10` on the 1 GiB log, through the API and
+//                   through berthctl
 //   stats cost      --stats N: N idle containers, each with a streaming
 //                   `stats` client; the daemon's CPU time over a window,
 //                   against the same N containers with nobody watching
-// Usage: berth-bench [--runs N] [--log-mib M] [--no-crun] [--stats N]
+// Usage: berth-bench [--runs N] [--log-mib M] [--log-lines N] [--no-crun] [--stats N]
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -154,6 +159,92 @@ bool verify_log(const std::string& path, uint64_t expect, uint64_t* got) {
   return good && i == expect;
 }
 
+// Reads a log written by `berth-testinit numbered N` back with the engine's
+// decoder: every 16-byte line, numbered 1..N in order, exactly once.
+bool verify_numbered(const std::string& path, long n, long* got) {
+  auto fd = open_fd(path, O_RDONLY);
+  if (!fd) return false;
+  engine::LogDecoder dec(engine::LogOptions{});
+  std::vector<char> buf(1 << 20);
+  std::string partial;
+  long next = 1;
+  bool good = true;
+  auto line = [&](std::string_view l) {
+    long v = 0;
+    for (size_t i = 0; i < 15; i++) v = v * 10 + (l[i] - '0');
+    good = good && l[15] == '\n' && v == next;
+    next++;
+  };
+  auto check = [&](uint8_t stream, std::string_view data) {
+    good = good && stream == 1;
+    if (!partial.empty()) {
+      size_t need = 16 - partial.size();
+      partial.append(data.substr(0, need));
+      data.remove_prefix(std::min(need, data.size()));
+      if (partial.size() < 16) return;
+      line(partial);
+      partial.clear();
+    }
+    for (; data.size() >= 16; data.remove_prefix(16)) line(data.substr(0, 16));
+    partial.assign(data);
+  };
+  for (;;) {
+    ssize_t r = read(fd->get(), buf.data(), buf.size());
+    if (r < 0) return false;
+    if (r == 0) break;
+    if (!dec.feed(std::string_view(buf.data(), size_t(r)), check)) return false;
+  }
+  *got = next - 1;
+  return good && partial.empty() && *got == n;
+}
+
+// `logs --tail 10` on a stored log: through the API (one request on a
+// connected client) and through berthctl (process start included).
+void bench_tail(TestDaemon& d, const std::string& id, int runs) {
+  std::vector<double> api_ms;
+  bool ok = true;
+  for (int i = 0; i < runs; i++) {
+    ipc::Client c = d.client();
+    double t0 = now_s();
+    auto head = c.start_stream("GET", "/containers/" + id + "/logs?stdout=1&stderr=1&tail=10");
+    size_t bytes = 0;
+    while (head && head->status == 200) {
+      auto piece = c.next_chunk();
+      if (!piece || !*piece) break;
+      bytes += (*piece)->size();
+    }
+    api_ms.push_back((now_s() - t0) * 1000);
+    ok = ok && bytes >= 10 * 64 + 8 && bytes <= 10 * (64 + 8);   // 10 lines of 64 bytes, 1-10 frames
+  }
+  std::sort(api_ms.begin(), api_ms.end());
+  std::string ctl = bin_path("berthctl"), host = d.host();
+  Latency cli = measure(runs, [&](int) { return std::vector<std::string>{ctl, "-H", host, "logs", "--tail", "10", id}; });
+  std::printf("logs --tail 10 on the 1 GiB log (%d runs): API p50 %.2f ms, max %.2f ms (%s); berthctl logs --tail 10 p50 %.2f ms, p99 %.2f ms\n",
+              runs, api_ms[api_ms.size() / 2], api_ms.back(), ok ? "10 lines" : "UNEXPECTED SIZE", cli.p50_ms, cli.p99_ms);
+}
+
+void bench_lines(TestDaemon& d, long lines) {
+  double t0 = now_s();
+  auto run = d.ctl({"run", "-d", "bench", "/bin/berth-testinit", "numbered", std::to_string(lines)});
+  std::string id = run.out.substr(0, 64);
+  auto wait = d.ctl({"wait", id});
+  double t1 = now_s();
+  long got = 0;
+  bool ok = wait.out == "0\n" && verify_numbered(d.root() + "/containers/" + id + "/container.log", lines, &got);
+  std::printf("log lines, %ld lines of 16 bytes in 64 KiB writes: %.1f M lines/s (%.2f s), verified %s (%ld lines)\n",
+              lines, lines / (t1 - t0) / 1e6, t1 - t0, ok ? "complete" : "FAILED", got);
+  d.ctl({"rm", id});
+  std::string sink = d.dir() + "/cat-sink";
+  double c0 = now_s();
+  run_command({"sh", "-c", bin_path("berth-testinit") + " numbered " + std::to_string(lines) + " | cat > " + sink});
+  double c1 = now_s();
+  struct stat st {};
+  stat(sink.c_str(), &st);
+  std::printf("baseline, berth-testinit numbered | cat > file: %.1f M lines/s (%.2f s, %lld bytes)\n",
+              lines / (c1 - c0) / 1e6, c1 - c0, (long long)st.st_size);
+  unlink(sink.c_str());
+}
+
 // utime + stime of a process, in seconds.
 double cpu_seconds(pid_t pid) {
   auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
@@ -221,6 +312,7 @@ int main(int argc, char** argv) {
   long log_mib = 1024;
   bool crun = have_program("crun");
   int stats_n = 0;
+  long log_lines = 10'000'000;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines as they happen, even into a file
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
@@ -228,8 +320,9 @@ int main(int argc, char** argv) {
     else if (a == "--log-mib" && i + 1 < argc) log_mib = std::atol(argv[++i]);
     else if (a == "--no-crun") crun = false;
     else if (a == "--stats" && i + 1 < argc) stats_n = std::atoi(argv[++i]);
+    else if (a == "--log-lines" && i + 1 < argc) log_lines = std::atol(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: berth-bench [--runs N] [--log-mib M] [--no-crun] [--stats N]\n");
+      std::fprintf(stderr, "usage: berth-bench [--runs N] [--log-mib M] [--log-lines N] [--no-crun] [--stats N]\n");
       return 2;
     }
   }
@@ -284,6 +377,7 @@ int main(int argc, char** argv) {
     bool ok = wait.out == "0\n" && verify_log(d.root() + "/containers/" + id + "/container.log", bytes, &got);
     std::printf("log throughput, %ld MiB in 64 KiB writes: %.1f MB/s (%.2f s), verified %s (%llu bytes)\n", log_mib,
                 bytes / (t1 - t0) / 1e6, t1 - t0, ok ? "complete" : "FAILED", (unsigned long long)got);
+    if (ok) bench_tail(d, id, std::min(runs, 50));
     d.ctl({"rm", id});
     std::string sink = d.dir() + "/cat-sink";
     double c0 = now_s();
@@ -295,6 +389,7 @@ int main(int argc, char** argv) {
                 c1 - c0, (long long)st.st_size);
     unlink(sink.c_str());
   }
+  if (log_lines > 0) bench_lines(d, log_lines);
   if (stats_n > 0 && bench_stats(d, stats_n) != 0) return 1;
   return d.stop() == 0 ? 0 : 1;
 }

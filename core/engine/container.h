@@ -38,6 +38,7 @@ struct CreateSpec {
   std::string network_mode = "none";   // none | host (bridge arrives with the network issue)
   cgroups::Resources resources;        // HostConfig limits, validated; changed by update
   std::string cgroup_parent;           // HostConfig.CgroupParent; empty = the daemon's default
+  LogConfig log;                       // HostConfig.LogConfig (log_files.h); unset = the daemon's defaults
   std::string config_json = "{}";      // Config as received (normalised by ipc)
   std::string host_config_json = "{}"; // HostConfig as received
 };
@@ -68,6 +69,14 @@ struct Attacher {
   std::function<void()> closed;   // the container's output ended
 };
 
+// A follower of the container's log (GET /logs?follow=1): `fire(false)` after
+// new bytes are committed or the log rotates, `fire(true)` once when the
+// container's output has ended (every byte is committed by then).
+struct LogWatcher {
+  uint64_t token;
+  std::function<void(bool ended)> fire;
+};
+
 struct Process;  // runtime state of a running container, see engine.cc
 
 struct Container {
@@ -92,12 +101,26 @@ struct Container {
   // The container's cgroup while it runs (shared with stats and freeze jobs
   // on the job pool, which may outlive a stop by one read).
   std::shared_ptr<cgroups::Cgroup> cgroup;
+  std::vector<std::string> exec_ids;   // its exec instances (inspect's ExecIDs)
+  // stdin sent by a client attached before start (docker run -i attaches
+  // first): handed to the process at start. One chunk per client at most,
+  // since each client waits for its chunk's `done`.
+  struct PendingStdin {
+    std::string data;
+    std::function<void()> done;
+  };
+  std::vector<PendingStdin> stdin_pending;
+  bool stdin_close_pending = false;
   std::vector<Waiter> waiters;
   std::vector<Attacher> attachers;
   bool persist_in_flight = false, persist_dirty = false;
   std::vector<std::function<void()>> after_persist;   // run when no persist is in flight
   std::string log_path() const { return dir + "/container.log"; }
   uint64_t log_committed = 0;        // bytes of complete records in the log file
+  // Logs (container_logs.cc): rotations of the log since the daemon started,
+  // and the followers woken when the log grows or the output ends.
+  uint64_t log_generation = 0;
+  std::vector<LogWatcher> log_watchers;
 };
 
 }  // namespace berth::engine

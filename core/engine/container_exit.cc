@@ -13,6 +13,8 @@ void Engine::process_exited(Container& c, int exit_code) {
   p.exit_code = exit_code;
   r_.cancel(p.stop_timer_c);
   if (p.oom_c.in_flight()) r_.cancel(p.oom_c);
+  if (p.stdin_c.in_flight()) r_.cancel(p.stdin_c);
+  else stdin_drop(p);
   maybe_finish_exit(c);
 }
 
@@ -45,6 +47,7 @@ void Engine::finish_exit(Container& c) {
   c.attachers.clear();
   for (auto& a : attachers)
     if (a.closed) a.closed();
+  notify_log(c, true);
   fire_waiters(c, false);
   persist(c);
   drop_process_if_idle(c);

@@ -61,6 +61,7 @@ void Engine::remove_now(Container& c, Done done) {
     log::info("engine", "destroy id={}", id);
     emit(ct, "destroy");
     fire_waiters(ct, true);
+    forget_execs(ct);
     containers_.erase(it);
     done(ok());
     bool queued = r_.run_job(

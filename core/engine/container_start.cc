@@ -64,6 +64,14 @@ Result<void> Engine::spawn(Container& c) {
   unique_fd err_r(err[0]), err_w(err[1]);
   spec.stdout_fd = out_w.get();
   spec.stderr_fd = err_w.get();
+  unique_fd in_r, in_w;
+  if (c.spec.open_stdin) {
+    int in[2];
+    if (::pipe2(in, O_CLOEXEC) < 0) return Error::sys(errno, "pipe");
+    in_r.reset(in[0]);
+    in_w.reset(in[1]);
+    spec.stdin_fd = in_r.get();
+  }
 
   unique_fd log_fd = BERTH_TRY(open_fd(c.log_path(), O_WRONLY | O_CREAT, 0600));
   struct stat st;
@@ -86,6 +94,7 @@ Result<void> Engine::spawn(Container& c) {
   proc->pid = p.pid;
   proc->pidfd = std::move(p.pidfd);
   proc->error_fd = std::move(p.error_fd);
+  proc->stdin_w = std::move(in_w);
   proc->spec = spec;
   log::debug("engine", "release id={} pid={}", c.id, p.pid);
   // v1: the child waits on the sync socket until it is in its cgroups.
@@ -104,16 +113,27 @@ Result<void> Engine::spawn(Container& c) {
     for (auto& a : cp->attachers)
       if ((stream == 1 && a.want_stdout) || (stream == 2 && a.want_stderr)) a.output(stream, data);
   };
-  cb.committed = [cp](uint64_t n) { cp->log_committed = n; };
+  cb.committed = [this, cp](uint64_t n) {
+    cp->log_committed = n;
+    notify_log(*cp, false);
+  };
+  cb.rotated = [this, cp] {
+    cp->log_generation++;
+    cp->log_committed = 0;
+    notify_log(*cp, false);
+  };
   cb.drained = [this, cp] { r_.defer([this, id = cp->id] {
                               if (auto it = containers_.find(id); it != containers_.end())
                                 maybe_finish_exit(*it->second);
                             }); };
   proc->pump = std::make_unique<OutputPump>(r_, std::move(log_fd), uint64_t(st.st_size),
                                             std::move(out_r), std::move(err_r), std::move(cb));
+  proc->pump->use_log_files(c.log_path(), resolve_log_config(c.spec.log, opts_.log_defaults));
+  c.log_committed = uint64_t(st.st_size);
   c.proc = std::move(proc);
   c.state.pid = c.proc->pid;
   c.proc->pump->start();
+  stdin_started(c);
   watch_exit(c);
   if (released) watch_oom(c);
   if (!released) return std::move(released.error()).context("release container init");

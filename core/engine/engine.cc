@@ -203,6 +203,8 @@ void Engine::check_shutdown() {
   if (!shutdown_done_) return;
   for (auto& [id, c] : containers_)
     if (c->proc || c->persist_in_flight) return;
+  for (auto& [id, e] : execs_)
+    if (e->running || !e->idle()) return;
   auto done = std::move(shutdown_done_);
   shutdown_done_ = nullptr;
   done();

@@ -21,6 +21,7 @@
 #include "core/base/result.h"
 #include "core/engine/container.h"
 #include "core/engine/events.h"
+#include "core/engine/exec.h"
 #include "core/engine/netns_pool.h"
 #include "core/engine/stats_hub.h"
 #include "core/reactor/reactor.h"
@@ -38,6 +39,7 @@ struct Options {
   std::string cgroup_parent = "berth";
   bool cgroups = true;     // false: no cgroups at all (limits are refused)
   cgroups::DetectOptions cgroup_detect;
+  LogConfig log_defaults;  // --log-opt: under each container's HostConfig.LogConfig
 };
 
 using Done = std::function<void(Result<void>)>;
@@ -71,9 +73,28 @@ class Engine {
   void cancel_wait(const std::string& id, uint64_t token);
   uint64_t attach(Container& c, Attacher a);
   void detach(const std::string& id, uint64_t token);
+  // Log followers (container_logs.cc; see LogWatcher). Returns 0 and
+  // registers nothing when the container is not running (its log is final).
+  uint64_t watch_log(Container& c, std::function<void(bool ended)> fire);
+  void unwatch_log(const std::string& id, uint64_t token);
   EventBus& events() { return events_; }
   // Publishes a container event with its name and image as attributes.
   void emit(const Container& c, std::string action, std::map<std::string, std::string> attrs = {});
+
+  // stdin of a container created with OpenStdin (container_stdin.cc).
+  // write_stdin queues a copy of `data`; `done` runs once it is written (or
+  // dropped because the container's stdin is gone), so callers can apply
+  // back-pressure. close_stdin ends the stream (EOF) after queued data.
+  bool stdin_open(const Container& c) const;
+  void write_stdin(Container& c, std::string_view data, std::function<void()> done);
+  void close_stdin(Container& c);
+
+  // exec (container_exec.cc). exec_create fails with kConflict unless the
+  // container runs. exec_start answers `started` once execve succeeded (or
+  // failed); an attached sink then gets the output and `ended`.
+  Result<ExecInstance*> exec_create(Container& c, ExecConfig cfg);
+  Result<ExecInstance*> find_exec(const std::string& id);
+  void exec_start(ExecInstance& e, bool detach, ExecSink sink, Done started);
 
   // Resource control (container_cgroup.cc).
   const cgroups::Driver* cgroup_driver() const { return cgroups_.get(); }
@@ -126,6 +147,20 @@ class Engine {
   void watch_oom(Container& c);
   void oom_ready(Container& c, int32_t res);
   void release_cgroup(Container& c);
+  // container_logs.cc
+  void notify_log(Container& c, bool ended);
+  // container_stdin.cc
+  void stdin_next(Container& c);
+  void stdin_started(Container& c);
+  void stdin_written(Container& c, int32_t res);
+  void stdin_drop(Process& p);
+  // container_exec.cc
+  void exec_read(ExecInstance& e, ExecInstance::Pipe& p);
+  void exec_exit_ready(ExecInstance& e, int32_t res);
+  void exec_error_read(ExecInstance& e, int32_t res);
+  void exec_maybe_finish(ExecInstance& e);
+  void drop_exec_if_idle(const std::string& id);
+  void forget_execs(const Container& c);
   Result<std::vector<std::string>> check_resources(const cgroups::Resources& r) const;
 
   reactor::Reactor& r_;
@@ -135,6 +170,7 @@ class Engine {
   std::unique_ptr<cgroups::Driver> cgroups_;
   int online_cpus_ = 1;
   StatsHub stats_;
+  std::map<std::string, std::unique_ptr<ExecInstance>> execs_;   // by exec id
   EventBus events_;
   std::map<std::string, std::unique_ptr<Container>> containers_;   // by id
   std::map<std::string, std::string> names_;                       // name -> id

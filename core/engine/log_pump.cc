@@ -1,6 +1,10 @@
 #include "core/engine/log_pump.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "core/base/assert.h"
+#include "core/base/file.h"
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/log_format.h"
@@ -27,7 +31,14 @@ OutputPump::~OutputPump() { BERTH_ASSERT_MSG(!busy(), "OutputPump destroyed whil
 
 bool OutputPump::busy() const {
   return streams_[0].read_c.in_flight() || streams_[1].read_c.in_flight() ||
-         write_c_.in_flight() || retry_c_.in_flight();
+         write_c_.in_flight() || retry_c_.in_flight() || (index_ && index_->busy());
+}
+
+void OutputPump::use_log_files(std::string path, const LogConfig& cfg) {
+  path_ = std::move(path);
+  cfg_ = cfg;
+  index_ = std::make_unique<IndexWriter>(r_);
+  index_->open(log_index_path(path_));
 }
 
 void OutputPump::start() {
@@ -94,13 +105,64 @@ void OutputPump::write_done(int32_t res) {
   Stream& s = *queue_.front();
   written_ += size_t(res);
   if (written_ < s.record_len) return write_next();  // short write: finish it
+  uint64_t record_offset = log_size_;
   log_size_ += s.record_len;
   written_ = 0;
   queue_.pop_front();
+  committed(s, record_offset);
   if (cb_.committed) cb_.committed(log_size_);
   if (!cancelled_) read(s);
+  if (cfg_.max_size && log_size_ >= cfg_.max_size && !rotate_failed_) rotate();
   write_next();
   check_drained();
+}
+
+// Indexes the record just written at `record_offset` (from its header, still
+// in the stream's buffer) and tracks where lines start.
+void OutputPump::committed(const Stream& s, uint64_t record_offset) {
+  if (!index_) return;
+  size_t payload = s.record_len - kRecordHeaderBytes;
+  if (!indexed_any_ || record_offset >= last_indexed_ + kIndexEveryBytes) {
+    RecordHeader h;
+    decode_record_header(s.buf.get(), &h);
+    index_->add({record_offset, h.ts_ns, line_start_});
+    indexed_any_ = true;
+    last_indexed_ = record_offset;
+  }
+  uint8_t bit = s.id == 1 ? 1 : 2;
+  if (payload && s.buf[kRecordHeaderBytes + payload - 1] == '\n') line_start_ |= bit;
+  else if (payload) line_start_ &= uint8_t(~bit);
+}
+
+// No log write is in flight here. A few renames on the reactor thread; the
+// dropped oldest file is deleted on the job pool (freeing its blocks can
+// take milliseconds).
+void OutputPump::rotate() {
+  auto dropped = rotate_log_files(path_, cfg_.max_file);
+  if (!dropped) {
+    rotate_failed_ = true;
+    log::error("logs", "rotate {}: {}; the log grows past max-size", path_, dropped.error().message());
+    return;
+  }
+  auto fd = open_fd(path_, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (!fd) {
+    // The old file was renamed: keep appending to it under its new name.
+    rotate_failed_ = true;
+    log::error("logs", "open new log {}: {}; the log grows past max-size", path_, fd.error().message());
+    return;
+  }
+  log_fd_ = std::move(*fd);
+  log_size_ = 0;
+  index_->open(log_index_path(path_));
+  indexed_any_ = false;
+  if (cb_.rotated) cb_.rotated();
+  if (*dropped) {
+    auto drop = [p = log_drop_path(path_)] {
+      ::unlink(p.c_str());
+      ::unlink(log_index_path(p).c_str());
+    };
+    if (!r_.run_job(drop, [] {})) drop();
+  }
 }
 
 void OutputPump::check_drained() {

@@ -10,6 +10,12 @@
 // losing output. One log write is in flight at a time, so records are
 // appended in the order they were read.
 //
+// With use_log_files(), the pump also appends the log's index (log_index.h)
+// and rotates the log (log_files.h): once the current file reaches
+// max-size, after the write in flight has completed and before the next
+// starts, the files are renamed and a fresh one is opened, so a record never
+// spans two files.
+//
 // Lifetime: the owner must not destroy the pump while busy(); cancel() asks
 // the kernel to end in-flight reads (used at daemon shutdown).
 #pragma once
@@ -21,6 +27,8 @@
 #include <string_view>
 
 #include "core/base/unique_fd.h"
+#include "core/engine/log_files.h"
+#include "core/engine/log_index.h"
 #include "core/reactor/reactor.h"
 
 namespace berth::engine {
@@ -33,6 +41,7 @@ class OutputPump {
     std::function<void(uint8_t stream, std::string_view data)> output;  // fan-out, before the log write
     std::function<void(uint64_t committed_bytes)> committed;            // log grew
     std::function<void()> drained;   // both streams at EOF and every record written
+    std::function<void()> rotated;   // a fresh log file begins (committed is 0 in it)
   };
 
   OutputPump(reactor::Reactor& r, unique_fd log_fd, uint64_t log_size, unique_fd out,
@@ -41,6 +50,8 @@ class OutputPump {
   OutputPump(const OutputPump&) = delete;
   OutputPump& operator=(const OutputPump&) = delete;
 
+  // Index and rotate `path` (the file log_fd is open on); before start().
+  void use_log_files(std::string path, const LogConfig& cfg);
   void start();
   void cancel();
   bool busy() const;
@@ -61,6 +72,8 @@ class OutputPump {
   void write_next();
   void write_done(int32_t res);
   void check_drained();
+  void committed(const Stream& s, uint64_t record_offset);
+  void rotate();
 
   reactor::Reactor& r_;
   unique_fd log_fd_;
@@ -75,6 +88,14 @@ class OutputPump {
   bool drained_ = false;
   bool cancelled_ = false;
   Callbacks cb_;
+  // Log files (use_log_files): rotation and the index.
+  std::string path_;
+  LogConfig cfg_;
+  std::unique_ptr<IndexWriter> index_;
+  bool indexed_any_ = false;      // the current file's index has an entry
+  uint64_t last_indexed_ = 0;     // offset of the current file's last index entry
+  uint8_t line_start_ = 3;        // log_index.h line_start bits after the last record
+  bool rotate_failed_ = false;
 };
 
 }  // namespace berth::engine

@@ -8,7 +8,10 @@
 
 #include <sys/types.h>
 
+#include <deque>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/base/unique_fd.h"
@@ -34,6 +37,18 @@ struct Process {
 
   std::unique_ptr<OutputPump> pump;
 
+  // The write end of the container's stdin pipe (OpenStdin), fed by attached
+  // clients in order, one write in flight (container_stdin.cc).
+  unique_fd stdin_w;
+  reactor::Completion stdin_c;
+  struct StdinChunk {
+    std::string data;
+    std::function<void()> done;
+  };
+  std::deque<StdinChunk> stdin_q;
+  size_t stdin_off = 0;
+  bool stdin_close_after = false;  // close once the queue drains (StdinOnce)
+
   // Memory-limit notifications (only for containers with a memory limit).
   unique_fd oom_fd;
   reactor::Completion oom_c;     // POLLIN on oom_fd
@@ -45,6 +60,7 @@ struct Process {
 
   bool idle() const {
     return !exit_c.in_flight() && !error_c.in_flight() && !stop_timer_c.in_flight() && !oom_c.in_flight() &&
+           !stdin_c.in_flight() &&
            (!pump || !pump->busy());
   }
 };

@@ -77,6 +77,7 @@ json spec_json(const CreateSpec& s) {
               {"network_mode", s.network_mode},
               {"resources", resources_json(s.resources)},
               {"cgroup_parent", s.cgroup_parent},
+              {"log_config", {{"type", s.log.type}, {"opts", s.log.opts}}},
               {"config_json", s.config_json},
               {"host_config_json", s.host_config_json}};
 }
@@ -103,6 +104,12 @@ void spec_from(const json& j, CreateSpec& s) {
   s.network_mode = j.value("network_mode", "none");
   if (j.contains("resources")) resources_from(j["resources"], s.resources);
   s.cgroup_parent = j.value("cgroup_parent", "");
+  if (j.contains("log_config")) {
+    // Stored as given and parsed again; it was valid when created.
+    auto lc = parse_log_config(j["log_config"].value("type", ""),
+                               j["log_config"].value("opts", std::map<std::string, std::string>{}));
+    if (lc) s.log = std::move(*lc);
+  }
   s.config_json = j.value("config_json", "{}");
   s.host_config_json = j.value("host_config_json", "{}");
 }

@@ -40,7 +40,8 @@ int err() { return errno ? errno : EIO; }
 // the later dup2 onto 0..2 cannot clobber them. Done first, before blocking
 // on the sync socket, so a sibling spawned meanwhile never holds our pipes.
 int keep_only_needed_fds(ChildArgs& a) {
-  int* refs[] = {&a.sync_fd, &a.error_fd, &a.parent_pidfd, &a.netns_fd, &a.stdio[0], &a.stdio[1], &a.stdio[2]};
+  int* refs[] = {&a.sync_fd,  &a.error_fd, &a.parent_pidfd, &a.netns_fd,
+                 &a.join_pidfd, &a.stdio[0], &a.stdio[1],     &a.stdio[2]};
   int keep[std::size(refs)];
   int n = 0;
   for (int* r : refs) {
@@ -105,6 +106,18 @@ void join_netns(ChildArgs& a) {
   if (::setns(a.netns_fd, CLONE_NEWNET) < 0) fail(a, Stage::kJoinNetns, errno);
   ::close(a.netns_fd);
   a.netns_fd = -1;
+}
+
+// exec: joins the container init's namespaces (one setns on its pidfd,
+// Linux 5.8). The pid namespace was joined by the parent around clone3 (a
+// process cannot change its own); the mount namespace switch also moves root
+// and cwd to the container's root.
+void join_container(ChildArgs& a) {
+  if (a.join_pidfd < 0) return;
+  int ns = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
+  if (::setns(a.join_pidfd, ns) < 0) fail(a, Stage::kJoinContainer, errno);
+  ::close(a.join_pidfd);
+  a.join_pidfd = -1;
 }
 
 // Reads a whole file of the container into buf; a missing file reads empty.
@@ -241,6 +254,7 @@ int loopback_up() {
 [[noreturn]] void child_main(ChildArgs a) {
   if (int e = keep_only_needed_fds(a)) fail(a, Stage::kKeepFds, e);
   join_netns(a);
+  join_container(a);
   ::prctl(PR_SET_NAME, "berth:init", 0, 0, 0);
   // getppid() is 0 in a new pid namespace, so the usual re-check after
   // PR_SET_PDEATHSIG cannot work; the sync socket closes that race instead:
@@ -252,11 +266,16 @@ int loopback_up() {
   if (::setsid() < 0) fail(a, Stage::kSetsid, errno);
   ::umask(0);  // the mount plan's modes are exact (device nodes are 0666)
   if (a.unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) fail(a, Stage::kCgroupns, errno);
-  if (::sethostname(a.hostname, a.hostname_len) < 0) fail(a, Stage::kHostname, errno);
+  if (!a.plan) {
+    // exec: the container's hostname and mounts are already there.
+  } else if (::sethostname(a.hostname, a.hostname_len) < 0) {
+    fail(a, Stage::kHostname, errno);
+  }
   if (a.loopback_up)
     if (int e = loopback_up()) fail(a, Stage::kLoopback, e);
   size_t step = 0;
-  if (int e = run_mount_plan(*a.plan, &step)) fail(a, int32_t(Stage::kMountStep) + int32_t(step), e);
+  if (a.plan)
+    if (int e = run_mount_plan(*a.plan, &step)) fail(a, int32_t(Stage::kMountStep) + int32_t(step), e);
   ::umask(022);  // berthd's own umask is not the container's (runc's default)
 
   ResolvedUser user;

@@ -58,6 +58,7 @@ const char* stage_verb(Stage s) {
     case Stage::kHostname: return "set hostname";
     case Stage::kLoopback: return "bring up lo";
     case Stage::kJoinNetns: return "join network namespace";
+    case Stage::kJoinContainer: return "join the container's namespaces";
     case Stage::kReadPasswd: return "read /etc/passwd";
     case Stage::kReadGroup: return "read /etc/group";
     case Stage::kBoundingSet: return "drop capabilities from the bounding set";

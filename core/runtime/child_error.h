@@ -53,6 +53,7 @@ enum class Stage : int32_t {
   kStdio,          // open /dev/null, dup2 onto 0..2
   kExec,
   kJoinNetns,      // setns() into Spec::netns_fd
+  kJoinContainer,  // exec: setns() into the container init's namespaces
   kMountStep = 1000,  // + index into MountPlan::steps
 };
 

@@ -28,6 +28,18 @@ Result<void> validate_netns_fd(const Spec& spec) {
 
 Result<void> validate(const Spec& spec) {
   if (spec.args.empty() || spec.args[0].empty()) return Error::invalid("no command specified");
+  bool exec = spec.join_pidfd >= 0;
+  if (exec && spec.netns_fd >= 0)
+    return Error::invalid("exec in container {}: a network namespace fd was given", spec.id);
+  if (exec) {
+    if (!spec.cwd.empty() && spec.cwd[0] != '/')
+      return Error::invalid("the working directory \"{}\" is invalid, it needs to be an absolute path", spec.cwd);
+    for (const auto& a : spec.args)
+      if (a.find('\0') != std::string::npos) return Error::invalid("argument contains a NUL byte");
+    for (const auto& e : spec.env)
+      if (e.find('\0') != std::string::npos) return Error::invalid("environment contains a NUL byte");
+    return ok();
+  }
   if (spec.lower_dirs.empty()) return Error::invalid("container {}: no image layers", spec.id);
   for (const std::string* p : {&spec.rootfs_dir, &spec.upper_dir, &spec.work_dir})
     if (p->empty() || (*p)[0] != '/') return Error::invalid("container {}: path \"{}\" is not absolute", spec.id, *p);
@@ -106,7 +118,7 @@ uint64_t default_capabilities() {
 Result<void> prepare(const Spec& spec, Prepared* out) {
   BERTH_TRY_VOID(validate(spec));
   out->user = BERTH_TRY(parse_user_spec(spec.user));
-  out->plan = make_mount_plan(spec);
+  if (spec.join_pidfd < 0) out->plan = make_mount_plan(spec);
   out->cwd = spec.cwd.empty() ? "/" : spec.cwd;
   out->hostname = !spec.hostname.empty() ? spec.hostname : spec.id.substr(0, 12);
   if (out->hostname.size() > 64) return Error::invalid("hostname \"{}\" is longer than 64 bytes", out->hostname);
@@ -118,12 +130,14 @@ Result<void> prepare(const Spec& spec, Prepared* out) {
   out->buffers.reset(new char[2 * kUserFileMax + kHomeBufSize]);
 
   ChildArgs& a = out->args;
-  a.unshare_cgroupns = spec.cgroup_fd < 0;
-  a.netns_fd = spec.netns_fd;
-  a.loopback_up = spec.new_netns && spec.netns_fd < 0;
+  bool exec = spec.join_pidfd >= 0;
+  a.join_pidfd = spec.join_pidfd;
+  a.unshare_cgroupns = !exec && spec.cgroup_fd < 0;
+  a.netns_fd = exec ? -1 : spec.netns_fd;
+  a.loopback_up = !exec && spec.new_netns && spec.netns_fd < 0;
   a.hostname = out->hostname.c_str();
   a.hostname_len = out->hostname.size();
-  a.plan = &out->plan;
+  a.plan = exec ? nullptr : &out->plan;
   a.user = &out->user;
   a.passwd_buf = out->buffers.get();
   a.group_buf = a.passwd_buf + kUserFileMax;

@@ -34,6 +34,7 @@ struct ChildArgs {
   int error_fd = -1;                 // write end of the error pipe (O_CLOEXEC)
   int stdio[3] = {-1, -1, -1};       // -1: /dev/null inside the container
   int netns_fd = -1;                 // >= 0: setns() into it first, then close it
+  int join_pidfd = -1;               // exec: >= 0, setns() into this process's namespaces
   bool unshare_cgroupns = false;     // true unless clone3 already made it
   bool loopback_up = false;          // netns new from clone3: bring lo up (a pooled one has it up)
   const char* hostname = nullptr;

@@ -8,6 +8,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <utility>
+
 #include "core/runtime/child.h"
 #include "core/runtime/prepare.h"
 
@@ -38,6 +41,8 @@ Result<Channels> open_channels() {
 }
 
 uint64_t clone_flags(const Spec& spec) {
+  if (spec.join_pidfd >= 0)  // exec: existing namespaces, an existing cgroup
+    return CLONE_PIDFD | (spec.cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
   uint64_t f = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
   if (spec.new_netns && spec.netns_fd < 0) f |= CLONE_NEWNET;  // else the child joins netns_fd
   // With CLONE_INTO_CGROUP the child starts in its cgroup, so a cgroup
@@ -67,6 +72,32 @@ pid_t clone_child(const Spec& spec, const ChildArgs& args, int* pidfd) {
   return pid_t(pid);
 }
 
+// exec: a process cannot move itself into another pid namespace, but a
+// thread can choose the one its children are born in. So the calling thread
+// joins the container's pid namespace for its children just around clone3
+// and returns to its own after (setns(CLONE_NEWPID) affects only children,
+// and only of this thread; the job-pool threads are untouched).
+class PidnsForChildren {
+ public:
+  static Result<PidnsForChildren> enter(int target_pidfd) {
+    static int own = ::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);  // berthd's, kept for its life
+    if (own < 0) return Error::sys(errno, "open /proc/self/ns/pid");
+    if (::setns(target_pidfd, CLONE_NEWPID) < 0) return Error::sys(errno, "join the container's pid namespace");
+    return PidnsForChildren(own);
+  }
+  PidnsForChildren(PidnsForChildren&& o) noexcept : own_(std::exchange(o.own_, -1)) {}
+  PidnsForChildren(const PidnsForChildren&) = delete;
+  ~PidnsForChildren() {
+    // Back to berthd's own namespace for later children; this cannot fail
+    // (it is the thread's active pid namespace), and must not be skipped.
+    if (own_ >= 0 && ::setns(own_, CLONE_NEWPID) < 0) std::abort();
+  }
+
+ private:
+  explicit PidnsForChildren(int own) : own_(own) {}
+  int own_;
+};
+
 }  // namespace
 
 Result<Process> spawn(const Spec& spec) {
@@ -78,8 +109,15 @@ Result<Process> spawn(const Spec& spec) {
   prep.args.parent_pidfd = ch.self.get();
 
   int pidfd = -1;
-  pid_t pid = clone_child(spec, prep.args, &pidfd);
-  if (pid < 0) return Error::sys(errno, "clone3 init of container {}", spec.id.substr(0, 12));
+  pid_t pid;
+  if (spec.join_pidfd >= 0) {
+    auto pidns = BERTH_TRY(PidnsForChildren::enter(spec.join_pidfd));
+    pid = clone_child(spec, prep.args, &pidfd);
+    if (pid < 0) return Error::sys(errno, "clone3 exec process in container {}", spec.id.substr(0, 12));
+  } else {
+    pid = clone_child(spec, prep.args, &pidfd);
+    if (pid < 0) return Error::sys(errno, "clone3 init of container {}", spec.id.substr(0, 12));
+  }
   Process p;
   p.pid = pid;
   p.pidfd.reset(pidfd);

@@ -33,6 +33,13 @@ struct Spec {
                                          // instead of cloning a new one; one container per netns
   bool readonly_rootfs = false;
   int cgroup_fd = -1;                    // >= 0: a cgroup v2 dir fd, clone3(CLONE_INTO_CGROUP)
+
+  // exec mode (docker exec): >= 0 is the pidfd of a running container's init.
+  // The process then joins that init's pid, mount, uts, ipc, network and
+  // cgroup namespaces instead of making new ones, and nothing is mounted:
+  // lower_dirs, upper/work/rootfs, hostname, netns and readonly_rootfs are
+  // ignored. cwd must exist in the container (it is not created).
+  int join_pidfd = -1;
 };
 
 }  // namespace berth::runtime

@@ -63,16 +63,23 @@ void Connection::recv_done(int32_t res) {
       log::debug("api", "recv: {}", std::strerror(-res));
     peer_closed_ = true;
     // A hijacked client half-closes when its stdin ends: keep sending output.
-    if (mode_ == Mode::kHijacked && res == 0) return;
+    if (mode_ == Mode::kHijacked && res == 0) {
+      if (input_.eof) input_.eof();
+      return;
+    }
     // A client gone while its response streams (wait, logs) is cancelled;
     // requests it sent before a half-close are still answered.
     if (res < 0 || mode_ == Mode::kStream) return close();
     return parse();
   }
   if (mode_ == Mode::kHijacked) {
-    // FIXME(issue 3): forward stdin to the container. Until then it is discarded.
-    rpos_ = rlen_ = 0;
-    return recv();
+    if (!input_.data) {  // nobody reads this client's input: discard it
+      rpos_ = rlen_ = 0;
+      return recv();
+    }
+    std::string_view chunk(rbuf_.get() + rlen_, size_t(res));
+    rlen_ += size_t(res);
+    return deliver_input(chunk);
   }
   rlen_ += size_t(res);
   parse();
@@ -229,16 +236,32 @@ void Connection::end_stream() {
   response_finished();
 }
 
-void Connection::hijack(std::string_view content_type) {
+void Connection::hijack(std::string_view content_type, HijackInput in) {
   mode_ = Mode::kHijacked;
+  input_ = std::move(in);
   Headers h = s_.standard_headers();
   h.emplace_back("Content-Type", std::string(content_type));
   h.emplace_back("Connection", "Upgrade");
   h.emplace_back("Upgrade", "tcp");
   queue(response_head(101, h));
-  // FIXME(issue 3): bytes after the request are the first stdin bytes.
+  // Bytes that came after the request are the first input bytes.
+  if (input_.data && !recv_c_.in_flight() && rlen_ > rpos_)
+    return deliver_input(std::string_view(rbuf_.get() + rpos_, rlen_ - rpos_));
   if (!recv_c_.in_flight()) rpos_ = rlen_ = 0;
   recv();
+}
+
+// Hands a chunk to the input consumer; reading resumes (with an empty
+// buffer) once it says so. No recv is in flight meanwhile.
+void Connection::deliver_input(std::string_view data) {
+  Server* s = &s_;
+  uint64_t serial = serial_;
+  input_.data(data, [s, serial] {
+    Connection* c = s->lookup(serial);
+    if (!c || c->recv_c_.in_flight()) return;
+    c->rpos_ = c->rlen_ = 0;
+    c->recv();
+  });
 }
 
 void Connection::send_raw(std::string_view data) {

@@ -57,8 +57,18 @@ class Connection {
   void start_stream(int status, std::string_view content_type);
   void send_chunk(std::string_view data);
   void end_stream();
-  // 101 UPGRADED, then raw bytes with send_raw(); finish_hijack() flushes and closes.
-  void hijack(std::string_view content_type);
+  // What a hijacked client sends (attach/exec stdin). Each chunk goes to
+  // `data`, which must copy it; the next read waits until `resume` is called
+  // (so a container slow to read its stdin slows the client, not berthd's
+  // memory). `resume` is safe to call after the connection is gone. `eof`:
+  // the client half-closed its side.
+  struct HijackInput {
+    std::function<void(std::string_view data, std::function<void()> resume)> data;
+    std::function<void()> eof;
+  };
+  // 101 UPGRADED, then raw bytes with send_raw(); finish_hijack() flushes and
+  // closes. Without `in.data`, whatever the client sends is discarded.
+  void hijack(std::string_view content_type, HijackInput in = {});
   void send_raw(std::string_view data);
   void finish_hijack();
 
@@ -91,6 +101,7 @@ class Connection {
  private:
   void recv();
   void recv_done(int32_t res);
+  void deliver_input(std::string_view data);
   void parse();
   Result<void> head_ready();
   Result<void> body_piece(std::string_view piece);
@@ -107,6 +118,7 @@ class Connection {
   uint64_t serial_;
   Mode mode_ = Mode::kHttp;
   RequestParser parser_;
+  HijackInput input_;
   std::unique_ptr<char[]> rbuf_;
   size_t rpos_ = 0, rlen_ = 0;   // unparsed bytes are rbuf_[rpos_, rlen_)
   bool busy_ = false;           // a request is being handled

@@ -46,6 +46,23 @@ Result<std::optional<int64_t>> int_field(const Json& j, const char* field) {
   return Error::invalid("invalid {}: expected an integer", field);
 }
 
+// HostConfig.LogConfig: {"Type": "json-file", "Config": {"max-size": "10m", ...}}.
+Result<engine::LogConfig> parse_log_config(const Json& hc) {
+  if (!hc.contains("LogConfig") || hc["LogConfig"].is_null()) return engine::LogConfig{};
+  const Json& lc = hc["LogConfig"];
+  if (!lc.is_object()) return Error::invalid("invalid LogConfig: expected an object");
+  std::string type = BERTH_TRY(str_field(lc, "Type"));
+  std::map<std::string, std::string> opts;
+  if (lc.contains("Config") && !lc["Config"].is_null()) {
+    if (!lc["Config"].is_object()) return Error::invalid("invalid LogConfig.Config: expected an object");
+    for (auto& [k, v] : lc["Config"].items()) {
+      if (!v.is_string()) return Error::invalid("invalid LogConfig.Config.{}: expected a string", k);
+      opts[k] = v.get<std::string>();
+    }
+  }
+  return engine::parse_log_config(type, opts);
+}
+
 Result<void> parse_host_config(const Json& body, engine::CreateSpec& s) {
   if (!body.contains("HostConfig") || body["HostConfig"].is_null()) return ok();
   const Json& hc = body["HostConfig"];
@@ -55,6 +72,7 @@ Result<void> parse_host_config(const Json& body, engine::CreateSpec& s) {
   if (!mode.empty()) s.network_mode = mode;
   s.resources = BERTH_TRY(parse_resources(hc));
   s.cgroup_parent = BERTH_TRY(str_field(hc, "CgroupParent"));
+  s.log = BERTH_TRY(parse_log_config(hc));
   s.host_config_json = hc.dump();
   return ok();
 }

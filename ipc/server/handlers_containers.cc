@@ -126,9 +126,31 @@ void attach(Server& s, Connection& c, const Params& p) {
   if (!ct) return;
   const Request& req = c.request();
   auto out = req.query_bool("stdout", false), err = req.query_bool("stderr", false);
-  auto stream = req.query_bool("stream", false);
-  if (!out || !err || !stream) return c.respond_error(!out ? out.error() : !err ? err.error() : stream.error());
-  c.hijack("application/vnd.docker.multiplexed-stream");
+  auto stream = req.query_bool("stream", false), in = req.query_bool("stdin", false);
+  if (!out || !err || !stream || !in)
+    return c.respond_error(!out ? out.error() : !err ? err.error() : !stream ? stream.error() : in.error());
+  // stdin=1 on a container with OpenStdin: the client's bytes go to its
+  // stdin (in order, with back-pressure); with StdinOnce, the client's
+  // half-close (or leaving) closes the container's stdin.
+  Connection::HijackInput input;
+  if (*in && *stream && ct->spec.open_stdin) {
+    std::string id = ct->id;
+    bool once = ct->spec.stdin_once;
+    input.data = [&s, id](std::string_view data, std::function<void()> resume) {
+      auto found = s.engine().find(id);
+      if (!found) return resume();
+      s.engine().write_stdin(**found, data, std::move(resume));
+    };
+    input.eof = [&s, id, once] {
+      auto found = s.engine().find(id);
+      if (found && once) s.engine().close_stdin(**found);
+    };
+    if (once)
+      c.on_close([&s, id] {
+        if (auto found = s.engine().find(id)) s.engine().close_stdin(**found);
+      });
+  }
+  c.hijack("application/vnd.docker.multiplexed-stream", std::move(input));
   bool running = ct->state.status == Status::kRunning || ct->state.status == Status::kPaused;
   if (!*stream || (!running && ct->state.status != Status::kCreated)) return c.finish_hijack();
   engine::Attacher a;

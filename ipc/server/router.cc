@@ -18,6 +18,7 @@ const std::vector<Route>& routes() {
     add_log_routes(r);
     add_resource_routes(r);
     add_event_routes(r);
+    add_exec_routes(r);
     return r;
   }();
   return table;

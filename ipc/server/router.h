@@ -31,5 +31,6 @@ void add_image_routes(std::vector<Route>& r);
 void add_log_routes(std::vector<Route>& r);
 void add_resource_routes(std::vector<Route>& r);
 void add_event_routes(std::vector<Route>& r);
+void add_exec_routes(std::vector<Route>& r);
 
 }  // namespace berth::ipc

@@ -86,6 +86,8 @@ OrderedJson container_inspect(const engine::Container& c) {
   host_config["NetworkMode"] = c.spec.network_mode;
   host_config["AutoRemove"] = c.spec.auto_remove;
   if (!host_config.contains("RestartPolicy")) host_config["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
+  host_config["LogConfig"] = {{"Type", c.spec.log.type.empty() ? "json-file" : c.spec.log.type},
+                              {"Config", c.spec.log.opts}};
   // Limits as they are now (update changes them after create).
   const auto& r = c.spec.resources;
   host_config["Memory"] = r.memory.value_or(0);
@@ -119,7 +121,7 @@ OrderedJson container_inspect(const engine::Container& c) {
           {"MountLabel", ""},
           {"ProcessLabel", ""},
           {"AppArmorProfile", ""},
-          {"ExecIDs", nullptr},
+          {"ExecIDs", c.exec_ids.empty() ? OrderedJson(nullptr) : OrderedJson(c.exec_ids)},
           {"HostConfig", host_config},
           {"GraphDriver", {{"Name", "overlay2"}, {"Data", {{"UpperDir", c.dir + "/upper"}, {"WorkDir", c.dir + "/work"}, {"MergedDir", c.dir + "/rootfs"}}}}},
           {"Mounts", OrderedJson::array()},

@@ -143,5 +143,34 @@ TEST_F(DockerCli, ResourceLimitsStatsUpdatePause) {
   EXPECT_EQ(docker({"rm", "-f", "lim"}).exit_code, 0);
 }
 
+TEST_F(DockerCli, Exec) {
+  auto run = docker({"run", "-d", "--name", "ex", "busybox", "sleep", "1000"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto hi = docker({"exec", "ex", "echo", "hi"});
+  EXPECT_EQ(hi.exit_code, 0) << hi.err;
+  EXPECT_EQ(hi.out, "hi\n");
+  auto code = docker({"exec", "-e", "A=5", "-w", "/tmp", "ex", "sh", "-c", "echo $A $(pwd); exit 3"});
+  EXPECT_EQ(code.exit_code, 3) << code.err;
+  EXPECT_EQ(code.out, "5 /tmp\n");
+  auto missing = docker({"exec", "ex", "nope"});
+  EXPECT_EQ(missing.exit_code, 127) << missing.err;
+  EXPECT_EQ(docker({"exec", "-d", "ex", "sleep", "5"}).exit_code, 0);
+  EXPECT_EQ(docker({"stop", "-t", "0", "ex"}).exit_code, 0);
+  auto stopped = docker({"exec", "ex", "true"});
+  EXPECT_NE(stopped.exit_code, 0);
+  EXPECT_THAT(stopped.err, HasSubstr("is not running"));
+  EXPECT_EQ(docker({"rm", "ex"}).exit_code, 0);
+}
+
+TEST_F(DockerCli, RunInteractivePipesStdin) {
+  auto r = docker({"run", "-i", "--rm", "busybox", "cat"}, "data\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "data\n");
+  std::string input(10 << 20, 'z');
+  auto wc = docker({"run", "-i", "--rm", "busybox", "sh", "-c", "cat >/f; wc -c </f"}, input);
+  EXPECT_EQ(wc.exit_code, 0) << wc.err;
+  EXPECT_EQ(wc.out, "10485760\n");
+}
+
 }  // namespace
 }  // namespace berth::test

@@ -14,6 +14,7 @@
 //   write-bytes N [CHUNK]  write N bytes in CHUNK-byte writes (default 65536):
 //                          byte i is '\n' when i % 64 == 63, else 'a' + i % 26
 //   lines N                print "000000001\n" ... up to N
+//   numbered N [AT MS]     16-byte numbered lines in 64 KiB writes; sleep MS ms after line AT
 //   fds                    print each open fd as "N -> target" (not the dir fd used to list)
 //   env                    print the environment, one a line
 //   cwd                    print the working directory
@@ -130,6 +131,35 @@ int cmd_lines(long n) {
   return 0;
 }
 
+// Lines "000000000000001\n" … (16 bytes each) to stdout, whole lines packed
+// into 64 KiB writes (4,096 lines each). With PAUSE_AT, sleeps PAUSE_MS
+// after the write that holds line PAUSE_AT (tests start a follower there).
+int cmd_numbered(long n, long pause_at, long pause_ms) {
+  enum { kWidth = 15, kLine = kWidth + 1, kChunk = 65536 };
+  static char buf[kChunk];
+  char num[kLine];
+  memset(num, '0', kWidth);
+  num[kWidth] = '\n';
+  size_t used = 0;
+  for (long i = 1; i <= n; i++) {
+    for (int d = kWidth - 1; d >= 0; d--) {   // increment the decimal counter in place
+      if (num[d] != '9') {
+        num[d]++;
+        break;
+      }
+      num[d] = '0';
+    }
+    memcpy(buf + used, num, kLine);
+    used += kLine;
+    if (used == kChunk || i == n) {
+      if (!write_all(1, buf, used)) return die("write stdout");
+      if (pause_at > 0 && i >= pause_at && i - long(used / kLine) < pause_at) usleep(useconds_t(pause_ms) * 1000);
+      used = 0;
+    }
+  }
+  return 0;
+}
+
 int cmd_fds() {
   DIR* d = opendir("/proc/self/fd");
   if (!d) return die("opendir /proc/self/fd");
@@ -174,6 +204,8 @@ int run(int argc, char** argv) {
   if (!strcmp(v, "write-bytes"))
     return argc < 3 ? usage() : cmd_write_bytes(arg_num(argc, argv, 2, 0), arg_num(argc, argv, 3, 65536));
   if (!strcmp(v, "lines")) return argc < 3 ? usage() : cmd_lines(arg_num(argc, argv, 2, 0));
+  if (!strcmp(v, "numbered"))
+    return argc < 3 ? usage() : cmd_numbered(arg_num(argc, argv, 2, 0), arg_num(argc, argv, 3, 0), arg_num(argc, argv, 4, 0));
   if (!strcmp(v, "fds")) return cmd_fds();
   if (!strcmp(v, "env")) {
     for (char** e = environ; *e; e++) printf("%s\n", *e);

@@ -52,6 +52,7 @@ void add_image_commands(CLI::App& app, Globals& g, int& exit_code);      // impo
 void add_system_commands(CLI::App& app, Globals& g, int& exit_code);     // version, info
 void add_stats_command(CLI::App& app, Globals& g, int& exit_code);       // stats
 void add_update_command(CLI::App& app, Globals& g, int& exit_code);      // update
+void add_exec_command(CLI::App& app, Globals& g, int& exit_code);        // exec
 
 // --- output ---
 void out(std::string_view s);  // stdout, unbuffered
@@ -90,8 +91,10 @@ class StreamPrinter {
   bool tty_;
   ipc::FrameReader frames_;
 };
-// Copies a hijacked socket (after `leftover`) into `printer` until EOF.
-Result<void> pump_hijacked(int fd, std::string_view leftover, StreamPrinter& printer);
+// Copies a hijacked socket (after `leftover`) into `printer` until EOF. With
+// `input_fd` >= 0, also copies that fd into the socket, half-closing the
+// socket's write side at the input's EOF (docker run -i).
+Result<void> pump_hijacked(int fd, std::string_view leftover, StreamPrinter& printer, int input_fd = -1);
 
 // --- JSON without exceptions ---
 json parse_json(std::string_view text);  // discarded() on a syntax error

@@ -28,6 +28,7 @@ namespace {
 struct ContainerOptions {
   bool rm = false;
   bool detach = false;
+  bool interactive = false;  // -i: keep stdin open and send ours
   std::vector<std::string> env;
   std::string name, workdir, user, hostname, network, entrypoint;
   CLI::Option* entrypoint_flag = nullptr;  // to tell `--entrypoint ""` from no flag
@@ -40,6 +41,7 @@ void add_container_flags(CLI::App* sub, ContainerOptions& o) {
   sub->set_help_flag("--help", "Print usage");  // -h is --hostname, as in docker
   sub->add_option("-e,--env", o.env, "Set environment variables (K=V, or K to copy it from here)")
       ->allow_extra_args(false);
+  sub->add_flag("-i,--interactive", o.interactive, "Keep STDIN open and send this terminal's stdin to it");
   sub->add_option("--name", o.name, "Assign a name to the container");
   sub->add_option("-w,--workdir", o.workdir, "Working directory inside the container");
   sub->add_option("-u,--user", o.user, "Username or UID (<name|uid>[:<group|gid>])");
@@ -71,12 +73,12 @@ std::string create_body(const ContainerOptions& o, const json& resources) {
   json cfg = json::object();
   cfg["Hostname"] = o.hostname;
   cfg["User"] = o.user;
-  cfg["AttachStdin"] = false;
+  cfg["AttachStdin"] = o.interactive && !o.detach;
   cfg["AttachStdout"] = !o.detach;
   cfg["AttachStderr"] = !o.detach;
   cfg["Tty"] = false;
-  cfg["OpenStdin"] = false;
-  cfg["StdinOnce"] = false;
+  cfg["OpenStdin"] = o.interactive;
+  cfg["StdinOnce"] = o.interactive && !o.detach;
   cfg["Env"] = resolve_env(o.env);
   cfg["Cmd"] = o.cmd.empty() ? json(nullptr) : json(o.cmd);
   cfg["Image"] = o.image;
@@ -176,10 +178,12 @@ int finish_wait(Client& wait_conn) {
   return int(jint(j, "StatusCode"));
 }
 
-int run_attached(Client& c, const std::string& id, bool rm) {
+int run_attached(Client& c, const std::string& id, bool rm, bool interactive) {
   Result<Client> attach_conn = dial_like(c);
   if (!attach_conn) return fail(attach_conn.error(), kExitRunFailure);
-  Result<Client::Hijacked> stream = attach_conn->hijack("POST", "/containers/" + id + "/attach?stderr=1&stdout=1&stream=1");
+  std::string attach_path = "/containers/" + id + "/attach?stderr=1&stdout=1&stream=1";
+  if (interactive) attach_path += "&stdin=1";
+  Result<Client::Hijacked> stream = attach_conn->hijack("POST", attach_path);
   if (!stream) return fail(stream.error(), kExitRunFailure);
 
   Result<Client> wait_conn = dial_like(c);
@@ -193,7 +197,7 @@ int run_attached(Client& c, const std::string& id, bool rm) {
   if (!started) return fail(started.error(), start_failure_code(started.error().message()));
 
   StreamPrinter printer(/*tty=*/false);
-  if (Result<void> pumped = pump_hijacked(stream->fd.get(), stream->leftover, printer); !pumped)
+  if (Result<void> pumped = pump_hijacked(stream->fd.get(), stream->leftover, printer, interactive ? 0 : -1); !pumped)
     err(pumped.error().message() + "\n");  // keep going: the exit status still counts
   stream->fd.reset();
   return finish_wait(*wait_conn);
@@ -206,7 +210,7 @@ int run_container(const Globals& g, const ContainerOptions& o) {
   if (!c) return fail(c.error(), kExitRunFailure);
   Result<std::string> id = create_container(*c, o, *resources);
   if (!id) return fail(id.error(), kExitRunFailure);
-  if (!o.detach) return run_attached(*c, *id, o.rm);
+  if (!o.detach) return run_attached(*c, *id, o.rm, o.interactive);
   Result<Response> started = call(*c, "POST", "/containers/" + *id + "/start");
   if (!started) return fail(started.error(), start_failure_code(started.error().message()));
   out(*id + "\n");

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   add_system_commands(app, g, exit_code);
   add_stats_command(app, g, exit_code);
   add_update_command(app, g, exit_code);
+  add_exec_command(app, g, exit_code);
 
   try {
     app.parse(argc, argv);

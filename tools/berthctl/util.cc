@@ -1,5 +1,7 @@
 // Shared plumbing for berthctl commands: daemon calls, stream output, JSON
 // access without exceptions and docker-style formatting.
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -107,10 +109,35 @@ Result<void> StreamPrinter::feed(std::string_view data) {
   return ok();
 }
 
-Result<void> pump_hijacked(int fd, std::string_view leftover, StreamPrinter& printer) {
+Result<void> pump_hijacked(int fd, std::string_view leftover, StreamPrinter& printer, int input_fd) {
   BERTH_TRY_VOID(printer.feed(leftover));
   std::string buf(64 * 1024, '\0');
   for (;;) {
+    pollfd fds[2] = {{fd, POLLIN, 0}, {input_fd, POLLIN, 0}};
+    if (::poll(fds, input_fd >= 0 ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      return Error::sys(errno, "poll attached stream");
+    }
+    if (input_fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t n = ::read(input_fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {  // our stdin ended: tell the daemon (StdinOnce closes the container's)
+        ::shutdown(fd, SHUT_WR);
+        input_fd = -1;
+      } else {
+        // send, not write: a daemon that closed the stream must not SIGPIPE us.
+        for (ssize_t off = 0; off < n;) {
+          ssize_t w = ::send(fd, buf.data() + off, size_t(n - off), MSG_NOSIGNAL);
+          if (w < 0 && errno == EINTR) continue;
+          if (w <= 0) {
+            input_fd = -1;  // the daemon stopped reading; keep printing what comes
+            break;
+          }
+          off += w;
+        }
+      }
+    }
+    if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Error::sys(errno, "read attached stream");

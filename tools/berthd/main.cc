@@ -30,6 +30,7 @@ struct Flags {
   size_t netns_pool = 4;
   std::string cgroup_parent = "berth";
   bool no_cgroups = false;
+  std::vector<std::string> log_opts;   // --log-opt key=value: containers' log defaults
 };
 
 // Holds an exclusive lock on <root>/berthd.lock for the daemon's life.
@@ -98,6 +99,15 @@ int run(const Flags& f) {
   eo.exec_root = f.exec_root;
   eo.netns_pool = f.netns_pool;
   eo.cgroup_parent = f.cgroup_parent;
+  std::map<std::string, std::string> log_opts;
+  for (auto& kv : f.log_opts) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) return fail(Error::invalid("invalid --log-opt {:?}: expected key=value", kv));
+    log_opts[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  auto log_defaults = engine::parse_log_config("", log_opts);
+  if (!log_defaults) return fail(log_defaults.error());
+  eo.log_defaults = *log_defaults;
   eo.cgroups = !f.no_cgroups;
   auto engine = engine::Engine::open(r, eo);
   if (!engine) return fail(engine.error());
@@ -142,6 +152,9 @@ int main(int argc, char** argv) {
   app.add_option("--netns-pool", f.netns_pool, "Network namespaces to create ahead of container starts (0: none)");
   app.add_option("--cgroup-parent", f.cgroup_parent,
                  "Parent cgroup of every container: relative to berthd's own cgroup, or absolute (default berth)");
+  app.add_option("--log-opt", f.log_opts,
+                 "Default log options of containers: max-size=10m, max-file=3, mode=non-blocking, max-buffer-size=4m "
+                 "(default: one file, never rotated, like Docker's json-file)");
   app.add_flag("--no-cgroups", f.no_cgroups, "Run containers without cgroups (limits, stats and pause are refused)");
   CLI11_PARSE(app, argc, argv);
   berth::log::Level level;

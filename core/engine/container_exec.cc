@@ -1,0 +1,227 @@
+// exec: start a process in a running container (runtime::Spec::join_pidfd),
+// place it in the container's cgroup, stream its output to the client that
+// started it, reap it and keep its exit code for GET /exec/{id}/json.
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "core/base/log.h"
+#include "core/base/strings.h"
+#include "core/engine/process.h"
+#include "core/runtime/spawn.h"
+
+namespace berth::engine {
+
+namespace {
+
+constexpr size_t kMaxExecsPerContainer = 256;  // oldest finished ones are forgotten past this
+
+// The container's environment as its init got it, then the exec's own
+// (later entries win).
+std::vector<std::string> exec_env(const std::vector<std::string>& base, const std::vector<std::string>& extra) {
+  std::vector<std::string> out = base;
+  for (const auto& kv : extra) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = kv.substr(0, eq + 1);
+    bool replaced = false;
+    for (auto& e : out)
+      if (starts_with(e, key)) e = kv, replaced = true;
+    if (!replaced) out.push_back(kv);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<ExecInstance*> Engine::exec_create(Container& c, ExecConfig cfg) {
+  if (c.state.status == Status::kPaused)
+    return Error::conflict("Container {} is paused, unpause the container before exec", c.id);
+  if (c.state.status != Status::kRunning || !c.proc || c.proc->exited)
+    return Error::conflict("Container {} is not running", c.id);
+  if (cfg.cmd.empty() || cfg.cmd[0].empty()) return Error::invalid("No exec command specified");
+  if (cfg.tty) return Error::make(Code::kNotSupported, "exec with a tty is not supported yet");  // FIXME(issue 3): ptys
+  auto e = std::make_unique<ExecInstance>();
+  do {
+    e->id = random_id();
+  } while (execs_.count(e->id));
+  e->container_id = c.id;
+  e->config = std::move(cfg);
+  ExecInstance* ep = e.get();
+  execs_[e->id] = std::move(e);
+  c.exec_ids.push_back(ep->id);
+  // Bound the history: forget the oldest finished instances.
+  for (size_t i = 0; c.exec_ids.size() > kMaxExecsPerContainer && i < c.exec_ids.size();) {
+    auto it = execs_.find(c.exec_ids[i]);
+    if (it != execs_.end() && it->second->exited && it->second->idle()) {
+      execs_.erase(it);
+      c.exec_ids.erase(c.exec_ids.begin() + long(i));
+    } else {
+      i++;
+    }
+  }
+  emit(c, "exec_create", {{"execID", ep->id}});
+  return ep;
+}
+
+Result<ExecInstance*> Engine::find_exec(const std::string& id) {
+  auto it = execs_.find(id);
+  if (it == execs_.end() || it->second->container_gone) return Error::not_found("No such exec instance: {}", id);
+  return it->second.get();
+}
+
+void Engine::exec_start(ExecInstance& e, bool detach, ExecSink sink, Done started) {
+  if (e.started) return started(Error::conflict("Exec command {} has already run", e.id));
+  auto found = containers_.find(e.container_id);
+  if (found == containers_.end()) return started(Error::not_found("No such container: {}", e.container_id));
+  Container& c = *found->second;
+  if (c.state.status != Status::kRunning || !c.proc || c.proc->exited)
+    return started(Error::conflict("Container {} is not running", c.id));
+  e.started = true;
+
+  runtime::Spec spec;
+  spec.id = c.id;
+  spec.join_pidfd = c.proc->pidfd.get();
+  spec.args = e.config.cmd;
+  spec.env = exec_env(c.proc->spec.env, e.config.env);
+  spec.user = !e.config.user.empty() ? e.config.user : c.proc->spec.user;
+  spec.cwd = !e.config.working_dir.empty() ? e.config.working_dir : c.proc->spec.cwd;
+  spec.cgroup_fd = c.cgroup ? c.cgroup->clone_into_fd() : -1;
+
+  unique_fd out_w, err_w;
+  if (!detach) {
+    for (auto [pipe, wr, stream, want] : {std::tuple{&e.out, &out_w, uint8_t(1), e.config.attach_stdout},
+                                          {&e.err, &err_w, uint8_t(2), e.config.attach_stderr}}) {
+      if (!want) continue;
+      int p[2];
+      if (::pipe2(p, O_CLOEXEC) < 0) return started(Error::sys(errno, "pipe"));
+      pipe->fd.reset(p[0]);
+      wr->reset(p[1]);
+      pipe->stream = stream;
+    }
+  }
+  spec.stdout_fd = out_w.get();
+  spec.stderr_fd = err_w.get();
+  auto spawned = runtime::spawn(spec);
+  if (!spawned) {
+    e.out.fd.reset();
+    e.err.fd.reset();
+    e.exited = true;
+    e.exit_code = 126;
+    started(std::move(spawned.error()).context("exec in container {}", c.id));
+    if (sink.ended) sink.ended();
+    return;
+  }
+  runtime::Process p = std::move(*spawned);
+  out_w.reset();
+  err_w.reset();
+  e.pid = p.pid;
+  e.pidfd = std::move(p.pidfd);
+  e.error_fd = std::move(p.error_fd);
+  e.spec = spec;
+  e.spec.join_pidfd = -1;  // not ours to keep
+  e.spec.cgroup_fd = -1;
+  e.running = true;
+  e.sink = std::move(sink);
+  e.on_started = std::move(started);
+  auto placed = place_in_cgroup(c, p.pid);
+  auto released = placed ? runtime::release(p) : std::move(placed);
+  if (!released) {
+    (void)runtime::kill(e.pidfd.get(), SIGKILL);
+    log::warn("engine", "exec id={} in container id={}: {}", e.id, c.id, released.error().message());
+  }
+  emit(c, "exec_start", {{"execID", e.id}});
+
+  ExecInstance* ep = &e;
+  e.exit_c.set_callback([this, ep](int32_t res, uint32_t) { exec_exit_ready(*ep, res); });
+  r_.poll(e.pidfd.get(), POLLIN, e.exit_c);
+  e.error_c.set_callback([this, ep](int32_t res, uint32_t) { exec_error_read(*ep, res); });
+  r_.read(e.error_fd.get(), &e.child_error, sizeof e.child_error, uint64_t(-1), e.error_c);
+  for (ExecInstance::Pipe* pp : {&e.out, &e.err})
+    if (pp->fd) {
+      pp->c.set_callback([this, ep, pp](int32_t res, uint32_t) {
+        if (res > 0) {
+          if (ep->sink.output) ep->sink.output(pp->stream, std::string_view(pp->buf, size_t(res)));
+          return exec_read(*ep, *pp);
+        }
+        pp->fd.reset();  // EOF (or an error: the same for the client)
+        exec_maybe_finish(*ep);
+      });
+      exec_read(e, *pp);
+    }
+}
+
+void Engine::exec_read(ExecInstance& e, ExecInstance::Pipe& p) {
+  r_.read(p.fd.get(), p.buf, sizeof p.buf, uint64_t(-1), p.c);
+  (void)e;
+}
+
+void Engine::exec_error_read(ExecInstance& e, int32_t res) {
+  e.error_fd.reset();
+  auto started = std::move(e.on_started);
+  e.on_started = nullptr;
+  if (res == 0) {
+    log::info("engine", "exec id={} pid={} container id={}", e.id, e.pid, e.container_id);
+    if (started) started(ok());
+  } else {
+    Error err = res == int32_t(sizeof e.child_error)
+                    ? runtime::describe_child_error(e.child_error, e.spec)
+                    : Error::sys(res < 0 ? -res : EIO, "read exec status");
+    log::info("engine", "exec failed id={}: {}", e.id, err.message());
+    // Docker's codes: 127 when the command is not there, 126 when it cannot run.
+    e.start_error_code = err.sys_errno() == ENOENT || err.code() == Code::kNotFound ? 127 : 126;
+    if (started) started(std::move(err));
+  }
+  exec_maybe_finish(e);
+}
+
+void Engine::exec_exit_ready(ExecInstance& e, int32_t res) {
+  if (res == -ECANCELED) return exec_maybe_finish(e);
+  auto st = runtime::reap(e.pidfd.get());
+  if (st && !st->has_value()) {
+    ExecInstance* ep = &e;
+    e.exit_c.set_callback([this, ep](int32_t r, uint32_t) { exec_exit_ready(*ep, r); });
+    return r_.poll(e.pidfd.get(), POLLIN, e.exit_c);
+  }
+  e.exit_code = e.start_error_code ? e.start_error_code : st ? (*st)->exit_code : 255;
+  e.pidfd.reset();
+  e.exited = true;
+  exec_maybe_finish(e);
+}
+
+// The exec is over once it is reaped, its exec status is known and its
+// output is drained: then the exit code is final and the client is told.
+void Engine::exec_maybe_finish(ExecInstance& e) {
+  if (e.running && e.exited && !e.error_c.in_flight() && e.output_done()) {
+    e.running = false;
+    log::info("engine", "exec die id={} exit_code={}", e.id, e.exit_code);
+    if (auto it = containers_.find(e.container_id); it != containers_.end())
+      emit(*it->second, "exec_die", {{"execID", e.id}, {"exitCode", std::to_string(e.exit_code)}});
+    auto sink = std::move(e.sink);
+    e.sink = {};
+    if (sink.ended) sink.ended();
+  }
+  r_.defer([this, id = e.id] {
+    drop_exec_if_idle(id);
+    check_shutdown();
+  });
+}
+
+void Engine::drop_exec_if_idle(const std::string& id) {
+  auto it = execs_.find(id);
+  if (it == execs_.end()) return;
+  ExecInstance& e = *it->second;
+  if (e.container_gone && e.idle() && !e.running) execs_.erase(it);
+}
+
+// The container is being removed: its exec instances go too (once idle).
+void Engine::forget_execs(const Container& c) {
+  for (const auto& id : c.exec_ids) {
+    auto it = execs_.find(id);
+    if (it == execs_.end()) continue;
+    it->second->container_gone = true;
+    drop_exec_if_idle(id);
+  }
+}
+
+}  // namespace berth::engine

@@ -1,0 +1,168 @@
+// exec: POST /containers/{id}/exec, POST /exec/{id}/start (hijacked like
+// attach, or detached), GET /exec/{id}/json, POST /exec/{id}/resize.
+#include "core/base/strings.h"
+#include "core/engine/engine.h"
+#include "ipc/proto/frames.h"
+#include "ipc/proto/request.h"
+#include "ipc/server/connection.h"
+#include "ipc/server/handler_util.h"
+#include "ipc/server/json_util.h"
+#include "ipc/server/router.h"
+#include "ipc/server/server.h"
+
+namespace berth::ipc {
+
+namespace {
+
+Result<std::vector<std::string>> strings_field(const Json& j, const char* field) {
+  std::vector<std::string> out;
+  if (!j.contains(field) || j[field].is_null()) return out;
+  if (j[field].is_string()) return std::vector<std::string>{j[field].get<std::string>()};
+  if (!j[field].is_array()) return Error::invalid("invalid {}: expected an array of strings", field);
+  for (const Json& e : j[field]) {
+    if (!e.is_string()) return Error::invalid("invalid {}: expected an array of strings", field);
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+Result<engine::ExecConfig> parse_exec_config(const std::string& body) {
+  Json j = BERTH_TRY(parse_body(body));
+  engine::ExecConfig cfg;
+  cfg.cmd = BERTH_TRY(strings_field(j, "Cmd"));
+  if (cfg.cmd.empty()) return Error::invalid("No exec command specified");
+  cfg.env = BERTH_TRY(strings_field(j, "Env"));
+  for (const auto& e : cfg.env)
+    if (e.empty() || e[0] == '=') return Error::invalid("invalid environment variable: {}", e);
+  auto str = [&](const char* f) -> Result<std::string> {
+    if (!j.contains(f) || j[f].is_null()) return std::string();
+    if (!j[f].is_string()) return Error::invalid("invalid {}: expected a string", f);
+    return j[f].get<std::string>();
+  };
+  auto boolean = [&](const char* f, bool dflt) -> Result<bool> {
+    if (!j.contains(f) || j[f].is_null()) return dflt;
+    if (!j[f].is_boolean()) return Error::invalid("invalid {}: expected a boolean", f);
+    return j[f].get<bool>();
+  };
+  cfg.user = BERTH_TRY(str("User"));
+  cfg.working_dir = BERTH_TRY(str("WorkingDir"));
+  if (!cfg.working_dir.empty() && cfg.working_dir[0] != '/')
+    return Error::invalid("the working directory '{}' is invalid, it needs to be an absolute path", cfg.working_dir);
+  cfg.tty = BERTH_TRY(boolean("Tty", false));
+  cfg.privileged = BERTH_TRY(boolean("Privileged", false));
+  if (cfg.privileged) return Error(Code::kNotSupported, "privileged exec is not supported");
+  cfg.attach_stdin = BERTH_TRY(boolean("AttachStdin", false));
+  cfg.attach_stdout = BERTH_TRY(boolean("AttachStdout", false));
+  cfg.attach_stderr = BERTH_TRY(boolean("AttachStderr", false));
+  return cfg;
+}
+
+void exec_create(Server& s, Connection& c, const Params& p) {
+  engine::Container* ct = find_or_respond(s, c, p[0]);
+  if (!ct) return;
+  auto cfg = parse_exec_config(c.body());
+  if (!cfg) return c.respond_error(cfg.error());
+  auto e = s.engine().exec_create(*ct, std::move(*cfg));
+  if (!e) return c.respond_error(e.error());
+  OrderedJson j = {{"Id", (*e)->id}};
+  c.respond(201, j.dump());
+}
+
+engine::ExecInstance* find_exec_or_respond(Server& s, Connection& c, const std::string& id) {
+  auto e = s.engine().find_exec(id);
+  if (!e) {
+    c.respond_error(e.error());
+    return nullptr;
+  }
+  return *e;
+}
+
+void exec_start(Server& s, Connection& c, const Params& p) {
+  engine::ExecInstance* e = find_exec_or_respond(s, c, p[0]);
+  if (!e) return;
+  bool detach = false;
+  if (!c.body().empty()) {
+    auto j = parse_body(c.body());
+    if (!j) return c.respond_error(j.error());
+    if (j->contains("Detach") && (*j)["Detach"].is_boolean()) detach = (*j)["Detach"].get<bool>();
+  }
+  if (e->started) return c.respond_error(Error::conflict("Exec command {} has already run", e->id));
+  if (detach) {
+    s.engine().exec_start(*e, true, {}, [&s, serial = c.serial()](Result<void> r) {
+      Connection* conn = s.lookup(serial);
+      if (!conn) return;
+      if (r) conn->respond(200, "");
+      else conn->respond_error(r.error());
+    });
+    return;
+  }
+  // Attached: 101 at once, then multiplexed frames until the exec ends. A
+  // start that fails after the switch is reported in the stream (as Docker
+  // does); the exec's exit code tells the client it failed.
+  c.hijack("application/vnd.docker.multiplexed-stream");
+  uint64_t serial = c.serial();
+  engine::ExecSink sink;
+  sink.output = [&s, serial](uint8_t stream, std::string_view data) {
+    Connection* conn = s.lookup(serial);
+    if (!conn) return;
+    std::string frame;
+    append_frame(frame, stream, data);
+    conn->send_raw(frame);
+  };
+  sink.ended = [&s, serial] {
+    if (Connection* conn = s.lookup(serial)) conn->finish_hijack();
+  };
+  s.engine().exec_start(*e, false, std::move(sink), [&s, serial](Result<void> r) {
+    if (r) return;
+    Connection* conn = s.lookup(serial);
+    if (!conn) return;
+    std::string frame;
+    append_frame(frame, 2, "OCI runtime exec failed: " + r.error().message() + "\n");
+    conn->send_raw(frame);
+    // The sink's `ended` closes the stream once the exit code is recorded.
+  });
+}
+
+void exec_inspect(Server& s, Connection& c, const Params& p) {
+  engine::ExecInstance* e = find_exec_or_respond(s, c, p[0]);
+  if (!e) return;
+  const auto& cfg = e->config;
+  OrderedJson args = OrderedJson::array();
+  for (size_t i = 1; i < cfg.cmd.size(); i++) args.push_back(cfg.cmd[i]);
+  OrderedJson j = {{"CanRemove", false},
+                   {"ContainerID", e->container_id},
+                   {"DetachKeys", ""},
+                   {"ExitCode", e->exited ? OrderedJson(e->exit_code) : OrderedJson(nullptr)},
+                   {"ID", e->id},
+                   {"OpenStderr", cfg.attach_stderr},
+                   {"OpenStdin", cfg.attach_stdin},
+                   {"OpenStdout", cfg.attach_stdout},
+                   {"ProcessConfig",
+                    {{"arguments", args},
+                     {"entrypoint", cfg.cmd.empty() ? "" : cfg.cmd[0]},
+                     {"privileged", cfg.privileged},
+                     {"tty", cfg.tty},
+                     {"user", cfg.user}}},
+                   {"Running", e->running},
+                   {"Pid", e->running ? e->pid : 0}};
+  c.respond(200, j.dump());
+}
+
+void exec_resize(Server& s, Connection& c, const Params& p) {
+  engine::ExecInstance* e = find_exec_or_respond(s, c, p[0]);
+  if (!e) return;
+  // Only tty execs have a window; the CLI resizes only those.
+  if (!e->config.tty) return c.respond_error(Error::conflict("exec {} has no tty", e->id));
+  c.respond_error(Error(Code::kNotSupported, "exec with a tty is not supported yet"));
+}
+
+}  // namespace
+
+void add_exec_routes(std::vector<Route>& r) {
+  r.push_back({"POST", "/containers/{}/exec", exec_create});
+  r.push_back({"POST", "/exec/{}/start", exec_start});
+  r.push_back({"GET", "/exec/{}/json", exec_inspect});
+  r.push_back({"POST", "/exec/{}/resize", exec_resize});
+}
+
+}  // namespace berth::ipc
