@@ -28,27 +28,20 @@ Result<void> validate_netns_fd(const Spec& spec) {
 
 Result<void> validate(const Spec& spec) {
   if (spec.args.empty() || spec.args[0].empty()) return Error::invalid("no command specified");
-  bool exec = spec.join_pidfd >= 0;
-  if (exec && spec.netns_fd >= 0)
-    return Error::invalid("exec in container {}: a network namespace fd was given", spec.id);
-  if (exec) {
-    if (!spec.cwd.empty() && spec.cwd[0] != '/')
-      return Error::invalid("the working directory \"{}\" is invalid, it needs to be an absolute path", spec.cwd);
-    for (const auto& a : spec.args)
-      if (a.find('\0') != std::string::npos) return Error::invalid("argument contains a NUL byte");
-    for (const auto& e : spec.env)
-      if (e.find('\0') != std::string::npos) return Error::invalid("environment contains a NUL byte");
-    return ok();
-  }
-  if (spec.lower_dirs.empty()) return Error::invalid("container {}: no image layers", spec.id);
-  for (const std::string* p : {&spec.rootfs_dir, &spec.upper_dir, &spec.work_dir})
-    if (p->empty() || (*p)[0] != '/') return Error::invalid("container {}: path \"{}\" is not absolute", spec.id, *p);
   if (!spec.cwd.empty() && spec.cwd[0] != '/')
     return Error::invalid("the working directory \"{}\" is invalid, it needs to be an absolute path", spec.cwd);
   for (const auto& a : spec.args)
     if (a.find('\0') != std::string::npos) return Error::invalid("argument contains a NUL byte");
   for (const auto& e : spec.env)
     if (e.find('\0') != std::string::npos) return Error::invalid("environment contains a NUL byte");
+  if (spec.join_pidfd >= 0) {  // exec: nothing to mount, no namespace of its own
+    if (spec.netns_fd >= 0)
+      return Error::invalid("exec in container {}: a network namespace fd was given", spec.id);
+    return ok();
+  }
+  if (spec.lower_dirs.empty()) return Error::invalid("container {}: no image layers", spec.id);
+  for (const std::string* p : {&spec.rootfs_dir, &spec.upper_dir, &spec.work_dir})
+    if (p->empty() || (*p)[0] != '/') return Error::invalid("container {}: path \"{}\" is not absolute", spec.id, *p);
   return validate_netns_fd(spec);
 }
 
