@@ -106,7 +106,9 @@ TEST_F(ExecTest, JoinsTheCgroupAndDiesWithTheContainer) {
   EXPECT_NE(::kill(pid, 0), 0);
   Json inspect = api("GET", "/containers/" + id + "/json", "", 200);
   EXPECT_EQ(inspect["ExecIDs"].size(), 2u);
-  // Stopped: exec is a conflict; removed: the instance is gone.
+  // Stopped: exec is a conflict; removed: the instance is gone. (The exec's
+  // end does not order the container's own exit: wait for that.)
+  EXPECT_EQ(d().ctl({"wait", id}).out, "137\n");
   Json stopped = api("POST", "/containers/" + id + "/exec", R"({"Cmd":["true"]})", 409);
   EXPECT_THAT(stopped["message"].get<std::string>(), HasSubstr("is not running"));
   d().ctl({"rm", "-f", id});
