@@ -102,8 +102,8 @@ class LogsTest : public DaemonSuite {
  protected:
   // busybox plus /bin/berth-testinit, imported once per suite.
   void need_lines_image() {
-    static bool done = false;
-    if (done) return;
+    static const TestDaemon* done = nullptr;  // the suite's daemon it was imported into
+    if (done == &d()) return;
     std::string tar = d().dir() + "/lines.tar";
     ASSERT_EQ(run_command({"cp", BERTH_BUSYBOX_TAR, tar}).exit_code, 0);
     auto r = run_command({"tar", "--append", "-f", tar, "-C", BERTH_BIN_DIR, "--transform", "s,^,bin/,",
@@ -111,7 +111,7 @@ class LogsTest : public DaemonSuite {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     ASSERT_EQ(d().ctl({"import", tar, "lines:latest"}).exit_code, 0);
     unlink(tar.c_str());
-    done = true;
+    done = &d();
   }
 
   std::string create(ipc::Client& c, const Json& body, int* status = nullptr) {
