@@ -12,7 +12,7 @@
 //   log lines       --log-lines N (default 10 M): 16-byte numbered lines in
 //                   64 KiB writes (berth-testinit numbered), until `wait`
 //                   returns, every line checked; the same writer into `cat`
-//   tail latency    `logs --tail 10` on the 1 GiB log, through the API and
+//   tail latency    `logs --tail 10` on that log (1 GiB by default), through the API and
 //                   through berthctl
 //   stats cost      --stats N: N idle containers, each with a streaming
 //                   `stats` client; the daemon's CPU time over a window,
@@ -39,6 +39,7 @@
 #include "core/base/strings.h"
 #include "core/engine/log_reader.h"
 #include "tests/integration/daemon_fixture.h"
+#include "tests/integration/numbered_lines.h"
 
 using namespace berth;
 using namespace berth::test;
@@ -166,7 +167,7 @@ bool verify_numbered(const std::string& path, long n, long* got) {
   if (!fd) return false;
   engine::LogDecoder dec(engine::LogOptions{});
   std::vector<char> buf(1 << 20);
-  std::string partial;
+  NumberedSplitter lines;
   long next = 1;
   bool good = true;
   auto line = [&](std::string_view l) {
@@ -177,16 +178,7 @@ bool verify_numbered(const std::string& path, long n, long* got) {
   };
   auto check = [&](uint8_t stream, std::string_view data) {
     good = good && stream == 1;
-    if (!partial.empty()) {
-      size_t need = 16 - partial.size();
-      partial.append(data.substr(0, need));
-      data.remove_prefix(std::min(need, data.size()));
-      if (partial.size() < 16) return;
-      line(partial);
-      partial.clear();
-    }
-    for (; data.size() >= 16; data.remove_prefix(16)) line(data.substr(0, 16));
-    partial.assign(data);
+    lines.feed(data, line);
   };
   for (;;) {
     ssize_t r = read(fd->get(), buf.data(), buf.size());
@@ -195,12 +187,12 @@ bool verify_numbered(const std::string& path, long n, long* got) {
     if (!dec.feed(std::string_view(buf.data(), size_t(r)), check)) return false;
   }
   *got = next - 1;
-  return good && partial.empty() && *got == n;
+  return good && lines.pending() == 0 && *got == n;
 }
 
 // `logs --tail 10` on a stored log: through the API (one request on a
 // connected client) and through berthctl (process start included).
-void bench_tail(TestDaemon& d, const std::string& id, int runs) {
+void bench_tail(TestDaemon& d, const std::string& id, int runs, long log_mib) {
   std::vector<double> api_ms;
   bool ok = true;
   for (int i = 0; i < runs; i++) {
@@ -219,7 +211,8 @@ void bench_tail(TestDaemon& d, const std::string& id, int runs) {
   std::sort(api_ms.begin(), api_ms.end());
   std::string ctl = bin_path("berthctl"), host = d.host();
   Latency cli = measure(runs, [&](int) { return std::vector<std::string>{ctl, "-H", host, "logs", "--tail", "10", id}; });
-  std::printf("logs --tail 10 on the 1 GiB log (%d runs): API p50 %.2f ms, max %.2f ms (%s); berthctl logs --tail 10 p50 %.2f ms, p99 %.2f ms\n",
+  std::printf("logs --tail 10 on the %ld MiB log (%d runs): API p50 %.2f ms, max %.2f ms (%s); berthctl logs --tail 10 p50 %.2f ms, p99 %.2f ms\n",
+              log_mib,
               runs, api_ms[api_ms.size() / 2], api_ms.back(), ok ? "10 lines" : "UNEXPECTED SIZE", cli.p50_ms, cli.p99_ms);
 }
 
@@ -377,7 +370,7 @@ int main(int argc, char** argv) {
     bool ok = wait.out == "0\n" && verify_log(d.root() + "/containers/" + id + "/container.log", bytes, &got);
     std::printf("log throughput, %ld MiB in 64 KiB writes: %.1f MB/s (%.2f s), verified %s (%llu bytes)\n", log_mib,
                 bytes / (t1 - t0) / 1e6, t1 - t0, ok ? "complete" : "FAILED", (unsigned long long)got);
-    if (ok) bench_tail(d, id, std::min(runs, 50));
+    if (ok) bench_tail(d, id, std::min(runs, 50), log_mib);
     d.ctl({"rm", id});
     std::string sink = d.dir() + "/cat-sink";
     double c0 = now_s();

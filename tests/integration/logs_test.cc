@@ -16,6 +16,7 @@
 #include "core/base/file.h"
 #include "core/base/strings.h"
 #include "ipc/proto/frames.h"
+#include "tests/integration/numbered_lines.h"
 #include "tests/integration/suite.h"
 
 namespace berth::test {
@@ -30,7 +31,7 @@ const long kLines = getenv("BERTH_LOGS_TEST_LINES") ? atol(getenv("BERTH_LOGS_TE
 // line is 15 digits and a newline, numbers consecutive from the first one.
 struct LineChecker {
   long first = 0, next = 0, count = 0, bad = 0;
-  std::string partial;
+  NumberedSplitter splitter;
 
   void line(std::string_view l) {
     long v = 0;
@@ -47,19 +48,7 @@ struct LineChecker {
     count++;
   }
   void feed(std::string_view data) {
-    if (!partial.empty()) {
-      size_t need = 16 - partial.size();
-      partial.append(data.substr(0, need));
-      data.remove_prefix(std::min(need, data.size()));
-      if (partial.size() < 16) return;
-      line(partial);
-      partial.clear();
-    }
-    while (data.size() >= 16) {
-      line(data.substr(0, 16));
-      data.remove_prefix(16);
-    }
-    partial.assign(data);
+    splitter.feed(data, [this](std::string_view l) { line(l); });
   }
 };
 
@@ -154,7 +143,7 @@ TEST_F(LogsTest, TenMillionLinesAcrossRotationPlainFollowAndTail) {
   EXPECT_EQ(all.first, 1);
   EXPECT_EQ(all.count, kLines);
   EXPECT_EQ(all.bad, 0);
-  EXPECT_EQ(all.partial, "");
+  EXPECT_EQ(all.splitter.pending(), 0u);
   EXPECT_GE(later.first, kLines / 2);
   EXPECT_LT(later.first, kLines);
   EXPECT_EQ(later.next, kLines + 1);
