@@ -36,6 +36,18 @@ cgroups::Resources merged(cgroups::Resources base, const cgroups::Resources& r) 
   return base;
 }
 
+// destroy(), retried while the kernel still holds the cgroup (kConflict: a
+// task not yet fully gone), 100 times 10 ms at most. Blocks: job pool or
+// start-up only.
+Result<void> destroy_retrying(cgroups::Cgroup& cg) {
+  Result<void> r = cg.destroy();
+  for (int i = 1; i < 100 && !r && r.error().code() == Code::kConflict; i++) {
+    ::usleep(10000);
+    r = cg.destroy();
+  }
+  return r;
+}
+
 }  // namespace
 
 void Engine::emit(const Container& c, std::string action, std::map<std::string, std::string> attrs) {
@@ -140,17 +152,24 @@ void Engine::release_cgroup(Container& c) {
   auto res = std::make_shared<Result<void>>(ok());
   std::string id = c.id;
   bool queued = r_.run_job(
-      [cg, res] {
-        for (int i = 0; i < 100; i++) {
-          *res = cg->destroy();
-          if (*res || res->error().code() != Code::kConflict) return;
-          ::usleep(10000);
-        }
-      },
+      [cg, res] { *res = destroy_retrying(*cg); },
       [id, res] {
         if (!*res) log::warn("engine", "remove cgroup of id={}: {}", id, res->error().message());
       });
   if (!queued) log::warn("engine", "job queue full: cgroup of id={} left behind", id);
+}
+
+// The cgroup of a container lost in a crash: its processes died with berthd
+// (PDEATHSIG); kill any that joined later, then remove the directories.
+// Runs at start-up, before the loop, so it may wait.
+void Engine::remove_stale_cgroup(const Container& c) {
+  if (!cgroups_) return;
+  const std::string& parent = c.spec.cgroup_parent.empty() ? opts_.cgroup_parent : c.spec.cgroup_parent;
+  auto cg = cgroups_->open(parent, c.id);
+  if (!cg) return;  // never made, or already gone
+  (void)(*cg)->kill_all();
+  auto r = destroy_retrying(**cg);
+  if (!r) log::warn("engine", "remove cgroup of id={}: {}", c.id, r.error().message());
 }
 
 void Engine::pause(Container& c, Done done) {

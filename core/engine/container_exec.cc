@@ -20,15 +20,7 @@ constexpr size_t kMaxExecsPerContainer = 256;  // oldest finished ones are forgo
 // (later entries win).
 std::vector<std::string> exec_env(const std::vector<std::string>& base, const std::vector<std::string>& extra) {
   std::vector<std::string> out = base;
-  for (const auto& kv : extra) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos) continue;
-    std::string key = kv.substr(0, eq + 1);
-    bool replaced = false;
-    for (auto& e : out)
-      if (starts_with(e, key)) e = kv, replaced = true;
-    if (!replaced) out.push_back(kv);
-  }
+  for (const auto& kv : extra) put_env(out, kv);
   return out;
 }
 

@@ -21,25 +21,26 @@ constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/s
 std::vector<std::string> merge_env(const std::vector<std::string>& image_env,
                                    const std::vector<std::string>& env, const std::string& hostname) {
   std::vector<std::string> out;
-  auto put = [&out](const std::string& kv) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos) return;  // "NAME" alone unsets: drop it
-    std::string key = kv.substr(0, eq + 1);
-    for (auto& e : out)
-      if (starts_with(e, key)) {
-        e = kv;
-        return;
-      }
-    out.push_back(kv);
-  };
-  put(kDefaultPath);
-  put("HOSTNAME=" + hostname);
-  for (auto& e : image_env) put(e);
-  for (auto& e : env) put(e);
+  put_env(out, kDefaultPath);
+  put_env(out, "HOSTNAME=" + hostname);
+  for (auto& e : image_env) put_env(out, e);
+  for (auto& e : env) put_env(out, e);
   return out;
 }
 
 }  // namespace
+
+void put_env(std::vector<std::string>& env, const std::string& kv) {
+  auto eq = kv.find('=');
+  if (eq == std::string::npos) return;  // "NAME" alone unsets: drop it
+  std::string key = kv.substr(0, eq + 1);
+  for (auto& e : env)
+    if (starts_with(e, key)) {
+      e = kv;
+      return;
+    }
+  env.push_back(kv);
+}
 
 Result<void> Engine::spawn(Container& c) {
   fs::Image img = BERTH_TRY_CTX(images_->resolve(c.image_id), "image {}", c.image_id);

@@ -108,25 +108,6 @@ Result<void> Engine::load_containers() {
   return ok();
 }
 
-// The cgroup of a container lost in a crash: its processes died with berthd
-// (PDEATHSIG); kill any that joined later, then remove the directories.
-void Engine::remove_stale_cgroup(const Container& c) {
-  if (!cgroups_) return;
-  const std::string& parent = c.spec.cgroup_parent.empty() ? opts_.cgroup_parent : c.spec.cgroup_parent;
-  auto cg = cgroups_->open(parent, c.id);
-  if (!cg) return;  // never made, or already gone
-  (void)(*cg)->kill_all();
-  for (int i = 0; i < 100; i++) {
-    auto r = (*cg)->destroy();
-    if (r || r.error().code() != Code::kConflict) {
-      if (!r) log::warn("engine", "remove cgroup of id={}: {}", c.id, r.error().message());
-      return;
-    }
-    ::usleep(10000);
-  }
-  log::warn("engine", "cgroup of id={} is still busy; left behind", c.id);
-}
-
 Result<Container*> Engine::find(std::string_view ref) {
   if (ref.empty()) return Error::not_found("No such container: ");
   if (auto it = containers_.find(std::string(ref)); it != containers_.end()) return it->second.get();

@@ -22,6 +22,10 @@
 
 namespace berth::engine {
 
+// Sets "K=V" in `env`, replacing an earlier K (later entries win, like
+// Docker); a bare "K" is dropped. Used for the init's env and exec's.
+void put_env(std::vector<std::string>& env, const std::string& kv);
+
 struct Process {
   pid_t pid = -1;
   unique_fd pidfd;

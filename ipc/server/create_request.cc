@@ -4,9 +4,6 @@
 
 namespace berth::ipc {
 
-namespace {
-
-// Docker's StrSlice: null, a string, or an array of strings.
 Result<std::vector<std::string>> str_slice(const Json& j, const char* field, bool* set) {
   std::vector<std::string> out;
   *set = false;
@@ -36,6 +33,8 @@ Result<bool> bool_field(const Json& j, const char* field, bool dflt) {
   if (!j[field].is_boolean()) return Error::invalid("invalid {}: expected a boolean", field);
   return j[field].get<bool>();
 }
+
+namespace {
 
 Result<std::optional<int64_t>> int_field(const Json& j, const char* field) {
   if (!j.contains(field) || j[field].is_null()) return std::optional<int64_t>();

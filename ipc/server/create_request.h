@@ -12,6 +12,14 @@ namespace berth::ipc {
 
 Result<engine::CreateSpec> parse_create_request(const std::string& body, const std::string& name);
 
+// Docker's StrSlice: null or absent (empty, *set false), a string, or an
+// array of strings.
+Result<std::vector<std::string>> str_slice(const nlohmann::json& j, const char* field, bool* set);
+// A string field ("" when null or absent) and a boolean one (`dflt` then);
+// other types are 400s naming the field.
+Result<std::string> str_field(const nlohmann::json& j, const char* field);
+Result<bool> bool_field(const nlohmann::json& j, const char* field, bool dflt);
+
 // The resource fields of a HostConfig (create) or an UpdateConfig (update):
 // Memory, MemorySwap, MemoryReservation, NanoCpus, CpuShares, CpuPeriod,
 // CpuQuota, CpusetCpus, CpusetMems, PidsLimit, BlkioWeight. Zero, null and

@@ -5,6 +5,7 @@
 #include "ipc/proto/frames.h"
 #include "ipc/proto/request.h"
 #include "ipc/server/connection.h"
+#include "ipc/server/create_request.h"
 #include "ipc/server/handler_util.h"
 #include "ipc/server/json_util.h"
 #include "ipc/server/router.h"
@@ -14,46 +15,25 @@ namespace berth::ipc {
 
 namespace {
 
-Result<std::vector<std::string>> strings_field(const Json& j, const char* field) {
-  std::vector<std::string> out;
-  if (!j.contains(field) || j[field].is_null()) return out;
-  if (j[field].is_string()) return std::vector<std::string>{j[field].get<std::string>()};
-  if (!j[field].is_array()) return Error::invalid("invalid {}: expected an array of strings", field);
-  for (const Json& e : j[field]) {
-    if (!e.is_string()) return Error::invalid("invalid {}: expected an array of strings", field);
-    out.push_back(e.get<std::string>());
-  }
-  return out;
-}
-
 Result<engine::ExecConfig> parse_exec_config(const std::string& body) {
   Json j = BERTH_TRY(parse_body(body));
   engine::ExecConfig cfg;
-  cfg.cmd = BERTH_TRY(strings_field(j, "Cmd"));
+  bool set;
+  cfg.cmd = BERTH_TRY(str_slice(j, "Cmd", &set));
   if (cfg.cmd.empty()) return Error::invalid("No exec command specified");
-  cfg.env = BERTH_TRY(strings_field(j, "Env"));
+  cfg.env = BERTH_TRY(str_slice(j, "Env", &set));
   for (const auto& e : cfg.env)
     if (e.empty() || e[0] == '=') return Error::invalid("invalid environment variable: {}", e);
-  auto str = [&](const char* f) -> Result<std::string> {
-    if (!j.contains(f) || j[f].is_null()) return std::string();
-    if (!j[f].is_string()) return Error::invalid("invalid {}: expected a string", f);
-    return j[f].get<std::string>();
-  };
-  auto boolean = [&](const char* f, bool dflt) -> Result<bool> {
-    if (!j.contains(f) || j[f].is_null()) return dflt;
-    if (!j[f].is_boolean()) return Error::invalid("invalid {}: expected a boolean", f);
-    return j[f].get<bool>();
-  };
-  cfg.user = BERTH_TRY(str("User"));
-  cfg.working_dir = BERTH_TRY(str("WorkingDir"));
+  cfg.user = BERTH_TRY(str_field(j, "User"));
+  cfg.working_dir = BERTH_TRY(str_field(j, "WorkingDir"));
   if (!cfg.working_dir.empty() && cfg.working_dir[0] != '/')
     return Error::invalid("the working directory '{}' is invalid, it needs to be an absolute path", cfg.working_dir);
-  cfg.tty = BERTH_TRY(boolean("Tty", false));
-  cfg.privileged = BERTH_TRY(boolean("Privileged", false));
+  cfg.tty = BERTH_TRY(bool_field(j, "Tty", false));
+  cfg.privileged = BERTH_TRY(bool_field(j, "Privileged", false));
   if (cfg.privileged) return Error(Code::kNotSupported, "privileged exec is not supported");
-  cfg.attach_stdin = BERTH_TRY(boolean("AttachStdin", false));
-  cfg.attach_stdout = BERTH_TRY(boolean("AttachStdout", false));
-  cfg.attach_stderr = BERTH_TRY(boolean("AttachStderr", false));
+  cfg.attach_stdin = BERTH_TRY(bool_field(j, "AttachStdin", false));
+  cfg.attach_stdout = BERTH_TRY(bool_field(j, "AttachStdout", false));
+  cfg.attach_stderr = BERTH_TRY(bool_field(j, "AttachStderr", false));
   return cfg;
 }
 
