@@ -32,6 +32,7 @@ struct CreateSpec {
   bool cmd_set = false, entrypoint_set = false;
   std::string working_dir, user, hostname;
   bool tty = false, open_stdin = false, stdin_once = false;
+  unsigned short console_rows = 0, console_cols = 0;   // HostConfig.ConsoleSize: the pty's first size
   bool attach_stdin = false, attach_stdout = true, attach_stderr = true;
   std::map<std::string, std::string> labels;
   bool auto_remove = false;

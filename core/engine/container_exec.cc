@@ -32,7 +32,6 @@ Result<ExecInstance*> Engine::exec_create(Container& c, ExecConfig cfg) {
   if (c.state.status != Status::kRunning || !c.proc || c.proc->exited)
     return Error::conflict("Container {} is not running", c.id);
   if (cfg.cmd.empty() || cfg.cmd[0].empty()) return Error::invalid("No exec command specified");
-  if (cfg.tty) return Error::make(Code::kNotSupported, "exec with a tty is not supported yet");  // FIXME(issue 3): ptys
   auto e = std::make_unique<ExecInstance>();
   do {
     e->id = random_id();
@@ -79,9 +78,14 @@ void Engine::exec_start(ExecInstance& e, bool detach, ExecSink sink, Done starte
   spec.user = !e.config.user.empty() ? e.config.user : c.proc->spec.user;
   spec.cwd = !e.config.working_dir.empty() ? e.config.working_dir : c.proc->spec.cwd;
   spec.cgroup_fd = c.cgroup ? c.cgroup->clone_into_fd() : -1;
+  spec.tty = e.config.tty;
+  spec.tty_rows = e.config.console_rows;
+  spec.tty_cols = e.config.console_cols;
 
-  unique_fd out_w, err_w;
-  if (!detach) {
+  // Pipes without a tty (none when detached: /dev/null); with one, the pty
+  // master arrives with the exec status (exec_pty_arrived).
+  unique_fd out_w, err_w, in_r;
+  if (!detach && !spec.tty) {
     for (auto [pipe, wr, stream, want] : {std::tuple{&e.out, &out_w, uint8_t(1), e.config.attach_stdout},
                                           {&e.err, &err_w, uint8_t(2), e.config.attach_stderr}}) {
       if (!want) continue;
@@ -92,12 +96,28 @@ void Engine::exec_start(ExecInstance& e, bool detach, ExecSink sink, Done starte
       pipe->stream = stream;
     }
   }
+  if (!detach && e.config.attach_stdin) {
+    ExecInstance* ep = &e;
+    e.stdin = std::make_unique<StdinWriter>(r_, [this, ep] {
+      r_.defer([this, id = ep->id] {
+        if (auto it = execs_.find(id); it != execs_.end()) exec_maybe_finish(*it->second);
+      });
+    });
+    if (!spec.tty) {
+      int p[2];
+      if (::pipe2(p, O_CLOEXEC) < 0) return started(Error::sys(errno, "pipe"));
+      in_r.reset(p[0]);
+      e.stdin->open(unique_fd(p[1]));
+      spec.stdin_fd = in_r.get();
+    }
+  }
   spec.stdout_fd = out_w.get();
   spec.stderr_fd = err_w.get();
   auto spawned = runtime::spawn(spec);
   if (!spawned) {
     e.out.fd.reset();
     e.err.fd.reset();
+    if (e.stdin) e.stdin->drop();
     e.exited = true;
     e.exit_code = 126;
     started(std::move(spawned.error()).context("exec in container {}", c.id));
@@ -107,6 +127,7 @@ void Engine::exec_start(ExecInstance& e, bool detach, ExecSink sink, Done starte
   runtime::Process p = std::move(*spawned);
   out_w.reset();
   err_w.reset();
+  in_r.reset();
   e.pid = p.pid;
   e.pidfd = std::move(p.pidfd);
   e.error_fd = std::move(p.error_fd);
@@ -118,6 +139,11 @@ void Engine::exec_start(ExecInstance& e, bool detach, ExecSink sink, Done starte
   e.on_started = std::move(started);
   auto placed = place_in_cgroup(c, p.pid);
   auto released = placed ? runtime::release(p) : std::move(placed);
+  if (spec.tty) {
+    e.pty_handoff.pid = p.pid;
+    e.pty_handoff.tty = true;
+    e.pty_handoff.sync_fd = std::move(p.sync_fd);
+  }
   if (!released) {
     (void)runtime::kill(e.pidfd.get(), SIGKILL);
     log::warn("engine", "exec id={} in container id={}: {}", e.id, c.id, released.error().message());
@@ -130,28 +156,66 @@ void Engine::exec_start(ExecInstance& e, bool detach, ExecSink sink, Done starte
   e.error_c.set_callback([this, ep](int32_t res, uint32_t) { exec_error_read(*ep, res); });
   r_.read(e.error_fd.get(), &e.child_error, sizeof e.child_error, uint64_t(-1), e.error_c);
   for (ExecInstance::Pipe* pp : {&e.out, &e.err})
-    if (pp->fd) {
-      pp->c.set_callback([this, ep, pp](int32_t res, uint32_t) {
-        if (res > 0) {
-          if (ep->sink.output) ep->sink.output(pp->stream, std::string_view(pp->buf, size_t(res)));
-          return exec_read(*ep, *pp);
-        }
-        pp->fd.reset();  // EOF (or an error: the same for the client)
-        exec_maybe_finish(*ep);
-      });
-      exec_read(e, *pp);
-    }
+    if (pp->fd) exec_read(e, *pp);
 }
 
 void Engine::exec_read(ExecInstance& e, ExecInstance::Pipe& p) {
+  ExecInstance* ep = &e;
+  ExecInstance::Pipe* pp = &p;
+  p.c.set_callback([this, ep, pp](int32_t res, uint32_t) {
+    if (res > 0) {
+      if (ep->sink.output) ep->sink.output(pp->stream, std::string_view(pp->buf, size_t(res)));
+      return exec_read(*ep, *pp);
+    }
+    pp->fd.reset();  // EOF, or EIO from a pty whose slave closed: the same for the client
+    exec_maybe_finish(*ep);
+  });
   r_.read(p.fd.get(), p.buf, sizeof p.buf, uint64_t(-1), p.c);
-  (void)e;
+}
+
+void Engine::exec_pty_arrived(ExecInstance& e) {
+  auto master = runtime::receive_pty(e.pty_handoff);
+  if (!master) {
+    log::error("engine", "exec id={}: {}", e.id, master.error().message());
+    (void)runtime::kill(e.pidfd.get(), SIGKILL);
+    return;
+  }
+  auto copy = [&]() -> unique_fd { return unique_fd(::fcntl(master->get(), F_DUPFD_CLOEXEC, 3)); };
+  e.pty = copy();
+  if (e.pending_rows || e.pending_cols) (void)set_window_size(e.pty.get(), e.pending_rows, e.pending_cols);
+  if (e.stdin) e.stdin->open(copy());
+  e.out.fd = std::move(*master);
+  e.out.stream = 1;
+  exec_read(e, e.out);
+}
+
+void Engine::write_exec_stdin(ExecInstance& e, std::string_view data, std::function<void()> done) {
+  if (!e.stdin) return done();
+  e.stdin->write(data, std::move(done));
+}
+
+void Engine::close_exec_stdin(ExecInstance& e) {
+  if (e.stdin && !e.config.tty) e.stdin->close();  // a terminal has no half-close
+}
+
+Result<void> Engine::resize_exec(ExecInstance& e, unsigned short rows, unsigned short cols) {
+  if (!e.config.tty) return Error::conflict("exec {} has no tty to resize", e.id);
+  if (!e.running) return Error::conflict("exec {} is not running", e.id);
+  if (!e.pty) {
+    e.pending_rows = rows;
+    e.pending_cols = cols;
+    return ok();
+  }
+  return set_window_size(e.pty.get(), rows, cols);
 }
 
 void Engine::exec_error_read(ExecInstance& e, int32_t res) {
   e.error_fd.reset();
   auto started = std::move(e.on_started);
   e.on_started = nullptr;
+  if (res == 0 && e.config.tty) exec_pty_arrived(e);
+  e.pty_handoff.sync_fd.reset();
+  if (res != 0 && e.stdin) e.stdin->drop();
   if (res == 0) {
     log::info("engine", "exec id={} pid={} container id={}", e.id, e.pid, e.container_id);
     if (started) started(ok());
@@ -178,6 +242,8 @@ void Engine::exec_exit_ready(ExecInstance& e, int32_t res) {
   e.exit_code = e.start_error_code ? e.start_error_code : st ? (*st)->exit_code : 255;
   e.pidfd.reset();
   e.exited = true;
+  if (e.stdin) e.stdin->drop();
+  e.pty.reset();
   exec_maybe_finish(e);
 }
 

@@ -13,8 +13,7 @@ void Engine::process_exited(Container& c, int exit_code) {
   p.exit_code = exit_code;
   r_.cancel(p.stop_timer_c);
   if (p.oom_c.in_flight()) r_.cancel(p.oom_c);
-  if (p.stdin_c.in_flight()) r_.cancel(p.stdin_c);
-  else stdin_drop(p);
+  if (p.stdin) p.stdin->drop();
   maybe_finish_exit(c);
 }
 

@@ -58,15 +58,25 @@ Result<void> Engine::spawn(Container& c) {
   spec.user = !c.spec.user.empty() ? c.spec.user : img.config.user;
   spec.new_netns = c.spec.network_mode != "host";
 
-  int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) < 0) return Error::sys(errno, "pipe");
-  unique_fd out_r(out[0]), out_w(out[1]);
-  if (::pipe2(err, O_CLOEXEC) < 0) return Error::sys(errno, "pipe");
-  unique_fd err_r(err[0]), err_w(err[1]);
-  spec.stdout_fd = out_w.get();
-  spec.stderr_fd = err_w.get();
-  unique_fd in_r, in_w;
-  if (c.spec.open_stdin) {
+  // Without a tty: pipes for stdout and stderr (and stdin with OpenStdin).
+  // With one, the pty's master is the only channel; it arrives with the exec
+  // status (pty_arrived).
+  unique_fd out_r, out_w, err_r, err_w, in_r, in_w;
+  spec.tty = c.spec.tty;
+  spec.tty_rows = c.spec.console_rows;
+  spec.tty_cols = c.spec.console_cols;
+  if (!c.spec.tty) {
+    int out[2], err[2];
+    if (::pipe2(out, O_CLOEXEC) < 0) return Error::sys(errno, "pipe");
+    out_r.reset(out[0]);
+    out_w.reset(out[1]);
+    if (::pipe2(err, O_CLOEXEC) < 0) return Error::sys(errno, "pipe");
+    err_r.reset(err[0]);
+    err_w.reset(err[1]);
+    spec.stdout_fd = out_w.get();
+    spec.stderr_fd = err_w.get();
+  }
+  if (c.spec.open_stdin && !c.spec.tty) {
     int in[2];
     if (::pipe2(in, O_CLOEXEC) < 0) return Error::sys(errno, "pipe");
     in_r.reset(in[0]);
@@ -95,12 +105,20 @@ Result<void> Engine::spawn(Container& c) {
   proc->pid = p.pid;
   proc->pidfd = std::move(p.pidfd);
   proc->error_fd = std::move(p.error_fd);
-  proc->stdin_w = std::move(in_w);
+  if (c.spec.open_stdin) {
+    proc->stdin = make_stdin_writer(c);
+    if (in_w) proc->stdin->open(std::move(in_w));
+  }
   proc->spec = spec;
   log::debug("engine", "release id={} pid={}", c.id, p.pid);
   // v1: the child waits on the sync socket until it is in its cgroups.
   auto released = place_in_cgroup(c, p.pid);
   if (released) released = runtime::release(p);
+  if (c.spec.tty) {
+    proc->pty_handoff.pid = p.pid;
+    proc->pty_handoff.tty = true;
+    proc->pty_handoff.sync_fd = std::move(p.sync_fd);
+  }
   out_w.reset();
   err_w.reset();
   if (!released) {
@@ -133,7 +151,7 @@ Result<void> Engine::spawn(Container& c) {
   c.log_committed = uint64_t(st.st_size);
   c.proc = std::move(proc);
   c.state.pid = c.proc->pid;
-  c.proc->pump->start();
+  if (!c.spec.tty) c.proc->pump->start();  // with a tty: once the master is here
   stdin_started(c);
   watch_exit(c);
   if (released) watch_oom(c);
@@ -194,9 +212,31 @@ void Engine::start(Container& c, Done done) {
           c.proc->error_c);
 }
 
+// Tty: the child queued the pty master before execve; the pump reads one
+// copy, resize and stdin use others.
+void Engine::pty_arrived(Container& c) {
+  Process& p = *c.proc;
+  auto master = runtime::receive_pty(p.pty_handoff);
+  if (!master) {
+    log::error("engine", "id={}: {}", c.id, master.error().message());
+    (void)runtime::kill(p.pidfd.get(), SIGKILL);
+    return;
+  }
+  auto copy = [&]() -> unique_fd { return unique_fd(::fcntl(master->get(), F_DUPFD_CLOEXEC, 3)); };
+  p.pty = copy();
+  if (p.pending_rows || p.pending_cols) (void)set_window_size(p.pty.get(), p.pending_rows, p.pending_cols);
+  if (p.stdin) p.stdin->open(copy());
+  p.pump->set_output(std::move(*master));
+}
+
 void Engine::exec_result(Container& c, int32_t res, Done done) {
   Process& p = *c.proc;
   p.error_fd.reset();
+  if (c.spec.tty) {
+    if (res == 0 && !p.start_failed) pty_arrived(c);
+    p.pty_handoff.sync_fd.reset();
+    p.pump->start();  // without the master (a failed start) it drains at once
+  }
   if (p.start_failed) {
     // Already reported when the release failed.
   } else if (res == 0) {

@@ -1,9 +1,11 @@
-// A container's stdin (OpenStdin): a pipe whose write end berthd keeps.
-// Attached clients' input is queued in arrival order and written one chunk
-// at a time through the ring; each chunk's `done` lets its client send more,
-// so a container that does not read its stdin stalls its clients, never
-// berthd's memory. The pipe end stays blocking: io_uring waits for room in
-// the pipe without a thread of ours blocking.
+// A container's stdin (OpenStdin): a pipe whose write end berthd keeps, or,
+// with a tty, the pty master. Attached clients' input goes through the
+// process's StdinWriter (stdin_writer.h): in arrival order, with
+// back-pressure. Input sent before the process exists (docker run -i
+// attaches before start) waits on the Container.
+#include <sys/ioctl.h>
+#include <termios.h>
+
 #include <utility>
 
 #include "core/base/log.h"
@@ -12,7 +14,7 @@
 namespace berth::engine {
 
 bool Engine::stdin_open(const Container& c) const {
-  return c.proc && c.proc->stdin_w && !c.proc->stdin_close_after;
+  return c.proc && c.proc->stdin && c.proc->stdin->accepting();
 }
 
 void Engine::write_stdin(Container& c, std::string_view data, std::function<void()> done) {
@@ -20,19 +22,29 @@ void Engine::write_stdin(Container& c, std::string_view data, std::function<void
     c.stdin_pending.push_back({std::string(data), std::move(done)});
     return;
   }
-  if (!stdin_open(c)) return done();
-  c.proc->stdin_q.push_back({std::string(data), std::move(done)});
-  if (!c.proc->stdin_c.in_flight()) stdin_next(c);
+  if (!c.proc || !c.proc->stdin) return done();
+  c.proc->stdin->write(data, std::move(done));
 }
 
 void Engine::close_stdin(Container& c) {
+  // A terminal has no half-close, and its stdin is shared by every client
+  // that attaches later (docker attach after a detach): like Docker, only a
+  // pipe is ever closed.
+  if (c.spec.tty) return;
   if (!c.proc && c.state.status == Status::kCreated) {
     c.stdin_close_pending = true;
     return;
   }
-  if (!c.proc || !c.proc->stdin_w) return;
-  c.proc->stdin_close_after = true;
-  if (!c.proc->stdin_c.in_flight()) stdin_next(c);
+  if (c.proc && c.proc->stdin) c.proc->stdin->close();
+}
+
+std::unique_ptr<StdinWriter> Engine::make_stdin_writer(Container& c) {
+  return std::make_unique<StdinWriter>(r_, [this, id = c.id] {
+    // A failed write: the process may be waiting for its writer to be idle.
+    r_.defer([this, id] {
+      if (auto it = containers_.find(id); it != containers_.end()) maybe_finish_exit(*it->second);
+    });
+  });
 }
 
 // At start: what clients sent before it goes first.
@@ -44,46 +56,26 @@ void Engine::stdin_started(Container& c) {
   if (close) close_stdin(c);
 }
 
-void Engine::stdin_next(Container& c) {
-  Process& p = *c.proc;
-  while (!p.stdin_q.empty() && p.stdin_off == p.stdin_q.front().data.size()) {
-    auto done = std::move(p.stdin_q.front().done);
-    p.stdin_q.pop_front();
-    p.stdin_off = 0;
-    if (done) done();
-  }
-  if (p.stdin_q.empty()) {
-    if (p.stdin_close_after) p.stdin_w.reset();  // the container reads EOF
-    return;
-  }
-  const std::string& d = p.stdin_q.front().data;
-  Container* cp = &c;
-  p.stdin_c.set_callback([this, cp](int32_t res, uint32_t) { stdin_written(*cp, res); });
-  r_.write(p.stdin_w.get(), d.data() + p.stdin_off, unsigned(d.size() - p.stdin_off), uint64_t(-1), p.stdin_c);
+Result<void> set_window_size(int pty, unsigned short rows, unsigned short cols) {
+  struct winsize ws {};
+  ws.ws_row = rows;
+  ws.ws_col = cols;
+  // The kernel sends SIGWINCH to the terminal's foreground process group.
+  if (::ioctl(pty, TIOCSWINSZ, &ws) < 0) return Error::sys(errno, "resize the pseudo-terminal");
+  return ok();
 }
 
-void Engine::stdin_written(Container& c, int32_t res) {
-  Process& p = *c.proc;
-  if (res <= 0 || p.exited) {
-    // EPIPE (the container closed its stdin), cancelled, or the container is
-    // gone: nothing more can be written.
-    if (res < 0 && res != -EPIPE && res != -ECANCELED)
-      log::debug("engine", "stdin of id={}: {}", c.id, std::strerror(-res));
-    stdin_drop(p);
-    return maybe_finish_exit(c);
+Result<void> Engine::resize(Container& c, unsigned short rows, unsigned short cols) {
+  if (c.state.status != Status::kRunning && c.state.status != Status::kPaused)
+    return Error::conflict("Container {} is not running", c.id);
+  if (!c.spec.tty) return Error::conflict("Container {} has no tty to resize", c.id);
+  if (!c.proc || c.proc->exited) return Error::conflict("Container {} is not running", c.id);
+  if (!c.proc->pty) {  // the master is on its way: applied on arrival
+    c.proc->pending_rows = rows;
+    c.proc->pending_cols = cols;
+    return ok();
   }
-  p.stdin_off += size_t(res);
-  stdin_next(c);
-}
-
-// Drops the pipe and everything queued, letting every waiting client go on.
-void Engine::stdin_drop(Process& p) {
-  p.stdin_w.reset();
-  auto q = std::move(p.stdin_q);
-  p.stdin_q.clear();
-  p.stdin_off = 0;
-  for (auto& chunk : q)
-    if (chunk.done) chunk.done();
+  return set_window_size(c.proc->pty.get(), rows, cols);
 }
 
 }  // namespace berth::engine

@@ -24,6 +24,7 @@
 #include "core/engine/exec.h"
 #include "core/engine/netns_pool.h"
 #include "core/engine/stats_hub.h"
+#include "core/engine/stdin_writer.h"
 #include "core/reactor/reactor.h"
 #include "core/runtime/spec.h"
 #include "fs/image_store.h"
@@ -88,6 +89,9 @@ class Engine {
   bool stdin_open(const Container& c) const;
   void write_stdin(Container& c, std::string_view data, std::function<void()> done);
   void close_stdin(Container& c);
+  // Window size of a tty container's pty (SIGWINCH to its foreground
+  // process group). kConflict when it is not running or has no tty.
+  Result<void> resize(Container& c, unsigned short rows, unsigned short cols);
 
   // exec (container_exec.cc). exec_create fails with kConflict unless the
   // container runs. exec_start answers `started` once execve succeeded (or
@@ -95,6 +99,10 @@ class Engine {
   Result<ExecInstance*> exec_create(Container& c, ExecConfig cfg);
   Result<ExecInstance*> find_exec(const std::string& id);
   void exec_start(ExecInstance& e, bool detach, ExecSink sink, Done started);
+  // stdin of an exec started attached with AttachStdin (as for containers).
+  void write_exec_stdin(ExecInstance& e, std::string_view data, std::function<void()> done);
+  void close_exec_stdin(ExecInstance& e);
+  Result<void> resize_exec(ExecInstance& e, unsigned short rows, unsigned short cols);
 
   // Resource control (container_cgroup.cc).
   const cgroups::Driver* cgroup_driver() const { return cgroups_.get(); }
@@ -150,12 +158,12 @@ class Engine {
   // container_logs.cc
   void notify_log(Container& c, bool ended);
   // container_stdin.cc
-  void stdin_next(Container& c);
   void stdin_started(Container& c);
-  void stdin_written(Container& c, int32_t res);
-  void stdin_drop(Process& p);
+  std::unique_ptr<StdinWriter> make_stdin_writer(Container& c);
+  void pty_arrived(Container& c);
   // container_exec.cc
   void exec_read(ExecInstance& e, ExecInstance::Pipe& p);
+  void exec_pty_arrived(ExecInstance& e);
   void exec_exit_ready(ExecInstance& e, int32_t res);
   void exec_error_read(ExecInstance& e, int32_t res);
   void exec_maybe_finish(ExecInstance& e);

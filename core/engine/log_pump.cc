@@ -41,6 +41,11 @@ void OutputPump::use_log_files(std::string path, const LogConfig& cfg) {
   index_->open(log_index_path(path_));
 }
 
+void OutputPump::set_output(unique_fd out) {
+  streams_[0].fd = std::move(out);
+  streams_[0].eof = !streams_[0].fd;
+}
+
 void OutputPump::start() {
   for (Stream& s : streams_)
     if (!s.eof) read(s);

@@ -52,6 +52,10 @@ class OutputPump {
 
   // Index and rotate `path` (the file log_fd is open on); before start().
   void use_log_files(std::string path, const LogConfig& cfg);
+  // A stdout that exists only after construction (a tty's pty master);
+  // before start(). A pty master reads EIO once the container's side is
+  // closed, which ends the stream like EOF.
+  void set_output(unique_fd out);
   void start();
   void cancel();
   bool busy() const;

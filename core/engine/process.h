@@ -17,6 +17,7 @@
 #include "core/base/unique_fd.h"
 #include "core/engine/engine.h"
 #include "core/engine/log_pump.h"
+#include "core/engine/stdin_writer.h"
 #include "core/reactor/reactor.h"
 #include "core/runtime/spawn.h"
 
@@ -25,6 +26,9 @@ namespace berth::engine {
 // Sets "K=V" in `env`, replacing an earlier K (later entries win, like
 // Docker); a bare "K" is dropped. Used for the init's env and exec's.
 void put_env(std::vector<std::string>& env, const std::string& kv);
+
+// TIOCSWINSZ on a pty master (container_stdin.cc).
+Result<void> set_window_size(int pty, unsigned short rows, unsigned short cols);
 
 struct Process {
   pid_t pid = -1;
@@ -41,17 +45,15 @@ struct Process {
 
   std::unique_ptr<OutputPump> pump;
 
-  // The write end of the container's stdin pipe (OpenStdin), fed by attached
-  // clients in order, one write in flight (container_stdin.cc).
-  unique_fd stdin_w;
-  reactor::Completion stdin_c;
-  struct StdinChunk {
-    std::string data;
-    std::function<void()> done;
-  };
-  std::deque<StdinChunk> stdin_q;
-  size_t stdin_off = 0;
-  bool stdin_close_after = false;  // close once the queue drains (StdinOnce)
+  // The container's stdin (OpenStdin): a pipe's write end, or a copy of the
+  // pty master; fed by attached clients (container_stdin.cc).
+  std::unique_ptr<StdinWriter> stdin;
+
+  // Tty: the sync socket the pty master arrives on (until exec success), then
+  // a copy of the master for window changes; the pump reads another copy.
+  runtime::Process pty_handoff;
+  unique_fd pty;
+  unsigned short pending_rows = 0, pending_cols = 0;   // a resize before the master came
 
   // Memory-limit notifications (only for containers with a memory limit).
   unique_fd oom_fd;
@@ -64,7 +66,7 @@ struct Process {
 
   bool idle() const {
     return !exit_c.in_flight() && !error_c.in_flight() && !stop_timer_c.in_flight() && !oom_c.in_flight() &&
-           !stdin_c.in_flight() &&
+           (!stdin || !stdin->busy()) &&
            (!pump || !pump->busy());
   }
 };

@@ -86,7 +86,7 @@ int reset_signals() {
 }
 
 // Blocks until release(). EOF means berthd gave up on (or lost) this child.
-void wait_for_release(const ChildArgs& a) {
+void wait_for_release(ChildArgs& a) {
   char b;
   for (;;) {
     ssize_t n = ::read(a.sync_fd, &b, 1);
@@ -94,7 +94,62 @@ void wait_for_release(const ChildArgs& a) {
     if (n == 0) ::_exit(0);
     if (errno != EINTR) fail(a, Stage::kSync, errno);
   }
+  if (a.tty) return;  // it carries the pty master next (open_pty)
   ::close(a.sync_fd);
+  a.sync_fd = -1;
+}
+
+// tty: a pty from the devpts instance mounted at the container's /dev/pts
+// (its /dev/ptmx links to pts/ptmx), so the container sees /dev/pts/0 and
+// berthd never needs a path into the container. TIOCGPTPEER opens the slave
+// through the master, without a racy lookup by name. The master goes to
+// berthd over the sync socket (SCM_RIGHTS, queued before execve, so it is
+// there once the exec status says "ok"); the slave becomes stdio in
+// setup_stdio.
+void open_pty(ChildArgs& a) {
+  if (!a.tty) return;
+  int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) fail(a, Stage::kPty, errno);
+  int unlock = 0;
+  if (::ioctl(master, TIOCSPTLCK, &unlock) < 0) fail(a, Stage::kPty, errno);
+  int slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) fail(a, Stage::kPty, errno);
+  if (a.tty_rows && a.tty_cols) {
+    struct winsize ws {};
+    ws.ws_row = a.tty_rows;
+    ws.ws_col = a.tty_cols;
+    if (::ioctl(slave, TIOCSWINSZ, &ws) < 0) fail(a, Stage::kPty, errno);
+  }
+  char byte = 't';
+  iovec iov{&byte, 1};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    cmsghdr align;
+  } control{};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(cm), &master, sizeof(int));
+  for (;;) {
+    if (::sendmsg(a.sync_fd, &msg, MSG_NOSIGNAL) == 1) break;
+    if (errno != EINTR) fail(a, Stage::kPtySend, errno);
+  }
+  ::close(master);
+  ::close(a.sync_fd);
+  a.sync_fd = -1;
+  for (int& fd : a.stdio) fd = slave;
+}
+
+// runc's fixStdioPermissions: a non-root user owns its terminal, so it can
+// reopen /dev/tty (or /proc/self/fd/0) and change its modes.
+void chown_pty(const ChildArgs& a, const ResolvedUser& u) {
+  if (a.tty && u.uid != 0 && ::fchown(a.stdio[0], u.uid, gid_t(-1)) < 0) fail(a, Stage::kPty, errno);
 }
 
 // Joins the pre-made network namespace (Spec::netns_fd) and closes its fd,
@@ -218,6 +273,13 @@ int setup_stdio(const ChildArgs& a) {
   return ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0 ? err() : 0;
 }
 
+// The pty slave as the session's controlling terminal (setsid() ran at
+// release), with the session as its foreground process group, so ^C and
+// SIGWINCH reach the container's command.
+void set_controlling_tty(const ChildArgs& a) {
+  if (a.tty && ::ioctl(0, TIOCSCTTY, 0) < 0) fail(a, Stage::kControllingTty, errno);
+}
+
 // A path with '/' is exec'd as is. A PATH lookup has execvp's semantics over
 // the prepared candidates: keep looking after ENOENT and ENOTDIR, remember
 // EACCES, stop on any other error.
@@ -276,10 +338,12 @@ int loopback_up() {
   size_t step = 0;
   if (a.plan)
     if (int e = run_mount_plan(*a.plan, &step)) fail(a, int32_t(Stage::kMountStep) + int32_t(step), e);
+  open_pty(a);
   ::umask(022);  // berthd's own umask is not the container's (runc's default)
 
   ResolvedUser user;
   resolve_container_user(a, &user);
+  chown_pty(a, user);
   if (int e = drop_bounding_set(a)) fail(a, Stage::kBoundingSet, e);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(a, Stage::kNoNewPrivs, errno);
   switch_user(a, user);
@@ -289,6 +353,7 @@ int loopback_up() {
   // profile here, last before execve (it needs no_new_privs, set above).
   if (::chdir(a.cwd) < 0) fail(a, Stage::kChdir, errno);
   if (int e = setup_stdio(a)) fail(a, Stage::kStdio, e);
+  set_controlling_tty(a);
   exec_command(a);
 }
 

@@ -59,6 +59,9 @@ const char* stage_verb(Stage s) {
     case Stage::kLoopback: return "bring up lo";
     case Stage::kJoinNetns: return "join network namespace";
     case Stage::kJoinContainer: return "join the container's namespaces";
+    case Stage::kPty: return "allocate a pseudo-terminal (/dev/ptmx)";
+    case Stage::kPtySend: return "hand the pseudo-terminal to berthd";
+    case Stage::kControllingTty: return "make the pseudo-terminal the controlling terminal";
     case Stage::kReadPasswd: return "read /etc/passwd";
     case Stage::kReadGroup: return "read /etc/group";
     case Stage::kBoundingSet: return "drop capabilities from the bounding set";

@@ -54,6 +54,9 @@ enum class Stage : int32_t {
   kExec,
   kJoinNetns,      // setns() into Spec::netns_fd
   kJoinContainer,  // exec: setns() into the container init's namespaces
+  kPty,            // open the container's /dev/ptmx, unlock, open the slave
+  kPtySend,        // send the pty master to berthd
+  kControllingTty, // TIOCSCTTY on the slave
   kMountStep = 1000,  // + index into MountPlan::steps
 };
 

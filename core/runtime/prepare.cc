@@ -141,6 +141,9 @@ Result<void> prepare(const Spec& spec, Prepared* out) {
   a.cwd = out->cwd.c_str();
   a.cap_keep = default_capabilities();
   a.cap_last = cap_last_cap();
+  a.tty = spec.tty;
+  a.tty_rows = spec.tty_rows;
+  a.tty_cols = spec.tty_cols;
   a.stdio[0] = spec.stdin_fd;
   a.stdio[1] = spec.stdout_fd;
   a.stdio[2] = spec.stderr_fd;

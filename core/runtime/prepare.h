@@ -53,6 +53,8 @@ struct ChildArgs {
   const char* cwd = nullptr;
   uint64_t cap_keep = 0;             // capability bits kept (bounding, and effective for root)
   int cap_last = 0;                  // /proc/sys/kernel/cap_last_cap
+  bool tty = false;                  // open a pty, send its master on sync_fd (child.cc)
+  unsigned short tty_rows = 0, tty_cols = 0;
 };
 
 struct Prepared {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <utility>
 
 #include "core/runtime/child.h"
@@ -122,6 +123,7 @@ Result<Process> spawn(const Spec& spec) {
   p.pid = pid;
   p.pidfd.reset(pidfd);
   p.sync_fd = std::move(ch.sync_parent);
+  p.tty = spec.tty;
   p.error_fd = std::move(ch.error_read);
   return p;  // the child's ends close here, in the parent only
 }
@@ -131,9 +133,39 @@ Result<void> release(Process& p) {
   unique_fd fd = std::move(p.sync_fd);
   char b = 1;
   for (;;) {
-    if (::send(fd.get(), &b, 1, MSG_NOSIGNAL) == 1) return ok();
+    if (::send(fd.get(), &b, 1, MSG_NOSIGNAL) == 1) break;
     if (errno != EINTR) return Error::sys(errno, "release container init (pid {})", p.pid);
   }
+  if (p.tty) p.sync_fd = std::move(fd);  // the pty master comes back on it
+  return ok();
+}
+
+Result<unique_fd> receive_pty(Process& p) {
+  if (!p.tty || !p.sync_fd) return Error::invalid("pid {}: no pseudo-terminal to receive", p.pid);
+  unique_fd sock = std::move(p.sync_fd);
+  char byte;
+  iovec iov{&byte, 1};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    cmsghdr align;
+  } control{};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  ssize_t n;
+  do {
+    n = ::recvmsg(sock.get(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Error::sys(errno, "receive the pseudo-terminal of pid {}", p.pid);
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  if (n != 1 || !cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+      cm->cmsg_len != CMSG_LEN(sizeof(int)))
+    return Error(Code::kSystem, fmt::format("pid {} sent no pseudo-terminal", p.pid));
+  int fd;
+  std::memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+  return unique_fd(fd);
 }
 
 Result<void> wait_exec(Process& p, const Spec& spec) {

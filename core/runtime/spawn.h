@@ -56,6 +56,8 @@ struct Process {
   pid_t pid = -1;        // in berthd's pid namespace
   unique_fd pidfd;       // from clone3 CLONE_PIDFD (close-on-exec)
   unique_fd sync_fd;     // parent end of the sync socket; release() writes and closes it
+                         // (with a tty, receive_pty() closes it)
+  bool tty = false;      // Spec::tty: the pty master comes on sync_fd
   unique_fd error_fd;    // read end, O_CLOEXEC: EOF with no data = execve succeeded,
                          // else one ChildError (see child_error.h)
 };
@@ -69,6 +71,12 @@ Result<Process> spawn(const Spec& spec);
 // Lets the child go on (after the caller placed it in cgroups and networks).
 // Closes p.sync_fd. Fails if the child already died.
 Result<void> release(Process& p);
+
+// tty: takes the pty master the child queued on the sync socket before
+// execve, and closes the socket. Call once the exec status reported success
+// (the master is queued by then, so this never waits). The fd is O_CLOEXEC and
+// blocking (io_uring polls it).
+Result<unique_fd> receive_pty(Process& p);
 
 // Blocks until the exec status arrives on p.error_fd, then closes it. Ok when
 // execve succeeded; otherwise describe_child_error(). Only meaningful after

@@ -33,6 +33,11 @@ struct Spec {
                                          // instead of cloning a new one; one container per netns
   bool readonly_rootfs = false;
   int cgroup_fd = -1;                    // >= 0: a cgroup v2 dir fd, clone3(CLONE_INTO_CGROUP)
+  // A pseudo-terminal from the container's own devpts: its slave becomes
+  // stdin/stdout/stderr and the controlling terminal (the stdio fds above are
+  // ignored), and the master comes back with receive_pty() (spawn.h).
+  bool tty = false;
+  unsigned short tty_rows = 0, tty_cols = 0;   // initial window size; 0: the kernel's (0x0)
 
   // exec mode (docker exec): >= 0 is the pidfd of a running container's init.
   // The process then joins that init's pid, mount, uts, ipc, network and

@@ -62,6 +62,19 @@ Result<engine::LogConfig> parse_log_config(const Json& hc) {
   return engine::parse_log_config(type, opts);
 }
 
+}  // namespace
+
+Result<ConsoleSize> console_size_field(const Json& obj) {
+  if (!obj.contains("ConsoleSize") || obj["ConsoleSize"].is_null()) return ConsoleSize{};
+  const Json& v = obj["ConsoleSize"];
+  auto dim = [](const Json& d) { return d.is_number_unsigned() && d.get<uint64_t>() <= 0xffff; };
+  if (!v.is_array() || v.size() != 2 || !dim(v[0]) || !dim(v[1]))
+    return Error::invalid("invalid ConsoleSize: expected [height, width] with values from 0 to 65535");
+  return ConsoleSize{v[0].get<unsigned short>(), v[1].get<unsigned short>()};
+}
+
+namespace {
+
 Result<void> parse_host_config(const Json& body, engine::CreateSpec& s) {
   if (!body.contains("HostConfig") || body["HostConfig"].is_null()) return ok();
   const Json& hc = body["HostConfig"];
@@ -72,6 +85,9 @@ Result<void> parse_host_config(const Json& body, engine::CreateSpec& s) {
   s.resources = BERTH_TRY(parse_resources(hc));
   s.cgroup_parent = BERTH_TRY(str_field(hc, "CgroupParent"));
   s.log = BERTH_TRY(parse_log_config(hc));
+  ConsoleSize size = BERTH_TRY(console_size_field(hc));
+  s.console_rows = size.rows;
+  s.console_cols = size.cols;
   s.host_config_json = hc.dump();
   return ok();
 }
@@ -128,7 +144,6 @@ Result<engine::CreateSpec> parse_create_request(const std::string& body, const s
   s.hostname = BERTH_TRY(str_field(j, "Hostname"));
   if (s.hostname.size() > 63) return Error::invalid("invalid hostname: longer than 63 characters");
   s.tty = BERTH_TRY(bool_field(j, "Tty", false));
-  if (s.tty) return Error::make(Code::kNotSupported, "Tty is not supported yet");  // FIXME(issue 3): ptys
   s.open_stdin = BERTH_TRY(bool_field(j, "OpenStdin", false));
   s.stdin_once = BERTH_TRY(bool_field(j, "StdinOnce", false));
   s.attach_stdin = BERTH_TRY(bool_field(j, "AttachStdin", false));

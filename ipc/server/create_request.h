@@ -27,4 +27,10 @@ Result<bool> bool_field(const nlohmann::json& j, const char* field, bool dflt);
 // MemorySwap -1: unlimited swap). Type errors are 400s.
 Result<cgroups::Resources> parse_resources(const nlohmann::json& obj);
 
+// ConsoleSize: [rows, cols] (API 1.42+); null or absent is {0, 0}.
+struct ConsoleSize {
+  unsigned short rows = 0, cols = 0;
+};
+Result<ConsoleSize> console_size_field(const nlohmann::json& obj);
+
 }  // namespace berth::ipc

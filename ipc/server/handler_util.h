@@ -1,10 +1,13 @@
 // Small pieces every container handler uses. Thread: reactor thread only.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "core/engine/engine.h"
 #include "ipc/server/connection.h"
+#include "ipc/server/create_request.h"
 #include "ipc/server/server.h"
 
 namespace berth::ipc {
@@ -31,5 +34,18 @@ inline engine::Container* find_or_respond(Server& s, Connection& c, const std::s
   }
   return *r;
 }
+
+// The client-to-container half of a hijacked stream (attach, exec start with
+// stdin): chunks go through the detach-key matcher to `write`, which calls
+// its `done` once the chunk is taken (back-pressure); the client's half-close
+// calls `eof`. When the client types the detach keys, the connection closes:
+// the client is gone, the container runs on. `keys` is parse_detach_keys()'s
+// result.
+Connection::HijackInput stdin_input(Server& s, uint64_t serial, std::string keys,
+                                    std::function<void(std::string_view, std::function<void()>)> write,
+                                    std::function<void()> eof);
+
+// The h (rows) and w (columns) of a resize request, 0 to 65535.
+Result<ConsoleSize> resize_query(const Request& req);
 
 }  // namespace berth::ipc

@@ -4,6 +4,7 @@
 
 #include "core/base/strings.h"
 #include "core/engine/engine.h"
+#include "ipc/proto/detach_keys.h"
 #include "ipc/proto/frames.h"
 #include "ipc/proto/api_json.h"
 #include "ipc/proto/request.h"
@@ -129,35 +130,45 @@ void attach(Server& s, Connection& c, const Params& p) {
   auto stream = req.query_bool("stream", false), in = req.query_bool("stdin", false);
   if (!out || !err || !stream || !in)
     return c.respond_error(!out ? out.error() : !err ? err.error() : !stream ? stream.error() : in.error());
+  auto keys = parse_detach_keys(req.query_value("detachKeys").value_or(""));
+  if (!keys) return c.respond_error(keys.error());
   // stdin=1 on a container with OpenStdin: the client's bytes go to its
-  // stdin (in order, with back-pressure); with StdinOnce, the client's
-  // half-close (or leaving) closes the container's stdin.
+  // stdin (in order, with back-pressure) until it types the detach keys;
+  // with StdinOnce, the client's half-close (or leaving) closes the
+  // container's stdin (a no-op with a tty, which has no half-close).
   Connection::HijackInput input;
   if (*in && *stream && ct->spec.open_stdin) {
     std::string id = ct->id;
     bool once = ct->spec.stdin_once;
-    input.data = [&s, id](std::string_view data, std::function<void()> resume) {
-      auto found = s.engine().find(id);
-      if (!found) return resume();
-      s.engine().write_stdin(**found, data, std::move(resume));
-    };
-    input.eof = [&s, id, once] {
-      auto found = s.engine().find(id);
-      if (found && once) s.engine().close_stdin(**found);
-    };
+    input = stdin_input(
+        s, c.serial(), std::move(*keys),
+        [&s, id](std::string_view data, std::function<void()> done) {
+          auto found = s.engine().find(id);
+          if (!found) return done();
+          s.engine().write_stdin(**found, data, std::move(done));
+        },
+        [&s, id, once] {
+          auto found = s.engine().find(id);
+          if (found && once) s.engine().close_stdin(**found);
+        });
     if (once)
       c.on_close([&s, id] {
         if (auto found = s.engine().find(id)) s.engine().close_stdin(**found);
       });
   }
-  c.hijack("application/vnd.docker.multiplexed-stream", std::move(input));
+  // With a tty the stream is the terminal's raw bytes (stdout and stderr are
+  // one); without, Docker's multiplexed frames.
+  bool tty = ct->spec.tty;
+  c.hijack(tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
+           std::move(input));
   bool running = ct->state.status == Status::kRunning || ct->state.status == Status::kPaused;
   if (!*stream || (!running && ct->state.status != Status::kCreated)) return c.finish_hijack();
   engine::Attacher a;
   a.want_stdout = *out;
   a.want_stderr = *err;
   Connection* conn = &c;  // valid until on_close detaches this attacher
-  a.output = [conn](uint8_t stream_id, std::string_view data) {
+  a.output = [conn, tty](uint8_t stream_id, std::string_view data) {
+    if (tty) return conn->send_raw(data);
     std::string frame;
     append_frame(frame, stream_id, data);
     conn->send_raw(frame);
@@ -165,6 +176,17 @@ void attach(Server& s, Connection& c, const Params& p) {
   a.closed = [conn] { conn->finish_hijack(); };
   uint64_t token = s.engine().attach(*ct, std::move(a));
   c.on_close([&s, id = ct->id, token] { s.engine().detach(id, token); });
+}
+
+// POST /containers/{id}/resize?h=&w=: the pty's window (Docker answers 200).
+void resize(Server& s, Connection& c, const Params& p) {
+  Container* ct = find_or_respond(s, c, p[0]);
+  if (!ct) return;
+  auto size = resize_query(c.request());
+  if (!size) return c.respond_error(size.error());
+  auto r = s.engine().resize(*ct, size->rows, size->cols);
+  if (!r) return c.respond_error(r.error());
+  c.respond(200, "", "text/plain");
 }
 
 bool matches_filters(const Container& ct, const std::map<std::string, std::vector<std::string>>& f) {
@@ -223,6 +245,7 @@ void add_container_routes(std::vector<Route>& r) {
   r.push_back({"POST", "/containers/{}/restart", restart});
   r.push_back({"POST", "/containers/{}/wait", wait});
   r.push_back({"POST", "/containers/{}/attach", attach});
+  r.push_back({"POST", "/containers/{}/resize", resize});
   r.push_back({"DELETE", "/containers/{}", remove});
 }
 

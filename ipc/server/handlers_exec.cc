@@ -2,6 +2,7 @@
 // attach, or detached), GET /exec/{id}/json, POST /exec/{id}/resize.
 #include "core/base/strings.h"
 #include "core/engine/engine.h"
+#include "ipc/proto/detach_keys.h"
 #include "ipc/proto/frames.h"
 #include "ipc/proto/request.h"
 #include "ipc/server/connection.h"
@@ -34,6 +35,11 @@ Result<engine::ExecConfig> parse_exec_config(const std::string& body) {
   cfg.attach_stdin = BERTH_TRY(bool_field(j, "AttachStdin", false));
   cfg.attach_stdout = BERTH_TRY(bool_field(j, "AttachStdout", false));
   cfg.attach_stderr = BERTH_TRY(bool_field(j, "AttachStderr", false));
+  ConsoleSize size = BERTH_TRY(console_size_field(j));
+  cfg.console_rows = size.rows;
+  cfg.console_cols = size.cols;
+  cfg.detach_keys = BERTH_TRY(str_field(j, "DetachKeys"));
+  BERTH_TRY_VOID(parse_detach_keys(cfg.detach_keys));
   return cfg;
 }
 
@@ -65,6 +71,13 @@ void exec_start(Server& s, Connection& c, const Params& p) {
     auto j = parse_body(c.body());
     if (!j) return c.respond_error(j.error());
     if (j->contains("Detach") && (*j)["Detach"].is_boolean()) detach = (*j)["Detach"].get<bool>();
+    // The start may carry the window size too (docker exec -t sends it in both).
+    auto size = console_size_field(*j);
+    if (!size) return c.respond_error(size.error());
+    if (size->rows || size->cols) {
+      e->config.console_rows = size->rows;
+      e->config.console_cols = size->cols;
+    }
   }
   if (e->started) return c.respond_error(Error::conflict("Exec command {} has already run", e->id));
   if (detach) {
@@ -76,15 +89,34 @@ void exec_start(Server& s, Connection& c, const Params& p) {
     });
     return;
   }
-  // Attached: 101 at once, then multiplexed frames until the exec ends. A
-  // start that fails after the switch is reported in the stream (as Docker
-  // does); the exec's exit code tells the client it failed.
-  c.hijack("application/vnd.docker.multiplexed-stream");
+  // Attached: 101 at once, then multiplexed frames (raw bytes with a tty)
+  // until the exec ends. A start that fails after the switch is reported in
+  // the stream (as Docker does); the exec's exit code tells the client it
+  // failed. With AttachStdin the client's bytes go to the exec's stdin until
+  // its half-close (EOF for a pipe) or its detach keys.
   uint64_t serial = c.serial();
+  bool tty = e->config.tty;
+  Connection::HijackInput input;
+  if (e->config.attach_stdin) {
+    std::string eid = e->id;
+    input = stdin_input(
+        s, serial, *parse_detach_keys(e->config.detach_keys),
+        [&s, eid](std::string_view data, std::function<void()> done) {
+          auto found = s.engine().find_exec(eid);
+          if (!found) return done();
+          s.engine().write_exec_stdin(**found, data, std::move(done));
+        },
+        [&s, eid] {
+          if (auto found = s.engine().find_exec(eid)) s.engine().close_exec_stdin(**found);
+        });
+  }
+  c.hijack(tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
+           std::move(input));
   engine::ExecSink sink;
-  sink.output = [&s, serial](uint8_t stream, std::string_view data) {
+  sink.output = [&s, serial, tty](uint8_t stream, std::string_view data) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
+    if (tty) return conn->send_raw(data);
     std::string frame;
     append_frame(frame, stream, data);
     conn->send_raw(frame);
@@ -92,13 +124,18 @@ void exec_start(Server& s, Connection& c, const Params& p) {
   sink.ended = [&s, serial] {
     if (Connection* conn = s.lookup(serial)) conn->finish_hijack();
   };
-  s.engine().exec_start(*e, false, std::move(sink), [&s, serial](Result<void> r) {
+  s.engine().exec_start(*e, false, std::move(sink), [&s, serial, tty](Result<void> r) {
     if (r) return;
     Connection* conn = s.lookup(serial);
     if (!conn) return;
-    std::string frame;
-    append_frame(frame, 2, "OCI runtime exec failed: " + r.error().message() + "\n");
-    conn->send_raw(frame);
+    std::string msg = "OCI runtime exec failed: " + r.error().message() + "\n";
+    if (tty) {
+      conn->send_raw(msg);
+    } else {
+      std::string frame;
+      append_frame(frame, 2, msg);
+      conn->send_raw(frame);
+    }
     // The sink's `ended` closes the stream once the exit code is recorded.
   });
 }
@@ -111,7 +148,7 @@ void exec_inspect(Server& s, Connection& c, const Params& p) {
   for (size_t i = 1; i < cfg.cmd.size(); i++) args.push_back(cfg.cmd[i]);
   OrderedJson j = {{"CanRemove", false},
                    {"ContainerID", e->container_id},
-                   {"DetachKeys", ""},
+                   {"DetachKeys", cfg.detach_keys},
                    {"ExitCode", e->exited ? OrderedJson(e->exit_code) : OrderedJson(nullptr)},
                    {"ID", e->id},
                    {"OpenStderr", cfg.attach_stderr},
@@ -131,9 +168,11 @@ void exec_inspect(Server& s, Connection& c, const Params& p) {
 void exec_resize(Server& s, Connection& c, const Params& p) {
   engine::ExecInstance* e = find_exec_or_respond(s, c, p[0]);
   if (!e) return;
-  // Only tty execs have a window; the CLI resizes only those.
-  if (!e->config.tty) return c.respond_error(Error::conflict("exec {} has no tty", e->id));
-  c.respond_error(Error(Code::kNotSupported, "exec with a tty is not supported yet"));
+  auto size = resize_query(c.request());
+  if (!size) return c.respond_error(size.error());
+  auto r = s.engine().resize_exec(*e, size->rows, size->cols);
+  if (!r) return c.respond_error(r.error());
+  c.respond(200, "", "text/plain");
 }
 
 }  // namespace

@@ -5,14 +5,18 @@
 // Structure: main.cc parses global flags with CLI11 and dispatches; each
 // cmd_*.cc registers one group of subcommands; util.cc holds the shared
 // plumbing below; units.cc, resources.cc and stats.cc hold the pure parts
-// of the resource flags and `stats`. Single-threaded and blocking, except
-// `stats`, which reads one daemon stream per container on its own thread as
-// the docker CLI does (see cmd_stats.cc). Output goes straight to
-// fds 1 and 2 with write(2) (stream output unbuffered, as docker does).
+// of the resource flags and `stats`; pump.cc (the hijacked-stream loop) and
+// terminal.cc (raw mode, window size, SIGWINCH) those of run -it, exec -it
+// and attach. Single-threaded and blocking, except `stats`, which reads one
+// daemon stream per container on its own thread as the docker CLI does (see
+// cmd_stats.cc). Output goes straight to fds 1 and 2 with write(2) (stream
+// output unbuffered, as docker does).
 //
 // Exit codes: 0 ok, 1 daemon or usage-of-API error, 125 run/create failures
-// (and bad flags), 126/127 when `run` cannot exec the command, and the
-// container's own status for `run`.
+// (and bad flags, --detach-keys included), 126/127 when `run` cannot exec the
+// command, and the container's (or exec's) own status for `run`, `attach`
+// and `exec`. Detaching with the detach keys exits 0 from `run`, and 1 with
+// "read escape sequence" from `exec` and `attach`, as the docker CLI does.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +31,8 @@
 #include "core/base/result.h"
 #include "ipc/client/client.h"
 #include "ipc/proto/frames.h"
+#include "tools/berthctl/pump.h"
+#include "tools/berthctl/terminal.h"
 #include "tools/berthctl/units.h"
 
 namespace berth::ctl {
@@ -39,6 +45,10 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;
 inline constexpr int kExitRunFailure = 125;
 inline constexpr std::string_view kVersion = "0.1.0";
+// What `exec` and `attach` print (then exit 1) when the detach keys end them:
+// moby/term's EscapeError, which the docker CLI returns from both. `run`
+// returns 0 silently instead (docker's runContainer swallows the error).
+inline constexpr std::string_view kDetachedMessage = "read escape sequence";
 
 struct Globals {
   std::string host;  // -H/--host, $BERTH_HOST, or ipc::kDefaultHost
@@ -53,6 +63,7 @@ void add_system_commands(CLI::App& app, Globals& g, int& exit_code);     // vers
 void add_stats_command(CLI::App& app, Globals& g, int& exit_code);       // stats
 void add_update_command(CLI::App& app, Globals& g, int& exit_code);      // update
 void add_exec_command(CLI::App& app, Globals& g, int& exit_code);        // exec
+void add_attach_command(CLI::App& app, Globals& g, int& exit_code);      // attach
 
 // --- output ---
 void out(std::string_view s);  // stdout, unbuffered
@@ -91,10 +102,26 @@ class StreamPrinter {
   bool tty_;
   ipc::FrameReader frames_;
 };
-// Copies a hijacked socket (after `leftover`) into `printer` until EOF. With
-// `input_fd` >= 0, also copies that fd into the socket, half-closing the
-// socket's write side at the input's EOF (docker run -i).
-Result<void> pump_hijacked(int fd, std::string_view leftover, StreamPrinter& printer, int input_fd = -1);
+// How a hijacked stream (attach, exec start) is run; docker's hijackedIOStreamer.
+struct StreamOptions {
+  bool tty = false;            // the daemon sends raw pty bytes, not frames
+  bool forward_stdin = false;  // fd 0 goes to the process; its EOF half-closes the stream (-i)
+  // With tty and forward_stdin: stdin's terminal is raw for the duration,
+  // and these bytes (ipc::parse_detach_keys, never empty) end the stream
+  // without being sent.
+  std::string detach_keys;
+  // With tty, when our window size is known: called with it at once and
+  // again on each SIGWINCH (POST …/resize). Failures are the callee's to
+  // ignore, as the docker CLI does.
+  std::function<void(ConsoleSize)> resize;
+};
+// Prints the stream (after `leftover`) until the daemon closes it or the
+// detach keys are typed. The terminal is restored before this returns; on
+// kDetached the caller closes the stream.
+Result<PumpEnd> stream_hijacked(Client::Hijacked& stream, const StreamOptions& o);
+// Reads {"StatusCode":N,"Error":{"Message":…}|null} from a started wait
+// stream: N, or the daemon's error message.
+Result<int> read_wait_status(Client& wait_conn);
 
 // --- JSON without exceptions ---
 json parse_json(std::string_view text);  // discarded() on a syntax error

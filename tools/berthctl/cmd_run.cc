@@ -8,6 +8,14 @@
 //     demultiplex conn 2 to stdout/stderr until the daemon closes it,
 //     then read the wait body {"StatusCode":N,"Error":…} and exit N.
 //   run -d: create, start, print the ID.
+//   run -t: Config.Tty and HostConfig.ConsoleSize [rows, cols] in create; the
+//     stream is raw pty bytes; after start, POST /containers/<id>/resize?h=&w=
+//     (and again on SIGWINCH) when our window size is known.
+//   run -it: stdin=1 on attach; our terminal goes raw and --detach-keys
+//     (default ctrl-p,ctrl-q; also sent as detachKeys=) detach: berthctl
+//     closes the stream and exits 0 at once, without the wait (the container
+//     keeps running, and --rm removes it only when it exits). Refused with
+//     "the input device is not a TTY" (exit 1) when stdin is not a terminal.
 //
 // The resource flags (-m, --cpus, …; resources.h) go into HostConfig, only
 // those given (the daemon reads a missing field as Docker's zero: unset).
@@ -18,6 +26,7 @@
 #include <fmt/format.h>
 
 #include "core/base/strings.h"
+#include "ipc/proto/detach_keys.h"
 #include "ipc/proto/url.h"
 #include "tools/berthctl/berthctl.h"
 #include "tools/berthctl/resources.h"
@@ -29,6 +38,8 @@ struct ContainerOptions {
   bool rm = false;
   bool detach = false;
   bool interactive = false;  // -i: keep stdin open and send ours
+  bool tty = false;          // -t: a pty in the container; raw output
+  std::string detach_keys;   // run --detach-keys, as given ("" = the default)
   std::vector<std::string> env;
   std::string name, workdir, user, hostname, network, entrypoint;
   CLI::Option* entrypoint_flag = nullptr;  // to tell `--entrypoint ""` from no flag
@@ -42,6 +53,7 @@ void add_container_flags(CLI::App* sub, ContainerOptions& o) {
   sub->add_option("-e,--env", o.env, "Set environment variables (K=V, or K to copy it from here)")
       ->allow_extra_args(false);
   sub->add_flag("-i,--interactive", o.interactive, "Keep STDIN open and send this terminal's stdin to it");
+  sub->add_flag("-t,--tty", o.tty, "Allocate a pseudo-TTY");
   sub->add_option("--name", o.name, "Assign a name to the container");
   sub->add_option("-w,--workdir", o.workdir, "Working directory inside the container");
   sub->add_option("-u,--user", o.user, "Username or UID (<name|uid>[:<group|gid>])");
@@ -76,7 +88,7 @@ std::string create_body(const ContainerOptions& o, const json& resources) {
   cfg["AttachStdin"] = o.interactive && !o.detach;
   cfg["AttachStdout"] = !o.detach;
   cfg["AttachStderr"] = !o.detach;
-  cfg["Tty"] = false;
+  cfg["Tty"] = o.tty;
   cfg["OpenStdin"] = o.interactive;
   cfg["StdinOnce"] = o.interactive && !o.detach;
   cfg["Env"] = resolve_env(o.env);
@@ -94,7 +106,8 @@ std::string create_body(const ContainerOptions& o, const json& resources) {
   host["AutoRemove"] = o.rm;
   host["NetworkMode"] = o.network.empty() ? "default" : o.network;
   host["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
-  host["ConsoleSize"] = json::array({0, 0});
+  ConsoleSize size = o.tty ? console_size() : ConsoleSize{};  // the pty's first size, before any resize
+  host["ConsoleSize"] = json::array({size.rows, size.cols});
   for (const auto& [key, value] : resources.items()) host[key] = value;
   cfg["HostConfig"] = std::move(host);
   cfg["NetworkingConfig"] = {{"EndpointsConfig", json::object()}};
@@ -164,31 +177,25 @@ int start_failure_code(std::string_view message) {
   return kExitRunFailure;
 }
 
-// Reads {"StatusCode":N,"Error":{"Message":…}|null} from the wait stream.
 int finish_wait(Client& wait_conn) {
-  Result<std::string> body = read_stream_body(wait_conn);
-  if (!body) return fail(Error(Code::kSystem, "Error waiting for container: " + body.error().message()),
-                         kExitRunFailure);
-  json j = parse_json(*body);
-  std::string wait_error = jstr(jget(j, "Error"), "Message");
-  if (!wait_error.empty()) return fail(Error(Code::kSystem, "Error waiting for container: " + wait_error),
-                                       kExitRunFailure);
-  if (!jget(j, "StatusCode").is_number())
-    return fail(Error::invalid("Error waiting for container: unexpected answer {:?}", *body), kExitRunFailure);
-  return int(jint(j, "StatusCode"));
+  Result<int> status = read_wait_status(wait_conn);
+  if (!status) return fail(status.error().context("Error waiting for container"), kExitRunFailure);
+  return *status;
 }
 
-int run_attached(Client& c, const std::string& id, bool rm, bool interactive) {
+// `keys`: the detach keys' bytes (parse_detach_keys of o.detach_keys).
+int run_attached(Client& c, const std::string& id, const ContainerOptions& o, const std::string& keys) {
   Result<Client> attach_conn = dial_like(c);
   if (!attach_conn) return fail(attach_conn.error(), kExitRunFailure);
   std::string attach_path = "/containers/" + id + "/attach?stderr=1&stdout=1&stream=1";
-  if (interactive) attach_path += "&stdin=1";
+  if (o.interactive) attach_path += "&stdin=1";
+  if (!o.detach_keys.empty()) attach_path += "&detachKeys=" + ipc::url_encode(o.detach_keys);
   Result<Client::Hijacked> stream = attach_conn->hijack("POST", attach_path);
   if (!stream) return fail(stream.error(), kExitRunFailure);
 
   Result<Client> wait_conn = dial_like(c);
   if (!wait_conn) return fail(wait_conn.error(), kExitRunFailure);
-  std::string wait_path = "/containers/" + id + "/wait?condition=" + (rm ? "removed" : "next-exit");
+  std::string wait_path = "/containers/" + id + "/wait?condition=" + (o.rm ? "removed" : "next-exit");
   Result<Response> wait_head = wait_conn->start_stream("POST", wait_path);
   if (!wait_head) return fail(wait_head.error(), kExitRunFailure);
   if (wait_head->status >= 400) return fail(stream_error(*wait_conn, *wait_head), kExitRunFailure);
@@ -196,21 +203,32 @@ int run_attached(Client& c, const std::string& id, bool rm, bool interactive) {
   Result<Response> started = call(c, "POST", "/containers/" + id + "/start");
   if (!started) return fail(started.error(), start_failure_code(started.error().message()));
 
-  StreamPrinter printer(/*tty=*/false);
-  if (Result<void> pumped = pump_hijacked(stream->fd.get(), stream->leftover, printer, interactive ? 0 : -1); !pumped)
-    err(pumped.error().message() + "\n");  // keep going: the exit status still counts
+  StreamOptions so{.tty = o.tty, .forward_stdin = o.interactive, .detach_keys = keys};
+  if (o.tty) so.resize = [&c, &id](ConsoleSize size) {
+    (void)call(c, "POST", "/containers/" + id + "/resize" + resize_query(size));  // best effort, as docker's
+  };
+  Result<PumpEnd> end = stream_hijacked(*stream, so);
   stream->fd.reset();
+  // Detached: the container runs on; dropping the wait connection cancels
+  // the wait (as `run -d` does), and --rm is the daemon's business later.
+  if (end && *end == PumpEnd::kDetached) return kExitOk;
+  if (!end) err(end.error().message() + "\n");  // keep going: the exit status still counts
   return finish_wait(*wait_conn);
 }
 
 int run_container(const Globals& g, const ContainerOptions& o) {
   Result<json> resources = resource_fields(o.resources);
   if (!resources) return fail(resources.error(), kExitRunFailure);
+  Result<std::string> keys = ipc::parse_detach_keys(o.detach_keys);
+  if (!keys) return fail(keys.error(), kExitRunFailure);
+  if (!o.detach) {  // before create, as docker checks: nothing is left behind
+    if (Result<void> t = check_tty(o.interactive, o.tty, is_terminal(STDIN_FILENO)); !t) return fail(t.error());
+  }
   Result<Client> c = dial(g);
   if (!c) return fail(c.error(), kExitRunFailure);
   Result<std::string> id = create_container(*c, o, *resources);
   if (!id) return fail(id.error(), kExitRunFailure);
-  if (!o.detach) return run_attached(*c, *id, o.rm, o.interactive);
+  if (!o.detach) return run_attached(*c, *id, o, *keys);
   Result<Response> started = call(*c, "POST", "/containers/" + *id + "/start");
   if (!started) return fail(started.error(), start_failure_code(started.error().message()));
   out(*id + "\n");
@@ -235,6 +253,8 @@ void add_run_commands(CLI::App& app, Globals& g, int& exit_code) {
   CLI::App* run = app.add_subcommand("run", "Create and run a new container from an image");
   run->add_flag("--rm", run_opts->rm, "Remove the container when it exits");
   run->add_flag("-d,--detach", run_opts->detach, "Run in the background and print the container ID");
+  run->add_option("--detach-keys", run_opts->detach_keys,
+                  "Override the key sequence for detaching a container (default \"ctrl-p,ctrl-q\")");
   add_container_flags(run, *run_opts);
   run->callback([&g, &exit_code, run_opts] { exit_code = run_container(g, *run_opts); });
 

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   add_stats_command(app, g, exit_code);
   add_update_command(app, g, exit_code);
   add_exec_command(app, g, exit_code);
+  add_attach_command(app, g, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -1,18 +1,19 @@
 // Shared plumbing for berthctl commands: daemon calls, stream output, JSON
 // access without exceptions and docker-style formatting.
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <ctime>
+#include <optional>
 
 #include <fmt/format.h>
 
+#include "core/base/assert.h"
 #include "core/base/file.h"
 #include "core/base/strings.h"
+#include "ipc/proto/detach_keys.h"
 #include "ipc/proto/url.h"
 #include "tools/berthctl/berthctl.h"
 
@@ -109,41 +110,62 @@ Result<void> StreamPrinter::feed(std::string_view data) {
   return ok();
 }
 
-Result<void> pump_hijacked(int fd, std::string_view leftover, StreamPrinter& printer, int input_fd) {
-  BERTH_TRY_VOID(printer.feed(leftover));
-  std::string buf(64 * 1024, '\0');
-  for (;;) {
-    pollfd fds[2] = {{fd, POLLIN, 0}, {input_fd, POLLIN, 0}};
-    if (::poll(fds, input_fd >= 0 ? 2 : 1, -1) < 0) {
-      if (errno == EINTR) continue;
-      return Error::sys(errno, "poll attached stream");
-    }
-    if (input_fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-      ssize_t n = ::read(input_fd, buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {  // our stdin ended: tell the daemon (StdinOnce closes the container's)
-        ::shutdown(fd, SHUT_WR);
-        input_fd = -1;
-      } else {
-        // send, not write: a daemon that closed the stream must not SIGPIPE us.
-        for (ssize_t off = 0; off < n;) {
-          ssize_t w = ::send(fd, buf.data() + off, size_t(n - off), MSG_NOSIGNAL);
-          if (w < 0 && errno == EINTR) continue;
-          if (w <= 0) {
-            input_fd = -1;  // the daemon stopped reading; keep printing what comes
-            break;
-          }
-          off += w;
-        }
-      }
-    }
-    if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Error::sys(errno, "read attached stream");
-    if (n == 0) return ok();
-    BERTH_TRY_VOID(printer.feed(std::string_view(buf.data(), size_t(n))));
+Result<PumpEnd> stream_hijacked(Client::Hijacked& stream, const StreamOptions& o) {
+  // docker's setupInput: only a tty attach that sends stdin goes raw and
+  // watches for the detach keys. With -t alone the terminal stays cooked, so
+  // ^C still interrupts berthctl (nothing would carry it to the process).
+  bool interactive_tty = o.tty && o.forward_stdin;
+  std::optional<RawTerminal> raw;
+  if (interactive_tty && is_terminal(STDIN_FILENO)) {
+    // Cooked is still usable (keys arrive a line late, and echoed twice),
+    // and returning would leave `run` waiting for an exit with no input.
+    if (Result<RawTerminal> r = RawTerminal::enter(STDIN_FILENO); r)
+      raw.emplace(std::move(*r));
+    else
+      err("unable to set IO streams as raw terminal: " + r.error().message() + "\n");
   }
+  // Raw before the first byte is printed: cooked output would turn the
+  // pty's "\r\n" into "\r\r\n".
+  StreamPrinter printer(o.tty);
+  BERTH_TRY_VOID(printer.feed(stream.leftover));
+  PumpInput input;
+  if (o.forward_stdin) input.fd = STDIN_FILENO;
+  std::optional<ipc::DetachMatcher> matcher;
+  if (interactive_tty) {
+    BERTH_ASSERT(!o.detach_keys.empty());
+    // The keys are held back, never sent, as the docker CLI's escape proxy
+    // does: the daemon never sees them from us, so it is always this side
+    // that knows a detach happened (the daemon's own matching serves
+    // clients that send them).
+    matcher.emplace(o.detach_keys);
+    input.filter = [&matcher](std::string_view in, std::string* out) { return matcher->feed(in, out); };
+  }
+  std::optional<WinchWatch> winch;
+  if (o.tty && o.resize) {
+    // Watch before reading the size, so a change in between is not lost.
+    if (Result<WinchWatch> w = WinchWatch::open(); w) winch.emplace(std::move(*w));
+    if (ConsoleSize size = console_size(); size.known()) {
+      o.resize(size);
+    } else {
+      winch.reset();  // not a terminal: no size to send, now or later
+    }
+    if (winch) {
+      input.wake_fd = winch->fd();
+      input.on_wake = [&winch, &o] {
+        winch->drain();
+        if (ConsoleSize size = console_size(); size.known()) o.resize(size);
+      };
+    }
+  }
+  return pump_stream(stream.fd.get(), [&printer](std::string_view data) { return printer.feed(data); }, input);
+}
+
+Result<int> read_wait_status(Client& wait_conn) {
+  std::string body = BERTH_TRY(read_stream_body(wait_conn));
+  json j = parse_json(body);
+  if (std::string e = jstr(jget(j, "Error"), "Message"); !e.empty()) return Error(Code::kSystem, e);
+  if (!jget(j, "StatusCode").is_number()) return Error::invalid("unexpected answer {:?}", body);
+  return int(jint(j, "StatusCode"));
 }
 
 json parse_json(std::string_view text) { return json::parse(text.begin(), text.end(), nullptr, false); }

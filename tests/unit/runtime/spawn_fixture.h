@@ -35,7 +35,8 @@ namespace berth::runtime::spawn_testing {
 namespace stdfs = std::filesystem;
 
 inline const char* const kApplets[] = {"sh",    "echo", "ls", "id",  "hostname", "cat",      "true", "sleep", "pwd",
-                                       "touch", "grep", "wc", "env", "mkdir",    "readlink", "test", "stat"};
+                                       "touch", "grep", "wc", "env", "mkdir",    "readlink", "test", "stat",
+                                       "tty",   "stty"};
 
 inline std::string testinit_path() {
   if (const char* e = std::getenv("BERTH_TESTINIT")) return e;

@@ -3,6 +3,8 @@
 // Each test checks that no mount under its temp dir is left on the host.
 #include "core/runtime/spawn.h"
 
+#include <sys/ioctl.h>
+
 #include <chrono>
 
 #include "tests/unit/runtime/spawn_fixture.h"
@@ -322,6 +324,46 @@ TEST_F(SpawnTest, IntoCgroupV2WithItsOwnNamespace) {
   EXPECT_NE(read_text(fmt::format("/proc/{}/cgroup", p->pid)).find("0::/" + name + "\n"), std::string::npos);
   p->sync_fd.reset();
   wait_exit(p->pidfd.get());
+}
+
+// A pty from the container's own devpts: the slave is stdio and the
+// controlling terminal with the requested size, the master reaches the
+// parent, and a window change through the master arrives as SIGWINCH.
+TEST_F(SpawnTest, TtyIsTheControllingTerminalOfTheContainersOwnDevpts) {
+  spec_.tty = true;
+  spec_.tty_rows = 31;
+  spec_.tty_cols = 97;
+  spec_.user = "1000";
+  spec_.args = {"sh", "-c",
+                "tty; stty size; ls -1 /dev/pts; stat -c %u /proc/self/fd/0; "
+                "trap 'stty size; exit 3' WINCH; echo ready; while :; do sleep 0.05; done"};
+  auto p = spawn(spec_);
+  ASSERT_TRUE(p) << p.error().message();
+  ASSERT_TRUE(release(*p));
+  ASSERT_TRUE(wait_exec(*p, spec_));
+  auto master = receive_pty(*p);
+  ASSERT_TRUE(master) << master.error().message();
+  EXPECT_FALSE(p->sync_fd);
+  std::string out;
+  auto read_until = [&](std::string_view what) {
+    char buf[4096];
+    while (out.find(what) == std::string::npos) {
+      ssize_t n = ::read(master->get(), buf, sizeof buf);
+      if (n <= 0) break;  // EIO once every slave fd is closed
+      out.append(buf, size_t(n));
+    }
+  };
+  read_until("ready\r\n");
+  // The pty turns \n into \r\n (ONLCR), like a terminal.
+  EXPECT_EQ(out, "/dev/pts/0\r\n31 97\r\n0\r\nptmx\r\n1000\r\nready\r\n");
+  struct winsize ws {};
+  ws.ws_row = 40;
+  ws.ws_col = 120;
+  ASSERT_EQ(::ioctl(master->get(), TIOCSWINSZ, &ws), 0);
+  read_until("40 120\r\n");
+  EXPECT_NE(out.find("ready\r\n40 120\r\n"), std::string::npos) << out;
+  ExitStatus st = wait_exit(p->pidfd.get());
+  EXPECT_EQ(st.exit_code, 3);
 }
 
 TEST_F(SpawnTest, ReadonlyRootfs) {
