@@ -121,6 +121,9 @@ struct Container {
   // Logs (container_logs.cc): rotations of the log since the daemon started,
   // and the followers woken when the log grows or the output ends.
   uint64_t log_generation = 0;
+  // mode=non-blocking: output dropped because the log buffer was full (since
+  // the daemon started; inspect's LogDropped).
+  uint64_t log_dropped_bytes = 0, log_dropped_records = 0;
   std::vector<LogWatcher> log_watchers;
 };
 

@@ -141,6 +141,10 @@ Result<void> Engine::spawn(Container& c) {
     cp->log_committed = 0;
     notify_log(*cp, false);
   };
+  cb.dropped = [cp](uint64_t bytes) {
+    cp->log_dropped_bytes += bytes;
+    cp->log_dropped_records++;
+  };
   cb.drained = [this, cp] { r_.defer([this, id = cp->id] {
                               if (auto it = containers_.find(id); it != containers_.end())
                                 maybe_finish_exit(*it->second);

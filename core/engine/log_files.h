@@ -32,9 +32,8 @@ struct LogConfig {
   std::string type;           // as given ("" = the daemon default, json-file)
   uint64_t max_size = 0;      // bytes before rotation; 0 = unset (daemon default; then never)
   int max_file = 0;           // files kept, current included; 0 = unset (daemon default; then 1)
-  // mode=non-blocking: never block the container on the log. FIXME(issue 3,
-  // logs): accepted and shown in inspect, but the pump still blocks (no
-  // drop buffer or drop counter yet).
+  // mode=non-blocking: never block the container on the log; output that
+  // does not fit in max_buffer is dropped and counted (log_pump.h).
   bool non_blocking = false;
   uint64_t max_buffer = 0;    // max-buffer-size for non-blocking mode; 0 = default (1 MiB)
   std::map<std::string, std::string> opts;   // Config as given, for inspect

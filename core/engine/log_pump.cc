@@ -83,15 +83,43 @@ void OutputPump::read_done(Stream& s, int32_t res) {
   encode_record_header(h, s.buf.get());
   s.record_len = kRecordHeaderBytes + size_t(res);
   if (cb_.output) cb_.output(s.id, std::string_view(s.buf.get() + kRecordHeaderBytes, res));
+  if (cfg_.non_blocking) return copy_record(s, res);
   queue_.push_back(&s);
   if (queue_.size() == 1) write_next();
 }
 
+void OutputPump::copy_record(Stream& s, int32_t payload) {
+  // The first record always fits, so a max-buffer-size below one read's
+  // size still logs something.
+  if (copies_.empty() || copied_bytes_ + s.record_len <= cfg_.max_buffer) {
+    copies_.push_back({std::string(s.buf.get(), s.record_len), s.id});
+    copied_bytes_ += s.record_len;
+  } else {
+    if (dropped_records_++ == 0)
+      log::warn("logs", "log buffer full ({} bytes): dropping output of {}", cfg_.max_buffer, path_);
+    dropped_bytes_ += uint64_t(payload);
+    if (cb_.dropped) cb_.dropped(uint64_t(payload));
+  }
+  if (!cancelled_) read(s);
+  write_next();
+}
+
+const char* OutputPump::front_record(size_t* len) const {
+  if (cfg_.non_blocking) {
+    *len = copies_.front().record.size();
+    return copies_.front().record.data();
+  }
+  *len = queue_.front()->record_len;
+  return queue_.front()->buf.get();
+}
+
 void OutputPump::write_next() {
-  if (queue_.empty() || write_c_.in_flight()) return;
-  Stream& s = *queue_.front();
-  r_.write(log_fd_.get(), s.buf.get() + written_, unsigned(s.record_len - written_),
-           log_size_ + written_, write_c_);
+  // One write at a time, and none while a failed one waits for its retry.
+  if ((cfg_.non_blocking ? copies_.empty() : queue_.empty()) || write_c_.in_flight() || retry_c_.in_flight())
+    return;
+  size_t len;
+  const char* rec = front_record(&len);
+  r_.write(log_fd_.get(), rec + written_, unsigned(len - written_), log_size_ + written_, write_c_);
 }
 
 void OutputPump::write_done(int32_t res) {
@@ -101,22 +129,32 @@ void OutputPump::write_done(int32_t res) {
     if (write_errors_++ == 0) log::error("logs", "write container log: {}", std::strerror(-res));
     if (cancelled_) {
       queue_.clear();
+      copies_.clear();
+      copied_bytes_ = 0;
       check_drained();
       return;
     }
     r_.timeout(&retry_ts_, retry_c_);
     return;
   }
-  Stream& s = *queue_.front();
+  size_t len;
+  const char* rec = front_record(&len);
   written_ += size_t(res);
-  if (written_ < s.record_len) return write_next();  // short write: finish it
+  if (written_ < len) return write_next();  // short write: finish it
   uint64_t record_offset = log_size_;
-  log_size_ += s.record_len;
+  log_size_ += len;
   written_ = 0;
-  queue_.pop_front();
-  committed(s, record_offset);
+  if (cfg_.non_blocking) {
+    committed(rec, len, copies_.front().stream, record_offset);
+    copied_bytes_ -= len;
+    copies_.pop_front();
+  } else {
+    Stream& s = *queue_.front();
+    queue_.pop_front();
+    committed(rec, len, s.id, record_offset);
+    if (!cancelled_) read(s);
+  }
   if (cb_.committed) cb_.committed(log_size_);
-  if (!cancelled_) read(s);
   if (cfg_.max_size && log_size_ >= cfg_.max_size && !rotate_failed_) rotate();
   write_next();
   check_drained();
@@ -124,18 +162,18 @@ void OutputPump::write_done(int32_t res) {
 
 // Indexes the record just written at `record_offset` (from its header, still
 // in the stream's buffer) and tracks where lines start.
-void OutputPump::committed(const Stream& s, uint64_t record_offset) {
+void OutputPump::committed(const char* record, size_t len, uint8_t stream, uint64_t record_offset) {
   if (!index_) return;
-  size_t payload = s.record_len - kRecordHeaderBytes;
+  size_t payload = len - kRecordHeaderBytes;
   if (!indexed_any_ || record_offset >= last_indexed_ + kIndexEveryBytes) {
     RecordHeader h;
-    decode_record_header(s.buf.get(), &h);
+    decode_record_header(record, &h);
     index_->add({record_offset, h.ts_ns, line_start_});
     indexed_any_ = true;
     last_indexed_ = record_offset;
   }
-  uint8_t bit = s.id == 1 ? 1 : 2;
-  if (payload && s.buf[kRecordHeaderBytes + payload - 1] == '\n') line_start_ |= bit;
+  uint8_t bit = stream == 1 ? 1 : 2;
+  if (payload && record[kRecordHeaderBytes + payload - 1] == '\n') line_start_ |= bit;
   else if (payload) line_start_ &= uint8_t(~bit);
 }
 
@@ -171,7 +209,8 @@ void OutputPump::rotate() {
 }
 
 void OutputPump::check_drained() {
-  if (drained_ || !streams_[0].eof || !streams_[1].eof || !queue_.empty() || write_c_.in_flight())
+  if (drained_ || !streams_[0].eof || !streams_[1].eof || !queue_.empty() || !copies_.empty() ||
+      write_c_.in_flight())
     return;
   drained_ = true;
   log_fd_.reset();

@@ -10,6 +10,13 @@
 // losing output. One log write is in flight at a time, so records are
 // appended in the order they were read.
 //
+// mode=non-blocking (LogConfig::non_blocking): the container must never wait
+// for the disk. Each record is copied into a queue bounded by max-buffer-size
+// and the stream is read again at once; a record that does not fit is
+// dropped whole (counted in dropped_bytes()/dropped_records(), reported by
+// `dropped`), never split, so the log stays well-formed. Attached clients
+// still get every byte: the fan-out happens before the queue.
+//
 // With use_log_files(), the pump also appends the log's index (log_index.h)
 // and rotates the log (log_files.h): once the current file reaches
 // max-size, after the write in flight has completed and before the next
@@ -42,6 +49,7 @@ class OutputPump {
     std::function<void(uint64_t committed_bytes)> committed;            // log grew
     std::function<void()> drained;   // both streams at EOF and every record written
     std::function<void()> rotated;   // a fresh log file begins (committed is 0 in it)
+    std::function<void(uint64_t bytes)> dropped;   // non-blocking: a record did not fit
   };
 
   OutputPump(reactor::Reactor& r, unique_fd log_fd, uint64_t log_size, unique_fd out,
@@ -61,6 +69,8 @@ class OutputPump {
   bool busy() const;
   bool drained() const { return drained_; }
   uint64_t write_errors() const { return write_errors_; }
+  uint64_t dropped_bytes() const { return dropped_bytes_; }
+  uint64_t dropped_records() const { return dropped_records_; }
 
  private:
   struct Stream {
@@ -73,17 +83,27 @@ class OutputPump {
   };
   void read(Stream& s);
   void read_done(Stream& s, int32_t res);
+  void copy_record(Stream& s, int32_t payload);
   void write_next();
   void write_done(int32_t res);
   void check_drained();
-  void committed(const Stream& s, uint64_t record_offset);
+  void committed(const char* record, size_t len, uint8_t stream, uint64_t record_offset);
+  // The record being written: a stream's buffer (blocking) or a copy.
+  const char* front_record(size_t* len) const;
   void rotate();
 
   reactor::Reactor& r_;
   unique_fd log_fd_;
   uint64_t log_size_;
   Stream streams_[2];
-  std::deque<Stream*> queue_;   // records waiting to be written, in read order
+  std::deque<Stream*> queue_;   // records waiting to be written, in read order (blocking)
+  struct Copy {
+    std::string record;
+    uint8_t stream;
+  };
+  std::deque<Copy> copies_;     // non-blocking: records waiting to be written
+  size_t copied_bytes_ = 0;     // their total size, at most cfg_.max_buffer
+  uint64_t dropped_bytes_ = 0, dropped_records_ = 0;
   size_t written_ = 0;          // bytes of queue_.front() already written
   reactor::Completion write_c_;
   reactor::Completion retry_c_;

@@ -45,6 +45,13 @@ Connection::HijackInput stdin_input(Server& s, uint64_t serial, std::string keys
                                     std::function<void(std::string_view, std::function<void()>)> write,
                                     std::function<void()> eof);
 
+// attach?logs=1 (handlers_logs.cc): the container's log from its start as
+// raw bytes on the hijacked connection `c`; with `follow`, then everything it
+// writes until its output ends (the log's follower, so nothing between the
+// replay and the live output is lost or repeated). Closes `c` at the end.
+void attach_logs(Server& s, Connection& c, engine::Container& ct, bool want_stdout, bool want_stderr,
+                 bool follow);
+
 // The h (rows) and w (columns) of a resize request, 0 to 65535.
 Result<ConsoleSize> resize_query(const Request& req);
 

@@ -128,8 +128,9 @@ void attach(Server& s, Connection& c, const Params& p) {
   const Request& req = c.request();
   auto out = req.query_bool("stdout", false), err = req.query_bool("stderr", false);
   auto stream = req.query_bool("stream", false), in = req.query_bool("stdin", false);
-  if (!out || !err || !stream || !in)
-    return c.respond_error(!out ? out.error() : !err ? err.error() : !stream ? stream.error() : in.error());
+  auto logs = req.query_bool("logs", false);
+  if (!out || !err || !stream || !in || !logs)
+    return c.respond_error(!out ? out.error() : !err ? err.error() : !stream ? stream.error() : !in ? in.error() : logs.error());
   auto keys = parse_detach_keys(req.query_value("detachKeys").value_or(""));
   if (!keys) return c.respond_error(keys.error());
   // stdin=1 on a container with OpenStdin: the client's bytes go to its
@@ -162,6 +163,11 @@ void attach(Server& s, Connection& c, const Params& p) {
   c.hijack(tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
            std::move(input));
   bool running = ct->state.status == Status::kRunning || ct->state.status == Status::kPaused;
+  // logs=1 on a container that has run: its log first, then (stream=1) the
+  // log's follower carries the live output. A created container has no log
+  // yet: its live output is all there is.
+  if (*logs && ct->state.status != Status::kCreated)
+    return attach_logs(s, c, *ct, *out, *err, *stream && running);
   if (!*stream || (!running && ct->state.status != Status::kCreated)) return c.finish_hijack();
   engine::Attacher a;
   a.want_stdout = *out;

@@ -8,12 +8,14 @@
 #include <fcntl.h>
 
 #include "core/base/file.h"
+#include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/engine.h"
 #include "core/engine/log_files.h"
 #include "core/engine/log_reader.h"
 #include "ipc/proto/frames.h"
 #include "ipc/server/connection.h"
+#include "ipc/server/handler_util.h"
 #include "ipc/server/router.h"
 #include "ipc/server/server.h"
 
@@ -27,6 +29,7 @@ struct LogsRequest {
   engine::LogOptions opts;
   bool follow = false;
   bool tty = false;
+  bool hijacked = false;   // attach?logs=1: raw bytes on a hijacked connection, not a chunked body
 };
 
 // Owned by the connection. Reads file after file from `start`; in follow
@@ -153,7 +156,7 @@ class LogsStream : public Connection::Extension {
       if (rq_.tty) out.append(data);
       else append_frame(out, stream, data);
     });
-    if (!out.empty()) c_.send_chunk(out);
+    if (!out.empty()) rq_.hijacked ? c_.send_raw(out) : c_.send_chunk(out);
     if (!good) return finish();
     next();
   }
@@ -162,7 +165,7 @@ class LogsStream : public Connection::Extension {
     done_ = true;
     if (token_) s_.engine().unwatch_log(id_, token_);
     token_ = 0;
-    c_.end_stream();
+    rq_.hijacked ? c_.finish_hijack() : c_.end_stream();
   }
 
   Server& s_;
@@ -207,25 +210,28 @@ Result<LogsRequest> logs_request(const Request& req) {
   return rq;
 }
 
-void logs(Server& s, Connection& c, const Params& p) {
-  auto found = s.engine().find(p[0]);
-  if (!found) return c.respond_error(found.error());
-  engine::Container& ct = **found;
-  auto rq = logs_request(c.request());
-  if (!rq) return c.respond_error(rq.error());
-  rq->tty = ct.spec.tty;
+// Streams the log of `ct` per `rq`: a chunked 200 response, or (hijacked)
+// raw bytes on the upgraded connection, which is closed at the end.
+void stream_logs(Server& s, Connection& c, engine::Container& ct, LogsRequest rq) {
+  auto fail = [&c, hijacked = rq.hijacked](const Error& e) {
+    if (!hijacked) return c.respond_error(e);
+    log::warn("api", "attach logs: {}", e.message());
+    c.finish_hijack();
+  };
   // A consistent snapshot: rotation renames only on this thread.
   auto opened = engine::open_log_files(ct.log_path(), ct.log_committed);
-  if (!opened) return c.respond_error(opened.error());
+  if (!opened) return fail(opened.error());
   auto files = std::make_shared<std::vector<engine::OpenLogFile>>(std::move(*opened));
   auto start = std::make_shared<Result<engine::LogPosition>>(engine::LogPosition{});
   uint64_t serial = c.serial();
-  auto begin = [&s, serial, id = ct.id, gen = ct.log_generation, files, rq = *rq, start] {
+  auto begin = [&s, serial, id = ct.id, gen = ct.log_generation, files, rq, start] {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
-    if (!*start) return conn->respond_error(start->error());
-    conn->start_stream(200, rq.tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream");
-    if (files->empty()) return conn->end_stream();   // never started: no log yet, nothing to follow
+    if (!rq.hijacked && !*start) return conn->respond_error(start->error());
+    if (!rq.hijacked)
+      conn->start_stream(200, rq.tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream");
+    if (files->empty() || !*start)   // never started: no log yet, nothing to follow
+      return rq.hijacked ? conn->finish_hijack() : conn->end_stream();
     auto stream = std::make_unique<LogsStream>(s, *conn, id, rq, std::move(*files), gen, **start);
     LogsStream* sp = stream.get();
     conn->set_extension(std::move(stream));
@@ -235,16 +241,36 @@ void logs(Server& s, Connection& c, const Params& p) {
     }
     sp->next();
   };
-  if (rq->opts.tail < 0 && !rq->opts.since_ns) return begin();
+  if (rq.opts.tail < 0 && !rq.opts.since_ns) return begin();
   // Seeking (index lookups and scans) reads files: job pool.
   std::vector<engine::LogFileRef> refs;
   for (auto& f : *files) refs.push_back({f.log.get(), f.idx ? f.idx.get() : -1, f.end});
-  auto job = [start, refs = std::move(refs), o = rq->opts] { *start = engine::find_log_start(refs, o); };
-  if (!s.reactor().run_job(job, begin))
-    c.respond_error(Error(Code::kSystem, "the daemon's job queue is full; try again"));
+  auto job = [start, refs = std::move(refs), o = rq.opts] { *start = engine::find_log_start(refs, o); };
+  if (!s.reactor().run_job(job, begin)) fail(Error(Code::kSystem, "the daemon's job queue is full; try again"));
+}
+
+void logs(Server& s, Connection& c, const Params& p) {
+  auto found = s.engine().find(p[0]);
+  if (!found) return c.respond_error(found.error());
+  engine::Container& ct = **found;
+  auto rq = logs_request(c.request());
+  if (!rq) return c.respond_error(rq.error());
+  rq->tty = ct.spec.tty;
+  stream_logs(s, c, ct, std::move(*rq));
 }
 
 }  // namespace
+
+void attach_logs(Server& s, Connection& c, engine::Container& ct, bool want_stdout, bool want_stderr,
+                 bool follow) {
+  LogsRequest rq;
+  rq.opts.want_stdout = want_stdout;
+  rq.opts.want_stderr = want_stderr;
+  rq.follow = follow;
+  rq.tty = ct.spec.tty;
+  rq.hijacked = true;
+  stream_logs(s, c, ct, std::move(rq));
+}
 
 void add_log_routes(std::vector<Route>& r) { r.push_back({"GET", "/containers/{}/logs", logs}); }
 

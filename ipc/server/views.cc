@@ -114,6 +114,8 @@ OrderedJson container_inspect(const engine::Container& c) {
           {"HostnamePath", ""},
           {"HostsPath", ""},
           {"LogPath", c.log_path()},
+          // berth's own: output dropped by mode=non-blocking logging.
+          {"LogDropped", {{"Bytes", c.log_dropped_bytes}, {"Records", c.log_dropped_records}}},
           {"Name", "/" + c.name},
           {"RestartCount", c.restart_count},
           {"Driver", "overlay2"},

@@ -76,6 +76,22 @@ bool read_to_eof(int fd, std::string* seen) {
 
 void send_text(int fd, std::string_view s) { ASSERT_EQ(::send(fd, s.data(), s.size(), MSG_NOSIGNAL), ssize_t(s.size())); }
 
+// Strips Docker's 8-byte stream headers, writing "1:" / "2:" where the
+// stream changes (how output splits into frames depends on pipe reads).
+std::string deframe(const std::string& framed) {
+  std::string text;
+  char last = 0;
+  for (size_t i = 0; i + 8 <= framed.size();) {
+    uint32_t n = uint32_t(uint8_t(framed[i + 4])) << 24 | uint32_t(uint8_t(framed[i + 5])) << 16 |
+                 uint32_t(uint8_t(framed[i + 6])) << 8 | uint32_t(uint8_t(framed[i + 7]));
+    if (framed[i] != last) text += std::to_string(int(framed[i])) + ":";
+    last = framed[i];
+    text += framed.substr(i + 8, n);
+    i += 8 + n;
+  }
+  return text;
+}
+
 TEST_F(TtyTest, ShellOnAPtyFollowsResizeDetachesAndReattaches) {
   std::string id = create_shell();
   ASSERT_FALSE(id.empty());
@@ -184,16 +200,41 @@ TEST_F(TtyTest, ExecWithATtyAndWithAStdinPipe) {
   ::shutdown(p->fd.get(), SHUT_WR);
   std::string framed = p->leftover;
   EXPECT_TRUE(read_to_eof(p->fd.get(), &framed));
-  // One stdout frame per write: strip the 8-byte headers.
-  std::string text;
-  for (size_t i = 0; i + 8 <= framed.size();) {
-    uint32_t n = uint32_t(uint8_t(framed[i + 4])) << 24 | uint32_t(uint8_t(framed[i + 5])) << 16 |
-                 uint32_t(uint8_t(framed[i + 6])) << 8 | uint32_t(uint8_t(framed[i + 7]));
-    text += framed.substr(i + 8, n);
-    i += 8 + n;
-  }
-  EXPECT_EQ(text, "300000\nend\n");
+  EXPECT_EQ(deframe(framed), "1:300000\nend\n");
   api("DELETE", "/containers/" + id + "?force=1", "", 204);
+}
+
+// attach?logs=1 (not a tty): what the container wrote before the attach
+// comes first, then the live output, each byte once; on a stopped container
+// only the log.
+TEST_F(TtyTest, AttachWithLogsReplaysThenFollows) {
+  Json j = api("POST", "/containers/create",
+               R"({"Image":"busybox","Cmd":["sh","-c","echo one; echo two >&2; read x; echo three-$x"],)"
+               R"("OpenStdin":true})",
+               201);
+  std::string id = j["Id"];
+  api("POST", "/containers/" + id + "/start", "", 204);
+  auto c = d().client();
+  for (int i = 0; i < 600; i++) {  // until both lines are in the log
+    auto l = c.request("GET", "/containers/" + id + "/logs?stdout=1&stderr=1");
+    if (l && l->body.find("two") != std::string::npos) break;
+    ::usleep(50000);
+  }
+  auto a = attach(id, "&logs=1");
+  ASSERT_TRUE(a.fd);
+  std::string framed = a.leftover;
+  ASSERT_TRUE(read_until(a.fd.get(), &framed, "two\n")) << framed;
+  send_text(a.fd.get(), "go\n");
+  EXPECT_TRUE(read_to_eof(a.fd.get(), &framed));
+  EXPECT_EQ(deframe(framed), "1:one\n2:two\n1:three-go\n");
+
+  auto c2 = d().client();
+  auto b = c2.hijack("POST", "/containers/" + id + "/attach?logs=1&stdout=1");
+  ASSERT_TRUE(b);
+  framed = b->leftover;
+  EXPECT_TRUE(read_to_eof(b->fd.get(), &framed));
+  EXPECT_EQ(deframe(framed), "1:one\nthree-go\n");
+  api("DELETE", "/containers/" + id, "", 204);
 }
 
 TEST_F(TtyTest, ResizeAndDetachKeyErrors) {
