@@ -1,5 +1,6 @@
 #include "fs/image_config.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -72,6 +73,7 @@ Result<ImageConfigDoc> doc_from_json(const json& j) {
   doc.architecture = str(j, "architecture");
   doc.os = str(j, "os");
   doc.comment = str(j, "comment");
+  doc.author = str(j, "author");
   if (std::string created = str(j, "created"); !created.empty())
     doc.created_ns = BERTH_TRY_CTX(parse_rfc3339_ns(created), "created");
   if (const json* rootfs = object(j, "rootfs")) doc.diff_ids = strings(*rootfs, "diff_ids");
@@ -156,6 +158,95 @@ std::string make_image_config(const ImageConfigDoc& doc) {
          {"history", std::move(history)}};
   if (!doc.comment.empty()) j["comment"] = doc.comment;
   return j.dump();
+}
+
+Result<ImageConfig> parse_runtime_config(std::string_view text) {
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) return ImageConfig{};
+  json j = json::parse(text, nullptr, false);
+  if (j.is_null()) return ImageConfig{};
+  if (j.is_discarded() || !j.is_object()) return Error::invalid("parse container config: not a JSON object");
+  try {
+    return config_from_json(j);
+  } catch (const json::exception& e) {
+    return Error::invalid("parse container config: {}", e.what());
+  }
+}
+
+namespace {
+
+std::string env_key(const std::string& kv) { return kv.substr(0, kv.find('=')); }
+
+}  // namespace
+
+ImageConfig merge_image_config(ImageConfig user, const ImageConfig& base) {
+  if (user.user.empty()) user.user = base.user;
+  for (const std::string& p : base.exposed_ports)
+    if (std::find(user.exposed_ports.begin(), user.exposed_ports.end(), p) == user.exposed_ports.end())
+      user.exposed_ports.push_back(p);
+  std::sort(user.exposed_ports.begin(), user.exposed_ports.end());
+  for (const std::string& e : base.env) {
+    bool found = std::any_of(user.env.begin(), user.env.end(),
+                             [&](const std::string& u) { return env_key(u) == env_key(e); });
+    if (!found) user.env.push_back(e);
+  }
+  for (const auto& [k, v] : base.labels) user.labels.emplace(k, v);
+  if (user.entrypoint.empty()) {
+    if (user.cmd.empty()) user.cmd = base.cmd;
+    user.entrypoint = base.entrypoint;
+  }
+  if (user.working_dir.empty()) user.working_dir = base.working_dir;
+  if (user.stop_signal.empty()) user.stop_signal = base.stop_signal;
+  return user;
+}
+
+namespace {
+
+json child_history_entry(const ChildImage& c, const std::string& created) {
+  json h{{"created", created}};
+  if (!c.author.empty()) h["author"] = c.author;
+  if (!c.created_by.empty()) h["created_by"] = c.created_by;
+  if (!c.comment.empty()) h["comment"] = c.comment;
+  if (c.diff_id.empty()) h["empty_layer"] = true;
+  return h;
+}
+
+Result<std::string> child_config(json j, const ChildImage& c) {
+  json cfg = j.contains("config") && j["config"].is_object() ? j["config"] : json::object();
+  for (const char* key : {"User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "WorkingDir", "Labels", "StopSignal"})
+    cfg.erase(key);
+  ImageConfig sorted = c.config;
+  std::sort(sorted.exposed_ports.begin(), sorted.exposed_ports.end());
+  cfg.update(config_to_json(sorted));
+  j["config"] = std::move(cfg);
+  std::string created = format_rfc3339_nano(c.created_ns);
+  j["created"] = created;
+  for (auto [key, value] : {std::pair{"author", &c.author}, std::pair{"comment", &c.comment}}) {
+    if (value->empty())
+      j.erase(key);
+    else
+      j[key] = *value;
+  }
+  if (!c.container_id.empty()) j["container"] = c.container_id;
+  j.erase("container_config");  // the parent's, stale for the child
+  if (!j.contains("rootfs") || !j["rootfs"].is_object()) j["rootfs"] = json{{"type", "layers"}};
+  json& diff_ids = j["rootfs"]["diff_ids"];
+  if (!diff_ids.is_array()) diff_ids = json::array();
+  if (!c.diff_id.empty()) diff_ids.push_back(c.diff_id);
+  if (!j.contains("history") || !j["history"].is_array()) j["history"] = json::array();
+  j["history"].push_back(child_history_entry(c, created));
+  return j.dump();
+}
+
+}  // namespace
+
+Result<std::string> make_child_config(std::string_view parent_json, const ChildImage& c) {
+  json j = json::parse(parent_json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Error::invalid("parse parent image config: not a JSON object");
+  try {
+    return child_config(std::move(j), c);
+  } catch (const json::exception& e) {
+    return Error::invalid("make image config: {}", e.what());
+  }
 }
 
 Result<Manifest> parse_manifest(std::string_view text) {

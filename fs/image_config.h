@@ -30,7 +30,7 @@ struct ImageConfig {
 // Everything berth reads from an image config document.
 struct ImageConfigDoc {
   ImageConfig config;
-  std::string architecture, os, comment;
+  std::string architecture, os, comment, author;
   int64_t created_ns = 0;
   std::vector<std::string> diff_ids;            // "sha256:…", lowest first
   std::vector<std::string> history_created_by;  // one per history entry
@@ -40,6 +40,35 @@ Result<ImageConfigDoc> parse_image_config(std::string_view json);
 // Serialises a config document; history gets one entry, created at
 // `created_ns` with `comment`, as `docker import` writes.
 std::string make_image_config(const ImageConfigDoc& doc);
+
+// A Docker container "Config" object (POST /commit's body): the fields
+// ImageConfig models; others are ignored. Empty text and "null" are an
+// empty config.
+Result<ImageConfig> parse_runtime_config(std::string_view json);
+
+// Docker's commit merge (daemon/commit.go merge()): what `user` leaves
+// empty comes from `base`; Env, Labels and ExposedPorts are unions in which
+// `user` wins; without an Entrypoint in `user`, Entrypoint (and Cmd, if
+// `user` has none) come from `base`.
+ImageConfig merge_image_config(ImageConfig user, const ImageConfig& base);
+
+// What commit adds on top of a parent image.
+struct ChildImage {
+  ImageConfig config;        // the new image's runtime config, whole
+  std::string diff_id;       // the new layer's; "" when it is empty (no layer added)
+  int64_t created_ns = 0;
+  std::string author, comment;
+  std::string created_by;    // the history entry's (Docker: the container's command)
+  std::string container_id;
+};
+
+// The config document of a child of the image whose config is
+// `parent_json`: the parent's document with "config" replaced in the
+// fields ImageConfig models (others, such as Healthcheck, kept), created,
+// author, comment and container set, the diff ID appended to
+// rootfs.diff_ids and one history entry appended (empty_layer when no
+// layer was added, as Docker writes).
+Result<std::string> make_child_config(std::string_view parent_json, const ChildImage& c);
 
 inline constexpr std::string_view kMediaTypeManifest = "application/vnd.oci.image.manifest.v1+json";
 inline constexpr std::string_view kMediaTypeConfig = "application/vnd.oci.image.config.v1+json";

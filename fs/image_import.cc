@@ -153,14 +153,7 @@ Result<Image> ImageStore::import_rootfs(const std::string& tar_path, const std::
   ImageConfigDoc stored = BERTH_TRY(parse_image_config(config_json));
   e.image = std::make_shared<const Image>(make_image(id, manifest_digest, layer.size_bytes, stored,
                                                      std::move(config_json), {layer_dir(chain_id(doc.diff_ids))}));
-  BERTH_TRY_VOID(commit([&](Index& ix) -> Result<void> {
-    ix.images[id] = e;
-    ix.unloaded.erase(id);
-    if (!tag.empty()) ix.set_tag(tag, id);
-    return ok();
-  }));
-  std::lock_guard lock(mu_);
-  return materialize(index_, id);
+  return publish(id, std::move(e), tag);
 }
 
 }  // namespace berth::fs

@@ -86,6 +86,7 @@ Image ImageStore::make_image(const std::string& id, const std::string& manifest_
   img.architecture = doc.architecture;
   img.os = doc.os;
   img.comment = doc.comment;
+  img.author = doc.author;
   img.config = doc.config;
   img.diff_ids = doc.diff_ids;
   img.layer_dirs = std::move(layer_dirs);
@@ -222,6 +223,17 @@ Result<void> ImageStore::tag(const std::string& ref, const std::string& new_repo
 // Mutations copy the index (cheap: images are shared_ptrs), change and
 // persist the copy, and only then publish it, so readers never see state
 // that is not on disk, and a failed write changes nothing.
+Result<Image> ImageStore::publish(const std::string& id, Entry e, const std::string& tag) {
+  BERTH_TRY_VOID(commit([&](Index& ix) -> Result<void> {
+    ix.images[id] = e;
+    ix.unloaded.erase(id);
+    if (!tag.empty()) ix.set_tag(tag, id);
+    return ok();
+  }));
+  std::lock_guard lock(mu_);
+  return materialize(index_, id);
+}
+
 Result<void> ImageStore::commit(const std::function<Result<void>(Index&)>& mutate) {
   std::lock_guard writer(write_mu_);
   Index next;

@@ -9,6 +9,8 @@
 // are persisted before they become visible: a mutation copies the index,
 // changes the copy, writes it to disk, then swaps it in under the index mutex.
 //
+// commit_container() blocks like import_rootfs().
+//
 // Returned Images are copies owned by the caller. layer_dirs stay valid
 // while the store exists (nothing here removes layers yet). One ImageStore
 // per directory per host: open() clears temp files it assumes are its own.
@@ -30,6 +32,17 @@ namespace berth::fs {
 
 class TempTree;
 
+// What commit_container() needs: where the container's changes are, and
+// what to say about them.
+struct CommitSpec {
+  std::string parent_id;   // the image the container was created from
+  std::string upper_dir;   // the container's overlay upper dir
+  // The new image's config, author, comment, created_by and container;
+  // diff_id and created_ns are filled in by commit_container().
+  ChildImage child;
+  std::string repo_tag;    // "" for an untagged image
+};
+
 struct Image {
   std::string id;                       // "sha256:<64hex>", the config digest
   std::vector<std::string> repo_tags;   // "busybox:latest", sorted
@@ -37,7 +50,7 @@ struct Image {
   int64_t created_ns = 0;
   int64_t size_bytes = 0;               // sum of the unpacked layers' file sizes
   std::string architecture, os;         // "amd64", "linux"
-  std::string comment;
+  std::string comment, author;
   ImageConfig config;
   std::vector<std::string> diff_ids;    // "sha256:…", lowest first
   std::vector<std::string> layer_dirs;  // absolute unpacked dirs, lowest first
@@ -63,6 +76,13 @@ class ImageStore {
   // config holds `changes` only, plus architecture, os, created, `comment`.
   Result<Image> import_rootfs(const std::string& tar_path, const std::string& repo_tag,
                               const ImageConfig& changes, const std::string& comment);
+
+  // docker commit: a new image made of the parent's layers plus the upper
+  // dir as one more (fs/rootfs_tar.h kLayer: OCI whiteouts in the blob),
+  // unpacked into its own chain-ID directory. An upper dir with nothing in
+  // it adds no layer, only a history entry marked empty_layer, as Docker
+  // does. The parent must be in the store (kNotFound).
+  Result<Image> commit_container(const CommitSpec& spec);
 
   // name[:tag], docker.io/library/ forms, name@digest (manifest digest),
   // "sha256:<hex or prefix>", a full hex ID, or a unique hex-ID prefix.
@@ -118,10 +138,16 @@ class ImageStore {
   Result<std::string> find_id(const Index& ix, const std::string& ref) const;
   Image materialize(const Index& ix, const std::string& id) const;
   Result<void> commit(const std::function<Result<void>(Index&)>& mutate);
+  // Adds (or replaces) image `id`, tagged `tag` if not empty, persists the
+  // index and returns the new Image.
+  Result<Image> publish(const std::string& id, Entry e, const std::string& tag);
   Result<void> persist(const Index& ix) const;
 
   // image_import.cc
   Result<ImportedLayer> import_layer(int src_fd);
+  // image_commit.cc: the upper dir as a layer blob; `empty` when it has
+  // no entries (then no blob is stored).
+  Result<ImportedLayer> write_upper_layer(const std::string& upper_dir, bool* empty);
   Result<void> unpack_layer_blob(const Descriptor& blob, const std::string& diff_id, const std::string& chain);
   Result<TempTree> make_layer_temp() const;
   Result<void> install_layer(TempTree& tmp, const std::string& chain) const;

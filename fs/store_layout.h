@@ -5,8 +5,9 @@
 //   oci-layout              {"imageLayoutVersion":"1.0.0"} (OCI image-layout.md)
 //   blobs/sha256/<hex>      content-addressed blobs (fs/blob_store.h): layer
 //                           tars as imported (plain, gzip or zstd; xz and
-//                           bzip2 layers are stored uncompressed), image
-//                           configs, OCI manifests.
+//                           bzip2 layers are stored uncompressed) or
+//                           committed (plain, OCI whiteouts: fs/rootfs_tar.h),
+//                           image configs, OCI manifests.
 //   ingest/<random>         blobs being written; emptied at open.
 //   layers/<chainid-hex>/   one unpacked layer in overlayfs's format (a
 //                           whiteout is a 0:0 character device, an opaque

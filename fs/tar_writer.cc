@@ -36,11 +36,31 @@ int add_filter(archive* a, Compression c) {
   }
 }
 
-struct EntryFree {
-  void operator()(archive_entry* e) const { archive_entry_free(e); }
-};
-
 }  // namespace
+
+void ArchiveEntryFree::operator()(archive_entry* e) const { archive_entry_free(e); }
+
+std::unique_ptr<archive_entry, ArchiveEntryFree> make_archive_entry(const TarEntry& e, int64_t size_bytes) {
+  std::unique_ptr<archive_entry, ArchiveEntryFree> ent(archive_entry_new());
+  archive_entry* x = ent.get();
+  archive_entry_set_pathname(x, e.path.c_str());
+  archive_entry_set_mode(x, e.mode);
+  archive_entry_set_uid(x, e.uid);
+  archive_entry_set_gid(x, e.gid);
+  archive_entry_set_mtime(x, e.mtime_s, 0);
+  if (e.hardlink) {
+    archive_entry_set_hardlink(x, e.link_target.c_str());
+    archive_entry_set_size(x, 0);
+  } else if (S_ISLNK(e.mode)) {
+    archive_entry_set_symlink(x, e.link_target.c_str());
+  } else if (S_ISCHR(e.mode) || S_ISBLK(e.mode)) {
+    archive_entry_set_rdev(x, e.rdev);
+  } else if (S_ISREG(e.mode)) {
+    archive_entry_set_size(x, static_cast<la_int64_t>(size_bytes));
+  }
+  for (const auto& [k, v] : e.xattrs) archive_entry_xattr_add_entry(x, k.c_str(), v.data(), v.size());
+  return ent;
+}
 
 TarWriter::TarWriter(archive* a, unique_fd owned) : a_(a), owned_(std::move(owned)) {}
 
@@ -72,24 +92,8 @@ Result<TarWriter> TarWriter::create(const std::string& path, Compression c) {
 
 Result<void> TarWriter::add(const TarEntry& e) {
   ScopedUtf8Ctype utf8;  // pax writes path names as UTF-8; see utf8_locale.h
-  std::unique_ptr<archive_entry, EntryFree> ent(archive_entry_new());
+  auto ent = make_archive_entry(e, static_cast<int64_t>(e.data.size()));
   archive_entry* x = ent.get();
-  archive_entry_set_pathname(x, e.path.c_str());
-  archive_entry_set_mode(x, e.mode);
-  archive_entry_set_uid(x, e.uid);
-  archive_entry_set_gid(x, e.gid);
-  archive_entry_set_mtime(x, e.mtime_s, 0);
-  if (e.hardlink) {
-    archive_entry_set_hardlink(x, e.link_target.c_str());
-    archive_entry_set_size(x, 0);
-  } else if (S_ISLNK(e.mode)) {
-    archive_entry_set_symlink(x, e.link_target.c_str());
-  } else if (S_ISCHR(e.mode) || S_ISBLK(e.mode)) {
-    archive_entry_set_rdev(x, e.rdev);
-  } else if (S_ISREG(e.mode)) {
-    archive_entry_set_size(x, static_cast<la_int64_t>(e.data.size()));
-  }
-  for (const auto& [k, v] : e.xattrs) archive_entry_xattr_add_entry(x, k.c_str(), v.data(), v.size());
   if (archive_write_header(a_, x) != ARCHIVE_OK) return archive_error(a_, "write tar header for " + e.path);
   if (S_ISREG(e.mode) && !e.hardlink && !e.data.empty()) {
     la_ssize_t n = archive_write_data(a_, e.data.data(), e.data.size());

@@ -22,6 +22,7 @@
 #include "fs/layer.h"
 
 struct archive;
+struct archive_entry;
 
 namespace berth::fs {
 
@@ -37,6 +38,14 @@ struct TarEntry {
   dev_t rdev = 0;                 // character and block devices
   std::map<std::string, std::string> xattrs;
 };
+
+// The libarchive header entry for `e` (a regular file of `size_bytes`), with
+// its xattrs. Shared by TarWriter and TarStream (tar_stream.h); call it with
+// a ScopedUtf8Ctype held (utf8_locale.h).
+struct ArchiveEntryFree {
+  void operator()(archive_entry* e) const;
+};
+std::unique_ptr<archive_entry, ArchiveEntryFree> make_archive_entry(const TarEntry& e, int64_t size_bytes);
 
 class TarWriter {
  public:

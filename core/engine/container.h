@@ -23,6 +23,30 @@ namespace berth::engine {
 enum class Status { kCreated, kRunning, kPaused, kRestarting, kRemoving, kExited, kDead };
 const char* status_name(Status s);
 
+// One mount of a container (HostConfig.Binds, Mounts, Tmpfs, or a
+// Config.Volumes/image VOLUME entry), validated by ipc (mount_request.h).
+// The engine fills `source` of anonymous volumes (a generated name) and
+// `host_path` of volumes at create, so it is persisted with the container.
+struct MountSpec {
+  enum class Type { kBind, kVolume, kTmpfs };
+  enum class Origin { kBinds, kMounts, kTmpfs, kVolumes };  // where the client put it
+  Type type = Type::kVolume;
+  Origin origin = Origin::kBinds;
+  std::string source;        // bind: absolute host path; volume: name ("" until named); tmpfs: ""
+  std::string target;        // absolute, clean
+  bool readonly = false;
+  std::string mode;          // Binds: the options as given ("ro", "ro,z"), for MountPoint.Mode
+  std::string propagation;   // bind: "rprivate" unless given
+  bool nonrecursive = false; // bind: a plain bind, not an rbind
+  bool nocopy = false;       // volume: no copy-up of the container's content
+  bool anonymous = false;    // volume: named by the engine, removed by rm -v
+  std::map<std::string, std::string> volume_labels;   // volume created on first use: its labels
+  std::string host_path;     // volume: its data directory, set at create
+  // tmpfs: MOUNT_ATTR_* flags and fsconfig key/values (size, mode, uid...).
+  uint64_t tmpfs_attrs = 0;
+  std::vector<std::pair<std::string, std::string>> tmpfs_options;
+};
+
 // What a client asked for at create time, resolved and validated by ipc.
 // Raw JSON of Config and HostConfig is kept opaque for inspect fidelity.
 struct CreateSpec {
@@ -40,6 +64,8 @@ struct CreateSpec {
   cgroups::Resources resources;        // HostConfig limits, validated; changed by update
   std::string cgroup_parent;           // HostConfig.CgroupParent; empty = the daemon's default
   LogConfig log;                       // HostConfig.LogConfig (log_files.h); unset = the daemon's defaults
+  std::vector<MountSpec> mounts;       // binds, volumes, tmpfs (container_mounts.cc)
+  bool readonly_rootfs = false;        // HostConfig.ReadonlyRootfs
   std::string config_json = "{}";      // Config as received (normalised by ipc)
   std::string host_config_json = "{}"; // HostConfig as received
 };

@@ -49,6 +49,8 @@ Result<Container*> Engine::create(CreateSpec spec) {
   auto c = std::make_unique<Container>();
   c->path_args = resolve_args(spec, img.config);
   if (c->path_args.empty()) return Error::invalid("No command specified");
+  // Last of the checks: it creates the volumes the container names.
+  BERTH_TRY_VOID(prepare_mounts(spec, img));
   do {
     c->id = random_id();
   } while (containers_.count(c->id));
@@ -75,6 +77,7 @@ Result<Container*> Engine::create(CreateSpec spec) {
   Container* cp = c.get();
   names_[c->name] = c->id;
   containers_[c->id] = std::move(c);
+  track_volumes(*cp);
   persist(*cp);
   log::info("engine", "create id={} name={} image={}", cp->id, cp->name, cp->image_id);
   emit(*cp, "create");

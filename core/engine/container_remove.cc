@@ -9,7 +9,7 @@
 
 namespace berth::engine {
 
-void Engine::remove(Container& c, bool force, Done done) {
+void Engine::remove(Container& c, bool force, Done done, bool remove_volumes) {
   if (c.state.status == Status::kRemoving)
     return done(Error::conflict("removal of container {} is already in progress", c.id));
   bool running = c.state.status == Status::kRunning || c.state.status == Status::kPaused;
@@ -27,7 +27,7 @@ void Engine::remove(Container& c, bool force, Done done) {
   }
   if (running || c.proc) {
     std::string id = c.id;
-    stop(c, 0, SIGKILL, [this, id, done = std::move(done)](Result<void>) mutable {
+    stop(c, 0, SIGKILL, [this, id, done = std::move(done), remove_volumes](Result<void>) mutable {
       auto it = containers_.find(id);
       if (it == containers_.end()) return done(ok());  // AutoRemove got there first
       Container& ct = *it->second;
@@ -36,19 +36,19 @@ void Engine::remove(Container& c, bool force, Done done) {
                               [done](int, const std::string&) { done(ok()); }});
         return;
       }
-      remove_now(ct, std::move(done));
+      remove_now(ct, std::move(done), remove_volumes);
     });
     return;
   }
-  remove_now(c, std::move(done));
+  remove_now(c, std::move(done), remove_volumes);
 }
 
-void Engine::remove_now(Container& c, Done done) {
+void Engine::remove_now(Container& c, Done done, bool remove_volumes) {
   c.state.status = Status::kRemoving;
   names_.erase(c.name);
   std::string id = c.id;
   // The last state write must land before the directory moves.
-  after_persist(c, [this, id, done = std::move(done)]() mutable {
+  after_persist(c, [this, id, done = std::move(done), remove_volumes]() mutable {
     auto it = containers_.find(id);
     Container& ct = *it->second;
     // A unique trash name: a container id can be reused only after its
@@ -62,6 +62,8 @@ void Engine::remove_now(Container& c, Done done) {
     emit(ct, "destroy");
     fire_waiters(ct, true);
     forget_execs(ct);
+    // Docker's AutoRemove removes anonymous volumes too (rm -v).
+    release_volumes(ct, remove_volumes || ct.spec.auto_remove);
     containers_.erase(it);
     done(ok());
     bool queued = r_.run_job(

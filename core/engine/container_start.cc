@@ -57,6 +57,7 @@ Result<void> Engine::spawn(Container& c) {
              : !img.config.working_dir.empty() ? img.config.working_dir : "/";
   spec.user = !c.spec.user.empty() ? c.spec.user : img.config.user;
   spec.new_netns = c.spec.network_mode != "host";
+  BERTH_TRY_VOID(resolve_mounts(c, spec));
 
   // Without a tty: pipes for stdout and stderr (and stdin with OpenStdin).
   // With one, the pty's master is the only channel; it arrives with the exec

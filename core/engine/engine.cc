@@ -41,6 +41,7 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
   BERTH_TRY_VOID(make_dirs(o.root + "/containers", 0700));
   BERTH_TRY_VOID(make_dirs(o.root + "/trash", 0700));
   e->images_ = BERTH_TRY_CTX(fs::ImageStore::open(o.root + "/image"), "open image store");
+  e->volumes_ = BERTH_TRY_CTX(VolumeStore::open(o.root + "/volumes"), "open volume store");
   e->online_cpus_ = std::max(1, int(::sysconf(_SC_NPROCESSORS_ONLN)));
   if (o.cgroups) {
     auto d = cgroups::detect(o.cgroup_detect);
@@ -101,6 +102,7 @@ Result<void> Engine::load_containers() {
     struct stat st;
     if (::stat(ct.log_path().c_str(), &st) == 0) ct.log_committed = uint64_t(st.st_size);
     if (!ct.name.empty()) names_[ct.name] = id;
+    track_volumes(ct);
     containers_[id] = std::move(*c);
   }
   ::closedir(d);

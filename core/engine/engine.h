@@ -25,8 +25,10 @@
 #include "core/engine/netns_pool.h"
 #include "core/engine/stats_hub.h"
 #include "core/engine/stdin_writer.h"
+#include "core/engine/volumes.h"
 #include "core/reactor/reactor.h"
 #include "core/runtime/spec.h"
+#include "fs/changes.h"
 #include "fs/image_store.h"
 
 namespace berth::engine {
@@ -67,7 +69,9 @@ class Engine {
   void start(Container& c, Done done);
   Result<void> kill(Container& c, int sig);
   void stop(Container& c, int timeout_s, int sig, Done done);
-  void remove(Container& c, bool force, Done done);
+  // remove_volumes (rm -v): also remove the container's anonymous volumes
+  // that no other container uses (AutoRemove containers always do).
+  void remove(Container& c, bool force, Done done, bool remove_volumes = false);
   // Registers a waiter; returns a token for cancel_wait. Fires at once for
   // kNotRunning when the container is not running.
   uint64_t wait(Container& c, WaitCondition cond, std::function<void(int, const std::string&)> fire);
@@ -120,8 +124,48 @@ class Engine {
   // PIDs (host view) of every process of a running container.
   Result<std::vector<pid_t>> container_pids(Container& c);
 
+  // Volumes (container_mounts.cc). create() also creates named volumes on
+  // first use. A volume used by any container, running or not, stays.
+  const VolumeStore& volumes() const { return *volumes_; }
+  Result<const Volume*> create_volume(const std::string& name, const std::string& driver,
+                                      const std::map<std::string, std::string>& labels,
+                                      const std::map<std::string, std::string>& options);
+  // kNotFound ("get NAME: no such volume"; ok with `force`), kConflict while
+  // in use. The data is deleted on the job pool afterwards.
+  Result<void> remove_volume(const std::string& name, bool force);
+  // Removes those of `names` that exist and are unused; `done` gets them
+  // with the bytes their data held, once deleted.
+  struct VolumePruneReport {
+    std::vector<std::string> deleted;
+    int64_t bytes = 0;
+  };
+  void prune_volumes(const std::vector<std::string>& names, std::function<void(VolumePruneReport)> done);
+
   void import_image(std::string tar_path, std::string repo_tag, fs::ImageConfig changes,
                     std::string comment, std::function<void(Result<fs::Image>)> done);
+
+  // The container's filesystem against its image (container_changes.cc),
+  // read from its upper dir and the image's layer dirs on the job pool, so
+  // running and stopped containers alike. changes: docker diff.
+  void changes(Container& c, std::function<void(Result<std::vector<fs::Change>>)> done);
+  // export: the merged root filesystem as a tar, made on the job pool a
+  // piece (about 1 MiB) at a time. `piece` runs on the reactor thread with
+  // each piece, `last` set on the final one; the next piece is made once
+  // `more` is called (back-pressure); dropping `more` abandons the export.
+  // An error ends it (before the first piece: nothing was sent yet).
+  using ExportPiece = std::function<void(Result<std::string> data, bool last, std::function<void()> more)>;
+  void export_rootfs(Container& c, ExportPiece piece);
+  // commit (container_commit.cc): the container's config as Docker's
+  // commit starts from (the image's defaults under the container's own
+  // settings), for the caller to apply a request's Config and changes to.
+  Result<fs::ImageConfig> commit_config(const Container& c);
+  struct CommitOptions {
+    fs::ImageConfig config;     // merged over commit_config() (Docker's merge)
+    std::string repo_tag;       // "" for an untagged image
+    std::string comment, author;
+    bool pause = true;          // freeze a running container during the snapshot
+  };
+  void commit(Container& c, CommitOptions o, std::function<void(Result<fs::Image>)> done);
 
   // Stops every running container (SIGKILL) and calls done when all exited
   // and their state is persisted.
@@ -139,7 +183,13 @@ class Engine {
   void process_exited(Container& c, int exit_code);
   void maybe_finish_exit(Container& c);
   void finish_exit(Container& c);
-  void remove_now(Container& c, Done done);
+  void remove_now(Container& c, Done done, bool remove_volumes = false);
+  // container_mounts.cc
+  Result<void> prepare_mounts(CreateSpec& spec, const fs::Image& img);
+  Result<void> resolve_mounts(const Container& c, runtime::Spec& spec);
+  void track_volumes(const Container& c);
+  void release_volumes(const Container& c, bool remove_anonymous);
+  std::string volume_trash_path(const std::string& name);
   void fire_waiters(Container& c, bool removed);
   void check_shutdown();
   Result<void> spawn(Container& c);
@@ -174,6 +224,7 @@ class Engine {
   reactor::Reactor& r_;
   Options opts_;
   std::unique_ptr<fs::ImageStore> images_;
+  std::unique_ptr<VolumeStore> volumes_;
   std::unique_ptr<NetnsPool> netns_pool_;
   std::unique_ptr<cgroups::Driver> cgroups_;
   int online_cpus_ = 1;

@@ -55,6 +55,60 @@ void resources_from(const json& j, cgroups::Resources& r) {
   get_opt(j, "blkio_weight", r.blkio_weight);
 }
 
+const char* const kMountTypes[] = {"bind", "volume", "tmpfs"};
+const char* const kMountOrigins[] = {"binds", "mounts", "tmpfs", "volumes"};
+
+template <class E, size_t N>
+E enum_from(const std::string& text, const char* const (&names)[N]) {
+  for (size_t i = 0; i < N; i++)
+    if (text == names[i]) return E(i);
+  return E(0);
+}
+
+json mounts_json(const std::vector<MountSpec>& mounts) {
+  json arr = json::array();
+  for (const MountSpec& m : mounts)
+    arr.push_back({{"type", kMountTypes[size_t(m.type)]},
+                   {"origin", kMountOrigins[size_t(m.origin)]},
+                   {"source", m.source},
+                   {"target", m.target},
+                   {"readonly", m.readonly},
+                   {"mode", m.mode},
+                   {"propagation", m.propagation},
+                   {"nonrecursive", m.nonrecursive},
+                   {"nocopy", m.nocopy},
+                   {"anonymous", m.anonymous},
+                   {"volume_labels", m.volume_labels},
+                   {"host_path", m.host_path},
+                   {"tmpfs_attrs", m.tmpfs_attrs},
+                   {"tmpfs_options", m.tmpfs_options}});
+  return arr;
+}
+
+std::vector<MountSpec> mounts_from(const json& arr) {
+  std::vector<MountSpec> out;
+  if (!arr.is_array()) return out;
+  for (const json& j : arr) {
+    MountSpec m;
+    m.type = enum_from<MountSpec::Type>(j.value("type", ""), kMountTypes);
+    m.origin = enum_from<MountSpec::Origin>(j.value("origin", ""), kMountOrigins);
+    m.source = j.value("source", "");
+    m.target = j.value("target", "");
+    m.readonly = j.value("readonly", false);
+    m.mode = j.value("mode", "");
+    m.propagation = j.value("propagation", "");
+    m.nonrecursive = j.value("nonrecursive", false);
+    m.nocopy = j.value("nocopy", false);
+    m.anonymous = j.value("anonymous", false);
+    m.volume_labels = j.value("volume_labels", std::map<std::string, std::string>{});
+    m.host_path = j.value("host_path", "");
+    m.tmpfs_attrs = j.value("tmpfs_attrs", uint64_t(0));
+    m.tmpfs_options = j.value("tmpfs_options", std::vector<std::pair<std::string, std::string>>{});
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 json spec_json(const CreateSpec& s) {
   return json{{"name", s.name},
               {"image", s.image},
@@ -78,6 +132,8 @@ json spec_json(const CreateSpec& s) {
               {"resources", resources_json(s.resources)},
               {"cgroup_parent", s.cgroup_parent},
               {"log_config", {{"type", s.log.type}, {"opts", s.log.opts}}},
+              {"mounts", mounts_json(s.mounts)},
+              {"readonly_rootfs", s.readonly_rootfs},
               {"config_json", s.config_json},
               {"host_config_json", s.host_config_json}};
 }
@@ -110,6 +166,8 @@ void spec_from(const json& j, CreateSpec& s) {
                                j["log_config"].value("opts", std::map<std::string, std::string>{}));
     if (lc) s.log = std::move(*lc);
   }
+  if (j.contains("mounts")) s.mounts = mounts_from(j["mounts"]);
+  s.readonly_rootfs = j.value("readonly_rootfs", false);
   s.config_json = j.value("config_json", "{}");
   s.host_config_json = j.value("host_config_json", "{}");
 }

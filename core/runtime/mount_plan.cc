@@ -3,6 +3,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace berth::runtime {
@@ -109,6 +111,58 @@ void add_sys(MountPlan& plan, bool new_netns) {
   plan.steps.push_back(std::move(s));
 }
 
+int depth(const std::string& path) {
+  int n = 0;
+  for (size_t i = 0; i < path.size(); i++)
+    if (path[i] != '/' && (i == 0 || path[i - 1] == '/')) n++;
+  return n;
+}
+
+// Spec::mounts as steps, shallowest target first (stable: equal depths keep
+// the caller's order).
+void add_user_mounts(MountPlan& plan, const Spec& spec) {
+  std::vector<const Mount*> order;
+  for (const Mount& m : spec.mounts) order.push_back(&m);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const Mount* a, const Mount* b) { return depth(a->target) < depth(b->target); });
+  for (const Mount* m : order) {
+    if (m->kind == Mount::Kind::kTmpfs) {
+      std::vector<MountOption> opts = {{"source", "tmpfs"}};  // what /proc/mounts shows, as with Docker
+      for (const auto& [k, v] : m->options) opts.push_back({k, v});
+      MountStep s = fs_step("tmpfs", m->target, m->attrs | (m->readonly ? MOUNT_ATTR_RDONLY : 0), std::move(opts));
+      s.make_parents = true;
+      plan.steps.push_back(std::move(s));
+      continue;
+    }
+    if (m->populate) {
+      MountStep p{.kind = MountKind::kPopulate};
+      p.target = m->target;
+      p.source = m->source;
+      plan.steps.push_back(std::move(p));
+    }
+    MountStep s{.kind = MountKind::kBind};
+    s.source = m->source;
+    s.target = m->target;
+    s.attrs = m->readonly ? MOUNT_ATTR_RDONLY : 0;
+    s.recursive = m->recursive;
+    s.file = m->file;
+    plan.steps.push_back(std::move(s));
+  }
+}
+
+// A user mount on /dev/shm or /dev/mqueue replaces the default one, as in
+// Docker. (ipc refuses mounts under /proc; one on /dev or /sys itself
+// stacks on the default.)
+void drop_overridden(MountPlan& plan, const Spec& spec) {
+  auto overridden = [&](const MountStep& s) {
+    if (s.kind != MountKind::kFilesystem || (s.target != "/dev/shm" && s.target != "/dev/mqueue")) return false;
+    for (const Mount& m : spec.mounts)
+      if (m.target == s.target) return true;
+    return false;
+  };
+  std::erase_if(plan.steps, overridden);
+}
+
 }  // namespace
 
 std::string classic_lowerdir(const std::vector<std::string>& top_first) {
@@ -131,6 +185,8 @@ MountPlan make_mount_plan(const Spec& spec) {
   st.push_back(fs_step("proc", "/proc", kNoSuidExecDev));
   add_dev(plan);
   add_sys(plan, spec.new_netns);
+  drop_overridden(plan, spec);
+  add_user_mounts(plan, spec);
   for (size_t i = 0; i < kMaskedPathCount; i++)
     st.push_back({.kind = MountKind::kMask, .target = kMaskedPaths[i]});
   for (size_t i = 0; i < kReadonlyPathCount; i++)
@@ -154,6 +210,8 @@ std::string describe_step(const MountStep& s) {
     case MountKind::kPivotRoot: return fmt::format("pivot_root to {}", s.target);
     case MountKind::kMakeDir: return fmt::format("mkdir {}", s.target);
     case MountKind::kReadonlyRoot: return "make the root filesystem read-only";
+    case MountKind::kBind: return fmt::format("bind {} on {}", s.source, s.target);
+    case MountKind::kPopulate: return fmt::format("copy {} into the volume {}", s.target, s.source);
   }
   return "mount step";
 }

@@ -27,6 +27,20 @@
 //     mknod works and costs one syscall; if it fails with EPERM (a user
 //     namespace, a devices cgroup without "m"), the host node `source` is
 //     bound onto a new file instead, as runc does in user namespaces.
+//   - user mounts (Spec::mounts) come after the kernel filesystems and
+//     before masking, shallowest target first (a mount inside another
+//     volume lands on top of it); one on /dev/shm or /dev/mqueue replaces
+//     the default mount there. Their missing parents are created too
+//     (kBind, and kFilesystem with make_parents), one component at a time,
+//     each resolved under the root; a dangling symlink on the way fails
+//     rather than being followed to create what it names.
+//   - kBind: open_tree(OPEN_TREE_CLONE[|AT_RECURSIVE]) of the host path
+//     `source`, made read-only by mount_setattr (recursively for a
+//     recursive bind) when `attrs` says so, moved onto `target`.
+//   - kPopulate: Docker's volume copy-up: when the host directory `source`
+//     (a volume's data) is empty, what the container has at `target` is
+//     copied into it (copy_up.h), owners, modes and times kept. A missing or
+//     non-directory `target` copies nothing.
 //   - kPivotRoot: pivot_root(".", ".") from the new root then
 //     umount2(".", MNT_DETACH) (no put_old dir needed; see pivot_root(2)).
 //   - after kPivotRoot, paths are plain absolute paths in the container.
@@ -55,6 +69,8 @@ enum class MountKind {
   kPivotRoot,     // make the new root "/" and detach the host's
   kMakeDir,       // mkdir -p `target` (the working directory; after pivot_root)
   kReadonlyRoot,  // make the root mount read-only (after kMakeDir, so cwd can be created)
+  kBind,          // a user's bind (or volume) of the host path `source` onto `target`
+  kPopulate,      // copy `target`'s content into the empty host dir `source` (volumes)
 };
 
 struct MountOption {
@@ -72,6 +88,9 @@ struct MountStep {
   uint32_t dev_major = 0, dev_minor = 0;  // kDevice
   std::vector<MountOption> options;   // fsconfig(2) key/values, in order
   std::string fallback_lowerdir;      // kOverlay only
+  bool make_parents = false;          // kFilesystem: create missing parents of `target` (kBind always does)
+  bool recursive = false;             // kBind: AT_RECURSIVE (rbind; read-only applies to the whole tree)
+  bool file = false;                  // kBind: the mount point is a file, not a directory
 };
 
 struct MountPlan {

@@ -12,10 +12,31 @@
 // container's command).
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace berth::runtime {
+
+// A mount the user asked for (bind, volume, tmpfs), resolved by the engine:
+// volumes are binds of their host data directory. Targets are absolute,
+// clean container paths; they are resolved inside the container root by the
+// child (mount_plan.h), missing ones created (parents included).
+struct Mount {
+  enum class Kind { kBind, kTmpfs };
+  Kind kind = Kind::kBind;
+  std::string source;       // kBind: absolute host path
+  std::string target;       // absolute, clean, not "/"
+  bool readonly = false;    // kBind: recursively read-only (mount_setattr); kTmpfs: ro
+  bool recursive = true;    // kBind: rbind (Docker's default) or a plain bind
+  bool file = false;        // kBind: the source is not a directory (the mount point is a file)
+  // kBind of a volume: before mounting, copy what the container has at
+  // `target` into `source` when `source` is empty (Docker's volume copy-up).
+  bool populate = false;
+  uint64_t attrs = 0;       // kTmpfs: MOUNT_ATTR_* (fsmount(2))
+  std::vector<std::pair<std::string, std::string>> options;   // kTmpfs: size, mode, uid, gid, nr_inodes...
+};
 
 struct Spec {
   std::string id;                        // container id (64 hex), for naming only
@@ -32,6 +53,7 @@ struct Spec {
   int netns_fd = -1;                     // >= 0 (needs new_netns): join this pre-made netns (create_netns())
                                          // instead of cloning a new one; one container per netns
   bool readonly_rootfs = false;
+  std::vector<Mount> mounts;             // binds, volumes, tmpfs; in any order (the plan sorts them)
   int cgroup_fd = -1;                    // >= 0: a cgroup v2 dir fd, clone3(CLONE_INTO_CGROUP)
   // A pseudo-terminal from the container's own devpts: its slave becomes
   // stdin/stdout/stderr and the controlling terminal (the stdio fds above are

@@ -1,6 +1,7 @@
 #include "ipc/server/create_request.h"
 
 #include "ipc/server/json_util.h"
+#include "ipc/server/mount_request.h"
 
 namespace berth::ipc {
 
@@ -85,6 +86,7 @@ Result<void> parse_host_config(const Json& body, engine::CreateSpec& s) {
   s.resources = BERTH_TRY(parse_resources(hc));
   s.cgroup_parent = BERTH_TRY(str_field(hc, "CgroupParent"));
   s.log = BERTH_TRY(parse_log_config(hc));
+  s.readonly_rootfs = BERTH_TRY(bool_field(hc, "ReadonlyRootfs", false));
   ConsoleSize size = BERTH_TRY(console_size_field(hc));
   s.console_rows = size.rows;
   s.console_cols = size.cols;
@@ -157,6 +159,7 @@ Result<engine::CreateSpec> parse_create_request(const std::string& body, const s
     }
   }
   BERTH_TRY_VOID(parse_host_config(j, s));
+  s.mounts = BERTH_TRY(parse_mounts(j, j.contains("HostConfig") ? j["HostConfig"] : Json()));
   j.erase("HostConfig");
   j.erase("NetworkingConfig");
   s.config_json = j.dump();

@@ -91,7 +91,9 @@ void remove(Server& s, Connection& c, const Params& p) {
   if (!ct) return;
   auto force = c.request().query_bool("force", false);
   if (!force) return c.respond_error(force.error());
-  s.engine().remove(*ct, *force, reply(s, c, 204));
+  auto volumes = c.request().query_bool("v", false);
+  if (!volumes) return c.respond_error(volumes.error());
+  s.engine().remove(*ct, *force, reply(s, c, 204), *volumes);
 }
 
 engine::WaitCondition wait_condition(const std::string& v, bool* ok) {

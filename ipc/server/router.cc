@@ -19,6 +19,8 @@ const std::vector<Route>& routes() {
     add_resource_routes(r);
     add_event_routes(r);
     add_exec_routes(r);
+    add_changes_routes(r);
+    add_volume_routes(r);
     return r;
   }();
   return table;

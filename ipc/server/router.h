@@ -32,5 +32,7 @@ void add_log_routes(std::vector<Route>& r);
 void add_resource_routes(std::vector<Route>& r);
 void add_event_routes(std::vector<Route>& r);
 void add_exec_routes(std::vector<Route>& r);
+void add_changes_routes(std::vector<Route>& r);   // diff, commit, export
+void add_volume_routes(std::vector<Route>& r);
 
 }  // namespace berth::ipc

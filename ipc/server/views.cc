@@ -59,8 +59,38 @@ OrderedJson config_json(const engine::Container& c) {
                    {"OnBuild", nullptr},
                    {"Labels", sp.labels}};
   if (raw.contains("ExposedPorts")) j["ExposedPorts"] = raw["ExposedPorts"];
+  if (raw.contains("Volumes")) j["Volumes"] = raw["Volumes"];
   if (raw.contains("StopSignal")) j["StopSignal"] = raw["StopSignal"];
   return j;
+}
+
+// Docker's MountPoint list. HostConfig.Tmpfs entries are not mount points
+// in Docker's model and are not listed (Mounts type=tmpfs are).
+OrderedJson mount_points(const engine::Container& c) {
+  using engine::MountSpec;
+  OrderedJson arr = OrderedJson::array();
+  for (const MountSpec& m : c.spec.mounts) {
+    switch (m.type) {
+      case MountSpec::Type::kBind:
+        arr.push_back({{"Type", "bind"}, {"Source", m.source}, {"Destination", m.target}, {"Mode", m.mode},
+                       {"RW", !m.readonly}, {"Propagation", m.propagation}});
+        break;
+      case MountSpec::Type::kVolume: {
+        // Docker shows its Linux default mode "z" for named volumes given in Binds.
+        bool named_bind = m.origin == MountSpec::Origin::kBinds && !m.anonymous;
+        std::string mode = !m.mode.empty() ? m.mode : named_bind ? "z" : "";
+        arr.push_back({{"Type", "volume"}, {"Name", m.source}, {"Source", m.host_path}, {"Destination", m.target},
+                       {"Driver", "local"}, {"Mode", mode}, {"RW", !m.readonly}, {"Propagation", ""}});
+        break;
+      }
+      case MountSpec::Type::kTmpfs:
+        if (m.origin == MountSpec::Origin::kTmpfs) break;
+        arr.push_back({{"Type", "tmpfs"}, {"Source", ""}, {"Destination", m.target}, {"Mode", ""},
+                       {"RW", !m.readonly}, {"Propagation", ""}});
+        break;
+    }
+  }
+  return arr;
 }
 
 }  // namespace
@@ -126,7 +156,7 @@ OrderedJson container_inspect(const engine::Container& c) {
           {"ExecIDs", c.exec_ids.empty() ? OrderedJson(nullptr) : OrderedJson(c.exec_ids)},
           {"HostConfig", host_config},
           {"GraphDriver", {{"Name", "overlay2"}, {"Data", {{"UpperDir", c.dir + "/upper"}, {"WorkDir", c.dir + "/work"}, {"MergedDir", c.dir + "/rootfs"}}}}},
-          {"Mounts", OrderedJson::array()},
+          {"Mounts", mount_points(c)},
           {"Config", config_json(c)},
           {"NetworkSettings", {{"Bridge", ""}, {"SandboxID", ""}, {"Ports", OrderedJson::object()}, {"SandboxKey", ""}, {"Networks", {{c.spec.network_mode, {{"NetworkID", c.spec.network_mode}, {"IPAddress", ""}, {"Gateway", ""}, {"MacAddress", ""}}}}}}}};
 }
@@ -144,7 +174,7 @@ OrderedJson container_summary(const engine::Container& c) {
           {"Status", container_status_text(c, now_ns())},
           {"HostConfig", {{"NetworkMode", c.spec.network_mode}}},
           {"NetworkSettings", {{"Networks", OrderedJson::object()}}},
-          {"Mounts", OrderedJson::array()}};
+          {"Mounts", mount_points(c)}};
 }
 
 OrderedJson image_config_json(const fs::ImageConfig& cfg) {
@@ -178,10 +208,10 @@ OrderedJson image_inspect(const fs::Image& img) {
           {"RepoTags", img.repo_tags},
           {"RepoDigests", OrderedJson::array()},
           {"Parent", ""},
-          {"Comment", ""},
+          {"Comment", img.comment},
           {"Created", format_rfc3339_nano(img.created_ns)},
           {"DockerVersion", ""},
-          {"Author", ""},
+          {"Author", img.author},
           {"Config", image_config_json(img.config)},
           {"Architecture", img.architecture},
           {"Os", img.os},

@@ -1,5 +1,6 @@
 // The real docker CLI against a real berthd: the commands of the foundation
 // issue, exactly as a user types them. Skipped where no docker CLI exists.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
@@ -170,6 +171,87 @@ TEST_F(DockerCli, RunInteractivePipesStdin) {
   auto wc = docker({"run", "-i", "--rm", "busybox", "sh", "-c", "cat >/f; wc -c </f"}, input);
   EXPECT_EQ(wc.exit_code, 0) << wc.err;
   EXPECT_EQ(wc.out, "10485760\n");
+}
+
+TEST_F(DockerCli, VolumeCreateLsRm) {
+  auto c = docker({"volume", "create", "--label", "team=a", "dvol"});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(c.out, "dvol\n");
+  auto ls = docker({"volume", "ls"});
+  EXPECT_EQ(ls.exit_code, 0) << ls.err;
+  EXPECT_THAT(ls.out, HasSubstr("DRIVER"));
+  EXPECT_THAT(ls.out, HasSubstr("dvol"));
+  EXPECT_EQ(docker({"volume", "ls", "-q", "--filter", "label=team=a"}).out, "dvol\n");
+  auto insp = docker({"volume", "inspect", "--format", "{{.Driver}} {{.Name}} {{.Labels.team}}", "dvol"});
+  EXPECT_EQ(insp.out, "local dvol a\n") << insp.err;
+  auto rm = docker({"volume", "rm", "dvol"});
+  EXPECT_EQ(rm.exit_code, 0) << rm.err;
+  EXPECT_EQ(rm.out, "dvol\n");
+  auto gone = docker({"volume", "inspect", "dvol"});
+  EXPECT_NE(gone.exit_code, 0);
+  EXPECT_THAT(gone.err, HasSubstr("no such volume"));
+}
+
+TEST_F(DockerCli, RunWithVolumesAndBinds) {
+  auto w = docker({"run", "--rm", "-v", "dshare:/data", "busybox", "sh", "-c", "echo via-docker > /data/f"});
+  EXPECT_EQ(w.exit_code, 0) << w.err;
+  auto r = docker({"run", "--rm", "-v", "dshare:/data:ro", "busybox", "sh", "-c", "cat /data/f; touch /data/g"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.out, "via-docker\n");
+  EXPECT_THAT(r.err, HasSubstr("Read-only file system"));
+  std::string host = daemon_->dir() + "/bind-src";
+  ASSERT_EQ(::mkdir(host.c_str(), 0755), 0);
+  auto b = docker({"run", "--rm", "-v", host + ":/b", "--mount", "type=tmpfs,target=/t,tmpfs-size=1m", "--read-only",
+                   "busybox", "sh", "-c", "echo x > /b/f && touch /t/ok && grep -c ' /t tmpfs' /proc/mounts"});
+  EXPECT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(b.out, "1\n");
+  EXPECT_EQ(::access((host + "/f").c_str(), F_OK), 0);
+  auto busy = docker({"create", "--name", "vbusy", "-v", "dshare:/d", "busybox", "true"});
+  ASSERT_EQ(busy.exit_code, 0) << busy.err;
+  auto in_use = docker({"volume", "rm", "dshare"});
+  EXPECT_NE(in_use.exit_code, 0);
+  EXPECT_THAT(in_use.err, HasSubstr("volume is in use"));
+  EXPECT_EQ(docker({"rm", "vbusy"}).exit_code, 0);
+  EXPECT_EQ(docker({"volume", "rm", "dshare"}).exit_code, 0);
+  auto anon = docker({"run", "-d", "--name", "anon", "-v", "/cache", "busybox", "true"});
+  ASSERT_EQ(anon.exit_code, 0) << anon.err;
+  EXPECT_EQ(docker({"wait", "anon"}).out, "0\n");
+  auto name = docker({"inspect", "--format", "{{(index .Mounts 0).Name}}", "anon"});
+  EXPECT_EQ(name.out.size(), 65u) << name.err;
+  EXPECT_EQ(docker({"rm", "-v", "anon"}).exit_code, 0);
+  EXPECT_THAT(docker({"volume", "ls", "-q"}).out, Not(HasSubstr(name.out.substr(0, 64))));
+}
+
+TEST_F(DockerCli, DiffCommitExport) {
+  auto run = docker({"run", "--name", "dce", "busybox", "sh", "-c", "echo x > /newfile; rm /etc/group"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto diff = docker({"diff", "dce"});
+  EXPECT_EQ(diff.exit_code, 0) << diff.err;
+  EXPECT_EQ(diff.out, "C /etc\nD /etc/group\nA /newfile\n");
+  auto commit = docker({"commit", "-m", "via docker", "-c", "ENV FROM_CLI=1", "dce", "dceimg:v1"});
+  ASSERT_EQ(commit.exit_code, 0) << commit.err;
+  EXPECT_THAT(commit.out, ::testing::MatchesRegex("sha256:[0-9a-f]{64}\n"));
+  auto check = docker({"run", "--rm", "dceimg:v1", "sh", "-c",
+                       "cat /newfile; test -e /etc/group || echo gone; echo $FROM_CLI"});
+  EXPECT_EQ(check.out, "x\ngone\n1\n") << check.err;
+  EXPECT_THAT(docker({"images", "--format", "{{.Repository}}:{{.Tag}}"}).out, HasSubstr("dceimg:v1"));
+  auto inspect = docker({"image", "inspect", "--format", "{{.Comment}} {{len .RootFS.Layers}}", "dceimg:v1"});
+  EXPECT_EQ(inspect.out, "via docker 2\n") << inspect.err;
+  std::string tar = daemon_->dir() + "/dce.tar";
+  auto exp = docker({"export", "-o", tar, "dce"});
+  ASSERT_EQ(exp.exit_code, 0) << exp.err;
+  auto list = run_command({"tar", "-tf", tar});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr("bin/busybox\n"));
+  EXPECT_THAT(list.out, HasSubstr("newfile\n"));
+  EXPECT_THAT(list.out, Not(HasSubstr("etc/group")));
+  EXPECT_THAT(list.out, Not(HasSubstr(".wh.")));
+  auto piped = docker({"export", "dce"});
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
+  struct stat st;
+  ASSERT_EQ(::stat(tar.c_str(), &st), 0);
+  EXPECT_EQ(piped.out.size(), size_t(st.st_size));
+  EXPECT_EQ(docker({"rm", "dce"}).exit_code, 0);
 }
 
 }  // namespace

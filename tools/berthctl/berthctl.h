@@ -64,6 +64,8 @@ void add_stats_command(CLI::App& app, Globals& g, int& exit_code);       // stat
 void add_update_command(CLI::App& app, Globals& g, int& exit_code);      // update
 void add_exec_command(CLI::App& app, Globals& g, int& exit_code);        // exec
 void add_attach_command(CLI::App& app, Globals& g, int& exit_code);      // attach
+void add_changes_commands(CLI::App& app, Globals& g, int& exit_code);    // diff, commit, export
+void add_volume_commands(CLI::App& app, Globals& g, int& exit_code);     // volume create ls inspect rm prune
 
 // --- output ---
 void out(std::string_view s);  // stdout, unbuffered

@@ -29,6 +29,7 @@
 #include "ipc/proto/detach_keys.h"
 #include "ipc/proto/url.h"
 #include "tools/berthctl/berthctl.h"
+#include "tools/berthctl/mounts.h"
 #include "tools/berthctl/resources.h"
 
 namespace berth::ctl {
@@ -46,6 +47,7 @@ struct ContainerOptions {
   std::string image;
   std::vector<std::string> cmd;
   ResourceFlags resources;
+  MountFlags mounts;
 };
 
 void add_container_flags(CLI::App* sub, ContainerOptions& o) {
@@ -61,6 +63,12 @@ void add_container_flags(CLI::App* sub, ContainerOptions& o) {
   sub->add_option("--network,--net", o.network, "Network mode: none or host");
   o.entrypoint_flag = sub->add_option("--entrypoint", o.entrypoint, "Overwrite the image's ENTRYPOINT");
   add_resource_flags(sub, o.resources);
+  sub->add_option("-v,--volume", o.mounts.volumes, "Bind mount a volume (/host:/ctr[:ro], name:/ctr, or /ctr)")
+      ->allow_extra_args(false);
+  sub->add_option("--mount", o.mounts.mounts, "Attach a filesystem mount (type=bind|volume|tmpfs,source=,target=,...)")
+      ->allow_extra_args(false);
+  sub->add_option("--tmpfs", o.mounts.tmpfs, "Mount a tmpfs directory (/ctr[:opts])")->allow_extra_args(false);
+  sub->add_flag("--read-only", o.mounts.read_only, "Mount the container's root filesystem as read only");
   sub->add_option("IMAGE", o.image, "Image to create the container from")->required();
   sub->add_option("COMMAND", o.cmd, "Command and its arguments");
   sub->positionals_at_end();  // everything after IMAGE belongs to the command: run busybox sh -c 'exit 7'
@@ -81,7 +89,7 @@ std::vector<std::string> resolve_env(const std::vector<std::string>& env) {
 }
 
 // `resources`: the Resources fields of the flags given (resource_fields()).
-std::string create_body(const ContainerOptions& o, const json& resources) {
+Result<std::string> create_body(const ContainerOptions& o, const json& resources) {
   json cfg = json::object();
   cfg["Hostname"] = o.hostname;
   cfg["User"] = o.user;
@@ -109,6 +117,7 @@ std::string create_body(const ContainerOptions& o, const json& resources) {
   ConsoleSize size = o.tty ? console_size() : ConsoleSize{};  // the pty's first size, before any resize
   host["ConsoleSize"] = json::array({size.rows, size.cols});
   for (const auto& [key, value] : resources.items()) host[key] = value;
+  BERTH_TRY_VOID(apply_mount_flags(o.mounts, cfg, host));
   cfg["HostConfig"] = std::move(host);
   cfg["NetworkingConfig"] = {{"EndpointsConfig", json::object()}};
   return dump(cfg);
@@ -150,7 +159,7 @@ Result<void> pull_image(Client& c, std::string_view ref) {
 Result<std::string> create_container(Client& c, const ContainerOptions& o, const json& resources) {
   std::string path = "/containers/create";
   if (!o.name.empty()) path += "?name=" + ipc::url_encode(o.name);
-  std::string body = create_body(o, resources);
+  std::string body = BERTH_TRY(create_body(o, resources));
   Response r = BERTH_TRY(c.request("POST", path, body));
   if (r.status == 404) {
     auto [name, tag] = split_tag(o.image);
@@ -238,6 +247,9 @@ int run_container(const Globals& g, const ContainerOptions& o) {
 int create_only(const Globals& g, const ContainerOptions& o) {
   Result<json> resources = resource_fields(o.resources);
   if (!resources) return fail(resources.error(), kExitRunFailure);  // a flag error, as docker's
+  json scratch_config, scratch_host;
+  if (Result<void> m = apply_mount_flags(o.mounts, scratch_config, scratch_host); !m)
+    return fail(m.error(), kExitRunFailure);
   Result<Client> c = dial(g);
   if (!c) return fail(c.error());
   Result<std::string> id = create_container(*c, o, *resources);

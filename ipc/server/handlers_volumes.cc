@@ -1,0 +1,188 @@
+// /volumes/...: create, list, inspect, remove, prune (Docker's local driver
+// only). Volumes are the engine's (core/engine/volumes.h); this file maps
+// the API's JSON and filters onto it.
+#include <algorithm>
+
+#include "core/base/strings.h"
+#include "core/engine/engine.h"
+#include "ipc/proto/api_json.h"
+#include "ipc/proto/request.h"
+#include "ipc/server/connection.h"
+#include "ipc/server/create_request.h"
+#include "ipc/server/json_util.h"
+#include "ipc/server/router.h"
+#include "ipc/server/server.h"
+
+namespace berth::ipc {
+
+namespace {
+
+using engine::Volume;
+
+// Docker's volume CreatedAt is RFC 3339 to the second.
+std::string created_at(int64_t ns) {
+  std::string t = format_rfc3339_nano(ns);
+  auto dot = t.find('.');
+  if (dot != std::string::npos) t.erase(dot, t.size() - 1 - dot);
+  return t;
+}
+
+OrderedJson volume_json(const Volume& v) {
+  return {{"CreatedAt", created_at(v.created_ns)},
+          {"Driver", v.driver},
+          {"Labels", v.labels},
+          {"Mountpoint", v.data_dir()},
+          {"Name", v.name},
+          {"Options", v.options},
+          {"Scope", "local"}};
+}
+
+Result<std::map<std::string, std::string>> string_map(const Json& body, const char* key) {
+  std::map<std::string, std::string> out;
+  if (!body.contains(key) || body[key].is_null()) return out;
+  if (!body[key].is_object()) return Error::invalid("invalid {}: expected an object", key);
+  for (auto& [k, v] : body[key].items()) {
+    if (!v.is_string()) return Error::invalid("invalid {}.{}: expected a string", key, k);
+    out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+Result<bool> filter_bool(const std::string& key, const std::string& v) {
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  return Error::invalid("invalid filter '{}={}'", key, v);
+}
+
+// "key" or "key=value" against a volume's labels.
+bool has_label(const Volume& v, const std::string& filter) {
+  auto eq = filter.find('=');
+  auto it = v.labels.find(filter.substr(0, eq));
+  return it != v.labels.end() && (eq == std::string::npos || it->second == filter.substr(eq + 1));
+}
+
+Result<Filters> request_filters(const Request& req, std::initializer_list<const char*> allowed) {
+  Filters f;
+  if (auto raw = req.query_value("filters"); raw && !raw->empty()) f = BERTH_TRY(parse_filters(*raw));
+  for (const auto& [key, values] : f)
+    if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; }) == allowed.end())
+      return Error::invalid("invalid filter '{}'", key);
+  return f;
+}
+
+// Every value of `key` must hold (an absent key holds).
+template <class Pred>
+Result<bool> all_of(const Filters& f, const char* key, Pred pred) {
+  auto it = f.find(key);
+  if (it == f.end()) return true;
+  for (const auto& v : it->second)
+    if (!BERTH_TRY(pred(v))) return false;
+  return true;
+}
+
+void create(Server& s, Connection& c, const Params&) {
+  auto body = parse_body(c.body());
+  if (!body) return c.respond_error(body.error());
+  auto name = str_field(*body, "Name");
+  auto driver = str_field(*body, "Driver");
+  auto labels = string_map(*body, "Labels");
+  auto opts = string_map(*body, "DriverOpts");
+  if (!name || !driver || !labels || !opts)
+    return c.respond_error(!name ? name.error() : !driver ? driver.error() : !labels ? labels.error() : opts.error());
+  auto v = s.engine().create_volume(*name, *driver, *labels, *opts);
+  if (!v) return c.respond_error(v.error());
+  c.respond(201, volume_json(**v).dump());
+}
+
+Result<bool> list_match(const engine::Engine& e, const Volume& v, const Filters& f) {
+  bool in_use = e.volumes().in_use(v.name);
+  bool ok_name = BERTH_TRY(all_of(f, "name", [&](const std::string& n) -> Result<bool> {
+    return v.name.find(n) != std::string::npos;
+  }));
+  bool ok_dangling = BERTH_TRY(all_of(f, "dangling", [&](const std::string& d) -> Result<bool> {
+    return BERTH_TRY(filter_bool("dangling", d)) == !in_use;
+  }));
+  bool ok_driver = BERTH_TRY(all_of(f, "driver", [&](const std::string& d) -> Result<bool> { return d == v.driver; }));
+  bool ok_label = BERTH_TRY(all_of(f, "label", [&](const std::string& l) -> Result<bool> { return has_label(v, l); }));
+  return ok_name && ok_dangling && ok_driver && ok_label;
+}
+
+void list(Server& s, Connection& c, const Params&) {
+  auto f = request_filters(c.request(), {"name", "dangling", "driver", "label"});
+  if (!f) return c.respond_error(f.error());
+  OrderedJson arr = OrderedJson::array();
+  for (const auto& [name, v] : s.engine().volumes().all()) {
+    auto match = list_match(s.engine(), v, *f);
+    if (!match) return c.respond_error(match.error());
+    if (*match) arr.push_back(volume_json(v));
+  }
+  OrderedJson out = {{"Volumes", arr}, {"Warnings", nullptr}};
+  c.respond(200, out.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+void inspect(Server& s, Connection& c, const Params& p) {
+  const Volume* v = s.engine().volumes().find(p[0]);
+  if (!v) return c.respond_error(Error::not_found("get {}: no such volume", p[0]));
+  c.respond(200, volume_json(*v).dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+void remove(Server& s, Connection& c, const Params& p) {
+  auto force = c.request().query_bool("force", false);
+  if (!force) return c.respond_error(force.error());
+  auto r = s.engine().remove_volume(p[0], *force);
+  if (!r) return c.respond_error(r.error());
+  c.respond_empty(204);
+}
+
+// API < 1.42 pruned every unused volume; 1.42 added the `all` filter and
+// made anonymous ones the default.
+bool old_api(const std::string& version) {
+  auto parts = split(version, '.');
+  if (parts.size() != 2) return false;
+  auto major = parse_int(parts[0]), minor = parse_int(parts[1]);
+  return major && minor && (*major * 1000 + *minor) < 1042;
+}
+
+Result<bool> prune_match(const Volume& v, const Filters& f, bool all) {
+  if (!all && !v.anonymous()) return false;
+  bool with = BERTH_TRY(all_of(f, "label", [&](const std::string& l) -> Result<bool> { return has_label(v, l); }));
+  bool without = BERTH_TRY(all_of(f, "label!", [&](const std::string& l) -> Result<bool> { return !has_label(v, l); }));
+  return with && without;
+}
+
+void prune(Server& s, Connection& c, const Params&) {
+  auto f = request_filters(c.request(), {"all", "label", "label!"});
+  if (!f) return c.respond_error(f.error());
+  bool all = old_api(c.request().api_version);
+  if (auto it = f->find("all"); it != f->end())
+    for (const auto& v : it->second) {
+      auto b = filter_bool("all", v);
+      if (!b) return c.respond_error(b.error());
+      all = *b;
+    }
+  std::vector<std::string> names;
+  for (const auto& [name, v] : s.engine().volumes().all()) {
+    if (s.engine().volumes().in_use(name)) continue;
+    auto match = prune_match(v, *f, all);
+    if (!match) return c.respond_error(match.error());
+    if (*match) names.push_back(name);
+  }
+  s.engine().prune_volumes(names, [&s, serial = c.serial()](engine::Engine::VolumePruneReport r) {
+    Connection* conn = s.lookup(serial);
+    if (!conn) return;
+    OrderedJson out = {{"VolumesDeleted", r.deleted}, {"SpaceReclaimed", r.bytes}};
+    conn->respond(200, out.dump());
+  });
+}
+
+}  // namespace
+
+void add_volume_routes(std::vector<Route>& r) {
+  r.push_back({"POST", "/volumes/create", create});
+  r.push_back({"POST", "/volumes/prune", prune});
+  r.push_back({"GET", "/volumes", list});
+  r.push_back({"GET", "/volumes/{}", inspect});
+  r.push_back({"DELETE", "/volumes/{}", remove});
+}
+
+}  // namespace berth::ipc
