@@ -42,6 +42,7 @@ Result<ImageStore::ImportedLayer> ImageStore::write_upper_layer(const std::strin
 Result<Image> ImageStore::commit_container(const CommitSpec& spec) {
   std::string tag;
   if (!spec.repo_tag.empty()) tag = BERTH_TRY(parse_tag_reference(spec.repo_tag)).familiar_string();
+  std::shared_lock gc(gc_mu_);  // no sweep while our blobs are unpublished
   Entry parent;
   {
     std::lock_guard lock(mu_);

@@ -128,6 +128,7 @@ Result<Image> ImageStore::import_rootfs(const std::string& tar_path, const std::
                                         const ImageConfig& changes, const std::string& comment) {
   std::string tag;
   if (!repo_tag.empty()) tag = BERTH_TRY(parse_tag_reference(repo_tag)).familiar_string();
+  std::shared_lock gc(gc_mu_);  // no sweep while our blobs are unpublished
   unique_fd src = BERTH_TRY(open_fd(tar_path, O_RDONLY));
   ImportedLayer layer = BERTH_TRY_CTX(import_layer(src.get()), "import {}", tar_path);
 

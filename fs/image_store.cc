@@ -72,6 +72,9 @@ Result<std::unique_ptr<ImageStore>> ImageStore::open(const std::string& dir) {
   std::unique_ptr<ImageStore> store(new ImageStore(root, std::move(blobs)));
   BERTH_TRY_VOID(store->clean_layer_temps());
   BERTH_TRY_VOID(store->load());
+  // Files a removal interrupted by a crash left behind (image_gc.cc).
+  GcReport gc = BERTH_TRY(store->collect_garbage());
+  if (gc.bytes > 0) log::info("fs", "removed {} unused bytes from the image store", gc.bytes);
   return store;
 }
 

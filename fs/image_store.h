@@ -11,8 +11,17 @@
 //
 // commit_container() blocks like import_rootfs().
 //
+// Removal (image_gc.cc) persists the index first and deletes files after,
+// so a crash leaves garbage, which open() collects, never an image whose
+// files are gone. Deleting files holds gc_mu_ exclusively; every operation
+// that writes blobs or layer dirs before publishing them (import, commit,
+// load) holds it shared, so a sweep never takes what is about to be used.
+//
+// save/load (fs/image_archive.h) are blocking like import_rootfs().
+//
 // Returned Images are copies owned by the caller. layer_dirs stay valid
-// while the store exists (nothing here removes layers yet). One ImageStore
+// while the image is in the store; callers that keep using them (a
+// container's overlay) keep the image from being removed. One ImageStore
 // per directory per host: open() clears temp files it assumes are its own.
 #pragma once
 
@@ -21,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -58,6 +68,22 @@ struct Image {
   std::vector<std::string> history_created_by;
 };
 
+// What a removal freed.
+struct GcReport {
+  std::vector<std::string> deleted_layers;  // chain IDs whose directories went
+  int64_t bytes = 0;                        // layer files and blobs freed
+};
+
+// An image loaded from an archive (fs/image_archive.cc).
+struct LoadedImage {
+  std::string id;
+  std::vector<std::string> repo_tags;  // familiar, as given by the archive
+};
+
+// Bytes of the regular files under `dir` (not following symlinks, not
+// crossing mounts); 0 if it cannot be read. Blocking.
+int64_t tree_file_bytes(const std::string& dir);
+
 class ImageStore {
  public:
   // Creates the layout under `dir` if needed (mode 0700: layers hold image
@@ -94,6 +120,27 @@ class ImageStore {
   // Points `new_repo_tag` at the image `ref` resolves to; the tag leaves any
   // image that had it.
   Result<void> tag(const std::string& ref, const std::string& new_repo_tag);
+
+  // image_gc.cc. untag: removes `repo_tag` (familiar "name:tag"); kNotFound
+  // when no image has it. The image stays, even untagged.
+  Result<void> untag(const std::string& repo_tag);
+  // Removes image `id` (exact) and all its tags, then the blobs and layer
+  // dirs no remaining image uses. kNotFound when absent.
+  Result<GcReport> remove_image(const std::string& id);
+  // Mark and sweep: deletes every blob and layer dir no image record
+  // references. Run by open(); remove_image() runs it too.
+  Result<GcReport> collect_garbage();
+
+  // docker load (image_archive.cc): a docker-archive or OCI-layout tar,
+  // plain or compressed. Every blob is checked against its digest and
+  // every layer against its diff ID before an image is published; on any
+  // error nothing new stays in the store.
+  Result<std::vector<LoadedImage>> load_archive(const std::string& tar_path);
+  // The manifest of image `id`, for save.
+  Result<Manifest> manifest_of(const std::string& id) const;
+  // Opaque; defined in image_archive.cc.
+  struct ArchiveImage;
+  class LoadScratch;
 
   const std::string& dir() const { return dir_; }
   const BlobStore& blobs() const { return blobs_; }
@@ -153,9 +200,14 @@ class ImageStore {
   Result<void> install_layer(TempTree& tmp, const std::string& chain) const;
   std::string layer_dir(const std::string& chain) const;
   Result<void> clean_layer_temps() const;
+  // image_gc.cc
+  GcReport sweep(const Index& ix);
+  // image_archive.cc: publishes one image from an extracted archive.
+  Result<LoadedImage> load_one(const ArchiveImage& ai, LoadScratch& scratch);
 
   const std::string dir_;
   const BlobStore blobs_;
+  std::shared_mutex gc_mu_; // exclusive: deleting files; shared: adding them; before write_mu_
   std::mutex write_mu_;     // serialises mutations; taken before mu_
   mutable std::mutex mu_;   // guards index_
   Index index_;

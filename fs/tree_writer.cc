@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "core/base/strings.h"
 
@@ -62,6 +63,20 @@ Result<void> pwrite_all(int fd, const char* p, size_t n, int64_t off) {
   return ok();
 }
 
+// openat2(RESOLVE_IN_ROOT): `path` (absolute or not) resolved inside the
+// container root `root`, symlinks followed but clamped at that root.
+int open_in_root_raw(int root, const std::string& path, int flags) {
+  size_t b = path.find_first_not_of('/');
+  std::string rel = b == std::string::npos ? "." : path.substr(b);
+  open_how how = {};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  for (;;) {
+    long fd = ::syscall(SYS_openat2, root, rel.c_str(), &how, sizeof how);
+    if (fd >= 0 || errno != EAGAIN) return static_cast<int>(fd);
+  }
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> clean_entry_path(std::string_view path) {
@@ -74,13 +89,32 @@ Result<std::vector<std::string>> clean_entry_path(std::string_view path) {
   return out;
 }
 
-TreeWriter::TreeWriter(unique_fd root, bool preserve_owner)
-    : root_(std::move(root)), preserve_owner_(preserve_owner), privileged_(::geteuid() == 0) {}
+TreeWriter::TreeWriter(unique_fd root, TreeOptions o)
+    : root_(std::move(root)), opts_(std::move(o)), preserve_owner_(opts_.preserve_owner), privileged_(::geteuid() == 0) {}
 
 Result<TreeWriter> TreeWriter::open(const std::string& root, bool preserve_owner) {
   int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Error::sys(errno, "open layer directory {}", root);
-  return TreeWriter(unique_fd(fd), preserve_owner);
+  TreeOptions o;
+  o.preserve_owner = preserve_owner;
+  return TreeWriter(unique_fd(fd), std::move(o));
+}
+
+Result<TreeWriter> TreeWriter::open_in_root(unique_fd root, const std::string& dir, TreeOptions o) {
+  int fd = open_in_root_raw(root.get(), dir, O_RDONLY | O_DIRECTORY);
+  if (fd < 0 && errno == ENOTDIR) return Error::invalid("extraction point {} is not a directory", dir);
+  if (fd < 0) return Error::sys(errno, "open {} in the container", dir);
+  if (o.owner) o.preserve_owner = true;
+  TreeWriter w(std::move(root), std::move(o));
+  w.base_ = dir.empty() ? "/" : dir;
+  w.base_fd_.reset(fd);
+  return w;
+}
+
+int TreeWriter::open_rel(const std::string& rel, int flags) const {
+  if (!base_fd_) return open_beneath(root_.get(), rel, flags);
+  if (rel == "." || rel.empty()) return open_in_root_raw(root_.get(), base_, flags);
+  return open_in_root_raw(root_.get(), base_ + "/" + rel, flags);
 }
 
 TreeWriter::Meta TreeWriter::meta_of(archive_entry* e) {
@@ -95,7 +129,7 @@ TreeWriter::Meta TreeWriter::meta_of(archive_entry* e) {
 }
 
 Error TreeWriter::refuse(std::string_view why) const {
-  return Error::invalid("refusing layer entry {}: {}", entry_, why);
+  return Error::invalid("refusing {} {}: {}", opts_.label, entry_, why);
 }
 
 Error TreeWriter::sys(int err, std::string_view verb) const { return Error::sys(err, "{} {}", verb, entry_); }
@@ -104,8 +138,12 @@ Result<void> TreeWriter::write_entry(archive* a, archive_entry* e) {
   const char* raw = archive_entry_pathname(e);
   if (raw == nullptr) return Error::invalid("layer entry without a path name");
   entry_ = raw;
-  std::vector<std::string> parts = BERTH_TRY(clean_entry_path(entry_));
+  if (!opts_.allow_absolute && starts_with(entry_, "/")) return refuse("absolute path");
+  auto cleaned = clean_entry_path(entry_);
+  if (!cleaned) return refuse("path contains '..'");
+  std::vector<std::string> parts = std::move(*cleaned);
   Meta m = meta_of(e);
+  if (opts_.owner) std::tie(m.uid, m.gid) = *opts_.owner;
   if (parts.empty()) {  // "/" or "./": the layer root itself
     if (archive_entry_filetype(e) != AE_IFDIR) return refuse("the root must be a directory");
     fixups_.push_back({".", 0, m});
@@ -114,7 +152,7 @@ Result<void> TreeWriter::write_entry(archive* a, archive_entry* e) {
   std::string leaf = std::move(parts.back());
   std::string parent = join(parts, parts.size() - 1);
   int pfd = BERTH_TRY(parent_dir(parent));
-  if (starts_with(leaf, kWhiteoutPrefix)) return write_whiteout(pfd, leaf, m);
+  if (opts_.whiteouts && starts_with(leaf, kWhiteoutPrefix)) return write_whiteout(pfd, leaf, m);
   std::string rel = parent.empty() ? leaf : parent + "/" + leaf;
   return write_node(a, e, pfd, leaf, rel, m);
 }
@@ -141,10 +179,10 @@ Result<void> TreeWriter::write_node(archive* a, archive_entry* e, int pfd, const
 // The parent directory of the current entry, created (0755) where missing.
 // Consecutive entries usually share a parent, so the last one is cached.
 Result<int> TreeWriter::parent_dir(const std::string& rel) {
-  if (rel.empty()) return root_.get();
+  if (rel.empty()) return top();
   if (cached_fd_ && rel == cached_rel_) return cached_fd_.get();
   cached_fd_.reset();
-  int fd = open_beneath(root_.get(), rel, O_RDONLY | O_DIRECTORY);
+  int fd = open_rel(rel, O_RDONLY | O_DIRECTORY);
   if (fd < 0 && errno == ENOENT) fd = BERTH_TRY(make_parents(rel));
   if (fd < 0) {
     if (errno == ELOOP) return refuse(fmt::format("{} passes through a symlink", rel));
@@ -160,11 +198,13 @@ Result<int> TreeWriter::make_parents(const std::string& rel) {
   unique_fd cur;
   std::string done;
   for (const std::string& c : split(rel, '/')) {
-    int at = cur ? cur.get() : root_.get();
+    int at = cur ? cur.get() : top();
     done += done.empty() ? c : "/" + c;
     if (::mkdirat(at, c.c_str(), 0755) < 0 && errno != EEXIST)
-      return Error::sys(errno, "create directory {} for layer entry {}", done, entry_);
-    int fd = ::openat(at, c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      return Error::sys(errno, "create directory {} for {} {}", done, opts_.label, entry_);
+    // In-root mode follows an existing symlink, inside the container root.
+    int fd = base_fd_ ? open_rel(done, O_RDONLY | O_DIRECTORY)
+                      : ::openat(at, c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 && errno == ELOOP) return refuse(fmt::format("{} is a symlink", done));
     if (fd < 0) return Error::sys(errno, "open directory {} for layer entry {}", done, entry_);
     cur.reset(fd);
@@ -185,6 +225,9 @@ Result<void> TreeWriter::make_room(int pfd, const std::string& leaf, bool keep_d
     if (is_dir) *is_dir = true;
     return ok();
   }
+  if (opts_.no_overwrite_dir_non_dir && S_ISDIR(st.st_mode) != keep_dir)
+    return S_ISDIR(st.st_mode) ? refuse(fmt::format("cannot overwrite directory {} with a non-directory", leaf))
+                               : refuse(fmt::format("cannot overwrite non-directory {} with a directory", leaf));
   cached_fd_.reset();  // the cached parent may be the node being removed
   cached_rel_.clear();
   if (::unlinkat(pfd, leaf.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0) return sys(errno, "replace");
@@ -285,7 +328,7 @@ Result<void> TreeWriter::write_hardlink(const char* target, int pfd, const std::
   if (parts.empty()) return refuse("hard link to the layer root");
   std::string tleaf = parts.back();
   std::string tparent = parts.size() > 1 ? join(parts, parts.size() - 1) : ".";
-  int raw = open_beneath(root_.get(), tparent, O_RDONLY | O_DIRECTORY);
+  int raw = open_rel(tparent, O_RDONLY | O_DIRECTORY);
   if (raw < 0 && (errno == ELOOP || errno == EXDEV))
     return refuse(fmt::format("hard link target {} passes through a symlink", target));
   if (raw < 0) return Error::sys(errno, "open hard link target {} for layer entry {}", target, entry_);
@@ -341,7 +384,7 @@ Result<void> TreeWriter::finish() {
   cached_fd_.reset();
   for (const DirFixup& f : fixups_) {
     entry_ = f.rel;
-    int raw = open_beneath(root_.get(), f.rel, O_RDONLY | O_DIRECTORY);
+    int raw = open_rel(f.rel, O_RDONLY | O_DIRECTORY);
     // Replaced by a later non-directory entry: nothing to fix up.
     if (raw < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)) continue;
     if (raw < 0) return sys(errno, "open directory");

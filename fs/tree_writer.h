@@ -18,6 +18,15 @@
 // device <name>; `.wh..wh..opq` sets trusted.overlay.opaque=y on its
 // directory; other `.wh..wh.*` (aufs bookkeeping) are skipped.
 //
+// In-root mode (open_in_root, for docker cp into a container): entries go
+// below a directory `dir` of a container root, and every path (an entry's
+// parent, a hard-link target) is resolved with openat2(RESOLVE_IN_ROOT |
+// RESOLVE_NO_MAGICLINKS) from the container's "/": a symlink in the
+// container is followed as the container would follow it, but can never
+// lead out of the container root. Leaves are still created with O_NOFOLLOW
+// / *at calls on the resolved parent, so a symlink at the leaf is replaced,
+// never written through. ".." components are refused as always.
+//
 // Blocking; one instance belongs to one thread. It owns a dirfd for the root
 // (and one cached parent dirfd) until destroyed.
 #pragma once
@@ -26,6 +35,7 @@
 
 #include <cstdint>
 #include <ctime>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,10 +52,30 @@ namespace berth::fs {
 // and "." components; a ".." component is refused.
 Result<std::vector<std::string>> clean_entry_path(std::string_view path);
 
+struct TreeOptions {
+  bool preserve_owner = true;
+  // false: `.wh.*` names are plain files (docker cp), not OCI whiteouts.
+  bool whiteouts = true;
+  // Refuse to replace a directory with a non-directory or the reverse
+  // (Docker's noOverwriteDirNonDir).
+  bool no_overwrite_dir_non_dir = false;
+  // Every entry gets this owner instead of the archive's (cp without -a).
+  std::optional<std::pair<uid_t, gid_t>> owner;
+  // false: an absolute entry path ("/etc/passwd") is refused instead of
+  // being taken as relative to the top directory.
+  bool allow_absolute = true;
+  // How refusals name an entry: "refusing layer entry x: ...".
+  std::string label = "layer entry";
+};
+
 class TreeWriter {
  public:
   // `root` must be an existing directory.
   static Result<TreeWriter> open(const std::string& root, bool preserve_owner);
+  // In-root mode: entries below `dir` (absolute in the container) of the
+  // container root `root`; `dir` must be a directory (kNotFound if missing,
+  // kInvalidArgument if not a directory).
+  static Result<TreeWriter> open_in_root(unique_fd root, const std::string& dir, TreeOptions o);
 
   TreeWriter(TreeWriter&&) = default;
   TreeWriter& operator=(TreeWriter&&) = default;
@@ -73,7 +103,10 @@ class TreeWriter {
     Meta meta;
   };
 
-  TreeWriter(unique_fd root, bool preserve_owner);
+  TreeWriter(unique_fd root, TreeOptions o);
+  // `rel` ("." for the top) below the top directory, in either mode.
+  int open_rel(const std::string& rel, int flags) const;
+  int top() const { return base_fd_ ? base_fd_.get() : root_.get(); }
 
   Result<int> parent_dir(const std::string& rel);
   Result<int> make_parents(const std::string& rel);
@@ -95,6 +128,9 @@ class TreeWriter {
   Error sys(int err, std::string_view verb) const;
 
   unique_fd root_;
+  TreeOptions opts_;
+  std::string base_;    // in-root mode: the top directory, absolute in the container
+  unique_fd base_fd_;   // in-root mode: that directory, opened
   bool preserve_owner_ = true;
   bool privileged_ = false;
   std::string entry_;  // the raw path of the entry being written, for messages

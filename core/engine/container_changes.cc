@@ -14,59 +14,10 @@
 
 #include "core/base/log.h"
 #include "core/engine/engine.h"
+#include "core/engine/piece_stream.h"
 #include "fs/rootfs_tar.h"
 
 namespace berth::engine {
-
-namespace {
-
-constexpr size_t kExportPieceBytes = 1 << 20;
-
-// One export in progress, owned by the closures that continue it (the next
-// job, or the `more` handed to the caller). `tar` is used by one job at a
-// time and by nothing else; `piece` only on the reactor thread.
-class ExportRun : public std::enable_shared_from_this<ExportRun> {
- public:
-  ExportRun(reactor::Reactor& r, std::vector<std::string> layers, Engine::ExportPiece piece)
-      : r_(r), layers_(std::move(layers)), piece_(std::move(piece)) {}
-
-  void next() {
-    auto self = shared_from_this();
-    if (!r_.run_job([self] { self->make(); }, [self] { self->deliver(); }))
-      piece_(Error(Code::kSystem, "export: the daemon's job queue is full; try again"), true, {});
-  }
-
- private:
-  void make() {  // job pool
-    out_.clear();
-    if (!tar_) {
-      auto t = fs::RootfsTar::open(layers_, fs::TarMode::kMerged);
-      if (!t) {
-        result_ = std::move(t.error());
-        return;
-      }
-      tar_ = std::move(*t);
-    }
-    result_ = tar_->produce(&out_, kExportPieceBytes);
-  }
-
-  void deliver() {  // reactor
-    if (!result_) return piece_(std::move(result_.error()), true, {});
-    bool last = *result_;
-    std::function<void()> more;
-    if (!last) more = [self = shared_from_this()] { self->next(); };
-    piece_(std::move(out_), last, std::move(more));
-  }
-
-  reactor::Reactor& r_;
-  const std::vector<std::string> layers_;
-  Engine::ExportPiece piece_;
-  std::unique_ptr<fs::RootfsTar> tar_;
-  std::string out_;
-  Result<bool> result_ = false;
-};
-
-}  // namespace
 
 // The image's layer dirs, topmost first.
 static Result<std::vector<std::string>> image_layers(fs::ImageStore& images, const Container& c) {
@@ -92,7 +43,11 @@ void Engine::export_rootfs(Container& c, ExportPiece piece) {
   std::vector<std::string> layers{c.dir + "/upper"};
   layers.insert(layers.end(), lowers->begin(), lowers->end());
   log::debug("engine", "export id={}", c.id);
-  std::make_shared<ExportRun>(r_, std::move(layers), std::move(piece))->next();
+  auto open = [layers = std::move(layers)]() -> Result<PieceProducer> {
+    std::shared_ptr<fs::RootfsTar> tar = BERTH_TRY(fs::RootfsTar::open(layers, fs::TarMode::kMerged));
+    return PieceProducer([tar](std::string* out, size_t budget) { return tar->produce(out, budget); });
+  };
+  stream_pieces(r_, std::move(open), std::move(piece), "export");
 }
 
 }  // namespace berth::engine

@@ -15,6 +15,7 @@
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/engine.h"
+#include "fs/image_store.h"
 
 namespace berth::engine {
 
@@ -177,7 +178,7 @@ void Engine::prune_volumes(const std::vector<std::string>& names, std::function<
   bool queued = r_.run_job(
       [report, trash] {
         for (const std::string& path : *trash) {
-          report->bytes += tree_bytes(path + "/_data");
+          report->bytes += fs::tree_file_bytes(path + "/_data");
           if (auto r = remove_tree(path); !r) log::error("engine", "delete {}: {}", path, r.error().message());
         }
       },

@@ -29,6 +29,7 @@
 #include "core/reactor/reactor.h"
 #include "core/runtime/spec.h"
 #include "fs/changes.h"
+#include "fs/container_path.h"
 #include "fs/image_store.h"
 
 namespace berth::engine {
@@ -144,6 +145,64 @@ class Engine {
   void import_image(std::string tar_path, std::string repo_tag, fs::ImageConfig changes,
                     std::string comment, std::function<void(Result<fs::Image>)> done);
 
+  // Image management (image_remove.cc, image_prune.cc, image_archive.cc),
+  // on the job pool. One record of Docker's DELETE /images answer: either
+  // field set.
+  struct ImageDeleteItem {
+    std::string untagged, deleted;
+  };
+  using ImageDeleteDone = std::function<void(Result<std::vector<ImageDeleteItem>>)>;
+  // docker rmi: untags `ref` if it is a tag and the image has others;
+  // otherwise deletes the image and the layers no other image uses.
+  // kConflict (Docker's messages) while a container uses it; `force`
+  // overrides a stopped container's use and extra tags, never a running
+  // container's. An image a stopped container still uses is only untagged
+  // even when forced (its layers are that container's root).
+  void remove_image(std::string ref, bool force, ImageDeleteDone done);
+  // docker tag: `new_tag` (familiar, validated) now names the image `ref`
+  // resolves to (kNotFound).
+  void tag_image(std::string ref, std::string new_tag, Done done);
+  struct HistoryItem {
+    std::string id;  // the image ID for the newest entry, "<missing>" below
+    int64_t created_s = 0;
+    std::string created_by, comment;
+    std::vector<std::string> tags;
+    int64_t size_bytes = 0;
+  };
+  void image_history(std::string ref, std::function<void(Result<std::vector<HistoryItem>>)> done);
+  struct PruneFilters {
+    bool dangling_only = true;            // images: only untagged ones
+    int64_t until_ns = 0;                 // 0: any age; else only older ones
+    std::map<std::string, std::string> labels;      // label=k or k=v: must match
+    std::map<std::string, std::string> not_labels;  // label!=k or k=v: must not
+  };
+  struct PruneReport {
+    std::vector<ImageDeleteItem> images;
+    std::vector<std::string> containers;
+    int64_t bytes = 0;
+  };
+  // Images no container uses (untagged only, unless !dangling_only).
+  void prune_images(PruneFilters f, std::function<void(Result<PruneReport>)> done);
+  // Containers that are not running (nor paused, restarting or removing).
+  void prune_containers(PruneFilters f, std::function<void(Result<PruneReport>)> done);
+  // GET /system/df.
+  struct DiskUsage {
+    int64_t layers_bytes = 0;
+    std::vector<fs::Image> images;
+    std::map<std::string, int64_t> image_containers;   // image ID -> containers using it
+    std::map<std::string, int64_t> container_rw_bytes; // container ID -> upper dir file bytes
+    std::map<std::string, int64_t> volume_bytes;       // volume name -> data bytes
+    std::map<std::string, int64_t> volume_refs;        // volume name -> containers using it
+  };
+  void disk_usage(std::function<void(Result<DiskUsage>)> done);
+  // docker save: the archive of `names` (fs/image_archive.h), a piece at a
+  // time like export_rootfs. kNotFound before the first piece for an
+  // unknown name.
+  void save_images(const std::vector<std::string>& names,
+                   std::function<void(Result<std::string> data, bool last, std::function<void()> more)> piece);
+  // docker load of the tar at `tar_path`, deleted when done.
+  void load_images(std::string tar_path, std::function<void(Result<std::vector<fs::LoadedImage>>)> done);
+
   // The container's filesystem against its image (container_changes.cc),
   // read from its upper dir and the image's layer dirs on the job pool, so
   // running and stopped containers alike. changes: docker diff.
@@ -166,6 +225,23 @@ class Engine {
     bool pause = true;          // freeze a running container during the snapshot
   };
   void commit(Container& c, CommitOptions o, std::function<void(Result<fs::Image>)> done);
+
+  // docker cp (container_archive.cc): a path inside the container's root,
+  // resolved there with openat2(RESOLVE_IN_ROOT) on the job pool: a
+  // running container's root through /proc/<pid>/root (its volumes and
+  // mounts included), a stopped one's through a detached overlay mount of
+  // its layers (no volumes). kNotFound when the path does not exist.
+  // archive_stat: HEAD (lstat, symlink target resolved in the root).
+  // archive_get: a tar of the path, streamed like export_rootfs.
+  // archive_put: extracts the tar in the file `tar_path` into the existing
+  // directory `path` (the caller removes the file afterwards).
+  void archive_stat(Container& c, std::string path, std::function<void(Result<fs::PathInfo>)> done);
+  void archive_get(Container& c, std::string path, ExportPiece piece);
+  struct ArchivePutOptions {
+    bool no_overwrite_dir_non_dir = false;
+    bool copy_uid_gid = false;  // keep the archive's owners (else 0:0, the container's root)
+  };
+  void archive_put(Container& c, std::string path, std::string tar_path, ArchivePutOptions o, Done done);
 
   // Stops every running container (SIGKILL) and calls done when all exited
   // and their state is persisted.

@@ -46,27 +46,6 @@ int64_t mtime_ns(const std::string& path) {
   return int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
-int64_t dir_bytes(int dirfd, dev_t dev) {
-  DIR* d = ::fdopendir(dirfd);
-  if (!d) {
-    ::close(dirfd);
-    return 0;
-  }
-  int64_t total = 0;
-  while (dirent* e = ::readdir(d)) {
-    std::string_view n = e->d_name;
-    if (n == "." || n == "..") continue;
-    struct stat st;
-    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
-    if (S_ISREG(st.st_mode)) total += st.st_size;
-    if (!S_ISDIR(st.st_mode) || st.st_dev != dev) continue;
-    int sub = ::openat(::dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sub >= 0) total += dir_bytes(sub, dev);
-  }
-  ::closedir(d);
-  return total;
-}
-
 }  // namespace
 
 bool valid_volume_name(std::string_view n) {
@@ -87,16 +66,6 @@ std::vector<std::string> image_volumes(const std::string& config_json) {
   return out;
 }
 
-int64_t tree_bytes(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return 0;
-  struct stat st;
-  if (::fstat(fd, &st) < 0) {
-    ::close(fd);
-    return 0;
-  }
-  return dir_bytes(fd, st.st_dev);
-}
 
 Result<std::unique_ptr<VolumeStore>> VolumeStore::open(const std::string& dir) {
   std::unique_ptr<VolumeStore> s(new VolumeStore(dir));

@@ -91,8 +91,4 @@ bool valid_volume_name(std::string_view name);
 // FIXME(issue 5): belongs in fs::ImageConfig (owned by the fs work in flight).
 std::vector<std::string> image_volumes(const std::string& config_json);
 
-// Bytes of the regular files under `path` (not following symlinks or
-// crossing mounts); blocking, for the job pool.
-int64_t tree_bytes(const std::string& path);
-
 }  // namespace berth::engine

@@ -214,10 +214,11 @@ void Connection::respond_error(const Error& e) {
 
 void Connection::respond_empty(int status) { respond(status, std::string()); }
 
-void Connection::start_stream(int status, std::string_view content_type) {
+void Connection::start_stream(int status, std::string_view content_type, const Headers& extra) {
   mode_ = Mode::kStream;
   Headers h = s_.standard_headers();
   h.emplace_back("Content-Type", std::string(content_type));
+  for (auto& kv : extra) h.push_back(kv);
   h.emplace_back("Transfer-Encoding", "chunked");
   queue(response_head(status, h));
 }

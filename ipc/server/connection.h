@@ -54,7 +54,7 @@ class Connection {
   void respond_error(const Error& e);
   void respond_empty(int status);
   // Chunked streaming response; end_stream() completes it.
-  void start_stream(int status, std::string_view content_type);
+  void start_stream(int status, std::string_view content_type, const Headers& extra = {});
   void send_chunk(std::string_view data);
   void end_stream();
   // What a hijacked client sends (attach/exec stdin). Each chunk goes to

@@ -73,6 +73,7 @@ class LogsStream : public Connection::Extension {
       if (file_ + 1 < files_.size()) {
         file_++;
         off_ = 0;
+        at_eof_ = false;   // about the file just finished, not this one
         dec_.end_file();
         continue;
       }

@@ -21,6 +21,8 @@ const std::vector<Route>& routes() {
     add_exec_routes(r);
     add_changes_routes(r);
     add_volume_routes(r);
+    add_prune_routes(r);
+    add_archive_routes(r);
     return r;
   }();
   return table;

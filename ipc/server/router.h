@@ -34,5 +34,7 @@ void add_event_routes(std::vector<Route>& r);
 void add_exec_routes(std::vector<Route>& r);
 void add_changes_routes(std::vector<Route>& r);   // diff, commit, export
 void add_volume_routes(std::vector<Route>& r);
+void add_prune_routes(std::vector<Route>& r);     // image/container prune, system df
+void add_archive_routes(std::vector<Route>& r);   // cp: HEAD/GET/PUT /containers/{id}/archive
 
 }  // namespace berth::ipc

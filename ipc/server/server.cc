@@ -96,7 +96,10 @@ void Server::check_closed() {
 }
 
 bool Server::is_upload(const Request& req) const {
-  return req.method == "POST" && req.path == "/images/create" && req.query_value("fromSrc").value_or("") == "-";
+  if (req.method == "POST" && req.path == "/images/load") return true;  // docker load: a tar body
+  if (req.method == "POST" && req.path == "/images/create" && req.query_value("fromSrc").value_or("") == "-") return true;
+  // docker cp into a container: PUT /containers/{id}/archive with a tar body.
+  return req.method == "PUT" && req.path.starts_with("/containers/") && req.path.ends_with("/archive");
 }
 
 void Server::dispatch(Connection& c) {

@@ -203,6 +203,13 @@ OrderedJson image_summary(const fs::Image& img) {
           {"Containers", -1}};
 }
 
+OrderedJson image_delete_items(const std::vector<engine::Engine::ImageDeleteItem>& items) {
+  OrderedJson arr = OrderedJson::array();
+  for (const auto& it : items)
+    arr.push_back(it.untagged.empty() ? OrderedJson{{"Deleted", it.deleted}} : OrderedJson{{"Untagged", it.untagged}});
+  return arr;
+}
+
 OrderedJson image_inspect(const fs::Image& img) {
   return {{"Id", img.id},
           {"RepoTags", img.repo_tags},

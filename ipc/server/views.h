@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/engine/container.h"
+#include "core/engine/engine.h"
 #include "fs/image_store.h"
 #include "ipc/server/json_util.h"
 
@@ -17,6 +18,8 @@ OrderedJson container_summary(const engine::Container& c);
 std::string container_status_text(const engine::Container& c, int64_t now);
 OrderedJson image_summary(const fs::Image& img);
 OrderedJson image_inspect(const fs::Image& img);
+// DELETE /images and prune: [{"Untagged":"busybox:latest"},{"Deleted":"sha256:…"}]
+OrderedJson image_delete_items(const std::vector<engine::Engine::ImageDeleteItem>& items);
 OrderedJson image_config_json(const fs::ImageConfig& cfg);
 
 }  // namespace berth::ipc

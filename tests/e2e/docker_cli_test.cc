@@ -254,5 +254,91 @@ TEST_F(DockerCli, DiffCommitExport) {
   EXPECT_EQ(docker({"rm", "dce"}).exit_code, 0);
 }
 
+// docker cp in and out of a running and a stopped container (the CLI's
+// HEAD stat, GET and PUT with noOverwriteDirNonDir, and "-" for tar).
+TEST_F(DockerCli, Cp) {
+  std::string dir = daemon_->dir() + "/cp";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  ASSERT_EQ(run_command({"sh", "-c", "echo local > " + dir + "/in.txt; mkdir " + dir + "/tree; echo t > " + dir +
+                                         "/tree/t"}).exit_code, 0);
+  auto run = docker({"run", "-d", "--name", "cpl", "busybox", "sh", "-c", "echo live > /live; sleep 1000"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  for (int i = 0; i < 500 && docker({"exec", "cpl", "test", "-e", "/live"}).exit_code != 0; i++) usleep(10000);
+  auto out = docker({"cp", "cpl:/live", dir + "/live"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(run_command({"cat", dir + "/live"}).out, "live\n");
+  auto in = docker({"cp", dir + "/in.txt", "cpl:/tmp/"});
+  EXPECT_EQ(in.exit_code, 0) << in.err;
+  EXPECT_EQ(docker({"exec", "cpl", "cat", "/tmp/in.txt"}).out, "local\n");
+  auto tree = docker({"cp", dir + "/tree", "cpl:/tree"});
+  EXPECT_EQ(tree.exit_code, 0) << tree.err;
+  EXPECT_EQ(docker({"exec", "cpl", "cat", "/tree/t"}).out, "t\n");
+  auto tar = docker({"cp", "cpl:/tree", "-"});
+  EXPECT_EQ(tar.exit_code, 0) << tar.err;
+  EXPECT_THAT(tar.out, HasSubstr("tree/t"));
+  auto missing = docker({"cp", "cpl:/nope", dir});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_THAT(missing.err, HasSubstr("Could not find the file /nope in container cpl"));
+  EXPECT_EQ(docker({"rm", "-f", "cpl"}).exit_code, 0);
+
+  ASSERT_EQ(docker({"run", "--name", "cps", "busybox", "sh", "-c", "echo stopped > /s"}).exit_code, 0);
+  auto sout = docker({"cp", "cps:/s", dir + "/s"});
+  EXPECT_EQ(sout.exit_code, 0) << sout.err;
+  EXPECT_EQ(run_command({"cat", dir + "/s"}).out, "stopped\n");
+  auto sin = docker({"cp", dir + "/in.txt", "cps:/in.txt"});
+  EXPECT_EQ(sin.exit_code, 0) << sin.err;
+  EXPECT_EQ(docker({"diff", "cps"}).out, "A /in.txt\nA /s\n");
+  EXPECT_EQ(docker({"rm", "cps"}).exit_code, 0);
+}
+
+// Image management through the docker CLI: tag, save | load, history,
+// rmi (with its conflict while a container uses the image), image prune
+// and system df.
+TEST_F(DockerCli, ImageManagement) {
+  ASSERT_EQ(docker({"run", "--name", "imgsrc", "busybox", "sh", "-c", "echo saved > /f"}).exit_code, 0);
+  auto commit = docker({"commit", "imgsrc", "mine:v1"});
+  ASSERT_EQ(commit.exit_code, 0) << commit.err;
+  std::string id = commit.out.substr(0, commit.out.find('\n'));
+  ASSERT_EQ(docker({"rm", "imgsrc"}).exit_code, 0);
+  auto tag = docker({"tag", "mine:v1", "mine:v2"});
+  EXPECT_EQ(tag.exit_code, 0) << tag.err;
+  EXPECT_EQ(docker({"image", "inspect", "--format", "{{.Id}}", "mine:v2"}).out, id + "\n");
+
+  auto hist = docker({"history", "--no-trunc", "--format", "{{.ID}}", "mine:v1"});
+  EXPECT_EQ(hist.exit_code, 0) << hist.err;
+  EXPECT_EQ(hist.out.substr(0, hist.out.find('\n')), id);
+  EXPECT_THAT(hist.out, HasSubstr("<missing>"));
+
+  std::string tar = daemon_->dir() + "/mine.tar";
+  std::vector<std::string> env = {"DOCKER_HOST=" + daemon_->host(), "DOCKER_CONFIG=" + daemon_->dir() + "/docker-config"};
+  auto save = run_command({"sh", "-c", "docker save mine:v1 > " + tar}, "", env);
+  ASSERT_EQ(save.exit_code, 0) << save.err;
+  auto rmi = docker({"rmi", "mine:v1", "mine:v2"});
+  EXPECT_EQ(rmi.exit_code, 0) << rmi.err;
+  EXPECT_THAT(rmi.out, HasSubstr("Untagged: mine:v2\nDeleted: " + id));
+  EXPECT_NE(docker({"image", "inspect", id}).exit_code, 0);
+  auto piped = run_command({"sh", "-c", "docker save busybox | docker load && docker load -i " + tar}, "", env);
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_THAT(piped.out, HasSubstr("Loaded image: busybox:latest"));
+  EXPECT_THAT(piped.out, HasSubstr("Loaded image: mine:v1"));
+  EXPECT_EQ(docker({"image", "inspect", "--format", "{{.Id}}", "mine:v1"}).out, id + "\n");
+  EXPECT_EQ(docker({"run", "--rm", "mine:v1", "cat", "/f"}).out, "saved\n");
+
+  ASSERT_EQ(docker({"create", "--name", "imguser", "mine:v1", "true"}).exit_code, 0);
+  auto busy = docker({"rmi", "mine:v1"});
+  EXPECT_NE(busy.exit_code, 0);
+  EXPECT_THAT(busy.err, HasSubstr("conflict: unable to remove repository reference \"mine:v1\" (must force)"));
+  EXPECT_EQ(docker({"rm", "imguser"}).exit_code, 0);
+  EXPECT_EQ(docker({"rmi", "mine:v1"}).exit_code, 0);
+
+  auto df = docker({"system", "df"});
+  EXPECT_EQ(df.exit_code, 0) << df.err;
+  EXPECT_THAT(df.out, HasSubstr("Images"));
+  EXPECT_THAT(df.out, HasSubstr("Local Volumes"));
+  auto prune = docker({"image", "prune", "-f"});
+  EXPECT_EQ(prune.exit_code, 0) << prune.err;
+  EXPECT_THAT(prune.out, HasSubstr("Total reclaimed space:"));
+}
+
 }  // namespace
 }  // namespace berth::test

@@ -133,5 +133,27 @@ TEST_F(ExecTest, BadRequests) {
   d().ctl({"rm", "-f", id});
 }
 
+TEST_F(ExecTest, BerthctlTopListsTheContainersProcesses) {
+  std::string id = run_detached({"busybox", "sh", "-c", "sleep 1001 & sleep 1002"});
+  ASSERT_FALSE(id.empty());
+  CommandResult r;
+  for (int i = 0; i < 500; i++) {  // until both sleeps are there
+    r = d().ctl({"top", id});
+    if (r.out.find("sleep 1002") != std::string::npos && r.out.find("sleep 1001") != std::string::npos) break;
+    usleep(10000);
+  }
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("PID"));
+  EXPECT_THAT(r.out, HasSubstr("sleep 1001"));
+  EXPECT_THAT(r.out, HasSubstr("sleep 1002"));
+  auto aux = d().ctl({"top", id, "aux"});
+  EXPECT_EQ(aux.exit_code, 0) << aux.err;
+  EXPECT_THAT(aux.out, HasSubstr("%CPU"));
+  d().ctl({"rm", "-f", id});
+  auto gone = d().ctl({"top", id});
+  EXPECT_NE(gone.exit_code, 0);
+  EXPECT_THAT(gone.err, HasSubstr("No such container"));
+}
+
 }  // namespace
 }  // namespace berth::test

@@ -2,9 +2,11 @@
 // numbered lines across rotation (plain, follow started mid-stream, tail),
 // stream selection, timestamps, since/until, a last line without a newline,
 // and LogConfig validation.
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <ctime>
 #include <thread>
 
@@ -116,30 +118,49 @@ TEST_F(LogsTest, TenMillionLinesAcrossRotationPlainFollowAndTail) {
   need_lines_image();
   ipc::Client c = d().client();
   Json body = {{"Image", "lines:latest"},
-               {"Cmd", {"/bin/berth-testinit", "numbered", std::to_string(kLines), std::to_string(kLines / 2), "1500"}},
+               {"Cmd", {"/bin/berth-testinit", "numbered", std::to_string(kLines), std::to_string(kLines / 2), "-1"}},
+               {"OpenStdin", true},
                {"HostConfig", {{"LogConfig", {{"Type", "json-file"}, {"Config", {{"max-size", "10m"}, {"max-file", "20"}}}}}}}};
   std::string id = create(c, body);
   ASSERT_FALSE(id.empty());
   ASSERT_EQ(c.request("POST", "/containers/" + id + "/start")->status, 204);
 
-  // Wait until the writer is in its pause at the halfway line.
+  // Wait until the writer is in its pause at the halfway line (it waits for
+  // a byte on its stdin).
   for (int i = 0; i < 3000; i++) {
     std::string last = logs_text(c, id, "stdout=1&tail=1");
     if (last.size() == 16 && std::stol(last) >= kLines / 2) break;
     usleep(10'000);
   }
   // Two followers started mid-stream: from the start (all lines) and from the
-  // last line (every later line). Both end when the container exits.
+  // last line (every later line). Both end when the container exits. The
+  // writer goes on once the second has its first line.
   LineChecker all, later;
-  std::thread t([&] {
+  std::atomic<bool> later_started{false};
+  std::thread t_all([&] {
     ipc::Client c2 = d().client();
     stream_logs(c2, "/containers/" + id + "/logs?follow=1&stdout=1&stderr=1",
                 [&](uint8_t, std::string_view data) { all.feed(data); });
   });
-  ipc::Client c3 = d().client();
-  stream_logs(c3, "/containers/" + id + "/logs?follow=1&stdout=1&tail=1",
-              [&](uint8_t, std::string_view data) { later.feed(data); });
-  t.join();
+  std::thread t_later([&] {
+    ipc::Client c3 = d().client();
+    stream_logs(c3, "/containers/" + id + "/logs?follow=1&stdout=1&tail=1", [&](uint8_t, std::string_view data) {
+      later.feed(data);
+      later_started = true;
+    });
+  });
+  for (int i = 0; i < 3000 && !later_started; i++) usleep(10'000);
+  EXPECT_TRUE(later_started);
+  {
+    ipc::Client ca = d().client();
+    auto a = ca.hijack("POST", "/containers/" + id + "/attach?stream=1&stdin=1");
+    EXPECT_TRUE(a);
+    if (a) {
+      EXPECT_EQ(::send(a->fd.get(), "x", 1, MSG_NOSIGNAL), 1);
+    }
+  }
+  t_all.join();
+  t_later.join();
   EXPECT_EQ(all.first, 1);
   EXPECT_EQ(all.count, kLines);
   EXPECT_EQ(all.bad, 0);

@@ -14,7 +14,8 @@
 //   write-bytes N [CHUNK]  write N bytes in CHUNK-byte writes (default 65536):
 //                          byte i is '\n' when i % 64 == 63, else 'a' + i % 26
 //   lines N                print "000000001\n" ... up to N
-//   numbered N [AT MS]     16-byte numbered lines in 64 KiB writes; sleep MS ms after line AT
+//   numbered N [AT MS]     16-byte numbered lines in 64 KiB writes; after line AT sleep MS ms,
+//                          or with MS -1 wait for a byte on stdin
 //   fds                    print each open fd as "N -> target" (not the dir fd used to list)
 //   env                    print the environment, one a line
 //   cwd                    print the working directory
@@ -132,8 +133,9 @@ int cmd_lines(long n) {
 }
 
 // Lines "000000000000001\n" … (16 bytes each) to stdout, whole lines packed
-// into 64 KiB writes (4,096 lines each). With PAUSE_AT, sleeps PAUSE_MS
-// after the write that holds line PAUSE_AT (tests start a follower there).
+// into 64 KiB writes (4,096 lines each). With PAUSE_AT, pauses after the
+// write that holds line PAUSE_AT (tests start a follower there): PAUSE_MS
+// milliseconds, or with -1 until a byte (or EOF) arrives on stdin.
 int cmd_numbered(long n, long pause_at, long pause_ms) {
   enum { kWidth = 15, kLine = kWidth + 1, kChunk = 65536 };
   static char buf[kChunk];
@@ -153,7 +155,11 @@ int cmd_numbered(long n, long pause_at, long pause_ms) {
     used += kLine;
     if (used == kChunk || i == n) {
       if (!write_all(1, buf, used)) return die("write stdout");
-      if (pause_at > 0 && i >= pause_at && i - long(used / kLine) < pause_at) usleep(useconds_t(pause_ms) * 1000);
+      if (pause_at > 0 && i >= pause_at && i - long(used / kLine) < pause_at) {
+        char b;
+        if (pause_ms < 0) (void)!read(0, &b, 1);
+        else usleep(useconds_t(pause_ms) * 1000);
+      }
       used = 0;
     }
   }

@@ -63,9 +63,11 @@ void add_system_commands(CLI::App& app, Globals& g, int& exit_code);     // vers
 void add_stats_command(CLI::App& app, Globals& g, int& exit_code);       // stats
 void add_update_command(CLI::App& app, Globals& g, int& exit_code);      // update
 void add_exec_command(CLI::App& app, Globals& g, int& exit_code);        // exec
+void add_top_command(CLI::App& app, Globals& g, int& exit_code);         // top
 void add_attach_command(CLI::App& app, Globals& g, int& exit_code);      // attach
 void add_changes_commands(CLI::App& app, Globals& g, int& exit_code);    // diff, commit, export
 void add_volume_commands(CLI::App& app, Globals& g, int& exit_code);     // volume create ls inspect rm prune
+void add_cp_command(CLI::App& app, Globals& g, int& exit_code);          // cp
 
 // --- output ---
 void out(std::string_view s);  // stdout, unbuffered

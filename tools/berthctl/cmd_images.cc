@@ -1,5 +1,15 @@
-// Image commands: `import` (the way to get an image without a registry) and
-// `images`.
+// Image commands: `import` (the way to get an image without a registry),
+// `images`, `tag`, `rmi`, `history`, `save`, `load`, `image prune`, plus
+// `container prune` and `system df`, with the docker CLI's requests and
+// output:
+//   tag SRC DST          → POST /images/SRC/tag?repo=NAME&tag=TAG
+//   rmi [-f] IMG...      → DELETE /images/IMG?force=1, one per image
+//   history IMG          → GET /images/IMG/history
+//   save [-o F] IMG...   → GET /images/get?names=IMG&names=… (never to a terminal)
+//   load [-i F] [-q]     → POST /images/load?quiet=1 with the tar as the body
+//   image prune [-a]     → POST /images/prune?filters={"dangling":["false"]}
+//   container prune      → POST /containers/prune
+//   system df            → GET /system/df
 //
 // import: POST /images/create?fromSrc=-&repo=NAME:TAG with the tar as a
 // chunked body; the answer is a JSON-lines progress stream whose last
@@ -9,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 
 #include <fmt/format.h>
@@ -120,9 +131,297 @@ int list_images(const Globals& g, bool quiet) {
   return kExitOk;
 }
 
+// "name:tag" → {"name", "tag"}; "" tag when none was given.
+std::pair<std::string, std::string> split_tag(const std::string& ref) {
+  auto [repo, tag] = split_repo_tag(ref);
+  return {repo, tag == "<none>" ? std::string() : tag};
+}
+
+int tag_image(const Globals& g, const std::string& source, const std::string& target) {
+  Result<Client> c = dial(g);
+  if (!c) return fail(c.error());
+  auto [repo, tag] = split_tag(target);
+  std::string path = "/images/" + ipc::path_escape(source) + "/tag?repo=" + ipc::url_encode(repo);
+  if (!tag.empty()) path += "&tag=" + ipc::url_encode(tag);
+  if (auto r = call(*c, "POST", path); !r) return fail(r.error());
+  return kExitOk;
+}
+
+int remove_images(const Globals& g, const std::vector<std::string>& names, bool force) {
+  Result<Client> c = dial(g);
+  if (!c) return fail(c.error());
+  std::vector<Error> errors;
+  for (const std::string& name : names) {
+    Result<json> j = call_json(*c, "DELETE", "/images/" + ipc::path_escape(name) + (force ? "?force=1" : ""));
+    if (!j) {
+      errors.push_back(j.error());
+      continue;
+    }
+    std::string text;
+    if (j->is_array())
+      for (const json& item : *j) {
+        if (std::string u = jstr(item, "Untagged"); !u.empty()) text += "Untagged: " + u + "\n";
+        if (std::string d = jstr(item, "Deleted"); !d.empty()) text += "Deleted: " + d + "\n";
+      }
+    out(text);
+  }
+  for (const Error& e : errors) fail(e);
+  return errors.empty() ? kExitOk : kExitError;
+}
+
+int history(const Globals& g, const std::string& name, bool no_trunc, bool quiet) {
+  Result<Client> c = dial(g);
+  if (!c) return fail(c.error());
+  Result<json> j = call_json(*c, "GET", "/images/" + ipc::path_escape(name) + "/history");
+  if (!j) return fail(j.error());
+  if (!j->is_array()) return fail(Error::invalid("history: expected a JSON array from the daemon"));
+  std::vector<std::vector<std::string>> rows = {{"IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"}};
+  std::string ids;
+  for (const json& h : *j) {
+    std::string id = jstr(h, "Id");
+    if (id != "<missing>" && !no_trunc) id = short_id(id);
+    ids += id + "\n";
+    std::string by = jstr(h, "CreatedBy");
+    if (!no_trunc) by = ellipsis(by, 45);
+    rows.push_back({id, ago(jint(h, "Created")), by, human_size(double(jint(h, "Size"))), jstr(h, "Comment")});
+  }
+  if (quiet) {
+    out(ids);
+    return kExitOk;
+  }
+  print_table(rows);
+  return kExitOk;
+}
+
+int save(const Globals& g, const std::vector<std::string>& names, const std::string& output) {
+  if (output.empty() && ::isatty(STDOUT_FILENO))
+    return fail(Error::invalid("cowardly refusing to save to a terminal. Use the -o flag or redirect"));
+  unique_fd file;
+  if (!output.empty()) {
+    Result<unique_fd> f = open_fd(output, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (!f) return fail(f.error());
+    file = std::move(*f);
+  }
+  int fd = output.empty() ? STDOUT_FILENO : file.get();
+  Result<Client> c = dial(g);
+  if (!c) return fail(c.error());
+  std::string q;
+  for (const std::string& n : names) q += (q.empty() ? "?names=" : "&names=") + ipc::url_encode(n);
+  Result<Response> head = c->start_stream("GET", "/images/get" + q);
+  if (!head) return fail(head.error());
+  if (head->status >= 400) return fail(stream_error(*c, *head));
+  for (;;) {
+    Result<std::optional<std::string>> piece = c->next_chunk();
+    if (!piece) return fail(std::move(piece.error()).context("save"));
+    if (!*piece) break;
+    if (auto w = write_all(fd, **piece); !w) return fail(std::move(w.error()).context("write saved images"));
+  }
+  return kExitOk;
+}
+
+int load(const Globals& g, const std::string& input, bool quiet) {
+  unique_fd file;
+  int fd = STDIN_FILENO;
+  if (!input.empty()) {
+    Result<unique_fd> f = open_fd(input, O_RDONLY);
+    if (!f) return fail(f.error());
+    file = std::move(*f);
+    fd = file.get();
+  } else if (::isatty(STDIN_FILENO)) {
+    return fail(Error::invalid("requested load from stdin, but stdin is empty"));
+  }
+  Result<Client> c = dial(g);
+  if (!c) return fail(c.error());
+  (void)quiet;  // no progress bars without a terminal: the answer is the same
+  Result<Response> r = c->upload("POST", "/images/load?quiet=1", fd, "application/x-tar");
+  if (!r) return fail(r.error());
+  if (r->status >= 400) return fail(ipc::daemon_error(*r));
+  return print_progress(r->body);
+}
+
+// The docker CLI's y/N prompt: anything but "y"/"Y" (or no input) declines.
+bool confirm(const std::string& warning) {
+  out(warning + "\nAre you sure you want to continue? [y/N] ");
+  char buf[64];
+  ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+  return n > 0 && (buf[0] == 'y' || buf[0] == 'Y');
+}
+
+// --filter k=v values as the API's filters JSON.
+std::string filters_query(const std::vector<std::string>& filters, const std::map<std::string, std::string>& extra) {
+  json f = json::object();
+  for (const auto& [k, v] : extra) f[k][v] = true;
+  for (const std::string& kv : filters) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    f[kv.substr(0, eq)][kv.substr(eq + 1)] = true;
+  }
+  return f.empty() ? "" : "?filters=" + ipc::url_encode(f.dump());
+}
+
+int prune_images(const Globals& g, bool all, bool force, const std::vector<std::string>& filters) {
+  if (!force && !confirm(all ? "WARNING! This will remove all images without at least one container associated to them."
+                             : "WARNING! This will remove all dangling images.")) {
+    return kExitOk;
+  }
+  Result<Client> c = dial(g);
+  if (!c) return fail(c.error());
+  std::map<std::string, std::string> extra;
+  if (all) extra["dangling"] = "false";
+  Result<json> j = call_json(*c, "POST", "/images/prune" + filters_query(filters, extra));
+  if (!j) return fail(j.error());
+  std::string text;
+  if (const json& del = jget(*j, "ImagesDeleted"); del.is_array() && !del.empty()) {
+    text = "Deleted Images:\n";
+    for (const json& item : del) {
+      if (std::string u = jstr(item, "Untagged"); !u.empty()) text += "untagged: " + u + "\n";
+      if (std::string d = jstr(item, "Deleted"); !d.empty()) text += "deleted: " + d + "\n";
+    }
+    text += "\n";
+  }
+  out(text + "Total reclaimed space: " + human_size(double(jint(*j, "SpaceReclaimed"))) + "\n");
+  return kExitOk;
+}
+
+int prune_containers(const Globals& g, bool force, const std::vector<std::string>& filters) {
+  if (!force && !confirm("WARNING! This will remove all stopped containers.")) return kExitOk;
+  Result<Client> c = dial(g);
+  if (!c) return fail(c.error());
+  Result<json> j = call_json(*c, "POST", "/containers/prune" + filters_query(filters, {}));
+  if (!j) return fail(j.error());
+  std::string text;
+  if (const json& del = jget(*j, "ContainersDeleted"); del.is_array() && !del.empty()) {
+    text = "Deleted Containers:\n";
+    for (const json& id : del)
+      if (id.is_string()) text += id.get<std::string>() + "\n";
+    text += "\n";
+  }
+  out(text + "Total reclaimed space: " + human_size(double(jint(*j, "SpaceReclaimed"))) + "\n");
+  return kExitOk;
+}
+
+// "1.2MB (50%)" as the docker CLI's df shows reclaimable space.
+std::string reclaimable(int64_t part, int64_t total) {
+  std::string s = human_size(double(part));
+  if (total > 0) s += fmt::format(" ({}%)", part * 100 / total);
+  return s;
+}
+
+int system_df(const Globals& g) {
+  Result<Client> c = dial(g);
+  if (!c) return fail(c.error());
+  Result<json> j = call_json(*c, "GET", "/system/df");
+  if (!j) return fail(j.error());
+  auto each = [&](const char* key, auto fn) {
+    if (const json& arr = jget(*j, key); arr.is_array())
+      for (const json& x : arr) fn(x);
+  };
+  int64_t images = 0, images_active = 0, images_unused_bytes = 0;
+  each("Images", [&](const json& i) {
+    images++;
+    if (jint(i, "Containers") > 0) images_active++;
+    else images_unused_bytes += jint(i, "Size");
+  });
+  int64_t layers = jint(*j, "LayersSize");
+  int64_t ctrs = 0, ctrs_active = 0, ctrs_bytes = 0, ctrs_idle_bytes = 0;
+  each("Containers", [&](const json& x) {
+    ctrs++;
+    ctrs_bytes += jint(x, "SizeRw");
+    if (jstr(x, "State") == "running") ctrs_active++;
+    else ctrs_idle_bytes += jint(x, "SizeRw");
+  });
+  int64_t vols = 0, vols_active = 0, vols_bytes = 0, vols_idle_bytes = 0;
+  each("Volumes", [&](const json& v) {
+    vols++;
+    const json& u = jget(v, "UsageData");
+    int64_t size = std::max<int64_t>(0, jint(u, "Size"));
+    vols_bytes += size;
+    if (jint(u, "RefCount") > 0) vols_active++;
+    else vols_idle_bytes += size;
+  });
+  print_table({{"TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"},
+               {"Images", std::to_string(images), std::to_string(images_active), human_size(double(layers)),
+                reclaimable(std::min(images_unused_bytes, layers), layers)},
+               {"Containers", std::to_string(ctrs), std::to_string(ctrs_active), human_size(double(ctrs_bytes)),
+                reclaimable(ctrs_idle_bytes, ctrs_bytes)},
+               {"Local Volumes", std::to_string(vols), std::to_string(vols_active), human_size(double(vols_bytes)),
+                reclaimable(vols_idle_bytes, vols_bytes)},
+               {"Build Cache", "0", "0", "0B", "0B"}});
+  return kExitOk;
+}
+
+void add_image_management(CLI::App& app, Globals& g, int& exit_code) {
+  auto tag_args = std::make_shared<std::vector<std::string>>();
+  CLI::App* tag_cmd = app.add_subcommand("tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE");
+  tag_cmd->add_option("SOURCE TARGET", *tag_args)->required()->expected(2);
+  tag_cmd->callback([&g, &exit_code, tag_args] { exit_code = tag_image(g, (*tag_args)[0], (*tag_args)[1]); });
+
+  auto rmi_force = std::make_shared<bool>(false);
+  auto rmi_names = std::make_shared<std::vector<std::string>>();
+  CLI::App* rmi = app.add_subcommand("rmi", "Remove one or more images");
+  rmi->add_flag("-f,--force", *rmi_force, "Force removal of the image");
+  auto rmi_no_prune = std::make_shared<bool>(false);  // berth keeps no parent chains to prune
+  rmi->add_flag("--no-prune", *rmi_no_prune, "Do not delete untagged parents");
+  rmi->add_option("IMAGE", *rmi_names)->required();
+  rmi->callback([&g, &exit_code, rmi_force, rmi_names] { exit_code = remove_images(g, *rmi_names, *rmi_force); });
+
+  auto h_name = std::make_shared<std::string>();
+  auto h_no_trunc = std::make_shared<bool>(false);
+  auto h_quiet = std::make_shared<bool>(false);
+  CLI::App* hist = app.add_subcommand("history", "Show the history of an image");
+  hist->add_flag("--no-trunc", *h_no_trunc, "Don't truncate output");
+  hist->add_flag("-q,--quiet", *h_quiet, "Only show image IDs");
+  hist->add_option("IMAGE", *h_name)->required();
+  hist->callback([&g, &exit_code, h_name, h_no_trunc, h_quiet] {
+    exit_code = history(g, *h_name, *h_no_trunc, *h_quiet);
+  });
+
+  auto save_out = std::make_shared<std::string>();
+  auto save_names = std::make_shared<std::vector<std::string>>();
+  CLI::App* save_cmd = app.add_subcommand("save", "Save one or more images to a tar archive (streamed to STDOUT by default)");
+  save_cmd->add_option("-o,--output", *save_out, "Write to a file, instead of STDOUT");
+  save_cmd->add_option("IMAGE", *save_names)->required();
+  save_cmd->callback([&g, &exit_code, save_out, save_names] { exit_code = save(g, *save_names, *save_out); });
+
+  auto load_in = std::make_shared<std::string>();
+  auto load_quiet = std::make_shared<bool>(false);
+  CLI::App* load_cmd = app.add_subcommand("load", "Load an image from a tar archive or STDIN");
+  load_cmd->add_option("-i,--input", *load_in, "Read from tar archive file, instead of STDIN");
+  load_cmd->add_flag("-q,--quiet", *load_quiet, "Suppress the load output");
+  load_cmd->callback([&g, &exit_code, load_in, load_quiet] { exit_code = load(g, *load_in, *load_quiet); });
+
+  CLI::App* image = app.add_subcommand("image", "Manage images");
+  image->require_subcommand(1);
+  auto ip_all = std::make_shared<bool>(false);
+  auto ip_force = std::make_shared<bool>(false);
+  auto ip_filters = std::make_shared<std::vector<std::string>>();
+  CLI::App* iprune = image->add_subcommand("prune", "Remove unused images");
+  iprune->add_flag("-a,--all", *ip_all, "Remove all unused images, not just dangling ones");
+  iprune->add_flag("-f,--force", *ip_force, "Do not prompt for confirmation");
+  iprune->add_option("--filter", *ip_filters, "Provide filter values (e.g. \"until=<timestamp>\")")->allow_extra_args(false);
+  iprune->callback([&g, &exit_code, ip_all, ip_force, ip_filters] {
+    exit_code = prune_images(g, *ip_all, *ip_force, *ip_filters);
+  });
+
+  CLI::App* container = app.add_subcommand("container", "Manage containers");
+  container->require_subcommand(1);
+  auto cp_force = std::make_shared<bool>(false);
+  auto cp_filters = std::make_shared<std::vector<std::string>>();
+  CLI::App* cprune = container->add_subcommand("prune", "Remove all stopped containers");
+  cprune->add_flag("-f,--force", *cp_force, "Do not prompt for confirmation");
+  cprune->add_option("--filter", *cp_filters, "Provide filter values (e.g. \"until=<timestamp>\")")->allow_extra_args(false);
+  cprune->callback([&g, &exit_code, cp_force, cp_filters] { exit_code = prune_containers(g, *cp_force, *cp_filters); });
+
+  CLI::App* system = app.add_subcommand("system", "Manage berth");
+  system->require_subcommand(1);
+  CLI::App* df = system->add_subcommand("df", "Show docker disk usage");
+  df->callback([&g, &exit_code] { exit_code = system_df(g); });
+}
+
 }  // namespace
 
 void add_image_commands(CLI::App& app, Globals& g, int& exit_code) {
+  add_image_management(app, g, exit_code);
   auto imp = std::make_shared<ImportOptions>();
   CLI::App* import_cmd = app.add_subcommand("import", "Import the contents from a tarball to create a filesystem image");
   import_cmd->add_option("-c,--change", imp->changes, "Apply Dockerfile instruction to the created image")

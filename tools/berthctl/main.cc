@@ -29,7 +29,9 @@ int main(int argc, char** argv) {
   add_update_command(app, g, exit_code);
   add_exec_command(app, g, exit_code);
   add_attach_command(app, g, exit_code);
+  add_top_command(app, g, exit_code);
   add_changes_commands(app, g, exit_code);
+  add_cp_command(app, g, exit_code);
   add_volume_commands(app, g, exit_code);
 
   try {

@@ -1,0 +1,133 @@
+// docker cp: HEAD/GET/PUT /containers/{id}/archive on a path inside the
+// container's root filesystem, running or stopped.
+//
+// Which root. Unlike diff/export (which merge the layer dirs in user space,
+// container_changes.cc), cp must resolve symlinks as the container sees
+// them, so it needs one real directory tree standing for the container's
+// "/", and then resolves every path inside it with openat2(RESOLVE_IN_ROOT |
+// RESOLVE_NO_MAGICLINKS) (fs/container_path.h):
+//   - running (or paused): /proc/<pid>/root, opened O_PATH on the reactor
+//     thread. The init is berthd's own child and is reaped only on this
+//     thread, so the pid cannot name another process here; the fd then
+//     pins the container's root mount (and its mount namespace's volumes,
+//     bind mounts and tmpfs, which are crossed as Docker does) however long
+//     the job takes, even if the container exits meanwhile.
+//   - stopped (created, exited): the overlay of the image's layers under
+//     the container's upper dir, made with fsopen/fsconfig/fsmount on the
+//     job pool and never attached to any mount point: the mount fd is the
+//     root, invisible to every other process, and the kernel drops the
+//     mount when the job closes it. Nothing to unmount, nothing left
+//     behind if berthd dies mid-copy. Volumes and bind mounts are not
+//     mounted into it (Docker mounts them for a stopped container's cp):
+//     a path under a volume's target shows what the root itself has there.
+// FIXME(issue 5): starting a stopped container while a cp on it is in
+// progress mounts a second overlay on the same upper dir (overlayfs warns
+// "upperdir is in-use"); the engine does not yet hold the start back.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "core/base/log.h"
+#include "core/engine/engine.h"
+#include "core/engine/piece_stream.h"
+#include "fs/path_tar.h"
+
+namespace berth::engine {
+
+namespace {
+
+// How a job reaches a container's root; made on the reactor thread, used
+// once on the job pool.
+class RootSource {
+ public:
+  static Result<std::shared_ptr<RootSource>> of(fs::ImageStore& images, const Container& c) {
+    if (c.state.status == Status::kRemoving) return Error::conflict("container {} is marked for removal", c.id);
+    auto s = std::make_shared<RootSource>();
+    bool running = (c.state.status == Status::kRunning || c.state.status == Status::kPaused) && c.state.pid > 0;
+    if (running) {
+      std::string proc = fmt::format("/proc/{}/root", c.state.pid);
+      int fd = ::open(proc.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) return Error::sys(errno, "open the root of container {}", c.id);
+      s->proc_root_.reset(fd);
+      return s;
+    }
+    fs::Image img = BERTH_TRY_CTX(images.resolve(c.image_id), "container {}", c.id);
+    s->lowers_.assign(img.layer_dirs.rbegin(), img.layer_dirs.rend());
+    s->upper_ = c.dir + "/upper";
+    s->work_ = c.dir + "/work";
+    return s;
+  }
+
+  bool running() const { return static_cast<bool>(proc_root_); }
+
+  Result<unique_fd> take() {  // job pool
+    if (proc_root_) return std::move(proc_root_);
+    return fs::mount_overlay_detached(lowers_, upper_, work_);
+  }
+
+ private:
+  unique_fd proc_root_;
+  std::vector<std::string> lowers_;
+  std::string upper_, work_;
+};
+
+// Docker's answer to a write on a read-only root.
+Error read_only_root() { return Error::invalid("container rootfs is marked read-only"); }
+
+}  // namespace
+
+void Engine::archive_stat(Container& c, std::string path, std::function<void(Result<fs::PathInfo>)> done) {
+  auto src = RootSource::of(*images_, c);
+  if (!src) return done(std::move(src.error()));
+  auto result = std::make_shared<Result<fs::PathInfo>>(Error(Code::kCancelled, "stat not run"));
+  bool queued = r_.run_job(
+      [result, src = *src, path = std::move(path)] {
+        auto root = src->take();
+        if (!root) *result = std::move(root.error());
+        else *result = fs::stat_in_root(root->get(), fs::split_container_path(path));
+      },
+      [result, done] { done(std::move(*result)); });
+  if (!queued) done(Error(Code::kSystem, "archive: the daemon's job queue is full; try again"));
+}
+
+void Engine::archive_get(Container& c, std::string path, ExportPiece piece) {
+  auto src = RootSource::of(*images_, c);
+  if (!src) return piece(std::move(src.error()), true, {});
+  log::debug("engine", "archive get id={} path={}", c.id, path);
+  auto open = [src = *src, path = std::move(path)]() -> Result<PieceProducer> {
+    unique_fd root = BERTH_TRY(src->take());
+    std::shared_ptr<fs::PathTar> tar = BERTH_TRY(fs::PathTar::open(std::move(root), path));
+    return PieceProducer([tar](std::string* out, size_t budget) { return tar->produce(out, budget); });
+  };
+  stream_pieces(r_, std::move(open), std::move(piece), "archive");
+}
+
+void Engine::archive_put(Container& c, std::string path, std::string tar_path, ArchivePutOptions o, Done done) {
+  auto src = RootSource::of(*images_, c);
+  if (!src) return done(std::move(src.error()));
+  // A running container's kernel refuses writes to its read-only root
+  // (EROFS) but takes them in its volumes; a stopped one's overlay here is
+  // writable, so the flag is checked instead.
+  if (c.spec.readonly_rootfs && !(*src)->running()) return done(read_only_root());
+  log::debug("engine", "archive put id={} path={}", c.id, path);
+  fs::TreeOptions topts;
+  topts.no_overwrite_dir_non_dir = o.no_overwrite_dir_non_dir;
+  if (!o.copy_uid_gid) topts.owner = std::pair<uid_t, gid_t>(0, 0);
+  auto result = std::make_shared<Result<void>>(Error(Code::kCancelled, "extract not run"));
+  bool queued = r_.run_job(
+      [result, src = *src, path = std::move(path), tar_path = std::move(tar_path), topts]() mutable {
+        *result = [&]() -> Result<void> {
+          int raw = ::open(tar_path.c_str(), O_RDONLY | O_CLOEXEC);
+          if (raw < 0) return Error::sys(errno, "open upload {}", tar_path);
+          unique_fd tar(raw);
+          unique_fd root = BERTH_TRY(src->take());
+          return fs::extract_in_root(std::move(root), path, tar.get(), std::move(topts));
+        }();
+        if (!*result && result->error().sys_errno() == EROFS) *result = read_only_root();
+      },
+      [result, done] { done(std::move(*result)); });
+  if (!queued) done(Error(Code::kSystem, "archive: the daemon's job queue is full; try again"));
+}
+
+}  // namespace berth::engine
