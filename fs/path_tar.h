@@ -78,7 +78,7 @@ class PathTar {
   int64_t file_left_ = 0;
   std::string buf_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
-  bool started_ = false, done_ = false;
+  bool done_ = false;
 };
 
 }  // namespace berth::fs
