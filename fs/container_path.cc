@@ -42,15 +42,7 @@ ContainerPath split_container_path(std::string_view path) {
   ContainerPath out;
   bool current_dir = path == "." || path.ends_with("/.");
   out.want_dir = current_dir || path.ends_with("/");
-  std::vector<std::string> parts;
-  for (std::string& c : split(path, '/')) {
-    if (c.empty() || c == ".") continue;
-    if (c == "..") {  // lexical, as Go's filepath.Clean on an absolute path
-      if (!parts.empty()) parts.pop_back();
-      continue;
-    }
-    parts.push_back(std::move(c));
-  }
+  std::vector<std::string> parts = clean_path_parts(path);  // lexical, as Go's filepath.Clean
   if (current_dir || parts.empty()) {
     out.dir = join_abs(parts);
     out.base.push_back('.');  // not `= "."`: g++ 12's false -Wrestrict (GCC PR 105329)

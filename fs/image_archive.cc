@@ -182,17 +182,8 @@ struct ScratchFile {
 
 // "./a/../b//c" -> "b/c"; ".." never climbs above the archive root.
 std::string clean_path(std::string_view p) {
-  std::vector<std::string> parts;
-  for (const std::string& s : split(std::string(p), '/')) {
-    if (s.empty() || s == ".") continue;
-    if (s == "..") {
-      if (!parts.empty()) parts.pop_back();
-      continue;
-    }
-    parts.push_back(s);
-  }
   std::string out;
-  for (const std::string& s : parts) out += (out.empty() ? "" : "/") + s;
+  for (const std::string& s : clean_path_parts(p)) out += (out.empty() ? "" : "/") + s;
   return out;
 }
 

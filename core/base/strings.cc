@@ -109,4 +109,17 @@ std::optional<int64_t> parse_unix_timestamp_ns(std::string_view s) {
   return *sec * 1000000000 + frac;
 }
 
+std::vector<std::string> clean_path_parts(std::string_view path) {
+  std::vector<std::string> parts;
+  for (std::string& c : split(path, '/')) {
+    if (c.empty() || c == ".") continue;
+    if (c == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.push_back(std::move(c));
+  }
+  return parts;
+}
+
 }  // namespace berth

@@ -10,6 +10,10 @@
 namespace berth {
 
 std::vector<std::string> split(std::string_view s, char sep);
+// The components of `path` after lexical cleaning, as Go's path.Clean: no
+// empty or "." components, ".." removes the one before it and never climbs
+// above the first ("/../a" and "../a" give {"a"}).
+std::vector<std::string> clean_path_parts(std::string_view path);
 bool starts_with(std::string_view s, std::string_view p);
 bool is_hex(std::string_view s);
 std::string to_hex(const unsigned char* data, size_t n);

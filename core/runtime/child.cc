@@ -20,6 +20,7 @@
 #include <iterator>
 
 #include "core/runtime/child_error.h"
+#include "core/runtime/child_fd.h"
 
 namespace berth::runtime {
 
@@ -120,24 +121,14 @@ void open_pty(ChildArgs& a) {
     ws.ws_col = a.tty_cols;
     if (::ioctl(slave, TIOCSWINSZ, &ws) < 0) fail(a, Stage::kPty, errno);
   }
-  char byte = 't';
-  iovec iov{&byte, 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    cmsghdr align;
-  } control{};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof control.buf;
-  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  FdMessage m;
+  cmsghdr* cm = CMSG_FIRSTHDR(&m.msg);
   cm->cmsg_level = SOL_SOCKET;
   cm->cmsg_type = SCM_RIGHTS;
   cm->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(cm), &master, sizeof(int));
   for (;;) {
-    if (::sendmsg(a.sync_fd, &msg, MSG_NOSIGNAL) == 1) break;
+    if (::sendmsg(a.sync_fd, &m.msg, MSG_NOSIGNAL) == 1) break;
     if (errno != EINTR) fail(a, Stage::kPtySend, errno);
   }
   ::close(master);

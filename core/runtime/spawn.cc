@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "core/runtime/child.h"
+#include "core/runtime/child_fd.h"
 #include "core/runtime/prepare.h"
 
 namespace berth::runtime {
@@ -143,23 +144,13 @@ Result<void> release(Process& p) {
 Result<unique_fd> receive_pty(Process& p) {
   if (!p.tty || !p.sync_fd) return Error::invalid("pid {}: no pseudo-terminal to receive", p.pid);
   unique_fd sock = std::move(p.sync_fd);
-  char byte;
-  iovec iov{&byte, 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    cmsghdr align;
-  } control{};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof control.buf;
+  FdMessage m;
   ssize_t n;
   do {
-    n = ::recvmsg(sock.get(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    n = ::recvmsg(sock.get(), &m.msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return Error::sys(errno, "receive the pseudo-terminal of pid {}", p.pid);
-  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cmsghdr* cm = CMSG_FIRSTHDR(&m.msg);
   if (n != 1 || !cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
       cm->cmsg_len != CMSG_LEN(sizeof(int)))
     return Error(Code::kSystem, fmt::format("pid {} sent no pseudo-terminal", p.pid));

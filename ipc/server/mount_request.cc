@@ -15,17 +15,8 @@ using engine::MountSpec;
 
 // Go's filepath.Clean for absolute paths: no "//", ".", "..", trailing '/'.
 std::string clean_path(const std::string& p) {
-  std::vector<std::string> parts;
-  for (const std::string& s : split(p, '/')) {
-    if (s.empty() || s == ".") continue;
-    if (s == "..") {
-      if (!parts.empty()) parts.pop_back();
-      continue;
-    }
-    parts.push_back(s);
-  }
   std::string out;
-  for (const auto& s : parts) out += "/" + s;
+  for (const auto& s : clean_path_parts(p)) out += "/" + s;
   return out.empty() ? "/" : out;
 }
 
