@@ -207,6 +207,10 @@ Result<void> kill_in_rounds(const std::string& dir) {
 }
 
 Result<void> remove_cgroup_dir(const std::string& dir) {
+  // Usually a leaf: one rmdir. EBUSY means child cgroups or tasks; the walk
+  // below tells them apart.
+  if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return ok();
+  if (errno != EBUSY && errno != ENOTEMPTY) return Error::sys(errno, "remove cgroup {}", dir);
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return ok();

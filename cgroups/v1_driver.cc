@@ -41,13 +41,30 @@ class V1Driver final : public Driver {
     return out;
   }
 
+  // On the start path of every container: one mkdir per hierarchy when the
+  // parent exists (the usual case); the whole path only when it does not.
   Result<std::unique_ptr<Cgroup>> create(std::string_view parent, std::string_view name) override {
+    if (hs_.empty()) return Error::make(Code::kNotSupported, "create cgroup {}: no cgroup v1 hierarchy", name);
+    std::vector<V1Cgroup::Dir> dirs;
+    std::string path;
     for (const V1Hierarchy& h : hs_) {
       std::string rel = BERTH_TRY(cgroup_path(h.self, parent, name));
-      auto made = make_cgroup_dirs(h, rel);
+      std::string dir = join_path(h.mount, rel);
+      Result<void> made = ok();
+      if (::mkdir(dir.c_str(), 0755) == 0) {
+        if (carries(h, "cpuset")) made = copy_cpuset_if_empty(dir, dir.substr(0, dir.rfind('/')));
+      } else if (errno == ENOENT) {
+        made = make_cgroup_dirs(h, rel);
+      } else if (errno == EEXIST) {
+        if (carries(h, "cpuset")) made = make_cgroup_dirs(h, rel);  // fills a level left empty by a crash
+      } else {
+        made = Error::sys(errno, "mkdir {}", dir);
+      }
       if (!made) return std::move(made.error()).context("create cgroup {}", rel);
+      if (path.empty() || carries(h, "memory")) path = rel;
+      dirs.push_back({h.controllers, std::move(dir)});
     }
-    return open(parent, name);
+    return std::unique_ptr<Cgroup>(new V1Cgroup(std::move(dirs), std::move(path), opts_));
   }
 
   Result<std::unique_ptr<Cgroup>> open(std::string_view parent, std::string_view name) override {

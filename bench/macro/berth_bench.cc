@@ -17,7 +17,12 @@
 //   stats cost      --stats N: N idle containers, each with a streaming
 //                   `stats` client; the daemon's CPU time over a window,
 //                   against the same N containers with nobody watching
-// Usage: berth-bench [--runs N] [--log-mib M] [--log-lines N] [--no-crun] [--stats N]
+//   storage         --storage N: create N containers from one image through
+//                   the API (one connection), the disk each uses before any
+//                   write (du of the containers dir, before and after), start
+//                   them all (an overlay mount each), remove them; then commit
+//                   a container that wrote a 100 MiB file
+// Usage: berth-bench [--runs N] [--log-mib M] [--log-lines N] [--no-crun] [--stats N] [--storage N]
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -298,6 +303,74 @@ int bench_stats(TestDaemon& d, int n) {
   return 0;
 }
 
+// Bytes the file system allocates under `path` (du -sB1).
+long long du_bytes(const std::string& path) {
+  auto r = run_command({"du", "-sB1", path});
+  return r.exit_code == 0 ? std::atoll(r.out.c_str()) : -1;
+}
+
+int bench_storage(TestDaemon& d, int n) {
+  std::string dir = d.root() + "/containers";
+  long long before = du_bytes(dir);
+  ipc::Client c = d.client();
+  std::vector<std::string> ids;
+  double t0 = now_s();
+  for (int i = 0; i < n; i++) {
+    auto r = c.request("POST", "/containers/create", R"({"Image":"busybox","Cmd":["sleep","100000"]})");
+    if (!r || r->status != 201) {
+      std::fprintf(stderr, "berth-bench: create %d: %s\n", i, r ? r->body.c_str() : r.error().message().c_str());
+      return 1;
+    }
+    ids.push_back(nlohmann::json::parse(r->body).value("Id", ""));
+  }
+  double created = now_s() - t0;
+  long long after_create = du_bytes(dir);
+  std::printf("storage: created %d containers from one image in %.2f s (%.2f ms each, API, one connection)\n", n,
+              created, created * 1000 / n);
+  std::printf("storage: disk per created container: %.1f KiB (du of %s: %lld -> %lld bytes)\n",
+              double(after_create - before) / n / 1024, dir.c_str(), before, after_create);
+  t0 = now_s();
+  for (auto& id : ids) {
+    auto r = c.request("POST", "/containers/" + id + "/start");
+    if (!r || r->status != 204) {
+      std::fprintf(stderr, "berth-bench: start %s: %s\n", id.c_str(), r ? r->body.c_str() : "no answer");
+      return 1;
+    }
+  }
+  double started = now_s() - t0;
+  long long after_start = du_bytes(dir);
+  std::printf("storage: started them (overlay root each) in %.2f s (%.2f ms each); disk per running container before "
+              "any write: %.1f KiB\n",
+              started, started * 1000 / n, double(after_start - before) / n / 1024);
+  t0 = now_s();
+  int removed = 0;
+  for (auto& id : ids) {
+    auto r = c.request("DELETE", "/containers/" + id + "?force=1");
+    removed += r && r->status == 204;
+  }
+  std::printf("storage: removed %d of them (force) in %.2f s\n", removed, now_s() - t0);
+
+  auto w = d.ctl({"run", "--name", "bench-commit", "busybox", "sh", "-c",
+                  "dd if=/dev/urandom of=/big bs=1048576 count=100 2>/dev/null"});
+  if (w.exit_code != 0) {
+    std::fprintf(stderr, "berth-bench: write 100 MiB: %s\n", w.err.c_str());
+    return 1;
+  }
+  t0 = now_s();
+  auto r = c.request("POST", "/commit?container=bench-commit&repo=bench-commit&tag=1");
+  double commit = now_s() - t0;
+  if (!r || r->status != 201) {
+    std::fprintf(stderr, "berth-bench: commit: %s\n", r ? r->body.c_str() : "no answer");
+    return 1;
+  }
+  auto check = d.ctl({"run", "--rm", "bench-commit:1", "sh", "-c", "wc -c < /big"});
+  std::printf("storage: commit of a 100 MiB change: %.2f s (%.0f MB/s); the image's /big has %s bytes\n", commit,
+              104857600 / commit / 1e6, check.out.substr(0, check.out.find('\n')).c_str());
+  d.ctl({"rm", "bench-commit"});
+  d.ctl({"rmi", "bench-commit:1"});
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -305,6 +378,7 @@ int main(int argc, char** argv) {
   long log_mib = 1024;
   bool crun = have_program("crun");
   int stats_n = 0;
+  int storage_n = 0;
   long log_lines = 10'000'000;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines as they happen, even into a file
   for (int i = 1; i < argc; i++) {
@@ -314,8 +388,9 @@ int main(int argc, char** argv) {
     else if (a == "--no-crun") crun = false;
     else if (a == "--stats" && i + 1 < argc) stats_n = std::atoi(argv[++i]);
     else if (a == "--log-lines" && i + 1 < argc) log_lines = std::atol(argv[++i]);
+    else if (a == "--storage" && i + 1 < argc) storage_n = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: berth-bench [--runs N] [--log-mib M] [--log-lines N] [--no-crun] [--stats N]\n");
+      std::fprintf(stderr, "usage: berth-bench [--runs N] [--log-mib M] [--log-lines N] [--no-crun] [--stats N] [--storage N]\n");
       return 2;
     }
   }
@@ -384,5 +459,6 @@ int main(int argc, char** argv) {
   }
   if (log_lines > 0) bench_lines(d, log_lines);
   if (stats_n > 0 && bench_stats(d, stats_n) != 0) return 1;
+  if (storage_n > 0 && bench_storage(d, storage_n) != 0) return 1;
   return d.stop() == 0 ? 0 : 1;
 }

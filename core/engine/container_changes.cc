@@ -40,7 +40,7 @@ void Engine::changes(Container& c, std::function<void(Result<std::vector<fs::Cha
 void Engine::export_rootfs(Container& c, ExportPiece piece) {
   auto lowers = image_layers(*images_, c);
   if (!lowers) return piece(std::move(lowers.error()), true, {});
-  std::vector<std::string> layers{c.dir + "/upper"};
+  std::vector<std::string> layers{c.dir + "/upper", init_layer()};
   layers.insert(layers.end(), lowers->begin(), lowers->end());
   log::debug("engine", "export id={}", c.id);
   auto open = [layers = std::move(layers)]() -> Result<PieceProducer> {

@@ -47,6 +47,7 @@ Result<void> Engine::spawn(Container& c) {
   runtime::Spec spec;
   spec.id = c.id;
   spec.lower_dirs = img.layer_dirs;
+  spec.lower_dirs.push_back(init_layer());
   spec.upper_dir = c.dir + "/upper";
   spec.work_dir = c.dir + "/work";
   spec.rootfs_dir = c.dir + "/rootfs";

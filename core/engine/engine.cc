@@ -40,6 +40,7 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
   e->opts_ = o;
   BERTH_TRY_VOID(make_dirs(o.root + "/containers", 0700));
   BERTH_TRY_VOID(make_dirs(o.root + "/trash", 0700));
+  for (const char* d : {"dev", "proc", "sys"}) BERTH_TRY_VOID(make_dirs(e->init_layer() + "/" + d, 0755));
   e->images_ = BERTH_TRY_CTX(fs::ImageStore::open(o.root + "/image"), "open image store");
   e->volumes_ = BERTH_TRY_CTX(VolumeStore::open(o.root + "/volumes"), "open volume store");
   e->online_cpus_ = std::max(1, int(::sysconf(_SC_NPROCESSORS_ONLN)));

@@ -60,6 +60,12 @@ class Engine {
   const std::map<std::string, std::unique_ptr<Container>>& containers() const { return containers_; }
   fs::ImageStore& images() { return *images_; }
   const Options& options() const { return opts_; }
+  // One read-only layer shared by every container, just above its image:
+  // the empty /dev, /proc and /sys the runtime mounts on. With the mount
+  // points there, an image without them needs no mkdir in the container's
+  // upper dir, so they never show in diff or commit (Docker's init layer,
+  // without a copy per container). Export includes it, as Docker's does.
+  std::string init_layer() const { return opts_.root + "/init-layer"; }
 
   // Verbs. A verb's success is reported only once the state it produced is
   // on disk, so a daemon crash right after can never forget it.

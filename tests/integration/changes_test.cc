@@ -250,6 +250,31 @@ TEST_F(ChangesTest, ExportIsTheMergedTreeWithoutWhiteouts) {
   rm("exlive");
 }
 
+// An image with nothing but /bin: the runtime's mount points (/dev, /proc,
+// /sys) come from the daemon's shared init layer, so the container's upper
+// dir gets no mkdir for them and diff and commit do not list them; export,
+// like Docker's, has them.
+TEST_F(ChangesTest, MountPointsOfAMinimalImageAreNotChanges) {
+  std::string stage = d().dir() + "/minimal";
+  auto made = run_command({"/bin/sh", "-ec",
+                           "mkdir -p " + stage + "/bin && cp /bin/busybox " + stage + "/bin/ && ln -sf busybox " +
+                               stage + "/bin/sh && tar -C " + stage + " -cf " + stage + ".tar bin"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  ASSERT_EQ(d().ctl({"import", stage + ".tar", "minimal:1"}).exit_code, 0);
+  auto r = d().ctl({"run", "--name", "mini", "minimal:1", "sh", "-c", "echo > /proc/self/comm; echo hi > /made"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(diff("mini"), "A /made\n");
+  auto upper = run_command({"ls", "-A", d().root() + "/containers/" + get_json("/containers/mini/json").value("Id", "") + "/upper"});
+  EXPECT_EQ(upper.out, "made\n");
+  auto exported = tar_entries(d().ctl({"export", "mini"}).out);
+  for (const char* dir : {"dev/", "proc/", "sys/"}) EXPECT_TRUE(exported.count(dir)) << dir;
+  EXPECT_EQ(exported["made"], "hi\n");
+  rm("mini");
+  (void)remove_tree(stage);
+  ::unlink((stage + ".tar").c_str());
+  EXPECT_EQ(d().ctl({"rmi", "minimal:1"}).exit_code, 0);
+}
+
 TEST_F(ChangesTest, ErrorsAreClear) {
   auto c = d().client();
   auto status = [&](const std::string& method, const std::string& path) {

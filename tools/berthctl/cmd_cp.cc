@@ -6,11 +6,10 @@
 // receives the source under its own name; otherwise the source is written
 // as the destination (the tar's top entry renamed), into its parent.
 //
-// Local tars are made and unpacked with libarchive: archive_read_disk (no
-// symlink followed) and archive_write_disk with its SECURE_* flags, so a
-// tar from a container cannot write outside the local destination.
-#include <archive.h>
-#include <archive_entry.h>
+// Local tars are made and unpacked with libarchive (loaded only here, see
+// libarchive.h): archive_read_disk (no symlink followed) and
+// archive_write_disk with its SECURE_* flags, so a tar from a container
+// cannot write outside the local destination.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,6 +24,7 @@
 #include "ipc/proto/path_stat.h"
 #include "ipc/proto/url.h"
 #include "tools/berthctl/berthctl.h"
+#include "tools/berthctl/libarchive.h"
 
 namespace berth::ctl {
 namespace {
@@ -36,7 +36,8 @@ struct CpOptions {
 };
 
 struct ArchiveFree {
-  void operator()(archive* a) const { archive_free(a); }
+  const LibArchive* la;
+  void operator()(archive* a) const { la->archive_free(a); }
 };
 using ArchivePtr = std::unique_ptr<archive, ArchiveFree>;
 
@@ -79,8 +80,8 @@ Result<ipc::PathStat> stat_path(Client& c, const std::string& ctr, const std::st
   return ipc::decode_path_stat(r->header(ipc::kPathStatHeader));
 }
 
-Error archive_failure(archive* a, std::string_view verb) {
-  const char* why = archive_error_string(a);
+Error archive_failure(const LibArchive& la, archive* a, std::string_view verb) {
+  const char* why = la.archive_error_string(a);
   return Error::invalid("{}: {}", verb, why ? why : "unknown error");
 }
 
@@ -88,6 +89,7 @@ Error archive_failure(archive* a, std::string_view verb) {
 // entry `from` to `to`.
 Result<void> extract_stream(Client& c, const std::string& dir, const std::string& from, const std::string& to,
                             bool owners) {
+  const LibArchive& la = *BERTH_TRY(libarchive());
   // The tar goes through a temp file: libarchive reads from an fd.
   char tmpl[] = "/tmp/berthctl-cp-XXXXXX";
   int raw = ::mkostemp(tmpl, O_CLOEXEC);
@@ -101,32 +103,32 @@ Result<void> extract_stream(Client& c, const std::string& dir, const std::string
     BERTH_TRY_VOID(write_all(tmp.get(), **piece));
   }
   ::lseek(tmp.get(), 0, SEEK_SET);
-  ArchivePtr in(archive_read_new());
-  archive_read_support_format_tar(in.get());
-  if (archive_read_open_fd(in.get(), tmp.get(), 64 << 10) != ARCHIVE_OK) return archive_failure(in.get(), "read tar");
-  ArchivePtr out(archive_write_disk_new());
+  ArchivePtr in(la.archive_read_new(), ArchiveFree{&la});
+  la.archive_read_support_format_tar(in.get());
+  if (la.archive_read_open_fd(in.get(), tmp.get(), 64 << 10) != ARCHIVE_OK) return archive_failure(la, in.get(), "read tar");
+  ArchivePtr out(la.archive_write_disk_new(), ArchiveFree{&la});
   int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
               ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
   if (owners) flags |= ARCHIVE_EXTRACT_OWNER;
-  archive_write_disk_set_options(out.get(), flags);
-  archive_write_disk_set_standard_lookup(out.get());
+  la.archive_write_disk_set_options(out.get(), flags);
+  la.archive_write_disk_set_standard_lookup(out.get());
   // Relative names below `dir`: a CLI process may change its own directory.
   if (::chdir(dir.c_str()) < 0) return Error::sys(errno, "cd {}", dir);
   archive_entry* e;
   int r;
-  while ((r = archive_read_next_header(in.get(), &e)) == ARCHIVE_OK) {
-    archive_entry_set_pathname(e, rebase(archive_entry_pathname(e), from, to).c_str());
-    if (const char* h = archive_entry_hardlink(e)) archive_entry_set_hardlink(e, rebase(h, from, to).c_str());
-    if (archive_write_header(out.get(), e) != ARCHIVE_OK) return archive_failure(out.get(), "extract");
+  while ((r = la.archive_read_next_header(in.get(), &e)) == ARCHIVE_OK) {
+    la.archive_entry_set_pathname(e, rebase(la.archive_entry_pathname(e), from, to).c_str());
+    if (const char* h = la.archive_entry_hardlink(e)) la.archive_entry_set_hardlink(e, rebase(h, from, to).c_str());
+    if (la.archive_write_header(out.get(), e) != ARCHIVE_OK) return archive_failure(la, out.get(), "extract");
     const void* buf;
     size_t n;
     la_int64_t off;
-    while ((r = archive_read_data_block(in.get(), &buf, &n, &off)) == ARCHIVE_OK)
-      if (archive_write_data_block(out.get(), buf, n, off) != ARCHIVE_OK) return archive_failure(out.get(), "extract");
-    if (r != ARCHIVE_EOF) return archive_failure(in.get(), "read tar");
+    while ((r = la.archive_read_data_block(in.get(), &buf, &n, &off)) == ARCHIVE_OK)
+      if (la.archive_write_data_block(out.get(), buf, n, off) != ARCHIVE_OK) return archive_failure(la, out.get(), "extract");
+    if (r != ARCHIVE_EOF) return archive_failure(la, in.get(), "read tar");
   }
-  if (r != ARCHIVE_EOF) return archive_failure(in.get(), "read tar");
-  if (archive_write_close(out.get()) != ARCHIVE_OK) return archive_failure(out.get(), "extract");
+  if (r != ARCHIVE_EOF) return archive_failure(la, in.get(), "read tar");
+  if (la.archive_write_close(out.get()) != ARCHIVE_OK) return archive_failure(la, out.get(), "extract");
   return ok();
 }
 
@@ -173,33 +175,34 @@ int copy_out(const Globals& g, const CpOptions& o, const std::string& ctr, std::
 // A tar of local `src` (symlinks not followed) with its top entry named
 // `top`, written to `fd`.
 Result<void> make_tar(const std::string& src, const std::string& top, int fd) {
-  ArchivePtr disk(archive_read_disk_new());
-  archive_read_disk_set_standard_lookup(disk.get());
-  archive_read_disk_set_symlink_physical(disk.get());
-  if (archive_read_disk_open(disk.get(), src.c_str()) != ARCHIVE_OK) return archive_failure(disk.get(), "read " + src);
-  ArchivePtr w(archive_write_new());
-  archive_write_set_format_pax_restricted(w.get());
-  if (archive_write_open_fd(w.get(), fd) != ARCHIVE_OK) return archive_failure(w.get(), "write tar");
+  const LibArchive& la = *BERTH_TRY(libarchive());
+  ArchivePtr disk(la.archive_read_disk_new(), ArchiveFree{&la});
+  la.archive_read_disk_set_standard_lookup(disk.get());
+  la.archive_read_disk_set_symlink_physical(disk.get());
+  if (la.archive_read_disk_open(disk.get(), src.c_str()) != ARCHIVE_OK) return archive_failure(la, disk.get(), "read " + src);
+  ArchivePtr w(la.archive_write_new(), ArchiveFree{&la});
+  la.archive_write_set_format_pax_restricted(w.get());
+  if (la.archive_write_open_fd(w.get(), fd) != ARCHIVE_OK) return archive_failure(la, w.get(), "write tar");
   for (;;) {
-    std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(), archive_entry_free);
-    int r = archive_read_next_header2(disk.get(), e.get());
+    std::unique_ptr<archive_entry, decltype(la.archive_entry_free)> e(la.archive_entry_new(), la.archive_entry_free);
+    int r = la.archive_read_next_header2(disk.get(), e.get());
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) return archive_failure(disk.get(), "read " + src);
-    archive_read_disk_descend(disk.get());
-    std::string source = archive_entry_sourcepath(e.get());
-    archive_entry_set_pathname(e.get(), rebase(archive_entry_pathname(e.get()), src, top).c_str());
-    if (archive_write_header(w.get(), e.get()) != ARCHIVE_OK) return archive_failure(w.get(), "write tar");
-    if (archive_entry_filetype(e.get()) != AE_IFREG || archive_entry_size(e.get()) == 0) continue;
+    if (r < ARCHIVE_WARN) return archive_failure(la, disk.get(), "read " + src);
+    la.archive_read_disk_descend(disk.get());
+    std::string source = la.archive_entry_sourcepath(e.get());
+    la.archive_entry_set_pathname(e.get(), rebase(la.archive_entry_pathname(e.get()), src, top).c_str());
+    if (la.archive_write_header(w.get(), e.get()) != ARCHIVE_OK) return archive_failure(la, w.get(), "write tar");
+    if (la.archive_entry_filetype(e.get()) != AE_IFREG || la.archive_entry_size(e.get()) == 0) continue;
     int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (in < 0) return Error::sys(errno, "open {}", source);
     unique_fd infd(in);
     char buf[64 << 10];
     ssize_t n;
     while ((n = ::read(in, buf, sizeof buf)) > 0)
-      if (archive_write_data(w.get(), buf, size_t(n)) < 0) return archive_failure(w.get(), "write tar");
+      if (la.archive_write_data(w.get(), buf, size_t(n)) < 0) return archive_failure(la, w.get(), "write tar");
     if (n < 0) return Error::sys(errno, "read {}", source);
   }
-  if (archive_write_close(w.get()) != ARCHIVE_OK) return archive_failure(w.get(), "write tar");
+  if (la.archive_write_close(w.get()) != ARCHIVE_OK) return archive_failure(la, w.get(), "write tar");
   return ok();
 }
 
