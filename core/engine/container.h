@@ -128,6 +128,12 @@ struct Container {
   // The container's cgroup while it runs (shared with stats and freeze jobs
   // on the job pool, which may outlive a stop by one read).
   std::shared_ptr<cgroups::Cgroup> cgroup;
+  // AutoRemove: the exited init's mount namespace, kept so that its
+  // teardown (unmounting the overlay and a dozen other mounts) runs in the
+  // removal job instead of in the init's exit, which is on the path of
+  // every `run --rm` (see Engine::hold_mount_namespace).
+  unique_fd held_mntns;
+  bool auto_remove_pending = false;   // AutoRemove once the exited process is dropped
   std::vector<std::string> exec_ids;   // its exec instances (inspect's ExecIDs)
   // stdin sent by a client attached before start (docker run -i attaches
   // first): handed to the process at start. One chunk per client at most,

@@ -143,12 +143,18 @@ void Engine::release_cgroup(Container& c) {
   stats_.container_stopped(c.id);
   std::shared_ptr<cgroups::Cgroup> cg = std::move(c.cgroup);
   c.cgroup.reset();
-  auto r = cg->destroy();
-  if (r || r.error().code() != Code::kConflict) {
-    if (!r) log::warn("engine", "remove cgroup of id={}: {}", c.id, r.error().message());
-    return;
+  // AutoRemove: the container is about to go, never to start again under
+  // this id, so the rmdirs need not hold up its removal (`run --rm` waits
+  // for that). Otherwise remove it now: a start may follow at once.
+  if (!c.spec.auto_remove) {
+    auto r = cg->destroy();
+    if (r || r.error().code() != Code::kConflict) {
+      if (!r) log::warn("engine", "remove cgroup of id={}: {}", c.id, r.error().message());
+      return;
+    }
   }
-  // The kernel still holds it (a task not yet fully gone): retry off the loop.
+  // Off the loop, retried while the kernel still holds it (a task not yet
+  // fully gone).
   auto res = std::make_shared<Result<void>>(ok());
   std::string id = c.id;
   bool queued = r_.run_job(
@@ -156,7 +162,8 @@ void Engine::release_cgroup(Container& c) {
       [id, res] {
         if (!*res) log::warn("engine", "remove cgroup of id={}: {}", id, res->error().message());
       });
-  if (!queued) log::warn("engine", "job queue full: cgroup of id={} left behind", id);
+  if (!queued && !(*res = cg->destroy()))
+    log::warn("engine", "job queue full; remove cgroup of id={}: {}", id, res->error().message());
 }
 
 // The cgroup of a container lost in a crash: its processes died with berthd

@@ -38,6 +38,7 @@ void Engine::finish_exit(Container& c) {
   c.state.finished_ns = now_ns();
   c.state.status = start_failed ? Status::kCreated : Status::kExited;
   log::info("engine", "die id={} exit_code={}", c.id, p.exit_code);
+  c.held_mntns = std::move(p.mntns);
   release_cgroup(c);
   emit(c, "die", {{"exitCode", std::to_string(p.exit_code)}});
   auto on_exit = std::move(p.on_exit);
@@ -48,15 +49,23 @@ void Engine::finish_exit(Container& c) {
     if (a.closed) a.closed();
   notify_log(c, true);
   fire_waiters(c, false);
-  persist(c);
+  // AutoRemove: removed just below, so the state file would be written only
+  // to be deleted (one job-pool round trip on the path of every `run --rm`).
+  // A crash in between finds it "running" and marks it exited, as for any
+  // container lost in a crash.
+  if (!c.spec.auto_remove) persist(c);
   drop_process_if_idle(c);
   // Callers below may remove the container: look it up again by id after.
   std::string id = c.id;
   for (auto& d : on_exit) d(ok());
   auto it = containers_.find(id);
   if (it != containers_.end() && it->second->spec.auto_remove &&
-      it->second->state.status != Status::kRemoving)
-    remove_now(*it->second, [](Result<void>) {});
+      it->second->state.status != Status::kRemoving) {
+    // Not while the process's last operations (a log write, a stats read)
+    // are in flight: drop_process_if_idle removes it once they end.
+    if (it->second->proc) it->second->auto_remove_pending = true;
+    else remove_now(*it->second, [](Result<void>) {});
+  }
   check_shutdown();
 }
 
@@ -65,6 +74,14 @@ void Engine::drop_process_if_idle(Container& c) {
   if (c.state.status == Status::kRunning || c.state.status == Status::kPaused)
     return;  // finish_exit has not run yet
   c.proc.reset();
+  if (c.auto_remove_pending) {
+    c.auto_remove_pending = false;
+    r_.defer([this, id = c.id] {
+      auto it = containers_.find(id);
+      if (it != containers_.end() && it->second->state.status != Status::kRemoving)
+        remove_now(*it->second, [](Result<void>) {});
+    });
+  }
   check_shutdown();
 }
 

@@ -64,10 +64,14 @@ void Engine::remove_now(Container& c, Done done, bool remove_volumes) {
     forget_execs(ct);
     // Docker's AutoRemove removes anonymous volumes too (rm -v).
     release_volumes(ct, remove_volumes || ct.spec.auto_remove);
+    // The exited init's mount namespace (AutoRemove): unmounted here, off
+    // the loop, before its directories go.
+    auto mntns = std::make_shared<unique_fd>(std::move(ct.held_mntns));
     containers_.erase(it);
     done(ok());
     bool queued = r_.run_job(
-        [trash] {
+        [trash, mntns] {
+          mntns->reset();
           auto r = remove_tree(trash);
           if (!r) log::error("engine", "delete {}: {}", trash, r.error().message());
         },

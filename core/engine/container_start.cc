@@ -95,7 +95,11 @@ Result<void> Engine::spawn(Container& c) {
   unique_fd netns;
   if (spec.new_netns) netns = netns_pool_->take();
   spec.netns_fd = netns.get();
-  BERTH_TRY_VOID(setup_cgroup(c, spec));
+  // v2 clones straight into the cgroup, which must exist first. v1 makes it
+  // after clone3, while the child mounts its root (runtime/spawn.h): the
+  // mkdirs and the cgroup.procs writes overlap with the child's set-up.
+  bool cgroup_first = cgroups_ && cgroups_->version() == cgroups::Version::kV2;
+  if (cgroup_first) BERTH_TRY_VOID(setup_cgroup(c, spec));
   log::debug("engine", "spawn id={}", c.id);
   auto spawned = runtime::spawn(spec);
   if (!spawned) {
@@ -112,9 +116,10 @@ Result<void> Engine::spawn(Container& c) {
     if (in_w) proc->stdin->open(std::move(in_w));
   }
   proc->spec = spec;
-  log::debug("engine", "release id={} pid={}", c.id, p.pid);
   // v1: the child waits on the sync socket until it is in its cgroups.
-  auto released = place_in_cgroup(c, p.pid);
+  auto released = cgroup_first ? Result<void>(ok()) : setup_cgroup(c, spec);
+  if (released) released = place_in_cgroup(c, p.pid);
+  log::debug("engine", "release id={} pid={}", c.id, p.pid);
   if (released) released = runtime::release(p);
   if (c.spec.tty) {
     proc->pty_handoff.pid = p.pid;
@@ -161,7 +166,7 @@ Result<void> Engine::spawn(Container& c) {
   stdin_started(c);
   watch_exit(c);
   if (released) watch_oom(c);
-  if (!released) return std::move(released.error()).context("release container init");
+  if (!released) return std::move(released.error()).context("start container init");
   return ok();
 }
 
@@ -218,6 +223,24 @@ void Engine::start(Container& c, Done done) {
           c.proc->error_c);
 }
 
+// A process's namespaces are torn down in its own exit, before its parent
+// hears of it: for a container's init that is the unmounting of the overlay
+// root, /proc, /dev, /sys and the masked paths, about 0.45 ms of every
+// container's exit here (runtime's SpawnTest, /bin/true: exec to reaped
+// 0.30 ms with the namespace held elsewhere, 0.74 ms without). With
+// AutoRemove nobody waits for the files between exit and removal, so berthd
+// keeps a reference to the namespace, and the removal job drops it before
+// deleting the container's directory. Others keep the usual order: a
+// stopped container can be started again at once, and its next overlay
+// must not meet the last one still mounted.
+void Engine::hold_mount_namespace(Container& c) {
+  if (!c.spec.auto_remove) return;
+  Process& p = *c.proc;
+  // The init is our unreaped child, so the pid cannot name another process.
+  p.mntns.reset(::open(fmt::format("/proc/{}/ns/mnt", p.pid).c_str(), O_RDONLY | O_CLOEXEC));
+  // Gone already (a zombie has no namespaces): nothing to hold.
+}
+
 // Tty: the child queued the pty master before execve; the pump reads one
 // copy, resize and stdin use others.
 void Engine::pty_arrived(Container& c) {
@@ -246,6 +269,7 @@ void Engine::exec_result(Container& c, int32_t res, Done done) {
   if (p.start_failed) {
     // Already reported when the release failed.
   } else if (res == 0) {
+    hold_mount_namespace(c);
     log::info("engine", "start id={} pid={}", c.id, p.pid);
     emit(c, "start");
     persist(c);

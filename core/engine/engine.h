@@ -293,6 +293,7 @@ class Engine {
   void stdin_started(Container& c);
   std::unique_ptr<StdinWriter> make_stdin_writer(Container& c);
   void pty_arrived(Container& c);
+  void hold_mount_namespace(Container& c);
   // container_exec.cc
   void exec_read(ExecInstance& e, ExecInstance::Pipe& p);
   void exec_pty_arrived(ExecInstance& e);

@@ -115,6 +115,7 @@ void IndexWriter::write_done(int32_t res) {
     size_ += uint64_t(res) / kIndexEntryBytes * kIndexEntryBytes;
   }
   write();
+  if (!busy() && on_idle_) on_idle_();
 }
 
 }  // namespace berth::engine

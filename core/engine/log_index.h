@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,8 @@ class IndexWriter {
   void add(const IndexEntry& e);
   void cancel_pending() { pending_n_ = 0; }
   bool busy() const { return write_c_.in_flight(); }
+  // Called when a write completes and no other is started (busy() is false).
+  void set_on_idle(std::function<void()> f) { on_idle_ = std::move(f); }
 
  private:
   void write();
@@ -85,6 +88,7 @@ class IndexWriter {
   char inflight_[kBatch * kIndexEntryBytes];
   size_t inflight_bytes_ = 0;
   reactor::Completion write_c_;
+  std::function<void()> on_idle_;
 };
 
 }  // namespace berth::engine

@@ -38,6 +38,11 @@ void OutputPump::use_log_files(std::string path, const LogConfig& cfg) {
   path_ = std::move(path);
   cfg_ = cfg;
   index_ = std::make_unique<IndexWriter>(r_);
+  // The index may still be writing when the output drains: tell the owner
+  // again once it is done, so it can tell when the pump is no longer busy.
+  index_->set_on_idle([this] {
+    if (drained_ && !busy() && cb_.drained) cb_.drained();
+  });
   index_->open(log_index_path(path_));
 }
 

@@ -47,7 +47,8 @@ class OutputPump {
   struct Callbacks {
     std::function<void(uint8_t stream, std::string_view data)> output;  // fan-out, before the log write
     std::function<void(uint64_t committed_bytes)> committed;            // log grew
-    std::function<void()> drained;   // both streams at EOF and every record written
+    std::function<void()> drained;   // both streams at EOF and every record written; again
+                                     // when a log index write still in flight then ends
     std::function<void()> rotated;   // a fresh log file begins (committed is 0 in it)
     std::function<void(uint64_t bytes)> dropped;   // non-blocking: a record did not fit
   };

@@ -34,6 +34,7 @@ struct Process {
   pid_t pid = -1;
   unique_fd pidfd;
   unique_fd error_fd;
+  unique_fd mntns;               // AutoRemove only: see Container::held_mntns
   runtime::Spec spec;            // as spawned, for describe_child_error
   runtime::ChildError child_error{};
   bool start_failed = false;

@@ -314,21 +314,32 @@ int loopback_up() {
   // a parent that died before this line leaves EOF on it.
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) fail(a, Stage::kDeathSignal, errno);
   if (int e = reset_signals()) fail(a, Stage::kSignals, e);
-  wait_for_release(a);
 
-  if (::setsid() < 0) fail(a, Stage::kSetsid, errno);
+  // The hostname, loopback and the whole mount plan need neither the cgroups
+  // nor anything else berthd does before release(), so they run while berthd
+  // makes and joins the cgroups (v1) and sets up the network: the two halves
+  // of a start overlap on two cores instead of following each other. A
+  // failure waits for release() to be reported, so that berthd, which may
+  // be writing this pid into cgroup.procs, meets a live process and then
+  // reads the real error from the error pipe.
   ::umask(0);  // the mount plan's modes are exact (device nodes are 0666)
-  if (a.unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) fail(a, Stage::kCgroupns, errno);
+  int32_t early_stage = 0;
+  int early_errno = 0;
   if (!a.plan) {
     // exec: the container's hostname and mounts are already there.
   } else if (::sethostname(a.hostname, a.hostname_len) < 0) {
-    fail(a, Stage::kHostname, errno);
+    early_stage = int32_t(Stage::kHostname), early_errno = errno;
   }
-  if (a.loopback_up)
-    if (int e = loopback_up()) fail(a, Stage::kLoopback, e);
+  if (!early_errno && a.loopback_up)
+    if (int e = loopback_up()) early_stage = int32_t(Stage::kLoopback), early_errno = e;
   size_t step = 0;
-  if (a.plan)
-    if (int e = run_mount_plan(*a.plan, &step)) fail(a, int32_t(Stage::kMountStep) + int32_t(step), e);
+  if (!early_errno && a.plan)
+    if (int e = run_mount_plan(*a.plan, &step)) early_stage = int32_t(Stage::kMountStep) + int32_t(step), early_errno = e;
+  wait_for_release(a);
+  if (early_errno) fail(a, early_stage, early_errno);
+
+  if (::setsid() < 0) fail(a, Stage::kSetsid, errno);
+  if (a.unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) fail(a, Stage::kCgroupns, errno);
   open_pty(a);
   ::umask(022);  // berthd's own umask is not the container's (runc's default)
 

@@ -3,10 +3,11 @@
 // The handshake (each step a named function on each side):
 //   parent                                   child (berth:init)
 //   spawn(): prepare arrays, clone3 ──────▶  keep_only_needed_fds(), join_netns() (if
-//                                            netns_fd), wait_for_release()
-//   (caller: cgroups, network)                 ...blocked on the sync socket...
-//   release(): one byte on sync_fd ───────▶  hostname, lo, mounts, pivot_root, user,
-//                                            caps, cwd, stdio, execve
+//                                            netns_fd), hostname, lo, mounts,
+//   (caller: cgroups, network, at the        pivot_root (meanwhile), wait_for_release()
+//    same time on the other core)              ...blocked on the sync socket...
+//   release(): one byte on sync_fd ───────▶  (a set-up error is reported now) setsid,
+//                                            cgroupns, pty, user, caps, cwd, stdio, execve
 //   wait_exec() / a ring read of error_fd ◀── EOF (exec ok) or one ChildError
 // If the parent closes sync_fd without release(), the child exits 0 quietly.
 //

@@ -4,6 +4,7 @@
 // pipe keeps draining, and what does not fit in max-buffer-size is dropped
 // and counted. No timing: "stalled" means the pipe stayed full for many
 // reactor turns while every log write fails, which no scheduling can change.
+// Also: the pump reports `drained` again once a late log index write ends.
 #include "core/engine/log_pump.h"
 
 #include <fcntl.h>
@@ -108,6 +109,50 @@ TEST_F(FullDisk, NonBlockingModeKeepsTheContainerGoingAndCountsDrops) {
   // At most max-buffer-size plus one read's record was kept; the rest dropped.
   EXPECT_GE(o.dropped, uint64_t(8 << 20) - (128 << 10) - (64 << 10) - (64 << 10));
   EXPECT_LE(o.dropped, uint64_t(8 << 20));
+}
+
+// The owner drops a pump (and, with AutoRemove, the whole container) when
+// `drained` has been reported and busy() is false. A log index write may
+// still be in flight when the output drains, so `drained` must be reported
+// again once it ends: the last report always sees an idle pump.
+TEST(OutputPumpIdle, TheLastDrainedReportSeesAnIdlePump) {
+  char tmpl[] = "/tmp/berth-pump-idle-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  auto r = reactor::Reactor::create(64, 1);
+  ASSERT_TRUE(r);
+  for (int round = 0; round < 20; round++) {
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    unique_fd out_r(p[0]), out_w(p[1]);
+    std::string path = dir + "/container.log";
+    ::unlink(path.c_str());
+    auto log_fd = open_fd(path, O_WRONLY | O_CREAT, 0600);
+    ASSERT_TRUE(log_fd);
+    int reports = 0;
+    bool last_saw_busy = true;
+    OutputPump* self = nullptr;
+    OutputPump::Callbacks cb;
+    cb.drained = [&] {
+      reports++;
+      last_saw_busy = self->busy();
+    };
+    OutputPump pump(**r, std::move(*log_fd), 0, std::move(out_r), unique_fd(), std::move(cb));
+    self = &pump;
+    pump.use_log_files(path, LogConfig{});
+    pump.start();
+    // Many short lines: one index entry per record, written in batches.
+    std::string lines;
+    for (int i = 0; i < 200 + round * 37; i++) lines += "line " + std::to_string(i) + "\n";
+    ASSERT_TRUE(write_all(out_w.get(), lines));
+    out_w.reset();
+    for (int i = 0; i < 1000 && (pump.busy() || !pump.drained()); i++) (*r)->run_once(10);
+    ASSERT_FALSE(pump.busy());
+    EXPECT_GE(reports, 1);
+    EXPECT_FALSE(last_saw_busy) << "round " << round << ": no report after the pump went idle";
+  }
+  r->reset();
+  EXPECT_TRUE(remove_tree(dir));
 }
 
 }  // namespace

@@ -251,13 +251,30 @@ TEST_F(SpawnTest, DevicesAreBoundWhenMknodIsNotAllowed) {
   ASSERT_TRUE(write_cgroup(cg + "/devices.deny", "a")) << strerror(errno);
   ASSERT_TRUE(write_cgroup(cg + "/devices.allow", "c *:* rw")) << strerror(errno);
 
+  // The child mounts before release(), in the cgroup it was cloned into: so
+  // spawn from a process that is itself in the restricted cgroup (the case
+  // of a berthd whose own cgroup forbids mknod).
   Spec s = spec_;
   s.args = {"sh", "-c", "echo x > /dev/null && echo null-ok; grep -c ' /dev/null ' /proc/self/mountinfo"};
-  Outcome o = run(s, nullptr, [&](const Process& p) {
-    EXPECT_TRUE(write_cgroup(cg + "/cgroup.procs", std::to_string(p.pid))) << strerror(errno);
-  });
-  EXPECT_RAN(o);
-  EXPECT_EQ(o.out, "null-ok\n1\n");
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
+  unique_fd result_r(pipe_fds[0]), result_w(pipe_fds[1]);
+  pid_t helper = ::fork();
+  ASSERT_GE(helper, 0);
+  if (helper == 0) {
+    if (!write_cgroup(cg + "/cgroup.procs", "0")) ::_exit(2);
+    Outcome o = run(s);
+    std::string report = (o.exec ? "" : "exec failed: " + o.exec.error().message() + "\n") + o.out + o.err;
+    ::_exit(write_all(result_w.get(), report) && o.status.exit_code == 0 ? 0 : 1);
+  }
+  result_w.reset();
+  std::string report;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(result_r.get(), buf, sizeof buf)) > 0;) report.append(buf, size_t(n));
+  int status = 0;
+  ASSERT_EQ(::waitpid(helper, &status, 0), helper);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << report;
+  EXPECT_EQ(report, "null-ok\n1\n");
 }
 
 TEST_F(SpawnTest, CapabilitiesNoNewPrivsAndCgroupNamespace) {
