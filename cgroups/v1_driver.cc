@@ -29,6 +29,15 @@ Result<void> make_cgroup_dirs(const V1Hierarchy& h, const std::string& rel) {
   return ok();
 }
 
+// A new cpuset leaf takes its parent's cpus and mems; a parent left empty
+// (a crash between its mkdir and its fill) is repaired by the whole-path
+// walk, or every start would fail with ENOSPC.
+Result<void> fill_cpuset(const V1Hierarchy& h, const std::string& rel, const std::string& dir) {
+  BERTH_TRY_VOID(copy_cpuset_if_empty(dir, dir.substr(0, dir.rfind('/'))));
+  std::optional<std::string> cpus = BERTH_TRY(read_control_if_exists(dir, "cpuset.cpus"));
+  return cpus && trim(*cpus).empty() ? make_cgroup_dirs(h, rel) : ok();
+}
+
 class V1Driver final : public Driver {
  public:
   V1Driver(std::vector<V1Hierarchy> hs, DriverOptions opts) : hs_(std::move(hs)), opts_(opts) {}
@@ -52,7 +61,7 @@ class V1Driver final : public Driver {
       std::string dir = join_path(h.mount, rel);
       Result<void> made = ok();
       if (::mkdir(dir.c_str(), 0755) == 0) {
-        if (carries(h, "cpuset")) made = copy_cpuset_if_empty(dir, dir.substr(0, dir.rfind('/')));
+        if (carries(h, "cpuset")) made = fill_cpuset(h, rel, dir);
       } else if (errno == ENOENT) {
         made = make_cgroup_dirs(h, rel);
       } else if (errno == EEXIST) {

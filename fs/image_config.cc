@@ -47,6 +47,8 @@ ImageConfig config_from_json(const json& c) {
     for (auto& [k, v] : labels->items()) out.labels[k] = v.is_null() ? std::string() : v.get<std::string>();
   if (const json* ports = object(c, "ExposedPorts"))
     for (auto& [k, v] : ports->items()) out.exposed_ports.push_back(k);
+  if (const json* volumes = object(c, "Volumes"))
+    for (auto& [k, v] : volumes->items()) out.volumes.push_back(k);
   return out;
 }
 
@@ -64,6 +66,11 @@ json config_to_json(const ImageConfig& c) {
   if (!c.working_dir.empty()) out["WorkingDir"] = c.working_dir;
   if (!c.labels.empty()) out["Labels"] = c.labels;
   if (!c.stop_signal.empty()) out["StopSignal"] = c.stop_signal;
+  if (!c.volumes.empty()) {
+    json volumes = json::object();
+    for (const std::string& v : c.volumes) volumes[v] = json::object();
+    out["Volumes"] = std::move(volumes);
+  }
   return out;
 }
 
@@ -184,6 +191,9 @@ ImageConfig merge_image_config(ImageConfig user, const ImageConfig& base) {
     if (std::find(user.exposed_ports.begin(), user.exposed_ports.end(), p) == user.exposed_ports.end())
       user.exposed_ports.push_back(p);
   std::sort(user.exposed_ports.begin(), user.exposed_ports.end());
+  for (const std::string& v : base.volumes)
+    if (std::find(user.volumes.begin(), user.volumes.end(), v) == user.volumes.end()) user.volumes.push_back(v);
+  std::sort(user.volumes.begin(), user.volumes.end());
   for (const std::string& e : base.env) {
     bool found = std::any_of(user.env.begin(), user.env.end(),
                              [&](const std::string& u) { return env_key(u) == env_key(e); });
@@ -212,7 +222,8 @@ json child_history_entry(const ChildImage& c, const std::string& created) {
 
 Result<std::string> child_config(json j, const ChildImage& c) {
   json cfg = j.contains("config") && j["config"].is_object() ? j["config"] : json::object();
-  for (const char* key : {"User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "WorkingDir", "Labels", "StopSignal"})
+  for (const char* key :
+       {"User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "WorkingDir", "Labels", "StopSignal", "Volumes"})
     cfg.erase(key);
   ImageConfig sorted = c.config;
   std::sort(sorted.exposed_ports.begin(), sorted.exposed_ports.end());

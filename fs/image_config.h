@@ -24,6 +24,7 @@ struct ImageConfig {
   std::string working_dir, user, stop_signal;
   std::map<std::string, std::string> labels;
   std::vector<std::string> exposed_ports;  // "80/tcp", sorted
+  std::vector<std::string> volumes;        // VOLUME paths ("/data"), sorted
   bool operator==(const ImageConfig&) const = default;
 };
 
@@ -48,7 +49,7 @@ Result<ImageConfig> parse_runtime_config(std::string_view json);
 
 // Docker's commit merge (daemon/commit.go merge()): what `user` leaves
 // empty comes from `base`; Env, Labels and ExposedPorts are unions in which
-// `user` wins; without an Entrypoint in `user`, Entrypoint (and Cmd, if
+// `user` wins (Volumes too); without an Entrypoint in `user`, Entrypoint (and Cmd, if
 // `user` has none) come from `base`.
 ImageConfig merge_image_config(ImageConfig user, const ImageConfig& base);
 

@@ -32,7 +32,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
+#include <memory>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -81,21 +83,34 @@ struct Latency {
   int failures = 0;
 };
 
-Latency measure(int runs, const std::function<std::vector<std::string>(int)>& argv_for) {
-  std::vector<double> ms;
+Latency summarize(std::vector<double> ms, int failures) {
   Latency l;
-  for (int i = 0; i < runs; i++) {
-    double t0 = now_s();
-    int rc = spawn_quiet(argv_for(i));
-    double t1 = now_s();
-    if (rc != 0) l.failures++;
-    ms.push_back((t1 - t0) * 1000);
-  }
+  l.failures = failures;
+  if (ms.empty()) return l;
   std::sort(ms.begin(), ms.end());
   l.p50_ms = ms[ms.size() / 2];
   l.p99_ms = ms[std::min(ms.size() - 1, size_t(ms.size() * 0.99))];
   for (double v : ms) l.mean_ms += v / ms.size();
   return l;
+}
+
+// One timed run: wall milliseconds, or a negative value if it failed.
+double time_run(const std::vector<std::string>& argv) {
+  double t0 = now_s();
+  int rc = spawn_quiet(argv);
+  double ms = (now_s() - t0) * 1000;
+  return rc == 0 ? ms : -ms;
+}
+
+Latency measure(int runs, const std::function<std::vector<std::string>(int)>& argv_for) {
+  std::vector<double> ms;
+  int failures = 0;
+  for (int i = 0; i < runs; i++) {
+    double t = time_run(argv_for(i));
+    failures += t < 0;
+    ms.push_back(std::abs(t));
+  }
+  return summarize(std::move(ms), failures);
 }
 
 bool make_crun_bundle(const std::string& dir) {
@@ -113,31 +128,57 @@ bool make_crun_bundle(const std::string& dir) {
 }
 
 // crun refuses this machine's hybrid cgroup layout (v1 controllers plus a
-// cgroup2 mount holding one): measure it from a private mount namespace
-// where the cgroup2 mount is gone, so crun sees plain cgroup v1.
-Latency measure_crun(int runs, const std::string& bundle) {
-  int p[2];
-  Latency l;
-  if (pipe(p) < 0) return l;
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(p[0]);
-    if (unshare(CLONE_NEWNS) == 0 && mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0)
-      umount2("/sys/fs/cgroup/unified", MNT_DETACH);
-    spawn_quiet({"crun", "run", "-b", bundle, "berth-bench-warm"});
-    Latency c = measure(runs, [&](int i) {
-      return std::vector<std::string>{"crun", "run", "-b", bundle,
-                                      "berth-bench-" + std::to_string(getpid()) + "-" + std::to_string(i)};
-    });
-    ssize_t w = write(p[1], &c, sizeof c);
-    _exit(w == sizeof c ? 0 : 1);
+// cgroup2 mount holding one), so it runs from a helper process in a private
+// mount namespace where the cgroup2 mount is gone and crun sees plain v1.
+// The helper runs one `crun run` per request on a pipe and answers with its
+// time, so berth's and crun's runs alternate: this machine's speed drifts
+// by a quarter within minutes, and both sides should see the same drift.
+class CrunRunner {
+ public:
+  explicit CrunRunner(std::string bundle) : bundle_(std::move(bundle)) {}
+  ~CrunRunner() {
+    ask_.reset();
+    answer_.reset();
+    if (pid_ > 0) waitpid(pid_, nullptr, 0);
   }
-  close(p[1]);
-  if (read(p[0], &l, sizeof l) != sizeof l) l.failures = runs;
-  close(p[0]);
-  waitpid(pid, nullptr, 0);
-  return l;
-}
+  bool start() {
+    int ask[2], answer[2];
+    if (pipe2(ask, O_CLOEXEC) < 0 || pipe2(answer, O_CLOEXEC) < 0) return false;
+    pid_ = fork();
+    if (pid_ < 0) return false;
+    if (pid_ == 0) {
+      close(ask[1]);  // or the read below never sees EOF
+      close(answer[0]);
+      if (unshare(CLONE_NEWNS) == 0 && mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0)
+        umount2("/sys/fs/cgroup/unified", MNT_DETACH);
+      spawn_quiet({"crun", "run", "-b", bundle_, "berth-bench-warm"});
+      char b;
+      for (int i = 0; read(ask[0], &b, 1) == 1; i++) {
+        double t = time_run({"crun", "run", "-b", bundle_,
+                             "berth-bench-" + std::to_string(getpid()) + "-" + std::to_string(i)});
+        if (write(answer[1], &t, sizeof t) != sizeof t) break;
+      }
+      _exit(0);
+    }
+    close(ask[0]);
+    close(answer[1]);
+    ask_.reset(ask[1]);
+    answer_.reset(answer[0]);
+    return true;
+  }
+  // One run's milliseconds (negative: it failed).
+  double run_once() {
+    double t = -1;
+    char b = 1;
+    if (write(ask_.get(), &b, 1) != 1 || read(answer_.get(), &t, sizeof t) != sizeof t) return -1;
+    return t;
+  }
+
+ private:
+  std::string bundle_;
+  pid_t pid_ = -1;
+  unique_fd ask_, answer_;
+};
 
 // Reads a berth log back with the engine's own decoder, counting the stdout
 // bytes and checking them against berth-testinit's write-bytes pattern.
@@ -417,21 +458,36 @@ int main(int argc, char** argv) {
 
   std::string ctl = bin_path("berthctl"), host = d.host();
   spawn_quiet({ctl, "-H", host, "run", "--rm", "--network", "none", "busybox", "true"});  // warm caches
-  Latency berth = measure(runs, [&](int) {
-    return std::vector<std::string>{ctl, "-H", host, "run", "--rm", "--network", "none", "busybox", "true"};
-  });
-  std::printf("start latency, berthctl run --rm --network none busybox true (%d runs): p50 %.2f ms, p99 %.2f ms, mean %.2f ms, failures %d\n",
-              runs, berth.p50_ms, berth.p99_ms, berth.mean_ms, berth.failures);
+  std::vector<std::string> berth_argv{ctl, "-H", host, "run", "--rm", "--network", "none", "busybox", "true"};
+  std::unique_ptr<CrunRunner> crun_runner;
   if (crun) {
     std::string bundle = d.dir() + "/bundle";
-    if (make_crun_bundle(bundle)) {
-      Latency c = measure_crun(runs, bundle);
-      std::printf("start latency, crun run (same rootfs, OCI bundle) (%d runs): p50 %.2f ms, p99 %.2f ms, mean %.2f ms, failures %d\n",
-                  runs, c.p50_ms, c.p99_ms, c.mean_ms, c.failures);
-      std::printf("berth p50 / crun p50 = %.2f\n", berth.p50_ms / c.p50_ms);
-    } else {
+    crun_runner = std::make_unique<CrunRunner>(bundle);
+    if (!make_crun_bundle(bundle) || !crun_runner->start()) {
       std::printf("crun: could not prepare an OCI bundle; skipped\n");
+      crun_runner.reset();
     }
+  }
+  std::vector<double> berth_ms, crun_ms;
+  int berth_failures = 0, crun_failures = 0;
+  for (int i = 0; i < runs; i++) {  // alternating, so both see the same machine
+    double t = time_run(berth_argv);
+    berth_failures += t < 0;
+    berth_ms.push_back(std::abs(t));
+    if (!crun_runner) continue;
+    t = crun_runner->run_once();
+    crun_failures += t < 0;
+    crun_ms.push_back(std::abs(t));
+  }
+  crun_runner.reset();
+  Latency berth = summarize(berth_ms, berth_failures);
+  std::printf("start latency, berthctl run --rm --network none busybox true (%d runs): p50 %.2f ms, p99 %.2f ms, mean %.2f ms, failures %d\n",
+              runs, berth.p50_ms, berth.p99_ms, berth.mean_ms, berth.failures);
+  if (!crun_ms.empty()) {
+    Latency c = summarize(crun_ms, crun_failures);
+    std::printf("start latency, crun run (same rootfs, OCI bundle, runs alternating with berth's) (%d runs): p50 %.2f ms, p99 %.2f ms, mean %.2f ms, failures %d\n",
+                runs, c.p50_ms, c.p99_ms, c.mean_ms, c.failures);
+    std::printf("berth p50 / crun p50 = %.2f\n", berth.p50_ms / c.p50_ms);
   }
 
   if (log_mib > 0) {

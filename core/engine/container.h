@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -133,7 +134,15 @@ struct Container {
   // removal job instead of in the init's exit, which is on the path of
   // every `run --rm` (see Engine::hold_mount_namespace).
   unique_fd held_mntns;
-  bool auto_remove_pending = false;   // AutoRemove once the exited process is dropped
+  // Run (deferred) once the exited process is dropped: a removal waiting for
+  // the process's last operations to end.
+  std::vector<std::function<void()>> after_drop;
+  // A restart's stop is under way: its exit must not remove an AutoRemove
+  // container (Docker's restart keeps it too).
+  bool restarting = false;
+  // cp on the stopped container in progress (container_archive.cc): each
+  // holds a detached overlay on its upper dir, so start waits for them.
+  std::shared_ptr<std::atomic<int>> overlay_copies;
   std::vector<std::string> exec_ids;   // its exec instances (inspect's ExecIDs)
   // stdin sent by a client attached before start (docker run -i attaches
   // first): handed to the process at start. One chunk per client at most,

@@ -20,12 +20,15 @@
 //     behind if berthd dies mid-copy. Volumes and bind mounts are not
 //     mounted into it (Docker mounts them for a stopped container's cp):
 //     a path under a volume's target shows what the root itself has there.
-// FIXME(issue 5): starting a stopped container while a cp on it is in
-// progress mounts a second overlay on the same upper dir (overlayfs warns
-// "upperdir is in-use"); the engine does not yet hold the start back.
+// While such a copy holds the overlay, a start would mount a second overlay
+// on the same upper dir (overlayfs: "upperdir is in-use", and the two would
+// not see each other's changes): start refuses (409) until the copy ends.
+// The hold is counted in Container::overlay_copies and dropped with the
+// last object of the copy (job, stream producer), on whichever thread.
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <memory>
 
 #include "core/base/log.h"
@@ -41,7 +44,8 @@ namespace {
 // once on the job pool.
 class RootSource {
  public:
-  static Result<std::shared_ptr<RootSource>> of(fs::ImageStore& images, const Container& c) {
+  static Result<std::shared_ptr<RootSource>> of(fs::ImageStore& images, const std::string& init_layer,
+                                                Container& c) {
     if (c.state.status == Status::kRemoving) return Error::conflict("container {} is marked for removal", c.id);
     auto s = std::make_shared<RootSource>();
     bool running = (c.state.status == Status::kRunning || c.state.status == Status::kPaused) && c.state.pid > 0;
@@ -53,11 +57,19 @@ class RootSource {
       return s;
     }
     fs::Image img = BERTH_TRY_CTX(images.resolve(c.image_id), "container {}", c.id);
-    s->lowers_.assign(img.layer_dirs.rbegin(), img.layer_dirs.rend());
+    s->lowers_ = {init_layer};  // as the running container sees its root
+    s->lowers_.insert(s->lowers_.end(), img.layer_dirs.rbegin(), img.layer_dirs.rend());
     s->upper_ = c.dir + "/upper";
     s->work_ = c.dir + "/work";
+    if (!c.overlay_copies) c.overlay_copies = std::make_shared<std::atomic<int>>(0);
+    std::shared_ptr<std::atomic<int>> count = c.overlay_copies;
+    count->fetch_add(1);
+    s->hold_ = std::shared_ptr<void>(nullptr, [count](void*) { count->fetch_sub(1); });
     return s;
   }
+
+  // Keeps a stopped container's start refused while alive (null if running).
+  const std::shared_ptr<void>& hold() const { return hold_; }
 
   bool running() const { return static_cast<bool>(proc_root_); }
 
@@ -70,6 +82,7 @@ class RootSource {
   unique_fd proc_root_;
   std::vector<std::string> lowers_;
   std::string upper_, work_;
+  std::shared_ptr<void> hold_;
 };
 
 // Docker's answer to a write on a read-only root.
@@ -78,7 +91,7 @@ Error read_only_root() { return Error::invalid("container rootfs is marked read-
 }  // namespace
 
 void Engine::archive_stat(Container& c, std::string path, std::function<void(Result<fs::PathInfo>)> done) {
-  auto src = RootSource::of(*images_, c);
+  auto src = RootSource::of(*images_, init_layer(), c);
   if (!src) return done(std::move(src.error()));
   auto result = std::make_shared<Result<fs::PathInfo>>(Error(Code::kCancelled, "stat not run"));
   bool queued = r_.run_job(
@@ -92,19 +105,20 @@ void Engine::archive_stat(Container& c, std::string path, std::function<void(Res
 }
 
 void Engine::archive_get(Container& c, std::string path, ExportPiece piece) {
-  auto src = RootSource::of(*images_, c);
+  auto src = RootSource::of(*images_, init_layer(), c);
   if (!src) return piece(std::move(src.error()), true, {});
   log::debug("engine", "archive get id={} path={}", c.id, path);
   auto open = [src = *src, path = std::move(path)]() -> Result<PieceProducer> {
     unique_fd root = BERTH_TRY(src->take());
     std::shared_ptr<fs::PathTar> tar = BERTH_TRY(fs::PathTar::open(std::move(root), path));
-    return PieceProducer([tar](std::string* out, size_t budget) { return tar->produce(out, budget); });
+    return PieceProducer(
+        [tar, hold = src->hold()](std::string* out, size_t budget) { return tar->produce(out, budget); });
   };
   stream_pieces(r_, std::move(open), std::move(piece), "archive");
 }
 
 void Engine::archive_put(Container& c, std::string path, std::string tar_path, ArchivePutOptions o, Done done) {
-  auto src = RootSource::of(*images_, c);
+  auto src = RootSource::of(*images_, init_layer(), c);
   if (!src) return done(std::move(src.error()));
   // A running container's kernel refuses writes to its read-only root
   // (EROFS) but takes them in its volumes; a stopped one's overlay here is

@@ -132,7 +132,7 @@ void Engine::oom_ready(Container& c, int32_t res) {
   watch_oom(c);
 }
 
-void Engine::release_cgroup(Container& c) {
+void Engine::release_cgroup(Container& c, bool removal_follows) {
   if (!c.cgroup) return;
   auto kills = c.cgroup->oom_kills();
   uint64_t seen = c.proc ? c.proc->oom_seen : 0;
@@ -143,10 +143,10 @@ void Engine::release_cgroup(Container& c) {
   stats_.container_stopped(c.id);
   std::shared_ptr<cgroups::Cgroup> cg = std::move(c.cgroup);
   c.cgroup.reset();
-  // AutoRemove: the container is about to go, never to start again under
-  // this id, so the rmdirs need not hold up its removal (`run --rm` waits
-  // for that). Otherwise remove it now: a start may follow at once.
-  if (!c.spec.auto_remove) {
+  // When the container is about to be removed (AutoRemove), never to start
+  // again under this id, the rmdirs need not hold up its removal (`run --rm`
+  // waits for that). Otherwise remove it now: a start may follow at once.
+  if (!removal_follows) {
     auto r = cg->destroy();
     if (r || r.error().code() != Code::kConflict) {
       if (!r) log::warn("engine", "remove cgroup of id={}: {}", c.id, r.error().message());

@@ -38,8 +38,15 @@ void Engine::finish_exit(Container& c) {
   c.state.finished_ns = now_ns();
   c.state.status = start_failed ? Status::kCreated : Status::kExited;
   log::info("engine", "die id={} exit_code={}", c.id, p.exit_code);
-  c.held_mntns = std::move(p.mntns);
-  release_cgroup(c);
+  // AutoRemove removes the container right after this, unless a restart
+  // stopped it (Engine::restart starts it again).
+  bool removal_follows = c.spec.auto_remove && !c.restarting;
+  c.restarting = false;
+  // Held for the removal job (Engine::hold_mount_namespace); a restart
+  // tears it down here, before its next overlay mounts the same dirs.
+  if (removal_follows) c.held_mntns = std::move(p.mntns);
+  p.mntns.reset();
+  release_cgroup(c, removal_follows);
   emit(c, "die", {{"exitCode", std::to_string(p.exit_code)}});
   auto on_exit = std::move(p.on_exit);
   p.on_exit.clear();
@@ -49,23 +56,18 @@ void Engine::finish_exit(Container& c) {
     if (a.closed) a.closed();
   notify_log(c, true);
   fire_waiters(c, false);
-  // AutoRemove: removed just below, so the state file would be written only
+  // Removed just below (AutoRemove), so the state file would be written only
   // to be deleted (one job-pool round trip on the path of every `run --rm`).
   // A crash in between finds it "running" and marks it exited, as for any
   // container lost in a crash.
-  if (!c.spec.auto_remove) persist(c);
+  if (!removal_follows) persist(c);
   drop_process_if_idle(c);
   // Callers below may remove the container: look it up again by id after.
   std::string id = c.id;
   for (auto& d : on_exit) d(ok());
   auto it = containers_.find(id);
-  if (it != containers_.end() && it->second->spec.auto_remove &&
-      it->second->state.status != Status::kRemoving) {
-    // Not while the process's last operations (a log write, a stats read)
-    // are in flight: drop_process_if_idle removes it once they end.
-    if (it->second->proc) it->second->auto_remove_pending = true;
-    else remove_now(*it->second, [](Result<void>) {});
-  }
+  if (it != containers_.end() && removal_follows && it->second->state.status != Status::kRemoving)
+    remove_now(*it->second, [](Result<void>) {});
   check_shutdown();
 }
 
@@ -74,14 +76,8 @@ void Engine::drop_process_if_idle(Container& c) {
   if (c.state.status == Status::kRunning || c.state.status == Status::kPaused)
     return;  // finish_exit has not run yet
   c.proc.reset();
-  if (c.auto_remove_pending) {
-    c.auto_remove_pending = false;
-    r_.defer([this, id = c.id] {
-      auto it = containers_.find(id);
-      if (it != containers_.end() && it->second->state.status != Status::kRemoving)
-        remove_now(*it->second, [](Result<void>) {});
-    });
-  }
+  for (auto& fn : c.after_drop) r_.defer(std::move(fn));
+  c.after_drop.clear();
   check_shutdown();
 }
 
@@ -142,6 +138,25 @@ void Engine::stop(Container& c, int timeout_s, int sig, Done done) {
     p.stop_timer_c.set_callback([this, cp](int32_t res, uint32_t) { stop_timer_fired(*cp, res); });
     r_.timeout(&p.stop_ts, p.stop_timer_c);
   }
+}
+
+void Engine::restart(Container& c, int timeout_s, int sig, Done done) {
+  if (c.state.status == Status::kRunning && c.proc) c.restarting = true;
+  std::string id = c.id;
+  stop(c, timeout_s, sig, [this, id, done = std::move(done)](Result<void> r) mutable {
+    auto it = containers_.find(id);
+    if (it == containers_.end()) return done(Error::not_found("No such container: {}", id));
+    it->second->restarting = false;
+    if (!r && r.error().code() != Code::kNotModified) return done(std::move(r));
+    auto go = [this, id, done = std::move(done)]() mutable {
+      auto found = containers_.find(id);
+      if (found == containers_.end()) return done(Error::not_found("No such container: {}", id));
+      start(*found->second, std::move(done));
+    };
+    // The exited process's last operations may still be in flight.
+    if (it->second->proc) it->second->after_drop.push_back(std::move(go));
+    else go();
+  });
 }
 
 }  // namespace berth::engine

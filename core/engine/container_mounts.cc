@@ -36,7 +36,7 @@ Error bind_source_missing(const std::string& path) {
 // Image VOLUME entries the client did not mount something else on become
 // anonymous volumes (Docker does the same at create).
 Result<void> Engine::prepare_mounts(CreateSpec& spec, const fs::Image& img) {
-  for (const std::string& path : image_volumes(img.config_json)) {
+  for (const std::string& path : img.config.volumes) {
     if (path.empty() || path[0] != '/' || path == "/" || covers(spec.mounts, path)) continue;
     MountSpec m;
     m.type = MountSpec::Type::kVolume;

@@ -61,6 +61,11 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
   // Leftovers of removals interrupted by a crash.
   (void)remove_tree(o.root + "/trash");
   BERTH_TRY_VOID(make_dirs(o.root + "/trash", 0700));
+  for (const std::string& id : e->stale_auto_remove_) {
+    log::info("engine", "removing AutoRemove container id={} left from before the restart", id);
+    e->remove_now(*e->containers_.at(id), [](Result<void>) {});
+  }
+  e->stale_auto_remove_.clear();
   return e;
 }
 
@@ -100,6 +105,11 @@ Result<void> Engine::load_containers() {
       ct.state.finished_ns = now_ns();
       remove_stale_cgroup(ct);
     }
+    // An AutoRemove container that ran is removed as its exit would have
+    // (Docker does the same when it restores): the daemon stopped before it
+    // could, or the exit skipped the state write because the removal came
+    // next.
+    if (ct.spec.auto_remove && ct.state.status == Status::kExited) stale_auto_remove_.push_back(id);
     struct stat st;
     if (::stat(ct.log_path().c_str(), &st) == 0) ct.log_committed = uint64_t(st.st_size);
     if (!ct.name.empty()) names_[ct.name] = id;

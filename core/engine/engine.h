@@ -76,6 +76,9 @@ class Engine {
   void start(Container& c, Done done);
   Result<void> kill(Container& c, int sig);
   void stop(Container& c, int timeout_s, int sig, Done done);
+  // stop, then start once the exited process is gone; an AutoRemove
+  // container is kept (as Docker's restart does).
+  void restart(Container& c, int timeout_s, int sig, Done done);
   // remove_volumes (rm -v): also remove the container's anonymous volumes
   // that no other container uses (AutoRemove containers always do).
   void remove(Container& c, bool force, Done done, bool remove_volumes = false);
@@ -286,14 +289,16 @@ class Engine {
   Result<void> place_in_cgroup(Container& c, pid_t pid);
   void watch_oom(Container& c);
   void oom_ready(Container& c, int32_t res);
-  void release_cgroup(Container& c);
+  void release_cgroup(Container& c, bool removal_follows = false);
   // container_logs.cc
   void notify_log(Container& c, bool ended);
   // container_stdin.cc
   void stdin_started(Container& c);
   std::unique_ptr<StdinWriter> make_stdin_writer(Container& c);
   void pty_arrived(Container& c);
-  void hold_mount_namespace(Container& c);
+  void hold_mount_namespace(const Container& c, Process& p);
+  OutputPump::Callbacks pump_callbacks(Container& c);
+  Result<runtime::Spec> init_spec(Container& c);
   // container_exec.cc
   void exec_read(ExecInstance& e, ExecInstance::Pipe& p);
   void exec_pty_arrived(ExecInstance& e);
@@ -306,6 +311,7 @@ class Engine {
 
   reactor::Reactor& r_;
   Options opts_;
+  std::vector<std::string> stale_auto_remove_;   // found by load_containers()
   std::unique_ptr<fs::ImageStore> images_;
   std::unique_ptr<VolumeStore> volumes_;
   std::unique_ptr<NetnsPool> netns_pool_;

@@ -73,7 +73,9 @@ class IndexWriter {
   void add(const IndexEntry& e);
   void cancel_pending() { pending_n_ = 0; }
   bool busy() const { return write_c_.in_flight(); }
-  // Called when a write completes and no other is started (busy() is false).
+  // Called when a write completes and no other is started (busy() is false),
+  // from within the writer's own completion: the callee must not destroy
+  // the writer (or its owner) synchronously; defer that to a later turn.
   void set_on_idle(std::function<void()> f) { on_idle_ = std::move(f); }
 
  private:

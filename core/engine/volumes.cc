@@ -56,16 +56,6 @@ bool valid_volume_name(std::string_view n) {
   return true;
 }
 
-std::vector<std::string> image_volumes(const std::string& config_json) {
-  std::vector<std::string> out;
-  json j = json::parse(config_json, nullptr, false);
-  if (!j.is_object() || !j.contains("config") || !j["config"].is_object()) return out;
-  const json& cfg = j["config"];
-  if (!cfg.contains("Volumes") || !cfg["Volumes"].is_object()) return out;
-  for (auto& [path, v] : cfg["Volumes"].items()) out.push_back(path);
-  return out;
-}
-
 
 Result<std::unique_ptr<VolumeStore>> VolumeStore::open(const std::string& dir) {
   std::unique_ptr<VolumeStore> s(new VolumeStore(dir));

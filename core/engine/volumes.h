@@ -86,9 +86,5 @@ class VolumeStore {
 // characters).
 bool valid_volume_name(std::string_view name);
 
-// The Volumes of an image config document ({"config":{"Volumes":{"/p":{}}}}),
-// sorted; empty when absent or unreadable.
-// FIXME(issue 5): belongs in fs::ImageConfig (owned by the fs work in flight).
-std::vector<std::string> image_volumes(const std::string& config_json);
 
 }  // namespace berth::engine

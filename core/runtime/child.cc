@@ -315,13 +315,15 @@ int loopback_up() {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) fail(a, Stage::kDeathSignal, errno);
   if (int e = reset_signals()) fail(a, Stage::kSignals, e);
 
-  // The hostname, loopback and the whole mount plan need neither the cgroups
-  // nor anything else berthd does before release(), so they run while berthd
-  // makes and joins the cgroups (v1) and sets up the network: the two halves
-  // of a start overlap on two cores instead of following each other. A
-  // failure waits for release() to be reported, so that berthd, which may
-  // be writing this pid into cgroup.procs, meets a live process and then
-  // reads the real error from the error pipe.
+  // The hostname, loopback and the whole mount plan need nothing berthd
+  // does before release(), so they run while berthd makes and joins the
+  // cgroups (v1): the two halves of a start overlap on two cores instead of
+  // following each other. A failure waits for release() to be reported, so
+  // that berthd, which may be writing this pid into cgroup.procs, meets a
+  // live process and then reads the real error from the error pipe. On v1
+  // the kernel memory of these mounts is charged to berthd's memory cgroup
+  // (it is not moved with the child), and berthd's devices cgroup, not the
+  // container's, decides whether mknod works (else /dev nodes are bound).
   ::umask(0);  // the mount plan's modes are exact (device nodes are 0666)
   int32_t early_stage = 0;
   int early_errno = 0;

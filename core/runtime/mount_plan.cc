@@ -100,6 +100,8 @@ void add_sys(MountPlan& plan, bool new_netns) {
   // A fresh sysfs shows the network devices of the mounter's netns, so it is
   // only right with a new netns; with the host's, bind the host's /sys.
   // FIXME(cgroups follow-up): mount /sys/fs/cgroup read-only like Docker.
+  // Not as a step of this plan: the plan runs before release(), and the
+  // mount must follow the cgroup namespace unshare that comes after it.
   if (new_netns) {
     plan.steps.push_back(fs_step("sysfs", "/sys", kNoSuidExecDev | MOUNT_ATTR_RDONLY));
     return;

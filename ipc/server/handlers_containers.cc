@@ -76,14 +76,7 @@ void restart(Server& s, Connection& c, const Params& p) {
   if (!ct) return;
   auto args = stop_args(c.request(), *ct);
   if (!args) return c.respond_error(args.error());
-  std::string id = ct->id;
-  engine::Done then_start = [&s, id, done = reply(s, c, 204)](Result<void> r) {
-    if (!r && r.error().code() != Code::kNotModified) return done(std::move(r));
-    auto found = s.engine().find(id);
-    if (!found) return done(Error(std::move(found.error())));
-    s.engine().start(**found, done);
-  };
-  s.engine().stop(*ct, args->first, args->second, std::move(then_start));
+  s.engine().restart(*ct, args->first, args->second, reply(s, c, 204));
 }
 
 void remove(Server& s, Connection& c, const Params& p) {

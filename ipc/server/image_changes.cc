@@ -1,6 +1,8 @@
 #include "ipc/server/image_changes.h"
 
+#include <algorithm>
 #include <cctype>
+#include <optional>
 
 #include "core/base/strings.h"
 #include "ipc/server/json_util.h"
@@ -16,20 +18,37 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(b, e - b + 1));
 }
 
+// A JSON array of strings; nullopt when `args` is not a JSON array.
+Result<std::optional<std::vector<std::string>>> json_form(const std::string& args) {
+  if (args.empty() || args[0] != '[') return std::nullopt;
+  Json j = Json::parse(args, nullptr, false);
+  if (!j.is_array()) return std::nullopt;
+  std::vector<std::string> out;
+  for (auto& e : j) {
+    if (!e.is_string()) return Error::invalid("invalid JSON array in change: {}", args);
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
 // JSON array form, or shell form wrapped in /bin/sh -c.
 Result<std::vector<std::string>> command_form(const std::string& args) {
-  if (!args.empty() && args[0] == '[') {
-    Json j = Json::parse(args, nullptr, false);
-    if (j.is_array()) {
-      std::vector<std::string> out;
-      for (auto& e : j) {
-        if (!e.is_string()) return Error::invalid("invalid JSON array in change: {}", args);
-        out.push_back(e.get<std::string>());
-      }
-      return out;
-    }
-  }
+  if (auto j = BERTH_TRY(json_form(args))) return std::move(*j);
   return std::vector<std::string>{"/bin/sh", "-c", args};
+}
+
+// VOLUME ["/a", "/b"] or VOLUME /a /b: absolute paths, added to the set.
+Result<void> add_volumes(const std::string& args, std::vector<std::string>& volumes) {
+  std::vector<std::string> paths;
+  if (auto j = BERTH_TRY(json_form(args))) paths = std::move(*j);
+  else paths = split(args, ' ');
+  for (const std::string& p : paths) {
+    if (p.empty()) continue;
+    if (p[0] != '/') return Error::invalid("VOLUME {}: the path must be absolute", p);
+    if (std::find(volumes.begin(), volumes.end(), p) == volumes.end()) volumes.push_back(p);
+  }
+  std::sort(volumes.begin(), volumes.end());
+  return ok();
 }
 
 // KEY=VALUE pairs (one or more) or the legacy "KEY VALUE" form.
@@ -75,6 +94,8 @@ Result<void> apply_changes(const std::vector<std::string>& changes, fs::ImageCon
       }
     } else if (instr == "LABEL") {
       for (auto& [k, v] : key_values(args)) cfg.labels[k] = v;
+    } else if (instr == "VOLUME") {
+      BERTH_TRY_VOID(add_volumes(args, cfg.volumes));
     } else {
       return Error::invalid("{} is not a valid change command", instr);
     }

@@ -1,5 +1,5 @@
 // Dockerfile-style `changes` for import and commit: CMD, ENTRYPOINT, ENV,
-// WORKDIR, USER, LABEL, EXPOSE, STOPSIGNAL applied to an image config.
+// WORKDIR, USER, LABEL, EXPOSE, STOPSIGNAL, VOLUME applied to an image config.
 // Pure; any thread.
 #pragma once
 

@@ -318,6 +318,48 @@ TEST_F(CpTest, StoppedContainers) {
   rm("stopped");
 }
 
+// A copy out of a stopped container holds a detached overlay on its upper
+// dir for as long as the tar streams: a start meanwhile is refused (409),
+// and works once the copy has ended.
+TEST_F(CpTest, StartWaitsForACopyOfTheStoppedContainer) {
+  auto r = d().ctl({"run", "--name", "held", "busybox", "sh", "-c", "head -c 33554432 /dev/zero > /big"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto start = [&] {
+    auto resp = d().client().request("POST", "/containers/held/start");
+    return resp ? resp->status : -1;
+  };
+  {
+    // The client reads nothing past the head: 32 MiB cannot fit in the
+    // socket buffers, so the producer (and its overlay) stays alive.
+    ipc::Client reader = d().client();
+    auto head = reader.start_stream("GET", url("held", "/big"));
+    ASSERT_TRUE(head && head->status == 200);
+    auto refused = d().client().request("POST", "/containers/held/start");
+    ASSERT_TRUE(refused.has_value());
+    EXPECT_EQ(refused->status, 409);
+    EXPECT_THAT(refused->body, HasSubstr("copy (cp) in progress"));
+    size_t bytes = 0;
+    for (;;) {
+      auto piece = reader.next_chunk();
+      ASSERT_TRUE(piece.has_value());
+      if (!*piece) break;
+      bytes += (*piece)->size();
+    }
+    EXPECT_GT(bytes, size_t(32 << 20));
+  }
+  // The hold goes with the stream's last piece, a reactor turn or so after
+  // the client got it: bounded retries, not a sleep.
+  int status = 409;
+  for (int i = 0; i < 500 && status == 409; i++) {
+    status = start();
+    if (status == 409) usleep(2000);
+  }
+  EXPECT_EQ(status, 204);
+  EXPECT_EQ(d().ctl({"wait", "held"}).out, "0\n");
+  EXPECT_EQ(d().mounts_under(d().root()), 0);
+  rm("held");
+}
+
 TEST_F(CpTest, BerthctlCp) {
   start("ctl", "mkdir -p /d/sub; echo hi > /d/f; echo g > /d/sub/g; ln -s /d/f /lnk");
   std::string out = d().dir() + "/cpout";

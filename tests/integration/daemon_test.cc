@@ -71,6 +71,11 @@ TEST_F(DaemonTest, CrashedDaemonRestartsAndMarksContainersExited) {
   ASSERT_EQ(running.exit_code, 0) << running.err;
   std::string cgroup = d.container_cgroup("memory", running.out.substr(0, 64));
   EXPECT_TRUE(std::filesystem::exists(cgroup)) << cgroup;
+  // An AutoRemove container lost in the crash is removed at the restart.
+  auto ephemeral = d.ctl({"run", "-d", "--rm", "--name", "ephemeral", "busybox", "sleep", "1000"});
+  ASSERT_EQ(ephemeral.exit_code, 0) << ephemeral.err;
+  std::string ephemeral_dir = d.root() + "/containers/" + ephemeral.out.substr(0, 64);
+  EXPECT_TRUE(std::filesystem::exists(ephemeral_dir));
   d.crash();  // SIGKILL: the container's init dies with it (PDEATHSIG)
   ASSERT_TRUE(d.start(&err)) << err;
   // The lost container's cgroup is cleaned up by the restarted daemon.
@@ -79,6 +84,8 @@ TEST_F(DaemonTest, CrashedDaemonRestartsAndMarksContainersExited) {
   Json j = Json::parse(c.request("GET", "/containers/victim/json")->body);
   EXPECT_EQ(j["State"]["Running"], false);
   EXPECT_THAT(j["State"]["Error"].get<std::string>(), HasSubstr("stopped unexpectedly"));
+  EXPECT_EQ(c.request("GET", "/containers/ephemeral/json")->status, 404);
+  EXPECT_FALSE(std::filesystem::exists(ephemeral_dir)) << ephemeral_dir;
   EXPECT_EQ(d.ctl({"rm", "victim"}).exit_code, 0);
   EXPECT_EQ(d.stop(), 0);
 }

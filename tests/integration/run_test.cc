@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "core/base/strings.h"
 #include "ipc/proto/frames.h"
@@ -14,6 +15,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using Json = nlohmann::json;
 
 class RunTest : public DaemonSuite {};
 
@@ -152,6 +154,39 @@ TEST_F(RunTest, RmLeavesNothingBehind) {
   EXPECT_EQ(d().mounts_under(d().root()), 0);
   auto ps = d().ctl({"ps", "-a", "-q"});
   EXPECT_EQ(ps.out, "");
+}
+
+// --rm containers: a forced rm of a running one (with a memory limit, so an
+// OOM watch is in flight too) removes it once its process is gone, and a
+// restart keeps it (as Docker's does) and runs it again.
+TEST_F(RunTest, ForcedRmAndRestartOfRmContainers) {
+  for (int i = 0; i < 20; i++) {
+    auto r = d().ctl({"run", "-d", "--rm", "-m", "64m", "busybox", "sh", "-c", "seq 1 2000; sleep 1000"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto rm = d().ctl({"rm", "-f", r.out.substr(0, 64)});
+    EXPECT_EQ(rm.exit_code, 0) << rm.err;
+  }
+  auto r = d().ctl({"run", "-d", "--rm", "--name", "again", "busybox", "sh", "-c", "echo up; sleep 1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto c = d().client();
+  auto restarted = c.request("POST", "/containers/again/restart?t=0");
+  ASSERT_TRUE(restarted.has_value());
+  EXPECT_EQ(restarted->status, 204) << restarted->body;
+  Json j = Json::parse(c.request("GET", "/containers/again/json")->body);
+  EXPECT_EQ(j["State"]["Running"], true);
+  // It still goes away by itself when it exits.
+  EXPECT_EQ(d().ctl({"kill", "again"}).exit_code, 0);
+  auto wait = c.request("POST", "/containers/again/wait?condition=removed");
+  ASSERT_TRUE(wait.has_value());
+  EXPECT_TRUE(wait->status == 200 || wait->status == 404) << wait->status;
+  int gone = 0;
+  for (int i = 0; i < 500 && !gone; i++) {
+    gone = c.request("GET", "/containers/again/json")->status == 404;
+    if (!gone) usleep(2000);
+  }
+  EXPECT_TRUE(gone);
+  EXPECT_EQ(d().ctl({"ps", "-a", "-q"}).out, "");
+  EXPECT_EQ(d().mounts_under(d().root()), 0);
 }
 
 TEST_F(RunTest, TwoHundredRunsLeakNothing) {

@@ -9,14 +9,17 @@
 
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "core/base/file.h"
+#include "core/engine/log_index.h"
 #include "core/reactor/reactor.h"
 
 namespace berth::engine {
@@ -114,42 +117,54 @@ TEST_F(FullDisk, NonBlockingModeKeepsTheContainerGoingAndCountsDrops) {
 // The owner drops a pump (and, with AutoRemove, the whole container) when
 // `drained` has been reported and busy() is false. A log index write may
 // still be in flight when the output drains, so `drained` must be reported
-// again once it ends: the last report always sees an idle pump.
-TEST(OutputPumpIdle, TheLastDrainedReportSeesAnIdlePump) {
+// again once it ends. Made deterministic with a FIFO as the index file,
+// filled up beforehand: the index write cannot complete until the test
+// reads the FIFO.
+TEST(OutputPumpIdle, DrainedIsReportedAgainWhenALateIndexWriteEnds) {
   char tmpl[] = "/tmp/berth-pump-idle-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   std::string dir = tmpl;
+  std::string path = dir + "/container.log";
+  ASSERT_EQ(::mkfifo(log_index_path(path).c_str(), 0600), 0) << strerror(errno);
+  unique_fd fifo_r(::open(log_index_path(path).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  ASSERT_TRUE(fifo_r);
+  {
+    unique_fd filler(::open(log_index_path(path).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    ASSERT_TRUE(filler);
+    std::string block(4096, 'f');
+    while (::write(filler.get(), block.data(), block.size()) > 0) {
+    }
+    ASSERT_EQ(errno, EAGAIN);
+  }
   auto r = reactor::Reactor::create(64, 1);
   ASSERT_TRUE(r);
-  for (int round = 0; round < 20; round++) {
+  {
     int p[2];
     ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
     unique_fd out_r(p[0]), out_w(p[1]);
-    std::string path = dir + "/container.log";
-    ::unlink(path.c_str());
     auto log_fd = open_fd(path, O_WRONLY | O_CREAT, 0600);
     ASSERT_TRUE(log_fd);
-    int reports = 0;
-    bool last_saw_busy = true;
+    std::vector<bool> busy_at_report;
     OutputPump* self = nullptr;
     OutputPump::Callbacks cb;
-    cb.drained = [&] {
-      reports++;
-      last_saw_busy = self->busy();
-    };
+    cb.drained = [&] { busy_at_report.push_back(self->busy()); };
     OutputPump pump(**r, std::move(*log_fd), 0, std::move(out_r), unique_fd(), std::move(cb));
     self = &pump;
     pump.use_log_files(path, LogConfig{});
     pump.start();
-    // Many short lines: one index entry per record, written in batches.
-    std::string lines;
-    for (int i = 0; i < 200 + round * 37; i++) lines += "line " + std::to_string(i) + "\n";
-    ASSERT_TRUE(write_all(out_w.get(), lines));
+    ASSERT_TRUE(write_all(out_w.get(), "one line\n"));
     out_w.reset();
-    for (int i = 0; i < 1000 && (pump.busy() || !pump.drained()); i++) (*r)->run_once(10);
-    ASSERT_FALSE(pump.busy());
-    EXPECT_GE(reports, 1);
-    EXPECT_FALSE(last_saw_busy) << "round " << round << ": no report after the pump went idle";
+    for (int i = 0; i < 1000 && !pump.drained(); i++) (*r)->run_once(10);
+    ASSERT_TRUE(pump.drained());
+    // Drained, but the index write is stuck on the full FIFO.
+    EXPECT_TRUE(pump.busy());
+    ASSERT_EQ(busy_at_report, std::vector<bool>{true});
+    char buf[65536];
+    while (::read(fifo_r.get(), buf, sizeof buf) > 0) {
+    }
+    for (int i = 0; i < 1000 && pump.busy(); i++) (*r)->run_once(10);
+    EXPECT_FALSE(pump.busy());
+    EXPECT_EQ(busy_at_report, (std::vector<bool>{true, false}));
   }
   r->reset();
   EXPECT_TRUE(remove_tree(dir));

@@ -119,13 +119,6 @@ TEST(VolumeNames, DockerRule) {
   EXPECT_FALSE(valid_volume_name("a/b"));
 }
 
-TEST(ImageVolumes, FromConfigDocument) {
-  EXPECT_EQ(image_volumes(R"({"config":{"Volumes":{"/data":{},"/cache":{}}}})"),
-            (std::vector<std::string>{"/cache", "/data"}));
-  EXPECT_TRUE(image_volumes(R"({"config":{}})").empty());
-  EXPECT_TRUE(image_volumes("not json").empty());
-}
-
 TEST(StateStore, MountsRoundTrip) {
   Container c;
   c.id = std::string(64, 'c');

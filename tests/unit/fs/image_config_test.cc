@@ -55,6 +55,7 @@ TEST(FsImageConfig, RoundTrips) {
   doc.config.cmd = {"echo hi"};
   doc.config.labels = {{"k", "v"}};
   doc.config.exposed_ports = {"8080/tcp"};
+  doc.config.volumes = {"/cache", "/data"};
   doc.diff_ids = {kDiff};
   auto back = parse_image_config(make_image_config(doc));
   ASSERT_TRUE(back.has_value()) << back.error().message();
@@ -64,6 +65,21 @@ TEST(FsImageConfig, RoundTrips) {
   EXPECT_EQ(back->created_ns, doc.created_ns);
   EXPECT_EQ(back->diff_ids, doc.diff_ids);
   EXPECT_EQ(back->history_created_by.size(), 1u);
+}
+
+// VOLUME entries: parsed sorted, kept by a commit merge as a union.
+TEST(FsImageConfig, Volumes) {
+  auto doc = parse_image_config(R"({"config":{"Volumes":{"/data":{},"/cache":{}}},"rootfs":{"diff_ids":[]}})");
+  ASSERT_TRUE(doc.has_value()) << doc.error().message();
+  EXPECT_EQ(doc->config.volumes, (std::vector<std::string>{"/cache", "/data"}));
+  auto none = parse_image_config(R"({"config":{},"rootfs":{"diff_ids":[]}})");
+  ASSERT_TRUE(none.has_value()) << none.error().message();
+  EXPECT_TRUE(none->config.volumes.empty());
+  EXPECT_FALSE(parse_image_config(R"({"config":{"Volumes":["/data"]}})").has_value());
+  ImageConfig user, base;
+  user.volumes = {"/z"};
+  base.volumes = {"/a", "/z"};
+  EXPECT_EQ(merge_image_config(user, base).volumes, (std::vector<std::string>{"/a", "/z"}));
 }
 
 TEST(FsImageConfig, RejectsMalformed) {

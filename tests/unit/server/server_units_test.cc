@@ -75,6 +75,11 @@ TEST(ImageChanges, AppliesDockerfileInstructions) {
   EXPECT_EQ(cfg.labels.at("k"), "v");
   EXPECT_EQ(cfg.exposed_ports, (std::vector<std::string>{"80/tcp", "53/udp"}));
   EXPECT_FALSE(apply_changes({"RUN rm -rf /"}, cfg).has_value());
+  ASSERT_TRUE(apply_changes({"VOLUME /data /cache", R"(VOLUME ["/logs", "/data"])"}, cfg).has_value());
+  EXPECT_EQ(cfg.volumes, (std::vector<std::string>{"/cache", "/data", "/logs"}));
+  auto relative = apply_changes({"VOLUME data"}, cfg);
+  ASSERT_FALSE(relative.has_value());
+  EXPECT_EQ(relative.error().message(), "VOLUME data: the path must be absolute");
 }
 
 TEST(Signals, NamesAndNumbers) {
