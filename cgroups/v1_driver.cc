@@ -34,8 +34,11 @@ Result<void> make_cgroup_dirs(const V1Hierarchy& h, const std::string& rel) {
 // walk, or every start would fail with ENOSPC.
 Result<void> fill_cpuset(const V1Hierarchy& h, const std::string& rel, const std::string& dir) {
   BERTH_TRY_VOID(copy_cpuset_if_empty(dir, dir.substr(0, dir.rfind('/'))));
-  std::optional<std::string> cpus = BERTH_TRY(read_control_if_exists(dir, "cpuset.cpus"));
-  return cpus && trim(*cpus).empty() ? make_cgroup_dirs(h, rel) : ok();
+  for (std::string_view file : {"cpuset.cpus", "cpuset.mems"}) {
+    std::optional<std::string> v = BERTH_TRY(read_control_if_exists(dir, file));
+    if (v && trim(*v).empty()) return make_cgroup_dirs(h, rel);
+  }
+  return ok();
 }
 
 class V1Driver final : public Driver {

@@ -35,6 +35,7 @@
 #include <cmath>
 #include <functional>
 #include <memory>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -422,6 +423,7 @@ int main(int argc, char** argv) {
   int storage_n = 0;
   long log_lines = 10'000'000;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines as they happen, even into a file
+  std::signal(SIGPIPE, SIG_IGN);             // a dead crun helper is a failed run, not our end
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     if (a == "--runs" && i + 1 < argc) runs = std::atoi(argv[++i]);

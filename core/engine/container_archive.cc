@@ -110,9 +110,14 @@ void Engine::archive_get(Container& c, std::string path, ExportPiece piece) {
   log::debug("engine", "archive get id={} path={}", c.id, path);
   auto open = [src = *src, path = std::move(path)]() -> Result<PieceProducer> {
     unique_fd root = BERTH_TRY(src->take());
-    std::shared_ptr<fs::PathTar> tar = BERTH_TRY(fs::PathTar::open(std::move(root), path));
-    return PieceProducer(
-        [tar, hold = src->hold()](std::string* out, size_t budget) { return tar->produce(out, budget); });
+    // Members are destroyed last to first: the tar (and the overlay's fd it
+    // owns) goes before the hold, so a start cannot slip in between.
+    struct Stream {
+      std::shared_ptr<void> hold;
+      std::shared_ptr<fs::PathTar> tar;
+    };
+    auto s = std::make_shared<Stream>(Stream{src->hold(), BERTH_TRY(fs::PathTar::open(std::move(root), path))});
+    return PieceProducer([s](std::string* out, size_t budget) { return s->tar->produce(out, budget); });
   };
   stream_pieces(r_, std::move(open), std::move(piece), "archive");
 }

@@ -153,9 +153,12 @@ void Engine::restart(Container& c, int timeout_s, int sig, Done done) {
       if (found == containers_.end()) return done(Error::not_found("No such container: {}", id));
       start(*found->second, std::move(done));
     };
-    // The exited process's last operations may still be in flight.
+    // Never from within this exit: other stop callbacks (an `rm -f` that
+    // raced the restart) run first and may mark the container for removal,
+    // which start() then refuses. And the exited process's last operations
+    // may still be in flight.
     if (it->second->proc) it->second->after_drop.push_back(std::move(go));
-    else go();
+    else r_.defer(std::move(go));
   });
 }
 

@@ -208,6 +208,7 @@ void Engine::exit_ready(Container& c, int32_t res) {
 void Engine::start(Container& c, Done done) {
   if (c.state.status == Status::kRunning || c.state.status == Status::kPaused)
     return done(Error(Code::kNotModified, "container already started"));
+  if (shutting_down_) return done(Error::conflict("berthd is shutting down; container {} not started", c.id));
   if (c.cgroup) return done(Error::conflict("container {} is still shutting down", c.id));
   if (c.state.status == Status::kRemoving)
     return done(Error::conflict("container {} is marked for removal and cannot be started", c.id));

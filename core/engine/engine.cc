@@ -181,6 +181,7 @@ void Engine::after_persist(Container& c, std::function<void()> fn) {
 }
 
 void Engine::shutdown(std::function<void()> done) {
+  shutting_down_ = true;
   shutdown_done_ = std::move(done);
   for (auto& [id, c] : containers_) {
     if (!c->proc || c->proc->exited) continue;

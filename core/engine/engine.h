@@ -324,6 +324,7 @@ class Engine {
   std::map<std::string, std::string> names_;                       // name -> id
   uint64_t next_token_ = 1;
   std::function<void()> shutdown_done_;
+  bool shutting_down_ = false;   // start() refuses: nothing new may outlive the shutdown
 };
 
 // Docker's name rule, [a-zA-Z0-9][a-zA-Z0-9_.-]*, 1 to 253 characters.
