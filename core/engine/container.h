@@ -106,6 +106,7 @@ struct LogWatcher {
 };
 
 struct Process;  // runtime state of a running container, see engine.cc
+struct WarmInit;  // a pre-started init, see warm.h
 
 struct Container {
   Container();
@@ -126,6 +127,9 @@ struct Container {
 
   // Runtime (not persisted).
   std::unique_ptr<Process> proc;
+  // Created from a warm init (warm.h), not yet started: its id and dir are
+  // this container's; start() hands the init over.
+  std::unique_ptr<WarmInit> warm;
   // The container's cgroup while it runs (shared with stats and freeze jobs
   // on the job pool, which may outlive a stop by one read).
   std::shared_ptr<cgroups::Cgroup> cgroup;

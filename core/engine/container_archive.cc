@@ -49,8 +49,11 @@ class RootSource {
     if (c.state.status == Status::kRemoving) return Error::conflict("container {} is marked for removal", c.id);
     auto s = std::make_shared<RootSource>();
     bool running = (c.state.status == Status::kRunning || c.state.status == Status::kPaused) && c.state.pid > 0;
-    if (running) {
-      std::string proc = fmt::format("/proc/{}/root", c.state.pid);
+    // A created container with a warm init (warm.h): its overlay is mounted
+    // there already, and a second one on the same upper dir must not be.
+    pid_t pid = running ? c.state.pid : c.warm ? c.warm->proc.pid : 0;
+    if (pid > 0) {
+      std::string proc = fmt::format("/proc/{}/root", pid);
       int fd = ::open(proc.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
       if (fd < 0) return Error::sys(errno, "open the root of container {}", c.id);
       s->proc_root_.reset(fd);

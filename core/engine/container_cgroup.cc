@@ -72,24 +72,30 @@ Result<std::vector<std::string>> Engine::check_resources(const cgroups::Resource
 Result<void> Engine::setup_cgroup(Container& c, runtime::Spec& spec) {
   if (!cgroups_) return ok();
   const std::string& parent = c.spec.cgroup_parent.empty() ? opts_.cgroup_parent : c.spec.cgroup_parent;
-  std::shared_ptr<cgroups::Cgroup> cg = BERTH_TRY_CTX(cgroups_->create(parent, c.id), "create cgroup");
-  if (!c.spec.resources.empty()) {
-    auto r = cg->set(c.spec.resources);
-    if (!r && r.error().code() == Code::kNotSupported && c.spec.resources.memory_swap) {
-      // No swap accounting on this host: Docker warns and limits memory
-      // without swap; so does berth (the default MemorySwap is 2 x Memory).
-      log::warn("engine", "id={}: {}; memory limited without swap", c.id, r.error().message());
-      cgroups::Resources no_swap = c.spec.resources;
-      no_swap.memory_swap.reset();
-      r = cg->set(no_swap);
-    }
-    if (!r) {
-      (void)cg->destroy();
-      return std::move(r.error()).context("apply resource limits");
-    }
+  c.cgroup = BERTH_TRY_CTX(cgroups_->create(parent, c.id), "create cgroup");
+  if (auto r = apply_resources(c); !r) {
+    (void)c.cgroup->destroy();
+    c.cgroup.reset();
+    return r;
   }
-  spec.cgroup_fd = cg->clone_into_fd();
-  c.cgroup = std::move(cg);
+  spec.cgroup_fd = c.cgroup->clone_into_fd();
+  return ok();
+}
+
+// The container's limits onto its new cgroup (made at start, or with its
+// warm init).
+Result<void> Engine::apply_resources(Container& c) {
+  if (!c.cgroup || c.spec.resources.empty()) return ok();
+  auto r = c.cgroup->set(c.spec.resources);
+  if (!r && r.error().code() == Code::kNotSupported && c.spec.resources.memory_swap) {
+    // No swap accounting on this host: Docker warns and limits memory
+    // without swap; so does berth (the default MemorySwap is 2 x Memory).
+    log::warn("engine", "id={}: {}; memory limited without swap", c.id, r.error().message());
+    cgroups::Resources no_swap = c.spec.resources;
+    no_swap.memory_swap.reset();
+    r = c.cgroup->set(no_swap);
+  }
+  if (!r) return std::move(r.error()).context("apply resource limits");
   return ok();
 }
 

@@ -51,35 +51,39 @@ Result<Container*> Engine::create(CreateSpec spec) {
   if (c->path_args.empty()) return Error::invalid("No command specified");
   // Last of the checks: it creates the volumes the container names.
   BERTH_TRY_VOID(prepare_mounts(spec, img));
-  do {
-    c->id = random_id();
-  } while (containers_.count(c->id));
-  if (spec.name.empty()) {
-    uint64_t seed = std::stoull(c->id.substr(0, 12), nullptr, 16);
-    spec.name = generate_name(seed);
-    for (int i = 2; names_.count(spec.name); i++) spec.name = generate_name(seed) + std::to_string(i);
-  }
-  c->name = spec.name;
   c->created_ns = now_ns();
   c->image_id = img.id;
   c->image_ref = spec.image;
   c->spec = std::move(spec);
-  c->dir = opts_.root + "/containers/" + c->id;
-  // The container dir keeps others out on the host; upper is the overlay's
-  // root directory as the container sees it, so it gets the usual 0755.
-  for (auto [sub, mode] : {std::pair{"", 0700}, {"/upper", 0755}, {"/work", 0700}, {"/rootfs", 0755}}) {
-    if (::mkdir((c->dir + sub).c_str(), mode_t(mode)) < 0) {
-      Error e = Error::sys(errno, "mkdir {}{}", c->dir, sub);
-      (void)remove_tree(c->dir);
-      return e.context("create container");
+  // A warm init of the image gives its id and its directories, or the
+  // container gets its own.
+  if (!warm_adopt(*c)) {
+    do {
+      c->id = random_id();
+    } while (warm_id_taken(c->id));
+    c->dir = opts_.root + "/containers/" + c->id;
+    // The container dir keeps others out on the host; upper is the overlay's
+    // root directory as the container sees it, so it gets the usual 0755.
+    for (auto [sub, mode] : {std::pair{"", 0700}, {"/upper", 0755}, {"/work", 0700}, {"/rootfs", 0755}}) {
+      if (::mkdir((c->dir + sub).c_str(), mode_t(mode)) < 0) {
+        Error e = Error::sys(errno, "mkdir {}{}", c->dir, sub);
+        (void)remove_tree(c->dir);
+        return e.context("create container");
+      }
     }
   }
+  if (c->spec.name.empty()) {
+    uint64_t seed = std::stoull(c->id.substr(0, 12), nullptr, 16);
+    c->spec.name = generate_name(seed);
+    for (int i = 2; names_.count(c->spec.name); i++) c->spec.name = generate_name(seed) + std::to_string(i);
+  }
+  c->name = c->spec.name;
   Container* cp = c.get();
   names_[c->name] = c->id;
   containers_[c->id] = std::move(c);
   track_volumes(*cp);
   persist(*cp);
-  log::info("engine", "create id={} name={} image={}", cp->id, cp->name, cp->image_id);
+  log::info("engine", "create id={} name={} image={}{}", cp->id, cp->name, cp->image_id, cp->warm ? " (warm)" : "");
   emit(*cp, "create");
   return cp;
 }

@@ -47,6 +47,16 @@ void Engine::remove_now(Container& c, Done done, bool remove_volumes) {
   c.state.status = Status::kRemoving;
   names_.erase(c.name);
   std::string id = c.id;
+  if (c.warm) {
+    // Created from a warm init, never started: the init dies first (its
+    // overlay is on this container's directories), then its cgroup goes.
+    warm_drop(std::move(c.warm), [this, id, done = std::move(done), remove_volumes]() mutable {
+      auto it = containers_.find(id);
+      if (it == containers_.end()) return done(ok());
+      remove_now(*it->second, std::move(done), remove_volumes);
+    });
+    return;
+  }
   if (c.proc) {
     // The exited process's last operations (a log index write, a cancelled
     // OOM poll) are still in flight: its objects must outlive them.

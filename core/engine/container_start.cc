@@ -129,42 +129,13 @@ Result<void> Engine::spawn(Container& c) {
   struct stat st;
   if (::fstat(log_fd.get(), &st) < 0) return Error::sys(errno, "stat {}", c.log_path());
 
-  // A namespace from the pool, if one is ready; the child keeps its own copy
-  // of the fd until it joins, so ours closes when this function returns.
-  unique_fd netns;
-  if (spec.new_netns) netns = netns_pool_->take();
-  spec.netns_fd = netns.get();
-  // v2 clones straight into the cgroup, which must exist first. v1 makes it
-  // after clone3, while the child mounts its root (runtime/spawn.h): the
-  // mkdirs and the cgroup.procs writes overlap with the child's set-up.
-  bool cgroup_first = cgroups_ && cgroups_->version() == cgroups::Version::kV2;
-  if (cgroup_first) BERTH_TRY_VOID(setup_cgroup(c, spec));
-  log::debug("engine", "spawn id={}", c.id);
-  auto spawned = runtime::spawn(spec);
-  if (!spawned) {
-    release_cgroup(c);
-    return std::move(spawned.error());
-  }
-  runtime::Process p = std::move(*spawned);
   auto proc = std::make_unique<Process>();
-  proc->pid = p.pid;
-  proc->pidfd = std::move(p.pidfd);
-  proc->error_fd = std::move(p.error_fd);
+  Result<void> released = ok();
+  if (!c.warm || !warm_take(c, spec, *proc, &released)) BERTH_TRY_VOID(spawn_init(c, spec, *proc, &released));
+  proc->spec = spec;
   if (c.spec.open_stdin) {
     proc->stdin = make_stdin_writer(c);
     if (in_w) proc->stdin->open(std::move(in_w));
-  }
-  proc->spec = spec;
-  hold_mount_namespace(c, *proc);
-  // v1: the child waits on the sync socket until it is in its cgroups.
-  auto released = cgroup_first ? Result<void>(ok()) : setup_cgroup(c, spec);
-  if (released) released = place_in_cgroup(c, p.pid);
-  log::debug("engine", "release id={} pid={}", c.id, p.pid);
-  if (released) released = runtime::release(p);
-  if (c.spec.tty) {
-    proc->pty_handoff.pid = p.pid;
-    proc->pty_handoff.tty = true;
-    proc->pty_handoff.sync_fd = std::move(p.sync_fd);
   }
   out_w.reset();
   err_w.reset();
@@ -184,6 +155,45 @@ Result<void> Engine::spawn(Container& c) {
   watch_exit(c);
   if (released) watch_oom(c);
   if (!released) return std::move(released.error()).context("start container init");
+  warm_after_start(c, spec);
+  return ok();
+}
+
+// The init made here and now: clone3, cgroups, release. An error means no
+// child exists; once it does, *released says whether it was released.
+Result<void> Engine::spawn_init(Container& c, runtime::Spec& spec, Process& proc, Result<void>* released) {
+  // A namespace from the pool, if one is ready; the child keeps its own copy
+  // of the fd until it joins, so ours closes when this function returns.
+  unique_fd netns;
+  if (spec.new_netns) netns = netns_pool_->take();
+  spec.netns_fd = netns.get();
+  // v2 clones straight into the cgroup, which must exist first. v1 makes it
+  // after clone3, while the child mounts its root (runtime/spawn.h): the
+  // mkdirs and the cgroup.procs writes overlap with the child's set-up.
+  bool cgroup_first = cgroups_ && cgroups_->version() == cgroups::Version::kV2;
+  if (cgroup_first) BERTH_TRY_VOID(setup_cgroup(c, spec));
+  log::debug("engine", "spawn id={}", c.id);
+  auto spawned = runtime::spawn(spec);
+  spec.netns_fd = -1;
+  if (!spawned) {
+    release_cgroup(c);
+    return std::move(spawned.error());
+  }
+  runtime::Process p = std::move(*spawned);
+  proc.pid = p.pid;
+  proc.pidfd = std::move(p.pidfd);
+  proc.error_fd = std::move(p.error_fd);
+  hold_mount_namespace(c, proc);
+  // v1: the child waits on the sync socket until it is in its cgroups.
+  *released = cgroup_first ? Result<void>(ok()) : setup_cgroup(c, spec);
+  if (*released) *released = place_in_cgroup(c, p.pid);
+  log::debug("engine", "release id={} pid={}", c.id, p.pid);
+  if (*released) *released = runtime::release(p);
+  if (c.spec.tty) {
+    proc.pty_handoff.pid = p.pid;
+    proc.pty_handoff.tty = true;
+    proc.pty_handoff.sync_fd = std::move(p.sync_fd);
+  }
   return ok();
 }
 

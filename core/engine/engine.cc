@@ -83,6 +83,17 @@ Result<void> Engine::load_containers() {
     if (id.size() != 64 || !is_hex(id)) continue;
     std::string cdir = dir + "/" + id;
     auto text = read_file(cdir + "/" + kStateFile);
+    if (!text && text.error().sys_errno() == ENOENT) {
+      // Never a container: a warm init's directory (warm.h) from before a
+      // crash, or a create that died before its first state write (it was
+      // never answered). Its cgroup, if any, goes too.
+      log::info("engine", "removing {}, left without state", cdir);
+      Container gone;
+      gone.id = id;
+      remove_stale_cgroup(gone);
+      if (auto r = remove_tree(cdir); !r) log::warn("engine", "remove {}: {}", cdir, r.error().message());
+      continue;
+    }
     if (!text) {
       log::warn("engine", "skip container without state id={}: {}", id, text.error().message());
       continue;
@@ -104,6 +115,8 @@ Result<void> Engine::load_containers() {
       ct.state.error = "container was running when berthd stopped unexpectedly";
       ct.state.finished_ns = now_ns();
       remove_stale_cgroup(ct);
+    } else if (ct.state.status == Status::kCreated) {
+      remove_stale_cgroup(ct);  // from a warm init it took (warm.h), lost in a crash
     }
     // An AutoRemove container that ran is removed as its exit would have
     // (Docker does the same when it restores): the daemon stopped before it
@@ -183,6 +196,7 @@ void Engine::after_persist(Container& c, std::function<void()> fn) {
 void Engine::shutdown(std::function<void()> done) {
   shutting_down_ = true;
   shutdown_done_ = std::move(done);
+  warm_drop_all();
   for (auto& [id, c] : containers_) {
     if (!c->proc || c->proc->exited) continue;
     (void)runtime::kill(c->proc->pidfd.get(), SIGKILL);
@@ -200,6 +214,7 @@ void Engine::check_shutdown() {
     if (c->proc || c->persist_in_flight) return;
   for (auto& [id, e] : execs_)
     if (e->running || !e->idle()) return;
+  if (warm_busy()) return;
   auto done = std::move(shutdown_done_);
   shutdown_done_ = nullptr;
   done();

@@ -26,6 +26,7 @@
 #include "core/engine/stats_hub.h"
 #include "core/engine/stdin_writer.h"
 #include "core/engine/volumes.h"
+#include "core/engine/warm.h"
 #include "core/reactor/reactor.h"
 #include "core/runtime/spec.h"
 #include "fs/changes.h"
@@ -38,6 +39,7 @@ struct Options {
   std::string root = "/var/lib/berth";
   std::string exec_root = "/run/berth";
   size_t netns_pool = 4;   // network namespaces made ahead of time (0: none)
+  size_t warm_inits = 2;   // container inits made ahead of time (warm.h; 0: none)
   // Parent of every container's cgroup: relative to berthd's own cgroup (per
   // hierarchy), or absolute from the hierarchy root.
   std::string cgroup_parent = "berth";
@@ -278,6 +280,7 @@ class Engine {
   void fire_waiters(Container& c, bool removed);
   void check_shutdown();
   Result<void> spawn(Container& c);
+  Result<void> spawn_init(Container& c, runtime::Spec& spec, Process& proc, Result<void>* released);
   void watch_exit(Container& c);
   void exit_ready(Container& c, int32_t res);
   void exec_result(Container& c, int32_t res, Done done);
@@ -299,6 +302,21 @@ class Engine {
   void hold_mount_namespace(const Container& c, Process& p);
   OutputPump::Callbacks pump_callbacks(Container& c);
   Result<runtime::Spec> init_spec(Container& c);
+  Result<void> apply_resources(Container& c);
+  // container_warm.cc (warm.h)
+  Result<runtime::Spec> warm_spec(const std::string& image_id, const std::string& id, const std::string& dir);
+  bool warm_id_taken(const std::string& id) const;
+  void warm_after_start(const Container& c, const runtime::Spec& final);
+  void warm_schedule();
+  void warm_top_up();
+  void warm_fill(const std::string& image_id, uint64_t used);
+  bool warm_adopt(Container& c);
+  bool warm_take(Container& c, const runtime::Spec& spec, Process& proc, Result<void>* released);
+  void warm_drop(std::unique_ptr<WarmInit> w, std::function<void()> then);
+  void warm_dropped(WarmInit* w);
+  void warm_drop_image(const std::string& image_id);
+  void warm_drop_all();
+  bool warm_busy() const;
   // container_exec.cc
   void exec_read(ExecInstance& e, ExecInstance::Pipe& p);
   void exec_pty_arrived(ExecInstance& e);
@@ -325,6 +343,14 @@ class Engine {
   uint64_t next_token_ = 1;
   std::function<void()> shutdown_done_;
   bool shutting_down_ = false;   // start() refuses: nothing new may outlive the shutdown
+  std::vector<std::unique_ptr<WarmInit>> warm_;        // ready for adoption
+  std::vector<std::unique_ptr<WarmInit>> warm_dying_;  // killed, exit not yet seen
+  std::map<std::string, size_t> warm_building_;        // image id -> builds on the job pool
+  size_t warm_cleaning_ = 0;                           // cgroup/dir removals on the job pool
+  uint64_t warm_clock_ = 0;                            // orders images by last start
+  std::map<std::string, uint64_t> warm_wanted_;        // image id -> its last start that could use one
+  bool warm_top_up_queued_ = false;
+  std::shared_ptr<int> life_ = std::make_shared<int>(0);   // expires with the engine (when_idle tasks)
 };
 
 // Docker's name rule, [a-zA-Z0-9][a-zA-Z0-9_.-]*, 1 to 253 characters.

@@ -40,6 +40,7 @@ void Engine::prune_images(PruneFilters f, std::function<void(Result<PruneReport>
     if (!labels_match(img.config.labels, f)) continue;
     victims.push_back(std::move(img));
   }
+  for (const fs::Image& img : victims) warm_drop_image(img.id);  // they hold its layers mounted
   auto result = std::make_shared<Result<PruneReport>>(PruneReport{});
   fs::ImageStore* store = images_.get();
   bool queued = r_.run_job(

@@ -113,6 +113,9 @@ Result<Items> delete_image(fs::ImageStore& store, const std::string& ref, bool f
 }  // namespace
 
 void Engine::remove_image(std::string ref, bool force, ImageDeleteDone done) {
+  // Warm inits hold the image's layers mounted; they would only be made
+  // again for the next container of it, untagged or not.
+  if (auto img = images_->resolve(ref)) warm_drop_image(img->id);
   std::vector<ImageUse> uses;
   for (const auto& [id, c] : containers_) {
     Status s = c->state.status;

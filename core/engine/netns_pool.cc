@@ -8,7 +8,7 @@ namespace berth::engine {
 void NetnsPool::fill() {
   while (!failed_ && ready_.size() + in_flight_ < target_) {
     auto result = std::make_shared<Result<unique_fd>>(Error(Code::kCancelled, "not run"));
-    bool queued = r_.run_job([result] { *result = runtime::create_netns(); },
+    bool queued = r_.run_background([result] { *result = runtime::create_netns(); },
                              [this, result, alive = alive_] {
                                if (!*alive) return;
                                in_flight_--;

@@ -1,13 +1,18 @@
 #include "core/reactor/job_pool.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdint>
 
 namespace berth::reactor {
 
-JobPool::JobPool(unsigned threads, int event_fd) : event_fd_(event_fd) {
-  for (unsigned i = 0; i < threads; i++) threads_.emplace_back([this] { worker(); });
+JobPool::JobPool(unsigned threads, int event_fd, int nice) : event_fd_(event_fd) {
+  for (unsigned i = 0; i < threads; i++)
+    threads_.emplace_back([this, nice] {
+      if (nice) (void)::setpriority(PRIO_PROCESS, id_t(::gettid()), nice);
+      worker();
+    });
 }
 
 JobPool::~JobPool() {

@@ -21,7 +21,8 @@ class JobPool {
  public:
   static constexpr size_t kMaxQueued = 4096;
 
-  JobPool(unsigned threads, int event_fd);
+  // `nice`: each worker thread's nice value (setpriority on its tid).
+  JobPool(unsigned threads, int event_fd, int nice = 0);
   ~JobPool();
   JobPool(const JobPool&) = delete;
   JobPool& operator=(const JobPool&) = delete;

@@ -64,6 +64,7 @@ Result<std::unique_ptr<Reactor>> Reactor::create(unsigned entries, unsigned job_
   if (efd < 0) return Error::sys(errno, "eventfd");
   r->job_event_fd_.reset(efd);
   r->jobs_ = std::make_unique<JobPool>(job_threads, efd);
+  r->background_ = std::make_unique<JobPool>(1, efd, kBackgroundNice);
   Reactor* self = r.get();
   r->job_reader_.set_callback([self](int32_t res, uint32_t) { self->job_reader_done(res); });
   r->submit_job_reader();
@@ -71,6 +72,8 @@ Result<std::unique_ptr<Reactor>> Reactor::create(unsigned entries, unsigned job_
 }
 
 Reactor::~Reactor() {
+  idle_.clear();  // idle-time work never runs during teardown
+  background_.reset();
   jobs_.reset();  // joins the workers first; their done callbacks are dropped
   if (job_reader_.in_flight()) {
     cancel(job_reader_);
@@ -171,6 +174,12 @@ void Reactor::cancel(Completion& target) {
 
 void Reactor::defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
 
+void Reactor::when_idle(std::function<void()> fn) { idle_.push_back(std::move(fn)); }
+
+bool Reactor::run_background(std::function<void()> work, std::function<void()> done) {
+  return background_->submit(std::move(work), std::move(done));
+}
+
 bool Reactor::run_job(std::function<void()> work, std::function<void()> done) {
   return jobs_->submit(std::move(work), std::move(done));
 }
@@ -181,7 +190,9 @@ void Reactor::submit_job_reader() {
 
 void Reactor::job_reader_done(int32_t res) {
   if (res == -ECANCELED || !jobs_) return;
-  for (auto& done : jobs_->take_finished()) done();
+  for (JobPool* pool : {jobs_.get(), background_.get()})
+    if (pool)
+      for (auto& done : pool->take_finished()) done();
   submit_job_reader();
 }
 
@@ -192,6 +203,16 @@ void Reactor::run() {
 void Reactor::run_once(int timeout_ms) {
   stats_.loops++;
   unsigned wait_nr = deferred_.empty() ? 1 : 0;
+  if (wait_nr && !idle_.empty() && jobs_ && jobs_->outstanding() == 0) {
+    io_uring_submit_and_get_events(&ring_);
+    if (io_uring_cq_ready(&ring_) == 0) {
+      auto fn = std::move(idle_.front());
+      idle_.pop_front();
+      fn();
+      return;
+    }
+    wait_nr = 0;  // completions are ready: take them without blocking
+  }
   if (timeout_ms >= 0 && wait_nr) {
     __kernel_timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000LL};
     io_uring_cqe* cqe = nullptr;

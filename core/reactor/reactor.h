@@ -35,6 +35,9 @@ namespace berth::reactor {
 
 class JobPool;
 
+// The background lane's nice value (Reactor::run_background).
+constexpr int kBackgroundNice = 10;
+
 class Completion {
  public:
   // res is the CQE result (>= 0 or -errno); flags the CQE flags.
@@ -117,9 +120,18 @@ class Reactor {
 
   // Runs `fn` on the reactor thread after the current batch of callbacks.
   void defer(std::function<void()> fn);
+  // Runs `fn` on the reactor thread once the loop is idle: no completion
+  // ready, nothing deferred, no job queued or running. One per idle moment,
+  // in order. For work that should use only otherwise idle time.
+  void when_idle(std::function<void()> fn);
   // Runs `work` on the job pool; then `done` on the reactor thread. Returns
   // false (and runs neither) when the job queue is at its bound.
   bool run_job(std::function<void()> work, std::function<void()> done);
+  // The same on the background lane: one thread at nice 10, for work done
+  // ahead of need (warm inits, network namespaces) that may block for long
+  // and must never hold up run_job's jobs or compete with them for CPU.
+  // Processes it forks inherit the nice value.
+  bool run_background(std::function<void()> work, std::function<void()> done);
 
   // Loops until stop() is called. run_once() handles one batch, waiting up
   // to timeout_ms (-1 = forever) for at least one completion.
@@ -148,8 +160,10 @@ class Reactor {
   struct Cqe { uint64_t user_data; int32_t res; uint32_t flags; };
   std::vector<Cqe> batch_;
   std::deque<std::function<void()>> deferred_;
+  std::deque<std::function<void()>> idle_;
 
   std::unique_ptr<JobPool> jobs_;
+  std::unique_ptr<JobPool> background_;
   unique_fd job_event_fd_;
   uint64_t job_event_buf_ = 0;
   Completion job_reader_;

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -21,6 +22,7 @@
 
 #include "core/runtime/child_error.h"
 #include "core/runtime/child_fd.h"
+#include "core/runtime/late.h"
 
 namespace berth::runtime {
 
@@ -86,14 +88,67 @@ int reset_signals() {
   return ::sigprocmask(SIG_SETMASK, &none, nullptr) < 0 ? err() : 0;
 }
 
+// Deferred: the release is the late part (late.h), its stdio fds on the
+// first bytes. Received fds land on the lowest free numbers, which may be
+// 0..2 (keep_only_needed_fds closed them): lifted above 2, as there.
+void receive_late(ChildArgs& a) {
+  union {
+    char buf[CMSG_SPACE(3 * sizeof(int))];
+    cmsghdr align;
+  } control{};
+  iovec iov{a.late_buf, kLateMax};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control.buf;
+  m.msg_controllen = sizeof control.buf;
+  ssize_t n;
+  do {
+    n = ::recvmsg(a.sync_fd, &m, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n == 0) ::_exit(0);
+  if (n < 0) fail(a, Stage::kSync, errno);
+  int fds[3];
+  size_t nfds = 0;
+  for (cmsghdr* cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k && nfds < 3; i++) std::memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+  }
+  if (m.msg_flags & MSG_CTRUNC) fail(a, Stage::kSync, EPROTO);
+  for (size_t i = 0; i < nfds; i++) {
+    if (fds[i] > 2) continue;
+    int moved = ::fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+    if (moved < 0) fail(a, Stage::kSync, errno);
+    ::close(fds[i]);
+    fds[i] = moved;
+  }
+  size_t got = size_t(n);
+  LateHeader h;
+  if (got < sizeof h) fail(a, Stage::kSync, EPROTO);
+  std::memcpy(&h, a.late_buf, sizeof h);
+  if (h.size < got || h.size > kLateMax) fail(a, Stage::kSync, EPROTO);
+  while (got < h.size) {
+    n = ::read(a.sync_fd, a.late_buf + got, h.size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail(a, Stage::kSync, n == 0 ? EPROTO : errno);
+    got += size_t(n);
+  }
+  if (int e = decode_late(a.late_buf, got, fds, nfds, &a)) fail(a, Stage::kSync, e);
+}
+
 // Blocks until release(). EOF means berthd gave up on (or lost) this child.
 void wait_for_release(ChildArgs& a) {
-  char b;
-  for (;;) {
-    ssize_t n = ::read(a.sync_fd, &b, 1);
-    if (n == 1) break;
-    if (n == 0) ::_exit(0);
-    if (errno != EINTR) fail(a, Stage::kSync, errno);
+  if (a.deferred) {
+    receive_late(a);
+  } else {
+    char b;
+    for (;;) {
+      ssize_t n = ::read(a.sync_fd, &b, 1);
+      if (n == 1) break;
+      if (n == 0) ::_exit(0);
+      if (errno != EINTR) fail(a, Stage::kSync, errno);
+    }
   }
   if (a.tty) return;  // it carries the pty master next (open_pty)
   ::close(a.sync_fd);
@@ -196,7 +251,7 @@ void resolve_container_user(const ChildArgs& a, ResolvedUser* u) {
     fail(a, Stage::kReadPasswd, e);
   if (int e = read_container_file("/etc/group", a.group_buf, kUserFileMax, &glen))
     fail(a, Stage::kReadGroup, e);
-  switch (resolve_user(*a.user, a.passwd_buf, plen, a.group_buf, glen, u)) {
+  switch (resolve_user(a.user, a.passwd_buf, plen, a.group_buf, glen, u)) {
     case UserLookup::kOk: break;
     case UserLookup::kUserNotFound: fail(a, Stage::kUserNotFound, ENOENT);
     case UserLookup::kGroupNotFound: fail(a, Stage::kGroupNotFound, ENOENT);
@@ -308,7 +363,8 @@ int loopback_up() {
   if (int e = keep_only_needed_fds(a)) fail(a, Stage::kKeepFds, e);
   join_netns(a);
   join_container(a);
-  ::prctl(PR_SET_NAME, "berth:init", 0, 0, 0);
+  // A warm init shows as such in ps until a container takes it.
+  ::prctl(PR_SET_NAME, a.deferred ? "berth:warm" : "berth:init", 0, 0, 0);
   // getppid() is 0 in a new pid namespace, so the usual re-check after
   // PR_SET_PDEATHSIG cannot work; the sync socket closes that race instead:
   // a parent that died before this line leaves EOF on it.
@@ -327,8 +383,9 @@ int loopback_up() {
   ::umask(0);  // the mount plan's modes are exact (device nodes are 0666)
   int32_t early_stage = 0;
   int early_errno = 0;
-  if (!a.plan) {
-    // exec: the container's hostname and mounts are already there.
+  if (!a.plan || a.deferred) {
+    // exec: the container's hostname and mounts are already there;
+    // deferred: its hostname comes with the release.
   } else if (::sethostname(a.hostname, a.hostname_len) < 0) {
     early_stage = int32_t(Stage::kHostname), early_errno = errno;
   }
@@ -339,6 +396,13 @@ int loopback_up() {
     if (int e = run_mount_plan(*a.plan, &step)) early_stage = int32_t(Stage::kMountStep) + int32_t(step), early_errno = e;
   wait_for_release(a);
   if (early_errno) fail(a, early_stage, early_errno);
+  if (a.deferred) {
+    ::prctl(PR_SET_NAME, "berth:init", 0, 0, 0);
+    if (::setpriority(PRIO_PROCESS, 0, a.nice) < 0) fail(a, Stage::kPriority, errno);
+    if (::sethostname(a.hostname, a.hostname_len) < 0) fail(a, Stage::kHostname, errno);
+    if (a.mkdir_step >= 0)
+      if (int e = make_working_dir(a.cwd)) fail(a, int32_t(Stage::kMountStep) + a.mkdir_step, e);
+  }
 
   if (::setsid() < 0) fail(a, Stage::kSetsid, errno);
   if (a.unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) fail(a, Stage::kCgroupns, errno);

@@ -30,4 +30,8 @@ int loopback_up();
 // index of the step that failed.
 int run_mount_plan(const MountPlan& plan, size_t* failed_step);
 
+// mkdir -p of a path inside the container, after pivot_root (kMakeDir's
+// executor; a deferred child runs it after release). 0 or an errno.
+int make_working_dir(const char* path);
+
 }  // namespace berth::runtime

@@ -62,6 +62,7 @@ const char* stage_verb(Stage s) {
     case Stage::kPty: return "allocate a pseudo-terminal (/dev/ptmx)";
     case Stage::kPtySend: return "hand the pseudo-terminal to berthd";
     case Stage::kControllingTty: return "make the pseudo-terminal the controlling terminal";
+    case Stage::kPriority: return "set the scheduling priority";
     case Stage::kReadPasswd: return "read /etc/passwd";
     case Stage::kReadGroup: return "read /etc/group";
     case Stage::kBoundingSet: return "drop capabilities from the bounding set";

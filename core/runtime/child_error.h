@@ -57,6 +57,7 @@ enum class Stage : int32_t {
   kPty,            // open the container's /dev/ptmx, unlock, open the slave
   kPtySend,        // send the pty master to berthd
   kControllingTty, // TIOCSCTTY on the slave
+  kPriority,       // deferred: setpriority() back to berthd's nice value
   kMountStep = 1000,  // + index into MountPlan::steps
 };
 

@@ -385,6 +385,8 @@ int run_step(const MountStep& s, Exec& x) {
 
 }  // namespace
 
+int make_working_dir(const char* path) { return make_dirs_in_root(path); }
+
 int run_mount_plan(const MountPlan& plan, size_t* failed_step) {
   Exec x;
   for (size_t i = 0; i < plan.steps.size(); i++) {

@@ -76,6 +76,7 @@ enum class MountKind {
 struct MountOption {
   std::string key;
   std::string value;  // empty: FSCONFIG_SET_FLAG, else FSCONFIG_SET_STRING
+  bool operator==(const MountOption&) const = default;
 };
 
 struct MountStep {
@@ -91,6 +92,7 @@ struct MountStep {
   bool make_parents = false;          // kFilesystem: create missing parents of `target` (kBind always does)
   bool recursive = false;             // kBind: AT_RECURSIVE (rbind; read-only applies to the whole tree)
   bool file = false;                  // kBind: the mount point is a file, not a directory
+  bool operator==(const MountStep&) const = default;
 };
 
 struct MountPlan {

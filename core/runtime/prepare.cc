@@ -7,12 +7,14 @@
 
 #include "core/base/file.h"
 #include "core/base/strings.h"
+#include "core/runtime/late.h"
 
 namespace berth::runtime {
 
 namespace {
 
 constexpr size_t kHomeBufSize = 5 + kMaxHome;  // "HOME=" + path + NUL
+constexpr size_t kHomeBufRoom = (kHomeBufSize + 15) & ~size_t(15);  // the late buffer after it stays aligned
 
 // A wrong fd would only fail in the child (setns EINVAL), with a vaguer
 // message; NS_GET_NSTYPE (Linux 4.11, ioctl_ns(2)) names the problem here.
@@ -35,11 +37,14 @@ Result<void> validate(const Spec& spec) {
   for (const auto& e : spec.env)
     if (e.find('\0') != std::string::npos) return Error::invalid("environment contains a NUL byte");
   if (spec.join_pidfd >= 0) {  // exec: nothing to mount, no namespace of its own
+    if (spec.deferred) return Error::invalid("exec in container {}: an exec cannot be deferred", spec.id);
     if (spec.netns_fd >= 0)
       return Error::invalid("exec in container {}: a network namespace fd was given", spec.id);
     return ok();
   }
   if (spec.lower_dirs.empty()) return Error::invalid("container {}: no image layers", spec.id);
+  if (spec.deferred && spec.readonly_rootfs)  // the working directory is made after release
+    return Error::invalid("container {}: a deferred init cannot have a read-only root", spec.id);
   for (const std::string* p : {&spec.rootfs_dir, &spec.upper_dir, &spec.work_dir})
     if (p->empty() || (*p)[0] != '/') return Error::invalid("container {}: path \"{}\" is not absolute", spec.id, *p);
   return validate_netns_fd(spec);
@@ -112,6 +117,11 @@ Result<void> prepare(const Spec& spec, Prepared* out) {
   BERTH_TRY_VOID(validate(spec));
   out->user = BERTH_TRY(parse_user_spec(spec.user));
   if (spec.join_pidfd < 0) out->plan = make_mount_plan(spec);
+  if (spec.deferred) {
+    // Its working directory comes with the release (late.h) and is made then.
+    auto& st = out->plan.steps;
+    std::erase_if(st, [](const MountStep& s) { return s.kind == MountKind::kMakeDir; });
+  }
   out->cwd = spec.cwd.empty() ? "/" : spec.cwd;
   out->hostname = !spec.hostname.empty() ? spec.hostname : spec.id.substr(0, 12);
   if (out->hostname.size() > 64) return Error::invalid("hostname \"{}\" is longer than 64 bytes", out->hostname);
@@ -120,7 +130,7 @@ Result<void> prepare(const Spec& spec, Prepared* out) {
   for (const auto& s : out->exec_strings) out->exec_paths.push_back(s.c_str());
   // new char[] leaves the memory untouched: the pages are only faulted in by
   // the child when it reads the files.
-  out->buffers.reset(new char[2 * kUserFileMax + kHomeBufSize]);
+  out->buffers.reset(new char[2 * kUserFileMax + kHomeBufRoom + (spec.deferred ? kLateMax : 0)]);
 
   ChildArgs& a = out->args;
   bool exec = spec.join_pidfd >= 0;
@@ -131,10 +141,12 @@ Result<void> prepare(const Spec& spec, Prepared* out) {
   a.hostname = out->hostname.c_str();
   a.hostname_len = out->hostname.size();
   a.plan = exec ? nullptr : &out->plan;
-  a.user = &out->user;
+  a.user = query_of(out->user);
   a.passwd_buf = out->buffers.get();
   a.group_buf = a.passwd_buf + kUserFileMax;
   a.home_buf = a.group_buf + kUserFileMax;
+  a.deferred = spec.deferred && !exec;
+  if (a.deferred) a.late_buf = a.home_buf + kHomeBufRoom;
   a.exec_paths = out->exec_paths.data();
   a.exec_path_count = out->exec_paths.size();
   a.path_lookup = spec.args[0].find('/') == std::string::npos;

@@ -40,7 +40,7 @@ struct ChildArgs {
   const char* hostname = nullptr;
   size_t hostname_len = 0;
   const MountPlan* plan = nullptr;
-  const UserRequest* user = nullptr;
+  UserQuery user;                    // views into Prepared::user (or, deferred, into late_buf)
   char* passwd_buf = nullptr;        // kUserFileMax bytes, written by the child
   char* group_buf = nullptr;         // kUserFileMax bytes, written by the child
   char* const* argv = nullptr;       // NULL-terminated
@@ -55,6 +55,14 @@ struct ChildArgs {
   int cap_last = 0;                  // /proc/sys/kernel/cap_last_cap
   bool tty = false;                  // open a pty, send its master on sync_fd (child.cc)
   unsigned short tty_rows = 0, tty_cols = 0;
+  // Spec::deferred: hostname, cwd, user, argv, envp, exec paths, caps, tty
+  // and stdio above are placeholders until the release message (late.h)
+  // arrives in late_buf (kLateMax bytes, written by the child), which
+  // replaces them; the hostname and the working directory are made after it.
+  bool deferred = false;
+  char* late_buf = nullptr;
+  int32_t mkdir_step = -1;           // deferred: the final plan's kMakeDir index, from the message
+  int nice = 0;                      // deferred: the priority to take at release
 };
 
 struct Prepared {
@@ -69,7 +77,7 @@ struct Prepared {
   std::vector<std::string> argv_strings, env_strings, exec_strings;
   std::vector<char*> argv, envp;
   std::vector<const char*> exec_paths;
-  std::unique_ptr<char[]> buffers;   // passwd, group, home (uninitialized on purpose)
+  std::unique_ptr<char[]> buffers;   // passwd, group, home, late (uninitialized on purpose)
 };
 
 // Validates `spec` and fills `out` (fds in args are left for spawn to set).

@@ -14,6 +14,7 @@
 
 #include "core/runtime/child.h"
 #include "core/runtime/child_fd.h"
+#include "core/runtime/late.h"
 #include "core/runtime/prepare.h"
 
 namespace berth::runtime {
@@ -125,18 +126,62 @@ Result<Process> spawn(const Spec& spec) {
   p.pidfd.reset(pidfd);
   p.sync_fd = std::move(ch.sync_parent);
   p.tty = spec.tty;
+  p.deferred = spec.deferred;
   p.error_fd = std::move(ch.error_read);
   return p;  // the child's ends close here, in the parent only
 }
 
 Result<void> release(Process& p) {
   if (!p.sync_fd) return Error::invalid("release pid {}: already released", p.pid);
+  if (p.deferred) return Error::invalid("release pid {}: a deferred init needs its final spec", p.pid);
   unique_fd fd = std::move(p.sync_fd);
   char b = 1;
   for (;;) {
     if (::send(fd.get(), &b, 1, MSG_NOSIGNAL) == 1) break;
     if (errno != EINTR) return Error::sys(errno, "release container init (pid {})", p.pid);
   }
+  if (p.tty) p.sync_fd = std::move(fd);  // the pty master comes back on it
+  return ok();
+}
+
+Result<void> release(Process& p, const Spec& late) {
+  if (!p.sync_fd) return Error::invalid("release pid {}: already released", p.pid);
+  if (!p.deferred) return Error::invalid("release pid {}: not a deferred init", p.pid);
+  std::string msg = BERTH_TRY(encode_late(late));
+  LateHeader h;
+  std::memcpy(&h, msg.data(), sizeof h);
+  int fds[3];
+  size_t nfds = 0;
+  for (int fd : {late.stdin_fd, late.stdout_fd, late.stderr_fd})
+    if (!late.tty && fd >= 0) fds[nfds++] = fd;
+  union {
+    char buf[CMSG_SPACE(3 * sizeof(int))];
+    cmsghdr align;
+  } control{};
+  iovec iov{msg.data(), msg.size()};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  if (nfds) {
+    m.msg_control = control.buf;
+    m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+    cmsghdr* cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    std::memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+  }
+  unique_fd fd = std::move(p.sync_fd);
+  size_t sent = 0;
+  while (sent < msg.size()) {
+    ssize_t n = sent == 0 ? ::sendmsg(fd.get(), &m, MSG_NOSIGNAL)
+                          : ::send(fd.get(), msg.data() + sent, msg.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error::sys(errno, "release container init (pid {})", p.pid);
+    sent += size_t(n);
+  }
+  p.deferred = false;
+  p.tty = late.tty;
   if (p.tty) p.sync_fd = std::move(fd);  // the pty master comes back on it
   return ok();
 }

@@ -10,6 +10,8 @@
 //                                            cgroupns, pty, user, caps, cwd, stdio, execve
 //   wait_exec() / a ring read of error_fd ◀── EOF (exec ok) or one ChildError
 // If the parent closes sync_fd without release(), the child exits 0 quietly.
+// A deferred spawn (Spec::deferred, a warm init) stops before the hostname
+// and the working directory, and release(p, spec) sends the rest (late.h).
 //
 // clone3 flags: CLONE_PIDFD | CLONE_NEW{PID,NS,UTS,IPC} | CLONE_NEWNET (if
 // new_netns and no netns_fd), exit_signal SIGCHLD. With netns_fd (a netns
@@ -59,6 +61,7 @@ struct Process {
   unique_fd sync_fd;     // parent end of the sync socket; release() writes and closes it
                          // (with a tty, receive_pty() closes it)
   bool tty = false;      // Spec::tty: the pty master comes on sync_fd
+  bool deferred = false; // Spec::deferred: release(p, spec) only
   unique_fd error_fd;    // read end, O_CLOEXEC: EOF with no data = execve succeeded,
                          // else one ChildError (see child_error.h)
 };
@@ -72,6 +75,12 @@ Result<Process> spawn(const Spec& spec);
 // Lets the child go on (after the caller placed it in cgroups and networks).
 // Closes p.sync_fd. Fails if the child already died.
 Result<void> release(Process& p);
+
+// Releases an init spawned with Spec::deferred as `late` (late.h): its
+// command, env, cwd, user, hostname, tty and the stdio fds (still the
+// caller's) go with the release. kInvalidArgument when `late` is bad or too
+// big (check can_release_as() first); the child then still waits.
+Result<void> release(Process& p, const Spec& late);
 
 // tty: takes the pty master the child queued on the sync socket before
 // execve, and closes the socket. Call once the exec status reported success

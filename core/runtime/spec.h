@@ -61,6 +61,12 @@ struct Spec {
   bool tty = false;
   unsigned short tty_rows = 0, tty_cols = 0;   // initial window size; 0: the kernel's (0x0)
 
+  // Deferred (a warm init, core/engine): spawn() makes the namespaces, runs
+  // the mount plan but for the working directory, and stops there; args,
+  // env, cwd, user, hostname, tty and stdio above are placeholders that
+  // release(p, spec) replaces with the final Spec's (late.h). Not for exec.
+  bool deferred = false;
+
   // exec mode (docker exec): >= 0 is the pidfd of a running container's init.
   // The process then joins that init's pid, mount, uts, ipc, network and
   // cgroup namespaces instead of making new ones, and nothing is mounted:

@@ -158,18 +158,23 @@ Result<UserRequest> parse_user_spec(std::string_view s) {
   return req;
 }
 
-UserLookup resolve_user(const UserRequest& req, const char* passwd, size_t passwd_len,
+UserQuery query_of(const UserRequest& req) {
+  return {.user = req.user.c_str(), .user_len = req.user.size(), .uid = req.uid, .has_group = req.has_group,
+          .group = req.group.c_str(), .group_len = req.group.size(), .gid = req.gid};
+}
+
+UserLookup resolve_user(const UserQuery& req, const char* passwd, size_t passwd_len,
                         const char* group, size_t group_len, ResolvedUser* out) {
   out->group_count = 0;
   PasswdEntry pw;
-  Span user_name{req.user.data(), req.user.size()};
+  Span user_name{req.user, req.user_len};
   bool found = find_passwd(passwd, passwd_len, user_name, req.uid, &pw);
   if (!found && user_name.n > 0) return UserLookup::kUserNotFound;
   out->uid = found ? pw.uid : req.uid;
   out->gid = found ? pw.gid : 0;
   set_home(out, found ? pw.home : Span{});
-  if (req.has_group && !req.group.empty()) {
-    if (!find_group_gid(group, group_len, {req.group.data(), req.group.size()}, &out->gid))
+  if (req.has_group && req.group_len > 0) {
+    if (!find_group_gid(group, group_len, {req.group, req.group_len}, &out->gid))
       return UserLookup::kGroupNotFound;
   } else if (req.has_group) {
     out->gid = req.gid;

@@ -40,6 +40,20 @@ struct UserRequest {
 // "" is root. Rejects empty parts ("alice:", ":1") and more than one ':'.
 Result<UserRequest> parse_user_spec(std::string_view s);
 
+// A UserRequest as the child reads it: views, no std::string (a deferred
+// child builds one from bytes berthd sent at release; late.h).
+struct UserQuery {
+  const char* user = "";    // name, or "" when numeric
+  size_t user_len = 0;
+  uint32_t uid = 0;
+  bool has_group = false;
+  const char* group = "";   // name, or "" when numeric
+  size_t group_len = 0;
+  uint32_t gid = 0;
+};
+// Views into `req`, which must outlive the result.
+UserQuery query_of(const UserRequest& req);
+
 constexpr size_t kMaxGroups = 64;
 constexpr size_t kMaxHome = 4096;
 
@@ -54,7 +68,7 @@ struct ResolvedUser {
 enum class UserLookup { kOk, kUserNotFound, kGroupNotFound };
 
 // Async-signal-safe. `passwd`/`group` are file images (not NUL-terminated).
-UserLookup resolve_user(const UserRequest& req, const char* passwd, size_t passwd_len,
+UserLookup resolve_user(const UserQuery& req, const char* passwd, size_t passwd_len,
                         const char* group, size_t group_len, ResolvedUser* out);
 
 }  // namespace berth::runtime

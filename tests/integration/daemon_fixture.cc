@@ -264,6 +264,55 @@ int TestDaemon::open_fds() const {
   return n;
 }
 
+namespace {
+
+std::string comm_of(pid_t pid) {
+  auto c = read_file(fmt::format("/proc/{}/comm", pid));
+  return c ? c->substr(0, c->find('\n')) : "";
+}
+
+}  // namespace
+
+std::map<std::string, pid_t> TestDaemon::warm_inits() const {
+  std::map<std::string, pid_t> out;
+  const std::string text = log();
+  const std::string key = "warm init id=";
+  for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + 1)) {
+    std::string id = text.substr(at + key.size(), 64);
+    size_t p = text.find(" pid=", at);
+    if (p == std::string::npos) continue;
+    pid_t pid = pid_t(std::atoi(text.c_str() + p + 5));
+    std::string dir = root() + "/containers/" + id;
+    struct stat st;
+    if (::stat(dir.c_str(), &st) < 0 || ::stat((dir + "/config.v2.json").c_str(), &st) == 0) continue;
+    if (comm_of(pid) == "berth:warm") out[id] = pid;
+  }
+  return out;
+}
+
+bool TestDaemon::wait_warm_quiet() const {
+  auto quiet = [this] {
+    auto warm = warm_inits();
+    DIR* d = ::opendir((root() + "/containers").c_str());
+    if (!d) return true;
+    bool ok = true;
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      struct stat st;
+      std::string state = root() + "/containers/" + e->d_name + "/config.v2.json";
+      if (::stat(state.c_str(), &st) < 0 && !warm.count(e->d_name)) ok = false;
+    }
+    ::closedir(d);
+    return ok;
+  };
+  int in_a_row = 0;
+  for (int i = 0; i < 500 && in_a_row < 2; i++) {
+    in_a_row = quiet() ? in_a_row + 1 : 0;
+    ::usleep(20000);
+  }
+  return in_a_row >= 2;
+}
+
 int TestDaemon::child_processes() const {
   int n = 0;
   DIR* d = ::opendir("/proc");
@@ -278,7 +327,7 @@ int TestDaemon::child_processes() const {
     std::string state;
     int ppid = 0;
     in >> state >> ppid;
-    n += ppid == pid_;
+    n += ppid == pid_ && comm_of(pid_t(std::atoi(e->d_name))) != "berth:warm";
   }
   ::closedir(d);
   return n;
@@ -296,7 +345,8 @@ int TestDaemon::container_dirs() const {
   int n = 0;
   DIR* d = ::opendir((root() + "/containers").c_str());
   if (!d) return 0;
-  while (dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+  auto warm = warm_inits();
+  while (dirent* e = ::readdir(d)) n += e->d_name[0] != '.' && !warm.count(e->d_name);
   ::closedir(d);
   return n;
 }

@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,11 +66,21 @@ class TestDaemon {
   // the daemon closes it or `max_bytes` arrive.
   std::string raw(const std::string& bytes, size_t max_bytes = 1 << 20);
 
-  // Leak counters.
+  // Leak counters. Warm inits (core/engine/warm.h: processes named
+  // "berth:warm", directories without a state file) are the daemon's
+  // pool, not containers: the counters leave out the ready ones.
   int open_fds() const;            // of the berthd process
-  int child_processes() const;     // processes whose parent is berthd
+  int child_processes() const;     // processes whose parent is berthd, but warm inits
   int mounts_under(const std::string& prefix) const;  // in berthd's mount namespace
-  int container_dirs() const;
+  int container_dirs() const;      // under <root>/containers, but ready warm inits'
+
+  // Ready warm inits: id -> pid, from the daemon's log ("warm init id=...
+  // pid=..."), for those whose directory still has no state file and whose
+  // process is alive and named berth:warm.
+  std::map<std::string, pid_t> warm_inits() const;
+  // Waits (bounded by attempts) until no warm init is in the making: every
+  // state-less directory is a ready warm init, twice in a row 20 ms apart.
+  bool wait_warm_quiet() const;
 
  private:
   void remove_cgroup_parent() const;

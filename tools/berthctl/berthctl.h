@@ -51,7 +51,8 @@ inline constexpr std::string_view kVersion = "0.1.0";
 inline constexpr std::string_view kDetachedMessage = "read escape sequence";
 
 struct Globals {
-  std::string host;  // -H/--host, $BERTH_HOST, or ipc::kDefaultHost
+  std::string host;      // -H/--host, $BERTH_HOST, or ipc::kDefaultHost
+  char** argv = nullptr; // main's, for cp's hand-over to berthctl-cp (cmd_cp.cc)
 };
 
 // Subcommand groups; each callback stores its exit status in `exit_code`.

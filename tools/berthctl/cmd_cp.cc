@@ -6,13 +6,20 @@
 // receives the source under its own name; otherwise the source is written
 // as the destination (the tar's top entry renamed), into its parent.
 //
-// Local tars are made and unpacked with libarchive (loaded only here, see
-// libarchive.h): archive_read_disk (no symlink followed) and
-// archive_write_disk with its SECURE_* flags, so a tar from a container
-// cannot write outside the local destination.
+// Local tars are made and unpacked with libarchive: archive_read_disk (no
+// symlink followed) and archive_write_disk with its SECURE_* flags, so a tar
+// from a container cannot write outside the local destination.
+//
+// Only berthctl-cp links libarchive (BERTHCTL_ARCHIVE): berthctl itself is
+// static, since it runs once per command and the dynamic loader was a fifth
+// of a `run --rm`'s client time, and libarchive brings 14 shared libraries.
+// Its `cp` execs berthctl-cp, from its own directory, with the same
+// arguments.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <climits>
 
 #include <cstdlib>
 #include <memory>
@@ -24,7 +31,11 @@
 #include "ipc/proto/path_stat.h"
 #include "ipc/proto/url.h"
 #include "tools/berthctl/berthctl.h"
-#include "tools/berthctl/libarchive.h"
+
+#if BERTHCTL_ARCHIVE
+#include <archive.h>
+#include <archive_entry.h>
+#endif
 
 namespace berth::ctl {
 namespace {
@@ -35,9 +46,10 @@ struct CpOptions {
   bool follow = false;        // -L: follow a symlink source
 };
 
+#if BERTHCTL_ARCHIVE
+
 struct ArchiveFree {
-  const LibArchive* la;
-  void operator()(archive* a) const { la->archive_free(a); }
+  void operator()(archive* a) const { archive_free(a); }
 };
 using ArchivePtr = std::unique_ptr<archive, ArchiveFree>;
 
@@ -80,8 +92,8 @@ Result<ipc::PathStat> stat_path(Client& c, const std::string& ctr, const std::st
   return ipc::decode_path_stat(r->header(ipc::kPathStatHeader));
 }
 
-Error archive_failure(const LibArchive& la, archive* a, std::string_view verb) {
-  const char* why = la.archive_error_string(a);
+Error archive_failure(archive* a, std::string_view verb) {
+  const char* why = archive_error_string(a);
   return Error::invalid("{}: {}", verb, why ? why : "unknown error");
 }
 
@@ -89,7 +101,6 @@ Error archive_failure(const LibArchive& la, archive* a, std::string_view verb) {
 // entry `from` to `to`.
 Result<void> extract_stream(Client& c, const std::string& dir, const std::string& from, const std::string& to,
                             bool owners) {
-  const LibArchive& la = *BERTH_TRY(libarchive());
   // The tar goes through a temp file: libarchive reads from an fd.
   char tmpl[] = "/tmp/berthctl-cp-XXXXXX";
   int raw = ::mkostemp(tmpl, O_CLOEXEC);
@@ -103,32 +114,32 @@ Result<void> extract_stream(Client& c, const std::string& dir, const std::string
     BERTH_TRY_VOID(write_all(tmp.get(), **piece));
   }
   ::lseek(tmp.get(), 0, SEEK_SET);
-  ArchivePtr in(la.archive_read_new(), ArchiveFree{&la});
-  la.archive_read_support_format_tar(in.get());
-  if (la.archive_read_open_fd(in.get(), tmp.get(), 64 << 10) != ARCHIVE_OK) return archive_failure(la, in.get(), "read tar");
-  ArchivePtr out(la.archive_write_disk_new(), ArchiveFree{&la});
+  ArchivePtr in(archive_read_new(), ArchiveFree{});
+  archive_read_support_format_tar(in.get());
+  if (archive_read_open_fd(in.get(), tmp.get(), 64 << 10) != ARCHIVE_OK) return archive_failure(in.get(), "read tar");
+  ArchivePtr out(archive_write_disk_new(), ArchiveFree{});
   int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
               ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
   if (owners) flags |= ARCHIVE_EXTRACT_OWNER;
-  la.archive_write_disk_set_options(out.get(), flags);
-  la.archive_write_disk_set_standard_lookup(out.get());
+  archive_write_disk_set_options(out.get(), flags);
+  archive_write_disk_set_standard_lookup(out.get());
   // Relative names below `dir`: a CLI process may change its own directory.
   if (::chdir(dir.c_str()) < 0) return Error::sys(errno, "cd {}", dir);
   archive_entry* e;
   int r;
-  while ((r = la.archive_read_next_header(in.get(), &e)) == ARCHIVE_OK) {
-    la.archive_entry_set_pathname(e, rebase(la.archive_entry_pathname(e), from, to).c_str());
-    if (const char* h = la.archive_entry_hardlink(e)) la.archive_entry_set_hardlink(e, rebase(h, from, to).c_str());
-    if (la.archive_write_header(out.get(), e) != ARCHIVE_OK) return archive_failure(la, out.get(), "extract");
+  while ((r = archive_read_next_header(in.get(), &e)) == ARCHIVE_OK) {
+    archive_entry_set_pathname(e, rebase(archive_entry_pathname(e), from, to).c_str());
+    if (const char* h = archive_entry_hardlink(e)) archive_entry_set_hardlink(e, rebase(h, from, to).c_str());
+    if (archive_write_header(out.get(), e) != ARCHIVE_OK) return archive_failure(out.get(), "extract");
     const void* buf;
     size_t n;
     la_int64_t off;
-    while ((r = la.archive_read_data_block(in.get(), &buf, &n, &off)) == ARCHIVE_OK)
-      if (la.archive_write_data_block(out.get(), buf, n, off) != ARCHIVE_OK) return archive_failure(la, out.get(), "extract");
-    if (r != ARCHIVE_EOF) return archive_failure(la, in.get(), "read tar");
+    while ((r = archive_read_data_block(in.get(), &buf, &n, &off)) == ARCHIVE_OK)
+      if (archive_write_data_block(out.get(), buf, n, off) != ARCHIVE_OK) return archive_failure(out.get(), "extract");
+    if (r != ARCHIVE_EOF) return archive_failure(in.get(), "read tar");
   }
-  if (r != ARCHIVE_EOF) return archive_failure(la, in.get(), "read tar");
-  if (la.archive_write_close(out.get()) != ARCHIVE_OK) return archive_failure(la, out.get(), "extract");
+  if (r != ARCHIVE_EOF) return archive_failure(in.get(), "read tar");
+  if (archive_write_close(out.get()) != ARCHIVE_OK) return archive_failure(out.get(), "extract");
   return ok();
 }
 
@@ -175,34 +186,33 @@ int copy_out(const Globals& g, const CpOptions& o, const std::string& ctr, std::
 // A tar of local `src` (symlinks not followed) with its top entry named
 // `top`, written to `fd`.
 Result<void> make_tar(const std::string& src, const std::string& top, int fd) {
-  const LibArchive& la = *BERTH_TRY(libarchive());
-  ArchivePtr disk(la.archive_read_disk_new(), ArchiveFree{&la});
-  la.archive_read_disk_set_standard_lookup(disk.get());
-  la.archive_read_disk_set_symlink_physical(disk.get());
-  if (la.archive_read_disk_open(disk.get(), src.c_str()) != ARCHIVE_OK) return archive_failure(la, disk.get(), "read " + src);
-  ArchivePtr w(la.archive_write_new(), ArchiveFree{&la});
-  la.archive_write_set_format_pax_restricted(w.get());
-  if (la.archive_write_open_fd(w.get(), fd) != ARCHIVE_OK) return archive_failure(la, w.get(), "write tar");
+  ArchivePtr disk(archive_read_disk_new(), ArchiveFree{});
+  archive_read_disk_set_standard_lookup(disk.get());
+  archive_read_disk_set_symlink_physical(disk.get());
+  if (archive_read_disk_open(disk.get(), src.c_str()) != ARCHIVE_OK) return archive_failure(disk.get(), "read " + src);
+  ArchivePtr w(archive_write_new(), ArchiveFree{});
+  archive_write_set_format_pax_restricted(w.get());
+  if (archive_write_open_fd(w.get(), fd) != ARCHIVE_OK) return archive_failure(w.get(), "write tar");
   for (;;) {
-    std::unique_ptr<archive_entry, decltype(la.archive_entry_free)> e(la.archive_entry_new(), la.archive_entry_free);
-    int r = la.archive_read_next_header2(disk.get(), e.get());
+    std::unique_ptr<archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(), archive_entry_free);
+    int r = archive_read_next_header2(disk.get(), e.get());
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) return archive_failure(la, disk.get(), "read " + src);
-    la.archive_read_disk_descend(disk.get());
-    std::string source = la.archive_entry_sourcepath(e.get());
-    la.archive_entry_set_pathname(e.get(), rebase(la.archive_entry_pathname(e.get()), src, top).c_str());
-    if (la.archive_write_header(w.get(), e.get()) != ARCHIVE_OK) return archive_failure(la, w.get(), "write tar");
-    if (la.archive_entry_filetype(e.get()) != AE_IFREG || la.archive_entry_size(e.get()) == 0) continue;
+    if (r < ARCHIVE_WARN) return archive_failure(disk.get(), "read " + src);
+    archive_read_disk_descend(disk.get());
+    std::string source = archive_entry_sourcepath(e.get());
+    archive_entry_set_pathname(e.get(), rebase(archive_entry_pathname(e.get()), src, top).c_str());
+    if (archive_write_header(w.get(), e.get()) != ARCHIVE_OK) return archive_failure(w.get(), "write tar");
+    if (archive_entry_filetype(e.get()) != AE_IFREG || archive_entry_size(e.get()) == 0) continue;
     int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (in < 0) return Error::sys(errno, "open {}", source);
     unique_fd infd(in);
     char buf[64 << 10];
     ssize_t n;
     while ((n = ::read(in, buf, sizeof buf)) > 0)
-      if (la.archive_write_data(w.get(), buf, size_t(n)) < 0) return archive_failure(la, w.get(), "write tar");
+      if (archive_write_data(w.get(), buf, size_t(n)) < 0) return archive_failure(w.get(), "write tar");
     if (n < 0) return Error::sys(errno, "read {}", source);
   }
-  if (la.archive_write_close(w.get()) != ARCHIVE_OK) return archive_failure(la, w.get(), "write tar");
+  if (archive_write_close(w.get()) != ARCHIVE_OK) return archive_failure(w.get(), "write tar");
   return ok();
 }
 
@@ -253,6 +263,21 @@ int cp(const Globals& g, const CpOptions& o) {
   return copy_in(g, o, dst_ctr, dst_path.empty() ? "/" : dst_path);
 }
 
+#else
+
+// berthctl: the same arguments to berthctl-cp next to this binary.
+int exec_cp_twin(const Globals& g) {
+  char self[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return fail(Error::sys(errno, "cp: find berthctl-cp: readlink /proc/self/exe"), kExitRunFailure);
+  std::string twin(self, size_t(n));
+  twin = twin.substr(0, twin.rfind('/') + 1) + "berthctl-cp";
+  ::execv(twin.c_str(), g.argv);
+  return fail(Error::sys(errno, "cp needs {}", twin), kExitRunFailure);
+}
+
+#endif
+
 }  // namespace
 
 void add_cp_command(CLI::App& app, Globals& g, int& exit_code) {
@@ -262,7 +287,12 @@ void add_cp_command(CLI::App& app, Globals& g, int& exit_code) {
   sub->add_flag("-L,--follow-link", o->follow, "Always follow symbol link in SRC_PATH");
   sub->add_option("src", o->src, "CONTAINER:SRC_PATH, SRC_PATH or -")->required();
   sub->add_option("dst", o->dst, "CONTAINER:DEST_PATH, DEST_PATH or -")->required();
+#if BERTHCTL_ARCHIVE
   sub->callback([&g, &exit_code, o] { exit_code = cp(g, *o); });
+#else
+  // `o` is captured to outlive the parse, which writes into it.
+  sub->callback([&g, &exit_code, o] { exit_code = exec_cp_twin(g); });
+#endif
 }
 
 }  // namespace berth::ctl

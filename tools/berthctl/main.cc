@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   CLI::App app{"berthctl: manage berth containers through the Docker Engine API"};
   app.require_subcommand(1);
   Globals g;
+  g.argv = argv;
   const char* env_host = std::getenv("BERTH_HOST");
   g.host = env_host && *env_host ? env_host : std::string(berth::ipc::kDefaultHost);
   app.add_option("-H,--host", g.host, "Daemon socket to connect to (unix:///path; default $BERTH_HOST)");

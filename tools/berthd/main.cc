@@ -28,6 +28,7 @@ struct Flags {
   std::string pidfile;
   std::string log_level = "info";
   size_t netns_pool = 4;
+  size_t warm_inits = 2;
   std::string cgroup_parent = "berth";
   bool no_cgroups = false;
   std::vector<std::string> log_opts;   // --log-opt key=value: containers' log defaults
@@ -98,6 +99,7 @@ int run(const Flags& f) {
   eo.root = f.root;
   eo.exec_root = f.exec_root;
   eo.netns_pool = f.netns_pool;
+  eo.warm_inits = f.warm_inits;
   eo.cgroup_parent = f.cgroup_parent;
   std::map<std::string, std::string> log_opts;
   for (auto& kv : f.log_opts) {
@@ -150,6 +152,9 @@ int main(int argc, char** argv) {
   app.add_option("--pidfile", f.pidfile, "Write the daemon's PID to this file");
   app.add_option("--log-level", f.log_level, "debug, info, warn or error");
   app.add_option("--netns-pool", f.netns_pool, "Network namespaces to create ahead of container starts (0: none)");
+  app.add_option("--warm-inits", f.warm_inits,
+                 "Container inits to start ahead of time for recently started images (0: none)")
+      ->check(CLI::Range(0, 64));
   app.add_option("--cgroup-parent", f.cgroup_parent,
                  "Parent cgroup of every container: relative to berthd's own cgroup, or absolute (default berth)");
   app.add_option("--log-opt", f.log_opts,

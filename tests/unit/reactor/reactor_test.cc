@@ -186,6 +186,31 @@ TEST(Reactor, DeferRunsAfterBatch) {
   EXPECT_EQ(v, 1);
 }
 
+// Idle-time work waits for every job and ready completion, then runs one
+// task per idle moment, in order.
+TEST(Reactor, WhenIdleWaitsForJobsAndCompletions) {
+  auto r = make();
+  std::vector<std::string> order;
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  char byte = 0;
+  Completion rd([&](int32_t, uint32_t) { order.push_back("read"); });
+  r->read(fds[0], &byte, 1, uint64_t(-1), rd);
+  std::atomic<bool> release{false};
+  ASSERT_TRUE(r->run_job([&] { while (!release) std::this_thread::yield(); },
+                         [&] { order.push_back("job"); }));
+  r->when_idle([&] { order.push_back("idle 1"); });
+  r->when_idle([&] { order.push_back("idle 2"); });
+  ASSERT_EQ(::write(fds[1], "x", 1), 1);
+  run_until(*r, [&] { return !rd.in_flight(); });
+  EXPECT_EQ(order, std::vector<std::string>{"read"}) << "a job is still running: nothing idle may run";
+  release = true;
+  run_until(*r, [&] { return order.size() == 4; });
+  EXPECT_EQ(order, (std::vector<std::string>{"read", "job", "idle 1", "idle 2"}));
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
 TEST(Reactor, AcceptMultishotAndBufferRingRecv) {
   auto r = make();
   int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

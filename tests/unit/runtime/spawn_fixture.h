@@ -154,6 +154,33 @@ class SpawnTest : public ::testing::Test {
     return o;
   }
 
+  // A deferred spawn of `warm` (a warm init), released as `final` with its
+  // own stdio, then as run().
+  Outcome run_deferred(Spec warm, Spec final) {
+    Outcome o;
+    warm.deferred = true;
+    auto p = spawn(warm);
+    if (!p) {
+      o.exec = p.error();
+      return o;
+    }
+    int out[2], err[2];
+    EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
+    EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
+    unique_fd out_r(out[0]), out_w(out[1]), err_r(err[0]), err_w(err[1]);
+    final.stdout_fd = out_w.get();
+    final.stderr_fd = err_w.get();
+    auto released = release(*p, final);
+    EXPECT_TRUE(released) << released.error().message();
+    out_w.reset();
+    err_w.reset();
+    if (!released) (void)kill(p->pidfd.get(), SIGKILL);
+    o.exec = released ? wait_exec(*p, final) : released;
+    drain(out_r.get(), err_r.get(), &o, p->pidfd.get());
+    o.status = wait_exit(p->pidfd.get());
+    return o;
+  }
+
   static void drain(int out, int err, Outcome* o, int pidfd) {
     pollfd fds[2] = {{out, POLLIN, 0}, {err, POLLIN, 0}};
     std::string* dst[2] = {&o->out, &o->err};

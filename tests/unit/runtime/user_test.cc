@@ -30,7 +30,7 @@ UserLookup resolve(const std::string& spec, ResolvedUser* out, const std::string
                    const std::string& gr = kGroup) {
   auto req = parse_user_spec(spec);
   EXPECT_TRUE(req.has_value()) << spec;
-  return resolve_user(*req, pw.data(), pw.size(), gr.data(), gr.size(), out);
+  return resolve_user(query_of(*req), pw.data(), pw.size(), gr.data(), gr.size(), out);
 }
 
 std::vector<gid_t> groups(const ResolvedUser& u) { return {u.groups, u.groups + u.group_count}; }
