@@ -36,9 +36,8 @@ cgroups::Resources merged(cgroups::Resources base, const cgroups::Resources& r) 
   return base;
 }
 
-// destroy(), retried while the kernel still holds the cgroup (kConflict: a
-// task not yet fully gone), 100 times 10 ms at most. Blocks: job pool or
-// start-up only.
+}  // namespace
+
 Result<void> destroy_retrying(cgroups::Cgroup& cg) {
   Result<void> r = cg.destroy();
   for (int i = 1; i < 100 && !r && r.error().code() == Code::kConflict; i++) {
@@ -47,8 +46,6 @@ Result<void> destroy_retrying(cgroups::Cgroup& cg) {
   }
   return r;
 }
-
-}  // namespace
 
 void Engine::emit(const Container& c, std::string action, std::map<std::string, std::string> attrs) {
   attrs["name"] = c.name;

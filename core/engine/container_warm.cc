@@ -1,5 +1,5 @@
-// Warm inits (warm.h): made on the job pool after a start, adopted by
-// create(), handed over by start(), killed when unused.
+// Warm inits (warm.h): made on the background lane after a start, adopted
+// by create(), handed over by start(), killed when unused.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/base/assert.h"
 #include "core/base/file.h"
 #include "core/base/log.h"
 #include "core/base/strings.h"
@@ -20,10 +21,10 @@ namespace berth::engine {
 namespace {
 
 // One warm init in the making: the job's input and output, handed from the
-// reactor thread to a pool thread and back.
+// reactor thread to the background lane and back.
 struct WarmBuild {
   std::unique_ptr<WarmInit> w;
-  unique_fd netns;                           // from the pool, joined by the child
+  unique_fd netns;                     // from the pool, joined by the child
   cgroups::Driver* cgroups = nullptr;  // create() only: it keeps no state, so any thread
   std::string cgroup_parent;
   Result<void> result = ok();
@@ -38,12 +39,18 @@ struct WarmBuild {
         result = Error::sys(errno, "mkdir {}{}", w->dir, sub);
         return undo();
       }
+    unique_fd marker(::open((w->dir + "/" + kWarmMarker).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    if (!marker) {
+      result = Error::sys(errno, "create {}/{}", w->dir, kWarmMarker);
+      return undo();
+    }
     bool v2 = cgroups && cgroups->version() == cgroups::Version::kV2;
     if (v2 && !(result = make_cgroup())) return undo();
     w->spec.cgroup_fd = w->cgroup ? w->cgroup->clone_into_fd() : -1;
     w->spec.netns_fd = netns.get();
     auto p = runtime::spawn(w->spec);
     netns.reset();
+    w->spec.netns_fd = w->spec.cgroup_fd = -1;  // the child has them; keep no stale numbers
     if (!p) {
       result = std::move(p.error());
       return undo();
@@ -60,17 +67,21 @@ struct WarmBuild {
     return ok();
   }
 
-  // A failed build leaves nothing: the child killed and reaped, the cgroup
-  // and the directory removed.
+  // A failed build leaves nothing: the child killed and reaped (its own
+  // error, if it reported one, replaces ours: a deferred child that fails
+  // to set up exits at once), the cgroup and the directory removed.
   void undo() {
     if (w->proc.pidfd) {
       (void)runtime::kill(w->proc.pidfd.get(), SIGKILL);
       pollfd pf{w->proc.pidfd.get(), POLLIN, 0};
-      ::poll(&pf, 1, -1);
+      ::poll(&pf, 1, -1);  // SIGKILLed: it ends
+      runtime::ChildError ce{};
+      if (::read(w->proc.error_fd.get(), &ce, sizeof ce) == ssize_t(sizeof ce))
+        result = runtime::describe_child_error(ce, w->spec);
       (void)runtime::reap(w->proc.pidfd.get());
       w->proc = {};
     }
-    if (w->cgroup) (void)w->cgroup->destroy();
+    if (w->cgroup) (void)destroy_retrying(*w->cgroup);
     w->cgroup.reset();
     (void)remove_tree(w->dir);
   }
@@ -102,21 +113,23 @@ bool Engine::warm_id_taken(const std::string& id) const {
   return false;
 }
 
-// After a start: if a warm init could have served this container, its
-// image wants warm inits; they are made at the loop's next idle moments
-// (warm_top_up), never on a start's path.
+bool Engine::warm_parent_ok(const Container& c) const {
+  return c.spec.cgroup_parent.empty() || c.spec.cgroup_parent == opts_.cgroup_parent;
+}
+
+// After a start: the container is a candidate to make its image want warm
+// inits; whether it could have used one is checked, and they are made, in
+// the loop's idle moments (warm_top_up), never on a start's path.
 void Engine::warm_after_start(const Container& c, const runtime::Spec& final) {
-  if (opts_.warm_inits == 0 || shutting_down_) return;
+  if (opts_.warm_inits == 0 || shutting_down_ || !warm_parent_ok(c)) return;
   uint64_t now = ++warm_clock_;
   for (auto& w : warm_)
     if (w->image_id == c.image_id) w->last_used = now;
-  auto shape = warm_spec(c.image_id, c.id, c.dir);
-  if (!shape) return;
-  runtime::Spec as_started = final;
-  as_started.netns_fd = shape->netns_fd = final.new_netns ? 0 : -1;  // from the pool, or not, alike
-  as_started.cgroup_fd = shape->cgroup_fd = -1;
-  if (!runtime::can_release_as(*shape, as_started)) return;  // its mounts or root differ: no use
-  warm_wanted_[c.image_id] = now;
+  WarmCandidate& cand = warm_candidates_[c.image_id];
+  cand.used = now;
+  cand.id = c.id;
+  cand.dir = c.dir;
+  cand.final = final;
   warm_schedule();
 }
 
@@ -130,11 +143,26 @@ void Engine::warm_schedule() {
   });
 }
 
+// Would a warm init of its image have served the container that started?
+// Only then does the image want them.
+void Engine::warm_judge_candidates() {
+  auto cands = std::move(warm_candidates_);
+  warm_candidates_.clear();
+  for (auto& [image, cand] : cands) {
+    auto shape = warm_spec(image, cand.id, cand.dir);
+    if (!shape) continue;
+    runtime::Spec& as_started = cand.final;
+    as_started.netns_fd = as_started.cgroup_fd = -1;  // a warm init has its own already
+    if (runtime::can_release_as(*shape, as_started)) warm_wanted_[image] = cand.used;
+  }
+}
+
 // One warm init for the most recently started image that has fewer than
 // Options::warm_inits, the least recently used image's given up when the
 // pool is full; then again at the next idle moment.
 void Engine::warm_top_up() {
   if (shutting_down_) return;
+  warm_judge_candidates();
   auto count = [this](const std::string& image) {
     size_t n = 0;
     for (const auto& w : warm_) n += w->image_id == image;
@@ -168,6 +196,7 @@ void Engine::warm_fill(const std::string& image_id, uint64_t used) {
     w.id = random_id();
   } while (warm_id_taken(w.id));
   w.image_id = image_id;
+  w.generation = warm_generation_[image_id];
   w.dir = opts_.root + "/containers/" + w.id;
   w.last_used = used;
   auto spec = warm_spec(image_id, w.id, w.dir);
@@ -181,82 +210,114 @@ void Engine::warm_fill(const std::string& image_id, uint64_t used) {
   b->cgroups = cgroups_.get();
   b->cgroup_parent = opts_.cgroup_parent;
   warm_building_[image_id]++;
-  bool queued = r_.run_background([b] { b->run(); }, [this, b] {
-    if (--warm_building_[b->w->image_id] == 0) warm_building_.erase(b->w->image_id);
-    if (!b->result) {
-      log::warn("engine", "warm init for image {}: {}", b->w->image_id, b->result.error().message());
-      warm_wanted_.erase(b->w->image_id);  // no retry until its next start
-      return check_shutdown();
-    }
-    log::debug("engine", "warm init id={} pid={} image={}", b->w->id, b->w->proc.pid, b->w->image_id);
-    warm_.push_back(std::move(b->w));
-    if (shutting_down_) warm_drop_all();
+  bool queued = r_.run_background([b] { b->run(); }, [this, b, life = std::weak_ptr<int>(life_)] {
+    if (life.expired()) return;
+    warm_built(std::move(b->w), std::move(b->result));
   });
   if (!queued && --warm_building_[image_id] == 0) warm_building_.erase(image_id);
 }
 
-// create(): the container takes a warm init of its image if its init spec
-// can be released from it. Dead ones met on the way are cleared.
-bool Engine::warm_adopt(Container& c) {
-  for (size_t i = 0; i < warm_.size();) {
-    if (warm_[i]->image_id != c.image_id) {
-      i++;
-      continue;
-    }
-    if (!alive(*warm_[i])) {
-      std::unique_ptr<WarmInit> dead = std::move(warm_[i]);
-      warm_.erase(warm_.begin() + ptrdiff_t(i));
-      warm_drop(std::move(dead), [] {});
-      continue;
-    }
-    WarmInit& w = *warm_[i];
-    c.id = w.id;
-    c.dir = w.dir;
-    auto final = init_spec(c);
-    if (final) {
-      final->netns_fd = w.spec.netns_fd;
-      final->cgroup_fd = w.spec.cgroup_fd;
-    }
-    if (!final || !runtime::can_release_as(w.spec, *final)) {
-      c.id.clear();
-      c.dir.clear();
-      return false;  // the others of this image have the same shape
-    }
-    c.warm = std::move(warm_[i]);
-    c.warm->adopted = true;
-    warm_.erase(warm_.begin() + ptrdiff_t(i));
-    return true;
+void Engine::warm_built(std::unique_ptr<WarmInit> w, Result<void> result) {
+  std::string image = w->image_id;
+  if (--warm_building_[image] == 0) warm_building_.erase(image);
+  if (!result) {
+    log::warn("engine", "warm init for image {}: {}", image, result.error().message());
+    warm_wanted_.erase(image);  // no retry until its next start
+    return check_shutdown();
   }
-  return false;
+  log::debug("engine", "warm init id={} pid={} image={}", w->id, w->proc.pid, image);
+  // Its image was removed meanwhile (rmi, prune): never to be used.
+  if (shutting_down_ || w->generation != warm_generation_[image] || !images_->resolve(image))
+    return warm_drop(std::move(w), [] {});
+  WarmInit* wp = w.get();
+  warm_.push_back(std::move(w));
+  wp->exit_c.set_callback([this, wp](int32_t res, uint32_t) { warm_exit_seen(wp, res); });
+  r_.poll(wp->proc.pidfd.get(), POLLIN, wp->exit_c);
 }
 
-// start(): hands the adopted warm init over as the container's process.
-// Returns false (the caller spawns as usual) when it died meanwhile; its
-// cgroup and directory stay for the container.
+// The end of a warm init's pidfd poll: it died (pooled, adopted or
+// killed), or the poll was cancelled when a start took the process.
+void Engine::warm_exit_seen(WarmInit* wp, int32_t res) {
+  if (wp->handed_over) {
+    auto it = std::find_if(warm_retired_.begin(), warm_retired_.end(), [wp](const auto& p) { return p.get() == wp; });
+    BERTH_ASSERT(it != warm_retired_.end());
+    warm_retired_.erase(it);  // the container's own exit watch reaps it
+    return;
+  }
+  if (wp->dying) return warm_dropped(wp);
+  if (wp->adopted) {
+    // A created container's init died before its start: start() finds it
+    // dead and spawns anew.
+    log::warn("engine", "id={}: its warm init (pid {}) died ({})", wp->id, wp->proc.pid, res);
+    return;
+  }
+  auto it = std::find_if(warm_.begin(), warm_.end(), [wp](const auto& p) { return p.get() == wp; });
+  BERTH_ASSERT(it != warm_.end());
+  log::warn("engine", "warm init id={} (pid {}) died; dropped", wp->id, wp->proc.pid);
+  std::unique_ptr<WarmInit> w = std::move(*it);
+  warm_.erase(it);
+  warm_drop(std::move(w), [] {});
+}
+
+// create(): the container takes a warm init of its image if its init spec
+// can be released from it.
+bool Engine::warm_adopt(Container& c) {
+  if (!warm_parent_ok(c)) return false;
+  auto it = std::find_if(warm_.begin(), warm_.end(), [&](const auto& w) { return w->image_id == c.image_id; });
+  if (it == warm_.end()) return false;
+  WarmInit& w = **it;
+  c.id = w.id;
+  c.dir = w.dir;
+  auto final = init_spec(c);
+  if (!final || !runtime::can_release_as(w.spec, *final)) {
+    c.id.clear();
+    c.dir.clear();
+    return false;  // the others of this image have the same shape
+  }
+  c.warm = std::move(*it);
+  c.warm->adopted = true;
+  warm_.erase(it);
+  (void)::unlink((c.dir + "/" + kWarmMarker).c_str());
+  return true;
+}
+
+// start(): hands the adopted warm init over as the container's process;
+// *released says whether its release went out. Returns false when the init
+// died meanwhile: the caller spawns as usual, under the same cgroup handle.
 bool Engine::warm_take(Container& c, const runtime::Spec& spec, Process& proc, Result<void>* released) {
-  std::unique_ptr<WarmInit> w = std::move(c.warm);
-  if (!alive(*w)) {
-    log::warn("engine", "id={}: its warm init (pid {}) died before the start; spawning anew", c.id, w->proc.pid);
-    (void)runtime::kill(w->proc.pidfd.get(), SIGKILL);
-    pollfd pf{w->proc.pidfd.get(), POLLIN, 0};
-    ::poll(&pf, 1, -1);  // dead already, or dying from SIGKILL
-    (void)runtime::reap(w->proc.pidfd.get());
+  WarmInit& w = *c.warm;
+  if (!alive(w)) {
+    log::warn("engine", "id={}: its warm init (pid {}) died before the start; spawning anew", c.id, w.proc.pid);
+    (void)runtime::reap(w.proc.pidfd.get());  // dead: no wait
+    c.cgroup = std::move(w.cgroup);           // replaced, or removed on failure, by the spawn
+    warm_retire(c);
     return false;
   }
-  proc.pid = w->proc.pid;
-  proc.pidfd = std::move(w->proc.pidfd);
-  proc.error_fd = std::move(w->proc.error_fd);
-  c.cgroup = std::move(w->cgroup);
+  proc.pid = w.proc.pid;
+  proc.pidfd = std::move(w.proc.pidfd);
+  proc.error_fd = std::move(w.proc.error_fd);
+  c.cgroup = std::move(w.cgroup);
   *released = apply_resources(c);
   hold_mount_namespace(c, proc);
   log::debug("engine", "release id={} pid={} (warm)", c.id, proc.pid);
-  if (*released) *released = runtime::release(w->proc, spec);
+  if (*released) *released = runtime::release(w.proc, spec);
   if (c.spec.tty) {
     proc.pty_handoff.pid = proc.pid;
     proc.pty_handoff.tty = true;
-    proc.pty_handoff.sync_fd = std::move(w->proc.sync_fd);
+    proc.pty_handoff.sync_fd = std::move(w.proc.sync_fd);
   }
+  warm_retire(c);
   return true;
+}
+
+// The container's warm init is done with (its process handed over or
+// found dead): it is kept until its pidfd poll has ended.
+void Engine::warm_retire(Container& c) {
+  std::unique_ptr<WarmInit> w = std::move(c.warm);
+  w->handed_over = true;
+  if (!w->exit_c.in_flight()) return;  // ended already (it died): nothing to wait for
+  r_.cancel(w->exit_c);
+  warm_retired_.push_back(std::move(w));
 }
 
 // Kills `w` and, once it is gone, removes its cgroup and (unless a
@@ -264,39 +325,55 @@ bool Engine::warm_take(Container& c, const runtime::Spec& spec, Process& proc, R
 void Engine::warm_drop(std::unique_ptr<WarmInit> w, std::function<void()> then) {
   WarmInit* wp = w.get();
   wp->after_exit = std::move(then);
+  wp->dying = true;
   warm_dying_.push_back(std::move(w));
   if (!wp->proc.pidfd) return warm_dropped(wp);
   (void)runtime::kill(wp->proc.pidfd.get(), SIGKILL);
-  wp->exit_c.set_callback([this, wp](int32_t, uint32_t) { warm_dropped(wp); });
-  r_.poll(wp->proc.pidfd.get(), POLLIN, wp->exit_c);
+  if (wp->exit_c.in_flight()) return;  // its poll ends now: warm_exit_seen
+  if (alive(*wp)) {
+    wp->exit_c.set_callback([this, wp](int32_t, uint32_t) { warm_dropped(wp); });
+    r_.poll(wp->proc.pidfd.get(), POLLIN, wp->exit_c);
+    return;
+  }
+  warm_dropped(wp);
 }
 
+// Reaps a dropped init and removes what it leaves on the job pool (not the
+// background lane: an rm may be waiting). May run inside its exit_c's
+// callback: the WarmInit is destroyed last.
 void Engine::warm_dropped(WarmInit* wp) {
-  if (wp->proc.pidfd) (void)runtime::reap(wp->proc.pidfd.get());
   auto it = std::find_if(warm_dying_.begin(), warm_dying_.end(), [wp](const auto& p) { return p.get() == wp; });
-  std::shared_ptr<WarmInit> w(std::move(*it));
-  warm_dying_.erase(it);
-  w->proc = {};
-  auto then = std::move(w->after_exit);
+  BERTH_ASSERT(it != warm_dying_.end());
+  if (wp->proc.pidfd) (void)runtime::reap(wp->proc.pidfd.get());
+  std::shared_ptr<cgroups::Cgroup> cg = std::move(wp->cgroup);
+  std::string dir = wp->adopted ? std::string() : wp->dir;
+  auto then = std::move(wp->after_exit);
   warm_cleaning_++;
-  bool queued = r_.run_background(
-      [w] {
-        if (w->cgroup) (void)w->cgroup->destroy();
-        if (!w->adopted) (void)remove_tree(w->dir);
+  bool queued = r_.run_job(
+      [cg, dir] {
+        if (cg) (void)destroy_retrying(*cg);
+        if (!dir.empty()) (void)remove_tree(dir);
       },
-      [this, then] {
+      [this, then, life = std::weak_ptr<int>(life_)] {
+        if (life.expired()) return;
         warm_cleaning_--;
         then();
         check_shutdown();
       });
   if (!queued) {
     warm_cleaning_--;
+    if (cg) (void)cg->destroy();
+    if (!dir.empty()) (void)remove_tree(dir);
     then();
+    check_shutdown();
   }
+  warm_dying_.erase(it);  // last: this may be wp->exit_c's own callback
 }
 
 void Engine::warm_drop_image(const std::string& image_id) {
   warm_wanted_.erase(image_id);
+  warm_candidates_.erase(image_id);
+  warm_generation_[image_id]++;  // builds under way are dropped when they land
   for (size_t i = 0; i < warm_.size();) {
     if (warm_[i]->image_id != image_id) {
       i++;
@@ -316,6 +393,8 @@ void Engine::warm_drop_all() {
     if (c->warm) warm_drop(std::move(c->warm), [] {});
 }
 
-bool Engine::warm_busy() const { return !warm_building_.empty() || !warm_dying_.empty() || warm_cleaning_ > 0; }
+bool Engine::warm_busy() const {
+  return !warm_building_.empty() || !warm_dying_.empty() || !warm_retired_.empty() || warm_cleaning_ > 0;
+}
 
 }  // namespace berth::engine

@@ -83,11 +83,11 @@ Result<void> Engine::load_containers() {
     if (id.size() != 64 || !is_hex(id)) continue;
     std::string cdir = dir + "/" + id;
     auto text = read_file(cdir + "/" + kStateFile);
-    if (!text && text.error().sys_errno() == ENOENT) {
+    struct stat marker;
+    if (!text && text.error().sys_errno() == ENOENT && ::stat((cdir + "/" + kWarmMarker).c_str(), &marker) == 0) {
       // Never a container: a warm init's directory (warm.h) from before a
-      // crash, or a create that died before its first state write (it was
-      // never answered). Its cgroup, if any, goes too.
-      log::info("engine", "removing {}, left without state", cdir);
+      // crash. Its cgroup, if any, goes too.
+      log::info("engine", "removing {}, a warm init left by a crash", cdir);
       Container gone;
       gone.id = id;
       remove_stale_cgroup(gone);

@@ -306,12 +306,17 @@ class Engine {
   // container_warm.cc (warm.h)
   Result<runtime::Spec> warm_spec(const std::string& image_id, const std::string& id, const std::string& dir);
   bool warm_id_taken(const std::string& id) const;
+  bool warm_parent_ok(const Container& c) const;
   void warm_after_start(const Container& c, const runtime::Spec& final);
   void warm_schedule();
+  void warm_judge_candidates();
   void warm_top_up();
   void warm_fill(const std::string& image_id, uint64_t used);
+  void warm_built(std::unique_ptr<WarmInit> w, Result<void> result);
+  void warm_exit_seen(WarmInit* wp, int32_t res);
   bool warm_adopt(Container& c);
   bool warm_take(Container& c, const runtime::Spec& spec, Process& proc, Result<void>* released);
+  void warm_retire(Container& c);
   void warm_drop(std::unique_ptr<WarmInit> w, std::function<void()> then);
   void warm_dropped(WarmInit* w);
   void warm_drop_image(const std::string& image_id);
@@ -345,7 +350,15 @@ class Engine {
   bool shutting_down_ = false;   // start() refuses: nothing new may outlive the shutdown
   std::vector<std::unique_ptr<WarmInit>> warm_;        // ready for adoption
   std::vector<std::unique_ptr<WarmInit>> warm_dying_;  // killed, exit not yet seen
-  std::map<std::string, size_t> warm_building_;        // image id -> builds on the job pool
+  std::vector<std::unique_ptr<WarmInit>> warm_retired_;  // handed over, pidfd poll ending
+  std::map<std::string, uint64_t> warm_generation_;    // image id -> bumped when its inits are dropped
+  struct WarmCandidate {                                // a start that may want warm inits
+    uint64_t used = 0;
+    std::string id, dir;
+    runtime::Spec final;
+  };
+  std::map<std::string, WarmCandidate> warm_candidates_;  // image id -> its latest start
+  std::map<std::string, size_t> warm_building_;        // image id -> builds on the background lane
   size_t warm_cleaning_ = 0;                           // cgroup/dir removals on the job pool
   uint64_t warm_clock_ = 0;                            // orders images by last start
   std::map<std::string, uint64_t> warm_wanted_;        // image id -> its last start that could use one

@@ -27,6 +27,11 @@ namespace berth::engine {
 // Docker); a bare "K" is dropped. Used for the init's env and exec's.
 void put_env(std::vector<std::string>& env, const std::string& kv);
 
+// destroy(), retried while the kernel still holds the cgroup (kConflict: a
+// task not yet fully gone), 100 times 10 ms at most. Blocks: job pool or
+// start-up only (container_cgroup.cc).
+Result<void> destroy_retrying(cgroups::Cgroup& cg);
+
 // TIOCSWINSZ on a pty master (container_stdin.cc).
 Result<void> set_window_size(int pty, unsigned short rows, unsigned short cols);
 

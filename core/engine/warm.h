@@ -5,11 +5,12 @@
 // A warm init is a whole container minus its request: an id and directory
 // (<root>/containers/<id>, no state file yet), the namespaces, the cgroup
 // (joined), the overlay root and every mount of the plan, the child blocked
-// on its sync socket. It is made on the job pool (mkdirs, clone3, and on v1
-// the cgroup.procs writes, whose first one after a quiet spell waits for an
-// RCU grace period) for the image of a container that just started, if
-// that container could have used one (runtime::can_release_as), and kept
-// up to Options::warm_inits (least recently used image first out).
+// on its sync socket. It is made on the reactor's background lane (mkdirs,
+// clone3, and on v1 the cgroup.procs writes, whose first one after a quiet
+// spell waits for an RCU grace period), in the loop's idle moments, for the
+// image of a container that started and could have used one
+// (runtime::can_release_as, in berthd's default cgroup parent), and kept up
+// to Options::warm_inits (least recently used image first out).
 //
 // create() adopts one when the new container's init spec can be released
 // from it: the container takes its id and directory. start() then sends the
@@ -17,11 +18,21 @@
 // carries on as after a clone3. An adopted init that is never started
 // (rm, daemon stop) is killed like a pooled one.
 //
-// Costs, per warm init: one process (pid, kernel stacks, the page tables of
-// a copy of berthd), its namespaces, overlay and mounts, a cgroup in each
-// hierarchy, one netns from the pool and about 20 KiB of directories.
+// Life: a pooled warm init's pidfd is polled, so one that dies (its mount
+// plan failed, or something killed it) leaves the pool at once. A deferred
+// child whose set-up fails exits rather than waiting. rmi and prune drop
+// the image's warm inits, and a build still under way for it is dropped
+// when it lands (a generation count per image).
 //
-// Thread: reactor thread, except WarmBuild's work on the job pool.
+// Costs, per warm init: one process (pid, kernel stacks, page tables of a
+// copy-on-write copy of berthd; as berthd writes its own memory afterwards,
+// the init keeps the old pages: at worst berthd's whole resident size, 14
+// MiB here), its namespaces, overlay and mounts, a cgroup
+// in each hierarchy, one netns from the pool and about 20 KiB of
+// directories. A marker file (kWarmMarker) tells a leftover from a crash
+// from a container whose state file is missing.
+//
+// Thread: reactor thread, except WarmBuild's work on the background lane.
 #pragma once
 
 #include <functional>
@@ -35,16 +46,23 @@
 
 namespace berth::engine {
 
+// An empty file in its directory: with no state file beside it, the
+// directory is a warm init's (from before a crash), not a container's.
+inline constexpr const char* kWarmMarker = "warm-init";
+
 struct WarmInit {
   std::string id;                  // the container id it will give
   std::string image_id;
+  uint64_t generation = 0;         // of its image's warm inits, at the build's start
   std::string dir;                 // <root>/containers/<id>
-  runtime::Spec spec;              // as spawned (deferred), for can_release_as
+  runtime::Spec spec;              // as spawned (deferred; fds cleared), for can_release_as
   runtime::Process proc;
   std::shared_ptr<cgroups::Cgroup> cgroup;
   bool adopted = false;            // a container has it (its dir is the container's)
   uint64_t last_used = 0;          // pool order: the image's last start
-  reactor::Completion exit_c;      // POLLIN on the pidfd: died, or killed by drop_warm
+  bool dying = false;              // in Engine::warm_dying_: killed, or found dead
+  bool handed_over = false;        // a start took its process; only exit_c's end is awaited
+  reactor::Completion exit_c;      // POLLIN on the pidfd, from the pool on until it ends
   std::function<void()> after_exit;
 };
 

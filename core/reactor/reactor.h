@@ -1,8 +1,9 @@
 // The reactor: berthd's single io_uring loop.
 //
 // Thread: every method is reactor-thread-only (the thread that created the
-// Reactor and calls run()), except that job bodies given to run_job() run on a
-// pool thread and must not touch reactor-owned objects.
+// Reactor and calls run()), except that job bodies given to run_job() and
+// run_background() run on pool threads and must not touch reactor-owned
+// objects.
 //
 // Ownership: an operation's state is a Completion embedded in the object that
 // owns the operation (a connection, a log pump, a process watcher). The SQE's
@@ -121,8 +122,10 @@ class Reactor {
   // Runs `fn` on the reactor thread after the current batch of callbacks.
   void defer(std::function<void()> fn);
   // Runs `fn` on the reactor thread once the loop is idle: no completion
-  // ready, nothing deferred, no job queued or running. One per idle moment,
-  // in order. For work that should use only otherwise idle time.
+  // ready, nothing deferred, no run_job() job queued or running (the
+  // background lane does not count: it is where idle-time work goes). One
+  // per idle moment, in order. For work that should use only otherwise idle
+  // time.
   void when_idle(std::function<void()> fn);
   // Runs `work` on the job pool; then `done` on the reactor thread. Returns
   // false (and runs neither) when the job queue is at its bound.

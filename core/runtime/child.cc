@@ -394,6 +394,9 @@ int loopback_up() {
   size_t step = 0;
   if (!early_errno && a.plan)
     if (int e = run_mount_plan(*a.plan, &step)) early_stage = int32_t(Stage::kMountStep) + int32_t(step), early_errno = e;
+  // A warm init that cannot be used says so at once: berthd drops it from
+  // its pool (or its build fails) rather than giving it to a container.
+  if (early_errno && a.deferred) fail(a, early_stage, early_errno);
   wait_for_release(a);
   if (early_errno) fail(a, early_stage, early_errno);
   if (a.deferred) {

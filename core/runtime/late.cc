@@ -28,7 +28,7 @@ Result<std::string> encode_late(const Spec& spec) {
   full.deferred = false;
   full.netns_fd = full.cgroup_fd = -1;  // the child has its namespaces and cgroup already
   Prepared p;
-  BERTH_TRY_VOID(prepare(full, &p));
+  BERTH_TRY_VOID(prepare(full, &p, /*child_buffers=*/false));
   const ChildArgs& a = p.args;
   LateHeader h{};
   h.magic = kLateMagic;
@@ -136,8 +136,7 @@ int decode_late(char* buf, size_t len, const int* fds, size_t nfds, ChildArgs* a
 
 bool can_release_as(const Spec& warm, const Spec& final) {
   if (!warm.deferred || final.join_pidfd >= 0 || warm.join_pidfd >= 0) return false;
-  if (warm.new_netns != final.new_netns || (warm.netns_fd >= 0) != (final.netns_fd >= 0)) return false;
-  if ((warm.cgroup_fd >= 0) != (final.cgroup_fd >= 0)) return false;
+  if (warm.new_netns != final.new_netns) return false;
   if (without_cwd(make_mount_plan(warm)).steps != without_cwd(make_mount_plan(final)).steps) return false;
   return encode_late(final).has_value();
 }

@@ -60,9 +60,11 @@ Result<std::string> encode_late(const Spec& spec);
 int decode_late(char* buf, size_t len, const int* fds, size_t nfds, ChildArgs* a);
 
 // Whether an init spawned deferred from `warm` can be released as `final`:
-// both containers' inits, in the same kind of network namespace and cgroup
-// placement, with the same mount plan up to the working directory (which the
-// child makes after release) and a late part that fits.
+// both containers' inits, both in a network namespace of their own or both
+// in the host's, with the same mount plan up to the working directory
+// (which the child makes after release) and a late part that fits. The fds
+// (netns_fd, cgroup_fd) are not compared: the warm init is in its namespace
+// and cgroup already, and the caller chose them alike.
 bool can_release_as(const Spec& warm, const Spec& final);
 
 }  // namespace berth::runtime

@@ -113,7 +113,7 @@ uint64_t default_capabilities() {
   return mask;
 }
 
-Result<void> prepare(const Spec& spec, Prepared* out) {
+Result<void> prepare(const Spec& spec, Prepared* out, bool child_buffers) {
   BERTH_TRY_VOID(validate(spec));
   out->user = BERTH_TRY(parse_user_spec(spec.user));
   if (spec.join_pidfd < 0) out->plan = make_mount_plan(spec);
@@ -130,7 +130,7 @@ Result<void> prepare(const Spec& spec, Prepared* out) {
   for (const auto& s : out->exec_strings) out->exec_paths.push_back(s.c_str());
   // new char[] leaves the memory untouched: the pages are only faulted in by
   // the child when it reads the files.
-  out->buffers.reset(new char[2 * kUserFileMax + kHomeBufRoom + (spec.deferred ? kLateMax : 0)]);
+  if (child_buffers) out->buffers.reset(new char[2 * kUserFileMax + kHomeBufRoom + (spec.deferred ? kLateMax : 0)]);
 
   ChildArgs& a = out->args;
   bool exec = spec.join_pidfd >= 0;
@@ -142,11 +142,13 @@ Result<void> prepare(const Spec& spec, Prepared* out) {
   a.hostname_len = out->hostname.size();
   a.plan = exec ? nullptr : &out->plan;
   a.user = query_of(out->user);
-  a.passwd_buf = out->buffers.get();
-  a.group_buf = a.passwd_buf + kUserFileMax;
-  a.home_buf = a.group_buf + kUserFileMax;
   a.deferred = spec.deferred && !exec;
-  if (a.deferred) a.late_buf = a.home_buf + kHomeBufRoom;
+  if (out->buffers) {
+    a.passwd_buf = out->buffers.get();
+    a.group_buf = a.passwd_buf + kUserFileMax;
+    a.home_buf = a.group_buf + kUserFileMax;
+    if (a.deferred) a.late_buf = a.home_buf + kHomeBufRoom;
+  }
   a.exec_paths = out->exec_paths.data();
   a.exec_path_count = out->exec_paths.size();
   a.path_lookup = spec.args[0].find('/') == std::string::npos;

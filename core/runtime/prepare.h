@@ -81,7 +81,10 @@ struct Prepared {
 };
 
 // Validates `spec` and fills `out` (fds in args are left for spawn to set).
-Result<void> prepare(const Spec& spec, Prepared* out);
+// Without `child_buffers`, the child's file and late buffers are not
+// allocated (late.h only encodes): a 2 MiB mmap and munmap, the latter with
+// a TLB shootdown across berthd's threads, saved on each release.
+Result<void> prepare(const Spec& spec, Prepared* out, bool child_buffers = true);
 
 // execvp-style candidates: {arg0} when it contains '/', else "<dir>/<arg0>"
 // for each entry of the env's PATH (the last PATH= wins; kDefaultPath when

@@ -148,8 +148,6 @@ Result<void> release(Process& p, const Spec& late) {
   if (!p.sync_fd) return Error::invalid("release pid {}: already released", p.pid);
   if (!p.deferred) return Error::invalid("release pid {}: not a deferred init", p.pid);
   std::string msg = BERTH_TRY(encode_late(late));
-  LateHeader h;
-  std::memcpy(&h, msg.data(), sizeof h);
   int fds[3];
   size_t nfds = 0;
   for (int fd : {late.stdin_fd, late.stdout_fd, late.stderr_fd})

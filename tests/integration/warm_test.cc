@@ -4,6 +4,7 @@
 // command, env, user, directory, hostname, tty and stdio. Here: that they
 // are used, give exactly what a cold start gives, are never used where they
 // do not fit, and are cleaned up on rm, rmi, daemon stop and after a crash.
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,6 +120,17 @@ TEST_F(WarmTest, ContainersThatDoNotFitStartCold) {
     EXPECT_EQ(d().ctl({"wait", id}).out, "0\n");
     EXPECT_EQ(d().ctl({"rm", "-v", id}).exit_code, 0);
   }
+  // Another cgroup parent than the daemon's, where warm inits are made: not
+  // started here (its parent directory would outlive the test).
+  auto c = d().client();
+  auto r = c.request("POST", "/containers/create",
+                     R"({"Image":")" + std::string("busybox") + R"(","Cmd":["true"],"HostConfig":{"CgroupParent":")" +
+                         d().cgroup_parent() + "-other\"}}");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 201) << r->body;
+  std::string other = r->body.substr(r->body.find("\"Id\":\"") + 6, 64);
+  EXPECT_FALSE(warm.count(other)) << "a warm init was given to another cgroup parent";
+  EXPECT_EQ(d().ctl({"rm", other}).exit_code, 0);
   // The warm inits are still there, unused.
   for (const auto& [id, pid] : warm) EXPECT_TRUE(d().warm_inits().count(id)) << id;
 }
@@ -136,6 +148,20 @@ TEST_F(WarmTest, RemovingACreatedContainerEndsItsWarmInit) {
   EXPECT_TRUE(gone(fmt::format("/proc/{}", pid))) << "the warm init is still alive or unreaped";
   EXPECT_TRUE(gone(cgroup));
   EXPECT_TRUE(gone(d().root() + "/containers/" + id));
+}
+
+TEST_F(WarmTest, AWarmInitThatDiesLeavesThePool) {
+  auto warm = ready_warm();
+  ASSERT_FALSE(warm.empty());
+  auto [id, pid] = *warm.begin();
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);  // a child of the test's own daemon
+  EXPECT_TRUE(gone(d().root() + "/containers/" + id)) << "a dead warm init stayed in the pool";
+  EXPECT_TRUE(gone(fmt::format("/proc/{}", pid))) << "not reaped";
+  // And the next container does not get it.
+  std::string next = created({"run", "-d", "busybox", "true"});
+  EXPECT_NE(next, id);
+  EXPECT_EQ(d().ctl({"wait", next}).out, "0\n");
+  EXPECT_EQ(d().ctl({"rm", next}).exit_code, 0);
 }
 
 TEST_F(WarmTest, CopyIntoACreatedContainerLandsInItsRoot) {
