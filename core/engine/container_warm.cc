@@ -13,6 +13,7 @@
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/process.h"
+#include "core/engine/spawner.h"
 #include "core/engine/warm.h"
 #include "core/runtime/late.h"
 
@@ -26,13 +27,15 @@ struct WarmBuild {
   std::unique_ptr<WarmInit> w;
   unique_fd netns;                     // from the pool, joined by the child
   cgroups::Driver* cgroups = nullptr;  // create() only: it keeps no state, so any thread
+  Spawner* spawner = nullptr;          // clone3s for us, if it runs (spawner.h)
   std::string cgroup_parent;
   Result<void> result = ok();
 
   // Background lane (nice 10: the init mounts its root at that priority and
-  // takes berthd's own with the release). The clone3 happens here, so the
-  // init's death signal is tied to this thread, which lives as long as
-  // berthd (runtime/spawn.h).
+  // takes berthd's own with the release). The clone3 happens in the spawner
+  // (berthd itself does not fork: spawner.h), or here when it is not
+  // running; then the init's death signal is tied to this thread, which
+  // lives as long as berthd (runtime/spawn.h).
   void run() {
     for (auto [sub, mode] : {std::pair{"", 0700}, {"/upper", 0755}, {"/work", 0700}, {"/rootfs", 0755}})
       if (::mkdir((w->dir + sub).c_str(), mode_t(mode)) < 0) {
@@ -48,7 +51,9 @@ struct WarmBuild {
     if (v2 && !(result = make_cgroup())) return undo();
     w->spec.cgroup_fd = w->cgroup ? w->cgroup->clone_into_fd() : -1;
     w->spec.netns_fd = netns.get();
-    auto p = runtime::spawn(w->spec);
+    Result<runtime::Process> p = Error(Code::kNotFound, "no spawner");
+    if (spawner) p = spawner->spawn(w->spec);
+    if (!p && p.error().code() == Code::kNotFound) p = runtime::spawn(w->spec);  // the spawner is gone
     netns.reset();
     w->spec.netns_fd = w->spec.cgroup_fd = -1;  // the child has them; keep no stale numbers
     if (!p) {
@@ -208,6 +213,7 @@ void Engine::warm_fill(const std::string& image_id, uint64_t used) {
   w.spec = std::move(*spec);
   if (w.spec.new_netns) b->netns = netns_pool_->take();
   b->cgroups = cgroups_.get();
+  b->spawner = spawner_.get();
   b->cgroup_parent = opts_.cgroup_parent;
   warm_building_[image_id]++;
   bool queued = r_.run_background([b] { b->run(); }, [this, b, life = std::weak_ptr<int>(life_)] {

@@ -56,6 +56,11 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
     }
   }
   BERTH_TRY_VOID(e->load_containers());
+  if (o.warm_inits > 0) {
+    auto sp = Spawner::start();
+    if (sp) e->spawner_ = std::move(*sp);
+    else log::warn("engine", "no spawner process ({}): warm inits are forked by berthd", sp.error().message());
+  }
   e->netns_pool_ = std::make_unique<NetnsPool>(r, o.netns_pool);
   e->netns_pool_->fill();
   // Leftovers of removals interrupted by a crash.

@@ -26,6 +26,7 @@
 #include "core/engine/stats_hub.h"
 #include "core/engine/stdin_writer.h"
 #include "core/engine/volumes.h"
+#include "core/engine/spawner.h"
 #include "core/engine/warm.h"
 #include "core/reactor/reactor.h"
 #include "core/runtime/spec.h"
@@ -363,6 +364,7 @@ class Engine {
   uint64_t warm_clock_ = 0;                            // orders images by last start
   std::map<std::string, uint64_t> warm_wanted_;        // image id -> its last start that could use one
   bool warm_top_up_queued_ = false;
+  std::unique_ptr<Spawner> spawner_;                   // forks warm inits (spawner.h)
   std::shared_ptr<int> life_ = std::make_shared<int>(0);   // expires with the engine (when_idle tasks)
 };
 

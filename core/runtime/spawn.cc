@@ -27,7 +27,7 @@ struct Channels {
   unique_fd self;                       // pidfd of this process, for the child (close-on-exec)
 };
 
-Result<Channels> open_channels() {
+Result<Channels> open_channels(bool sibling) {
   Channels c;
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return Error::sys(errno, "socketpair");
@@ -37,8 +37,11 @@ Result<Channels> open_channels() {
   if (::pipe2(p, O_CLOEXEC) < 0) return Error::sys(errno, "pipe");
   c.error_read.reset(p[0]);
   c.error_write.reset(p[1]);
-  int self = int(::syscall(SYS_pidfd_open, ::getpid(), 0));  // always O_CLOEXEC
-  if (self < 0) return Error::sys(errno, "pidfd_open self");
+  // The process whose death the child watches: ours, or with CLONE_PARENT
+  // our parent's, which becomes the child's parent.
+  pid_t watched = sibling ? ::getppid() : ::getpid();
+  int self = int(::syscall(SYS_pidfd_open, watched, 0));  // always O_CLOEXEC
+  if (self < 0) return Error::sys(errno, "pidfd_open {}", watched);
   c.self.reset(self);
   return c;
 }
@@ -47,6 +50,7 @@ uint64_t clone_flags(const Spec& spec) {
   if (spec.join_pidfd >= 0)  // exec: existing namespaces, an existing cgroup
     return CLONE_PIDFD | (spec.cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
   uint64_t f = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+  if (spec.sibling) f |= CLONE_PARENT;
   if (spec.new_netns && spec.netns_fd < 0) f |= CLONE_NEWNET;  // else the child joins netns_fd
   // With CLONE_INTO_CGROUP the child starts in its cgroup, so a cgroup
   // namespace made here is rooted right; otherwise the child unshares it
@@ -62,7 +66,9 @@ pid_t clone_child(const Spec& spec, const ChildArgs& args, int* pidfd) {
   clone_args ca{};
   ca.flags = clone_flags(spec);
   ca.pidfd = uint64_t(uintptr_t(pidfd));
-  ca.exit_signal = SIGCHLD;
+  // clone3 takes no exit signal with CLONE_PARENT: the child gets the
+  // caller's own (SIGCHLD, for a spawner forked by berthd).
+  ca.exit_signal = spec.sibling ? 0 : SIGCHLD;
   if (spec.cgroup_fd >= 0) ca.cgroup = uint64_t(spec.cgroup_fd);
   sigset_t all, old;
   sigfillset(&all);
@@ -106,7 +112,7 @@ class PidnsForChildren {
 Result<Process> spawn(const Spec& spec) {
   Prepared prep;
   BERTH_TRY_VOID(prepare(spec, &prep));
-  Channels ch = BERTH_TRY(open_channels());
+  Channels ch = BERTH_TRY(open_channels(spec.sibling));
   prep.args.sync_fd = ch.sync_child.get();
   prep.args.error_fd = ch.error_write.get();
   prep.args.parent_pidfd = ch.self.get();

@@ -66,6 +66,10 @@ struct Spec {
   // env, cwd, user, hostname, tty and stdio above are placeholders that
   // release(p, spec) replaces with the final Spec's (late.h). Not for exec.
   bool deferred = false;
+  // clone3(CLONE_PARENT): the init becomes a child of the caller's parent
+  // (berthd, when its spawner process calls spawn(): core/engine/spawner.h),
+  // which reaps it and whose death it watches.
+  bool sibling = false;
 
   // exec mode (docker exec): >= 0 is the pidfd of a running container's init.
   // The process then joins that init's pid, mount, uts, ipc, network and

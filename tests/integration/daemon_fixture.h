@@ -70,7 +70,7 @@ class TestDaemon {
   // "berth:warm", directories without a state file) are the daemon's
   // pool, not containers: the counters leave out the ready ones.
   int open_fds() const;            // of the berthd process
-  int child_processes() const;     // processes whose parent is berthd, but warm inits
+  int child_processes() const;     // processes whose parent is berthd, but warm inits and its spawner
   int mounts_under(const std::string& prefix) const;  // in berthd's mount namespace
   int container_dirs() const;      // under <root>/containers, but ready warm inits'
 

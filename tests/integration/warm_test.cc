@@ -15,6 +15,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/base/file.h"
 #include "tests/integration/suite.h"
 
 namespace berth::test {
@@ -59,6 +60,10 @@ TEST_F(WarmTest, ARunTakesAWarmInitWithItsOwnCommandEnvUserDirAndHostname) {
                             "echo \"$X\" $(id -u):$(id -g) $(pwd) $(hostname) $HOSTNAME $$; echo to stderr >&2"});
   ASSERT_EQ(id.size(), 64u);
   EXPECT_TRUE(warm.count(id)) << "the container did not take a warm init";
+  // Made by the spawner, yet berthd's own child (CLONE_PARENT): berthd reaps it.
+  auto stat = read_file(fmt::format("/proc/{}/stat", warm[id]));
+  ASSERT_TRUE(stat);
+  EXPECT_EQ(std::atoi(stat->substr(stat->rfind(')') + 4).c_str()), d().pid());
   EXPECT_THAT(d().log(), HasSubstr("release id=" + id + " pid=" + std::to_string(warm[id]) + " (warm)"));
   EXPECT_EQ(d().ctl({"wait", id}).out, "0\n");
   auto logs = d().ctl({"logs", id});
@@ -252,6 +257,36 @@ TEST(WarmDaemonTest, StopAndCrashLeaveNoWarmInitBehind) {
   for (const auto& [id, pid] : warm) EXPECT_FALSE(std::filesystem::exists(d.root() + "/containers/" + id)) << id;
   for (const auto& cg : cgroups) EXPECT_FALSE(std::filesystem::exists(cg)) << cg;
   EXPECT_EQ(d.ctl({"ps", "-a", "-q"}).out, "");
+  EXPECT_EQ(d.stop(), 0);
+}
+
+// Without its spawner (killed here), berthd forks warm inits itself.
+TEST(WarmDaemonTest, WarmInitsOutliveTheSpawner) {
+  if (!is_root()) GTEST_SKIP() << "needs root";
+  TestDaemon d;
+  std::string err;
+  ASSERT_TRUE(d.start(&err)) << err;
+  ASSERT_TRUE(d.import_busybox(&err)) << err;
+  pid_t spawner = -1;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    auto comm = read_file(e.path().string() + "/comm");
+    auto stat = read_file(e.path().string() + "/stat");
+    if (!comm || !stat || *comm != "berth:spawner\n") continue;
+    if (std::atoi(stat->substr(stat->rfind(')') + 4).c_str()) == d.pid()) spawner = std::atoi(e.path().filename().c_str());
+  }
+  ASSERT_GT(spawner, 0) << "berthd started no spawner";
+  ASSERT_EQ(::kill(spawner, SIGKILL), 0);  // a child of the test's own daemon
+  auto before = d.warm_inits();
+  for (int run = 0; run < 2; run++) ASSERT_EQ(d.ctl({"run", "--rm", "busybox", "true"}).exit_code, 0);
+  bool fresh = false;
+  for (int i = 0; i < 500 && !fresh; i++) {
+    usleep(10000);
+    for (const auto& [id, pid] : d.warm_inits()) fresh |= !before.count(id);
+  }
+  EXPECT_TRUE(fresh) << "no warm init was made without the spawner:\n" << d.log();
+  std::string id = d.ctl({"run", "-d", "busybox", "true"}).out.substr(0, 64);
+  EXPECT_EQ(d.ctl({"wait", id}).out, "0\n");
+  EXPECT_EQ(d.ctl({"rm", id}).exit_code, 0);
   EXPECT_EQ(d.stop(), 0);
 }
 

@@ -1,0 +1,237 @@
+#include "core/engine/spawner.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace berth::engine {
+
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr size_t kMaxMessage = 256 << 10;
+constexpr int kSpawnerFd = 3;   // the spawner's end of the socket, in the spawner
+
+Json mount_to_json(const runtime::Mount& m) {
+  return {{"kind", m.kind == runtime::Mount::Kind::kBind ? "bind" : "tmpfs"},
+          {"source", m.source},
+          {"target", m.target},
+          {"readonly", m.readonly},
+          {"recursive", m.recursive},
+          {"file", m.file},
+          {"populate", m.populate},
+          {"attrs", m.attrs},
+          {"options", m.options}};
+}
+
+runtime::Mount mount_from_json(const Json& j) {
+  runtime::Mount m;
+  m.kind = j.at("kind") == "bind" ? runtime::Mount::Kind::kBind : runtime::Mount::Kind::kTmpfs;
+  m.source = j.at("source");
+  m.target = j.at("target");
+  m.readonly = j.at("readonly");
+  m.recursive = j.at("recursive");
+  m.file = j.at("file");
+  m.populate = j.at("populate");
+  m.attrs = j.at("attrs");
+  m.options = j.at("options").get<std::vector<std::pair<std::string, std::string>>>();
+  return m;
+}
+
+// The Spec without its fds: those travel as SCM_RIGHTS.
+Json spec_to_json(const runtime::Spec& s) {
+  Json mounts = Json::array();
+  for (const auto& m : s.mounts) mounts.push_back(mount_to_json(m));
+  return {{"id", s.id},         {"lower_dirs", s.lower_dirs}, {"upper_dir", s.upper_dir},
+          {"work_dir", s.work_dir}, {"rootfs_dir", s.rootfs_dir}, {"args", s.args},
+          {"env", s.env},       {"cwd", s.cwd},               {"user", s.user},
+          {"hostname", s.hostname}, {"new_netns", s.new_netns}, {"readonly_rootfs", s.readonly_rootfs},
+          {"mounts", mounts},   {"tty", s.tty},               {"tty_rows", s.tty_rows},
+          {"tty_cols", s.tty_cols}, {"deferred", s.deferred},
+          {"netns", s.netns_fd >= 0}, {"cgroup", s.cgroup_fd >= 0}};
+}
+
+runtime::Spec spec_from_json(const Json& j) {
+  runtime::Spec s;
+  s.id = j.at("id");
+  s.lower_dirs = j.at("lower_dirs").get<std::vector<std::string>>();
+  s.upper_dir = j.at("upper_dir");
+  s.work_dir = j.at("work_dir");
+  s.rootfs_dir = j.at("rootfs_dir");
+  s.args = j.at("args").get<std::vector<std::string>>();
+  s.env = j.at("env").get<std::vector<std::string>>();
+  s.cwd = j.at("cwd");
+  s.user = j.at("user");
+  s.hostname = j.at("hostname");
+  s.new_netns = j.at("new_netns");
+  s.readonly_rootfs = j.at("readonly_rootfs");
+  for (const auto& m : j.at("mounts")) s.mounts.push_back(mount_from_json(m));
+  s.tty = j.at("tty");
+  s.tty_rows = j.at("tty_rows");
+  s.tty_cols = j.at("tty_cols");
+  s.deferred = j.at("deferred");
+  return s;
+}
+
+// One message with up to three fds. Blocking.
+Result<void> send_message(int sock, const std::string& data, const std::vector<int>& fds) {
+  iovec iov{const_cast<char*>(data.data()), data.size()};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  union {
+    char buf[CMSG_SPACE(3 * sizeof(int))];
+    cmsghdr align;
+  } control{};
+  if (!fds.empty()) {
+    m.msg_control = control.buf;
+    m.msg_controllen = CMSG_SPACE(fds.size() * sizeof(int));
+    cmsghdr* cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
+    std::memcpy(CMSG_DATA(cm), fds.data(), fds.size() * sizeof(int));
+  }
+  for (;;) {
+    if (::sendmsg(sock, &m, MSG_NOSIGNAL) >= 0) return ok();
+    if (errno != EINTR) return Error::sys(errno, "send to the spawner");
+  }
+}
+
+// EOF is kNotFound (the other side is gone).
+Result<void> receive_message(int sock, std::string* data, std::vector<unique_fd>* fds) {
+  data->resize(kMaxMessage);
+  iovec iov{data->data(), data->size()};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  union {
+    char buf[CMSG_SPACE(3 * sizeof(int))];
+    cmsghdr align;
+  } control{};
+  m.msg_control = control.buf;
+  m.msg_controllen = sizeof control.buf;
+  ssize_t n;
+  do {
+    n = ::recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Error::sys(errno, "receive from the spawner");
+  for (cmsghdr* cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; i++) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+      fds->emplace_back(fd);
+    }
+  }
+  if (n == 0) return Error::not_found("the spawner is gone");
+  if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) return Error::invalid("spawner message too large");
+  data->resize(size_t(n));
+  return ok();
+}
+
+// One request, in the spawner.
+std::pair<std::string, std::vector<unique_fd>> serve(const std::string& request, std::vector<unique_fd> fds) {
+  Json reply;
+  std::vector<unique_fd> out;
+  try {
+    Json j = Json::parse(request);
+    runtime::Spec spec = spec_from_json(j);
+    size_t next = 0;
+    auto take = [&](bool present) { return present && next < fds.size() ? fds[next++].get() : -1; };
+    spec.netns_fd = take(j.at("netns"));
+    spec.cgroup_fd = take(j.at("cgroup"));
+    spec.sibling = true;
+    auto p = runtime::spawn(spec);
+    if (p) {
+      reply = {{"pid", p->pid}};
+      out.push_back(std::move(p->pidfd));
+      out.push_back(std::move(p->sync_fd));
+      out.push_back(std::move(p->error_fd));
+    } else {
+      reply = {{"error", p.error().message()}, {"code", int(p.error().code())}, {"errno", p.error().sys_errno()}};
+    }
+  } catch (const Json::exception& e) {
+    reply = {{"error", std::string("bad spawner request: ") + e.what()}, {"code", int(Code::kInvalidArgument)},
+             {"errno", 0}};
+  }
+  return {reply.dump(), std::move(out)};
+}
+
+[[noreturn]] void spawner_main(int sock, pid_t berthd) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (::getppid() != berthd) ::_exit(0);  // berthd died before the line above
+  ::prctl(PR_SET_NAME, "berth:spawner", 0, 0, 0);
+  if (sock != kSpawnerFd && ::dup2(sock, kSpawnerFd) < 0) ::_exit(1);
+  ::close_range(kSpawnerFd + 1, ~0U, 0);  // berthd's sockets, ring and pipes are not ours
+  for (;;) {
+    std::string request;
+    std::vector<unique_fd> fds;
+    if (!receive_message(kSpawnerFd, &request, &fds)) ::_exit(0);
+    auto [reply, out] = serve(request, std::move(fds));
+    std::vector<int> raw;
+    for (const auto& fd : out) raw.push_back(fd.get());
+    if (!send_message(kSpawnerFd, reply, raw)) ::_exit(0);
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Spawner>> Spawner::start() {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return Error::sys(errno, "socketpair");
+  unique_fd ours(sv[0]), theirs(sv[1]);
+  pid_t berthd = ::getpid();
+  // glibc's fork: the spawner may allocate (its malloc is made consistent
+  // for the one thread the child has).
+  pid_t pid = ::fork();
+  if (pid < 0) return Error::sys(errno, "fork the spawner");
+  if (pid == 0) spawner_main(theirs.get(), berthd);
+  return std::unique_ptr<Spawner>(new Spawner(pid, std::move(ours)));
+}
+
+Spawner::~Spawner() {
+  sock_.reset();  // EOF: the spawner exits
+  int status;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+Result<runtime::Process> Spawner::spawn(const runtime::Spec& spec) {
+  if (!spec.deferred || spec.stdin_fd >= 0 || spec.stdout_fd >= 0 || spec.stderr_fd >= 0 || spec.join_pidfd >= 0)
+    return Error::invalid("the spawner makes warm inits only (deferred, no stdio)");
+  std::lock_guard lock(mu_);
+  std::vector<int> fds;
+  if (spec.netns_fd >= 0) fds.push_back(spec.netns_fd);
+  if (spec.cgroup_fd >= 0) fds.push_back(spec.cgroup_fd);
+  if (auto sent = send_message(sock_.get(), spec_to_json(spec).dump(), fds); !sent)
+    return Error::not_found("the spawner is gone: {}", sent.error().message());
+  std::string data;
+  std::vector<unique_fd> got;
+  BERTH_TRY_VOID(receive_message(sock_.get(), &data, &got));
+  Json reply = Json::parse(data, nullptr, false);
+  if (reply.is_discarded()) return Error(Code::kSystem, "the spawner sent invalid JSON");
+  if (reply.contains("error"))
+    return Error(Code(reply.value("code", int(Code::kSystem))), reply.value("error", std::string()),
+                 reply.value("errno", 0));
+  if (got.size() != 3 || !reply.contains("pid")) return Error(Code::kSystem, "the spawner sent an incomplete answer");
+  runtime::Process p;
+  p.pid = reply.at("pid").get<pid_t>();
+  p.pidfd = std::move(got[0]);
+  p.sync_fd = std::move(got[1]);
+  p.error_fd = std::move(got[2]);
+  p.deferred = true;
+  return p;
+}
+
+}  // namespace berth::engine
