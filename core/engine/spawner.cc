@@ -82,18 +82,32 @@ runtime::Spec spec_from_json(const Json& j) {
   return s;
 }
 
-// One message with up to three fds. Blocking.
-Result<void> send_message(int sock, const std::string& data, const std::vector<int>& fds) {
-  iovec iov{const_cast<char*>(data.data()), data.size()};
+// A msghdr over one buffer, with room for three fds. Not movable (it
+// points into itself).
+struct Message {
+  iovec iov;
   msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
   union {
     char buf[CMSG_SPACE(3 * sizeof(int))];
     cmsghdr align;
   } control{};
-  if (!fds.empty()) {
+  Message(void* data, size_t n) : iov{data, n} {
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
     m.msg_control = control.buf;
+    m.msg_controllen = sizeof control.buf;
+  }
+  Message(const Message&) = delete;
+  Message& operator=(const Message&) = delete;
+};
+
+// One message with up to three fds. Blocking.
+Result<void> send_message(int sock, const std::string& data, const std::vector<int>& fds) {
+  Message msg(const_cast<char*>(data.data()), data.size());
+  msghdr& m = msg.m;
+  m.msg_controllen = 0;
+  if (fds.empty()) m.msg_control = nullptr;
+  if (!fds.empty()) {
     m.msg_controllen = CMSG_SPACE(fds.size() * sizeof(int));
     cmsghdr* cm = CMSG_FIRSTHDR(&m);
     cm->cmsg_level = SOL_SOCKET;
@@ -110,16 +124,8 @@ Result<void> send_message(int sock, const std::string& data, const std::vector<i
 // EOF is kNotFound (the other side is gone).
 Result<void> receive_message(int sock, std::string* data, std::vector<unique_fd>* fds) {
   data->resize(kMaxMessage);
-  iovec iov{data->data(), data->size()};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  union {
-    char buf[CMSG_SPACE(3 * sizeof(int))];
-    cmsghdr align;
-  } control{};
-  m.msg_control = control.buf;
-  m.msg_controllen = sizeof control.buf;
+  Message msg(data->data(), data->size());
+  msghdr& m = msg.m;
   ssize_t n;
   do {
     n = ::recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
