@@ -145,6 +145,8 @@ class Driver {
   // cgroup.subtree_control; on v1 cpuset.cpus/mems of new directories are
   // copied from their parent so processes can join.
   virtual Result<std::unique_ptr<Cgroup>> create(std::string_view parent, std::string_view name) = 0;
+  // An existing cgroup (kNotFound if none). v1: the hierarchies that have
+  // the directory, so that one left half-made by a crash can be destroyed.
   virtual Result<std::unique_ptr<Cgroup>> open(std::string_view parent, std::string_view name) = 0;
 };
 

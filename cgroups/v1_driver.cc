@@ -79,18 +79,27 @@ class V1Driver final : public Driver {
     return std::unique_ptr<Cgroup>(new V1Cgroup(std::move(dirs), std::move(path), opts_));
   }
 
+  // The hierarchies that have the directory: one left half-made (a crash
+  // between create()'s mkdirs) opens with what it has, so that it can be
+  // destroyed. kNotFound when none has it.
   Result<std::unique_ptr<Cgroup>> open(std::string_view parent, std::string_view name) override {
     if (hs_.empty()) return Error::make(Code::kNotSupported, "open cgroup {}: no cgroup v1 hierarchy", name);
     std::vector<V1Cgroup::Dir> dirs;
     std::string path;
+    Error missing(Code::kNotFound, fmt::format("open cgroup {}: no such cgroup", name));
     for (const V1Hierarchy& h : hs_) {
       std::string rel = BERTH_TRY(cgroup_path(h.self, parent, name));
       std::string dir = join_path(h.mount, rel);
       struct stat st;
-      if (::stat(dir.c_str(), &st) < 0) return Error::sys(errno, "open cgroup {}", dir);
+      if (::stat(dir.c_str(), &st) < 0) {
+        if (errno != ENOENT) return Error::sys(errno, "open cgroup {}", dir);
+        missing = Error::sys(errno, "open cgroup {}", dir);
+        continue;
+      }
       if (path.empty() || carries(h, "memory")) path = rel;
       dirs.push_back({h.controllers, std::move(dir)});
     }
+    if (dirs.empty()) return missing;
     return std::unique_ptr<Cgroup>(new V1Cgroup(std::move(dirs), std::move(path), opts_));
   }
 

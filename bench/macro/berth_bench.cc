@@ -422,6 +422,7 @@ int main(int argc, char** argv) {
   int stats_n = 0;
   int storage_n = 0;
   long log_lines = 10'000'000;
+  std::string warm_inits;  // berthd's --warm-inits; its default when empty
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines as they happen, even into a file
   std::signal(SIGPIPE, SIG_IGN);             // a dead crun helper is a failed run, not our end
   for (int i = 1; i < argc; i++) {
@@ -432,8 +433,11 @@ int main(int argc, char** argv) {
     else if (a == "--stats" && i + 1 < argc) stats_n = std::atoi(argv[++i]);
     else if (a == "--log-lines" && i + 1 < argc) log_lines = std::atol(argv[++i]);
     else if (a == "--storage" && i + 1 < argc) storage_n = std::atoi(argv[++i]);
+    else if (a == "--warm-inits" && i + 1 < argc) warm_inits = argv[++i];
     else {
-      std::fprintf(stderr, "usage: berth-bench [--runs N] [--log-mib M] [--log-lines N] [--no-crun] [--stats N] [--storage N]\n");
+      std::fprintf(stderr,
+                   "usage: berth-bench [--runs N] [--log-mib M] [--log-lines N] [--no-crun] [--stats N] [--storage N] "
+                   "[--warm-inits N]\n");
       return 2;
     }
   }
@@ -442,6 +446,7 @@ int main(int argc, char** argv) {
     return 77;
   }
   TestDaemon d;
+  if (!warm_inits.empty()) d.set_extra_args({"--warm-inits=" + warm_inits});
   std::string err;
   if (!d.start(&err) || !d.import_busybox(&err)) {
     std::fprintf(stderr, "berth-bench: %s\n", err.c_str());

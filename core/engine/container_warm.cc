@@ -37,16 +37,22 @@ struct WarmBuild {
   // running; then the init's death signal is tied to this thread, which
   // lives as long as berthd (runtime/spawn.h).
   void run() {
-    for (auto [sub, mode] : {std::pair{"", 0700}, {"/upper", 0755}, {"/work", 0700}, {"/rootfs", 0755}})
-      if (::mkdir((w->dir + sub).c_str(), mode_t(mode)) < 0) {
-        result = Error::sys(errno, "mkdir {}{}", w->dir, sub);
-        return undo();
-      }
+    // The marker first: a crash from here on leaves a directory that the
+    // next start recognises and removes, with the cgroup made below.
+    if (::mkdir(w->dir.c_str(), 0700) < 0) {
+      result = Error::sys(errno, "mkdir {}", w->dir);
+      return;
+    }
     unique_fd marker(::open((w->dir + "/" + kWarmMarker).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
     if (!marker) {
       result = Error::sys(errno, "create {}/{}", w->dir, kWarmMarker);
       return undo();
     }
+    for (auto [sub, mode] : {std::pair{"/upper", 0755}, {"/work", 0700}, {"/rootfs", 0755}})
+      if (::mkdir((w->dir + sub).c_str(), mode_t(mode)) < 0) {
+        result = Error::sys(errno, "mkdir {}{}", w->dir, sub);
+        return undo();
+      }
     bool v2 = cgroups && cgroups->version() == cgroups::Version::kV2;
     if (v2 && !(result = make_cgroup())) return undo();
     w->spec.cgroup_fd = w->cgroup ? w->cgroup->clone_into_fd() : -1;

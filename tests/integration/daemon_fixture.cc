@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -144,8 +145,10 @@ bool TestDaemon::start(std::string* error) {
     std::string bin = bin_path("berthd");
     std::string root_flag = "--root=" + root(), exec_flag = "--exec-root=" + dir_ + "/exec";
     std::string cg_flag = "--cgroup-parent=" + cgroup_parent();
-    ::execl(bin.c_str(), "berthd", root_flag.c_str(), exec_flag.c_str(), cg_flag.c_str(), "--log-level=debug",
-            nullptr);
+    std::vector<const char*> argv{"berthd", root_flag.c_str(), exec_flag.c_str(), cg_flag.c_str(), "--log-level=debug"};
+    for (const auto& a : extra_args_) argv.push_back(a.c_str());
+    argv.push_back(nullptr);
+    ::execv(bin.c_str(), const_cast<char* const*>(argv.data()));
     _exit(127);
   }
   // Wait for the socket to answer /_ping: bounded by attempts, not by time.
@@ -167,6 +170,24 @@ bool TestDaemon::start(std::string* error) {
   return false;
 }
 
+std::vector<std::string> TestDaemon::leftover_cgroups() const {
+  std::vector<std::string> out;
+  auto text = read_file("/proc/self/cgroup");
+  if (!text) return out;
+  for (const auto& line : split(*text, '\n')) {
+    auto parts = split(line, ':');
+    if (parts.size() < 3 || parts[1].empty() || starts_with(parts[1], "name=")) continue;
+    std::string self = parts[2] == "/" ? "" : parts[2];
+    std::string dir = "/sys/fs/cgroup/" + parts[1] + self + "/" + cgroup_parent();
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) continue;
+    while (dirent* e = ::readdir(d))
+      if (e->d_type == DT_DIR && e->d_name[0] != '.') out.push_back(parts[1] + ":" + e->d_name);
+    ::closedir(d);
+  }
+  return out;
+}
+
 int TestDaemon::stop() {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
@@ -174,7 +195,16 @@ int TestDaemon::stop() {
   for (int i = 0; i < 3000; i++) {
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      // A clean stop leaves no container cgroup behind.
+      auto left = leftover_cgroups();
+      if (rc == 0 && !left.empty()) {
+        std::string l = log();
+        std::fprintf(stderr, "berthd stopped but left %zu cgroups (%s ...); its log ends:\n%s\n", left.size(),
+                     left[0].c_str(), l.substr(l.size() > 8000 ? l.size() - 8000 : 0).c_str());
+        return kLeftCgroups;
+      }
+      return rc;
     }
     ::usleep(10000);
   }

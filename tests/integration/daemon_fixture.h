@@ -40,8 +40,14 @@ class TestDaemon {
 
   // Starts berthd; false (with `error`) if it did not come up.
   bool start(std::string* error);
-  // SIGTERM and reap; returns berthd's exit status.
+  // More berthd flags for start(), e.g. "--warm-inits=0".
+  void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
+  // SIGTERM and reap; returns berthd's exit status, or kLeftCgroups (with
+  // the cgroups and the log's end on stderr) when it exited 0 but left a
+  // container cgroup under cgroup_parent().
+  static constexpr int kLeftCgroups = 1000;
   int stop();
+  std::vector<std::string> leftover_cgroups() const;   // "controller:name" under cgroup_parent()
   // SIGKILL without any cleanup by the daemon (crash test).
   void crash();
 
@@ -85,6 +91,7 @@ class TestDaemon {
  private:
   void remove_cgroup_parent() const;
   std::string dir_;
+  std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
   int netns_holder_ = -1;
 };

@@ -112,6 +112,7 @@ TEST_F(RunTest, StdoutAndStderrKeptApart) {
 }
 
 TEST_F(RunTest, MissingCommandFailsFastWithClearError) {
+  ASSERT_TRUE(d().wait_warm_quiet());  // no warm init in the making (warm.h)
   int before = d().container_dirs();
   auto r = d().ctl({"run", "--rm", "busybox", "/bin/nope"});
   EXPECT_EQ(r.exit_code, 127);
@@ -121,6 +122,7 @@ TEST_F(RunTest, MissingCommandFailsFastWithClearError) {
   EXPECT_EQ(r2.exit_code, 127);
   EXPECT_THAT(r2.err, HasSubstr("executable file not found"));
   // Nothing half-made is left: no container, no process, no mount.
+  ASSERT_TRUE(d().wait_warm_quiet());
   for (int i = 0; i < 200 && d().container_dirs() != before; i++) usleep(10000);
   EXPECT_EQ(d().container_dirs(), before);
   EXPECT_EQ(d().child_processes(), 0);

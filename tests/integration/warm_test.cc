@@ -55,15 +55,17 @@ class WarmTest : public DaemonSuite {
 TEST_F(WarmTest, ARunTakesAWarmInitWithItsOwnCommandEnvUserDirAndHostname) {
   auto warm = ready_warm();
   ASSERT_FALSE(warm.empty()) << d().log();
+  // Made by the spawner, yet berthd's own children (CLONE_PARENT): berthd reaps them.
+  for (const auto& [wid, pid] : warm) {
+    auto stat = read_file(fmt::format("/proc/{}/stat", pid));
+    ASSERT_TRUE(stat);
+    EXPECT_EQ(std::atoi(stat->substr(stat->rfind(')') + 4).c_str()), d().pid());
+  }
   std::string id = created({"run", "-d", "-e", "X=from env", "-w", "/made/here", "-u", "1000:50", "--hostname",
                             "warmbox", "busybox", "sh", "-c",
                             "echo \"$X\" $(id -u):$(id -g) $(pwd) $(hostname) $HOSTNAME $$; echo to stderr >&2"});
   ASSERT_EQ(id.size(), 64u);
   EXPECT_TRUE(warm.count(id)) << "the container did not take a warm init";
-  // Made by the spawner, yet berthd's own child (CLONE_PARENT): berthd reaps it.
-  auto stat = read_file(fmt::format("/proc/{}/stat", warm[id]));
-  ASSERT_TRUE(stat);
-  EXPECT_EQ(std::atoi(stat->substr(stat->rfind(')') + 4).c_str()), d().pid());
   EXPECT_THAT(d().log(), HasSubstr("release id=" + id + " pid=" + std::to_string(warm[id]) + " (warm)"));
   EXPECT_EQ(d().ctl({"wait", id}).out, "0\n");
   auto logs = d().ctl({"logs", id});

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "cgroups/cgroups.h"
 #include "tests/unit/cgroups/tree.h"
 
@@ -120,6 +122,21 @@ TEST_F(V1Test, OpenNeedsAnExistingCgroupAndRejectsBadNames) {
   auto again = driver_->open("berth", "c1");
   ASSERT_TRUE(again.has_value()) << again.error().message();
   EXPECT_EQ((*again)->path(), "/process_api/x/berth/c1");
+}
+
+// A crash between create()'s mkdirs leaves some hierarchies without the
+// directory: open() takes the others, so a restart can destroy them.
+TEST_F(V1Test, AHalfMadeCgroupOpensWithWhatItHas) {
+  ASSERT_TRUE(driver_->create("berth", "half").has_value());
+  for (const char* h : {"cpu,cpuacct", "cpuset", "pids", "freezer", "blkio"})
+    std::filesystem::remove_all(t_.path(h) + "/berth/half");
+  auto cg = driver_->open("berth", "half");
+  ASSERT_TRUE(cg.has_value()) << cg.error().message();
+  EXPECT_EQ((*cg)->path(), "/process_api/x/berth/half");
+  std::filesystem::remove_all(t_.path("memory") + "/process_api/x/berth/half");
+  auto none = driver_->open("berth", "half");
+  ASSERT_FALSE(none.has_value());
+  EXPECT_EQ(none.error().code(), Code::kNotFound);
 }
 
 TEST_F(V1Test, AddProcessWritesEveryHierarchy) {
