@@ -141,6 +141,10 @@ struct Container {
   // Run (deferred) once the exited process is dropped: a removal waiting for
   // the process's last operations to end.
   std::vector<std::function<void()>> after_drop;
+  // Removals of its last cgroup still under way on the job pool (the kernel
+  // still held it), and what waits for them: a start (Engine::start).
+  int cgroup_removals = 0;
+  std::vector<std::function<void()>> after_cgroup_removed;
   // A restart's stop is under way: its exit must not remove an AutoRemove
   // container (Docker's restart keeps it too).
   bool restarting = false;

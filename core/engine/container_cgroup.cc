@@ -158,15 +158,30 @@ void Engine::release_cgroup(Container& c, bool removal_follows) {
   }
   // Off the loop, retried while the kernel still holds it (a task not yet
   // fully gone).
+  // A start meanwhile (a restart) waits for it: its new cgroup has the same
+  // path, which these rmdirs must not take away (Engine::start).
   auto res = std::make_shared<Result<void>>(ok());
   std::string id = c.id;
-  bool queued = r_.run_job(
-      [cg, res] { *res = destroy_retrying(*cg); },
-      [id, res] {
-        if (!*res) log::warn("engine", "remove cgroup of id={}: {}", id, res->error().message());
-      });
-  if (!queued && !(*res = cg->destroy()))
-    log::warn("engine", "job queue full; remove cgroup of id={}: {}", id, res->error().message());
+  c.cgroup_removals++;
+  bool queued = r_.run_job([cg, res] { *res = destroy_retrying(*cg); }, [this, id, res] {
+    if (!*res) log::warn("engine", "remove cgroup of id={}: {}", id, res->error().message());
+    cgroup_removed(id);
+  });
+  if (!queued) {
+    if (!(*res = cg->destroy()))
+      log::warn("engine", "job queue full; remove cgroup of id={}: {}", id, res->error().message());
+    cgroup_removed(id);
+  }
+}
+
+void Engine::cgroup_removed(const std::string& id) {
+  auto it = containers_.find(id);
+  if (it == containers_.end()) return;
+  Container& c = *it->second;
+  if (--c.cgroup_removals > 0) return;
+  auto waiting = std::move(c.after_cgroup_removed);
+  c.after_cgroup_removed.clear();
+  for (auto& fn : waiting) r_.defer(std::move(fn));
 }
 
 // The cgroup of a container lost in a crash: its processes died with berthd

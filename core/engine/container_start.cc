@@ -225,6 +225,15 @@ void Engine::start(Container& c, Done done) {
   if (c.proc) return done(Error::conflict("container {} is still shutting down", c.id));
   if (c.overlay_copies && c.overlay_copies->load() > 0)
     return done(Error::conflict("container {} has a copy (cp) in progress; start it when the copy ends", c.id));
+  if (c.cgroup_removals > 0) {
+    // Its last cgroup is still being removed, at the path the new one takes.
+    c.after_cgroup_removed.push_back([this, id = c.id, done = std::move(done)]() mutable {
+      auto it = containers_.find(id);
+      if (it == containers_.end()) return done(Error::not_found("No such container: {}", id));
+      start(*it->second, std::move(done));
+    });
+    return;
+  }
   c.state.error.clear();
   c.state.exit_code = 0;
   c.state.oom_killed = false;

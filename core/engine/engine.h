@@ -294,6 +294,7 @@ class Engine {
   void watch_oom(Container& c);
   void oom_ready(Container& c, int32_t res);
   void release_cgroup(Container& c, bool removal_follows = false);
+  void cgroup_removed(const std::string& id);
   // container_logs.cc
   void notify_log(Container& c, bool ended);
   // container_stdin.cc
