@@ -46,8 +46,8 @@
 #include "core/base/file.h"
 #include "core/base/strings.h"
 #include "core/engine/log_reader.h"
-#include "tests/integration/daemon_fixture.h"
-#include "tests/integration/numbered_lines.h"
+#include "tools/testkit/daemon.h"
+#include "tools/testkit/numbered_lines.h"
 
 using namespace berth;
 using namespace berth::test;

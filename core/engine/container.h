@@ -17,12 +17,11 @@
 #include <vector>
 
 #include "cgroups/cgroups.h"
-#include "core/engine/log_pump.h"
+#include "core/base/unique_fd.h"
+#include "core/engine/log_files.h"
+#include "core/engine/status.h"
 
 namespace berth::engine {
-
-enum class Status { kCreated, kRunning, kPaused, kRestarting, kRemoving, kExited, kDead };
-const char* status_name(Status s);
 
 // One mount of a container (HostConfig.Binds, Mounts, Tmpfs, or a
 // Config.Volumes/image VOLUME entry), validated by ipc (mount_request.h).
@@ -148,6 +147,10 @@ struct Container {
   // A restart's stop is under way: its exit must not remove an AutoRemove
   // container (Docker's restart keeps it too).
   bool restarting = false;
+  // A start's spawn is under way (container_spawn.cc): a second start is
+  // refused, and a removal waits in after_start until it has ended.
+  bool starting = false;
+  std::vector<std::function<void()>> after_start;
   // cp on the stopped container in progress (container_archive.cc): each
   // holds a detached overlay on its upper dir, so start waits for them.
   std::shared_ptr<std::atomic<int>> overlay_copies;

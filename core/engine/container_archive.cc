@@ -33,6 +33,9 @@
 
 #include "core/base/log.h"
 #include "core/engine/engine.h"
+#include "core/engine/files.h"
+#include "core/engine/images.h"
+#include "core/engine/warm.h"
 #include "core/engine/piece_stream.h"
 #include "fs/path_tar.h"
 
@@ -44,11 +47,11 @@ namespace {
 // once on the job pool.
 class RootSource {
  public:
-  static Result<std::shared_ptr<RootSource>> of(fs::ImageStore& images, const std::string& init_layer,
+  static Result<std::shared_ptr<RootSource>> of(const fs::ImageStore& images, const std::string& init_layer,
                                                 Container& c) {
     if (c.state.status == Status::kRemoving) return Error::conflict("container {} is marked for removal", c.id);
     auto s = std::make_shared<RootSource>();
-    bool running = (c.state.status == Status::kRunning || c.state.status == Status::kPaused) && c.state.pid > 0;
+    bool running = is_running(c.state.status) && c.state.pid > 0;
     // A created container with a warm init (warm.h): its overlay is mounted
     // there already, and a second one on the same upper dir must not be.
     pid_t pid = running ? c.state.pid : c.warm ? c.warm->proc.pid : 0;
@@ -93,22 +96,22 @@ Error read_only_root() { return Error::invalid("container rootfs is marked read-
 
 }  // namespace
 
-void Engine::archive_stat(Container& c, std::string path, std::function<void(Result<fs::PathInfo>)> done) {
-  auto src = RootSource::of(*images_, init_layer(), c);
+void ContainerFiles::archive_stat(Container& c, std::string path, DoneWith<fs::PathInfo> done) {
+  auto src = RootSource::of(e_.images().store(), e_.options().init_layer(), c);
   if (!src) return done(std::move(src.error()));
   auto result = std::make_shared<Result<fs::PathInfo>>(Error(Code::kCancelled, "stat not run"));
-  bool queued = r_.run_job(
+  bool queued = e_.r_.run_bulk(
       [result, src = *src, path = std::move(path)] {
         auto root = src->take();
         if (!root) *result = std::move(root.error());
         else *result = fs::stat_in_root(root->get(), fs::split_container_path(path));
       },
       [result, done] { done(std::move(*result)); });
-  if (!queued) done(Error(Code::kSystem, "archive: the daemon's job queue is full; try again"));
+  if (!queued) done(Error(Code::kSystem, "archive: berthd is too busy (job backlog full); try again"));
 }
 
-void Engine::archive_get(Container& c, std::string path, ExportPiece piece) {
-  auto src = RootSource::of(*images_, init_layer(), c);
+void ContainerFiles::archive_get(Container& c, std::string path, ExportPiece piece) {
+  auto src = RootSource::of(e_.images().store(), e_.options().init_layer(), c);
   if (!src) return piece(std::move(src.error()), true, {});
   log::debug("engine", "archive get id={} path={}", c.id, path);
   auto open = [src = *src, path = std::move(path)]() -> Result<PieceProducer> {
@@ -122,11 +125,11 @@ void Engine::archive_get(Container& c, std::string path, ExportPiece piece) {
     auto s = std::make_shared<Stream>(Stream{src->hold(), BERTH_TRY(fs::PathTar::open(std::move(root), path))});
     return PieceProducer([s](std::string* out, size_t budget) { return s->tar->produce(out, budget); });
   };
-  stream_pieces(r_, std::move(open), std::move(piece), "archive");
+  stream_pieces(e_.r_, std::move(open), std::move(piece), "archive");
 }
 
-void Engine::archive_put(Container& c, std::string path, std::string tar_path, ArchivePutOptions o, Done done) {
-  auto src = RootSource::of(*images_, init_layer(), c);
+void ContainerFiles::archive_put(Container& c, std::string path, std::string tar_path, ArchivePutOptions o, Done done) {
+  auto src = RootSource::of(e_.images().store(), e_.options().init_layer(), c);
   if (!src) return done(std::move(src.error()));
   // A running container's kernel refuses writes to its read-only root
   // (EROFS) but takes them in its volumes; a stopped one's overlay here is
@@ -137,7 +140,7 @@ void Engine::archive_put(Container& c, std::string path, std::string tar_path, A
   topts.no_overwrite_dir_non_dir = o.no_overwrite_dir_non_dir;
   if (!o.copy_uid_gid) topts.owner = std::pair<uid_t, gid_t>(0, 0);
   auto result = std::make_shared<Result<void>>(Error(Code::kCancelled, "extract not run"));
-  bool queued = r_.run_job(
+  bool queued = e_.r_.run_bulk(
       [result, src = *src, path = std::move(path), tar_path = std::move(tar_path), topts]() mutable {
         *result = [&]() -> Result<void> {
           int raw = ::open(tar_path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -149,7 +152,7 @@ void Engine::archive_put(Container& c, std::string path, std::string tar_path, A
         if (!*result && result->error().sys_errno() == EROFS) *result = read_only_root();
       },
       [result, done] { done(std::move(*result)); });
-  if (!queued) done(Error(Code::kSystem, "archive: the daemon's job queue is full; try again"));
+  if (!queued) done(Error(Code::kSystem, "archive: berthd is too busy (job backlog full); try again"));
 }
 
 }  // namespace berth::engine

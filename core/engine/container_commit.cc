@@ -6,11 +6,13 @@
 // unless it was paused before.
 #include "core/base/log.h"
 #include "core/engine/engine.h"
+#include "core/engine/files.h"
+#include "core/engine/images.h"
 
 namespace berth::engine {
 
-Result<fs::ImageConfig> Engine::commit_config(const Container& c) {
-  fs::Image img = BERTH_TRY_CTX(images_->resolve(c.image_id), "container {}", c.id);
+Result<fs::ImageConfig> ContainerFiles::commit_config(const Container& c) {
+  fs::Image img = BERTH_TRY_CTX(e_.images().store().resolve(c.image_id), "container {}", c.id);
   // ExposedPorts and StopSignal live only in the Config the client sent.
   fs::ImageConfig own = fs::parse_runtime_config(c.spec.config_json).value_or(fs::ImageConfig{});
   own.env = c.spec.env;
@@ -24,8 +26,8 @@ Result<fs::ImageConfig> Engine::commit_config(const Container& c) {
   return fs::merge_image_config(std::move(own), img.config);
 }
 
-void Engine::commit(Container& c, CommitOptions o, std::function<void(Result<fs::Image>)> done) {
-  if (c.state.status == Status::kRemoving || c.state.status == Status::kDead)
+void ContainerFiles::commit(Container& c, CommitOptions o, DoneWith<fs::Image> done) {
+  if (!can(Verb::kCommit, c.state.status, c.id))
     return done(Error::conflict("You cannot commit container {}: it is being removed", c.id));
   auto base = commit_config(c);
   if (!base) return done(std::move(base.error()));
@@ -40,28 +42,33 @@ void Engine::commit(Container& c, CommitOptions o, std::function<void(Result<fs:
   spec.repo_tag = o.repo_tag;
 
   std::string id = c.id;
-  fs::ImageStore* store = images_.get();
+  std::shared_ptr<fs::ImageStore> store = e_.images().shared_store();
   auto snapshot = [this, id, store, spec = std::move(spec), comment = o.comment, done](bool thaw) {
     auto result = std::make_shared<Result<fs::Image>>(Error(Code::kCancelled, "commit not run"));
-    auto finish = [this, id, result, thaw, comment, done] {
-      auto it = containers_.find(id);
-      if (it != containers_.end() && thaw && it->second->state.status == Status::kPaused)
-        unpause(*it->second, [id](Result<void> r) {
-          if (!r) log::error("engine", "commit: unpause id={}: {}", id, r.error().message());
-        });
-      if (*result && it != containers_.end()) {
+    // The answer comes once the container runs again, as Docker's does.
+    auto answer = [this, id, result, comment, done] {
+      Container* ct = e_.by_id(id);
+      if (*result && ct) {
         log::info("engine", "commit id={} image={}", id, (*result)->id);
-        emit(*it->second, "commit", {{"comment", comment}, {"imageID", (*result)->id}});
+        e_.emit(*ct, "commit", {{"comment", comment}, {"imageID", (*result)->id}});
       }
       done(std::move(*result));
     };
-    if (!r_.run_job([store, spec, result] { *result = store->commit_container(spec); }, finish)) {
-      *result = Error(Code::kSystem, "commit: the daemon's job queue is full; try again");
+    auto finish = [this, id, thaw, answer] {
+      Container* ct = e_.by_id(id);
+      if (!ct || !thaw || ct->state.status != Status::kPaused) return answer();
+      e_.unpause(*ct, [id, answer](Result<void> r) {
+        if (!r) log::error("engine", "commit: unpause id={}: {}", id, r.error().message());
+        answer();
+      });
+    };
+    if (!e_.r_.run_bulk([store, spec, result] { *result = store->commit_container(spec); }, finish)) {
+      *result = Error(Code::kSystem, "commit: berthd is too busy (job backlog full); try again");
       finish();
     }
   };
   if (!o.pause || c.state.status != Status::kRunning) return snapshot(false);
-  pause(c, [id, snapshot, done](Result<void> r) {
+  e_.pause(c, [id, snapshot, done](Result<void> r) {
     if (r) return snapshot(true);
     // Without a freezer (no cgroups) the snapshot is taken live; a
     // container that stopped meanwhile has nothing to freeze. Any other

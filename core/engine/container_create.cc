@@ -1,11 +1,18 @@
-// create: validate, resolve the image, allocate id and name, make the
-// container's directories, persist.
+// create: validate, resolve the image, reserve the name and the volumes;
+// then one job makes the container's directories (unless a warm init gave
+// them) and volumes and writes its first state; the container exists (in
+// the table, in the API) once that is on disk.
 #include <sys/stat.h>
 
 #include "core/base/file.h"
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/engine.h"
+#include "core/engine/images.h"
+#include "core/engine/resources.h"
+#include "core/engine/state_store.h"
+#include "core/engine/volumes.h"
+#include "core/engine/warm.h"
 
 namespace berth::engine {
 
@@ -20,57 +27,63 @@ std::vector<std::string> resolve_args(const CreateSpec& s, const fs::ImageConfig
   return args;
 }
 
+// The container's directory: its own (0700, keeping others out on the
+// host) with upper (the overlay's root as the container sees it: 0755),
+// work and rootfs. Blocking: the create job.
+Result<void> make_container_dirs(const std::string& dir) {
+  for (auto [sub, mode] : {std::pair{"", 0700}, {"/upper", 0755}, {"/work", 0700}, {"/rootfs", 0755}}) {
+    if (::mkdir((dir + sub).c_str(), mode_t(mode)) < 0) {
+      Error e = Error::sys(errno, "mkdir {}{}", dir, sub);
+      (void)remove_tree(dir);
+      return e.context("create container");
+    }
+  }
+  return ok();
+}
+
 }  // namespace
 
-Result<Container*> Engine::create(CreateSpec spec) {
+void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
   if (!spec.name.empty()) {
     if (spec.name[0] == '/') spec.name.erase(0, 1);
     if (!valid_name(spec.name))
-      return Error::invalid("Invalid container name ({}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", spec.name);
+      return done(Error::invalid("Invalid container name ({}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", spec.name));
     if (auto it = names_.find(spec.name); it != names_.end())
-      return Error::conflict(
+      return done(Error::conflict(
           "Conflict. The container name \"/{}\" is already in use by container \"{}\". You have to "
           "remove (or rename) that container to be able to reuse that name.",
-          spec.name, it->second);
+          spec.name, it->second));
   }
   if (spec.network_mode.empty() || spec.network_mode == "default" || spec.network_mode == "bridge")
-    spec.network_mode = "none";  // FIXME(network issue): bridge networking; until then every container gets none
+    spec.network_mode = "none";  // FIXME(network issue 14): bridge networking; until then every container gets none
   if (spec.network_mode != "none" && spec.network_mode != "host")
-    return Error::invalid("network mode {} is not supported yet (use none or host)", spec.network_mode);
-  BERTH_TRY_VOID(check_resources(spec.resources));
+    return done(Error::invalid("network mode {} is not supported yet (use none or host)", spec.network_mode));
+  if (auto r = resources_->check(spec.resources); !r) return done(std::move(r.error()));
   // Docker's default: memory plus as much swap, when only memory is limited.
   auto& res = spec.resources;
   if (res.memory && *res.memory > 0 && !res.memory_swap) res.memory_swap = 2 * *res.memory;
   for (const auto& part : split(spec.cgroup_parent, '/'))
-    if (part == "..") return Error::invalid("invalid CgroupParent {}: no \"..\" allowed", spec.cgroup_parent);
-  if (spec.image.empty()) return Error::invalid("No image specified");
-  fs::Image img = BERTH_TRY(images_->resolve(spec.image));
+    if (part == "..") return done(Error::invalid("invalid CgroupParent {}: no \"..\" allowed", spec.cgroup_parent));
+  if (spec.image.empty()) return done(Error::invalid("No image specified"));
+  auto img = images_->store().resolve(spec.image);
+  if (!img) return done(std::move(img.error()));
 
   auto c = std::make_unique<Container>();
-  c->path_args = resolve_args(spec, img.config);
-  if (c->path_args.empty()) return Error::invalid("No command specified");
-  // Last of the checks: it creates the volumes the container names.
-  BERTH_TRY_VOID(prepare_mounts(spec, img));
+  c->path_args = resolve_args(spec, img->config);
+  if (c->path_args.empty()) return done(Error::invalid("No command specified"));
+  volumes_->prepare(spec, img->config.volumes);
   c->created_ns = now_ns();
-  c->image_id = img.id;
+  c->image_id = img->id;
   c->image_ref = spec.image;
   c->spec = std::move(spec);
   // A warm init of the image gives its id and its directories, or the
   // container gets its own.
-  if (!warm_adopt(*c)) {
+  bool warm = warm_->adopt(*c);
+  if (!warm) {
     do {
       c->id = random_id();
-    } while (warm_id_taken(c->id));
-    c->dir = opts_.root + "/containers/" + c->id;
-    // The container dir keeps others out on the host; upper is the overlay's
-    // root directory as the container sees it, so it gets the usual 0755.
-    for (auto [sub, mode] : {std::pair{"", 0700}, {"/upper", 0755}, {"/work", 0700}, {"/rootfs", 0755}}) {
-      if (::mkdir((c->dir + sub).c_str(), mode_t(mode)) < 0) {
-        Error e = Error::sys(errno, "mkdir {}{}", c->dir, sub);
-        (void)remove_tree(c->dir);
-        return e.context("create container");
-      }
-    }
+    } while (warm_->id_taken(c->id) || containers_.count(c->id));
+    c->dir = opts_.containers_dir() + "/" + c->id;
   }
   if (c->spec.name.empty()) {
     uint64_t seed = std::stoull(c->id.substr(0, 12), nullptr, 16);
@@ -78,14 +91,62 @@ Result<Container*> Engine::create(CreateSpec spec) {
     for (int i = 2; names_.count(c->spec.name); i++) c->spec.name = generate_name(seed) + std::to_string(i);
   }
   c->name = c->spec.name;
-  Container* cp = c.get();
-  names_[c->name] = c->id;
-  containers_[c->id] = std::move(c);
-  track_volumes(*cp);
-  persist(*cp);
-  log::info("engine", "create id={} name={} image={}{}", cp->id, cp->name, cp->image_id, cp->warm ? " (warm)" : "");
-  emit(*cp, "create");
-  return cp;
+  names_[c->name] = c->id;   // reserved from now on
+  volumes_->track(*c);       // volumes in use from now on (a prune keeps them)
+
+  struct Job {
+    std::unique_ptr<Container> c;
+    std::string state;
+    bool make_dirs = false;
+    std::shared_ptr<VolumeStore> volumes;
+    Result<void> result = ok();
+  };
+  auto job = std::make_shared<Job>();
+  job->state = encode_container(*c);
+  job->make_dirs = !warm;
+  job->volumes = volumes_->shared_store();
+  std::string dir = c->dir;
+  std::vector<MountSpec> mounts = c->spec.mounts;
+  job->c = std::move(c);
+  bool queued = r_.run_job(
+      [job, dir, mounts] {
+        job->result = [&]() -> Result<void> {
+          if (job->make_dirs) BERTH_TRY_VOID(make_container_dirs(dir));
+          if (auto r = VolumeService::make_volumes(*job->volumes, mounts); !r) {
+            if (job->make_dirs) (void)remove_tree(dir);
+            return r;
+          }
+          return write_file_atomic(dir + "/" + kStateFile, job->state, 0600, false);
+        }();
+      },
+      [this, job, done] {
+        Container& ct = *job->c;
+        if (!job->result) {
+          names_.erase(ct.name);
+          volumes_->release(ct, false);
+          // An adopted warm init goes, with its directory.
+          if (ct.warm) {
+            ct.warm->adopted = false;
+            warm_->drop(std::move(ct.warm), [] {});
+          }
+          check_shutdown();
+          return done(std::move(job->result.error()));
+        }
+        Container* cp = job->c.get();
+        containers_[cp->id] = std::move(job->c);
+        log::info("engine", "create id={} name={} image={}{}", cp->id, cp->name, cp->image_id, cp->warm ? " (warm)" : "");
+        emit(*cp, "create");
+        done(cp);
+      });
+  if (!queued) {
+    names_.erase(job->c->name);
+    volumes_->release(*job->c, false);
+    if (job->c->warm) {
+      job->c->warm->adopted = false;
+      warm_->drop(std::move(job->c->warm), [] {});
+    }
+    done(Error(Code::kSystem, "berthd is too busy (job backlog full); try again"));
+  }
 }
 
 }  // namespace berth::engine

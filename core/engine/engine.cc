@@ -1,9 +1,6 @@
+// Engine (engine.h): open, the container table, persistence, shutdown.
 #include "core/engine/engine.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,136 +11,89 @@
 #include "core/base/file.h"
 #include "core/base/log.h"
 #include "core/base/strings.h"
+#include "core/engine/exec.h"
+#include "core/engine/files.h"
+#include "core/engine/images.h"
+#include "core/engine/io.h"
 #include "core/engine/process.h"
+#include "core/engine/resources.h"
 #include "core/engine/state_store.h"
+#include "core/engine/volumes.h"
+#include "core/engine/warm.h"
+#include "core/runtime/spawner.h"
+#include "netns/netns_pool.h"
 
 namespace berth::engine {
-
-const char* status_name(Status s) {
-  switch (s) {
-    case Status::kCreated: return "created";
-    case Status::kRunning: return "running";
-    case Status::kPaused: return "paused";
-    case Status::kRestarting: return "restarting";
-    case Status::kRemoving: return "removing";
-    case Status::kExited: return "exited";
-    case Status::kDead: return "dead";
-  }
-  return "dead";
-}
 
 Container::Container() = default;
 Container::~Container() = default;
 
-Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options& o) {
-  std::unique_ptr<Engine> e(new Engine(r));
-  e->opts_ = o;
-  BERTH_TRY_VOID(make_dirs(o.root + "/containers", 0700));
-  BERTH_TRY_VOID(make_dirs(o.root + "/trash", 0700));
-  for (const char* d : {"dev", "proc", "sys"}) BERTH_TRY_VOID(make_dirs(e->init_layer() + "/" + d, 0755));
-  e->images_ = BERTH_TRY_CTX(fs::ImageStore::open(o.root + "/image"), "open image store");
-  e->volumes_ = BERTH_TRY_CTX(VolumeStore::open(o.root + "/volumes"), "open volume store");
-  e->online_cpus_ = std::max(1, int(::sysconf(_SC_NPROCESSORS_ONLN)));
-  if (o.cgroups) {
-    auto d = cgroups::detect(o.cgroup_detect);
-    if (d) {
-      e->cgroups_ = std::move(*d);
-      log::info("engine", "cgroups v{} controllers={} parent={}", int(e->cgroups_->version()),
-                fmt::join(e->cgroups_->controllers(), ","), o.cgroup_parent);
-    } else {
-      log::warn("engine", "running without cgroups (limits, stats and pause refused): {}",
-                d.error().message());
-    }
-  }
-  BERTH_TRY_VOID(e->load_containers());
-  if (o.warm_inits > 0) {
-    auto sp = Spawner::start();
-    if (sp) e->spawner_ = std::move(*sp);
-    else log::warn("engine", "no spawner process ({}): warm inits are forked by berthd", sp.error().message());
-  }
-  e->netns_pool_ = std::make_unique<NetnsPool>(r, o.netns_pool);
-  e->netns_pool_->fill();
-  // Leftovers of removals interrupted by a crash.
-  (void)remove_tree(o.root + "/trash");
-  BERTH_TRY_VOID(make_dirs(o.root + "/trash", 0700));
-  for (const std::string& id : e->stale_auto_remove_) {
-    log::info("engine", "removing AutoRemove container id={} left from before the restart", id);
-    e->remove_now(*e->containers_.at(id), [](Result<void>) {});
-  }
-  e->stale_auto_remove_.clear();
-  return e;
-}
+Engine::Engine(reactor::Reactor& r) : r_(r) {}
 
 Engine::~Engine() {
   for (auto& [id, c] : containers_)
     BERTH_ASSERT_MSG(!c->proc, "Engine destroyed with a live container process");
 }
 
-Result<void> Engine::load_containers() {
-  std::string dir = opts_.root + "/containers";
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return Error::sys(errno, "open {}", dir);
-  while (dirent* ent = ::readdir(d)) {
-    std::string id = ent->d_name;
-    if (id.size() != 64 || !is_hex(id)) continue;
-    std::string cdir = dir + "/" + id;
-    auto text = read_file(cdir + "/" + kStateFile);
-    struct stat marker;
-    if (!text && text.error().sys_errno() == ENOENT && ::stat((cdir + "/" + kWarmMarker).c_str(), &marker) == 0) {
-      // Never a container: a warm init's directory (warm.h) from before a
-      // crash. Its cgroup, if any, goes too.
-      log::info("engine", "removing {}, a warm init left by a crash", cdir);
-      Container gone;
-      gone.id = id;
-      remove_stale_cgroup(gone);
-      if (auto r = remove_tree(cdir); !r) log::warn("engine", "remove {}: {}", cdir, r.error().message());
-      continue;
+Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options& o) {
+  std::unique_ptr<Engine> e(new Engine(r));
+  e->opts_ = o;
+  // First, while berthd is small: every later clone3 happens in the
+  // spawner, never in berthd (runtime/spawner.h).
+  if (auto sp = runtime::Spawner::start()) e->spawner_ = std::move(*sp);
+  else log::warn("engine", "no spawner process ({}): berthd forks containers itself", sp.error().message());
+  BERTH_TRY_VOID(make_dirs(o.containers_dir(), 0700));
+  BERTH_TRY_VOID(make_dirs(o.trash_dir(), 0700));
+  for (const char* d : {"dev", "proc", "sys"}) BERTH_TRY_VOID(make_dirs(o.init_layer() + "/" + d, 0755));
+  std::shared_ptr<fs::ImageStore> images = BERTH_TRY_CTX(fs::ImageStore::open(o.root + "/image"), "open image store");
+  e->images_ = std::make_unique<ImageService>(*e, std::move(images));
+  std::shared_ptr<VolumeStore> volumes = BERTH_TRY_CTX(VolumeStore::open(o.root + "/volumes"), "open volume store");
+  e->volumes_ = std::make_unique<VolumeService>(*e, std::move(volumes));
+  std::shared_ptr<cgroups::Driver> driver;
+  if (o.cgroups) {
+    auto d = cgroups::detect(o.cgroup_detect);
+    if (d) {
+      driver = std::move(*d);
+      log::info("engine", "cgroups v{} controllers={} parent={}", int(driver->version()),
+                fmt::join(driver->controllers(), ","), o.cgroup_parent);
+    } else {
+      log::warn("engine", "running without cgroups (limits, stats and pause refused): {}", d.error().message());
     }
-    if (!text) {
-      log::warn("engine", "skip container without state id={}: {}", id, text.error().message());
-      continue;
-    }
-    auto c = decode_container(*text);
-    if (!c) {
-      log::warn("engine", "skip container with bad state id={}: {}", id, c.error().message());
-      continue;
-    }
-    Container& ct = **c;
-    ct.dir = cdir;
-    if (ct.state.status == Status::kRunning || ct.state.status == Status::kPaused ||
-        ct.state.status == Status::kRestarting || ct.state.status == Status::kRemoving) {
-      // The daemon stops its containers when it exits; one found running was
-      // lost in a crash (re-adoption comes with crash survival).
-      ct.state.status = Status::kExited;
-      ct.state.exit_code = 255;
-      ct.state.pid = 0;
-      ct.state.error = "container was running when berthd stopped unexpectedly";
-      ct.state.finished_ns = now_ns();
-      remove_stale_cgroup(ct);
-    } else if (ct.state.status == Status::kCreated) {
-      remove_stale_cgroup(ct);  // from a warm init it took (warm.h), lost in a crash
-    }
-    // An AutoRemove container that ran is removed as its exit would have
-    // (Docker does the same when it restores): the daemon stopped before it
-    // could, or the exit skipped the state write because the removal came
-    // next.
-    if (ct.spec.auto_remove && ct.state.status == Status::kExited) stale_auto_remove_.push_back(id);
-    struct stat st;
-    if (::stat(ct.log_path().c_str(), &st) == 0) ct.log_committed = uint64_t(st.st_size);
-    if (!ct.name.empty()) names_[ct.name] = id;
-    track_volumes(ct);
-    containers_[id] = std::move(*c);
   }
-  ::closedir(d);
-  log::info("engine", "loaded {} containers", containers_.size());
-  return ok();
+  e->resources_ = std::make_unique<Resources>(*e, std::move(driver));
+  e->execs_ = std::make_unique<ExecService>(*e);
+  e->io_ = std::make_unique<ContainerIo>(*e);
+  e->files_ = std::make_unique<ContainerFiles>(*e);
+  BERTH_TRY_VOID(e->load_containers());
+  e->warm_ = std::make_unique<WarmPool>(*e, o.warm_inits);
+  e->netns_pool_ = std::make_unique<netns::NetnsPool>(r, o.netns_pool);
+  e->netns_pool_->fill();
+  // Leftovers of removals interrupted by a crash (before the loop runs).
+  (void)remove_tree(o.trash_dir());
+  BERTH_TRY_VOID(make_dirs(o.trash_dir(), 0700));
+  // AutoRemove containers that ran are removed as their exit would have
+  // (Docker does the same when it restores).
+  std::vector<std::string> stale;
+  for (auto& [id, c] : e->containers_)
+    if (c->spec.auto_remove && c->state.status == Status::kExited) stale.push_back(id);
+  for (const std::string& id : stale) {
+    log::info("engine", "removing AutoRemove container id={} left from before the restart", id);
+    e->remove_now(*e->containers_.at(id), [](Result<void>) {}, true);
+  }
+  return e;
+}
+
+Container* Engine::by_id(const std::string& id) {
+  auto it = containers_.find(id);
+  return it == containers_.end() ? nullptr : it->second.get();
 }
 
 Result<Container*> Engine::find(std::string_view ref) {
   if (ref.empty()) return Error::not_found("No such container: ");
   if (auto it = containers_.find(std::string(ref)); it != containers_.end()) return it->second.get();
   std::string_view name = ref[0] == '/' ? ref.substr(1) : ref;
-  if (auto it = names_.find(std::string(name)); it != names_.end()) return containers_.at(it->second).get();
+  if (auto it = names_.find(std::string(name)); it != names_.end())
+    if (Container* c = by_id(it->second)) return c;
   if (is_hex(ref)) {
     Container* found = nullptr;
     for (auto it = containers_.lower_bound(std::string(ref)); it != containers_.end(); ++it) {
@@ -162,6 +112,18 @@ int Engine::count(Status s) const {
   return n;
 }
 
+void Engine::emit(const Container& c, std::string action, std::map<std::string, std::string> attrs) {
+  attrs["name"] = c.name;
+  attrs["image"] = c.image_ref;
+  Event e;
+  e.action = std::move(action);
+  e.id = c.id;
+  e.attributes = std::move(attrs);
+  events_.publish(std::move(e));
+}
+
+// The state file is written on the job lane; a write that lands while
+// another change is pending is followed by one more (persist_dirty).
 void Engine::persist(Container& c) {
   if (c.persist_in_flight) {
     c.persist_dirty = true;
@@ -172,13 +134,13 @@ void Engine::persist(Container& c) {
   std::string path = c.dir + "/" + kStateFile;
   auto data = std::make_shared<std::string>(encode_container(c));
   auto result = std::make_shared<Result<void>>(ok());
-  Container* cp = &c;
   bool queued = r_.run_job([path, data, result] { *result = write_file_atomic(path, *data, 0600, false); },
-                           [this, cp, result] {
+                           [this, id = c.id, result] {
+                             Container* cp = by_id(id);
+                             if (!cp) return check_shutdown();
                              cp->persist_in_flight = false;
                              if (!*result)
-                               log::error("engine", "persist container id={}: {}", cp->id,
-                                          result->error().message());
+                               log::error("engine", "persist container id={}: {}", id, result->error().message());
                              if (cp->persist_dirty) return persist(*cp);
                              auto fns = std::move(cp->after_persist);
                              cp->after_persist.clear();
@@ -186,14 +148,12 @@ void Engine::persist(Container& c) {
                              check_shutdown();
                            });
   if (!queued) {
-    // The job queue is full: write inline rather than lose the state.
     c.persist_in_flight = false;
-    auto r = write_file_atomic(path, *data, 0600, false);
-    if (!r) log::error("engine", "persist container id={}: {}", c.id, r.error().message());
+    log::error("engine", "persist container id={}: the job backlog is full; its state is not saved", c.id);
   }
 }
 
-void Engine::after_persist(Container& c, std::function<void()> fn) {
+void Engine::when_persisted(Container& c, std::function<void()> fn) {
   if (!c.persist_in_flight) return fn();
   c.after_persist.push_back(std::move(fn));
 }
@@ -201,7 +161,7 @@ void Engine::after_persist(Container& c, std::function<void()> fn) {
 void Engine::shutdown(std::function<void()> done) {
   shutting_down_ = true;
   shutdown_done_ = std::move(done);
-  warm_drop_all();
+  warm_->drop_all();
   for (auto& [id, c] : containers_) {
     if (!c->proc || c->proc->exited) continue;
     (void)runtime::kill(c->proc->pidfd.get(), SIGKILL);
@@ -216,10 +176,8 @@ void Engine::shutdown(std::function<void()> done) {
 void Engine::check_shutdown() {
   if (!shutdown_done_) return;
   for (auto& [id, c] : containers_)
-    if (c->proc || c->persist_in_flight) return;
-  for (auto& [id, e] : execs_)
-    if (e->running || !e->idle()) return;
-  if (warm_busy()) return;
+    if (c->proc || c->persist_in_flight || c->starting) return;
+  if (execs_->busy() || warm_->busy()) return;
   auto done = std::move(shutdown_done_);
   shutdown_done_ = nullptr;
   done();

@@ -2,27 +2,31 @@
 // container's namespaces and cgroup (runtime::Spec::join_pidfd), with its own
 // output pipes, reaped by berthd like the container's init.
 //
-// Life: created by Engine::exec_create (container running), started once by
-// Engine::exec_start, and kept, with its exit code, until its container is
+// Life: created by ExecService::create (container running), started once by
+// ExecService::start (the clone3, the cgroup.procs write and the release on
+// the job lane), and kept, with its exit code, until its container is
 // removed (Docker keeps them for inspect). Output of an attached exec goes to
 // its client only, never to the container's log; a detached one's goes to
 // /dev/null, as in Docker (a detached tty exec's pty output is read and
 // dropped, so it never blocks on a full terminal).
 //
 // Thread: reactor thread only. An ExecInstance is freed only when none of its
-// completions is in flight (Engine::drop_exec_if_idle).
+// completions is in flight (ExecService::drop_if_idle).
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/base/unique_fd.h"
+#include "core/engine/container.h"
+#include "core/engine/options.h"
 #include "core/reactor/reactor.h"
 #include "core/engine/stdin_writer.h"
 #include "core/runtime/child_error.h"
@@ -51,6 +55,7 @@ struct ExecInstance {
   std::string container_id;
   ExecConfig config;
   bool started = false, running = false, exited = false;
+  bool spawning = false;         // its spawn job is under way
   int exit_code = 0;
   int start_error_code = 0;      // 126/127 when execve was never reached
   pid_t pid = 0;
@@ -76,10 +81,45 @@ struct ExecInstance {
   std::function<void(Result<void>)> on_started;
 
   bool idle() const {
-    return !exit_c.in_flight() && !error_c.in_flight() && !out.c.in_flight() && !err.c.in_flight() &&
+    return !spawning && !exit_c.in_flight() && !error_c.in_flight() && !out.c.in_flight() && !err.c.in_flight() &&
            (!stdin || !stdin->busy());
   }
   bool output_done() const { return !out.fd && !err.fd; }
+};
+
+class Engine;
+
+class ExecService {
+ public:
+  explicit ExecService(Engine& e) : e_(e) {}
+  ExecService(const ExecService&) = delete;
+  ExecService& operator=(const ExecService&) = delete;
+
+  // kConflict unless the container runs.
+  Result<ExecInstance*> create(Container& c, ExecConfig cfg);
+  Result<ExecInstance*> find(const std::string& id);
+  // Answers `started` once execve succeeded (or failed); an attached sink
+  // then gets the output and `ended`.
+  void start(ExecInstance& e, bool detach, ExecSink sink, Done started);
+  // stdin of an exec started attached with AttachStdin (as for containers).
+  void write_stdin(ExecInstance& e, std::string_view data, std::function<void()> done);
+  void close_stdin(ExecInstance& e);
+  Result<void> resize(ExecInstance& e, unsigned short rows, unsigned short cols);
+  // The container is being removed: its instances go too (once idle).
+  void forget(const Container& c);
+  bool busy() const;   // an exec still runs or has operations in flight
+
+ private:
+  void spawned(ExecInstance& e, Result<runtime::Process> p, Result<void> released);
+  void read(ExecInstance& e, ExecInstance::Pipe& p);
+  void pty_arrived(ExecInstance& e);
+  void exit_ready(ExecInstance& e, int32_t res);
+  void error_read(ExecInstance& e, int32_t res);
+  void maybe_finish(ExecInstance& e);
+  void drop_if_idle(const std::string& id);
+
+  Engine& e_;
+  std::map<std::string, std::unique_ptr<ExecInstance>> execs_;   // by exec id
 };
 
 }  // namespace berth::engine

@@ -9,6 +9,7 @@
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/engine.h"
+#include "core/engine/images.h"
 #include "core/engine/piece_stream.h"
 #include "fs/image_archive.h"
 #include "fs/reference.h"
@@ -16,8 +17,6 @@
 namespace berth::engine {
 
 namespace {
-
-using Piece = std::function<void(Result<std::string>, bool, std::function<void()>)>;
 
 // "busybox" (a repository without tag or digest): Docker saves every tag of
 // the repository.
@@ -60,37 +59,36 @@ Result<std::vector<fs::SaveItem>> save_items(const fs::ImageStore& store, const 
 
 }  // namespace
 
-void Engine::save_images(const std::vector<std::string>& names, Piece piece) {
+void ImageService::save(const std::vector<std::string>& names, ExportPiece piece) {
   if (names.empty()) return piece(Error::invalid("no images to save"), true, {});
-  auto items = save_items(*images_, names);
+  auto items = save_items(*store_, names);
   if (!items) return piece(std::move(items.error()), true, {});
   log::debug("engine", "save {} image(s)", items->size());
-  // The archive is made on the job pool a piece at a time (piece_stream.h);
-  // the store outlives every job.
-  const fs::ImageStore* store = images_.get();
+  // The archive is made on the bulk lane a piece at a time (piece_stream.h).
+  std::shared_ptr<const fs::ImageStore> store = store_;
   auto open = [store, items = std::move(*items)]() -> Result<PieceProducer> {
     std::shared_ptr<fs::SaveArchive> archive = BERTH_TRY(fs::SaveArchive::open(*store, items));
     return PieceProducer([archive](std::string* out, size_t budget) { return archive->produce(out, budget); });
   };
-  stream_pieces(r_, std::move(open), std::move(piece), "save");
+  stream_pieces(e_.r_, std::move(open), std::move(piece), "save");
 }
 
-void Engine::load_images(std::string tar_path, std::function<void(Result<std::vector<fs::LoadedImage>>)> done) {
+void ImageService::load(std::string tar_path, DoneWith<std::vector<fs::LoadedImage>> done) {
   auto result = std::make_shared<Result<std::vector<fs::LoadedImage>>>(Error(Code::kCancelled, "load not run"));
-  fs::ImageStore* store = images_.get();
-  bool queued = r_.run_job(
+  auto store = store_;
+  bool queued = e_.r_.run_bulk(
       [=] {
         *result = store->load_archive(tar_path);
         ::unlink(tar_path.c_str());
       },
       [this, result, done] {
         if (*result)
-          for (const fs::LoadedImage& img : **result) events_.publish({"image", "load", img.id, {}, now_ns()});
+          for (const fs::LoadedImage& img : **result) e_.events_.publish({"image", "load", img.id, {}, now_ns()});
         done(std::move(*result));
       });
   if (!queued) {
     ::unlink(tar_path.c_str());
-    done(Error(Code::kSystem, "load: the daemon's job queue is full; try again"));
+    done(Error(Code::kSystem, "load: berthd is too busy (job backlog full); try again"));
   }
 }
 

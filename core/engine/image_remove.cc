@@ -21,6 +21,8 @@
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/engine.h"
+#include "core/engine/images.h"
+#include "core/engine/warm.h"
 #include "fs/digest.h"
 #include "fs/image_history.h"
 #include "fs/reference.h"
@@ -55,7 +57,7 @@ Error delete_conflict(const std::string& id, bool hard, const std::string& why) 
                          hard ? "cannot be forced" : "must be forced", why);
 }
 
-using Items = std::vector<Engine::ImageDeleteItem>;
+using Items = std::vector<ImageDeleteItem>;
 
 Result<void> untag_all(fs::ImageStore& store, const std::vector<std::string>& tags, Items* out) {
   for (const std::string& t : tags) {
@@ -112,45 +114,44 @@ Result<Items> delete_image(fs::ImageStore& store, const std::string& ref, bool f
 
 }  // namespace
 
-void Engine::remove_image(std::string ref, bool force, ImageDeleteDone done) {
+void ImageService::remove(std::string ref, bool force, DoneWith<std::vector<ImageDeleteItem>> done) {
   // Warm inits hold the image's layers mounted; they would only be made
   // again for the next container of it, untagged or not.
-  if (auto img = images_->resolve(ref)) warm_drop_image(img->id);
+  if (auto img = store_->resolve(ref)) e_.warm_->drop_image(img->id);
   std::vector<ImageUse> uses;
-  for (const auto& [id, c] : containers_) {
+  for (const auto& [id, c] : e_.containers_) {
     Status s = c->state.status;
-    bool running = s == Status::kRunning || s == Status::kPaused || s == Status::kRestarting;
-    uses.push_back({id, c->image_id, running});
+    uses.push_back({id, c->image_id, is_running(s) || s == Status::kRestarting});
   }
   auto result = std::make_shared<Result<Items>>(Error(Code::kCancelled, "rmi not run"));
-  fs::ImageStore* store = images_.get();
-  bool queued = r_.run_job([=] { *result = delete_image(*store, ref, force, uses); },
+  auto store = store_;
+  bool queued = e_.r_.run_bulk([=] { *result = delete_image(*store, ref, force, uses); },
                            [this, result, done] {
                              if (*result)
                                for (const ImageDeleteItem& it : **result)
-                                 events_.publish({"image", it.untagged.empty() ? "delete" : "untag",
+                                 e_.events_.publish({"image", it.untagged.empty() ? "delete" : "untag",
                                                   it.untagged.empty() ? it.deleted : it.untagged, {}, now_ns()});
                              done(std::move(*result));
                            });
-  if (!queued) done(Error(Code::kSystem, "rmi: the daemon's job queue is full; try again"));
+  if (!queued) done(Error(Code::kSystem, "rmi: berthd is too busy (job backlog full); try again"));
 }
 
-void Engine::tag_image(std::string ref, std::string new_tag, Done done) {
+void ImageService::tag(std::string ref, std::string new_tag, Done done) {
   auto result = std::make_shared<Result<void>>(Error(Code::kCancelled, "tag not run"));
-  fs::ImageStore* store = images_.get();
-  bool queued = r_.run_job([=] { *result = store->tag(ref, new_tag); },
+  auto store = store_;
+  bool queued = e_.r_.run_job([=] { *result = store->tag(ref, new_tag); },
                            [this, result, new_tag, done] {
-                             if (*result) events_.publish({"image", "tag", new_tag, {{"name", new_tag}}, now_ns()});
+                             if (*result) e_.events_.publish({"image", "tag", new_tag, {{"name", new_tag}}, now_ns()});
                              done(std::move(*result));
                            });
-  if (!queued) done(Error(Code::kSystem, "tag: the daemon's job queue is full; try again"));
+  if (!queued) done(Error(Code::kSystem, "tag: berthd is too busy (job backlog full); try again"));
 }
 
-void Engine::image_history(std::string ref, std::function<void(Result<std::vector<HistoryItem>>)> done) {
-  auto img = images_->resolve(ref);
+void ImageService::history(std::string ref, DoneWith<std::vector<HistoryItem>> done) {
+  auto img = store_->resolve(ref);
   if (!img) return done(std::move(img.error()));
   auto result = std::make_shared<Result<std::vector<HistoryItem>>>(Error(Code::kCancelled, "history not run"));
-  bool queued = r_.run_job(
+  bool queued = e_.r_.run_bulk(
       [result, img = std::move(*img)] {
         auto entries = fs::parse_history(img.config_json);
         if (!entries) {
@@ -176,7 +177,7 @@ void Engine::image_history(std::string ref, std::function<void(Result<std::vecto
         *result = std::move(out);
       },
       [result, done] { done(std::move(*result)); });
-  if (!queued) done(Error(Code::kSystem, "history: the daemon's job queue is full; try again"));
+  if (!queued) done(Error(Code::kSystem, "history: berthd is too busy (job backlog full); try again"));
 }
 
 }  // namespace berth::engine

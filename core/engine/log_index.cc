@@ -76,20 +76,18 @@ IndexWriter::IndexWriter(reactor::Reactor& r) : r_(r) {
 
 IndexWriter::~IndexWriter() { BERTH_ASSERT_MSG(!busy(), "IndexWriter destroyed while busy"); }
 
-void IndexWriter::open(const std::string& path) {
+Result<std::pair<unique_fd, uint64_t>> IndexWriter::open_file(const std::string& path) {
+  unique_fd fd = BERTH_TRY_CTX(open_fd(path, O_WRONLY | O_CREAT, 0600), "open log index");
+  struct stat st;
+  uint64_t size = ::fstat(fd.get(), &st) == 0 ? uint64_t(st.st_size) / kIndexEntryBytes * kIndexEntryBytes : 0;
+  return std::pair{std::move(fd), size};
+}
+
+void IndexWriter::use(unique_fd fd, uint64_t size) {
   pending_n_ = 0;
   if (busy()) old_fd_ = std::move(fd_);
-  fd_.reset();
-  size_ = 0;
-  auto fd = open_fd(path, O_WRONLY | O_CREAT, 0600);
-  if (!fd) {
-    // Without an index, readers scan: slower, never wrong.
-    log::warn("logs", "open log index {}: {}", path, fd.error().message());
-    return;
-  }
-  struct stat st;
-  if (::fstat(fd->get(), &st) == 0) size_ = uint64_t(st.st_size) / kIndexEntryBytes * kIndexEntryBytes;
-  fd_ = std::move(*fd);
+  fd_ = std::move(fd);
+  size_ = fd_ ? size : 0;
 }
 
 void IndexWriter::add(const IndexEntry& e) {

@@ -68,8 +68,12 @@ class IndexWriter {
   IndexWriter(const IndexWriter&) = delete;
   IndexWriter& operator=(const IndexWriter&) = delete;
 
-  // Opens (creating) `path` for appending whole entries after any torn tail.
-  void open(const std::string& path);
+  // Opens (creating) `path`: the fd and where whole entries end (after any
+  // torn tail). Blocking: a job lane (or before the loop).
+  static Result<std::pair<unique_fd, uint64_t>> open_file(const std::string& path);
+  // Appends to `fd` from `size` on (open_file's answer); an empty fd means
+  // no index (readers then scan: slower, never wrong).
+  void use(unique_fd fd, uint64_t size);
   void add(const IndexEntry& e);
   void cancel_pending() { pending_n_ = 0; }
   bool busy() const { return write_c_.in_flight(); }

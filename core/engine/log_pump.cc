@@ -31,10 +31,11 @@ OutputPump::~OutputPump() { BERTH_ASSERT_MSG(!busy(), "OutputPump destroyed whil
 
 bool OutputPump::busy() const {
   return streams_[0].read_c.in_flight() || streams_[1].read_c.in_flight() ||
-         write_c_.in_flight() || retry_c_.in_flight() || (index_ && index_->busy());
+         write_c_.in_flight() || retry_c_.in_flight() || rotating_ || (index_ && index_->busy());
 }
 
-void OutputPump::use_log_files(std::string path, const LogConfig& cfg) {
+void OutputPump::use_log_files(std::string path, const LogConfig& cfg,
+                               Result<std::pair<unique_fd, uint64_t>> index) {
   path_ = std::move(path);
   cfg_ = cfg;
   index_ = std::make_unique<IndexWriter>(r_);
@@ -43,7 +44,8 @@ void OutputPump::use_log_files(std::string path, const LogConfig& cfg) {
   index_->set_on_idle([this] {
     if (drained_ && !busy() && cb_.drained) cb_.drained();
   });
-  index_->open(log_index_path(path_));
+  if (!index) log::warn("logs", "{}: {}", path_, index.error().message());
+  else index_->use(std::move(index->first), index->second);
 }
 
 void OutputPump::set_output(unique_fd out) {
@@ -119,8 +121,10 @@ const char* OutputPump::front_record(size_t* len) const {
 }
 
 void OutputPump::write_next() {
-  // One write at a time, and none while a failed one waits for its retry.
-  if ((cfg_.non_blocking ? copies_.empty() : queue_.empty()) || write_c_.in_flight() || retry_c_.in_flight())
+  // One write at a time, and none while a failed one waits for its retry
+  // or the log rotates.
+  if ((cfg_.non_blocking ? copies_.empty() : queue_.empty()) || write_c_.in_flight() || retry_c_.in_flight() ||
+      rotating_)
     return;
   size_t len;
   const char* rec = front_record(&len);
@@ -182,40 +186,63 @@ void OutputPump::committed(const char* record, size_t len, uint8_t stream, uint6
   else if (payload) line_start_ &= uint8_t(~bit);
 }
 
-// No log write is in flight here. A few renames on the reactor thread; the
-// dropped oldest file is deleted on the job pool (freeing its blocks can
-// take milliseconds).
+// What the rotation job hands back.
+struct OutputPump::Rotated {
+  Result<unique_fd> log = Error(Code::kCancelled, "rotation not run");
+  Result<std::pair<unique_fd, uint64_t>> index = Error(Code::kCancelled, "rotation not run");
+};
+
+// No log write is in flight here, and none starts until the job is done:
+// the renames, the new files' opens and the deletion of the dropped oldest
+// file (freeing its blocks can take milliseconds) run on the job lane.
 void OutputPump::rotate() {
-  auto dropped = rotate_log_files(path_, cfg_.max_file);
-  if (!dropped) {
+  rotating_ = true;
+  auto r = std::make_shared<Rotated>();
+  bool queued = r_.run_job(
+      [r, path = path_, max_file = cfg_.max_file] {
+        auto dropped = rotate_log_files(path, max_file);
+        if (!dropped) {
+          r->log = std::move(dropped.error());
+          return;
+        }
+        r->log = open_fd(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (r->log) r->index = IndexWriter::open_file(log_index_path(path));
+        if (*dropped) {
+          std::string p = log_drop_path(path);
+          ::unlink(p.c_str());
+          ::unlink(log_index_path(p).c_str());
+        }
+      },
+      [this, r] { rotated(*r); });
+  if (!queued) {
+    rotating_ = false;
     rotate_failed_ = true;
-    log::error("logs", "rotate {}: {}; the log grows past max-size", path_, dropped.error().message());
-    return;
+    log::error("logs", "rotate {}: the job backlog is full; the log grows past max-size", path_);
   }
-  auto fd = open_fd(path_, O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (!fd) {
-    // The old file was renamed: keep appending to it under its new name.
+}
+
+void OutputPump::rotated(Rotated& r) {
+  rotating_ = false;
+  if (!r.log) {
+    // Nothing renamed, or the old file renamed without a new one: either
+    // way the pump keeps appending to the fd it has.
     rotate_failed_ = true;
-    log::error("logs", "open new log {}: {}; the log grows past max-size", path_, fd.error().message());
-    return;
+    log::error("logs", "rotate {}: {}; the log grows past max-size", path_, r.log.error().message());
+  } else {
+    log_fd_ = std::move(*r.log);
+    log_size_ = 0;
+    if (!r.index) log::warn("logs", "{}: {}", path_, r.index.error().message());
+    index_->use(r.index ? std::move(r.index->first) : unique_fd(), r.index ? r.index->second : 0);
+    indexed_any_ = false;
+    if (cb_.rotated) cb_.rotated();
   }
-  log_fd_ = std::move(*fd);
-  log_size_ = 0;
-  index_->open(log_index_path(path_));
-  indexed_any_ = false;
-  if (cb_.rotated) cb_.rotated();
-  if (*dropped) {
-    auto drop = [p = log_drop_path(path_)] {
-      ::unlink(p.c_str());
-      ::unlink(log_index_path(p).c_str());
-    };
-    if (!r_.run_job(drop, [] {})) drop();
-  }
+  write_next();
+  check_drained();
 }
 
 void OutputPump::check_drained() {
   if (drained_ || !streams_[0].eof || !streams_[1].eof || !queue_.empty() || !copies_.empty() ||
-      write_c_.in_flight())
+      write_c_.in_flight() || rotating_)
     return;
   drained_ = true;
   log_fd_.reset();

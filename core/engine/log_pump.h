@@ -20,8 +20,8 @@
 // With use_log_files(), the pump also appends the log's index (log_index.h)
 // and rotates the log (log_files.h): once the current file reaches
 // max-size, after the write in flight has completed and before the next
-// starts, the files are renamed and a fresh one is opened, so a record never
-// spans two files.
+// starts, the files are renamed and a fresh one is opened (on the job lane:
+// no write starts meanwhile), so a record never spans two files.
 //
 // Lifetime: the owner must not destroy the pump while busy(); cancel() asks
 // the kernel to end in-flight reads (used at daemon shutdown).
@@ -60,7 +60,9 @@ class OutputPump {
   OutputPump& operator=(const OutputPump&) = delete;
 
   // Index and rotate `path` (the file log_fd is open on); before start().
-  void use_log_files(std::string path, const LogConfig& cfg);
+  // `index` is IndexWriter::open_file()'s answer for its index (an error:
+  // no index, logged).
+  void use_log_files(std::string path, const LogConfig& cfg, Result<std::pair<unique_fd, uint64_t>> index);
   // A stdout that exists only after construction (a tty's pty master);
   // before start(). A pty master reads EIO once the container's side is
   // closed, which ends the stream like EOF.
@@ -92,6 +94,8 @@ class OutputPump {
   // The record being written: a stream's buffer (blocking) or a copy.
   const char* front_record(size_t* len) const;
   void rotate();
+  struct Rotated;
+  void rotated(Rotated& r);
 
   reactor::Reactor& r_;
   unique_fd log_fd_;
@@ -121,6 +125,7 @@ class OutputPump {
   uint64_t last_indexed_ = 0;     // offset of the current file's last index entry
   uint8_t line_start_ = 3;        // log_index.h line_start bits after the last record
   bool rotate_failed_ = false;
+  bool rotating_ = false;         // the rotation job is under way
 };
 
 }  // namespace berth::engine

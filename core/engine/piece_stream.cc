@@ -13,13 +13,13 @@ constexpr size_t kPieceBytes = 1 << 20;
 // at a time and by nothing else; `piece_` only on the reactor thread.
 class PieceRun : public std::enable_shared_from_this<PieceRun> {
  public:
-  PieceRun(reactor::Reactor& r, OpenProducer open, Engine::ExportPiece piece, std::string what)
+  PieceRun(reactor::Reactor& r, OpenProducer open, ExportPiece piece, std::string what)
       : r_(r), open_(std::move(open)), piece_(std::move(piece)), what_(std::move(what)) {}
 
   void next() {
     auto self = shared_from_this();
-    if (!r_.run_job([self] { self->make(); }, [self] { self->deliver(); }))
-      piece_(Error(Code::kSystem, fmt::format("{}: the daemon's job queue is full; try again", what_)), true, {});
+    if (!r_.run_bulk([self] { self->make(); }, [self] { self->deliver(); }))
+      piece_(Error(Code::kSystem, fmt::format("{}: berthd is too busy (job backlog full); try again", what_)), true, {});
   }
 
  private:
@@ -46,7 +46,7 @@ class PieceRun : public std::enable_shared_from_this<PieceRun> {
 
   reactor::Reactor& r_;
   OpenProducer open_;
-  Engine::ExportPiece piece_;
+  ExportPiece piece_;
   std::string what_;
   PieceProducer producer_;
   std::string out_;
@@ -55,7 +55,7 @@ class PieceRun : public std::enable_shared_from_this<PieceRun> {
 
 }  // namespace
 
-void stream_pieces(reactor::Reactor& r, OpenProducer open, Engine::ExportPiece piece, std::string what) {
+void stream_pieces(reactor::Reactor& r, OpenProducer open, ExportPiece piece, std::string what) {
   std::make_shared<PieceRun>(r, std::move(open), std::move(piece), std::move(what))->next();
 }
 

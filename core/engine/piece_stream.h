@@ -1,6 +1,6 @@
 // stream_pieces: hands a stream that is made on the job pool a piece at a
-// time (about 1 MiB; a tar from fs::RootfsTar or fs::PathTar) to the
-// reactor thread, with back-pressure: the next piece is made only once the
+// time (about 1 MiB; a tar from fs::RootfsTar or fs::PathTar) from the bulk
+// lane to the reactor thread, with back-pressure: the next piece is made only once the
 // receiver calls `more`. Used by export and by cp out (GET archive).
 //
 // `open` runs on the job pool, once, before the first piece; the producer
@@ -16,7 +16,7 @@
 #include <string>
 
 #include "core/base/result.h"
-#include "core/engine/engine.h"
+#include "core/engine/options.h"
 #include "core/reactor/reactor.h"
 
 namespace berth::engine {
@@ -27,6 +27,6 @@ using PieceProducer = std::function<Result<bool>(std::string* out, size_t budget
 using OpenProducer = std::function<Result<PieceProducer>()>;
 
 // `what` names the operation in the queue-full error ("export").
-void stream_pieces(reactor::Reactor& r, OpenProducer open, Engine::ExportPiece piece, std::string what);
+void stream_pieces(reactor::Reactor& r, OpenProducer open, ExportPiece piece, std::string what);
 
 }  // namespace berth::engine

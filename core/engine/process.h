@@ -16,6 +16,8 @@
 
 #include "core/base/unique_fd.h"
 #include "core/engine/engine.h"
+#include "core/engine/io.h"
+#include "core/engine/resources.h"
 #include "core/engine/log_pump.h"
 #include "core/engine/stdin_writer.h"
 #include "core/reactor/reactor.h"
@@ -27,13 +29,25 @@ namespace berth::engine {
 // Docker); a bare "K" is dropped. Used for the init's env and exec's.
 void put_env(std::vector<std::string>& env, const std::string& kv);
 
-// destroy(), retried while the kernel still holds the cgroup (kConflict: a
-// task not yet fully gone), 100 times 10 ms at most. Blocks: job pool or
-// start-up only (container_cgroup.cc).
-Result<void> destroy_retrying(cgroups::Cgroup& cg);
-
-// TIOCSWINSZ on a pty master (container_stdin.cc).
-Result<void> set_window_size(int pty, unsigned short rows, unsigned short cols);
+// What a start's spawn produced (container_spawn.cc), handed from the job
+// lane (cold start, or a warm init's release with limits to apply) or the
+// reactor (a warm release) to Engine::spawned. `created` false: no child
+// exists. Otherwise `released` says whether the child was let go; one that
+// was not is killed and reaped like any other.
+struct SpawnResult {
+  Result<void> created = ok();
+  Result<void> released = ok();
+  runtime::Spec spec;                       // as spawned (its fds no longer valid)
+  runtime::Process child;                   // pid, pidfd, error pipe, sync socket (tty)
+  std::shared_ptr<cgroups::Cgroup> cgroup;  // made or taken over; null without cgroups
+  unique_fd mntns;                          // AutoRemove: the init's mount namespace
+  unique_fd log_fd;
+  uint64_t log_size = 0;
+  Result<std::pair<unique_fd, uint64_t>> log_index = Error(Code::kNotFound, "no log index");  // IndexWriter::open_file
+  unique_fd out_r, err_r, in_w;             // berthd's ends of the stdio pipes
+  unique_fd oom_fd;                         // memory limit: the cgroup's OOM notifier
+  bool warm = false;
+};
 
 struct Process {
   pid_t pid = -1;
@@ -52,7 +66,7 @@ struct Process {
   std::unique_ptr<OutputPump> pump;
 
   // The container's stdin (OpenStdin): a pipe's write end, or a copy of the
-  // pty master; fed by attached clients (container_stdin.cc).
+  // pty master; fed by attached clients (io.h).
   std::unique_ptr<StdinWriter> stdin;
 
   // Tty: the sync socket the pty master arrives on (until exec success), then
@@ -62,9 +76,11 @@ struct Process {
   unsigned short pending_rows = 0, pending_cols = 0;   // a resize before the master came
 
   // Memory-limit notifications (only for containers with a memory limit).
-  unique_fd oom_fd;
+  unique_fd oom_fd;              // made by the spawn job (Resources::oom_fd_for)
   reactor::Completion oom_c;     // POLLIN on oom_fd
   uint64_t oom_seen = 0;         // OOM kills already reported
+  bool oom_reading = false;      // a read of the OOM counter is on the job lane
+  bool oom_final = false;        // the counter was read after the exit
 
   reactor::Completion stop_timer_c;
   __kernel_timespec stop_ts{};
@@ -72,6 +88,7 @@ struct Process {
 
   bool idle() const {
     return !exit_c.in_flight() && !error_c.in_flight() && !stop_timer_c.in_flight() && !oom_c.in_flight() &&
+           !oom_reading &&
            (!stdin || !stdin->busy()) &&
            (!pump || !pump->busy());
   }

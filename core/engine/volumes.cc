@@ -87,9 +87,8 @@ Result<void> VolumeStore::load() {
   return ok();
 }
 
-Result<const Volume*> VolumeStore::create(const std::string& name, const std::string& driver,
-                                          const std::map<std::string, std::string>& labels,
-                                          const std::map<std::string, std::string>& options) {
+Result<void> VolumeStore::check(const std::string& name, const std::string& driver,
+                                const std::map<std::string, std::string>& options) {
   if (!driver.empty() && driver != "local")
     return Error::not_found("error looking up volume plugin {}: plugin \"{}\" not found", driver, driver);
   if (!valid_volume_name(name))
@@ -97,9 +96,18 @@ Result<const Volume*> VolumeStore::create(const std::string& name, const std::st
         "create {}: \"{}\" includes invalid characters for a local volume name, only "
         "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path",
         name, name);
-  if (auto it = volumes_.find(name); it != volumes_.end()) return &it->second;
   if (!options.empty())
     return Error::make(Code::kNotSupported, "create {}: berth's local volume driver takes no options yet", name);
+  return ok();
+}
+
+Result<Volume> VolumeStore::create(const std::string& name, const std::string& driver,
+                                   const std::map<std::string, std::string>& labels,
+                                   const std::map<std::string, std::string>& options, bool* created) {
+  if (created) *created = false;
+  std::lock_guard lk(mu_);
+  if (auto it = volumes_.find(name); it != volumes_.end()) return it->second;
+  BERTH_TRY_VOID(check(name, driver, options));
   Volume v;
   v.name = name;
   v.labels = labels;
@@ -114,18 +122,37 @@ Result<const Volume*> VolumeStore::create(const std::string& name, const std::st
   // Not fsynced (see the header); a failed write leaves a usable volume.
   if (auto r = write_file_atomic(v.dir + "/" + kMetaFile, encode_volume(v), 0600, false); !r)
     log::warn("engine", "volume {}: {}", name, r.error().message());
-  auto [it, inserted] = volumes_.emplace(name, std::move(v));
-  return &it->second;
+  volumes_.emplace(name, v);
+  if (created) *created = true;
+  return v;
 }
 
-const Volume* VolumeStore::find(const std::string& name) const {
+std::optional<Volume> VolumeStore::find(const std::string& name) const {
+  std::lock_guard lk(mu_);
   auto it = volumes_.find(name);
-  return it == volumes_.end() ? nullptr : &it->second;
+  if (it == volumes_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::map<std::string, Volume> VolumeStore::all() const {
+  std::lock_guard lk(mu_);
+  return volumes_;
+}
+
+bool VolumeStore::in_use(const std::string& name) const {
+  std::lock_guard lk(mu_);
+  return users_.count(name) > 0;
 }
 
 Result<void> VolumeStore::take_out(const std::string& name, const std::string& trash_path) {
+  std::lock_guard lk(mu_);
   auto it = volumes_.find(name);
   if (it == volumes_.end()) return Error::not_found("get {}: no such volume", name);
+  if (auto u = users_.find(name); u != users_.end()) {
+    std::string ids;
+    for (const auto& id : u->second) ids += (ids.empty() ? "" : ", ") + id;
+    return Error::conflict("remove {}: volume is in use - [{}]", name, ids);
+  }
   if (::rename(it->second.dir.c_str(), trash_path.c_str()) < 0)
     return Error::sys(errno, "remove {}: rename {} to the trash", name, it->second.dir);
   volumes_.erase(it);
@@ -133,10 +160,12 @@ Result<void> VolumeStore::take_out(const std::string& name, const std::string& t
 }
 
 void VolumeStore::add_user(const std::string& name, const std::string& container_id) {
+  std::lock_guard lk(mu_);
   users_[name].insert(container_id);
 }
 
 void VolumeStore::drop_user(const std::string& name, const std::string& container_id) {
+  std::lock_guard lk(mu_);
   auto it = users_.find(name);
   if (it == users_.end()) return;
   it->second.erase(container_id);
@@ -144,6 +173,7 @@ void VolumeStore::drop_user(const std::string& name, const std::string& containe
 }
 
 std::vector<std::string> VolumeStore::users(const std::string& name) const {
+  std::lock_guard lk(mu_);
   auto it = users_.find(name);
   if (it == users_.end()) return {};
   return {it->second.begin(), it->second.end()};

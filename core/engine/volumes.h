@@ -16,19 +16,30 @@
 // The store also tracks which containers use each volume (rebuilt from the
 // containers' specs at daemon start): a volume in use is not removed.
 //
-// Thread: reactor thread only (owned by the Engine). create() does a couple
-// of mkdirs and one small write, like container create; deleting a volume's
-// data is the caller's (the engine queues it on the job pool).
+// VolumeStore's thread: any; an internal mutex guards the index, and every
+// accessor returns copies. create() and take_out() touch the disk (a couple
+// of mkdirs and a write; a rename) and belong on a job lane; deleting a
+// volume's data is the caller's (on the job lane).
+//
+// VolumeService: the volume verbs of the API and the mounts of containers
+// (image VOLUME entries, anonymous names, volume data dirs, bind sources).
+// Reactor thread only, but for the static prepare_sources() (job lane).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "core/base/result.h"
+#include "core/engine/container.h"
+#include "core/engine/options.h"
+#include "core/runtime/spec.h"
 
 namespace berth::engine {
 
@@ -52,24 +63,32 @@ class VolumeStore {
   VolumeStore(const VolumeStore&) = delete;
   VolumeStore& operator=(const VolumeStore&) = delete;
 
+  // Checks a create request without touching the disk: the name, the
+  // driver ("local" only: kNotFound as Docker's plugin lookup) and options
+  // (none supported by berth's local driver yet). kInvalidArgument.
+  static Result<void> check(const std::string& name, const std::string& driver,
+                            const std::map<std::string, std::string>& options);
   // Creates the volume, or returns the existing one of that name unchanged
-  // (Docker's create is idempotent). kInvalidArgument for a bad name, a
-  // driver other than "local" (kNotFound, as Docker's plugin lookup) or
-  // driver options (not supported by berth's local driver yet).
-  Result<const Volume*> create(const std::string& name, const std::string& driver,
-                               const std::map<std::string, std::string>& labels,
-                               const std::map<std::string, std::string>& options);
-  const Volume* find(const std::string& name) const;
-  const std::map<std::string, Volume>& all() const { return volumes_; }
+  // (Docker's create is idempotent). Blocking. `created` tells which.
+  Result<Volume> create(const std::string& name, const std::string& driver,
+                        const std::map<std::string, std::string>& labels,
+                        const std::map<std::string, std::string>& options, bool* created = nullptr);
+  std::optional<Volume> find(const std::string& name) const;
+  std::map<std::string, Volume> all() const;
   // Renames the volume's directory to `trash_path` (same filesystem) and
-  // forgets it; the caller deletes `trash_path`. Does not check users.
+  // forgets it; the caller deletes `trash_path`. kConflict (with the users)
+  // when a container uses it, checked under the same lock. Blocking.
   Result<void> take_out(const std::string& name, const std::string& trash_path);
+  // <dir>/<name>/_data, whether or not the volume exists yet.
+  std::string data_dir(const std::string& name) const { return dir_ + "/" + name + "/_data"; }
 
+  // A container's use of a volume; a name may be used before its volume
+  // exists (a create in flight), which keeps take_out away from it.
   void add_user(const std::string& name, const std::string& container_id);
   void drop_user(const std::string& name, const std::string& container_id);
   // Containers using the volume (sorted ids; empty when unused).
   std::vector<std::string> users(const std::string& name) const;
-  bool in_use(const std::string& name) const { return users_.count(name) > 0; }
+  bool in_use(const std::string& name) const;
 
   const std::string& dir() const { return dir_; }
 
@@ -77,9 +96,59 @@ class VolumeStore {
   explicit VolumeStore(std::string dir) : dir_(std::move(dir)) {}
   Result<void> load();
 
-  std::string dir_;
+  const std::string dir_;
+  mutable std::mutex mu_;
   std::map<std::string, Volume> volumes_;
   std::map<std::string, std::set<std::string>> users_;   // only volumes with users
+};
+
+class Engine;
+
+class VolumeService {
+ public:
+  VolumeService(Engine& e, std::shared_ptr<VolumeStore> store) : e_(e), store_(std::move(store)) {}
+  VolumeService(const VolumeService&) = delete;
+  VolumeService& operator=(const VolumeService&) = delete;
+
+  const VolumeStore& store() const { return *store_; }
+  // docker volume create (a generated name for ""), on the job lane.
+  void create(std::string name, std::string driver, std::map<std::string, std::string> labels,
+              std::map<std::string, std::string> options, DoneWith<Volume> done);
+  // docker volume rm: kNotFound ("get NAME: no such volume"; ok with
+  // `force`), kConflict while in use. The data is deleted on the job lane.
+  void remove(const std::string& name, bool force, Done done);
+  // Removes those of `names` that exist and are unused; `done` gets them
+  // with the bytes their data held, once deleted.
+  struct PruneReport {
+    std::vector<std::string> deleted;
+    int64_t bytes = 0;
+  };
+  void prune(std::vector<std::string> names, std::function<void(PruneReport)> done);
+
+  // For container create: image VOLUME entries join the mounts, anonymous
+  // volumes get names, volumes their data dirs; the container's use of
+  // each volume is recorded (add_user) before any disk work.
+  void prepare(CreateSpec& spec, const std::vector<std::string>& image_volumes);
+  void track(const Container& c);
+  // Blocking (the create job): makes the volumes `mounts` name, checks
+  // --mount bind sources exist.
+  static Result<void> make_volumes(VolumeStore& store, const std::vector<MountSpec>& mounts);
+  std::shared_ptr<VolumeStore> shared_store() const { return store_; }
+  // For start: the container's mounts as the runtime takes them (volumes
+  // become binds of their data dir). No disk access: prepare_sources()
+  // does that part on the job lane.
+  Result<void> resolve_mounts(const Container& c, runtime::Spec& spec) const;
+  // Blocking: stats each bind source (file or directory), making missing
+  // -v sources (Docker's -v creates them; --mount refuses).
+  static Result<void> prepare_sources(std::vector<runtime::Mount>& mounts);
+  // For rm: the container's uses go; with remove_anonymous (rm -v) its
+  // anonymous volumes no one else uses are deleted too.
+  void release(const Container& c, bool remove_anonymous);
+
+ private:
+  std::string trash_path(const std::string& name);
+  Engine& e_;
+  std::shared_ptr<VolumeStore> store_;
 };
 
 // Docker's local volume name rule: [a-zA-Z0-9][a-zA-Z0-9_.-]+ (two or more

@@ -36,15 +36,20 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cgroups/cgroups.h"
+#include "core/engine/container.h"
 #include "core/reactor/reactor.h"
 #include "core/runtime/spawn.h"
 
 namespace berth::engine {
+
+class Engine;
 
 // An empty file in its directory: with no state file beside it, the
 // directory is a warm init's (from before a crash), not a container's.
@@ -58,12 +63,76 @@ struct WarmInit {
   runtime::Spec spec;              // as spawned (deferred; fds cleared), for can_release_as
   runtime::Process proc;
   std::shared_ptr<cgroups::Cgroup> cgroup;
+  unique_fd log_fd, index_fd;      // <dir>/container.log and its index, made with the directory
   bool adopted = false;            // a container has it (its dir is the container's)
   uint64_t last_used = 0;          // pool order: the image's last start
   bool dying = false;              // in Engine::warm_dying_: killed, or found dead
   bool handed_over = false;        // a start took its process; only exit_c's end is awaited
   reactor::Completion exit_c;      // POLLIN on the pidfd, from the pool on until it ends
   std::function<void()> after_exit;
+};
+
+// What start() takes from an adopted warm init that is alive.
+struct WarmHandover {
+  runtime::Process proc;
+  std::shared_ptr<cgroups::Cgroup> cgroup;
+  unique_fd log_fd, index_fd;
+};
+
+class WarmPool {
+ public:
+  // `target`: Options::warm_inits.
+  WarmPool(Engine& e, size_t target);
+  ~WarmPool();
+  WarmPool(const WarmPool&) = delete;
+  WarmPool& operator=(const WarmPool&) = delete;
+
+  // create(): the container takes a warm init of its image if its init
+  // spec can be released from it (c.id and c.dir become the init's).
+  bool adopt(Container& c);
+  // start(): the adopted init's process, cgroup and log file, if it is
+  // alive; else nothing, its cgroup moved to c.cgroup for the cold spawn.
+  std::optional<WarmHandover> take(Container& c);
+  // After a start: its image may want warm inits (judged at idle time).
+  void after_start(const Container& c, const runtime::Spec& final);
+  // Kills `w` and removes what it leaves (its directory unless adopted),
+  // then runs `then`.
+  void drop(std::unique_ptr<WarmInit> w, std::function<void()> then);
+  void drop_image(const std::string& image_id);   // rmi, prune
+  void drop_all();                                // shutdown
+  bool busy() const;                              // builds, kills or cleanups under way
+  bool id_taken(const std::string& id) const;
+
+ private:
+  Result<runtime::Spec> spec_for(const std::string& image_id, const std::string& id, const std::string& dir);
+  bool parent_ok(const Container& c) const;
+  void schedule();
+  void judge_candidates();
+  void top_up();
+  void fill(const std::string& image_id, uint64_t used);
+  void built(std::unique_ptr<WarmInit> w, Result<void> result);
+  void exit_seen(WarmInit* wp, int32_t res);
+  void retire(std::unique_ptr<WarmInit> w);
+  void dropped(WarmInit* w);
+
+  Engine& e_;
+  size_t target_;
+  std::vector<std::unique_ptr<WarmInit>> ready_;     // ready for adoption
+  std::vector<std::unique_ptr<WarmInit>> dying_;     // killed, exit not yet seen
+  std::vector<std::unique_ptr<WarmInit>> retired_;   // handed over, pidfd poll ending
+  std::map<std::string, uint64_t> generation_;       // image id -> bumped when its inits are dropped
+  struct Candidate {                                 // a start that may want warm inits
+    uint64_t used = 0;
+    std::string id, dir;
+    runtime::Spec final;
+  };
+  std::map<std::string, Candidate> candidates_;      // image id -> its latest start
+  std::map<std::string, size_t> building_;           // image id -> builds on the background lane
+  size_t cleaning_ = 0;                              // cgroup/dir removals on the job lane
+  uint64_t clock_ = 0;                               // orders images by last start
+  std::map<std::string, uint64_t> wanted_;           // image id -> its last start that could use one
+  bool top_up_queued_ = false;
+  std::shared_ptr<int> life_ = std::make_shared<int>(0);   // expires with the pool (idle tasks)
 };
 
 }  // namespace berth::engine

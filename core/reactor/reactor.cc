@@ -1,10 +1,17 @@
 #include "core/reactor/reactor.h"
 
+#include <cxxabi.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
+
+#include <cstdlib>
+#include <typeinfo>
 
 #include "core/base/assert.h"
+#include "core/base/log.h"
 #include "core/reactor/job_pool.h"
 
 namespace berth::reactor {
@@ -28,6 +35,7 @@ void BufferRing::recycle(unsigned id) {
 
 Result<std::unique_ptr<Reactor>> Reactor::create(unsigned entries, unsigned job_threads) {
   std::unique_ptr<Reactor> r(new Reactor());
+  log::never_wait_on_this_thread();  // the loop's thread (logging must not wait either)
   io_uring_params p{};
   p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL |
             IORING_SETUP_CQSIZE;
@@ -49,7 +57,7 @@ Result<std::unique_ptr<Reactor>> Reactor::create(unsigned entries, unsigned job_
   if (!probe) return Error::make(Code::kNotSupported, "io_uring probe failed");
   const int needed[] = {IORING_OP_ACCEPT, IORING_OP_READ, IORING_OP_WRITE, IORING_OP_RECV,
                         IORING_OP_SEND, IORING_OP_POLL_ADD, IORING_OP_TIMEOUT,
-                        IORING_OP_ASYNC_CANCEL, IORING_OP_PROVIDE_BUFFERS};
+                        IORING_OP_ASYNC_CANCEL, IORING_OP_PROVIDE_BUFFERS, IORING_OP_OPENAT};
   for (int op : needed) {
     if (!io_uring_opcode_supported(probe, op)) {
       io_uring_free_probe(probe);
@@ -64,6 +72,7 @@ Result<std::unique_ptr<Reactor>> Reactor::create(unsigned entries, unsigned job_
   if (efd < 0) return Error::sys(errno, "eventfd");
   r->job_event_fd_.reset(efd);
   r->jobs_ = std::make_unique<JobPool>(job_threads, efd);
+  r->bulk_ = std::make_unique<JobPool>(job_threads, efd);
   r->background_ = std::make_unique<JobPool>(1, efd, kBackgroundNice);
   Reactor* self = r.get();
   r->job_reader_.set_callback([self](int32_t res, uint32_t) { self->job_reader_done(res); });
@@ -73,7 +82,9 @@ Result<std::unique_ptr<Reactor>> Reactor::create(unsigned entries, unsigned job_
 
 Reactor::~Reactor() {
   idle_.clear();  // idle-time work never runs during teardown
+  backlog_.clear();
   background_.reset();
+  bulk_.reset();
   jobs_.reset();  // joins the workers first; their done callbacks are dropped
   if (job_reader_.in_flight()) {
     cancel(job_reader_);
@@ -86,10 +97,24 @@ io_uring_sqe* Reactor::get_sqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   while (!sqe) {
     stats_.sq_full++;
-    io_uring_submit(&ring_);
+    submit();
     sqe = io_uring_get_sqe(&ring_);
   }
   return sqe;
+}
+
+// EBUSY/EAGAIN: the kernel has no room for more completions (the CQ is
+// overflowing) or no memory for now; with DEFER_TASKRUN, entering with
+// GETEVENTS runs the pending task work, which frees it. Other errors are
+// bugs (a bad ring, a bad SQE).
+void Reactor::submit() {
+  for (;;) {
+    int rc = io_uring_submit(&ring_);
+    if (rc >= 0) return;
+    BERTH_ASSERT_MSG(rc == -EBUSY || rc == -EAGAIN || rc == -EINTR, "io_uring_submit failed");
+    stats_.submit_retries++;
+    if (rc != -EINTR) io_uring_get_events(&ring_);
+  }
 }
 
 void Reactor::arm(io_uring_sqe* sqe, Completion& c) {
@@ -158,6 +183,12 @@ void Reactor::poll(int fd, unsigned mask, Completion& c) {
   arm(sqe, c);
 }
 
+void Reactor::openat(int dirfd, const char* path, int flags, mode_t mode, Completion& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_openat(sqe, dirfd, path, flags, mode);
+  arm(sqe, c);
+}
+
 void Reactor::timeout(const __kernel_timespec* ts, Completion& c) {
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_timeout(sqe, const_cast<__kernel_timespec*>(ts), 0, 0);
@@ -172,16 +203,57 @@ void Reactor::cancel(Completion& target) {
   stats_.submitted++;
 }
 
-void Reactor::defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
-
-void Reactor::when_idle(std::function<void()> fn) { idle_.push_back(std::move(fn)); }
-
-bool Reactor::run_background(std::function<void()> work, std::function<void()> done) {
-  return background_->submit(std::move(work), std::move(done));
+void Reactor::defer(std::function<void()> fn) {
+  BERTH_ASSERT_MSG(deferred_.size() < kMaxDeferred, "reactor: deferred queue at its bound (a callback loops)");
+  deferred_.push_back(std::move(fn));
 }
 
-bool Reactor::run_job(std::function<void()> work, std::function<void()> done) {
-  return jobs_->submit(std::move(work), std::move(done));
+void Reactor::when_idle(std::function<void()> fn) {
+  BERTH_ASSERT_MSG(idle_.size() < kMaxIdle, "reactor: idle queue at its bound");
+  idle_.push_back(std::move(fn));
+}
+
+JobPool& Reactor::pool(Lane lane) {
+  switch (lane) {
+    case Lane::kJob: return *jobs_;
+    case Lane::kBulk: return *bulk_;
+    case Lane::kBackground: return *background_;
+  }
+  return *jobs_;
+}
+
+bool Reactor::run_on(Lane lane, std::function<void()> work, std::function<void()> done) {
+  // Behind earlier backlogged jobs of its lane, never ahead of them.
+  bool waiting = false;
+  for (const auto& b : backlog_) waiting |= b.lane == lane;
+  if (!waiting && pool(lane).try_submit(work, done)) return true;
+  if (backlog_.size() >= kMaxBacklog) return false;
+  stats_.job_backlogged++;
+  backlog_.push_back({lane, std::move(work), std::move(done)});
+  retry_jobs_ = true;
+  return true;
+}
+
+// Moves backlogged jobs into their lanes as room appears, in order per lane.
+void Reactor::flush_backlog() {
+  bool full[3] = {false, false, false};
+  for (auto it = backlog_.begin(); it != backlog_.end();) {
+    int l = int(it->lane);
+    if (!full[l] && pool(it->lane).try_submit(it->work, it->done)) {
+      it = backlog_.erase(it);
+      continue;
+    }
+    full[l] = true;
+    ++it;
+  }
+}
+
+size_t Reactor::jobs_outstanding() const {
+  return jobs_->outstanding() + bulk_->outstanding() + background_->outstanding() + backlog_.size();
+}
+
+void Reactor::drain_jobs() {
+  while (jobs_outstanding() > 0) run_once(100);
 }
 
 void Reactor::submit_job_reader() {
@@ -190,10 +262,72 @@ void Reactor::submit_job_reader() {
 
 void Reactor::job_reader_done(int32_t res) {
   if (res == -ECANCELED || !jobs_) return;
-  for (JobPool* pool : {jobs_.get(), background_.get()})
-    if (pool)
-      for (auto& done : pool->take_finished()) done();
+  collect_jobs();
   submit_job_reader();
+}
+
+// Runs finished jobs' `done`s and moves backlogged jobs into their lanes.
+// A lane whose lock a worker holds right now is left for the next turn
+// (retry_jobs_: the loop then waits at most kRetryMs).
+void Reactor::collect_jobs() {
+  retry_jobs_ = false;
+  for (JobPool* pool : {jobs_.get(), bulk_.get(), background_.get()}) {
+    bool busy = false;
+    for (auto& done : pool->take_finished(&busy)) invoke(done.target_type(), done);
+    retry_jobs_ |= busy;
+  }
+  if (!backlog_.empty()) flush_backlog();
+  retry_jobs_ |= !backlog_.empty();
+}
+
+void Reactor::set_watchdog(std::chrono::microseconds threshold, std::chrono::microseconds cpu_threshold,
+                           std::function<void(const WatchdogEvent&)> report) {
+  watchdog_threshold_ = threshold;
+  watchdog_cpu_threshold_ = cpu_threshold;
+  watchdog_report_ = std::move(report);
+}
+
+namespace {
+
+int64_t now_us(clockid_t clock) {
+  timespec ts;
+  ::clock_gettime(clock, &ts);
+  return int64_t(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+std::string demangle(const std::type_info& t) {
+  int status = 0;
+  char* s = abi::__cxa_demangle(t.name(), nullptr, nullptr, &status);
+  std::string out = status == 0 && s ? s : t.name();
+  std::free(s);
+  return out;
+}
+
+}  // namespace
+
+template <class F>
+void Reactor::invoke(const std::type_info& type, F&& fn) {
+  if (!watchdog_report_) return fn();
+  rusage before, after;
+  ::getrusage(RUSAGE_THREAD, &before);
+  int64_t wall0 = now_us(CLOCK_MONOTONIC), cpu0 = now_us(CLOCK_THREAD_CPUTIME_ID);
+  fn();
+  int64_t wall = now_us(CLOCK_MONOTONIC) - wall0, cpu = now_us(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+  if (wall <= watchdog_threshold_.count()) return;
+  ::getrusage(RUSAGE_THREAD, &after);
+  long switches = after.ru_nvcsw - before.ru_nvcsw;
+  if (switches == 0 && cpu <= watchdog_cpu_threshold_.count()) return;  // preempted, not blocked
+  stats_.watchdog_fired++;
+  watchdog_report_({demangle(type), wall0, wall, cpu, switches});
+}
+
+// The loop's submit-and-wait: EINTR (a signal), ETIME (the timeout) and
+// EBUSY/EAGAIN (CQ overflow; the completions below are taken, which makes
+// room) are the loop's normal life; anything else is a broken ring.
+void Reactor::checked(int rc) {
+  if (rc >= 0 || rc == -EINTR || rc == -ETIME) return;
+  BERTH_ASSERT_MSG(rc == -EBUSY || rc == -EAGAIN, "io_uring_enter failed");
+  stats_.submit_retries++;
 }
 
 void Reactor::run() {
@@ -203,26 +337,27 @@ void Reactor::run() {
 void Reactor::run_once(int timeout_ms) {
   stats_.loops++;
   unsigned wait_nr = deferred_.empty() ? 1 : 0;
-  if (wait_nr && !idle_.empty() && jobs_ && jobs_->outstanding() == 0) {
-    io_uring_submit_and_get_events(&ring_);
+  if (wait_nr && !idle_.empty() && jobs_->outstanding() == 0 && bulk_->outstanding() == 0) {
+    checked(io_uring_submit_and_get_events(&ring_));
     if (io_uring_cq_ready(&ring_) == 0) {
       auto fn = std::move(idle_.front());
       idle_.pop_front();
-      fn();
+      invoke(fn.target_type(), fn);
       return;
     }
     wait_nr = 0;  // completions are ready: take them without blocking
   }
+  if (wait_nr && retry_jobs_ && (timeout_ms < 0 || timeout_ms > kRetryMs)) timeout_ms = kRetryMs;
   if (timeout_ms >= 0 && wait_nr) {
     __kernel_timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000LL};
     io_uring_cqe* cqe = nullptr;
-    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    checked(io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr));
   } else if (wait_nr) {
-    io_uring_submit_and_wait(&ring_, wait_nr);
+    checked(io_uring_submit_and_wait(&ring_, wait_nr));
   } else {
     // Deferred work is waiting: don't block, but do run the kernel's task
     // work so completions are reaped (DEFER_TASKRUN needs GETEVENTS).
-    io_uring_submit_and_get_events(&ring_);
+    checked(io_uring_submit_and_get_events(&ring_));
   }
   // Copy the batch and release the CQ before any callback runs.
   batch_.clear();
@@ -243,13 +378,18 @@ void Reactor::run_once(int timeout_ms) {
       pending_--;
     }
     BERTH_ASSERT_MSG(e.res != -EBADF && e.res != -EFAULT, "io_uring op on a bad fd or buffer");
-    if (c->cb_) c->cb_(e.res, e.flags);
+    if (!c->cb_) continue;
+    // The job reader runs every finished job's `done`: those are timed one by one.
+    if (c == &job_reader_) c->cb_(e.res, e.flags);
+    else invoke(c->cb_.target_type(), [&] { c->cb_(e.res, e.flags); });
   }
   while (!deferred_.empty()) {
     auto fn = std::move(deferred_.front());
     deferred_.pop_front();
-    fn();
+    invoke(fn.target_type(), fn);
   }
+  if (retry_jobs_) collect_jobs();
+  log::flush_pending();
 }
 
 Result<std::unique_ptr<BufferRing>> Reactor::create_buffer_ring(uint16_t group, unsigned count, unsigned size) {

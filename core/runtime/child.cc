@@ -92,31 +92,17 @@ int reset_signals() {
 // first bytes. Received fds land on the lowest free numbers, which may be
 // 0..2 (keep_only_needed_fds closed them): lifted above 2, as there.
 void receive_late(ChildArgs& a) {
-  union {
-    char buf[CMSG_SPACE(3 * sizeof(int))];
-    cmsghdr align;
-  } control{};
-  iovec iov{a.late_buf, kLateMax};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control.buf;
-  m.msg_controllen = sizeof control.buf;
+  FdMessage m(a.late_buf, kLateMax);
   ssize_t n;
   do {
-    n = ::recvmsg(a.sync_fd, &m, MSG_CMSG_CLOEXEC);
+    n = ::recvmsg(a.sync_fd, &m.msg, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n == 0) ::_exit(0);
   if (n < 0) fail(a, Stage::kSync, errno);
-  int fds[3];
-  size_t nfds = 0;
-  for (cmsghdr* cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
-    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
-    size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < k && nfds < 3; i++) std::memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-  }
-  if (m.msg_flags & MSG_CTRUNC) fail(a, Stage::kSync, EPROTO);
-  for (size_t i = 0; i < nfds; i++) {
+  int fds[FdMessage::kMaxFds];
+  int nfds = m.take_fds(fds, FdMessage::kMaxFds);
+  if (m.msg.msg_flags & MSG_CTRUNC) fail(a, Stage::kSync, EPROTO);
+  for (int i = 0; i < nfds; i++) {
     if (fds[i] > 2) continue;
     int moved = ::fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
     if (moved < 0) fail(a, Stage::kSync, errno);
@@ -176,12 +162,9 @@ void open_pty(ChildArgs& a) {
     ws.ws_col = a.tty_cols;
     if (::ioctl(slave, TIOCSWINSZ, &ws) < 0) fail(a, Stage::kPty, errno);
   }
-  FdMessage m;
-  cmsghdr* cm = CMSG_FIRSTHDR(&m.msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(cm), &master, sizeof(int));
+  char byte = 't';
+  FdMessage m(&byte, 1);
+  m.put_fds(&master, 1);
   for (;;) {
     if (::sendmsg(a.sync_fd, &m.msg, MSG_NOSIGNAL) == 1) break;
     if (errno != EINTR) fail(a, Stage::kPtySend, errno);

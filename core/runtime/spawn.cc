@@ -48,7 +48,7 @@ Result<Channels> open_channels(bool sibling) {
 
 uint64_t clone_flags(const Spec& spec) {
   if (spec.join_pidfd >= 0)  // exec: existing namespaces, an existing cgroup
-    return CLONE_PIDFD | (spec.cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+    return CLONE_PIDFD | (spec.cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0) | (spec.sibling ? CLONE_PARENT : 0);
   uint64_t f = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
   if (spec.sibling) f |= CLONE_PARENT;
   if (spec.new_netns && spec.netns_fd < 0) f |= CLONE_NEWNET;  // else the child joins netns_fd
@@ -154,31 +154,16 @@ Result<void> release(Process& p, const Spec& late) {
   if (!p.sync_fd) return Error::invalid("release pid {}: already released", p.pid);
   if (!p.deferred) return Error::invalid("release pid {}: not a deferred init", p.pid);
   std::string msg = BERTH_TRY(encode_late(late));
-  int fds[3];
-  size_t nfds = 0;
+  int fds[FdMessage::kMaxFds];
+  int nfds = 0;
   for (int fd : {late.stdin_fd, late.stdout_fd, late.stderr_fd})
     if (!late.tty && fd >= 0) fds[nfds++] = fd;
-  union {
-    char buf[CMSG_SPACE(3 * sizeof(int))];
-    cmsghdr align;
-  } control{};
-  iovec iov{msg.data(), msg.size()};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  if (nfds) {
-    m.msg_control = control.buf;
-    m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-    cmsghdr* cm = CMSG_FIRSTHDR(&m);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-    std::memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-  }
+  FdMessage m(msg.data(), msg.size());
+  m.put_fds(fds, nfds);
   unique_fd fd = std::move(p.sync_fd);
   size_t sent = 0;
   while (sent < msg.size()) {
-    ssize_t n = sent == 0 ? ::sendmsg(fd.get(), &m, MSG_NOSIGNAL)
+    ssize_t n = sent == 0 ? ::sendmsg(fd.get(), &m.msg, MSG_NOSIGNAL)
                           : ::send(fd.get(), msg.data() + sent, msg.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Error::sys(errno, "release container init (pid {})", p.pid);
@@ -193,19 +178,18 @@ Result<void> release(Process& p, const Spec& late) {
 Result<unique_fd> receive_pty(Process& p) {
   if (!p.tty || !p.sync_fd) return Error::invalid("pid {}: no pseudo-terminal to receive", p.pid);
   unique_fd sock = std::move(p.sync_fd);
-  FdMessage m;
+  char byte;
+  FdMessage m(&byte, 1);
   ssize_t n;
   do {
     n = ::recvmsg(sock.get(), &m.msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return Error::sys(errno, "receive the pseudo-terminal of pid {}", p.pid);
-  cmsghdr* cm = CMSG_FIRSTHDR(&m.msg);
-  if (n != 1 || !cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
-      cm->cmsg_len != CMSG_LEN(sizeof(int)))
-    return Error(Code::kSystem, fmt::format("pid {} sent no pseudo-terminal", p.pid));
-  int fd;
-  std::memcpy(&fd, CMSG_DATA(cm), sizeof fd);
-  return unique_fd(fd);
+  int fds[FdMessage::kMaxFds];
+  int got = m.take_fds(fds, FdMessage::kMaxFds);
+  for (int i = 1; i < got; i++) ::close(fds[i]);
+  if (n != 1 || got < 1) return Error(Code::kSystem, fmt::format("pid {} sent no pseudo-terminal", p.pid));
+  return unique_fd(fds[0]);
 }
 
 Result<void> wait_exec(Process& p, const Spec& spec) {

@@ -15,7 +15,7 @@
 //
 // clone3 flags: CLONE_PIDFD | CLONE_NEW{PID,NS,UTS,IPC} | CLONE_NEWNET (if
 // new_netns and no netns_fd), exit_signal SIGCHLD. With netns_fd (a netns
-// from create_netns(), netns.h) the child joins that namespace before it
+// from netns::create_netns(), netns/netns.h) the child joins that namespace before it
 // waits for release(), so between spawn() and release() it already is in its
 // final netns, as with CLONE_NEWNET. With cgroup_fd >= 0 also CLONE_INTO_CGROUP
 // and CLONE_NEWCGROUP (the cgroup namespace is rooted at the target cgroup);
@@ -49,7 +49,6 @@
 #include "core/base/unique_fd.h"
 #include "core/runtime/child_error.h"
 #include "core/runtime/exit.h"
-#include "core/runtime/netns.h"
 #include "core/runtime/spec.h"
 
 namespace berth::runtime {

@@ -34,6 +34,9 @@ struct Mount {
   // kBind of a volume: before mounting, copy what the container has at
   // `target` into `source` when `source` is empty (Docker's volume copy-up).
   bool populate = false;
+  // kBind: the engine makes a missing source directory before the spawn
+  // (Docker's -v does; --mount refuses). The runtime ignores it.
+  bool make_source = false;
   uint64_t attrs = 0;       // kTmpfs: MOUNT_ATTR_* (fsmount(2))
   std::vector<std::pair<std::string, std::string>> options;   // kTmpfs: size, mode, uid, gid, nr_inodes...
 };
@@ -50,7 +53,7 @@ struct Spec {
   std::string hostname;                  // "" means the first 12 characters of `id`
   int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;  // child ends; -1: /dev/null in the container
   bool new_netns = true;                 // true: its own netns with only lo (up); false: host network
-  int netns_fd = -1;                     // >= 0 (needs new_netns): join this pre-made netns (create_netns())
+  int netns_fd = -1;                     // >= 0 (needs new_netns): join this pre-made netns (netns/netns.h)
                                          // instead of cloning a new one; one container per netns
   bool readonly_rootfs = false;
   std::vector<Mount> mounts;             // binds, volumes, tmpfs; in any order (the plan sorts them)

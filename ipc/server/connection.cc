@@ -37,8 +37,16 @@ Connection::Connection(Server& s, unique_fd fd, uint64_t serial)
   upload_c_.set_callback([this](int32_t res, uint32_t) { upload_write_done(res); });
 }
 
-Connection::~Connection() {
-  if (!upload_path_.empty()) ::unlink(upload_path_.c_str());
+Connection::~Connection() { drop_upload(); }
+
+// An upload file the handler left (or never got): deleted on the job lane,
+// since freeing a large file's blocks can take milliseconds.
+void Connection::drop_upload() {
+  if (upload_path_.empty()) return;
+  std::string path = std::move(upload_path_);
+  upload_path_.clear();
+  if (!s_.reactor().run_job([path] { ::unlink(path.c_str()); }, [] {}))
+    log::warn("api", "the job backlog is full: upload file {} stays until restart", path);
 }
 
 void Connection::start() { recv(); }
@@ -133,15 +141,12 @@ Result<void> Connection::head_ready() {
   head_only_ = req.method == "HEAD";
   keep_alive_ = req.keep_alive;
   if (s_.is_upload(req)) {
+    // Created by the ring (IORING_OP_OPENAT), not on this thread: parse()
+    // waits while upload_c_ is in flight, so no body byte comes before it.
     upload_path_ = s_.upload_dir() + "/upload-" + random_id().substr(0, 16);
-    int fd = ::open(upload_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-      Error e = Error::sys(errno, "create upload file {}", upload_path_);
-      upload_path_.clear();
-      return e;
-    }
-    upload_fd_.reset(fd);
     upload_off_ = 0;
+    upload_c_.set_callback([this](int32_t res, uint32_t) { upload_open_done(res); });
+    s_.reactor().openat(AT_FDCWD, upload_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600, upload_c_);
     return ok();
   }
   if (req.content_length > int64_t(body_limit_))
@@ -159,6 +164,20 @@ Result<void> Connection::body_piece(std::string_view piece) {
     return Error::make(Code::kTooLarge, "request body too large (limit {} bytes)", body_limit_);
   body_.append(piece);
   return ok();
+}
+
+void Connection::upload_open_done(int32_t res) {
+  upload_c_.set_callback([this](int32_t r, uint32_t) { upload_write_done(r); });
+  if (res >= 0) upload_fd_.reset(res);
+  if (closing_) return maybe_release();
+  if (res < 0) {
+    busy_ = true;
+    close_after_send_ = true;  // the rest of this body will not be read
+    respond_error(Error::sys(-res, "create upload file {}", upload_path_));
+    upload_path_.clear();
+    return;
+  }
+  parse();
 }
 
 void Connection::upload_write_done(int32_t res) {
@@ -279,10 +298,7 @@ void Connection::response_finished() {
   if (mode_ != Mode::kHttp) return;
   busy_ = false;
   body_.clear();
-  if (!upload_path_.empty()) {
-    ::unlink(upload_path_.c_str());
-    upload_path_.clear();
-  }
+  drop_upload();
   if (!keep_alive_) close_after_send_ = true;
   if (close_after_send_) {
     if (outq_.empty() && !send_c_.in_flight()) close();

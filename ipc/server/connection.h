@@ -106,6 +106,8 @@ class Connection {
   Result<void> head_ready();
   Result<void> body_piece(std::string_view piece);
   void request_done();
+  void upload_open_done(int32_t res);
+  void drop_upload();
   void upload_write_done(int32_t res);
   void queue(std::string data);
   void send_next();

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/engine/engine.h"
+#include "core/engine/api.h"
 #include "ipc/server/connection.h"
 #include "ipc/server/create_request.h"
 #include "ipc/server/server.h"

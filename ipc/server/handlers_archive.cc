@@ -21,11 +21,11 @@ Error archive_error(const Error& e, const std::string& path, const std::string& 
   return e;
 }
 
-Headers stat_header(const fs::PathInfo& info) {
+Headers stat_header(const engine::PathInfo& info) {
   PathStat s;
   s.name = info.name;
   s.size = info.st.st_size;
-  s.mode = fs::go_file_mode(info.st.st_mode);
+  s.mode = engine::go_file_mode(info.st.st_mode);
   s.mtime = format_rfc3339_nano(int64_t(info.st.st_mtim.tv_sec) * 1'000'000'000 + info.st.st_mtim.tv_nsec);
   s.link_target = info.link_target;
   return {{std::string(kPathStatHeader), encode_path_stat(s)}};
@@ -46,7 +46,7 @@ void send_archive(Server& s, uint64_t serial, const std::string& ref, const std:
   if (!ct) return c->respond_error(ct.error());
   auto started = std::make_shared<bool>(false);
   std::string id = (*ct)->id;
-  s.engine().archive_get(**ct, path, [&s, serial, started, id, path, ref, header = std::move(header)](
+  s.engine().files().archive_get(**ct, path, [&s, serial, started, id, path, ref, header = std::move(header)](
                                          Result<std::string> data, bool last, std::function<void()> more) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;  // the client left: dropping `more` ends the copy
@@ -73,7 +73,7 @@ void get_archive(Server& s, Connection& c, const Params& p) {
   bool head = c.request().method == "HEAD";
   uint64_t serial = c.serial();
   std::string ref = p[0];
-  s.engine().archive_stat(*ct, *path, [&s, serial, head, ref, path = *path](Result<fs::PathInfo> r) {
+  s.engine().files().archive_stat(*ct, *path, [&s, serial, head, ref, path = *path](Result<engine::PathInfo> r) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
     if (!r) return conn->respond_error(archive_error(r.error(), path, ref));
@@ -89,7 +89,7 @@ void put_archive(Server& s, Connection& c, const Params& p) {
   const Request& req = c.request();
   auto path = path_query(req);
   if (!path) return c.respond_error(path.error());
-  engine::Engine::ArchivePutOptions o;
+  engine::ContainerFiles::ArchivePutOptions o;
   auto no_overwrite = req.query_bool("noOverwriteDirNonDir", false);
   if (!no_overwrite) return c.respond_error(no_overwrite.error());
   auto copy_ids = req.query_bool("copyUIDGID", false);
@@ -100,7 +100,7 @@ void put_archive(Server& s, Connection& c, const Params& p) {
   uint64_t serial = c.serial();
   std::string ref = p[0];
   // The connection removes the upload file once the response is sent.
-  s.engine().archive_put(*ct, *path, c.upload_path(), o, [&s, serial, ref, path = *path](Result<void> r) {
+  s.engine().files().archive_put(*ct, *path, c.upload_path(), o, [&s, serial, ref, path = *path](Result<void> r) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
     if (!r) return conn->respond_error(archive_error(r.error(), path, ref));

@@ -3,7 +3,7 @@
 // (docker export, streamed as it is made, with back-pressure).
 #include "core/base/log.h"
 #include "core/base/strings.h"
-#include "fs/reference.h"
+#include "core/engine/api_types.h"
 #include "ipc/server/handler_util.h"
 #include "ipc/server/image_changes.h"
 #include "ipc/server/json_util.h"
@@ -20,12 +20,12 @@ void changes(Server& s, Connection& c, const Params& p) {
   engine::Container* ct = find_or_respond(s, c, p[0]);
   if (!ct) return;
   uint64_t serial = c.serial();
-  s.engine().changes(*ct, [&s, serial](Result<std::vector<fs::Change>> r) {
+  s.engine().files().changes(*ct, [&s, serial](Result<std::vector<engine::Change>> r) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
     if (!r) return conn->respond_error(r.error());
     OrderedJson out = OrderedJson::array();
-    for (const fs::Change& ch : *r) out.push_back({{"Path", ch.path}, {"Kind", static_cast<int>(ch.kind)}});
+    for (const engine::Change& ch : *r) out.push_back({{"Path", ch.path}, {"Kind", static_cast<int>(ch.kind)}});
     conn->respond(200, out.dump(-1, ' ', false, OrderedJson::error_handler_t::replace));
   });
 }
@@ -37,7 +37,7 @@ Result<std::string> commit_reference(const Request& req) {
   std::string tag = req.query_value("tag").value_or("");
   if (repo.empty()) return std::string();
   std::string ref = tag.empty() ? repo : repo + ":" + tag;
-  fs::Reference parsed = BERTH_TRY(fs::parse_tag_reference(ref));
+  engine::Reference parsed = BERTH_TRY(engine::parse_tag_reference(ref));
   return parsed.familiar_string();
 }
 
@@ -50,9 +50,9 @@ bool is_null_body(const std::string& body) {
 
 // The config the commit starts from: the request's Config, or (no body,
 // or null) the container's own; then the Dockerfile-style `changes`.
-Result<fs::ImageConfig> commit_config(Server& s, const Connection& c, const engine::Container& ct) {
+Result<engine::ImageConfig> commit_config(Server& s, const Connection& c, const engine::Container& ct) {
   const std::string& body = c.body();
-  fs::ImageConfig cfg = is_null_body(body) ? BERTH_TRY(s.engine().commit_config(ct)) : BERTH_TRY(fs::parse_runtime_config(body));
+  engine::ImageConfig cfg = is_null_body(body) ? BERTH_TRY(s.engine().files().commit_config(ct)) : BERTH_TRY(engine::parse_runtime_config(body));
   BERTH_TRY_VOID(apply_changes(c.request().query_values("changes"), cfg));
   return cfg;
 }
@@ -61,7 +61,7 @@ void commit(Server& s, Connection& c, const Params&) {
   const Request& req = c.request();
   engine::Container* ct = find_or_respond(s, c, req.query_value("container").value_or(""));
   if (!ct) return;
-  engine::Engine::CommitOptions o;
+  engine::ContainerFiles::CommitOptions o;
   auto ref = commit_reference(req);
   if (!ref) return c.respond_error(ref.error());
   o.repo_tag = std::move(*ref);
@@ -74,7 +74,7 @@ void commit(Server& s, Connection& c, const Params&) {
   if (!cfg) return c.respond_error(cfg.error());
   o.config = std::move(*cfg);
   uint64_t serial = c.serial();
-  s.engine().commit(*ct, std::move(o), [&s, serial](Result<fs::Image> r) {
+  s.engine().files().commit(*ct, std::move(o), [&s, serial](Result<engine::Image> r) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
     if (!r) return conn->respond_error(r.error());
@@ -88,7 +88,7 @@ void export_rootfs(Server& s, Connection& c, const Params& p) {
   uint64_t serial = c.serial();
   auto started = std::make_shared<bool>(false);
   std::string id = ct->id;
-  s.engine().export_rootfs(*ct, [&s, serial, started, id](Result<std::string> data, bool last,
+  s.engine().files().export_rootfs(*ct, [&s, serial, started, id](Result<std::string> data, bool last,
                                                           std::function<void()> more) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;  // the client left: dropping `more` ends the export

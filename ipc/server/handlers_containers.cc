@@ -28,11 +28,12 @@ void create(Server& s, Connection& c, const Params&) {
   std::string name = c.request().query_value("name").value_or("");
   auto spec = parse_create_request(c.body(), name);
   if (!spec) return c.respond_error(spec.error());
-  auto ct = s.engine().create(std::move(*spec));
-  if (!ct) return c.respond_error(ct.error());
-  OrderedJson j = {{"Id", (*ct)->id}, {"Warnings", OrderedJson::array()}};
-  s.engine().when_persisted(**ct, [&s, serial = c.serial(), body = j.dump()] {
-    if (Connection* conn = s.lookup(serial)) conn->respond(201, body);
+  s.engine().create(std::move(*spec), [&s, serial = c.serial()](Result<Container*> ct) {
+    Connection* conn = s.lookup(serial);
+    if (!conn) return;
+    if (!ct) return conn->respond_error(ct.error());
+    OrderedJson j = {{"Id", (*ct)->id}, {"Warnings", OrderedJson::array()}};
+    conn->respond(201, j.dump());
   });
 }
 
@@ -141,15 +142,15 @@ void attach(Server& s, Connection& c, const Params& p) {
         [&s, id](std::string_view data, std::function<void()> done) {
           auto found = s.engine().find(id);
           if (!found) return done();
-          s.engine().write_stdin(**found, data, std::move(done));
+          s.engine().io().write_stdin(**found, data, std::move(done));
         },
         [&s, id, once] {
           auto found = s.engine().find(id);
-          if (found && once) s.engine().close_stdin(**found);
+          if (found && once) s.engine().io().close_stdin(**found);
         });
     if (once)
       c.on_close([&s, id] {
-        if (auto found = s.engine().find(id)) s.engine().close_stdin(**found);
+        if (auto found = s.engine().find(id)) s.engine().io().close_stdin(**found);
       });
   }
   // With a tty the stream is the terminal's raw bytes (stdout and stderr are
@@ -175,8 +176,8 @@ void attach(Server& s, Connection& c, const Params& p) {
     conn->send_raw(frame);
   };
   a.closed = [conn] { conn->finish_hijack(); };
-  uint64_t token = s.engine().attach(*ct, std::move(a));
-  c.on_close([&s, id = ct->id, token] { s.engine().detach(id, token); });
+  uint64_t token = s.engine().io().attach(*ct, std::move(a));
+  c.on_close([&s, id = ct->id, token] { s.engine().io().detach(id, token); });
 }
 
 // POST /containers/{id}/resize?h=&w=: the pty's window (Docker answers 200).
@@ -185,7 +186,7 @@ void resize(Server& s, Connection& c, const Params& p) {
   if (!ct) return;
   auto size = resize_query(c.request());
   if (!size) return c.respond_error(size.error());
-  auto r = s.engine().resize(*ct, size->rows, size->cols);
+  auto r = s.engine().io().resize(*ct, size->rows, size->cols);
   if (!r) return c.respond_error(r.error());
   c.respond(200, "", "text/plain");
 }

@@ -48,14 +48,14 @@ void exec_create(Server& s, Connection& c, const Params& p) {
   if (!ct) return;
   auto cfg = parse_exec_config(c.body());
   if (!cfg) return c.respond_error(cfg.error());
-  auto e = s.engine().exec_create(*ct, std::move(*cfg));
+  auto e = s.engine().execs().create(*ct, std::move(*cfg));
   if (!e) return c.respond_error(e.error());
   OrderedJson j = {{"Id", (*e)->id}};
   c.respond(201, j.dump());
 }
 
 engine::ExecInstance* find_exec_or_respond(Server& s, Connection& c, const std::string& id) {
-  auto e = s.engine().find_exec(id);
+  auto e = s.engine().execs().find(id);
   if (!e) {
     c.respond_error(e.error());
     return nullptr;
@@ -81,7 +81,7 @@ void exec_start(Server& s, Connection& c, const Params& p) {
   }
   if (e->started) return c.respond_error(Error::conflict("Exec command {} has already run", e->id));
   if (detach) {
-    s.engine().exec_start(*e, true, {}, [&s, serial = c.serial()](Result<void> r) {
+    s.engine().execs().start(*e, true, {}, [&s, serial = c.serial()](Result<void> r) {
       Connection* conn = s.lookup(serial);
       if (!conn) return;
       if (r) conn->respond(200, "");
@@ -102,12 +102,12 @@ void exec_start(Server& s, Connection& c, const Params& p) {
     input = stdin_input(
         s, serial, *parse_detach_keys(e->config.detach_keys),
         [&s, eid](std::string_view data, std::function<void()> done) {
-          auto found = s.engine().find_exec(eid);
+          auto found = s.engine().execs().find(eid);
           if (!found) return done();
-          s.engine().write_exec_stdin(**found, data, std::move(done));
+          s.engine().execs().write_stdin(**found, data, std::move(done));
         },
         [&s, eid] {
-          if (auto found = s.engine().find_exec(eid)) s.engine().close_exec_stdin(**found);
+          if (auto found = s.engine().execs().find(eid)) s.engine().execs().close_stdin(**found);
         });
   }
   c.hijack(tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
@@ -124,7 +124,7 @@ void exec_start(Server& s, Connection& c, const Params& p) {
   sink.ended = [&s, serial] {
     if (Connection* conn = s.lookup(serial)) conn->finish_hijack();
   };
-  s.engine().exec_start(*e, false, std::move(sink), [&s, serial, tty](Result<void> r) {
+  s.engine().execs().start(*e, false, std::move(sink), [&s, serial, tty](Result<void> r) {
     if (r) return;
     Connection* conn = s.lookup(serial);
     if (!conn) return;
@@ -170,7 +170,7 @@ void exec_resize(Server& s, Connection& c, const Params& p) {
   if (!e) return;
   auto size = resize_query(c.request());
   if (!size) return c.respond_error(size.error());
-  auto r = s.engine().resize_exec(*e, size->rows, size->cols);
+  auto r = s.engine().execs().resize(*e, size->rows, size->cols);
   if (!r) return c.respond_error(r.error());
   c.respond(200, "", "text/plain");
 }

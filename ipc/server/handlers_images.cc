@@ -3,7 +3,7 @@
 // the registry issue; it fails fast here. Prune and df: handlers_prune.cc.
 #include "core/base/log.h"
 #include "core/base/strings.h"
-#include "fs/reference.h"
+#include "core/engine/api_types.h"
 #include "ipc/proto/request.h"
 #include "ipc/server/connection.h"
 #include "ipc/server/handler_util.h"
@@ -22,14 +22,14 @@ void import(Server& s, Connection& c) {
   std::string repo = req.query_value("repo").value_or("");
   std::string tag = req.query_value("tag").value_or("");
   if (!repo.empty() && !tag.empty()) repo += ":" + tag;
-  fs::ImageConfig changes;
+  engine::ImageConfig changes;
   auto applied = apply_changes(req.query_values("changes"), changes);
   if (!applied) return c.respond_error(applied.error());
   std::string tar = c.upload_path();
   uint64_t serial = c.serial();
   // The engine deletes the upload file when the import ends.
-  s.engine().import_image(tar, repo, changes, req.query_value("message").value_or(""),
-                          [&s, serial](Result<fs::Image> r) {
+  s.engine().images().import(tar, repo, changes, req.query_value("message").value_or(""),
+                          [&s, serial](Result<engine::Image> r) {
                             Connection* conn = s.lookup(serial);
                             if (!conn) return;
                             if (!r) return conn->respond_error(r.error());
@@ -49,7 +49,7 @@ void create(Server& s, Connection& c, const Params&) {
 }
 
 void list(Server& s, Connection& c, const Params&) {
-  auto images = s.engine().images().list();
+  auto images = s.engine().images().store().list();
   std::sort(images.begin(), images.end(), [](auto& a, auto& b) { return a.created_ns > b.created_ns; });
   OrderedJson arr = OrderedJson::array();
   for (const auto& img : images) arr.push_back(image_summary(img));
@@ -57,7 +57,7 @@ void list(Server& s, Connection& c, const Params&) {
 }
 
 void inspect(Server& s, Connection& c, const Params& p) {
-  auto img = s.engine().images().resolve(p[0]);
+  auto img = s.engine().images().store().resolve(p[0]);
   if (!img) return c.respond_error(img.error());
   c.respond(200, image_inspect(*img).dump(-1, ' ', false, Json::error_handler_t::replace));
 }
@@ -68,19 +68,19 @@ void tag(Server& s, Connection& c, const Params& p) {
   std::string repo = req.query_value("repo").value_or("");
   std::string tag = req.query_value("tag").value_or("");
   if (repo.empty()) return c.respond_error(Error::invalid("repository name (repo) is required"));
-  auto parsed = fs::parse_reference(repo);
+  auto parsed = engine::parse_reference(repo);
   if (!parsed) return c.respond_error(parsed.error());
   if (!parsed->digest.empty()) return c.respond_error(Error::invalid("refusing to create a tag with a digest reference"));
-  auto target = fs::parse_tag_reference(tag.empty() ? repo : parsed->familiar_name() + ":" + tag);
+  auto target = engine::parse_tag_reference(tag.empty() ? repo : parsed->familiar_name() + ":" + tag);
   if (!target) return c.respond_error(target.error());
-  s.engine().tag_image(p[0], target->familiar_string(), reply(s, c, 201));
+  s.engine().images().tag(p[0], target->familiar_string(), reply(s, c, 201));
 }
 
 void remove(Server& s, Connection& c, const Params& p) {
   auto force = c.request().query_bool("force", false);
   if (!force) return c.respond_error(force.error());
   uint64_t serial = c.serial();
-  s.engine().remove_image(p[0], *force, [&s, serial](Result<std::vector<engine::Engine::ImageDeleteItem>> r) {
+  s.engine().images().remove(p[0], *force, [&s, serial](Result<std::vector<engine::ImageDeleteItem>> r) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
     if (!r) return conn->respond_error(r.error());
@@ -90,7 +90,7 @@ void remove(Server& s, Connection& c, const Params& p) {
 
 void history(Server& s, Connection& c, const Params& p) {
   uint64_t serial = c.serial();
-  s.engine().image_history(p[0], [&s, serial](Result<std::vector<engine::Engine::HistoryItem>> r) {
+  s.engine().images().history(p[0], [&s, serial](Result<std::vector<engine::ImageService::HistoryItem>> r) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
     if (!r) return conn->respond_error(r.error());
@@ -112,7 +112,7 @@ constexpr size_t kSaveHighWater = 4 << 20;
 void save_names(Server& s, Connection& c, std::vector<std::string> names) {
   uint64_t serial = c.serial();
   auto started = std::make_shared<bool>(false);
-  s.engine().save_images(names, [&s, serial, started](Result<std::string> data, bool last, std::function<void()> more) {
+  s.engine().images().save(names, [&s, serial, started](Result<std::string> data, bool last, std::function<void()> more) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;  // the client left: dropping `more` ends the save
     if (!data) {
@@ -139,7 +139,7 @@ void save_many(Server& s, Connection& c, const Params&) { save_names(s, c, c.req
 void load(Server& s, Connection& c, const Params&) {
   std::string tar = c.upload_path();
   uint64_t serial = c.serial();
-  s.engine().load_images(tar, [&s, serial](Result<std::vector<fs::LoadedImage>> r) {
+  s.engine().images().load(tar, [&s, serial](Result<std::vector<engine::LoadedImage>> r) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
     std::string body;
@@ -148,7 +148,7 @@ void load(Server& s, Connection& c, const Params&) {
       body = fmt::format("{{\"errorDetail\":{{\"message\":{}}},\"error\":{}}}\n", msg, msg);
     }
     if (r)
-      for (const fs::LoadedImage& img : *r) {
+      for (const engine::LoadedImage& img : *r) {
         if (img.repo_tags.empty())
           body += fmt::format("{{\"stream\":{}}}\n", json_quote("Loaded image ID: " + img.id + "\n"));
         for (const std::string& t : img.repo_tags)

@@ -49,12 +49,12 @@ class LogsStream : public Connection::Extension {
   }
   ~LogsStream() override {
     waker_->stream = nullptr;
-    if (token_) s_.engine().unwatch_log(id_, token_);
+    if (token_) s_.engine().io().unwatch_log(id_, token_);
   }
 
   // Registers for the container's log notifications (follow mode).
   void follow(engine::Container* ct) {
-    if (ct) token_ = s_.engine().watch_log(*ct, [w = waker_](bool ended) {
+    if (ct) token_ = s_.engine().io().watch_log(*ct, [w = waker_](bool ended) {
       if (w->stream) w->stream->wake(ended);
     });
     if (!token_) ended_ = true;
@@ -164,7 +164,7 @@ class LogsStream : public Connection::Extension {
 
   void finish() {
     done_ = true;
-    if (token_) s_.engine().unwatch_log(id_, token_);
+    if (token_) s_.engine().io().unwatch_log(id_, token_);
     token_ = 0;
     rq_.hijacked ? c_.finish_hijack() : c_.end_stream();
   }

@@ -41,8 +41,8 @@ std::optional<int64_t> parse_duration_ns(std::string_view s) {
 
 // Docker's prune filters: until (timestamp or duration before now), label,
 // label! and, for images, dangling.
-Result<Engine::PruneFilters> prune_filters(const Request& req, bool images) {
-  Engine::PruneFilters pf;
+Result<engine::PruneFilters> prune_filters(const Request& req, bool images) {
+  engine::PruneFilters pf;
   Filters f;
   if (auto raw = req.query_value("filters"); raw && !raw->empty()) f = BERTH_TRY(parse_filters(*raw));
   for (const auto& [key, values] : f) {
@@ -75,7 +75,7 @@ void prune_images(Server& s, Connection& c, const Params&) {
   auto f = prune_filters(c.request(), true);
   if (!f) return c.respond_error(f.error());
   uint64_t serial = c.serial();
-  s.engine().prune_images(*f, [&s, serial](Result<Engine::PruneReport> r) {
+  s.engine().images().prune(*f, [&s, serial](Result<engine::PruneReport> r) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
     if (!r) return conn->respond_error(r.error());
@@ -89,7 +89,7 @@ void prune_containers(Server& s, Connection& c, const Params&) {
   auto f = prune_filters(c.request(), false);
   if (!f) return c.respond_error(f.error());
   uint64_t serial = c.serial();
-  s.engine().prune_containers(*f, [&s, serial](Result<Engine::PruneReport> r) {
+  s.engine().prune(*f, [&s, serial](Result<engine::PruneReport> r) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
     if (!r) return conn->respond_error(r.error());
@@ -100,9 +100,9 @@ void prune_containers(Server& s, Connection& c, const Params&) {
   });
 }
 
-OrderedJson df_json(Server& s, const Engine::DiskUsage& du) {
+OrderedJson df_json(Server& s, const engine::ImageService::DiskUsage& du) {
   OrderedJson images = OrderedJson::array();
-  for (const fs::Image& img : du.images) {
+  for (const engine::Image& img : du.images) {
     OrderedJson j = image_summary(img);
     auto n = du.image_containers.find(img.id);
     j["Containers"] = n == du.image_containers.end() ? 0 : n->second;
@@ -113,12 +113,12 @@ OrderedJson df_json(Server& s, const Engine::DiskUsage& du) {
     OrderedJson j = container_summary(*c);
     auto rw = du.container_rw_bytes.find(id);
     j["SizeRw"] = rw == du.container_rw_bytes.end() ? 0 : rw->second;
-    auto img = std::find_if(du.images.begin(), du.images.end(), [&](const fs::Image& i) { return i.id == c->image_id; });
+    auto img = std::find_if(du.images.begin(), du.images.end(), [&](const engine::Image& i) { return i.id == c->image_id; });
     j["SizeRootFs"] = j["SizeRw"].get<int64_t>() + (img == du.images.end() ? 0 : img->size_bytes);
     containers.push_back(std::move(j));
   }
   OrderedJson volumes = OrderedJson::array();
-  for (const auto& [name, v] : s.engine().volumes().all()) {
+  for (const auto& [name, v] : s.engine().volumes().store().all()) {
     auto size = du.volume_bytes.find(name);
     auto refs = du.volume_refs.find(name);
     volumes.push_back({{"CreatedAt", format_rfc3339_nano(v.created_ns)},
@@ -141,7 +141,7 @@ OrderedJson df_json(Server& s, const Engine::DiskUsage& du) {
 
 void system_df(Server& s, Connection& c, const Params&) {
   uint64_t serial = c.serial();
-  s.engine().disk_usage([&s, serial](Result<Engine::DiskUsage> r) {
+  s.engine().images().disk_usage([&s, serial](Result<engine::ImageService::DiskUsage> r) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
     if (!r) return conn->respond_error(r.error());

@@ -151,7 +151,7 @@ struct StatsWatch {
   void finish(Connection* conn) {
     if (ended) return;
     ended = true;
-    if (token) s.engine().unwatch_stats(token);
+    if (token) s.engine().resources().unwatch_stats(token);
     if (conn) conn->end_stream();
   }
 };
@@ -170,13 +170,13 @@ void stats(Server& s, Connection& c, const Params& p) {
   }
   c.start_stream(200, "application/json");
   auto w = std::make_shared<StatsWatch>(StatsWatch{s, c.serial(), ct->id, *stream, *one_shot});
-  uint64_t token = s.engine().watch_stats(*ct, [w](const StatsSample* sample) { w->on_sample(sample); });
+  uint64_t token = s.engine().resources().watch_stats(*ct, [w](const StatsSample* sample) { w->on_sample(sample); });
   if (w->ended) return;
   w->token = token;
   c.on_close([w] {
     if (w->ended) return;
     w->ended = true;
-    if (w->token) w->s.engine().unwatch_stats(w->token);
+    if (w->token) w->s.engine().resources().unwatch_stats(w->token);
   });
 }
 
@@ -245,7 +245,7 @@ void top(Server& s, Connection& c, const Params& p) {
   bool aux = args == "aux" || args == "-aux";
   if (!aux && args != "-ef" && args != "ef" && args != "-e" && args != "-f")
     return c.respond_error(Error::invalid("unsupported ps_args \"{}\" (supported: -ef, aux)", args));
-  auto pids = s.engine().container_pids(*ct);
+  auto pids = s.engine().resources().pids(*ct);
   if (!pids) return c.respond_error(pids.error());
   std::sort(pids->begin(), pids->end());
   OrderedJson titles = aux ? OrderedJson{"USER", "PID", "%CPU", "%MEM", "VSZ", "RSS", "TTY", "STAT", "START", "TIME", "COMMAND"}

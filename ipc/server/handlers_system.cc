@@ -65,7 +65,7 @@ void info(Server& s, Connection& c, const Params&) {
   ::sysinfo(&si);
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
-  const cgroups::Driver* cg = e.cgroup_driver();
+  const cgroups::Driver* cg = e.resources().driver();
   auto has = [cg](std::string_view ctl) {
     if (!cg) return false;
     for (const auto& x : cg->controllers())
@@ -80,7 +80,7 @@ void info(Server& s, Connection& c, const Params&) {
       {"ContainersRunning", running},
       {"ContainersPaused", paused},
       {"ContainersStopped", total - running - paused},
-      {"Images", e.images().list().size()},
+      {"Images", e.images().store().list().size()},
       {"Driver", "overlay2"},
       {"DriverStatus", OrderedJson::array({{"Backing Filesystem", "extfs"}, {"Supports d_type", "true"}})},
       {"Plugins", {{"Volume", {"local"}}, {"Network", {"none", "host"}}, {"Log", {"berth-log"}}}},

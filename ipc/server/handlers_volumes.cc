@@ -89,13 +89,16 @@ void create(Server& s, Connection& c, const Params&) {
   auto opts = string_map(*body, "DriverOpts");
   if (!name || !driver || !labels || !opts)
     return c.respond_error(!name ? name.error() : !driver ? driver.error() : !labels ? labels.error() : opts.error());
-  auto v = s.engine().create_volume(*name, *driver, *labels, *opts);
-  if (!v) return c.respond_error(v.error());
-  c.respond(201, volume_json(**v).dump());
+  s.engine().volumes().create(*name, *driver, *labels, *opts, [&s, serial = c.serial()](Result<Volume> v) {
+    Connection* conn = s.lookup(serial);
+    if (!conn) return;
+    if (!v) return conn->respond_error(v.error());
+    conn->respond(201, volume_json(*v).dump());
+  });
 }
 
-Result<bool> list_match(const engine::Engine& e, const Volume& v, const Filters& f) {
-  bool in_use = e.volumes().in_use(v.name);
+Result<bool> list_match(engine::Engine& e, const Volume& v, const Filters& f) {
+  bool in_use = e.volumes().store().in_use(v.name);
   bool ok_name = BERTH_TRY(all_of(f, "name", [&](const std::string& n) -> Result<bool> {
     return v.name.find(n) != std::string::npos;
   }));
@@ -111,7 +114,7 @@ void list(Server& s, Connection& c, const Params&) {
   auto f = request_filters(c.request(), {"name", "dangling", "driver", "label"});
   if (!f) return c.respond_error(f.error());
   OrderedJson arr = OrderedJson::array();
-  for (const auto& [name, v] : s.engine().volumes().all()) {
+  for (const auto& [name, v] : s.engine().volumes().store().all()) {
     auto match = list_match(s.engine(), v, *f);
     if (!match) return c.respond_error(match.error());
     if (*match) arr.push_back(volume_json(v));
@@ -121,7 +124,7 @@ void list(Server& s, Connection& c, const Params&) {
 }
 
 void inspect(Server& s, Connection& c, const Params& p) {
-  const Volume* v = s.engine().volumes().find(p[0]);
+  std::optional<Volume> v = s.engine().volumes().store().find(p[0]);
   if (!v) return c.respond_error(Error::not_found("get {}: no such volume", p[0]));
   c.respond(200, volume_json(*v).dump(-1, ' ', false, Json::error_handler_t::replace));
 }
@@ -129,9 +132,12 @@ void inspect(Server& s, Connection& c, const Params& p) {
 void remove(Server& s, Connection& c, const Params& p) {
   auto force = c.request().query_bool("force", false);
   if (!force) return c.respond_error(force.error());
-  auto r = s.engine().remove_volume(p[0], *force);
-  if (!r) return c.respond_error(r.error());
-  c.respond_empty(204);
+  s.engine().volumes().remove(p[0], *force, [&s, serial = c.serial()](Result<void> r) {
+    Connection* conn = s.lookup(serial);
+    if (!conn) return;
+    if (!r) return conn->respond_error(r.error());
+    conn->respond_empty(204);
+  });
 }
 
 // API < 1.42 pruned every unused volume; 1.42 added the `all` filter and
@@ -161,13 +167,13 @@ void prune(Server& s, Connection& c, const Params&) {
       all = *b;
     }
   std::vector<std::string> names;
-  for (const auto& [name, v] : s.engine().volumes().all()) {
-    if (s.engine().volumes().in_use(name)) continue;
+  for (const auto& [name, v] : s.engine().volumes().store().all()) {
+    if (s.engine().volumes().store().in_use(name)) continue;
     auto match = prune_match(v, *f, all);
     if (!match) return c.respond_error(match.error());
     if (*match) names.push_back(name);
   }
-  s.engine().prune_volumes(names, [&s, serial = c.serial()](engine::Engine::VolumePruneReport r) {
+  s.engine().volumes().prune(names, [&s, serial = c.serial()](engine::VolumeService::PruneReport r) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
     OrderedJson out = {{"VolumesDeleted", r.deleted}, {"SpaceReclaimed", r.bytes}};

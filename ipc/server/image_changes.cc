@@ -71,7 +71,7 @@ std::vector<std::pair<std::string, std::string>> key_values(const std::string& a
 
 }  // namespace
 
-Result<void> apply_changes(const std::vector<std::string>& changes, fs::ImageConfig& cfg) {
+Result<void> apply_changes(const std::vector<std::string>& changes, engine::ImageConfig& cfg) {
   for (const auto& raw : changes) {
     std::string line = trim(raw);
     if (line.empty()) continue;

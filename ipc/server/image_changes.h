@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "core/base/result.h"
-#include "fs/image_store.h"
+#include "core/engine/api_types.h"
 
 namespace berth::ipc {
 
-Result<void> apply_changes(const std::vector<std::string>& changes, fs::ImageConfig& cfg);
+Result<void> apply_changes(const std::vector<std::string>& changes, engine::ImageConfig& cfg);
 
 }  // namespace berth::ipc

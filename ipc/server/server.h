@@ -12,7 +12,7 @@
 
 #include "core/base/result.h"
 #include "core/base/unique_fd.h"
-#include "core/engine/engine.h"
+#include "core/engine/api.h"
 #include "core/reactor/reactor.h"
 #include "ipc/proto/request.h"
 #include "ipc/server/connection.h"

@@ -177,7 +177,7 @@ OrderedJson container_summary(const engine::Container& c) {
           {"Mounts", mount_points(c)}};
 }
 
-OrderedJson image_config_json(const fs::ImageConfig& cfg) {
+OrderedJson image_config_json(const engine::ImageConfig& cfg) {
   OrderedJson ports = OrderedJson::object();
   for (const auto& p : cfg.exposed_ports) ports[p] = OrderedJson::object();
   return {{"Env", cfg.env},
@@ -190,7 +190,7 @@ OrderedJson image_config_json(const fs::ImageConfig& cfg) {
           {"StopSignal", cfg.stop_signal}};
 }
 
-OrderedJson image_summary(const fs::Image& img) {
+OrderedJson image_summary(const engine::Image& img) {
   return {{"Id", img.id},
           {"ParentId", ""},
           {"RepoTags", img.repo_tags},
@@ -203,14 +203,14 @@ OrderedJson image_summary(const fs::Image& img) {
           {"Containers", -1}};
 }
 
-OrderedJson image_delete_items(const std::vector<engine::Engine::ImageDeleteItem>& items) {
+OrderedJson image_delete_items(const std::vector<engine::ImageDeleteItem>& items) {
   OrderedJson arr = OrderedJson::array();
   for (const auto& it : items)
     arr.push_back(it.untagged.empty() ? OrderedJson{{"Deleted", it.deleted}} : OrderedJson{{"Untagged", it.untagged}});
   return arr;
 }
 
-OrderedJson image_inspect(const fs::Image& img) {
+OrderedJson image_inspect(const engine::Image& img) {
   return {{"Id", img.id},
           {"RepoTags", img.repo_tags},
           {"RepoDigests", OrderedJson::array()},

@@ -6,7 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "tests/integration/daemon_fixture.h"
+#include "tools/testkit/daemon.h"
 
 namespace berth::test {
 namespace {

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/strings.h"
-#include "tests/integration/daemon_fixture.h"
+#include "tools/testkit/daemon.h"
 
 namespace berth::test {
 namespace {

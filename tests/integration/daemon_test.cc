@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "tests/integration/daemon_fixture.h"
+#include "tools/testkit/daemon.h"
 
 namespace berth::test {
 namespace {

@@ -18,7 +18,7 @@
 #include "core/base/file.h"
 #include "core/base/strings.h"
 #include "ipc/proto/frames.h"
-#include "tests/integration/numbered_lines.h"
+#include "tools/testkit/numbered_lines.h"
 #include "tests/integration/suite.h"
 
 namespace berth::test {

@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "tests/integration/daemon_fixture.h"
+#include "tools/testkit/daemon.h"
 
 namespace berth::test {
 

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
@@ -32,6 +34,7 @@ struct Flags {
   std::string cgroup_parent = "berth";
   bool no_cgroups = false;
   std::vector<std::string> log_opts;   // --log-opt key=value: containers' log defaults
+  int watchdog_ms = 0;
 };
 
 // Holds an exclusive lock on <root>/berthd.lock for the daemon's life.
@@ -53,12 +56,24 @@ Result<unique_fd> lock_root(const std::string& root) {
 
 // Each container costs the daemon a few fds (pidfd, log pipes, OOM eventfd,
 // attached clients): take the whole hard limit, never fail when it is low.
+//
+// Then the fd table is grown to that size at once, while berthd has one
+// thread: a multithreaded process that outgrows its table waits for an RCU
+// grace period in the pipe2() or open() that grows it (expand_files), which
+// the reactor's watchdog caught holding the loop for milliseconds at every
+// doubling. The table never shrinks; 20,000 slots cost about 170 KiB.
 void raise_fd_limit() {
   rlimit rl{};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max) return;
-  rl.rlim_cur = rl.rlim_max;
-  if (::setrlimit(RLIMIT_NOFILE, &rl) < 0)
-    log::warn("berthd", "raise the open-file limit to {}: {}", rl.rlim_max, std::strerror(errno));
+  if (::getrlimit(RLIMIT_NOFILE, &rl) < 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+      log::warn("berthd", "raise the open-file limit to {}: {}", rl.rlim_max, std::strerror(errno));
+      (void)::getrlimit(RLIMIT_NOFILE, &rl);
+    }
+  }
+  int top = int(std::min<rlim_t>(rl.rlim_cur, 1 << 20)) - 1;
+  if (top > 2 && ::dup2(STDERR_FILENO, top) == top) ::close(top);
 }
 
 Result<std::string> socket_path(const Flags& f) {
@@ -76,7 +91,6 @@ int run(const Flags& f) {
     log::error("berthd", "{}", e.message());
     return 1;
   };
-  raise_fd_limit();
   auto lock = lock_root(f.root);
   if (!lock) return fail(lock.error());
   auto sock = socket_path(f);
@@ -111,6 +125,16 @@ int run(const Flags& f) {
   if (!log_defaults) return fail(log_defaults.error());
   eo.log_defaults = *log_defaults;
   eo.cgroups = !f.no_cgroups;
+  if (f.watchdog_ms > 0) {
+    // Debug aid and test hook: names any callback that held the loop.
+    r.set_watchdog(std::chrono::milliseconds(f.watchdog_ms), std::chrono::milliseconds(5 * f.watchdog_ms),
+                   [](const reactor::Reactor::WatchdogEvent& e) {
+      log::warn("watchdog", "reactor callback held the loop {} us (cpu {} us, {} voluntary switches, from {}.{:06}): {}",
+                e.wall_us, e.cpu_us, e.voluntary_switches, e.start_us / 1000000, e.start_us % 1000000, e.name);
+    });
+    log::info("watchdog", "watchdog on: callbacks over {} ms that block, or compute over {} ms, are logged",
+              f.watchdog_ms, 5 * f.watchdog_ms);
+  }
   auto engine = engine::Engine::open(r, eo);
   if (!engine) return fail(engine.error());
   auto server = ipc::Server::listen(r, **engine, *sock);
@@ -134,6 +158,9 @@ int run(const Flags& f) {
     if (sig_c.in_flight()) r.cancel(sig_c);
     r.run_once(100);
   }
+  // Jobs still running hold handles the engine gave them (stores, cgroups)
+  // and their completions call into the engine: they end first.
+  r.drain_jobs();
   server->reset();
   engine->reset();
   if (!f.pidfile.empty()) ::unlink(f.pidfile.c_str());
@@ -161,6 +188,9 @@ int main(int argc, char** argv) {
                  "Default log options of containers: max-size=10m, max-file=3, mode=non-blocking, max-buffer-size=4m "
                  "(default: one file, never rotated, like Docker's json-file)");
   app.add_flag("--no-cgroups", f.no_cgroups, "Run containers without cgroups (limits, stats and pause are refused)");
+  app.add_option("--debug-watchdog-ms", f.watchdog_ms,
+                 "Log (at warn, component watchdog) every reactor callback that held the loop longer than this "
+                 "while blocked, or computed five times as long (0: off)");
   CLI11_PARSE(app, argc, argv);
   berth::log::Level level;
   if (!berth::log::parse_level(f.log_level, &level)) {
@@ -168,5 +198,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   berth::log::set_level(level);
-  return run(f);
+  raise_fd_limit();  // first: berthd has one thread yet
+  berth::log::start_writer();
+  int rc = run(f);
+  berth::log::stop_writer();
+  return rc;
 }

@@ -1,4 +1,4 @@
-// TestDaemon: a real berthd for one test fixture, in its own temp root,
+// TestDaemon: a real berthd for one test fixture or benchmark, in its own temp root,
 // exec-root and socket, inside its own network namespace (the child
 // unshares CLONE_NEWNET before exec, so the daemon sees only a loopback
 // device). Stopped with SIGTERM (then SIGKILL, by PID) and its directory

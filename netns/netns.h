@@ -1,8 +1,9 @@
-// create_netns: a network namespace made ahead of time, for Spec::netns_fd.
+// create_netns: a network namespace made ahead of time, for runtime::Spec's
+// netns_fd.
 //
 // Creating a netns is the most expensive part of clone3 for a container
 // (about 0.5 ms here: the namespace, its loopback device, per-netns sysctl
-// tables). Making it before the container starts (core/engine keeps a small
+// tables). Making it before the container starts (NetnsPool keeps a small
 // pool) takes that off the start path; spawn() then clones without
 // CLONE_NEWNET and the child joins the namespace with setns(2).
 //
@@ -22,7 +23,7 @@
 #include "core/base/result.h"
 #include "core/base/unique_fd.h"
 
-namespace berth::runtime {
+namespace berth::netns {
 
 // A new network namespace with only `lo`, already up (IFF_UP), as an fd of
 // /proc/thread-self/ns/net. Errors: kSystem with context ("create network
@@ -31,4 +32,4 @@ namespace berth::runtime {
 // worker would then run every later job in the wrong network.
 Result<unique_fd> create_netns();
 
-}  // namespace berth::runtime
+}  // namespace berth::netns

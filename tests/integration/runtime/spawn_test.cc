@@ -2,12 +2,13 @@
 // binary) on an overlay of a temp-dir image. Needs root; skips otherwise.
 // Each test checks that no mount under its temp dir is left on the host.
 #include "core/runtime/spawn.h"
+#include "netns/netns.h"
 
 #include <sys/ioctl.h>
 
 #include <chrono>
 
-#include "tests/unit/runtime/spawn_fixture.h"
+#include "tests/integration/runtime/spawn_fixture.h"
 
 namespace berth::runtime {
 namespace {
@@ -483,7 +484,7 @@ TEST_F(SpawnTest, SpawnToExitLatency) {
   for (Net net : {Net::kNew, Net::kHost, Net::kPooled}) {
     std::vector<unique_fd> pool;
     for (int i = 0; net == Net::kPooled && i < kRuns; i++) {
-      auto fd = create_netns();
+      auto fd = netns::create_netns();
       ASSERT_TRUE(fd) << fd.error().message();
       pool.push_back(std::move(*fd));
     }

@@ -5,7 +5,7 @@
 
 #include "core/runtime/late.h"
 #include "core/runtime/spawn.h"
-#include "tests/unit/runtime/spawn_fixture.h"
+#include "tests/integration/runtime/spawn_fixture.h"
 
 namespace berth::runtime {
 namespace {

@@ -1,7 +1,7 @@
 // NetnsPool: a few network namespaces created ahead of time, so starting a
 // container with its own network does not pay for creating one (about
 // 0.5-1 ms here: a new netns, its loopback, its sysctls). Namespaces are
-// made on the job pool (runtime::create_netns moves only the worker thread),
+// made on the job pool (create_netns moves only the worker thread),
 // handed out one per container start, and refilled in the background.
 //
 // Thread: reactor thread only. The pool owns its fds; take() hands one to the
@@ -16,7 +16,7 @@
 #include "core/base/unique_fd.h"
 #include "core/reactor/reactor.h"
 
-namespace berth::engine {
+namespace berth::netns {
 
 class NetnsPool {
  public:
@@ -40,4 +40,4 @@ class NetnsPool {
   std::shared_ptr<bool> alive_;
 };
 
-}  // namespace berth::engine
+}  // namespace berth::netns

@@ -1,4 +1,4 @@
-#include "core/engine/spawner.h"
+#include "core/runtime/spawner.h"
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -12,7 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
-namespace berth::engine {
+#include "core/runtime/child_fd.h"
+
+namespace berth::runtime {
 
 namespace {
 
@@ -21,8 +23,8 @@ using Json = nlohmann::json;
 constexpr size_t kMaxMessage = 256 << 10;
 constexpr int kSpawnerFd = 3;   // the spawner's end of the socket, in the spawner
 
-Json mount_to_json(const runtime::Mount& m) {
-  return {{"kind", m.kind == runtime::Mount::Kind::kBind ? "bind" : "tmpfs"},
+Json mount_to_json(const Mount& m) {
+  return {{"kind", m.kind == Mount::Kind::kBind ? "bind" : "tmpfs"},
           {"source", m.source},
           {"target", m.target},
           {"readonly", m.readonly},
@@ -33,9 +35,9 @@ Json mount_to_json(const runtime::Mount& m) {
           {"options", m.options}};
 }
 
-runtime::Mount mount_from_json(const Json& j) {
-  runtime::Mount m;
-  m.kind = j.at("kind") == "bind" ? runtime::Mount::Kind::kBind : runtime::Mount::Kind::kTmpfs;
+Mount mount_from_json(const Json& j) {
+  Mount m;
+  m.kind = j.at("kind") == "bind" ? Mount::Kind::kBind : Mount::Kind::kTmpfs;
   m.source = j.at("source");
   m.target = j.at("target");
   m.readonly = j.at("readonly");
@@ -48,7 +50,7 @@ runtime::Mount mount_from_json(const Json& j) {
 }
 
 // The Spec without its fds: those travel as SCM_RIGHTS.
-Json spec_to_json(const runtime::Spec& s) {
+Json spec_to_json(const Spec& s) {
   Json mounts = Json::array();
   for (const auto& m : s.mounts) mounts.push_back(mount_to_json(m));
   return {{"id", s.id},         {"lower_dirs", s.lower_dirs}, {"upper_dir", s.upper_dir},
@@ -57,11 +59,12 @@ Json spec_to_json(const runtime::Spec& s) {
           {"hostname", s.hostname}, {"new_netns", s.new_netns}, {"readonly_rootfs", s.readonly_rootfs},
           {"mounts", mounts},   {"tty", s.tty},               {"tty_rows", s.tty_rows},
           {"tty_cols", s.tty_cols}, {"deferred", s.deferred},
-          {"netns", s.netns_fd >= 0}, {"cgroup", s.cgroup_fd >= 0}};
+          {"netns", s.netns_fd >= 0}, {"cgroup", s.cgroup_fd >= 0}, {"join", s.join_pidfd >= 0},
+          {"stdin", s.stdin_fd >= 0}, {"stdout", s.stdout_fd >= 0}, {"stderr", s.stderr_fd >= 0}};
 }
 
-runtime::Spec spec_from_json(const Json& j) {
-  runtime::Spec s;
+Spec spec_from_json(const Json& j) {
+  Spec s;
   s.id = j.at("id");
   s.lower_dirs = j.at("lower_dirs").get<std::vector<std::string>>();
   s.upper_dir = j.at("upper_dir");
@@ -82,41 +85,12 @@ runtime::Spec spec_from_json(const Json& j) {
   return s;
 }
 
-// A msghdr over one buffer, with room for three fds. Not movable (it
-// points into itself).
-struct Message {
-  iovec iov;
-  msghdr m{};
-  union {
-    char buf[CMSG_SPACE(3 * sizeof(int))];
-    cmsghdr align;
-  } control{};
-  Message(void* data, size_t n) : iov{data, n} {
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = control.buf;
-    m.msg_controllen = sizeof control.buf;
-  }
-  Message(const Message&) = delete;
-  Message& operator=(const Message&) = delete;
-};
-
 // One message with up to three fds. Blocking.
 Result<void> send_message(int sock, const std::string& data, const std::vector<int>& fds) {
-  Message msg(const_cast<char*>(data.data()), data.size());
-  msghdr& m = msg.m;
-  m.msg_controllen = 0;
-  if (fds.empty()) m.msg_control = nullptr;
-  if (!fds.empty()) {
-    m.msg_controllen = CMSG_SPACE(fds.size() * sizeof(int));
-    cmsghdr* cm = CMSG_FIRSTHDR(&m);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
-    std::memcpy(CMSG_DATA(cm), fds.data(), fds.size() * sizeof(int));
-  }
+  FdMessage m(const_cast<char*>(data.data()), data.size());
+  m.put_fds(fds.data(), int(fds.size()));
   for (;;) {
-    if (::sendmsg(sock, &m, MSG_NOSIGNAL) >= 0) return ok();
+    if (::sendmsg(sock, &m.msg, MSG_NOSIGNAL) >= 0) return ok();
     if (errno != EINTR) return Error::sys(errno, "send to the spawner");
   }
 }
@@ -124,24 +98,17 @@ Result<void> send_message(int sock, const std::string& data, const std::vector<i
 // EOF is kNotFound (the other side is gone).
 Result<void> receive_message(int sock, std::string* data, std::vector<unique_fd>* fds) {
   data->resize(kMaxMessage);
-  Message msg(data->data(), data->size());
-  msghdr& m = msg.m;
+  FdMessage m(data->data(), data->size());
   ssize_t n;
   do {
-    n = ::recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+    n = ::recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return Error::sys(errno, "receive from the spawner");
-  for (cmsghdr* cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
-    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
-    size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < k; i++) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-      fds->emplace_back(fd);
-    }
-  }
+  int got[FdMessage::kMaxFds];
+  int k = m.take_fds(got, FdMessage::kMaxFds);
+  for (int i = 0; i < k; i++) fds->emplace_back(got[i]);
   if (n == 0) return Error::not_found("the spawner is gone");
-  if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) return Error::invalid("spawner message too large");
+  if (m.msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) return Error::invalid("spawner message too large");
   data->resize(size_t(n));
   return ok();
 }
@@ -152,13 +119,17 @@ std::pair<std::string, std::vector<unique_fd>> serve(const std::string& request,
   std::vector<unique_fd> out;
   try {
     Json j = Json::parse(request);
-    runtime::Spec spec = spec_from_json(j);
+    Spec spec = spec_from_json(j);
     size_t next = 0;
     auto take = [&](bool present) { return present && next < fds.size() ? fds[next++].get() : -1; };
     spec.netns_fd = take(j.at("netns"));
     spec.cgroup_fd = take(j.at("cgroup"));
+    spec.join_pidfd = take(j.at("join"));
+    spec.stdin_fd = take(j.at("stdin"));
+    spec.stdout_fd = take(j.at("stdout"));
+    spec.stderr_fd = take(j.at("stderr"));
     spec.sibling = true;
-    auto p = runtime::spawn(spec);
+    auto p = spawn(spec);
     if (p) {
       reply = {{"pid", p->pid}};
       out.push_back(std::move(p->pidfd));
@@ -213,13 +184,11 @@ Spawner::~Spawner() {
   }
 }
 
-Result<runtime::Process> Spawner::spawn(const runtime::Spec& spec) {
-  if (!spec.deferred || spec.stdin_fd >= 0 || spec.stdout_fd >= 0 || spec.stderr_fd >= 0 || spec.join_pidfd >= 0)
-    return Error::invalid("the spawner makes warm inits only (deferred, no stdio)");
+Result<Process> Spawner::spawn(const Spec& spec) {
   std::lock_guard lock(mu_);
   std::vector<int> fds;
-  if (spec.netns_fd >= 0) fds.push_back(spec.netns_fd);
-  if (spec.cgroup_fd >= 0) fds.push_back(spec.cgroup_fd);
+  for (int fd : {spec.netns_fd, spec.cgroup_fd, spec.join_pidfd, spec.stdin_fd, spec.stdout_fd, spec.stderr_fd})
+    if (fd >= 0) fds.push_back(fd);
   if (auto sent = send_message(sock_.get(), spec_to_json(spec).dump(), fds); !sent)
     return Error::not_found("the spawner is gone: {}", sent.error().message());
   std::string data;
@@ -231,13 +200,22 @@ Result<runtime::Process> Spawner::spawn(const runtime::Spec& spec) {
     return Error(Code(reply.value("code", int(Code::kSystem))), reply.value("error", std::string()),
                  reply.value("errno", 0));
   if (got.size() != 3 || !reply.contains("pid")) return Error(Code::kSystem, "the spawner sent an incomplete answer");
-  runtime::Process p;
+  Process p;
   p.pid = reply.at("pid").get<pid_t>();
   p.pidfd = std::move(got[0]);
   p.sync_fd = std::move(got[1]);
   p.error_fd = std::move(got[2]);
-  p.deferred = true;
+  p.deferred = spec.deferred;
+  p.tty = spec.tty;
   return p;
 }
 
-}  // namespace berth::engine
+Result<Process> spawn_with(Spawner* s, const Spec& spec) {
+  if (s) {
+    auto p = s->spawn(spec);
+    if (p || p.error().code() != Code::kNotFound) return p;  // kNotFound: the spawner is gone
+  }
+  return spawn(spec);
+}
+
+}  // namespace berth::runtime

@@ -1,4 +1,4 @@
-#include "tests/integration/daemon_fixture.h"
+#include "tools/testkit/daemon.h"
 
 #include <dirent.h>
 #include <fcntl.h>

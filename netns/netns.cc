@@ -1,15 +1,20 @@
 // create_netns(): unshare on the calling thread, keep an fd, bring lo up,
 // setns back. See netns.h for the threading contract.
-#include "core/runtime/netns.h"
+#include "netns/netns.h"
 
 #include <fcntl.h>
+#include <net/if.h>
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include "core/base/assert.h"
 #include "core/base/file.h"
-#include "core/runtime/child.h"
 
-namespace berth::runtime {
+namespace berth::netns {
 
 namespace {
 
@@ -17,11 +22,23 @@ namespace {
 // 3.17), which differs from the main thread's while we are inside.
 constexpr const char* kThreadNetns = "/proc/thread-self/ns/net";
 
+// IFF_UP on lo, through a throwaway socket of the calling thread's netns.
+Result<void> loopback_up() {
+  unique_fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!s) return Error::sys(errno, "socket");
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) < 0) return Error::sys(errno, "get flags of lo");
+  ifr.ifr_flags = short(ifr.ifr_flags | IFF_UP);
+  if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) < 0) return Error::sys(errno, "set lo up");
+  return ok();
+}
+
 // Runs inside the new namespace: its fd, and lo up. A socket belongs to the
 // netns it was created in, so loopback_up() must run before we go back.
 Result<unique_fd> open_and_bring_up_lo() {
   unique_fd ns = BERTH_TRY(open_fd(kThreadNetns, O_RDONLY));
-  if (int e = loopback_up()) return Error::sys(e, "bring up lo");
+  BERTH_TRY_VOID(loopback_up());
   return ns;
 }
 
@@ -41,4 +58,4 @@ Result<unique_fd> create_netns() {
   return ns;
 }
 
-}  // namespace berth::runtime
+}  // namespace berth::netns

@@ -12,10 +12,15 @@
 #include "core/base/file.h"
 #include "core/base/log.h"
 #include "core/base/strings.h"
+#include "core/engine/engine.h"
+#include "core/engine/images.h"
 #include "core/engine/process.h"
-#include "core/engine/spawner.h"
+#include "core/engine/resources.h"
+#include "core/engine/log_files.h"
 #include "core/engine/warm.h"
 #include "core/runtime/late.h"
+#include "core/runtime/spawner.h"
+#include "netns/netns_pool.h"
 
 namespace berth::engine {
 
@@ -25,9 +30,9 @@ namespace {
 // reactor thread to the background lane and back.
 struct WarmBuild {
   std::unique_ptr<WarmInit> w;
-  unique_fd netns;                     // from the pool, joined by the child
-  cgroups::Driver* cgroups = nullptr;  // create() only: it keeps no state, so any thread
-  Spawner* spawner = nullptr;          // clone3s for us, if it runs (spawner.h)
+  unique_fd netns;                               // from the pool, joined by the child
+  std::shared_ptr<cgroups::Driver> cgroups;      // keeps no state: any thread
+  std::shared_ptr<runtime::Spawner> spawner;     // clone3s for us, if it runs (runtime/spawner.h)
   std::string cgroup_parent;
   Result<void> result = ok();
 
@@ -53,13 +58,24 @@ struct WarmBuild {
         result = Error::sys(errno, "mkdir {}{}", w->dir, sub);
         return undo();
       }
+    // The container's log, made here so that a warm start opens no file.
+    auto log = open_fd(w->dir + "/container.log", O_WRONLY | O_CREAT, 0600);
+    if (!log) {
+      result = std::move(log.error());
+      return undo();
+    }
+    w->log_fd = std::move(*log);
+    auto index = open_fd(log_index_path(w->dir + "/container.log"), O_WRONLY | O_CREAT, 0600);
+    if (!index) {
+      result = std::move(index.error());
+      return undo();
+    }
+    w->index_fd = std::move(*index);
     bool v2 = cgroups && cgroups->version() == cgroups::Version::kV2;
     if (v2 && !(result = make_cgroup())) return undo();
     w->spec.cgroup_fd = w->cgroup ? w->cgroup->clone_into_fd() : -1;
     w->spec.netns_fd = netns.get();
-    Result<runtime::Process> p = Error(Code::kNotFound, "no spawner");
-    if (spawner) p = spawner->spawn(w->spec);
-    if (!p && p.error().code() == Code::kNotFound) p = runtime::spawn(w->spec);  // the spawner is gone
+    Result<runtime::Process> p = runtime::spawn_with(spawner.get(), w->spec);
     netns.reset();
     w->spec.netns_fd = w->spec.cgroup_fd = -1;  // the child has them; keep no stale numbers
     if (!p) {
@@ -105,182 +121,182 @@ bool alive(const WarmInit& w) {
 
 }  // namespace
 
-Result<runtime::Spec> Engine::warm_spec(const std::string& image_id, const std::string& id, const std::string& dir) {
+Result<runtime::Spec> WarmPool::spec_for(const std::string& image_id, const std::string& id, const std::string& dir) {
   Container t;
   t.id = id;
   t.dir = dir;
   t.image_id = image_id;
   t.path_args = {"/"};  // a placeholder: the command comes with the release
-  runtime::Spec spec = BERTH_TRY(init_spec(t));
+  runtime::Spec spec = BERTH_TRY(e_.init_spec(t));
   spec.deferred = true;
   return spec;
 }
 
-bool Engine::warm_id_taken(const std::string& id) const {
-  if (containers_.count(id)) return true;
-  for (auto* list : {&warm_, &warm_dying_})
+bool WarmPool::id_taken(const std::string& id) const {
+  if (e_.containers_.count(id)) return true;
+  for (auto* list : {&ready_, &dying_})
     for (const auto& w : *list)
       if (w->id == id) return true;
   return false;
 }
 
-bool Engine::warm_parent_ok(const Container& c) const {
-  return c.spec.cgroup_parent.empty() || c.spec.cgroup_parent == opts_.cgroup_parent;
+bool WarmPool::parent_ok(const Container& c) const {
+  return c.spec.cgroup_parent.empty() || c.spec.cgroup_parent == e_.opts_.cgroup_parent;
 }
 
 // After a start: the container is a candidate to make its image want warm
 // inits; whether it could have used one is checked, and they are made, in
 // the loop's idle moments (warm_top_up), never on a start's path.
-void Engine::warm_after_start(const Container& c, const runtime::Spec& final) {
-  if (opts_.warm_inits == 0 || shutting_down_ || !warm_parent_ok(c)) return;
-  uint64_t now = ++warm_clock_;
-  for (auto& w : warm_)
+void WarmPool::after_start(const Container& c, const runtime::Spec& final) {
+  if (target_ == 0 || e_.shutting_down_ || !parent_ok(c)) return;
+  uint64_t now = ++clock_;
+  for (auto& w : ready_)
     if (w->image_id == c.image_id) w->last_used = now;
-  WarmCandidate& cand = warm_candidates_[c.image_id];
+  Candidate& cand = candidates_[c.image_id];
   cand.used = now;
   cand.id = c.id;
   cand.dir = c.dir;
   cand.final = final;
-  warm_schedule();
+  schedule();
 }
 
-void Engine::warm_schedule() {
-  if (warm_top_up_queued_) return;
-  warm_top_up_queued_ = true;
-  r_.when_idle([this, life = std::weak_ptr<int>(life_)] {
+void WarmPool::schedule() {
+  if (top_up_queued_) return;
+  top_up_queued_ = true;
+  e_.r_.when_idle([this, life = std::weak_ptr<int>(life_)] {
     if (life.expired()) return;  // the engine is gone
-    warm_top_up_queued_ = false;
-    warm_top_up();
+    top_up_queued_ = false;
+    top_up();
   });
 }
 
 // Would a warm init of its image have served the container that started?
 // Only then does the image want them.
-void Engine::warm_judge_candidates() {
-  auto cands = std::move(warm_candidates_);
-  warm_candidates_.clear();
+void WarmPool::judge_candidates() {
+  auto cands = std::move(candidates_);
+  candidates_.clear();
   for (auto& [image, cand] : cands) {
-    auto shape = warm_spec(image, cand.id, cand.dir);
+    auto shape = spec_for(image, cand.id, cand.dir);
     if (!shape) continue;
     runtime::Spec& as_started = cand.final;
     as_started.netns_fd = as_started.cgroup_fd = -1;  // a warm init has its own already
-    if (runtime::can_release_as(*shape, as_started)) warm_wanted_[image] = cand.used;
+    if (runtime::can_release_as(*shape, as_started)) wanted_[image] = cand.used;
   }
 }
 
 // One warm init for the most recently started image that has fewer than
 // Options::warm_inits, the least recently used image's given up when the
 // pool is full; then again at the next idle moment.
-void Engine::warm_top_up() {
-  if (shutting_down_) return;
-  warm_judge_candidates();
+void WarmPool::top_up() {
+  if (e_.shutting_down_) return;
+  judge_candidates();
   auto count = [this](const std::string& image) {
     size_t n = 0;
-    for (const auto& w : warm_) n += w->image_id == image;
-    auto it = warm_building_.find(image);
-    return n + (it == warm_building_.end() ? 0 : it->second);
+    for (const auto& w : ready_) n += w->image_id == image;
+    auto it = building_.find(image);
+    return n + (it == building_.end() ? 0 : it->second);
   };
   std::string image;
   uint64_t used = 0;
-  for (const auto& [img, t] : warm_wanted_)
-    if (t > used && count(img) < opts_.warm_inits) image = img, used = t;
+  for (const auto& [img, t] : wanted_)
+    if (t > used && count(img) < target_) image = img, used = t;
   if (image.empty()) return;
-  size_t total = warm_.size();
-  for (const auto& [img, n] : warm_building_) total += n;
-  if (total >= opts_.warm_inits) {
-    auto lru = std::min_element(warm_.begin(), warm_.end(),
+  size_t total = ready_.size();
+  for (const auto& [img, n] : building_) total += n;
+  if (total >= target_) {
+    auto lru = std::min_element(ready_.begin(), ready_.end(),
                                 [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
-    if (lru == warm_.end() || (*lru)->image_id == image || (*lru)->last_used >= used) return;
+    if (lru == ready_.end() || (*lru)->image_id == image || (*lru)->last_used >= used) return;
     std::unique_ptr<WarmInit> old = std::move(*lru);
-    warm_.erase(lru);
-    warm_drop(std::move(old), [] {});
+    ready_.erase(lru);
+    drop(std::move(old), [] {});
   }
-  warm_fill(image, used);
-  warm_schedule();
+  fill(image, used);
+  schedule();
 }
 
-void Engine::warm_fill(const std::string& image_id, uint64_t used) {
+void WarmPool::fill(const std::string& image_id, uint64_t used) {
   auto b = std::make_shared<WarmBuild>();
   b->w = std::make_unique<WarmInit>();
   WarmInit& w = *b->w;
   do {
     w.id = random_id();
-  } while (warm_id_taken(w.id));
+  } while (id_taken(w.id));
   w.image_id = image_id;
-  w.generation = warm_generation_[image_id];
-  w.dir = opts_.root + "/containers/" + w.id;
+  w.generation = generation_[image_id];
+  w.dir = e_.opts_.root + "/containers/" + w.id;
   w.last_used = used;
-  auto spec = warm_spec(image_id, w.id, w.dir);
+  auto spec = spec_for(image_id, w.id, w.dir);
   if (!spec) {
     log::warn("engine", "warm init for image {}: {}", image_id, spec.error().message());
-    warm_wanted_.erase(image_id);  // until its next start
+    wanted_.erase(image_id);  // until its next start
     return;
   }
   w.spec = std::move(*spec);
-  if (w.spec.new_netns) b->netns = netns_pool_->take();
-  b->cgroups = cgroups_.get();
-  b->spawner = spawner_.get();
-  b->cgroup_parent = opts_.cgroup_parent;
-  warm_building_[image_id]++;
-  bool queued = r_.run_background([b] { b->run(); }, [this, b, life = std::weak_ptr<int>(life_)] {
+  if (w.spec.new_netns) b->netns = e_.netns_pool_->take();
+  b->cgroups = e_.resources_->shared_driver();
+  b->spawner = e_.spawner_;
+  b->cgroup_parent = e_.opts_.cgroup_parent;
+  building_[image_id]++;
+  bool queued = e_.r_.run_background([b] { b->run(); }, [this, b, life = std::weak_ptr<int>(life_)] {
     if (life.expired()) return;
-    warm_built(std::move(b->w), std::move(b->result));
+    built(std::move(b->w), std::move(b->result));
   });
-  if (!queued && --warm_building_[image_id] == 0) warm_building_.erase(image_id);
+  if (!queued && --building_[image_id] == 0) building_.erase(image_id);
 }
 
-void Engine::warm_built(std::unique_ptr<WarmInit> w, Result<void> result) {
+void WarmPool::built(std::unique_ptr<WarmInit> w, Result<void> result) {
   std::string image = w->image_id;
-  if (--warm_building_[image] == 0) warm_building_.erase(image);
+  if (--building_[image] == 0) building_.erase(image);
   if (!result) {
     log::warn("engine", "warm init for image {}: {}", image, result.error().message());
-    warm_wanted_.erase(image);  // no retry until its next start
-    return check_shutdown();
+    wanted_.erase(image);  // no retry until its next start
+    return e_.check_shutdown();
   }
   log::debug("engine", "warm init id={} pid={} image={}", w->id, w->proc.pid, image);
   // Its image was removed meanwhile (rmi, prune): never to be used.
-  if (shutting_down_ || w->generation != warm_generation_[image] || !images_->resolve(image))
-    return warm_drop(std::move(w), [] {});
+  if (e_.shutting_down_ || w->generation != generation_[image] || !e_.images_->store().resolve(image))
+    return drop(std::move(w), [] {});
   WarmInit* wp = w.get();
-  warm_.push_back(std::move(w));
-  wp->exit_c.set_callback([this, wp](int32_t res, uint32_t) { warm_exit_seen(wp, res); });
-  r_.poll(wp->proc.pidfd.get(), POLLIN, wp->exit_c);
+  ready_.push_back(std::move(w));
+  wp->exit_c.set_callback([this, wp](int32_t res, uint32_t) { exit_seen(wp, res); });
+  e_.r_.poll(wp->proc.pidfd.get(), POLLIN, wp->exit_c);
 }
 
 // The end of a warm init's pidfd poll: it died (pooled, adopted or
 // killed), or the poll was cancelled when a start took the process.
-void Engine::warm_exit_seen(WarmInit* wp, int32_t res) {
+void WarmPool::exit_seen(WarmInit* wp, int32_t res) {
   if (wp->handed_over) {
-    auto it = std::find_if(warm_retired_.begin(), warm_retired_.end(), [wp](const auto& p) { return p.get() == wp; });
-    BERTH_ASSERT(it != warm_retired_.end());
-    warm_retired_.erase(it);  // the container's own exit watch reaps it
+    auto it = std::find_if(retired_.begin(), retired_.end(), [wp](const auto& p) { return p.get() == wp; });
+    BERTH_ASSERT(it != retired_.end());
+    retired_.erase(it);  // the container's own exit watch reaps it
     return;
   }
-  if (wp->dying) return warm_dropped(wp);
+  if (wp->dying) return dropped(wp);
   if (wp->adopted) {
     // A created container's init died before its start: start() finds it
     // dead and spawns anew.
     log::warn("engine", "id={}: its warm init (pid {}) died ({})", wp->id, wp->proc.pid, res);
     return;
   }
-  auto it = std::find_if(warm_.begin(), warm_.end(), [wp](const auto& p) { return p.get() == wp; });
-  BERTH_ASSERT(it != warm_.end());
+  auto it = std::find_if(ready_.begin(), ready_.end(), [wp](const auto& p) { return p.get() == wp; });
+  BERTH_ASSERT(it != ready_.end());
   log::warn("engine", "warm init id={} (pid {}) died; dropped", wp->id, wp->proc.pid);
   std::unique_ptr<WarmInit> w = std::move(*it);
-  warm_.erase(it);
-  warm_drop(std::move(w), [] {});
+  ready_.erase(it);
+  drop(std::move(w), [] {});
 }
 
 // create(): the container takes a warm init of its image if its init spec
 // can be released from it.
-bool Engine::warm_adopt(Container& c) {
-  if (!warm_parent_ok(c)) return false;
-  auto it = std::find_if(warm_.begin(), warm_.end(), [&](const auto& w) { return w->image_id == c.image_id; });
-  if (it == warm_.end()) return false;
+bool WarmPool::adopt(Container& c) {
+  if (!parent_ok(c)) return false;
+  auto it = std::find_if(ready_.begin(), ready_.end(), [&](const auto& w) { return w->image_id == c.image_id; });
+  if (it == ready_.end()) return false;
   WarmInit& w = **it;
   c.id = w.id;
   c.dir = w.dir;
-  auto final = init_spec(c);
+  auto final = e_.init_spec(c);
   if (!final || !runtime::can_release_as(w.spec, *final)) {
     c.id.clear();
     c.dir.clear();
@@ -288,125 +304,118 @@ bool Engine::warm_adopt(Container& c) {
   }
   c.warm = std::move(*it);
   c.warm->adopted = true;
-  warm_.erase(it);
+  ready_.erase(it);
   (void)::unlink((c.dir + "/" + kWarmMarker).c_str());
   return true;
 }
 
-// start(): hands the adopted warm init over as the container's process;
-// *released says whether its release went out. Returns false when the init
-// died meanwhile: the caller spawns as usual, under the same cgroup handle.
-bool Engine::warm_take(Container& c, const runtime::Spec& spec, Process& proc, Result<void>* released) {
-  WarmInit& w = *c.warm;
-  if (!alive(w)) {
-    log::warn("engine", "id={}: its warm init (pid {}) died before the start; spawning anew", c.id, w.proc.pid);
-    (void)runtime::reap(w.proc.pidfd.get());  // dead: no wait
-    c.cgroup = std::move(w.cgroup);           // replaced, or removed on failure, by the spawn
-    warm_retire(c);
-    return false;
+// start(): the adopted warm init's process, cgroup and log file when it
+// is alive. When it died meanwhile, the caller spawns cold, in the same
+// cgroup (moved to c.cgroup here).
+std::optional<WarmHandover> WarmPool::take(Container& c) {
+  std::unique_ptr<WarmInit> w = std::move(c.warm);
+  std::optional<WarmHandover> out;
+  if (!alive(*w)) {
+    log::warn("engine", "id={}: its warm init (pid {}) died before the start; spawning anew", c.id, w->proc.pid);
+    (void)runtime::reap(w->proc.pidfd.get());  // dead: no wait
+    c.cgroup = std::move(w->cgroup);
+  } else {
+    out.emplace();
+    out->proc = std::move(w->proc);
+    out->cgroup = std::move(w->cgroup);
+    out->log_fd = std::move(w->log_fd);
+    out->index_fd = std::move(w->index_fd);
   }
-  proc.pid = w.proc.pid;
-  proc.pidfd = std::move(w.proc.pidfd);
-  proc.error_fd = std::move(w.proc.error_fd);
-  c.cgroup = std::move(w.cgroup);
-  *released = apply_resources(c);
-  hold_mount_namespace(c, proc);
-  log::debug("engine", "release id={} pid={} (warm)", c.id, proc.pid);
-  if (*released) *released = runtime::release(w.proc, spec);
-  if (c.spec.tty) {
-    proc.pty_handoff.pid = proc.pid;
-    proc.pty_handoff.tty = true;
-    proc.pty_handoff.sync_fd = std::move(w.proc.sync_fd);
-  }
-  warm_retire(c);
-  return true;
+  retire(std::move(w));
+  return out;
 }
 
-// The container's warm init is done with (its process handed over or
-// found dead): it is kept until its pidfd poll has ended.
-void Engine::warm_retire(Container& c) {
-  std::unique_ptr<WarmInit> w = std::move(c.warm);
+// A warm init done with (its process handed over, or found dead) is kept
+// until its pidfd poll has ended.
+void WarmPool::retire(std::unique_ptr<WarmInit> w) {
   w->handed_over = true;
   if (!w->exit_c.in_flight()) return;  // ended already (it died): nothing to wait for
-  r_.cancel(w->exit_c);
-  warm_retired_.push_back(std::move(w));
+  e_.r_.cancel(w->exit_c);
+  retired_.push_back(std::move(w));
 }
 
 // Kills `w` and, once it is gone, removes its cgroup and (unless a
 // container has adopted its directory) its directory; then `then`.
-void Engine::warm_drop(std::unique_ptr<WarmInit> w, std::function<void()> then) {
+void WarmPool::drop(std::unique_ptr<WarmInit> w, std::function<void()> then) {
   WarmInit* wp = w.get();
   wp->after_exit = std::move(then);
   wp->dying = true;
-  warm_dying_.push_back(std::move(w));
-  if (!wp->proc.pidfd) return warm_dropped(wp);
+  dying_.push_back(std::move(w));
+  if (!wp->proc.pidfd) return dropped(wp);
   (void)runtime::kill(wp->proc.pidfd.get(), SIGKILL);
   if (wp->exit_c.in_flight()) return;  // its poll ends now: warm_exit_seen
   if (alive(*wp)) {
-    wp->exit_c.set_callback([this, wp](int32_t, uint32_t) { warm_dropped(wp); });
-    r_.poll(wp->proc.pidfd.get(), POLLIN, wp->exit_c);
+    wp->exit_c.set_callback([this, wp](int32_t, uint32_t) { dropped(wp); });
+    e_.r_.poll(wp->proc.pidfd.get(), POLLIN, wp->exit_c);
     return;
   }
-  warm_dropped(wp);
+  dropped(wp);
 }
 
 // Reaps a dropped init and removes what it leaves on the job pool (not the
 // background lane: an rm may be waiting). May run inside its exit_c's
 // callback: the WarmInit is destroyed last.
-void Engine::warm_dropped(WarmInit* wp) {
-  auto it = std::find_if(warm_dying_.begin(), warm_dying_.end(), [wp](const auto& p) { return p.get() == wp; });
-  BERTH_ASSERT(it != warm_dying_.end());
+void WarmPool::dropped(WarmInit* wp) {
+  auto it = std::find_if(dying_.begin(), dying_.end(), [wp](const auto& p) { return p.get() == wp; });
+  BERTH_ASSERT(it != dying_.end());
   if (wp->proc.pidfd) (void)runtime::reap(wp->proc.pidfd.get());
   std::shared_ptr<cgroups::Cgroup> cg = std::move(wp->cgroup);
   std::string dir = wp->adopted ? std::string() : wp->dir;
   auto then = std::move(wp->after_exit);
-  warm_cleaning_++;
-  bool queued = r_.run_job(
+  cleaning_++;
+  bool queued = e_.r_.run_job(
       [cg, dir] {
         if (cg) (void)destroy_retrying(*cg);
         if (!dir.empty()) (void)remove_tree(dir);
       },
       [this, then, life = std::weak_ptr<int>(life_)] {
         if (life.expired()) return;
-        warm_cleaning_--;
+        cleaning_--;
         then();
-        check_shutdown();
+        e_.check_shutdown();
       });
   if (!queued) {
-    warm_cleaning_--;
-    if (cg) (void)cg->destroy();
-    if (!dir.empty()) (void)remove_tree(dir);
-    then();
-    check_shutdown();
+    log::error("engine", "warm init id={}: the job backlog is full; its cgroup and directory stay until restart", wp->id);
+    cleaning_--;
+    e_.r_.defer(std::move(then));
   }
-  warm_dying_.erase(it);  // last: this may be wp->exit_c's own callback
+  dying_.erase(it);  // last: this may be wp->exit_c's own callback
 }
 
-void Engine::warm_drop_image(const std::string& image_id) {
-  warm_wanted_.erase(image_id);
-  warm_candidates_.erase(image_id);
-  warm_generation_[image_id]++;  // builds under way are dropped when they land
-  for (size_t i = 0; i < warm_.size();) {
-    if (warm_[i]->image_id != image_id) {
+void WarmPool::drop_image(const std::string& image_id) {
+  wanted_.erase(image_id);
+  candidates_.erase(image_id);
+  generation_[image_id]++;  // builds under way are dropped when they land
+  for (size_t i = 0; i < ready_.size();) {
+    if (ready_[i]->image_id != image_id) {
       i++;
       continue;
     }
-    std::unique_ptr<WarmInit> w = std::move(warm_[i]);
-    warm_.erase(warm_.begin() + ptrdiff_t(i));
-    warm_drop(std::move(w), [] {});
+    std::unique_ptr<WarmInit> w = std::move(ready_[i]);
+    ready_.erase(ready_.begin() + ptrdiff_t(i));
+    drop(std::move(w), [] {});
   }
 }
 
-void Engine::warm_drop_all() {
-  auto all = std::move(warm_);
-  warm_.clear();
-  for (auto& w : all) warm_drop(std::move(w), [] {});
-  for (auto& [id, c] : containers_)
-    if (c->warm) warm_drop(std::move(c->warm), [] {});
+void WarmPool::drop_all() {
+  auto all = std::move(ready_);
+  ready_.clear();
+  for (auto& w : all) drop(std::move(w), [] {});
+  for (auto& [id, c] : e_.containers_)
+    if (c->warm) drop(std::move(c->warm), [] {});
 }
 
-bool Engine::warm_busy() const {
-  return !warm_building_.empty() || !warm_dying_.empty() || !warm_retired_.empty() || warm_cleaning_ > 0;
+WarmPool::WarmPool(Engine& e, size_t target) : e_(e), target_(target) {}
+
+WarmPool::~WarmPool() = default;
+
+bool WarmPool::busy() const {
+  return !building_.empty() || !dying_.empty() || !retired_.empty() || cleaning_ > 0;
 }
 
 }  // namespace berth::engine

@@ -1,14 +1,14 @@
-#include "core/engine/netns_pool.h"
+#include "netns/netns_pool.h"
 
 #include "core/base/log.h"
-#include "core/runtime/netns.h"
+#include "netns/netns.h"
 
-namespace berth::engine {
+namespace berth::netns {
 
 void NetnsPool::fill() {
   while (!failed_ && ready_.size() + in_flight_ < target_) {
     auto result = std::make_shared<Result<unique_fd>>(Error(Code::kCancelled, "not run"));
-    bool queued = r_.run_background([result] { *result = runtime::create_netns(); },
+    bool queued = r_.run_background([result] { *result = create_netns(); },
                              [this, result, alive = alive_] {
                                if (!*alive) return;
                                in_flight_--;
@@ -35,4 +35,4 @@ unique_fd NetnsPool::take() {
   return fd;
 }
 
-}  // namespace berth::engine
+}  // namespace berth::netns

@@ -1,14 +1,18 @@
-// exec: start a process in a running container (runtime::Spec::join_pidfd),
-// place it in the container's cgroup, stream its output to the client that
-// started it, reap it and keep its exit code for GET /exec/{id}/json.
+// ExecService (exec.h): start a process in a running container
+// (runtime::Spec::join_pidfd) and place it in the container's cgroup, on the
+// job lane; stream its output to the client that started it, reap it and
+// keep its exit code for GET /exec/{id}/json.
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
 #include "core/base/log.h"
 #include "core/base/strings.h"
+#include "core/engine/exec.h"
+#include "core/engine/io.h"
 #include "core/engine/process.h"
 #include "core/runtime/spawn.h"
+#include "core/runtime/spawner.h"
 
 namespace berth::engine {
 
@@ -26,11 +30,9 @@ std::vector<std::string> exec_env(const std::vector<std::string>& base, const st
 
 }  // namespace
 
-Result<ExecInstance*> Engine::exec_create(Container& c, ExecConfig cfg) {
-  if (c.state.status == Status::kPaused)
-    return Error::conflict("Container {} is paused, unpause the container before exec", c.id);
-  if (c.state.status != Status::kRunning || !c.proc || c.proc->exited)
-    return Error::conflict("Container {} is not running", c.id);
+Result<ExecInstance*> ExecService::create(Container& c, ExecConfig cfg) {
+  BERTH_TRY_VOID(can(Verb::kExec, c.state.status, c.id));
+  if (!c.proc || c.proc->exited) return Error::conflict("Container {} is not running", c.id);
   if (cfg.cmd.empty() || cfg.cmd[0].empty()) return Error::invalid("No exec command specified");
   auto e = std::make_unique<ExecInstance>();
   do {
@@ -51,46 +53,61 @@ Result<ExecInstance*> Engine::exec_create(Container& c, ExecConfig cfg) {
       i++;
     }
   }
-  emit(c, "exec_create", {{"execID", ep->id}});
+  e_.emit(c, "exec_create", {{"execID", ep->id}});
   return ep;
 }
 
-Result<ExecInstance*> Engine::find_exec(const std::string& id) {
+Result<ExecInstance*> ExecService::find(const std::string& id) {
   auto it = execs_.find(id);
   if (it == execs_.end() || it->second->container_gone) return Error::not_found("No such exec instance: {}", id);
   return it->second.get();
 }
 
-void Engine::exec_start(ExecInstance& e, bool detach, ExecSink sink, Done started) {
+void ExecService::start(ExecInstance& e, bool detach, ExecSink sink, Done started) {
   if (e.started) return started(Error::conflict("Exec command {} has already run", e.id));
-  auto found = containers_.find(e.container_id);
-  if (found == containers_.end()) return started(Error::not_found("No such container: {}", e.container_id));
-  Container& c = *found->second;
+  Container* cp = e_.by_id(e.container_id);
+  if (!cp) return started(Error::not_found("No such container: {}", e.container_id));
+  Container& c = *cp;
   if (c.state.status != Status::kRunning || !c.proc || c.proc->exited)
     return started(Error::conflict("Container {} is not running", c.id));
   e.started = true;
 
   runtime::Spec spec;
   spec.id = c.id;
-  spec.join_pidfd = c.proc->pidfd.get();
   spec.args = e.config.cmd;
   spec.env = exec_env(c.proc->spec.env, e.config.env);
   spec.user = !e.config.user.empty() ? e.config.user : c.proc->spec.user;
   spec.cwd = !e.config.working_dir.empty() ? e.config.working_dir : c.proc->spec.cwd;
-  spec.cgroup_fd = c.cgroup ? c.cgroup->clone_into_fd() : -1;
   spec.tty = e.config.tty;
   spec.tty_rows = e.config.console_rows;
   spec.tty_cols = e.config.console_cols;
 
+  // The job's input: the spec, the child's ends of the pipes, and handles
+  // it owns (a duplicate of the init's pidfd, the cgroup).
+  struct Job {
+    runtime::Spec spec;
+    unique_fd out_w, err_w, in_r, join;
+    std::shared_ptr<cgroups::Cgroup> cgroup;
+    std::shared_ptr<runtime::Spawner> spawner;
+    Result<runtime::Process> child = Error(Code::kCancelled, "exec not run");
+    Result<void> released = ok();
+  };
+  auto job = std::make_shared<Job>();
   // Pipes without a tty (none when detached: /dev/null); with one, the pty
-  // master arrives with the exec status (exec_pty_arrived).
-  unique_fd out_w, err_w, in_r;
+  // master arrives with the exec status (pty_arrived).
+  auto fail = [&](Error err) {
+    e.out.fd.reset();
+    e.err.fd.reset();
+    e.exited = true;
+    e.exit_code = 126;
+    started(std::move(err));
+  };
   if (!detach && !spec.tty) {
-    for (auto [pipe, wr, stream, want] : {std::tuple{&e.out, &out_w, uint8_t(1), e.config.attach_stdout},
-                                          {&e.err, &err_w, uint8_t(2), e.config.attach_stderr}}) {
+    for (auto [pipe, wr, stream, want] : {std::tuple{&e.out, &job->out_w, uint8_t(1), e.config.attach_stdout},
+                                          {&e.err, &job->err_w, uint8_t(2), e.config.attach_stderr}}) {
       if (!want) continue;
       int p[2];
-      if (::pipe2(p, O_CLOEXEC) < 0) return started(Error::sys(errno, "pipe"));
+      if (::pipe2(p, O_CLOEXEC) < 0) return fail(Error::sys(errno, "pipe"));
       pipe->fd.reset(p[0]);
       wr->reset(p[1]);
       pipe->stream = stream;
@@ -98,82 +115,112 @@ void Engine::exec_start(ExecInstance& e, bool detach, ExecSink sink, Done starte
   }
   if (!detach && e.config.attach_stdin) {
     ExecInstance* ep = &e;
-    e.stdin = std::make_unique<StdinWriter>(r_, [this, ep] {
-      r_.defer([this, id = ep->id] {
-        if (auto it = execs_.find(id); it != execs_.end()) exec_maybe_finish(*it->second);
+    e.stdin = std::make_unique<StdinWriter>(e_.r_, [this, ep] {
+      e_.r_.defer([this, id = ep->id] {
+        if (auto it = execs_.find(id); it != execs_.end()) maybe_finish(*it->second);
       });
     });
     if (!spec.tty) {
       int p[2];
-      if (::pipe2(p, O_CLOEXEC) < 0) return started(Error::sys(errno, "pipe"));
-      in_r.reset(p[0]);
+      if (::pipe2(p, O_CLOEXEC) < 0) return fail(Error::sys(errno, "pipe"));
+      job->in_r.reset(p[0]);
       e.stdin->open(unique_fd(p[1]));
-      spec.stdin_fd = in_r.get();
     }
   }
-  spec.stdout_fd = out_w.get();
-  spec.stderr_fd = err_w.get();
-  auto spawned = runtime::spawn(spec);
-  if (!spawned) {
+  job->join.reset(::fcntl(c.proc->pidfd.get(), F_DUPFD_CLOEXEC, 3));
+  if (!job->join) return fail(Error::sys(errno, "dup the pidfd of container {}", c.id));
+  job->cgroup = c.cgroup;
+  job->spawner = e_.spawner_;
+  job->spec = std::move(spec);
+  e.spawning = true;
+  e.sink = std::move(sink);
+  e.on_started = std::move(started);
+  ExecInstance* ep = &e;
+  bool queued = e_.r_.run_job(
+      [job] {
+        runtime::Spec& s = job->spec;
+        s.join_pidfd = job->join.get();
+        s.stdout_fd = job->out_w.get();
+        s.stderr_fd = job->err_w.get();
+        s.stdin_fd = job->in_r.get();
+        s.cgroup_fd = job->cgroup ? job->cgroup->clone_into_fd() : -1;
+        job->child = runtime::spawn_with(job->spawner.get(), s);
+        s.join_pidfd = s.stdout_fd = s.stderr_fd = s.stdin_fd = s.cgroup_fd = -1;
+        job->out_w.reset(), job->err_w.reset(), job->in_r.reset(), job->join.reset();
+        if (!job->child) return;
+        if (job->cgroup && job->cgroup->clone_into_fd() < 0) job->released = job->cgroup->add_process(job->child->pid);
+        if (job->released) job->released = runtime::release(*job->child);
+      },
+      [this, ep, job] {
+        ep->spec = std::move(job->spec);
+        spawned(*ep, std::move(job->child), std::move(job->released));
+      });
+  if (!queued) {
+    e.spawning = false;
+    job->child = Error(Code::kSystem, "berthd is too busy (job backlog full); try again");
+    spawned(e, std::move(job->child), ok());
+  }
+}
+
+// The spawn's outcome, on the reactor thread.
+void ExecService::spawned(ExecInstance& e, Result<runtime::Process> child, Result<void> released) {
+  e.spawning = false;
+  Container* c = e_.by_id(e.container_id);
+  auto started = std::move(e.on_started);
+  e.on_started = nullptr;
+  if (!child) {
     e.out.fd.reset();
     e.err.fd.reset();
     if (e.stdin) e.stdin->drop();
     e.exited = true;
     e.exit_code = 126;
-    started(std::move(spawned.error()).context("exec in container {}", c.id));
+    started(std::move(child.error()).context("exec in container {}", e.container_id));
+    auto sink = std::move(e.sink);
+    e.sink = {};
     if (sink.ended) sink.ended();
-    return;
+    return maybe_finish(e);
   }
-  runtime::Process p = std::move(*spawned);
-  out_w.reset();
-  err_w.reset();
-  in_r.reset();
+  runtime::Process& p = *child;
   e.pid = p.pid;
   e.pidfd = std::move(p.pidfd);
   e.error_fd = std::move(p.error_fd);
-  e.spec = spec;
-  e.spec.join_pidfd = -1;  // not ours to keep
-  e.spec.cgroup_fd = -1;
   e.running = true;
-  e.sink = std::move(sink);
   e.on_started = std::move(started);
-  auto placed = place_in_cgroup(c, p.pid);
-  auto released = placed ? runtime::release(p) : std::move(placed);
-  if (spec.tty) {
+  if (e.config.tty) {
     e.pty_handoff.pid = p.pid;
     e.pty_handoff.tty = true;
     e.pty_handoff.sync_fd = std::move(p.sync_fd);
   }
   if (!released) {
     (void)runtime::kill(e.pidfd.get(), SIGKILL);
-    log::warn("engine", "exec id={} in container id={}: {}", e.id, c.id, released.error().message());
+    log::warn("engine", "exec id={} in container id={}: {}", e.id, e.container_id, released.error().message());
   }
-  emit(c, "exec_start", {{"execID", e.id}});
+  if (c) e_.emit(*c, "exec_start", {{"execID", e.id}});
 
   ExecInstance* ep = &e;
-  e.exit_c.set_callback([this, ep](int32_t res, uint32_t) { exec_exit_ready(*ep, res); });
-  r_.poll(e.pidfd.get(), POLLIN, e.exit_c);
-  e.error_c.set_callback([this, ep](int32_t res, uint32_t) { exec_error_read(*ep, res); });
-  r_.read(e.error_fd.get(), &e.child_error, sizeof e.child_error, uint64_t(-1), e.error_c);
+  e.exit_c.set_callback([this, ep](int32_t res, uint32_t) { exit_ready(*ep, res); });
+  e_.r_.poll(e.pidfd.get(), POLLIN, e.exit_c);
+  e.error_c.set_callback([this, ep](int32_t res, uint32_t) { error_read(*ep, res); });
+  e_.r_.read(e.error_fd.get(), &e.child_error, sizeof e.child_error, uint64_t(-1), e.error_c);
   for (ExecInstance::Pipe* pp : {&e.out, &e.err})
-    if (pp->fd) exec_read(e, *pp);
+    if (pp->fd) read(e, *pp);
 }
 
-void Engine::exec_read(ExecInstance& e, ExecInstance::Pipe& p) {
+void ExecService::read(ExecInstance& e, ExecInstance::Pipe& p) {
   ExecInstance* ep = &e;
   ExecInstance::Pipe* pp = &p;
   p.c.set_callback([this, ep, pp](int32_t res, uint32_t) {
     if (res > 0) {
       if (ep->sink.output) ep->sink.output(pp->stream, std::string_view(pp->buf, size_t(res)));
-      return exec_read(*ep, *pp);
+      return read(*ep, *pp);
     }
     pp->fd.reset();  // EOF, or EIO from a pty whose slave closed: the same for the client
-    exec_maybe_finish(*ep);
+    maybe_finish(*ep);
   });
-  r_.read(p.fd.get(), p.buf, sizeof p.buf, uint64_t(-1), p.c);
+  e_.r_.read(p.fd.get(), p.buf, sizeof p.buf, uint64_t(-1), p.c);
 }
 
-void Engine::exec_pty_arrived(ExecInstance& e) {
+void ExecService::pty_arrived(ExecInstance& e) {
   auto master = runtime::receive_pty(e.pty_handoff);
   if (!master) {
     log::error("engine", "exec id={}: {}", e.id, master.error().message());
@@ -186,19 +233,19 @@ void Engine::exec_pty_arrived(ExecInstance& e) {
   if (e.stdin) e.stdin->open(copy());
   e.out.fd = std::move(*master);
   e.out.stream = 1;
-  exec_read(e, e.out);
+  read(e, e.out);
 }
 
-void Engine::write_exec_stdin(ExecInstance& e, std::string_view data, std::function<void()> done) {
+void ExecService::write_stdin(ExecInstance& e, std::string_view data, std::function<void()> done) {
   if (!e.stdin) return done();
   e.stdin->write(data, std::move(done));
 }
 
-void Engine::close_exec_stdin(ExecInstance& e) {
+void ExecService::close_stdin(ExecInstance& e) {
   if (e.stdin && !e.config.tty) e.stdin->close();  // a terminal has no half-close
 }
 
-Result<void> Engine::resize_exec(ExecInstance& e, unsigned short rows, unsigned short cols) {
+Result<void> ExecService::resize(ExecInstance& e, unsigned short rows, unsigned short cols) {
   if (!e.config.tty) return Error::conflict("exec {} has no tty to resize", e.id);
   if (!e.running) return Error::conflict("exec {} is not running", e.id);
   if (!e.pty) {
@@ -209,11 +256,11 @@ Result<void> Engine::resize_exec(ExecInstance& e, unsigned short rows, unsigned 
   return set_window_size(e.pty.get(), rows, cols);
 }
 
-void Engine::exec_error_read(ExecInstance& e, int32_t res) {
+void ExecService::error_read(ExecInstance& e, int32_t res) {
   e.error_fd.reset();
   auto started = std::move(e.on_started);
   e.on_started = nullptr;
-  if (res == 0 && e.config.tty) exec_pty_arrived(e);
+  if (res == 0 && e.config.tty) pty_arrived(e);
   e.pty_handoff.sync_fd.reset();
   if (res != 0 && e.stdin) e.stdin->drop();
   if (res == 0) {
@@ -228,44 +275,44 @@ void Engine::exec_error_read(ExecInstance& e, int32_t res) {
     e.start_error_code = err.sys_errno() == ENOENT || err.code() == Code::kNotFound ? 127 : 126;
     if (started) started(std::move(err));
   }
-  exec_maybe_finish(e);
+  maybe_finish(e);
 }
 
-void Engine::exec_exit_ready(ExecInstance& e, int32_t res) {
-  if (res == -ECANCELED) return exec_maybe_finish(e);
+void ExecService::exit_ready(ExecInstance& e, int32_t res) {
+  if (res == -ECANCELED) return maybe_finish(e);
   auto st = runtime::reap(e.pidfd.get());
   if (st && !st->has_value()) {
     ExecInstance* ep = &e;
-    e.exit_c.set_callback([this, ep](int32_t r, uint32_t) { exec_exit_ready(*ep, r); });
-    return r_.poll(e.pidfd.get(), POLLIN, e.exit_c);
+    e.exit_c.set_callback([this, ep](int32_t r, uint32_t) { exit_ready(*ep, r); });
+    return e_.r_.poll(e.pidfd.get(), POLLIN, e.exit_c);
   }
   e.exit_code = e.start_error_code ? e.start_error_code : st ? (*st)->exit_code : 255;
   e.pidfd.reset();
   e.exited = true;
   if (e.stdin) e.stdin->drop();
   e.pty.reset();
-  exec_maybe_finish(e);
+  maybe_finish(e);
 }
 
 // The exec is over once it is reaped, its exec status is known and its
 // output is drained: then the exit code is final and the client is told.
-void Engine::exec_maybe_finish(ExecInstance& e) {
+void ExecService::maybe_finish(ExecInstance& e) {
   if (e.running && e.exited && !e.error_c.in_flight() && e.output_done()) {
     e.running = false;
     log::info("engine", "exec die id={} exit_code={}", e.id, e.exit_code);
-    if (auto it = containers_.find(e.container_id); it != containers_.end())
-      emit(*it->second, "exec_die", {{"execID", e.id}, {"exitCode", std::to_string(e.exit_code)}});
+    if (Container* c = e_.by_id(e.container_id))
+      e_.emit(*c, "exec_die", {{"execID", e.id}, {"exitCode", std::to_string(e.exit_code)}});
     auto sink = std::move(e.sink);
     e.sink = {};
     if (sink.ended) sink.ended();
   }
-  r_.defer([this, id = e.id] {
-    drop_exec_if_idle(id);
-    check_shutdown();
+  e_.r_.defer([this, id = e.id] {
+    drop_if_idle(id);
+    e_.check_shutdown();
   });
 }
 
-void Engine::drop_exec_if_idle(const std::string& id) {
+void ExecService::drop_if_idle(const std::string& id) {
   auto it = execs_.find(id);
   if (it == execs_.end()) return;
   ExecInstance& e = *it->second;
@@ -273,13 +320,19 @@ void Engine::drop_exec_if_idle(const std::string& id) {
 }
 
 // The container is being removed: its exec instances go too (once idle).
-void Engine::forget_execs(const Container& c) {
+void ExecService::forget(const Container& c) {
   for (const auto& id : c.exec_ids) {
     auto it = execs_.find(id);
     if (it == execs_.end()) continue;
     it->second->container_gone = true;
-    drop_exec_if_idle(id);
+    drop_if_idle(id);
   }
+}
+
+bool ExecService::busy() const {
+  for (const auto& [id, e] : execs_)
+    if (e->running || !e->idle()) return true;
+  return false;
 }
 
 }  // namespace berth::engine

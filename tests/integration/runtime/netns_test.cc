@@ -2,7 +2,7 @@
 // (Spec::netns_fd). Needs root; skips otherwise. Namespaces made here die
 // with their fds at the end of each test; the containers use the SpawnTest
 // fixture (spawn_fixture.h), which checks that no mount is left behind.
-#include "core/runtime/netns.h"
+#include "netns/netns.h"
 
 #include <linux/nsfs.h>
 #include <net/if.h>
@@ -13,7 +13,7 @@
 #include <cstring>
 #include <thread>
 
-#include "tests/unit/runtime/spawn_fixture.h"
+#include "tests/integration/runtime/spawn_fixture.h"
 
 namespace berth::runtime {
 namespace {
@@ -67,8 +67,8 @@ TEST(CreateNetns, OnlyLoUpAndTheCallingThreadMovesBack) {
   Result<unique_fd> a = Error(Code::kCancelled, "not run"), b = Error(Code::kCancelled, "not run");
   std::thread worker([&] {  // as on a job-pool thread
     worker_before = thread_netns();
-    a = create_netns();
-    b = create_netns();
+    a = netns::create_netns();
+    b = netns::create_netns();
     worker_after = thread_netns();
   });
   worker.join();
@@ -90,7 +90,7 @@ TEST(CreateNetns, OnlyLoUpAndTheCallingThreadMovesBack) {
 class PooledNetnsTest : public SpawnTest {
  protected:
   static unique_fd make_netns() {
-    auto fd = create_netns();
+    auto fd = netns::create_netns();
     EXPECT_TRUE(fd) << fd.error().message();
     return fd ? std::move(*fd) : unique_fd();
   }

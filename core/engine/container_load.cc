@@ -1,0 +1,75 @@
+// Containers reloaded at daemon start from their state files. The daemon
+// stops its containers when it exits, so one found running was lost in a
+// crash: it is recorded as exited (255) and its cgroup removed. A warm
+// init's directory left by a crash (warm.h: a marker, no state) goes.
+// Runs before the loop: it may block.
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "core/base/file.h"
+#include "core/base/log.h"
+#include "core/base/strings.h"
+#include "core/engine/engine.h"
+#include "core/engine/resources.h"
+#include "core/engine/state_store.h"
+#include "core/engine/volumes.h"
+#include "core/engine/warm.h"
+
+namespace berth::engine {
+
+Result<void> Engine::load_containers() {
+  std::string dir = opts_.containers_dir();
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return Error::sys(errno, "open {}", dir);
+  while (dirent* ent = ::readdir(d)) {
+    std::string id = ent->d_name;
+    if (id.size() != 64 || !is_hex(id)) continue;
+    std::string cdir = dir + "/" + id;
+    auto text = read_file(cdir + "/" + kStateFile);
+    struct stat marker;
+    if (!text && text.error().sys_errno() == ENOENT && ::stat((cdir + "/" + kWarmMarker).c_str(), &marker) == 0) {
+      // Never a container: a warm init's directory (warm.h) from before a
+      // crash. Its cgroup, if any, goes too.
+      log::info("engine", "removing {}, a warm init left by a crash", cdir);
+      Container gone;
+      gone.id = id;
+      resources_->remove_stale(gone);
+      if (auto r = remove_tree(cdir); !r) log::warn("engine", "remove {}: {}", cdir, r.error().message());
+      continue;
+    }
+    if (!text) {
+      log::warn("engine", "skip container without state id={}: {}", id, text.error().message());
+      continue;
+    }
+    auto c = decode_container(*text);
+    if (!c) {
+      log::warn("engine", "skip container with bad state id={}: {}", id, c.error().message());
+      continue;
+    }
+    Container& ct = **c;
+    ct.dir = cdir;
+    if (is_running(ct.state.status) || ct.state.status == Status::kRestarting ||
+        ct.state.status == Status::kRemoving) {
+      // The daemon stops its containers when it exits; one found running was
+      // lost in a crash (re-adoption comes with crash survival).
+      ct.state.status = Status::kExited;
+      ct.state.exit_code = 255;
+      ct.state.pid = 0;
+      ct.state.error = "container was running when berthd stopped unexpectedly";
+      ct.state.finished_ns = now_ns();
+      resources_->remove_stale(ct);
+    } else if (ct.state.status == Status::kCreated) {
+      resources_->remove_stale(ct);  // from a warm init it took (warm.h), lost in a crash
+    }
+    struct stat st;
+    if (::stat(ct.log_path().c_str(), &st) == 0) ct.log_committed = uint64_t(st.st_size);
+    if (!ct.name.empty()) names_[ct.name] = id;
+    volumes_->track(ct);
+    containers_[id] = std::move(*c);
+  }
+  ::closedir(d);
+  log::info("engine", "loaded {} containers", containers_.size());
+  return ok();
+}
+
+}  // namespace berth::engine

@@ -1,0 +1,68 @@
+// The engine's settings (berthd's flags) and the callback shapes its
+// asynchronous verbs share. Plain values; any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cgroups/cgroups.h"
+#include "core/base/result.h"
+#include "core/engine/log_files.h"
+
+namespace berth::engine {
+
+struct Options {
+  std::string root = "/var/lib/berth";
+  std::string exec_root = "/run/berth";
+  size_t netns_pool = 4;   // network namespaces made ahead of time (0: none)
+  size_t warm_inits = 2;   // container inits made ahead of time (warm.h; 0: none)
+  // Parent of every container's cgroup: relative to berthd's own cgroup (per
+  // hierarchy), or absolute from the hierarchy root.
+  std::string cgroup_parent = "berth";
+  bool cgroups = true;     // false: no cgroups at all (limits are refused)
+  cgroups::DetectOptions cgroup_detect;
+  LogConfig log_defaults;  // --log-opt: under each container's HostConfig.LogConfig
+
+  // One read-only layer shared by every container, just above its image:
+  // the empty /dev, /proc and /sys the runtime mounts on. With the mount
+  // points there, an image without them needs no mkdir in the container's
+  // upper dir, so they never show in diff or commit (Docker's init layer,
+  // without a copy per container). Export includes it, as Docker's does.
+  std::string init_layer() const { return root + "/init-layer"; }
+  std::string containers_dir() const { return root + "/containers"; }
+  std::string trash_dir() const { return root + "/trash"; }
+};
+
+using Done = std::function<void(Result<void>)>;
+template <class T>
+using DoneWith = std::function<void(Result<T>)>;
+
+// A stream made on the job pool a piece (about 1 MiB) at a time: `piece`
+// runs on the reactor thread with each piece, `last` set on the final one;
+// the next piece is made once `more` is called (back-pressure); dropping
+// `more` abandons the stream. An error ends it (before the first piece:
+// nothing was sent yet). Export, cp out and save use it.
+using ExportPiece = std::function<void(Result<std::string> data, bool last, std::function<void()> more)>;
+
+// docker image/container prune filters and their answer.
+struct PruneFilters {
+  bool dangling_only = true;            // images: only untagged ones
+  int64_t until_ns = 0;                 // 0: any age; else only older ones
+  std::map<std::string, std::string> labels;      // label=k or k=v: must match
+  std::map<std::string, std::string> not_labels;  // label!=k or k=v: must not
+};
+// One record of Docker's DELETE /images answer: either field set.
+struct ImageDeleteItem {
+  std::string untagged, deleted;
+};
+struct PruneReport {
+  std::vector<ImageDeleteItem> images;
+  std::vector<std::string> containers;
+  int64_t bytes = 0;
+};
+
+}  // namespace berth::engine

@@ -1,0 +1,92 @@
+// Resources: the containers' cgroups (cgroups/ driver): each running
+// container has one, made at start under its cgroup parent with its
+// HostConfig limits and removed after its exit. Here: the limits' checks,
+// making a cgroup (on a job lane), OOM notifications on the ring, releasing
+// and removing cgroups (job lane, retried while the kernel still holds
+// them), stats subscriptions and the PIDs for top. pause, unpause and
+// update are the engine's verbs (container_pause.cc, container_update.cc);
+// they use the Cgroup handle from the job lane.
+//
+// Thread: reactor thread, except the static make() (any thread). The driver
+// keeps no state of its own, so job-lane work may hold it (shared_ptr), and
+// a Cgroup handle is shared with stats and freeze jobs that may outlive a
+// stop by one read.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cgroups/cgroups.h"
+#include "core/base/result.h"
+#include "core/engine/container.h"
+#include "core/engine/stats_hub.h"
+
+namespace berth::engine {
+
+class Engine;
+
+class Resources {
+ public:
+  // `driver` is null when berthd runs without cgroups (limits are refused).
+  Resources(Engine& e, std::shared_ptr<cgroups::Driver> driver);
+  Resources(const Resources&) = delete;
+  Resources& operator=(const Resources&) = delete;
+
+  const cgroups::Driver* driver() const { return driver_.get(); }
+  std::shared_ptr<cgroups::Driver> shared_driver() const { return driver_; }
+  int online_cpus() const { return online_cpus_; }
+  // Validates limits (create, update); kNotSupported without cgroups.
+  Result<std::vector<std::string>> check(const cgroups::Resources& r) const;
+  // The container's cgroup parent: its own, or the daemon's default.
+  const std::string& parent_of(const Container& c) const;
+
+  // A new cgroup with the limits applied (swap left out, with a warning,
+  // where the host has no swap accounting). Blocking: job lane.
+  static Result<std::shared_ptr<cgroups::Cgroup>> make(cgroups::Driver& d, const std::string& parent,
+                                                       const std::string& id, const cgroups::Resources& limits);
+  // The limits onto an existing cgroup (a warm init's). Blocking: job lane.
+  static Result<void> apply(cgroups::Cgroup& cg, const std::string& id, const cgroups::Resources& limits);
+
+  // OOM kills of a running container with a memory limit: its cgroup's
+  // notifier (made by the spawn job: oom_notifier_for) polled on the ring;
+  // the counter, a cgroup file, is read on the job lane (opening one waits
+  // on the kernel's kernfs lock, which making a network namespace holds for
+  // milliseconds): State.OOMKilled and "oom" events.
+  static bool wants_oom_watch(const cgroups::Resources& limits);
+  void watch_oom(Container& c);
+  // After the exit: false while the last read of the OOM counter is still
+  // to come (started here); the exit waits for it, so "oom" precedes "die".
+  bool oom_settled(Container& c);
+  // The container's process is gone: stats subscribers told, the cgroup
+  // removed on the job lane. A start of the same container meanwhile waits
+  // for that removal (its new cgroup has the same path).
+  void release(Container& c, bool removal_follows);
+  // A crash's leftover cgroup of `c`, at daemon start (blocking: no loop yet).
+  void remove_stale(const Container& c);
+
+  // docker stats: samples of a running container (nullptr at once if not).
+  uint64_t watch_stats(Container& c, StatsHub::Sink sink);
+  void unwatch_stats(uint64_t token) { stats_.unsubscribe(token); }
+  // docker top: the PIDs (host view) of every process of a running container.
+  Result<std::vector<pid_t>> pids(Container& c);
+
+ private:
+  void oom_ready(Container& c, int32_t res);
+  void read_oom(Container& c, bool final);
+  void removed(const std::string& id);
+
+  Engine& e_;
+  std::shared_ptr<cgroups::Driver> driver_;
+  int online_cpus_ = 1;
+  StatsHub stats_;
+};
+
+// destroy(), retried while the kernel still holds the cgroup (kConflict: a
+// task not yet fully gone), 100 times 10 ms at most. Blocks: job lane or
+// start-up only.
+Result<void> destroy_retrying(cgroups::Cgroup& cg);
+
+}  // namespace berth::engine
