@@ -69,6 +69,7 @@ struct TransferSet::Call {
   size_t body_sent = 0;
   CURL* easy = nullptr;
   bool owns_easy = false;
+  bool body_started = false;
 
   ~Call() {
     curl_slist_free_all(headers);
@@ -97,6 +98,13 @@ size_t on_write(char* buf, size_t size, size_t n, void* ud) {
   auto* c = static_cast<Call*>(ud);
   size_t len = size * n;
   if (c->req.sink && c->resp.status >= 200 && c->resp.status < 300) {
+    if (!c->body_started && c->req.on_body_start) {
+      if (auto r = c->req.on_body_start(c->resp.status); !r) {
+        c->sink_error = std::move(r.error());
+        return 0;
+      }
+    }
+    c->body_started = true;
     if (auto r = c->req.sink(std::string_view(buf, len)); !r) {
       c->sink_error = std::move(r.error());
       return 0;  // CURLE_WRITE_ERROR
@@ -133,7 +141,7 @@ size_t on_read(char* buf, size_t size, size_t n, void* ud) {
 
 int on_progress(void* ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
   auto* c = static_cast<Call*>(ud);
-  if (c->opts->cancel && c->opts->cancel->load(std::memory_order_relaxed)) return 1;
+  if (c->opts->cancelled()) return 1;
   if (c->req.progress) c->req.progress(dlnow, dltotal, ulnow, ultotal);
   return 0;
 }
@@ -254,7 +262,7 @@ HttpClient::~HttpClient() {
 
 Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
   if (!easy_) return Error::make(Code::kSystem, "curl_easy_init failed");
-  if (opts_.cancel && opts_.cancel->load()) return Error(Code::kCancelled, "cancelled", ECANCELED);
+  if (opts_.cancelled()) return Error(Code::kCancelled, "cancelled", ECANCELED);
   CURL* e = static_cast<CURL*>(easy_);
   curl_easy_reset(e);  // options go, the connection cache stays
   Call c;
@@ -286,7 +294,7 @@ Result<void> TransferSet::run(size_t parallel) {
   CURLM* m = static_cast<CURLM*>(multi_);
   if (!m) return Error::make(Code::kSystem, "curl_multi_init failed");
   while (!queued_.empty() || !active_.empty()) {
-    if (opts_.cancel && opts_.cancel->load()) {
+    if (opts_.cancelled()) {
       std::vector<std::unique_ptr<Call>> all = std::move(active_);
       active_.clear();
       for (auto& c : all) curl_multi_remove_handle(m, c->easy);

@@ -49,6 +49,8 @@ struct HttpOptions {
   long low_speed_bytes = 1024;
   long low_speed_time_s = 30;
   const std::atomic<bool>* cancel = nullptr;
+  const std::atomic<bool>* abort = nullptr;  // a second flag with the same effect (a failed pull's own stop)
+  bool cancelled() const { return (cancel && cancel->load()) || (abort && abort->load()); }
 };
 
 struct HttpRequest {
@@ -64,6 +66,9 @@ struct HttpRequest {
   // When set, the body of a 2xx response is streamed here instead of kept;
   // an error it returns aborts the transfer and is the request's result.
   std::function<Result<void>(std::string_view)> sink;
+  // Called once before the first body byte of a 2xx response goes to
+  // `sink`, with the response status (200 or 206 for a Range request).
+  std::function<Result<void>(long status)> on_body_start;
   // (downloaded, download total, uploaded, upload total), 0 when unknown.
   std::function<void(int64_t, int64_t, int64_t, int64_t)> progress;
 };

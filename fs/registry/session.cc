@@ -96,15 +96,16 @@ TlsConfig load_tls_config(const std::string& certs_dir, const Endpoint& e) {
 }
 
 Session::Session(std::vector<Endpoint> endpoints, Credentials creds, const RegistryOptions& opts,
-                 const std::atomic<bool>* cancel)
+                 const std::atomic<bool>* cancel, const std::atomic<bool>* abort)
     : endpoints_(std::move(endpoints)),
       creds_(std::move(creds)),
       opts_(opts),
       cancel_(cancel),
-      http_(HttpOptions{opts.connect_timeout_ms, opts.low_speed_bytes, opts.low_speed_time_s, cancel}) {}
+      abort_(abort),
+      http_(HttpOptions{opts.connect_timeout_ms, opts.low_speed_bytes, opts.low_speed_time_s, cancel, abort}) {}
 
 HttpOptions Session::http_options() const {
-  return HttpOptions{opts_.connect_timeout_ms, opts_.low_speed_bytes, opts_.low_speed_time_s, cancel_};
+  return HttpOptions{opts_.connect_timeout_ms, opts_.low_speed_bytes, opts_.low_speed_time_s, cancel_, abort_};
 }
 
 std::string Session::url(std::string_view path) const { return endpoint_.url + std::string(path); }
@@ -112,10 +113,10 @@ std::string Session::url(std::string_view path) const { return endpoint_.url + s
 bool Session::backoff(int attempt) const {
   auto until = Clock::now() + std::chrono::milliseconds(opts_.retry_base_ms << std::min(attempt, 6));
   while (Clock::now() < until) {
-    if (cancel_ && cancel_->load()) return false;
+    if (http_options().cancelled()) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return !(cancel_ && cancel_->load());
+  return !http_options().cancelled();
 }
 
 void Session::take_challenge(const HttpResponse& r) {

@@ -48,8 +48,9 @@ std::string registry_error_text(const HttpResponse& r);
 
 class Session {
  public:
+  // `cancel` and `abort` (either may be null) stop requests and waits.
   Session(std::vector<Endpoint> endpoints, Credentials creds, const RegistryOptions& opts,
-          const std::atomic<bool>* cancel);
+          const std::atomic<bool>* cancel, const std::atomic<bool>* abort = nullptr);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -93,6 +94,7 @@ class Session {
   Credentials creds_;
   RegistryOptions opts_;
   const std::atomic<bool>* cancel_;
+  const std::atomic<bool>* abort_;
   TlsConfig tls_;
   std::mutex mu_;
   HttpClient http_;
