@@ -115,8 +115,6 @@ void Puller::emit(const std::string& id, const std::string& status, int64_t curr
 Error Puller::manifest_error(const HttpResponse& r, const std::string& url) const {
   std::string text = registry_error_text(r);
   if (r.status == 401 || r.status == 403) {
-    if (opts_.credentials.empty() && session_->endpoint().url.size() && text == "401 Unauthorized")
-      text = "no basic auth credentials";
     return Error(Code::kInvalidArgument, fmt::format("Get \"{}\": {}", url, text), kUnauthorizedErrno);
   }
   std::string ref = remote_.ref.familiar_name() + (remote_.digest.empty() ? ":" + remote_.tag : "@" + remote_.digest);

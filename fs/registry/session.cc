@@ -72,6 +72,7 @@ std::string registry_error_text(const HttpResponse& r) {
     if (!code.empty()) return msg.empty() ? code : code + ": " + msg;
   }
   if (j.is_object() && j.contains("details") && j["details"].is_string()) return j["details"].get<std::string>();
+  if (r.status == 401) return "unauthorized: authentication required";  // e.g. a HEAD: no body
   std::string why = reason(r.status);
   return why.empty() ? fmt::format("unexpected status {}", r.status) : fmt::format("{} {}", r.status, why);
 }
