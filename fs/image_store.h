@@ -260,7 +260,9 @@ class ImageStore::Ingest {
   const BlobStore& blobs() const { return store_.blobs_; }
   bool has_layer(const std::string& chain) const;
   // Unpacks a blob already in the store into layer `chain`, checking the
-  // blob's digest and the diff ID; `tee` sees the blob's bytes as they are
+  // diff ID (the blob was verified when it was stored, so it is not hashed
+  // again); may run on several threads at once for different chains.
+  // `tee` sees the blob's bytes as they are
   // read (progress; an error from it, e.g. cancelled, aborts). The layer
   // directory appears complete or not at all.
   Result<void> unpack_layer(const Descriptor& blob, const std::string& diff_id, const std::string& chain,

@@ -1,5 +1,6 @@
 #include "fs/registry/pull.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -66,7 +67,8 @@ class Puller {
   void retry(TransferSet& set, Download& d, Error why);
   void fail(Error e);
   Result<void> unpack_all(ImageStore::Ingest& ingest);
-  Result<void> wait_for_blob(const std::string& digest);
+  void unpack_worker(ImageStore::Ingest& ingest);
+  Result<void> unpack_one(ImageStore::Ingest& ingest, const Layer& l);
   Result<PullResult> publish(ImageStore::Ingest& ingest, const std::string& manifest_json, const std::string& config_json);
   void emit(const std::string& id, const std::string& status, int64_t current = -1, int64_t total = 0);
   std::string blob_url(const std::string& digest) const {
@@ -95,6 +97,7 @@ class Puller {
   std::mutex mu_;  // guards the rest, shared by both threads
   std::condition_variable cv_;
   std::map<std::string, bool> blob_ready_;  // digest -> committed
+  std::vector<size_t> pending_;             // layers not yet taken by an unpacker
   std::optional<Error> error_;
 };
 
@@ -287,6 +290,7 @@ void Puller::finished(TransferSet& set, Download& d, Result<HttpResponse> r) {
     return fail(std::move(committed.error()));
   }
   emit(l.short_id, "Download complete");
+  log::debug("registry", "downloaded layer {} ({} bytes)", l.desc.digest, l.desc.size);
   std::lock_guard lock(mu_);
   blob_ready_[l.desc.digest] = true;
   result_.downloaded_bytes += l.desc.size;
@@ -295,44 +299,68 @@ void Puller::finished(TransferSet& set, Download& d, Result<HttpResponse> r) {
 
 // ---------------------------------------------------------------- unpacking (the calling thread)
 
-Result<void> Puller::wait_for_blob(const std::string& digest) {
-  std::unique_lock lock(mu_);
+Result<void> Puller::unpack_one(ImageStore::Ingest& ingest, const Layer& l) {
+  if (l.unpack) {
+    int64_t done = 0, reported = 0;
+    auto tee = [&](std::string_view data) -> Result<void> {
+      if (cancelled()) return Error(Code::kCancelled, "pull cancelled", ECANCELED);
+      done += static_cast<int64_t>(data.size());
+      if (done - reported >= kProgressStepBytes || done == l.desc.size) {
+        reported = done;
+        emit(l.short_id, "Extracting", done, l.desc.size);
+      }
+      return ok();
+    };
+    log::debug("registry", "unpacking layer {}", l.desc.digest);
+    BERTH_TRY_VOID(ingest.unpack_layer(l.desc, l.diff_id, l.chain, tee));
+    log::debug("registry", "unpacked layer {}", l.desc.digest);
+  }
+  emit(l.short_id, "Pull complete");
+  return ok();
+}
+
+// Takes the lowest pending layer whose blob is in, until none is left or
+// the pull failed.
+void Puller::unpack_worker(ImageStore::Ingest& ingest) {
   for (;;) {
-    if (error_) return *error_;
-    if (blob_ready_[digest]) return ok();
-    if (cancel_ && cancel_->load()) {
-      error_ = Error(Code::kCancelled, "pull cancelled", ECANCELED);
-      stop_ = true;
-      return *error_;
+    size_t i = 0;
+    {
+      std::unique_lock lock(mu_);
+      for (;;) {
+        if (error_ || pending_.empty()) return;
+        auto it = std::find_if(pending_.begin(), pending_.end(),
+                               [&](size_t k) { return blob_ready_[layers_[k].desc.digest]; });
+        if (it != pending_.end()) {
+          i = *it;
+          pending_.erase(it);
+          break;
+        }
+        if (cancel_ && cancel_->load()) {
+          error_ = Error(Code::kCancelled, "pull cancelled", ECANCELED);
+          stop_ = true;
+          cv_.notify_all();
+          return;
+        }
+        cv_.wait_for(lock, std::chrono::milliseconds(100));
+      }
     }
-    cv_.wait_for(lock, std::chrono::milliseconds(100));
+    if (auto r = unpack_one(ingest, layers_[i]); !r) return fail(std::move(r.error()));  // the first cause wins
   }
 }
 
 Result<void> Puller::unpack_all(ImageStore::Ingest& ingest) {
-  for (const Layer& l : layers_) {
-    if (!l.fetch && !l.unpack) continue;  // "Already exists"
-    BERTH_TRY_VOID(wait_for_blob(l.desc.digest));
-    if (l.unpack) {
-      int64_t done = 0, reported = 0;
-      auto tee = [&](std::string_view data) -> Result<void> {
-        if (cancelled()) return Error(Code::kCancelled, "pull cancelled", ECANCELED);
-        done += static_cast<int64_t>(data.size());
-        if (done - reported >= kProgressStepBytes || done == l.desc.size) {
-          reported = done;
-          emit(l.short_id, "Extracting", done, l.desc.size);
-        }
-        return ok();
-      };
-      auto r = ingest.unpack_layer(l.desc, l.diff_id, l.chain, tee);
-      if (!r) {
-        std::lock_guard lock(mu_);
-        if (error_) return *error_;  // the first cause (a cancel, a failed download) wins
-        return std::move(r.error());
-      }
-    }
-    emit(l.short_id, "Pull complete");
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < layers_.size(); i++)
+      if (layers_[i].fetch || layers_[i].unpack) pending_.push_back(i);
   }
+  std::vector<std::thread> extra;
+  for (size_t k = 1; k < opts_.parallel_unpacks && k < pending_.size(); k++)
+    extra.emplace_back([this, &ingest] { unpack_worker(ingest); });
+  unpack_worker(ingest);
+  for (std::thread& t : extra) t.join();
+  std::lock_guard lock(mu_);
+  if (error_) return *error_;
   return ok();
 }
 
@@ -417,7 +445,8 @@ Result<PullResult> Puller::run() {
 
 Result<PullResult> pull(ImageStore& store, BlobSources* sources, const PullOptions& opts, const ProgressFn& progress,
                         const std::atomic<bool>* cancel) {
-  if (opts.parallel_downloads == 0) return Error::invalid("pull: parallel_downloads must be at least 1");
+  if (opts.parallel_downloads == 0 || opts.parallel_unpacks == 0)
+    return Error::invalid("pull: parallel_downloads and parallel_unpacks must be at least 1");
   Puller p(store, sources, opts, progress, cancel);
   return p.run();
 }

@@ -11,9 +11,13 @@
 //      `parallel_downloads` at once (curl multi, on a download thread the
 //      pull starts and joins) into the store's ingest dir, each verified
 //      (size and digest: a mismatch discards it, "digest mismatch for layer
-//      sha256:...") and committed as a blob; meanwhile the calling thread
-//      unpacks them in order, each as soon as it and every layer below it
-//      are in (ImageStore::Ingest::unpack_layer, which checks the diff ID)
+//      sha256:...") and committed as a blob; meanwhile up to
+//      `parallel_unpacks` threads (the caller's and pull's own) unpack each
+//      blob as soon as it is in, lowest layer first among those ready
+//      (ImageStore::Ingest::unpack_layer, which checks the diff ID). Not
+//      strictly in order, as Docker's graph drivers must: a berth layer
+//      is a directory of its own (an overlay lower), not a diff applied
+//      onto its parent's copy, so only publication waits for all of them.
 //   5. publish atomically (ImageStore::add_pulled): tag, RepoDigest
 //      ("name@<digest the reference resolved to>")
 //
@@ -25,8 +29,8 @@
 // layers this pull stored: nothing half-made stays (disk full included).
 //
 // Threads: pull() BLOCKS for the whole pull: call it on a job-pool thread,
-// never the reactor. It runs one extra thread of its own (the downloads),
-// joined before it returns. `progress` is called from either thread, never
+// never the reactor. It runs threads of its own (one for the downloads,
+// parallel_unpacks - 1 more unpackers), all joined before it returns. `progress` is called from either thread, never
 // concurrently (fs/registry/progress.h). `cancel` may be set from any
 // thread (the API layer sets it when the client goes away): transfers in
 // flight abort within about 100 ms and pull() returns Code::kCancelled.
@@ -50,6 +54,7 @@ struct PullOptions {
   Credentials credentials;
   RegistryOptions registry;
   size_t parallel_downloads = 3;
+  size_t parallel_unpacks = 2;  // layers unpacked at once (gzip inflation is the costly part)
 };
 
 struct PullResult {
