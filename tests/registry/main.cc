@@ -1,9 +1,12 @@
 // The registry tests' main: before gtest starts any thread, the process
 // moves into a network namespace of its own with only loopback up, so the
-// registries the tests start and every connection stay inside it.
+// registries the tests start and every connection stay inside it, and into
+// a mount namespace of its own (private), so the small tmpfs of the
+// disk-full test goes away with the process.
 #include <net/if.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,8 +19,10 @@
 namespace berth::test {
 
 static bool g_netns = false;
+static bool g_mountns = false;
 
 bool have_private_netns() { return g_netns; }
+bool have_private_mountns() { return g_mountns; }
 
 static bool loopback_up() {
   int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -36,5 +41,7 @@ static bool loopback_up() {
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   if (::geteuid() == 0 && ::unshare(CLONE_NEWNET) == 0) berth::test::g_netns = berth::test::loopback_up();
+  if (::geteuid() == 0 && ::unshare(CLONE_NEWNS) == 0)
+    berth::test::g_mountns = ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0;
   return RUN_ALL_TESTS();
 }

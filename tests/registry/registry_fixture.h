@@ -26,6 +26,8 @@ namespace berth::test {
 
 // Whether main() could make the network namespace (needs root).
 bool have_private_netns();
+// Whether main() could make a private mount namespace (needs root).
+bool have_private_mountns();
 
 class TempDir {
  public:

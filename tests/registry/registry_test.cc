@@ -1,6 +1,7 @@
 // Pull, push and login against a real registry (Debian's docker-registry)
 // on loopback, in the test process's own network namespace (main.cc).
 #include <dirent.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -316,6 +317,33 @@ TEST_F(Registry, InterruptedPullResumesWhenTheRegistryComesBack) {
   EXPECT_GE(r->retries, 1);
   EXPECT_GT(r->resumed_bytes, 0);  // went on with Range from what it had
   EXPECT_EQ(read_file(s->resolve(r->image_id)->layer_dirs[0] + "/big", 32 << 20).value(), big);
+}
+
+TEST_F(Registry, DiskFullFailsCleanly) {
+  if (!have_private_mountns()) GTEST_SKIP() << "needs a private mount namespace";
+  start();
+  std::string d0, d1;
+  std::string noise(6 << 20, '\0');
+  uint64_t x = 2463534242ull;
+  for (char& c : noise) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  Blob l0 = make_layer({{"a", noise}}, Compression::kGzip, &d0);
+  Blob l1 = make_layer({{"b", noise.substr(1)}}, Compression::kGzip, &d1);
+  push_raw("full", "t", {l0, l1}, {d0, d1});
+  std::string small = tmp_ / "small";
+  ASSERT_TRUE(make_dirs(small).has_value());
+  ASSERT_EQ(::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=12m"), 0) << strerror(errno);
+  {
+    auto s = ImageStore::open(small + "/store").value();
+    auto r = pull(*s, nullptr, pull_opts(reg_->host() + "/full:t"), nullptr, nullptr);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().sys_errno(), ENOSPC) << r.error().message();
+    EXPECT_NE(r.error().message().find("No space left on device"), std::string::npos) << r.error().message();
+    expect_empty(*s);
+  }
+  ::umount2(small.c_str(), MNT_DETACH);
 }
 
 TEST_F(Registry, CancelStopsThePullAndLeavesNothing) {
