@@ -385,7 +385,9 @@ Result<PullResult> Puller::publish(ImageStore::Ingest& ingest, const std::string
   p.manifest_json = manifest_json;
   p.repo_tag = result_.repo_tag;
   p.repo_digest = remote_.ref.familiar_name() + "@" + resolved_digest_;
+  log::debug("registry", "pull {}: layers in, publishing", opts_.reference);
   Image img = BERTH_TRY(store_.add_pulled(ingest, p));
+  log::debug("registry", "pull {}: published {}", opts_.reference, img.id);
   if (sources_) {
     std::vector<std::string> digests;
     for (const Layer& l : layers_) digests.push_back(l.desc.digest);
@@ -399,6 +401,7 @@ Result<PullResult> Puller::publish(ImageStore::Ingest& ingest, const std::string
 }
 
 Result<PullResult> Puller::run() {
+  log::debug("registry", "pull {}", opts_.reference);
   remote_ = BERTH_TRY(resolve_remote(opts_.reference, opts_.registry));
   if (!opts_.platform.empty()) wanted_platform_ = BERTH_TRY(parse_platform(opts_.platform));
   scopes_ = {"repository:" + remote_.repository + ":pull"};
@@ -437,6 +440,7 @@ Result<PullResult> Puller::run() {
     emit("", "Status: Image is up to date for " + remote_.ref.familiar_string());
     return result_;
   }
+  log::debug("registry", "pull {}: manifest {} and config read", opts_.reference, man.digest);
   ImageStore::Ingest ingest(store_);  // from here on, a failure takes back what this pull stored
   return pull_layers(ingest, man, config_json, doc);
 }
