@@ -119,6 +119,9 @@ bool TestRegistry::start(std::string* err) {
     }
     config += "auth:\n  htpasswd:\n    realm: basic-realm\n    path: " + d + "/htpasswd\n";
   }
+  if (!opts_.token_realm.empty())
+    config += "auth:\n  token:\n    realm: " + opts_.token_realm + "\n    service: berth-test\n    issuer: "
+              "berth-test-issuer\n    rootcertbundle: " + opts_.token_cert + "\n";
   if (auto w = write_file_atomic(d + "/config.yml", config); !w) {
     *err = w.error().message();
     return false;

@@ -50,6 +50,7 @@ class TestRegistry {
   struct Options {
     std::string htpasswd_user, htpasswd_password;  // basic auth when set
     bool tls = false;                              // TLS with a test CA (ca_cert())
+    std::string token_realm, token_cert;           // bearer-token auth (tests/registry/token_server.h)
     int port = 5000;
   };
   explicit TestRegistry(Options o);

@@ -17,6 +17,7 @@
 #include "fs/registry/push.h"
 #include "fs/registry/session.h"
 #include "tests/registry/registry_fixture.h"
+#include "tests/registry/token_server.h"
 
 namespace berth::test {
 namespace {
@@ -415,6 +416,45 @@ TEST_F(Registry, BasicAuthRightAndWrongCredentials) {
   EXPECT_TRUE(is_unauthorized(bad.error()));
   EXPECT_EQ(bad.error().message(),
             "login attempt to http://" + reg_->host() + "/v2/ failed with status: 401 Unauthorized");
+}
+
+TEST_F(Registry, BearerTokensFromTheChallengesRealm) {
+  TokenServer tokens(tmp_.path(), 5001, "ann", "pw-ann");
+  std::string err;
+  ASSERT_TRUE(tokens.start(&err)) << err;
+  start({.token_realm = tokens.realm(), .token_cert = tokens.cert_path()});
+  auto a = open_store("a");
+  std::string ref = reg_->host() + "/bearer:1";
+  Image img = import_busybox(*a, ref);
+  PushOptions po = push_opts(ref);
+  po.credentials = {"ann", "pw-ann", "", "", ""};
+  auto p = push(*a, nullptr, po, nullptr, nullptr);
+  ASSERT_TRUE(p.has_value()) << p.error().message() << reg_->log();
+
+  // One token for the pull's scope, however many requests use it.
+  int before = tokens.tokens_issued();
+  auto b = open_store("b");
+  PullOptions right = pull_opts(ref);
+  right.credentials = po.credentials;
+  auto r = pull(*b, nullptr, right, nullptr, nullptr);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->image_id, img.id);
+  EXPECT_EQ(tokens.tokens_issued() - before, 1);
+
+  auto c = open_store("c");
+  PullOptions wrong = pull_opts(ref);
+  wrong.credentials = {"ann", "nope", "", "", ""};
+  auto w = pull(*c, nullptr, wrong, nullptr, nullptr);
+  ASSERT_FALSE(w.has_value());
+  EXPECT_TRUE(is_unauthorized(w.error())) << w.error().message();
+  EXPECT_EQ(w.error().message(), "Get \"" + tokens.realm() + "\": unauthorized: incorrect username or password");
+  expect_empty(*c);
+
+  EXPECT_EQ(check_auth(reg_->host(), po.credentials, {})->status, "Login Succeeded");
+  auto bad = check_auth(reg_->host(), wrong.credentials, {});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_TRUE(is_unauthorized(bad.error()));
+  tokens.stop();
 }
 
 TEST_F(Registry, TlsWithTestCaFromCertsDir) {
