@@ -54,6 +54,7 @@ class Puller {
  private:
   // Resolution: manifest, platform, config.
   Result<FetchedManifest> fetch_manifest(const std::string& ref, const std::string& want_digest, int64_t want_size);
+  Result<FetchedManifest> fetch_top_manifest(const std::string& ref);
   Result<std::string> fetch_config(const Descriptor& d);
   Result<void> check_platform(const ImageConfigDoc& doc) const;
   Error manifest_error(const HttpResponse& r, const std::string& url) const;
@@ -145,6 +146,19 @@ Result<FetchedManifest> Puller::fetch_manifest(const std::string& ref, const std
   if (want_digest.empty() && is_sha256_digest(served) && served != f.digest)
     return Error::make(Code::kCorrupt, "digest mismatch for manifest {}: its content hashes to {}", served, f.digest);
   return f;
+}
+
+// The manifest the reference names; a mirror that cannot give it hands
+// over to the next endpoint (the next mirror, then Docker Hub itself).
+Result<FetchedManifest> Puller::fetch_top_manifest(const std::string& ref) {
+  for (;;) {
+    auto top = fetch_manifest(ref, remote_.digest, 0);
+    if (top || top.error().code() == Code::kCancelled || !session_->endpoint().mirror ||
+        !session_->has_next_endpoint())
+      return top;
+    log::debug("registry", "mirror {}: {}; trying the next endpoint", session_->endpoint().url, top.error().message());
+    BERTH_TRY_VOID(session_->connect(session_->next_endpoint()));
+  }
 }
 
 Result<std::string> Puller::fetch_config(const Descriptor& d) {
@@ -409,7 +423,7 @@ Result<PullResult> Puller::run() {
   BERTH_TRY_VOID(session_->connect());
   std::string ref = remote_.digest.empty() ? remote_.tag : remote_.digest;
   emit(ref, "Pulling from " + remote_.repository);
-  FetchedManifest top = BERTH_TRY(fetch_manifest(ref, remote_.digest, 0));
+  FetchedManifest top = BERTH_TRY(fetch_top_manifest(ref));
   resolved_digest_ = top.digest;
   FetchedManifest man = top;
   if (top.is_index) {

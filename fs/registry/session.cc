@@ -135,11 +135,11 @@ void Session::note_unauthorized(const HttpResponse& r) {
   take_challenge(r);
 }
 
-Result<void> Session::connect() {
+Result<void> Session::connect(size_t from) {
   std::lock_guard lock(mu_);
   std::optional<Error> first;
-  for (const Endpoint& e : endpoints_) {
-    Endpoint ep = e;
+  for (size_t i = from; i < endpoints_.size(); i++) {
+    Endpoint ep = endpoints_[i];
     for (int tries = 0; tries < 2; tries++) {
       tls_ = load_tls_config(opts_.certs_dir, ep);
       HttpRequest req;
@@ -160,6 +160,8 @@ Result<void> Session::connect() {
         break;
       }
       endpoint_ = ep;
+      chosen_ = i;
+      tokens_.clear();
       scheme_.clear();
       challenge_.clear();
       if (r->status == 401) take_challenge(*r);

@@ -54,9 +54,14 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // GET /v2/ on each endpoint in turn until one answers; records its
-  // challenge. Unreachable: the first endpoint's transport error.
-  Result<void> connect();
+  // GET /v2/ on each endpoint in turn, from endpoint `first` on, until one
+  // answers; records its challenge. Unreachable: the first endpoint's
+  // error.
+  Result<void> connect(size_t first = 0);
+  // Whether an endpoint after the chosen one is left to fall back to (a
+  // mirror that failed: then connect(next_endpoint())).
+  bool has_next_endpoint() const { return chosen_ + 1 < endpoints_.size(); }
+  size_t next_endpoint() const { return chosen_ + 1; }
   // "https://host:port" of the chosen endpoint, + `path` ("/v2/...").
   std::string url(std::string_view path) const;
   const Endpoint& endpoint() const { return endpoint_; }
@@ -91,6 +96,7 @@ class Session {
 
   std::vector<Endpoint> endpoints_;
   Endpoint endpoint_;
+  size_t chosen_ = 0;
   Credentials creds_;
   RegistryOptions opts_;
   const std::atomic<bool>* cancel_;

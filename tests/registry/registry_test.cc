@@ -272,6 +272,24 @@ TEST_F(Registry, MultiPlatformIndexPicksHostOrRequested) {
   EXPECT_EQ(none.error().message(), "no matching manifest for linux/s390x in the manifest list entries");
 }
 
+TEST_F(Registry, DockerHubReferencesGoToTheMirror) {
+  start();
+  std::string d0;
+  Blob l0 = make_layer({{"from-mirror", "yes"}}, Compression::kGzip, &d0);
+  push_raw("library/busybox", "latest", {l0}, {d0});
+  auto s = open_store("s");
+  PullOptions o = pull_opts("busybox");
+  o.registry.mirrors = {reg_->url()};
+  Events ev;
+  auto r = pull(*s, nullptr, o, ev.fn(), nullptr);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->image_id, last_config_);
+  EXPECT_EQ(r->repo_tag, "busybox:latest");
+  EXPECT_EQ(ev.all.front().status, "Pulling from library/busybox");
+  EXPECT_EQ(ev.all.back().status, "Status: Downloaded newer image for busybox:latest");
+  EXPECT_EQ(s->resolve("docker.io/library/busybox:latest")->id, last_config_);
+}
+
 TEST_F(Registry, TamperedBlobFailsWithDigestErrorAndLeavesNothing) {
   start();
   std::string d0, d1;
