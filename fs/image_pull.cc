@@ -55,10 +55,23 @@ Result<void> ImageStore::Ingest::unpack_layer(const Descriptor& blob, const std:
   if (stats.diff_id != diff_id)
     return Error::make(Code::kCorrupt, "layer {} has diff ID {}, the image config says {}", blob.digest, stats.diff_id,
                        diff_id);
-  return store_.install_layer(tmp, chain);
+  std::lock_guard lock(mu_);
+  unpacked_.emplace_back(std::move(tmp), chain);
+  return ok();
+}
+
+Result<void> ImageStore::Ingest::install_layers() {
+  std::lock_guard lock(mu_);
+  if (unpacked_.empty()) return ok();
+  unique_fd fd = BERTH_TRY(open_fd(unpacked_.front().first.path(), O_RDONLY | O_DIRECTORY));
+  if (::syncfs(fd.get()) < 0) return Error::sys(errno, "sync layers {}", unpacked_.front().first.path());
+  for (auto& [tmp, chain] : unpacked_) BERTH_TRY_VOID(store_.install_layer(tmp, chain, /*sync=*/false));
+  unpacked_.clear();
+  return ok();
 }
 
 Result<Image> ImageStore::add_pulled(Ingest& ingest, const PulledImage& p) {
+  BERTH_TRY_VOID(ingest.install_layers());
   Manifest m = BERTH_TRY(parse_manifest(p.manifest_json));
   ImageConfigDoc doc = BERTH_TRY_CTX(parse_image_config(p.config_json), "image config {}", m.config.digest);
   if (doc.diff_ids.size() != m.layers.size())

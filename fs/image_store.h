@@ -43,10 +43,9 @@
 #include "core/base/result.h"
 #include "fs/blob_store.h"
 #include "fs/image_config.h"
+#include "fs/temp_tree.h"
 
 namespace berth::fs {
-
-class TempTree;
 
 // What commit_container() needs: where the container's changes are, and
 // what to say about them.
@@ -228,7 +227,7 @@ class ImageStore {
   Result<ImportedLayer> write_upper_layer(const std::string& upper_dir, bool* empty);
   Result<void> unpack_layer_blob(const Descriptor& blob, const std::string& diff_id, const std::string& chain);
   Result<TempTree> make_layer_temp() const;
-  Result<void> install_layer(TempTree& tmp, const std::string& chain) const;
+  Result<void> install_layer(TempTree& tmp, const std::string& chain, bool sync = true) const;
   std::string layer_dir(const std::string& chain) const;
   Result<void> clean_layer_temps() const;
   // image_gc.cc
@@ -259,20 +258,28 @@ class ImageStore::Ingest {
 
   const BlobStore& blobs() const { return store_.blobs_; }
   bool has_layer(const std::string& chain) const;
-  // Unpacks a blob already in the store into layer `chain`, checking the
-  // diff ID (the blob was verified when it was stored, so it is not hashed
-  // again); may run on several threads at once for different chains.
-  // `tee` sees the blob's bytes as they are
-  // read (progress; an error from it, e.g. cancelled, aborts). The layer
-  // directory appears complete or not at all.
+  // Unpacks a blob already in the store for layer `chain` into a temp
+  // directory, checking the diff ID (the blob was verified when it was
+  // stored, so it is not hashed again); may run on several threads at once
+  // for different chains. `tee` sees the blob's bytes as they are read
+  // (progress; an error from it, e.g. cancelled, aborts). The layers are
+  // installed by add_pulled(): one syncfs for all of them, then each
+  // renamed to its chain ID, so a chain directory appears complete or not
+  // at all (one sync instead of one per layer: each syncfs writes out
+  // everything dirty on the filesystem, other layers' files included).
   Result<void> unpack_layer(const Descriptor& blob, const std::string& diff_id, const std::string& chain,
                             std::function<Result<void>(std::string_view)> tee);
 
  private:
   friend class ImageStore;
+  // Syncs the filesystem once and renames every unpacked layer into place.
+  Result<void> install_layers();
+
   ImageStore& store_;
   std::shared_lock<std::shared_mutex> gc_;
   bool published_ = false;
+  std::mutex mu_;  // guards unpacked_
+  std::vector<std::pair<TempTree, std::string>> unpacked_;  // temp dir, chain
 };
 
 }  // namespace berth::fs
