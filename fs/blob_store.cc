@@ -62,6 +62,14 @@ Result<void> BlobWriter::write(std::string_view data) {
   return ok();
 }
 
+Result<void> BlobWriter::restart() {
+  if (::ftruncate(fd_.get(), 0) < 0 || ::lseek(fd_.get(), 0, SEEK_SET) < 0)
+    return Error::sys(errno, "truncate blob {}", temp_path_);
+  hash_ = Sha256();
+  size_bytes_ = 0;
+  return ok();
+}
+
 Result<std::string> BlobWriter::commit(std::string_view expected) {
   std::string digest = hash_.digest();
   if (!expected.empty() && digest != expected) return corrupt(expected, digest);

@@ -29,6 +29,8 @@ class BlobWriter {
   ~BlobWriter();  // removes the temp file unless committed
 
   Result<void> write(std::string_view data);
+  // Drops everything written so far (a download that has to start over).
+  Result<void> restart();
   // fsyncs and renames the temp file into place; returns the digest. When
   // `expected` is given, a different digest is Code::kCorrupt.
   Result<std::string> commit(std::string_view expected = {});

@@ -15,27 +15,9 @@
 #include "fs/layer.h"
 #include "fs/reference.h"
 #include "fs/store_layout.h"
+#include "fs/temp_tree.h"
 
 namespace berth::fs {
-
-// A directory tree removed on destruction unless released: the undo step for
-// a layer being unpacked.
-class TempTree {
- public:
-  explicit TempTree(std::string path) : path_(std::move(path)) {}
-  TempTree(TempTree&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
-  TempTree& operator=(TempTree&&) = delete;
-  TempTree(const TempTree&) = delete;
-  TempTree& operator=(const TempTree&) = delete;
-  ~TempTree() {
-    if (!path_.empty()) (void)remove_tree(path_);
-  }
-  const std::string& path() const { return path_; }
-  void release() { path_.clear(); }
-
- private:
-  std::string path_;
-};
 
 namespace {
 
@@ -57,11 +39,14 @@ Result<TempTree> ImageStore::make_layer_temp() const {
   return TempTree(std::move(path));
 }
 
-// Syncs the unpacked tree, then renames it to its chain ID. If another
+// Syncs the unpacked tree (unless the caller synced it: `sync` false), then
+// renames it to its chain ID. If another
 // import installed the same chain first, its copy is kept and ours dropped.
-Result<void> ImageStore::install_layer(TempTree& tmp, const std::string& chain) const {
-  unique_fd fd = BERTH_TRY(open_fd(tmp.path(), O_RDONLY | O_DIRECTORY));
-  if (::syncfs(fd.get()) < 0) return Error::sys(errno, "sync layer {}", tmp.path());
+Result<void> ImageStore::install_layer(TempTree& tmp, const std::string& chain, bool sync) const {
+  if (sync) {
+    unique_fd fd = BERTH_TRY(open_fd(tmp.path(), O_RDONLY | O_DIRECTORY));
+    if (::syncfs(fd.get()) < 0) return Error::sys(errno, "sync layer {}", tmp.path());
+  }
   std::string dir = layer_dir(chain);
   if (::rename(tmp.path().c_str(), dir.c_str()) == 0) {
     tmp.release();

@@ -27,7 +27,12 @@ Error no_such_image(const std::string& ref) { return Error::not_found("No such i
 
 // The parsed repositories.json: image ID -> (manifest digest, size); tags.
 struct RepositoriesDoc {
-  std::vector<std::tuple<std::string, std::string, int64_t>> images;
+  struct Item {
+    std::string id, manifest;
+    int64_t size = 0;
+    std::vector<std::string> digests;
+  };
+  std::vector<Item> images;
   std::map<std::string, std::string> tags;
 };
 
@@ -38,8 +43,11 @@ Result<RepositoriesDoc> parse_repositories(const std::string& text) {
     if (j.value("version", 0) != layout::kRepositoriesVersion)
       return Error::make(Code::kNotSupported, "unsupported version {}", j.value("version", 0));
     RepositoriesDoc doc;
-    for (auto& [id, v] : j.at("images").items())
-      doc.images.emplace_back(id, v.at("manifest").get<std::string>(), v.value("size", int64_t{0}));
+    for (auto& [id, v] : j.at("images").items()) {
+      RepositoriesDoc::Item item{id, v.at("manifest").get<std::string>(), v.value("size", int64_t{0}), {}};
+      if (auto d = v.find("digests"); d != v.end()) item.digests = d->get<std::vector<std::string>>();
+      doc.images.push_back(std::move(item));
+    }
     doc.tags = j.at("tags").get<std::map<std::string, std::string>>();
     return doc;
   } catch (const json::exception& e) {
@@ -104,13 +112,14 @@ Result<void> ImageStore::load() {
   std::string text = BERTH_TRY(read_file(path));
   auto doc = parse_repositories(text);
   if (!doc) return std::move(doc.error()).context("load {}", path);
-  for (auto& [id, manifest, size] : doc->images) {
+  for (auto& [id, manifest, size, digests] : doc->images) {
     auto entry = load_entry(id, manifest, size);
     if (!entry) {  // one bad image must not keep the daemon from starting
       log::warn("fs", "skipping image {}: {}", id, entry.error().message());
-      index_.unloaded[id] = {manifest, size};
+      index_.unloaded[id] = {manifest, size, digests};
       continue;
     }
+    entry->repo_digests = digests;
     index_.images.emplace(id, std::move(*entry));
   }
   for (auto& [tag, id] : doc->tags) {
@@ -172,7 +181,10 @@ Result<std::string> ImageStore::find_id(const Index& ix, const std::string& ref)
   auto parsed = parse_reference(ref);
   if (parsed && parsed->digest.empty()) {
     if (auto it = ix.tags.find(parsed->familiar_string()); it != ix.tags.end()) return it->second;
-  } else if (parsed) {  // name@digest: an image with that manifest and a tag of that name
+  } else if (parsed) {  // name@digest: a recorded repo digest, or that manifest and a tag of that name
+    std::string wanted = parsed->familiar_name() + "@" + parsed->digest;
+    for (const auto& [id, e] : ix.images)
+      if (std::find(e.repo_digests.begin(), e.repo_digests.end(), wanted) != e.repo_digests.end()) return id;
     for (const auto& [tag, id] : ix.tags) {
       auto t = parse_reference(tag);
       if (t && t->familiar_name() == parsed->familiar_name() && ix.images.at(id).manifest_digest == parsed->digest)
@@ -185,7 +197,9 @@ Result<std::string> ImageStore::find_id(const Index& ix, const std::string& ref)
 }
 
 Image ImageStore::materialize(const Index& ix, const std::string& id) const {
-  Image img = *ix.images.at(id).image;
+  const Entry& e = ix.images.at(id);
+  Image img = *e.image;
+  img.repo_digests = e.repo_digests;
   for (const auto& [tag, tid] : ix.tags)
     if (tid == id) img.repo_tags.push_back(tag);
   return img;
@@ -206,6 +220,7 @@ std::vector<Image> ImageStore::list() const {
     for (const auto& [id, e] : index_.images) {
       out.push_back(*e.image);
       out.back().repo_tags = std::move(tags_by_id[id]);
+      out.back().repo_digests = e.repo_digests;
     }
   }
   std::sort(out.begin(), out.end(), [](const Image& a, const Image& b) {
@@ -258,6 +273,7 @@ Result<void> ImageStore::persist(const Index& ix) const {
   for (const auto& [tag, id] : ix.tags) tagged[id] = true;
   for (const auto& [id, e] : ix.images) {
     images[id] = json{{"manifest", e.manifest_digest}, {"size", e.image->size_bytes}};
+    if (!e.repo_digests.empty()) images[id]["digests"] = e.repo_digests;
     json desc{{"mediaType", kMediaTypeManifest}, {"digest", e.manifest_digest}, {"size", e.manifest_size}};
     if (!tagged[id]) manifests.push_back(desc);
     for (const auto& [tag, tid] : ix.tags) {
@@ -266,7 +282,10 @@ Result<void> ImageStore::persist(const Index& ix) const {
       manifests.push_back(desc);
     }
   }
-  for (const auto& [id, u] : ix.unloaded) images[id] = json{{"manifest", u.manifest_digest}, {"size", u.size}};
+  for (const auto& [id, u] : ix.unloaded) {
+    images[id] = json{{"manifest", u.manifest_digest}, {"size", u.size}};
+    if (!u.repo_digests.empty()) images[id]["digests"] = u.repo_digests;
+  }
   json tags(ix.unloaded_tags);
   for (const auto& [tag, id] : ix.tags) tags[tag] = id;
   json index{{"schemaVersion", 2}, {"mediaType", layout::kMediaTypeIndex}, {"manifests", std::move(manifests)}};

@@ -19,6 +19,12 @@
 //
 // save/load (fs/image_archive.h) are blocking like import_rootfs().
 //
+// Pulls (fs/image_pull.cc, used by fs/registry) write blobs and unpack
+// layers through an Ingest, which holds gc_mu_ shared for the pull's
+// length (a sweep waits for it), and publish with add_pulled(); an Ingest
+// dropped unpublished (error, cancel, disk full) collects the blobs and
+// layers it left, so nothing half-made stays.
+//
 // Returned Images are copies owned by the caller. layer_dirs stay valid
 // while the image is in the store; callers that keep using them (a
 // container's overlay) keep the image from being removed. One ImageStore
@@ -37,10 +43,9 @@
 #include "core/base/result.h"
 #include "fs/blob_store.h"
 #include "fs/image_config.h"
+#include "fs/temp_tree.h"
 
 namespace berth::fs {
-
-class TempTree;
 
 // What commit_container() needs: where the container's changes are, and
 // what to say about them.
@@ -56,6 +61,7 @@ struct CommitSpec {
 struct Image {
   std::string id;                       // "sha256:<64hex>", the config digest
   std::vector<std::string> repo_tags;   // "busybox:latest", sorted
+  std::vector<std::string> repo_digests;  // "busybox@sha256:…" (pulled or pushed), sorted
   std::string manifest_digest;          // "sha256:<64hex>"
   int64_t created_ns = 0;
   int64_t size_bytes = 0;               // sum of the unpacked layers' file sizes
@@ -78,6 +84,15 @@ struct GcReport {
 struct LoadedImage {
   std::string id;
   std::vector<std::string> repo_tags;  // familiar, as given by the archive
+};
+
+// An image a pull fetched: its layer blobs are in the store and unpacked
+// (through an ImageStore::Ingest) by the time it is added.
+struct PulledImage {
+  std::string config_json;    // verified against the manifest's config digest
+  std::string manifest_json;  // the platform's manifest, bytes as served (OCI or Docker schema 2)
+  std::string repo_tag;       // familiar "name:tag", or "" (pulled by digest)
+  std::string repo_digest;    // familiar "name@sha256:…" (the digest the reference resolved to), or ""
 };
 
 // Bytes of the regular files under `dir` (not following symlinks, not
@@ -136,6 +151,19 @@ class ImageStore {
   // every layer against its diff ID before an image is published; on any
   // error nothing new stays in the store.
   Result<std::vector<LoadedImage>> load_archive(const std::string& tar_path);
+  // A pull's scratch and publication (image_pull.cc). See the header
+  // comment; Ingest is defined below.
+  class Ingest;
+  // Publishes a pulled image: checks that every layer blob and layer
+  // directory is there, stores the config and manifest blobs as given
+  // (so the image's manifest digest is the registry's), tags it and
+  // records its repo digest. Marks `ingest` published.
+  Result<Image> add_pulled(Ingest& ingest, const PulledImage& p);
+  // Records "name@sha256:…" on image `id` (after a push). kNotFound.
+  Result<void> add_repo_digest(const std::string& id, const std::string& repo_digest);
+  // The stored manifest bytes of image `id` (for push).
+  Result<std::string> manifest_json_of(const std::string& id) const;
+
   // The manifest of image `id`, for save.
   Result<Manifest> manifest_of(const std::string& id) const;
   // Opaque; defined in image_archive.cc.
@@ -150,10 +178,12 @@ class ImageStore {
     std::string manifest_digest;
     int64_t manifest_size = 0;
     std::shared_ptr<const Image> image;  // repo_tags left empty
+    std::vector<std::string> repo_digests;
   };
   struct Unloaded {
     std::string manifest_digest;
     int64_t size = 0;
+    std::vector<std::string> repo_digests;
   };
   struct Index {
     std::map<std::string, Entry> images;      // by ID
@@ -197,7 +227,7 @@ class ImageStore {
   Result<ImportedLayer> write_upper_layer(const std::string& upper_dir, bool* empty);
   Result<void> unpack_layer_blob(const Descriptor& blob, const std::string& diff_id, const std::string& chain);
   Result<TempTree> make_layer_temp() const;
-  Result<void> install_layer(TempTree& tmp, const std::string& chain) const;
+  Result<void> install_layer(TempTree& tmp, const std::string& chain, bool sync = true) const;
   std::string layer_dir(const std::string& chain) const;
   Result<void> clean_layer_temps() const;
   // image_gc.cc
@@ -205,12 +235,51 @@ class ImageStore {
   // image_archive.cc: publishes one image from an extracted archive.
   Result<LoadedImage> load_one(const ArchiveImage& ai, LoadScratch& scratch);
 
+  friend class Ingest;
+
   const std::string dir_;
   const BlobStore blobs_;
   std::shared_mutex gc_mu_; // exclusive: deleting files; shared: adding them; before write_mu_
   std::mutex write_mu_;     // serialises mutations; taken before mu_
   mutable std::mutex mu_;   // guards index_
   Index index_;
+};
+
+// A pull in progress. Holds the store's garbage collection off (gc_mu_
+// shared) while it lives; destroyed unpublished, it lets go and then
+// collects every blob and layer no image references (its own downloads).
+// Blocking; one thread at a time; must not outlive the store.
+class ImageStore::Ingest {
+ public:
+  explicit Ingest(ImageStore& store);
+  ~Ingest();
+  Ingest(const Ingest&) = delete;
+  Ingest& operator=(const Ingest&) = delete;
+
+  const BlobStore& blobs() const { return store_.blobs_; }
+  bool has_layer(const std::string& chain) const;
+  // Unpacks a blob already in the store for layer `chain` into a temp
+  // directory, checking the diff ID (the blob was verified when it was
+  // stored, so it is not hashed again); may run on several threads at once
+  // for different chains. `tee` sees the blob's bytes as they are read
+  // (progress; an error from it, e.g. cancelled, aborts). The layers are
+  // installed by add_pulled(): one syncfs for all of them, then each
+  // renamed to its chain ID, so a chain directory appears complete or not
+  // at all (one sync instead of one per layer: each syncfs writes out
+  // everything dirty on the filesystem, other layers' files included).
+  Result<void> unpack_layer(const Descriptor& blob, const std::string& diff_id, const std::string& chain,
+                            std::function<Result<void>(std::string_view)> tee);
+
+ private:
+  friend class ImageStore;
+  // Syncs the filesystem once and renames every unpacked layer into place.
+  Result<void> install_layers();
+
+  ImageStore& store_;
+  std::shared_lock<std::shared_mutex> gc_;
+  bool published_ = false;
+  std::mutex mu_;  // guards unpacked_
+  std::vector<std::pair<TempTree, std::string>> unpacked_;  // temp dir, chain
 };
 
 }  // namespace berth::fs

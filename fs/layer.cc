@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fs/digest.h"
+#include "fs/gunzip.h"
 #include "fs/tree_writer.h"
 #include "fs/utf8_locale.h"
 
@@ -26,6 +27,7 @@ using ArchivePtr = std::unique_ptr<archive, ArchiveFree>;
 // Client data of the outer archive: the source bytes, hashed as read.
 struct SourceStream {
   int fd = -1;
+  bool hash_on = true;
   Sha256 hash;
   int64_t bytes = 0;
   const std::function<Result<void>(std::string_view)>* tee = nullptr;
@@ -33,36 +35,40 @@ struct SourceStream {
   std::optional<Error> err;
 };
 
-// Client data of the inner (tar) archive: the decompressed bytes.
+// Client data of the inner (tar) archive: the decompressed bytes, from the
+// outer archive's filters or, for gzip, from ISA-L (fs/gunzip.h).
 struct TarStream {
   archive* outer = nullptr;
+  Gunzip* gunzip = nullptr;
   Sha256 hash;
   int64_t bytes = 0;
   const std::function<Result<void>(std::string_view)>* tee = nullptr;
   std::optional<Error> err;
 };
 
-la_ssize_t read_source(archive* a, void* data, const void** out) {
-  auto* s = static_cast<SourceStream*>(data);
+// The next piece of the source, hashed and teed; empty at EOF.
+Result<std::string_view> pull_source(SourceStream* s) {
   ssize_t n;
   do n = ::read(s->fd, s->buf.data(), s->buf.size());
   while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    s->err = Error::sys(errno, "read layer");
-    archive_set_error(a, errno, "read layer");
+  if (n < 0) return Error::sys(errno, "read layer");
+  std::string_view piece(s->buf.data(), static_cast<size_t>(n));
+  if (s->hash_on) s->hash.update(piece);
+  s->bytes += n;
+  if (n > 0 && s->tee) BERTH_TRY_VOID((*s->tee)(piece));
+  return piece;
+}
+
+la_ssize_t read_source(archive* a, void* data, const void** out) {
+  auto* s = static_cast<SourceStream*>(data);
+  auto piece = pull_source(s);
+  if (!piece) {
+    archive_set_error(a, piece.error().sys_errno() ? piece.error().sys_errno() : EIO, "read layer");
+    s->err = std::move(piece.error());
     return -1;
   }
-  s->hash.update(s->buf.data(), static_cast<size_t>(n));
-  s->bytes += n;
-  if (n > 0 && s->tee) {
-    if (auto r = (*s->tee)(std::string_view(s->buf.data(), static_cast<size_t>(n))); !r) {
-      s->err = std::move(r.error());
-      archive_set_error(a, EIO, "copy layer");
-      return -1;
-    }
-  }
-  *out = s->buf.data();
-  return n;
+  *out = piece->data();
+  return static_cast<la_ssize_t>(piece->size());
 }
 
 // The raw format hands out the decompressed stream as one entry's data, in
@@ -72,7 +78,20 @@ la_ssize_t read_tar(archive* a, void* data, const void** out) {
   const void* block = nullptr;
   size_t n = 0;
   la_int64_t off = 0;
-  int r = archive_read_data_block(t->outer, &block, &n, &off);
+  int r = ARCHIVE_OK;
+  if (t->gunzip) {
+    auto piece = t->gunzip->next();
+    if (!piece) {
+      t->err = std::move(piece.error());
+      archive_set_error(a, EIO, "decompress layer");
+      return -1;
+    }
+    block = piece->data();
+    n = piece->size();
+    if (n == 0) return 0;
+  } else {
+    r = archive_read_data_block(t->outer, &block, &n, &off);
+  }
   if (r == ARCHIVE_EOF) return 0;
   if (r != ARCHIVE_OK) {
     const char* why = archive_error_string(t->outer);
@@ -134,6 +153,12 @@ Result<void> drain(archive* inner, archive* outer, SourceStream& src, TarStream&
   while ((n = read_tar(inner, &tar, &ignored)) > 0) {
   }
   if (n < 0) return archive_failure(inner, tar.err, src.err, "read layer");
+  if (!outer) {  // ISA-L path: no outer archive
+    for (;;) {
+      std::string_view piece = BERTH_TRY(pull_source(&src));
+      if (piece.empty()) return ok();
+    }
+  }
   while ((n = read_source(outer, &src, &ignored)) > 0) {
   }
   if (n < 0) return archive_failure(outer, src.err, tar.err, "read layer");
@@ -182,17 +207,25 @@ Result<LayerStats> apply_layer(int src_fd, const std::string& target_dir, const 
   const auto* tee = opts.tee ? &opts.tee : nullptr;
   SourceStream src;
   src.fd = src_fd;
+  src.hash_on = opts.hash_source;
   src.tee = opts.tee_stream == TeeStream::kSource ? tee : nullptr;
-  ArchivePtr outer = new_outer();
-  if (archive_read_open(outer.get(), &src, nullptr, read_source, nullptr) != ARCHIVE_OK)
-    return archive_failure(outer.get(), src.err, src.err, "open layer");
-  archive_entry* stream = nullptr;
-  int r = archive_read_next_header(outer.get(), &stream);
-  if (r == ARCHIVE_EOF) return Error::invalid("read layer: the archive is empty");
-  if (r != ARCHIVE_OK) return archive_failure(outer.get(), src.err, src.err, "read layer");
-
   TarStream tar;
-  tar.outer = outer.get();
+  ArchivePtr outer;
+  std::optional<Gunzip> gunzip;
+  // gzip, the common case, through ISA-L; the rest through libarchive.
+  if (::lseek(src_fd, 0, SEEK_CUR) == 0 && sniff_compression(src_fd) == Compression::kGzip) {
+    gunzip.emplace([&src] { return pull_source(&src); });
+    tar.gunzip = &*gunzip;
+  } else {
+    outer = new_outer();
+    if (archive_read_open(outer.get(), &src, nullptr, read_source, nullptr) != ARCHIVE_OK)
+      return archive_failure(outer.get(), src.err, src.err, "open layer");
+    archive_entry* stream = nullptr;
+    int r = archive_read_next_header(outer.get(), &stream);
+    if (r == ARCHIVE_EOF) return Error::invalid("read layer: the archive is empty");
+    if (r != ARCHIVE_OK) return archive_failure(outer.get(), src.err, src.err, "read layer");
+    tar.outer = outer.get();
+  }
   tar.tee = opts.tee_stream == TeeStream::kUncompressed ? tee : nullptr;
   ArchivePtr inner(archive_read_new());
   archive_read_support_format_tar(inner.get());
@@ -204,7 +237,7 @@ Result<LayerStats> apply_layer(int src_fd, const std::string& target_dir, const 
 
   LayerStats st;
   st.diff_id = tar.hash.digest();
-  st.blob_digest = src.hash.digest();
+  if (src.hash_on) st.blob_digest = src.hash.digest();
   st.blob_size_bytes = src.bytes;
   st.tar_size_bytes = tar.bytes;
   st.size_bytes = tree.size_bytes();

@@ -2,9 +2,13 @@
 // compressed (libarchive detects which), to an empty directory, in one pass
 // over the source that also yields the layer's digests:
 //
-//   source fd ─▶ sha256 (blob digest) ─▶ libarchive filters ─▶ sha256 (diff ID)
+//   source fd ─▶ sha256 (blob digest) ─▶ decompressor ─▶ sha256 (diff ID)
 //            └─▶ tee (optional)                              └─▶ tee (optional)
 //                                                             ─▶ tar reader ─▶ TreeWriter
+//
+// The decompressor is ISA-L's igzip for gzip (fs/gunzip.h: several times
+// zlib's speed; when the fd is at offset 0, so its head can be sniffed) and
+// libarchive's filters for the rest.
 //
 // Entries are written with TreeWriter (fs/tree_writer.h): a path with ".."
 // or one that would pass through a symlink is refused with an error naming
@@ -51,6 +55,10 @@ struct ApplyOptions {
   // it returns aborts the apply.
   std::function<Result<void>(std::string_view)> tee;
   TeeStream tee_stream = TeeStream::kSource;
+  // Hash the source (LayerStats::blob_digest). A caller that verified the
+  // blob as it stored it (a pull) may skip this second pass; blob_digest
+  // is then "".
+  bool hash_source = true;
 };
 
 // Unpacks the layer read from `src_fd` (from its current offset to EOF) into

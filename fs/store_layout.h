@@ -19,7 +19,12 @@
 //   repositories.json       berth's index and the source of truth:
 //     {"version": 1,
 //      "images": {"sha256:<config hex>": {"manifest": "sha256:<hex>",
-//                                         "size": <unpacked bytes>}},
+//                                         "size": <unpacked bytes>,
+//                                         "digests": ["busybox@sha256:<hex>"]}},
+//                           ("digests", optional: RepoDigests from pulls
+//                           and pushes; the manifest of a pulled image is
+//                           stored as the registry served it, OCI or Docker
+//                           schema 2.)
 //      "tags":   {"busybox:latest": "sha256:<config hex>"}}
 //                           Tags are in familiar form (reference.h). An image
 //                           with no tag is still listed under "images".

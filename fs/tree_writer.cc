@@ -17,6 +17,8 @@
 
 namespace berth::fs {
 
+constexpr int64_t kEarlyWritebackBytes = 256 << 10;
+
 namespace {
 
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
@@ -259,6 +261,9 @@ Result<void> TreeWriter::write_file(archive* a, archive_entry* e, int pfd, const
   int64_t size = archive_entry_size(e);
   BERTH_TRY_VOID(copy_data(a, fd.get(), size));
   size_bytes_ += size;
+  // Start writing a big file out now, asynchronously: the layer's syncfs
+  // (ImageStore) then waits for less. A hint; its failure changes nothing.
+  if (size >= kEarlyWritebackBytes) (void)::sync_file_range(fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
   // chown clears set-id bits and security.capability, so it goes first.
   if (preserve_owner_ && ::fchown(fd.get(), m.uid, m.gid) < 0) return sys(errno, "chown");
   if (::fchmod(fd.get(), m.perm) < 0) return sys(errno, "chmod");
