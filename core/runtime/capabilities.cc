@@ -1,5 +1,7 @@
 #include "core/runtime/capabilities.h"
 
+#include <sys/prctl.h>
+
 #include <algorithm>
 #include <cctype>
 #include <iterator>
@@ -65,8 +67,13 @@ int cap_last_cap() {
 }
 
 uint64_t all_capabilities() {
-  int last = cap_last_cap();
-  return last >= 63 ? ~uint64_t(0) : (uint64_t(1) << (last + 1)) - 1;
+  static const uint64_t all = [] {
+    uint64_t m = 0;
+    for (int c = 0; c <= cap_last_cap(); c++)
+      if (::prctl(PR_CAPBSET_READ, c, 0, 0, 0) > 0) m |= uint64_t(1) << c;
+    return m;
+  }();
+  return all;
 }
 
 std::optional<int> capability_number(std::string_view name) {

@@ -33,7 +33,9 @@ inline constexpr uint64_t kDefaultCapabilities =
     (uint64_t(1) << CAP_KILL) | (uint64_t(1) << CAP_AUDIT_WRITE);
 inline uint64_t default_capabilities() { return kDefaultCapabilities; }
 
-// Every capability this kernel knows (bits 0..cap_last_cap), read once.
+// Every capability this process may hand on: those of the kernel's
+// (0..cap_last_cap) in its bounding set (berthd may itself run with a
+// reduced one), read once.
 uint64_t all_capabilities();
 
 // The highest capability number of the running kernel.

@@ -306,17 +306,18 @@ void rearm_death_signal(const ChildArgs& a) {
   ::close(a.parent_pidfd);
 }
 
-// --sysctl: each value written to /proc/sys through the container's own
-// procfs mount (proc_fd, from the mount plan), resolved beneath it without
-// symlinks, magic links or mount crossings: nothing in the container can
-// redirect the write (CVE-2025-52881). Then the fd is closed.
-void write_sysctls(const ChildArgs& a, int proc_fd) {
-  if (a.sysctl_count && proc_fd < 0) fail(a, Stage::kSysctl, ENOENT);
+// --sysctl: each value written through the container's own /proc/sys
+// (proc_sys_fd, from the mount plan: below its read-only bind), resolved
+// beneath it without symlinks, magic links or mount crossings: nothing in
+// the container can redirect the write (CVE-2025-52881). Then the fd is
+// closed.
+void write_sysctls(const ChildArgs& a, int proc_sys_fd) {
+  if (a.sysctl_count && proc_sys_fd < 0) fail(a, Stage::kSysctl, ENOENT);
   for (size_t i = 0; i < a.sysctl_count; i++) {
     open_how how{};
     how.flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW;
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-    int fd = int(::syscall(SYS_openat2, proc_fd, a.sysctl_paths[i], &how, sizeof how));
+    int fd = int(::syscall(SYS_openat2, proc_sys_fd, a.sysctl_paths[i], &how, sizeof how));
     if (fd < 0) fail(a, int32_t(Stage::kSysctl) + int32_t(i), errno);
     size_t n = std::strlen(a.sysctl_values[i]);
     ssize_t w = ::write(fd, a.sysctl_values[i], n);
@@ -324,7 +325,7 @@ void write_sysctls(const ChildArgs& a, int proc_fd) {
     ::close(fd);
     if (e) fail(a, int32_t(Stage::kSysctl) + int32_t(i), e);
   }
-  if (proc_fd >= 0) ::close(proc_fd);
+  if (proc_sys_fd >= 0) ::close(proc_sys_fd);
 }
 
 // --ulimit, before the capability drop (raising a hard limit needs
@@ -457,9 +458,9 @@ int loopback_up() {
   if (!early_errno && a.loopback_up)
     if (int e = loopback_up()) early_stage = int32_t(Stage::kLoopback), early_errno = e;
   size_t step = 0;
-  int proc_fd = -1;
+  int proc_sys_fd = -1;
   if (!early_errno && a.plan)
-    if (int e = run_mount_plan(*a.plan, &step, &proc_fd))
+    if (int e = run_mount_plan(*a.plan, &step, &proc_sys_fd))
       early_stage = int32_t(Stage::kMountStep) + int32_t(step), early_errno = e;
   // A warm init that cannot be used says so at once: berthd drops it from
   // its pool (or its build fails) rather than giving it to a container.
@@ -478,7 +479,7 @@ int loopback_up() {
   if (a.unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) fail(a, Stage::kCgroupns, errno);
   open_pty(a);
   ::umask(022);  // berthd's own umask is not the container's (runc's default)
-  write_sysctls(a, proc_fd);
+  write_sysctls(a, proc_sys_fd);
   set_rlimits(a);
 
   ResolvedUser user;

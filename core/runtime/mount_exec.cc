@@ -61,7 +61,7 @@ bool split_path(const char* target, char (&buf)[PATH_MAX], const char** parent, 
 struct Exec {
   int root = -1;              // the container's root (the overlay mount), from kOverlay on
   uint64_t resolve = 0;       // extra RESOLVE_* flags for the current step's target
-  int proc = -1;              // the container's procfs mount (for sysctls after release)
+  int proc_sys = -1;          // /proc/sys of the container's procfs (for sysctls after release)
   int dir = -1;               // cached directory under root that entries were created in...
   char dir_path[PATH_MAX] = "";  // ...and its path in the container
   int mask_dir = -1;          // the read-only tmpfs attached over the first masked dir
@@ -235,14 +235,20 @@ int mount_overlay(const MountStep& s) {
   return mfd;
 }
 
-// The procfs mount is kept (x.proc): sysctls are written through it after
-// release, never through a path the container could redirect.
+// Of the container's procfs, an O_PATH fd of its "sys" directory is kept
+// (x.proc_sys): sysctls are written through it after release. Opened
+// before /proc/sys is covered by its read-only bind, it stays below that
+// mount (a lookup from it never crosses into the covering mount), and it
+// is no path the container could redirect.
 int mount_filesystem(Exec& x, const MountStep& s) {
   int mfd = new_mount(s.fstype.c_str(), s.options.data(), s.options.size(), s.attrs);
   if (mfd < 0) return -mfd;
   ChildFd m(mfd);
   if (int e = attach(x, m.fd, s.target.c_str(), true, s.make_parents)) return e;
-  if (s.fstype == "proc" && s.target == "/proc" && x.proc < 0) std::swap(x.proc, m.fd);
+  if (s.fstype == "proc" && s.target == "/proc" && x.proc_sys < 0) {
+    x.proc_sys = ::openat(m.fd, "sys", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (x.proc_sys < 0) return child_errno();
+  }
   return 0;
 }
 
@@ -505,7 +511,7 @@ int run_step(const MountStep& s, Exec& x) {
 
 int make_working_dir(const char* path) { return make_dirs_in_root(path); }
 
-int run_mount_plan(const MountPlan& plan, size_t* failed_step, int* proc_fd) {
+int run_mount_plan(const MountPlan& plan, size_t* failed_step, int* proc_sys_fd) {
   Exec x;
   int e = 0;
   for (size_t i = 0; i < plan.steps.size() && !e; i++) {
@@ -515,10 +521,10 @@ int run_mount_plan(const MountPlan& plan, size_t* failed_step, int* proc_fd) {
   forget_dir(x);
   for (int fd : {x.root, x.mask_dir})
     if (fd >= 0) ::close(fd);
-  if (proc_fd && !e) {
-    *proc_fd = x.proc;
-  } else if (x.proc >= 0) {
-    ::close(x.proc);
+  if (proc_sys_fd && !e) {
+    *proc_sys_fd = x.proc_sys;
+  } else if (x.proc_sys >= 0) {
+    ::close(x.proc_sys);
   }
   return e;
 }

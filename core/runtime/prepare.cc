@@ -68,6 +68,14 @@ Result<void> prepare_security(const Spec& spec, Prepared* out) {
   bool exec = spec.join_pidfd >= 0;
   a.cap_keep = effective_capabilities(sec);
   a.cap_last = cap_last_cap();
+  if (uint64_t missing = sec.capabilities & ~all_capabilities() & ~(~uint64_t(0) << (a.cap_last + 1));
+      missing && !sec.privileged)
+  {
+    std::string names;
+    for (const auto& n : capability_names(missing)) names += (names.empty() ? "" : ", ") + n;
+    return Error::invalid("container {}: {} not in berthd's own bounding set, so it cannot be given",
+                          spec.id.substr(0, 12), names);
+  }
   a.no_new_privs = sec.no_new_privileges;
   bool filtered = !sec.privileged && sec.seccomp != Security::Seccomp::kUnconfined;
   if (filtered && !spec.deferred) {
@@ -137,9 +145,7 @@ std::vector<std::string> exec_candidates(const std::string& arg0, const std::vec
   return out;
 }
 
-uint64_t effective_capabilities(const Security& s) {
-  return (s.privileged ? all_capabilities() : s.capabilities) & all_capabilities();
-}
+uint64_t effective_capabilities(const Security& s) { return s.privileged ? all_capabilities() : s.capabilities; }
 
 Result<void> prepare(const Spec& spec, Prepared* out, bool child_buffers) {
   BERTH_TRY_VOID(validate(spec));

@@ -65,8 +65,8 @@ struct ChildArgs {
   unsigned short seccomp_len = 0;
   const Rlimit* rlimits = nullptr;   // setrlimit each, before the capability drop
   size_t rlimit_count = 0;
-  // Sysctls: paths relative to /proc ("sys/net/ipv4/ip_forward") and values,
-  // written after release through the procfs mount the plan made.
+  // Sysctls: paths relative to /proc/sys ("net/ipv4/ip_forward") and
+  // values, written after release through the procfs the plan mounted.
   const char* const* sysctl_paths = nullptr;
   const char* const* sysctl_values = nullptr;
   size_t sysctl_count = 0;

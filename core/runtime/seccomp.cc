@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <mutex>
 
 #include "core/base/strings.h"
@@ -126,13 +127,23 @@ Result<void> add_rule(void* ctx, const SeccompRule& rule, const std::string& nam
   return ok();
 }
 
+// Two unconditional rules for one syscall with different actions are
+// refused: libseccomp would keep one of them without saying which (and a
+// rule whose action is the default is not added at all), so a profile that
+// "denies" a syscall another entry allows would silently allow it.
 Result<void> add_rules(void* ctx, const SeccompProfile& p, uint64_t caps) {
   uint32_t dflt = action_of(p.default_action, p.default_errno);
+  std::map<std::string, uint32_t> unconditional;
   for (const SeccompRule& rule : p.syscalls) {
     if (!seccomp_rule_applies(rule, caps)) continue;
     uint32_t action = action_of(rule.action, rule.errno_ret);
-    if (action == dflt) continue;  // libseccomp refuses a rule that changes nothing
     for (const std::string& name : rule.names) {
+      if (rule.args.empty()) {
+        auto [it, added] = unconditional.emplace(name, action);
+        if (!added && it->second != action)
+          return Error::invalid("seccomp profile: syscall {} has two rules with different actions", name);
+      }
+      if (action == dflt) continue;  // libseccomp refuses a rule that changes nothing
       int nr = seccomp_syscall_resolve_name(name.c_str());
       if (nr == __NR_SCMP_ERROR) continue;  // unknown to this libseccomp: as Docker, skip it
       BERTH_TRY_VOID(add_rule(ctx, rule, name, nr, action));

@@ -125,7 +125,7 @@ Result<void> validate_sysctl(std::string_view name, std::string_view value, bool
 }
 
 std::string sysctl_proc_path(std::string_view name) {
-  std::string out = "sys/";
+  std::string out;
   bool slashes = name.find('/') != std::string_view::npos;
   for (char c : name) out += (!slashes && c == '.') ? '/' : c;
   return out;

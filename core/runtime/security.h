@@ -33,7 +33,7 @@ std::string_view rlimit_name(int resource);
 // namespace (they would change the host).
 Result<void> validate_sysctl(std::string_view name, std::string_view value, bool host_network, bool host_ipc);
 
-// "net.ipv4.ip_forward" -> "sys/net/ipv4/ip_forward" (relative to /proc).
+// "net.ipv4.ip_forward" -> "net/ipv4/ip_forward" (relative to /proc/sys).
 std::string sysctl_proc_path(std::string_view name);
 
 // Every check prepare() makes of a Security: capability bits known, rlimits

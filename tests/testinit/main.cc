@@ -29,6 +29,8 @@
 //                          clone3 unshare-user mount kexec_load open_by_handle_at
 //                          socket-vsock socket-inet mkdir chroot
 //   open PATH r|w|rw       open PATH and print "open: ok" or "open: EACCES"...
+//   readkey DESC           find the "user" key DESC in the user keyring and print
+//                          "readkey: PAYLOAD" (or the errno's name)
 //   pause-print            print "ready", then sleep until killed
 //
 // Exit status 2 for usage errors, 1 for failed system calls.
@@ -301,6 +303,15 @@ int cmd_open(const char* path, const char* mode) {
   return 0;
 }
 
+int cmd_readkey(const char* desc) {
+  long key = syscall(SYS_keyctl, 10 /* KEYCTL_SEARCH */, -4 /* KEY_SPEC_USER_KEYRING */, "user", desc, 0);
+  char buf[256];
+  long n = key < 0 ? -1 : syscall(SYS_keyctl, 11 /* KEYCTL_READ */, key, buf, sizeof buf - 1);
+  if (n < 0) return printf("readkey: %s\n", errno_name(errno)), 0;
+  buf[n < long(sizeof buf) - 1 ? n : long(sizeof buf) - 1] = '\0';
+  return printf("readkey: %s\n", buf), 0;
+}
+
 int run(int argc, char** argv) {
   if (argc < 2) return usage();
   const char* v = argv[1];
@@ -336,6 +347,7 @@ int run(int argc, char** argv) {
   if (!strcmp(v, "sleep")) return sleep(unsigned(arg_num(argc, argv, 2, 0))), 0;
   if (!strcmp(v, "syscall")) return cmd_syscalls(argc, argv);
   if (!strcmp(v, "open")) return argc < 4 ? usage() : cmd_open(argv[2], argv[3]);
+  if (!strcmp(v, "readkey")) return argc < 3 ? usage() : cmd_readkey(argv[2]);
   if (!strcmp(v, "pause-print")) {
     printf("ready\n");
     fflush(stdout);

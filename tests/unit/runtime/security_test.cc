@@ -75,8 +75,8 @@ TEST(Sysctls, OnlyNamespacedOnes) {
             "sysctl 'net.ipv4.ip_forward' is not allowed: the container shares the host's network namespace");
   EXPECT_FALSE(validate_sysctl("kernel.shmmax", "1", false, true));
   EXPECT_TRUE(validate_sysctl("kernel.shmmax", "1", true, false));
-  EXPECT_EQ(sysctl_proc_path("net.ipv4.ip_forward"), "sys/net/ipv4/ip_forward");
-  EXPECT_EQ(sysctl_proc_path("net/ipv4/conf/eth0.100/forwarding"), "sys/net/ipv4/conf/eth0.100/forwarding");
+  EXPECT_EQ(sysctl_proc_path("net.ipv4.ip_forward"), "net/ipv4/ip_forward");
+  EXPECT_EQ(sysctl_proc_path("net/ipv4/conf/eth0.100/forwarding"), "net/ipv4/conf/eth0.100/forwarding");
 }
 
 TEST(Rlimits, DockerNames) {
@@ -264,7 +264,7 @@ TEST(SecurityPrepare, CapabilitiesSeccompAndNamespaces) {
   EXPECT_EQ(pu.args.seccomp_len, 0);
   EXPECT_FALSE(pu.args.set_hostname);
   ASSERT_EQ(pu.args.sysctl_count, 1u);
-  EXPECT_STREQ(pu.args.sysctl_paths[0], "sys/net/ipv4/ip_forward");
+  EXPECT_STREQ(pu.args.sysctl_paths[0], "net/ipv4/ip_forward");
   EXPECT_STREQ(pu.args.sysctl_values[0], "1");
   ASSERT_EQ(pu.args.user.extra_group_count, 2u);
   EXPECT_STREQ(pu.args.user.extra_groups[1], "1234");
