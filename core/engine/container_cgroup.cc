@@ -8,10 +8,20 @@
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/process.h"
+#include "core/runtime/security.h"
 
 namespace berth::engine {
 
 namespace {
+
+// Docker's device allowlist and the container's devices, before its init
+// runs in the cgroup.
+Result<void> apply_devices(cgroups::Cgroup& cg, const runtime::Spec& spec, const std::string& id) {
+  auto applied = runtime::apply_device_rules(cg, spec.security);
+  if (!applied) return std::move(applied.error()).context("set the device allowlist");
+  if (!*applied) log::warn("engine", "id={}: no devices cgroup controller: device access is not limited", id);
+  return ok();
+}
 
 // Overlays the fields `r` sets onto `base` (Docker's update semantics: an
 // absent field keeps its value).
@@ -70,7 +80,9 @@ Result<void> Engine::setup_cgroup(Container& c, runtime::Spec& spec) {
   if (!cgroups_) return ok();
   const std::string& parent = c.spec.cgroup_parent.empty() ? opts_.cgroup_parent : c.spec.cgroup_parent;
   c.cgroup = BERTH_TRY_CTX(cgroups_->create(parent, c.id), "create cgroup");
-  if (auto r = apply_resources(c); !r) {
+  auto r = apply_resources(c);
+  if (r) r = apply_devices(*c.cgroup, spec, c.id);
+  if (!r) {
     (void)c.cgroup->destroy();
     c.cgroup.reset();
     return r;

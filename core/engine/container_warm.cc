@@ -16,6 +16,7 @@
 #include "core/engine/spawner.h"
 #include "core/engine/warm.h"
 #include "core/runtime/late.h"
+#include "core/runtime/security.h"
 
 namespace berth::engine {
 
@@ -71,10 +72,14 @@ struct WarmBuild {
       return undo();
   }
 
+  // With Docker's device allowlist (a host without the controller: as at
+  // a cold start, where berthd warns).
   Result<void> make_cgroup() {
     auto cg = cgroups->create(cgroup_parent, w->id);
     if (!cg) return std::move(cg.error());
     w->cgroup = std::move(*cg);
+    auto devices = runtime::apply_device_rules(*w->cgroup, w->spec.security);
+    if (!devices) return std::move(devices.error()).context("set the device allowlist");
     return ok();
   }
 

@@ -195,6 +195,15 @@ std::vector<cgroups::DeviceRule> device_cgroup_rules(const Security& s,
   return cgroups::container_device_rules(s.privileged, extra);
 }
 
+Result<bool> apply_device_rules(cgroups::Cgroup& cg, const Security& s,
+                                const std::vector<cgroups::DeviceRule>& user_rules) {
+  auto r = cg.set_devices(device_cgroup_rules(s, user_rules));
+  if (r) return true;
+  bool asked = s.privileged || !s.devices.empty() || !user_rules.empty();
+  if (r.error().code() == Code::kNotSupported && !asked) return false;
+  return std::move(r.error());
+}
+
 bool can_release_security(const Security& warm, const Security& final) {
   auto setup_is_default = [](const Security& s) {
     Security d;

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cgroups/cgroups.h"
 #include "cgroups/devices.h"
 #include "core/base/result.h"
 #include "core/runtime/spec.h"
@@ -55,6 +56,14 @@ Result<std::vector<Device>> resolve_devices(const std::string& host_path, const 
 // permissions, then `user_rules` (--device-cgroup-rule).
 std::vector<cgroups::DeviceRule> device_cgroup_rules(const Security& s,
                                                      const std::vector<cgroups::DeviceRule>& user_rules);
+
+// Cgroup::set_devices() of device_cgroup_rules(s, user_rules) on `cg`. A
+// host without a v1 devices hierarchy (kNotSupported) is an error only
+// when the container asked for something (privileged, devices, rules);
+// Docker's default allowlist is then skipped and Ok(false) says so (the
+// caller warns). Ok(true) when applied.
+Result<bool> apply_device_rules(cgroups::Cgroup& cg, const Security& s,
+                                const std::vector<cgroups::DeviceRule>& user_rules = {});
 
 // Whether an init made (deferred, a warm init) with `warm` security can be
 // released with `final`'s: what is set up before the release (namespaces,
