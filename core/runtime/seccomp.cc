@@ -5,6 +5,7 @@
 
 #include <seccomp.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -86,10 +87,25 @@ Result<uint32_t> arch_token(const std::string& name) {
   return t;
 }
 
-// The native arch's 32-bit companions, which Docker's archMap adds.
+// Whether this kernel runs x32 programs (CONFIG_X86_X32_ABI; Debian's
+// kernels do not): an x32 getpid is ENOSYS otherwise.
+bool x32_abi() {
+#if defined(__x86_64__)
+  static const bool yes = ::syscall(0x40000000 | SYS_getpid) >= 0;
+  return yes;
+#else
+  return false;
+#endif
+}
+
+// The native arch's 32-bit companions, which Docker's archMap adds (x32
+// only where the kernel has it: its rules would be a third of the program,
+// and loading costs time in proportion; an x32 syscall on a kernel without
+// it fails either way).
 std::vector<uint32_t> default_arches() {
   uint32_t native = seccomp_arch_native();
-  if (native == SCMP_ARCH_X86_64) return {SCMP_ARCH_X86, SCMP_ARCH_X32};
+  if (native == SCMP_ARCH_X86_64) return x32_abi() ? std::vector<uint32_t>{SCMP_ARCH_X86, SCMP_ARCH_X32}
+                                                   : std::vector<uint32_t>{SCMP_ARCH_X86};
   if (native == SCMP_ARCH_AARCH64) return {SCMP_ARCH_ARM};
   if (native == SCMP_ARCH_S390X) return {SCMP_ARCH_S390};
   return {};

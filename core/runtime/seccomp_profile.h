@@ -69,7 +69,8 @@ struct SeccompProfile {
   SeccompAction default_action = SeccompAction::kErrno;
   int default_errno = -1;            // -1 means EPERM
   // libseccomp names ("SCMP_ARCH_X86_64"); empty: the native arch and its
-  // 32-bit companions (x86_64: x86 and x32; aarch64: arm).
+  // 32-bit companions (x86_64: x86, and x32 where the kernel has that ABI;
+  // aarch64: arm).
   std::vector<std::string> architectures;
   std::vector<SeccompRule> syscalls;
   bool operator==(const SeccompProfile&) const = default;

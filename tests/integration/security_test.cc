@@ -299,6 +299,38 @@ TEST_F(SecurityTest, SystempathsUnconfinedAndSymlinkedProc) {
   EXPECT_EQ(o.exec.error().message(), "mount proc on /proc: too many levels of symbolic links");
 }
 
+// CVE-2025-31133: the /dev/null that masks files must be the null device.
+// A berthd whose /dev/null is something else (here a regular file bound
+// over it in a mount namespace of the spawning process) fails to start
+// containers rather than bind that file over /proc/kcore and the others.
+TEST_F(SecurityTest, MaskingRefusesADevNullThatIsNotTheNullDevice) {
+  std::string fake = dir_ + "/fake-null";
+  write_text(fake, "");
+  Spec s = spec_;
+  s.args = {"true"};
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  unique_fd result_r(fds[0]), result_w(fds[1]);
+  pid_t helper = ::fork();
+  ASSERT_GE(helper, 0);
+  if (helper == 0) {
+    if (::unshare(CLONE_NEWNS) < 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0 ||
+        ::mount(fake.c_str(), "/dev/null", nullptr, MS_BIND, nullptr) < 0)
+      ::_exit(2);
+    Outcome o = run(s);
+    std::string report = o.exec ? "started" : o.exec.error().message();
+    ::_exit(write_all(result_w.get(), report) ? 0 : 1);
+  }
+  result_w.reset();
+  std::string report;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(result_r.get(), buf, sizeof buf)) > 0;) report.append(buf, size_t(n));
+  int status = 0;
+  ASSERT_EQ(::waitpid(helper, &status, 0), helper);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << report;
+  EXPECT_EQ(report, "mask /proc/interrupts: no such device");  // the first masked file (asound, acpi: dirs or absent)
+}
+
 TEST_F(SecurityTest, DeviceOption) {
   auto devs = resolve_devices("/dev/zero", "/dev/myzero", "rw");
   ASSERT_TRUE(devs) << devs.error().message();
@@ -426,6 +458,12 @@ TEST_F(SecurityTest, PidIpcAndUtsNamespaces) {
   Outcome o = sh_with(s, "hostname; test $$ -ne 1 && echo not-pid-1; readlink /proc/self/ns/pid");
   EXPECT_RAN(o);
   EXPECT_EQ(o.out, host_name + "not-pid-1\n" + stdfs::read_symlink("/proc/self/ns/pid").string() + "\n");
+
+  s = spec_;
+  s.security.host_ipc = true;
+  o = sh_with(s, "readlink /proc/self/ns/ipc; grep -c ' /dev/shm ' /proc/self/mountinfo");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, stdfs::read_symlink("/proc/self/ns/ipc").string() + "\n1\n");
 
   // A shareable IPC namespace with its /dev/shm on the host, and a second
   // container in the same pid and IPC namespaces.
