@@ -6,10 +6,11 @@
 // and /etc/group, both done inside the container after pivot_root.
 //
 // A Spec is a plain value; any thread. spawn() copies what it needs, so the
-// Spec may be destroyed once spawn() returns. The stdio fds, netns_fd and
-// cgroup_fd stay owned by the caller (close them after spawn() returns: the
-// child got its own copies at clone3, and no fd but 0..2 reaches the
-// container's command).
+// Spec may be destroyed once spawn() returns. The stdio fds, netns_fd,
+// cgroup_fd and the pidfds in Security stay owned by the caller (close them
+// after spawn() returns: the child got its own copies at clone3, and no fd
+// but 0..2 reaches the container's command). Security's seccomp profile is
+// shared and never modified.
 #pragma once
 
 #include <cstdint>
