@@ -350,6 +350,15 @@ TEST_F(SecurityTest, DeviceOption) {
   });
   EXPECT_RAN(o);
   EXPECT_EQ(o.out, "1:5 666\n5\n") << o.err;
+  if (stdfs::exists("/dev/net/tun")) {  // a directory: each device below it, at the same place
+    auto dir = resolve_devices("/dev/net", "/dev/vnet", "rw");
+    ASSERT_TRUE(dir) << dir.error().message();
+    ASSERT_EQ(dir->size(), 1u);
+    EXPECT_EQ((*dir)[0].path, "/dev/vnet/tun");
+    EXPECT_EQ((*dir)[0].host_path, "/dev/net/tun");
+    EXPECT_EQ((*dir)[0].major, 10u);
+    EXPECT_EQ((*dir)[0].minor, 200u);
+  }
   auto missing = resolve_devices("/dev/berth-nope", "/dev/x", "rwm");
   ASSERT_FALSE(missing);
   auto not_dev = resolve_devices("/etc/hostname", "/dev/x", "rwm");
