@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "cgroups/devices.h"
 #include "core/base/result.h"
 #include "core/base/unique_fd.h"
 
@@ -96,6 +97,13 @@ class Cgroup {
   // Applies the limits that are set in `r`; kNotSupported names the missing
   // controller or file when a limit cannot be applied on this host.
   virtual Result<void> set(const Resources& r) = 0;
+
+  // Limits device access to `rules` (devices.h; everything else denied):
+  // v1 devices.deny "a" then devices.allow per rule, v2 a BPF device
+  // program attached to the cgroup (device_bpf.h), replacing any earlier
+  // one. kNotSupported when v1 has no devices hierarchy. Call before the
+  // container's processes run in the cgroup (v2: before clone3).
+  virtual Result<void> set_devices(const std::vector<DeviceRule>& rules) = 0;
 
   // Freezes every process and returns once the kernel reports the cgroup
   // frozen (v1 freezer.state FROZEN, v2 cgroup.events "frozen 1"); bounded

@@ -34,6 +34,7 @@ class V1Cgroup final : public Cgroup {
   int clone_into_fd() const override { return -1; }
   Result<void> add_process(pid_t pid) override;
   Result<void> set(const Resources& r) override;
+  Result<void> set_devices(const std::vector<DeviceRule>& rules) override;
   Result<void> freeze() override;
   Result<void> thaw() override;
   Result<bool> frozen() override;

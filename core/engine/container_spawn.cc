@@ -89,7 +89,7 @@ struct ColdSpawn {
 
   Result<void> make_cgroup() {
     if (out.cgroup) return Resources::apply(*out.cgroup, id, limits);  // a dead warm init's
-    out.cgroup = BERTH_TRY(Resources::make(*driver, cgroup_parent, id, limits));
+    out.cgroup = BERTH_TRY(Resources::make(*driver, cgroup_parent, id, limits, out.spec.security));
     return ok();
   }
 

@@ -20,6 +20,7 @@
 #include "core/engine/state_store.h"
 #include "core/engine/volumes.h"
 #include "core/engine/warm.h"
+#include "core/runtime/seccomp.h"
 #include "core/runtime/spawner.h"
 #include "netns/netns_pool.h"
 
@@ -68,6 +69,15 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
   e->warm_ = std::make_unique<WarmPool>(*e, o.warm_inits);
   e->netns_pool_ = std::make_unique<netns::NetnsPool>(r, o.netns_pool);
   e->netns_pool_->fill();
+  // Docker's default seccomp profile compiled once ahead (10-20 ms): a warm
+  // init's release carries the program, and its encoding runs on the
+  // reactor thread, which must find it cached (runtime/seccomp.h).
+  (void)r.run_background(
+      [] {
+        auto p = runtime::compile_seccomp(runtime::default_seccomp_profile(), runtime::kDefaultCapabilities);
+        if (!p) log::warn("engine", "compile the default seccomp profile: {}", p.error().message());
+      },
+      [] {});
   // Leftovers of removals interrupted by a crash (before the loop runs).
   (void)remove_tree(o.trash_dir());
   BERTH_TRY_VOID(make_dirs(o.trash_dir(), 0700));

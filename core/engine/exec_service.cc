@@ -78,6 +78,7 @@ void ExecService::start(ExecInstance& e, bool detach, ExecSink sink, Done starte
   spec.env = exec_env(c.proc->spec.env, e.config.env);
   spec.user = !e.config.user.empty() ? e.config.user : c.proc->spec.user;
   spec.cwd = !e.config.working_dir.empty() ? e.config.working_dir : c.proc->spec.cwd;
+  spec.security = c.proc->spec.security;  // its capabilities, seccomp, no_new_privs, ulimits, groups
   spec.tty = e.config.tty;
   spec.tty_rows = e.config.console_rows;
   spec.tty_cols = e.config.console_cols;

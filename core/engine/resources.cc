@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "core/base/log.h"
+#include "core/engine/devices.h"
 #include "core/engine/engine.h"
 #include "core/engine/process.h"
 
@@ -38,9 +39,16 @@ const std::string& Resources::parent_of(const Container& c) const {
 }
 
 Result<std::shared_ptr<cgroups::Cgroup>> Resources::make(cgroups::Driver& d, const std::string& parent,
-                                                         const std::string& id, const cgroups::Resources& limits) {
+                                                         const std::string& id, const cgroups::Resources& limits,
+                                                         const runtime::Security& security) {
   std::shared_ptr<cgroups::Cgroup> cg = BERTH_TRY_CTX(d.create(parent, id), "create cgroup");
-  if (auto r = apply(*cg, id, limits); !r) {
+  auto r = apply(*cg, id, limits);
+  if (r) {
+    auto devices = apply_device_rules(*cg, security);
+    if (!devices) r = std::move(devices.error()).context("set the device allowlist");
+    else if (!*devices) log::warn("engine", "id={}: no devices cgroup controller: device access is not limited", id);
+  }
+  if (!r) {
     (void)cg->destroy();
     return std::move(r.error());
   }

@@ -23,6 +23,7 @@
 #include "core/base/result.h"
 #include "core/engine/container.h"
 #include "core/engine/stats_hub.h"
+#include "core/runtime/spec.h"
 
 namespace berth::engine {
 
@@ -44,9 +45,11 @@ class Resources {
   const std::string& parent_of(const Container& c) const;
 
   // A new cgroup with the limits applied (swap left out, with a warning,
-  // where the host has no swap accounting). Blocking: job lane.
+  // where the host has no swap accounting) and the devices allowlist of
+  // `security` (devices.h). Blocking: job lane.
   static Result<std::shared_ptr<cgroups::Cgroup>> make(cgroups::Driver& d, const std::string& parent,
-                                                       const std::string& id, const cgroups::Resources& limits);
+                                                       const std::string& id, const cgroups::Resources& limits,
+                                                       const runtime::Security& security);
   // The limits onto an existing cgroup (a warm init's). Blocking: job lane.
   static Result<void> apply(cgroups::Cgroup& cg, const std::string& id, const cgroups::Resources& limits);
 

@@ -19,6 +19,7 @@
 #include "core/engine/log_files.h"
 #include "core/engine/warm.h"
 #include "core/runtime/late.h"
+#include "core/runtime/security.h"
 #include "core/runtime/spawner.h"
 #include "netns/netns_pool.h"
 
@@ -87,8 +88,10 @@ struct WarmBuild {
       return undo();
   }
 
+  // With Docker's device allowlist (a host without the controller: as at
+  // a cold start, where berthd warns).
   Result<void> make_cgroup() {
-    auto cg = cgroups->create(cgroup_parent, w->id);
+    auto cg = Resources::make(*cgroups, cgroup_parent, w->id, {}, w->spec.security);
     if (!cg) return std::move(cg.error());
     w->cgroup = std::move(*cg);
     return ok();

@@ -4,6 +4,9 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -17,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstring>
 #include <iterator>
 
@@ -43,8 +47,8 @@ int err() { return errno ? errno : EIO; }
 // the later dup2 onto 0..2 cannot clobber them. Done first, before blocking
 // on the sync socket, so a sibling spawned meanwhile never holds our pipes.
 int keep_only_needed_fds(ChildArgs& a) {
-  int* refs[] = {&a.sync_fd,  &a.error_fd, &a.parent_pidfd, &a.netns_fd,
-                 &a.join_pidfd, &a.stdio[0], &a.stdio[1],     &a.stdio[2]};
+  int* refs[] = {&a.sync_fd,  &a.error_fd, &a.parent_pidfd, &a.netns_fd, &a.join_pidfd,
+                 &a.join_ipc_pidfd, &a.stdio[0], &a.stdio[1],     &a.stdio[2]};
   int keep[std::size(refs)];
   int n = 0;
   for (int* r : refs) {
@@ -192,6 +196,15 @@ void join_netns(ChildArgs& a) {
   a.netns_fd = -1;
 }
 
+// --ipc container:X: X's IPC namespace, before the mount plan mounts
+// /dev/mqueue (an mqueue mount shows the mounter's IPC namespace).
+void join_ipc(ChildArgs& a) {
+  if (a.join_ipc_pidfd < 0) return;
+  if (::setns(a.join_ipc_pidfd, CLONE_NEWIPC) < 0) fail(a, Stage::kJoinIpc, errno);
+  ::close(a.join_ipc_pidfd);
+  a.join_ipc_pidfd = -1;
+}
+
 // exec: joins the container init's namespaces (one setns on its pidfd,
 // Linux 5.8). The pid namespace was joined by the parent around clone3 (a
 // process cannot change its own); the mount namespace switch also moves root
@@ -238,6 +251,8 @@ void resolve_container_user(const ChildArgs& a, ResolvedUser* u) {
     case UserLookup::kOk: break;
     case UserLookup::kUserNotFound: fail(a, Stage::kUserNotFound, ENOENT);
     case UserLookup::kGroupNotFound: fail(a, Stage::kGroupNotFound, ENOENT);
+    case UserLookup::kExtraGroupNotFound:
+      fail(a, int32_t(Stage::kGroupAddNotFound) + int32_t(u->missing_extra), ENOENT);
   }
   if (a.home_slot < 0) return;
   size_t n = std::strlen(u->home);
@@ -272,6 +287,56 @@ void rearm_death_signal(const ChildArgs& a) {
   pollfd p{a.parent_pidfd, POLLIN, 0};
   if (::poll(&p, 1, 0) != 0) ::_exit(127);  // berthd is gone (or the check failed)
   ::close(a.parent_pidfd);
+}
+
+// --sysctl: each value written through the container's own /proc/sys
+// (proc_sys_fd, from the mount plan: below its read-only bind), resolved
+// beneath it without symlinks, magic links or mount crossings: nothing in
+// the container can redirect the write (CVE-2025-52881). Then the fd is
+// closed.
+void write_sysctls(const ChildArgs& a, int proc_sys_fd) {
+  if (a.sysctl_count && proc_sys_fd < 0) fail(a, Stage::kSysctl, ENOENT);
+  for (size_t i = 0; i < a.sysctl_count; i++) {
+    open_how how{};
+    how.flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    int fd = int(::syscall(SYS_openat2, proc_sys_fd, a.sysctl_paths[i], &how, sizeof how));
+    if (fd < 0) fail(a, int32_t(Stage::kSysctl) + int32_t(i), errno);
+    size_t n = std::strlen(a.sysctl_values[i]);
+    ssize_t w = ::write(fd, a.sysctl_values[i], n);
+    int e = w == ssize_t(n) ? 0 : w < 0 ? errno : EIO;
+    ::close(fd);
+    if (e) fail(a, int32_t(Stage::kSysctl) + int32_t(i), e);
+  }
+  if (proc_sys_fd >= 0) ::close(proc_sys_fd);
+}
+
+// --ulimit, before the capability drop (raising a hard limit needs
+// CAP_SYS_RESOURCE). Only what was asked is set.
+void set_rlimits(const ChildArgs& a) {
+  for (size_t i = 0; i < a.rlimit_count; i++) {
+    struct rlimit64 lim {a.rlimits[i].soft, a.rlimits[i].hard};
+    if (::syscall(SYS_prlimit64, 0, a.rlimits[i].resource, &lim, nullptr) < 0) fail(a, Stage::kRlimit, errno);
+  }
+}
+
+// Installs the prepared seccomp program (no allocation: the parent compiled
+// it). Without no_new_privs the kernel asks for CAP_SYS_ADMIN, so the
+// caller runs this while still root with every capability.
+void load_seccomp(const ChildArgs& a) {
+  if (!a.seccomp_len) return;
+  sock_fprog prog{a.seccomp_len, const_cast<sock_filter*>(a.seccomp_filter)};
+  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) fail(a, Stage::kSeccomp, errno);
+}
+
+// CVE-2024-21626: the working directory must be inside the container's
+// root. An inherited fd (/proc/self/fd/N) or a path that leaves the root
+// would make getcwd(2) answer "(unreachable)/..." instead of "/...".
+void check_cwd_inside_root(const ChildArgs& a) {
+  char buf[PATH_MAX];
+  long n = ::syscall(SYS_getcwd, buf, sizeof buf);
+  if (n < 0) fail(a, Stage::kChdir, errno);
+  if (buf[0] != '/') fail(a, Stage::kChdir, ENOENT);
 }
 
 // Root keeps Docker's default set; inheritable stays empty (moby dropped it
@@ -345,6 +410,7 @@ int loopback_up() {
 [[noreturn]] void child_main(ChildArgs a) {
   if (int e = keep_only_needed_fds(a)) fail(a, Stage::kKeepFds, e);
   join_netns(a);
+  join_ipc(a);
   join_container(a);
   // A warm init shows as such in ps until a container takes it.
   ::prctl(PR_SET_NAME, a.deferred ? "berth:warm" : "berth:init", 0, 0, 0);
@@ -366,17 +432,19 @@ int loopback_up() {
   ::umask(0);  // the mount plan's modes are exact (device nodes are 0666)
   int32_t early_stage = 0;
   int early_errno = 0;
-  if (!a.plan || a.deferred) {
+  if (!a.plan || a.deferred || !a.set_hostname) {
     // exec: the container's hostname and mounts are already there;
-    // deferred: its hostname comes with the release.
+    // deferred: its hostname comes with the release; --uts host: the host's.
   } else if (::sethostname(a.hostname, a.hostname_len) < 0) {
     early_stage = int32_t(Stage::kHostname), early_errno = errno;
   }
   if (!early_errno && a.loopback_up)
     if (int e = loopback_up()) early_stage = int32_t(Stage::kLoopback), early_errno = e;
   size_t step = 0;
+  int proc_sys_fd = -1;
   if (!early_errno && a.plan)
-    if (int e = run_mount_plan(*a.plan, &step)) early_stage = int32_t(Stage::kMountStep) + int32_t(step), early_errno = e;
+    if (int e = run_mount_plan(*a.plan, &step, &proc_sys_fd))
+      early_stage = int32_t(Stage::kMountStep) + int32_t(step), early_errno = e;
   // A warm init that cannot be used says so at once: berthd drops it from
   // its pool (or its build fails) rather than giving it to a container.
   if (early_errno && a.deferred) fail(a, early_stage, early_errno);
@@ -394,20 +462,31 @@ int loopback_up() {
   if (a.unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) fail(a, Stage::kCgroupns, errno);
   open_pty(a);
   ::umask(022);  // berthd's own umask is not the container's (runc's default)
+  write_sysctls(a, proc_sys_fd);
+  set_rlimits(a);
 
   ResolvedUser user;
   resolve_container_user(a, &user);
   chown_pty(a, user);
   if (int e = drop_bounding_set(a)) fail(a, Stage::kBoundingSet, e);
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(a, Stage::kNoNewPrivs, errno);
+  // Seccomp: with no_new_privs, last before execve, so the filter needs to
+  // allow nothing but execve. Without it, loading needs CAP_SYS_ADMIN, so
+  // here, before the user switch and capset: the filter must then allow
+  // what follows (setgroups, setres[ug]id, prctl, poll, capset, chdir,
+  // getcwd, open, dup2, fcntl, close_range, ioctl, execve), as Docker's
+  // does. Docker's (runc's) order is the same.
+  if (!a.no_new_privs) load_seccomp(a);
+  if (a.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(a, Stage::kNoNewPrivs, errno);
   switch_user(a, user);
   rearm_death_signal(a);
   if (int e = set_capabilities(a, user.uid)) fail(a, Stage::kCapset, e);
-  // FIXME(security defaults follow-up): install Docker's default seccomp
-  // profile here, last before execve (it needs no_new_privs, set above).
+  // After pivot_root (or, for exec, the setns into the container's mount
+  // namespace) a relative or absolute path resolves inside the root.
   if (::chdir(a.cwd) < 0) fail(a, Stage::kChdir, errno);
+  check_cwd_inside_root(a);
   if (int e = setup_stdio(a)) fail(a, Stage::kStdio, e);
   set_controlling_tty(a);
+  if (a.no_new_privs) load_seccomp(a);
   exec_command(a);
 }
 

@@ -27,8 +27,11 @@ namespace berth::runtime {
 int loopback_up();
 
 // The mount-plan executor. Returns 0, or an errno with *failed_step set to the
-// index of the step that failed.
-int run_mount_plan(const MountPlan& plan, size_t* failed_step);
+// index of the step that failed. With `proc_sys_fd`, a plan that mounted
+// /proc leaves an O_PATH fd of its sys directory there (O_CLOEXEC; -1 if
+// none), below the read-only bind the plan puts over /proc/sys, for
+// writes the container cannot redirect (sysctls, after release).
+int run_mount_plan(const MountPlan& plan, size_t* failed_step, int* proc_sys_fd = nullptr);
 
 // mkdir -p of a path inside the container, after pivot_root (kMakeDir's
 // executor; a deferred child runs it after release). 0 or an errno.

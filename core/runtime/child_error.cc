@@ -72,6 +72,9 @@ const char* stage_verb(Stage s) {
     case Stage::kSetuid: return "setuid";
     case Stage::kCapset: return "set capabilities";
     case Stage::kStdio: return "set up stdio";
+    case Stage::kJoinIpc: return "join the IPC namespace of the container given (--ipc)";
+    case Stage::kRlimit: return "set resource limits (--ulimit)";
+    case Stage::kSeccomp: return "load the seccomp filter";
     default: return nullptr;
   }
 }
@@ -80,6 +83,18 @@ const char* stage_verb(Stage s) {
 
 Error describe_child_error(const ChildError& ce, const Spec& spec) {
   if (ce.stage >= int32_t(Stage::kMountStep)) return mount_error(ce, spec);
+  const Security& sec = spec.security;
+  if (ce.stage >= int32_t(Stage::kGroupAddNotFound)) {
+    size_t i = size_t(ce.stage - int32_t(Stage::kGroupAddNotFound));
+    std::string g = i < sec.group_add.size() ? sec.group_add[i] : "?";
+    return make(Code::kInvalidArgument, ce.err,
+                fmt::format("unable to find group {}: no matching entries in group file", g));
+  }
+  if (ce.stage >= int32_t(Stage::kSysctl)) {
+    size_t i = size_t(ce.stage - int32_t(Stage::kSysctl));
+    std::string k = i < sec.sysctls.size() ? sec.sysctls[i].first : "?";
+    return sys(ce.err, fmt::format("write sysctl {}", k));
+  }
   Stage stage = Stage(ce.stage);
   switch (stage) {
     case Stage::kExec: return exec_error(ce, spec);

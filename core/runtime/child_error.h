@@ -11,11 +11,14 @@
 // and writes nothing (the parent gave up on it).
 //
 // Stage values above kMountStep encode the index of the failing step in the
-// mount plan (mount_plan.h), which the parent recomputes from the same Spec.
+// mount plan (mount_plan.h), which the parent recomputes from the same Spec;
+// likewise kSysctl + i and kGroupAddNotFound + i name the i-th sysctl or
+// --group-add entry of Spec::security.
 //
 // describe_child_error() is pure; any thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "core/base/result.h"
@@ -58,8 +61,16 @@ enum class Stage : int32_t {
   kPtySend,        // send the pty master to berthd
   kControllingTty, // TIOCSCTTY on the slave
   kPriority,       // deferred: setpriority() back to berthd's nice value
+  kJoinIpc,        // setns() into another container's IPC namespace
+  kRlimit,         // prlimit64() of a --ulimit
+  kSeccomp,        // load the seccomp program
+  kSysctl = 500,   // + index into Security::sysctls (at most kMaxSysctls)
+  kGroupAddNotFound = 750,  // + index into Security::group_add (at most kMaxGroupAdd)
   kMountStep = 1000,  // + index into MountPlan::steps
 };
+
+// Bounds of the stage ranges above (validate_security() refuses more).
+constexpr size_t kMaxSysctls = 250, kMaxGroupAdd = 250;
 
 // A Docker/runc-like message the docker CLI pattern-matches, e.g.
 //   exec: "nope": executable file not found in $PATH

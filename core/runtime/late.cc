@@ -1,5 +1,7 @@
 #include "core/runtime/late.h"
 
+#include "core/runtime/security.h"
+
 #include <sys/resource.h>
 
 #include <cerrno>
@@ -39,6 +41,8 @@ Result<std::string> encode_late(const Spec& spec) {
   for (size_t i = 0; i < p.plan.steps.size(); i++)
     if (p.plan.steps[i].kind == MountKind::kMakeDir) h.mkdir_step = int32_t(i);
   h.cap_keep = a.cap_keep;
+  h.no_new_privs = a.no_new_privs;
+  h.seccomp_len = a.seccomp_len;
   h.uid = p.user.uid;
   h.gid = p.user.gid;
   h.has_group = p.user.has_group;
@@ -54,6 +58,7 @@ Result<std::string> encode_late(const Spec& spec) {
     if (!spec.tty && a.stdio[i] >= 0) h.stdio_mask = uint8_t(h.stdio_mask | (1 << i));
 
   std::string out(sizeof h, '\0');
+  out.append(reinterpret_cast<const char*>(a.seccomp_filter), size_t(a.seccomp_len) * sizeof(sock_filter));
   auto put = [&out](const std::string& s) { out.append(s.c_str(), s.size() + 1); };
   put(p.hostname);
   put(p.cwd);
@@ -81,7 +86,9 @@ int decode_late(char* buf, size_t len, const int* fds, size_t nfds, ChildArgs* a
   size_t nptr = pointer_count(h.argc, h.envc, h.execc);
   if (nptr > kLateMax / sizeof(char*) || arr + nptr * sizeof(char*) > kLateMax) return E2BIG;
 
-  char* p = buf + sizeof h;
+  size_t filter_bytes = size_t(h.seccomp_len) * sizeof(sock_filter);
+  if (h.seccomp_len > BPF_MAXINSNS || sizeof h + filter_bytes > len) return EPROTO;
+  char* p = buf + sizeof h + filter_bytes;
   char* end = buf + len;
   auto next = [&p, end]() -> char* {
     if (p >= end) return nullptr;
@@ -124,6 +131,9 @@ int decode_late(char* buf, size_t len, const int* fds, size_t nfds, ChildArgs* a
   a->exec_path_count = h.execc;
   a->path_lookup = h.path_lookup != 0;
   a->cap_keep = h.cap_keep;
+  a->no_new_privs = h.no_new_privs != 0;
+  a->seccomp_len = static_cast<unsigned short>(h.seccomp_len);
+  a->seccomp_filter = h.seccomp_len ? reinterpret_cast<const sock_filter*>(buf + sizeof h) : nullptr;
   a->tty = h.tty != 0;
   a->tty_rows = h.tty_rows;
   a->tty_cols = h.tty_cols;
@@ -137,6 +147,7 @@ int decode_late(char* buf, size_t len, const int* fds, size_t nfds, ChildArgs* a
 bool can_release_as(const Spec& warm, const Spec& final) {
   if (!warm.deferred || final.join_pidfd >= 0 || warm.join_pidfd >= 0) return false;
   if (warm.new_netns != final.new_netns) return false;
+  if (!can_release_security(warm.security, final.security)) return false;
   if (without_cwd(make_mount_plan(warm)).steps != without_cwd(make_mount_plan(final)).steps) return false;
   return encode_late(final).has_value();
 }

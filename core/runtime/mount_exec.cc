@@ -8,10 +8,13 @@
 // directory the last entries were created in stays open for the next steps
 // (/dev, for eleven steps in a row), device nodes are one mknodat each, and
 // all masked directories share one empty tmpfs.
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -31,12 +34,13 @@ namespace {
 constexpr unsigned kMoveEmpty = MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH;
 
 
-// O_PATH fd of `target` (absolute inside the container) resolved under root.
-int open_in_root(int root, const char* target, int flags) {
+// O_PATH fd of `target` (absolute inside the container) resolved under
+// root; `resolve` adds RESOLVE_* flags (RESOLVE_NO_SYMLINKS).
+int open_in_root(int root, const char* target, int flags, uint64_t resolve = 0) {
   while (*target == '/') target++;
   open_how how{};
   how.flags = uint64_t(O_PATH | O_CLOEXEC | flags);
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve;
   return int(::syscall(SYS_openat2, root, *target ? target : ".", &how, sizeof how));
 }
 
@@ -56,6 +60,8 @@ bool split_path(const char* target, char (&buf)[PATH_MAX], const char** parent, 
 // What the executor carries from step to step; run_mount_plan closes it.
 struct Exec {
   int root = -1;              // the container's root (the overlay mount), from kOverlay on
+  uint64_t resolve = 0;       // extra RESOLVE_* flags for the current step's target
+  int proc_sys = -1;          // /proc/sys of the container's procfs (for sysctls after release)
   int dir = -1;               // cached directory under root that entries were created in...
   char dir_path[PATH_MAX] = "";  // ...and its path in the container
   int mask_dir = -1;          // the read-only tmpfs attached over the first masked dir
@@ -118,7 +124,7 @@ int parent_dir(Exec& x, const char* parent, bool create = false) {
   if (x.dir >= 0 && std::strcmp(x.dir_path, parent) == 0) return x.dir;
   size_t n = std::strlen(parent);
   if (n >= sizeof x.dir_path) return errno = ENAMETOOLONG, -1;
-  int fd = open_in_root(x.root, parent, O_DIRECTORY);
+  int fd = open_in_root(x.root, parent, O_DIRECTORY, x.resolve);
   if (fd < 0 && errno == ENOENT && create) fd = make_dirs_under_root(x.root, parent);
   if (fd < 0) return -1;
   forget_dir(x);
@@ -133,10 +139,10 @@ int parent_dir(Exec& x, const char* parent, bool create = false) {
 // symlink, say) falls back to the resolving open, as if it had existed.
 int create_mount_point(Exec& x, int pfd, const char* target, const char* name, bool dir, bool* created) {
   if (dir) {
-    if (::mkdirat(pfd, name, 0755) < 0) return errno == EEXIST ? open_in_root(x.root, target, 0) : -1;
+    if (::mkdirat(pfd, name, 0755) < 0) return errno == EEXIST ? open_in_root(x.root, target, 0, x.resolve) : -1;
   } else {
     int f = ::openat(pfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (f < 0) return errno == EEXIST ? open_in_root(x.root, target, 0) : -1;
+    if (f < 0) return errno == EEXIST ? open_in_root(x.root, target, 0, x.resolve) : -1;
     ::close(f);
   }
   *created = true;
@@ -149,7 +155,7 @@ int create_mount_point(Exec& x, int pfd, const char* target, const char* name, b
 // directory stays valid).
 int open_mount_point(Exec& x, const char* target, bool dir, bool* created, bool parents = false) {
   *created = false;
-  int fd = open_in_root(x.root, target, 0);
+  int fd = open_in_root(x.root, target, 0, x.resolve);
   if (fd >= 0 || errno != ENOENT) return fd;
   char buf[PATH_MAX];
   const char *parent, *name;
@@ -229,11 +235,21 @@ int mount_overlay(const MountStep& s) {
   return mfd;
 }
 
+// Of the container's procfs, an O_PATH fd of its "sys" directory is kept
+// (x.proc_sys): sysctls are written through it after release. Opened
+// before /proc/sys is covered by its read-only bind, it stays below that
+// mount (a lookup from it never crosses into the covering mount), and it
+// is no path the container could redirect.
 int mount_filesystem(Exec& x, const MountStep& s) {
   int mfd = new_mount(s.fstype.c_str(), s.options.data(), s.options.size(), s.attrs);
   if (mfd < 0) return -mfd;
   ChildFd m(mfd);
-  return attach(x, m.fd, s.target.c_str(), true, s.make_parents);
+  if (int e = attach(x, m.fd, s.target.c_str(), true, s.make_parents)) return e;
+  if (s.fstype == "proc" && s.target == "/proc" && x.proc_sys < 0) {
+    x.proc_sys = ::openat(m.fd, "sys", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (x.proc_sys < 0) return child_errno();
+  }
+  return 0;
 }
 
 int bind_host(Exec& x, const MountStep& s, bool tree) {
@@ -264,15 +280,92 @@ int bind_user(Exec& x, const MountStep& s) {
   return attach(x, src.fd, s.target.c_str(), !s.file, true);
 }
 
-// mknod in the (cached) parent dir; on EPERM, bind the host's node instead.
+// mknod in the (cached) parent dir, owned as asked; on EPERM, bind the
+// host's node instead.
 int make_device(Exec& x, const MountStep& s) {
   char buf[PATH_MAX];
   const char *parent, *name;
   if (!split_path(s.target.c_str(), buf, &parent, &name)) return EINVAL;
-  int pfd = parent_dir(x, parent);
+  int pfd = parent_dir(x, parent, s.make_parents);
   if (pfd < 0) return child_errno();
-  if (::mknodat(pfd, name, mode_t(s.mode), makedev(s.dev_major, s.dev_minor)) == 0) return 0;
-  return errno == EPERM ? bind_host(x, s, false) : child_errno();
+  if (::mknodat(pfd, name, mode_t(s.mode), makedev(s.dev_major, s.dev_minor)) < 0)
+    return errno == EPERM ? bind_host(x, s, false) : child_errno();
+  if ((s.uid || s.gid) && ::fchownat(pfd, name, s.uid, s.gid, AT_SYMLINK_NOFOLLOW) < 0) return child_errno();
+  return 0;
+}
+
+// Host /dev entries a privileged container does not get: other devpts and
+// tmpfs instances, the host's console, and ptmx (the container's is a link
+// to its own devpts instance: the host's would hand out host ptys).
+bool skipped_host_entry(const char* name, int depth) {
+  static const char* const kDirs[] = {"pts", "shm", "mqueue", "fd", ".lxc", ".lxd-mounts", ".udev"};
+  for (const char* d : kDirs)
+    if (std::strcmp(name, d) == 0) return true;
+  return depth == 0 && (std::strcmp(name, "console") == 0 || std::strcmp(name, "ptmx") == 0);
+}
+
+// One host node `name` in `host_dir`, made at the container path `cpath`
+// ("/dev/x/name"): mknod with the host's mode, numbers and owner; an entry
+// that exists (a default device) is kept; on EPERM the host node is bound.
+int copy_host_device(Exec& x, int host_dir, const char* name, const struct stat& st, const char* cpath) {
+  char buf[PATH_MAX];
+  const char *parent, *leaf;
+  if (!split_path(cpath, buf, &parent, &leaf)) return EINVAL;
+  int pfd = parent_dir(x, parent, true);
+  if (pfd < 0) return child_errno();
+  if (::mknodat(pfd, leaf, st.st_mode & (S_IFMT | 07777), st.st_rdev) == 0) {
+    if (::fchownat(pfd, leaf, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) return child_errno();
+    return 0;
+  }
+  if (errno == EEXIST) return 0;
+  if (errno != EPERM) return child_errno();
+  ChildFd src(::open_tree(host_dir, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  if (src.fd < 0) return child_errno();
+  return attach(x, src.fd, cpath, false);
+}
+
+// Walks the host directory `host_dir` (container path in cpath[0..len))
+// with getdents64 into a stack buffer (opendir would allocate), at most
+// four levels deep (/dev/bus/usb/001/002).
+int copy_host_devices(Exec& x, int host_dir, char* cpath, size_t len, int depth) {
+  alignas(8) char buf[4096];
+  for (;;) {
+    long n = ::syscall(SYS_getdents64, host_dir, buf, sizeof buf);
+    if (n < 0) return child_errno();
+    if (n == 0) return 0;
+    for (long off = 0; off < n;) {
+      auto* d = reinterpret_cast<struct dirent64*>(buf + off);
+      off += d->d_reclen;
+      const char* name = d->d_name;
+      if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0 || skipped_host_entry(name, depth)) continue;
+      if (d->d_type != DT_DIR && d->d_type != DT_CHR && d->d_type != DT_BLK && d->d_type != DT_UNKNOWN) continue;
+      struct stat st;
+      if (::fstatat(host_dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;  // gone meanwhile
+      size_t nlen = std::strlen(name);
+      if (len + 1 + nlen >= PATH_MAX) return ENAMETOOLONG;
+      cpath[len] = '/';
+      std::memcpy(cpath + len + 1, name, nlen + 1);
+      int e = 0;
+      if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+        e = copy_host_device(x, host_dir, name, st, cpath);
+      } else if (S_ISDIR(st.st_mode) && depth < 4) {
+        ChildFd sub(::openat(host_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (sub.fd >= 0) e = copy_host_devices(x, sub.fd, cpath, len + 1 + nlen, depth + 1);
+      }
+      cpath[len] = '\0';
+      if (e) return e;
+    }
+  }
+}
+
+int make_host_devices(Exec& x, const MountStep& s) {
+  ChildFd host(::open(s.source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (host.fd < 0) return child_errno();
+  char cpath[PATH_MAX];
+  size_t len = s.target.size();
+  if (len >= sizeof cpath) return ENAMETOOLONG;
+  std::memcpy(cpath, s.target.c_str(), len + 1);
+  return copy_host_devices(x, host.fd, cpath, len, 0);
 }
 
 int make_symlink(Exec& x, const MountStep& s) {
@@ -294,15 +387,43 @@ int mask_dir_mount(const Exec& x) {
   return mfd < 0 ? (errno = -mfd, -1) : mfd;
 }
 
+// A masked or read-only path must be on the filesystem its place says:
+// procfs under /proc, sysfs under /sys (whatever symlink or mount the
+// image or a racing container put there). EXDEV otherwise.
+int check_kernel_fs(int fd, const char* target) {
+  struct statfs fs;
+  if (::fstatfs(fd, &fs) < 0) return child_errno();
+  if (std::strncmp(target, "/proc/", 6) == 0 && fs.f_type != PROC_SUPER_MAGIC) return EXDEV;
+  if (std::strncmp(target, "/sys/", 5) == 0 && fs.f_type != SYSFS_MAGIC) return EXDEV;
+  return 0;
+}
+
+// A clone of the host's /dev/null (a host path: the child has not pivoted
+// yet), checked to be the null device itself (char 1:3) on the fd that is
+// mounted, so nothing swapped in for it can be bound over a masked file.
+int null_device_mount() {
+  int m = ::open_tree(AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (m < 0) return -child_errno();
+  struct stat st;
+  if (::fstat(m, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+    ::close(m);
+    return -ENODEV;
+  }
+  return m;
+}
+
 // Docker's masking: /dev/null over a file, an empty read-only tmpfs over a dir.
 int mask(Exec& x, const MountStep& s) {
-  ChildFd tfd(open_in_root(x.root, s.target.c_str(), 0));
+  ChildFd tfd(open_in_root(x.root, s.target.c_str(), 0, x.resolve));
   if (tfd.fd < 0) return errno == ENOENT ? 0 : child_errno();
+  if (int e = check_kernel_fs(tfd.fd, s.target.c_str())) return e;
   struct stat st;
   if (::fstat(tfd.fd, &st) < 0) return child_errno();
   bool dir = S_ISDIR(st.st_mode);
-  ChildFd m(dir ? mask_dir_mount(x) : ::open_tree(AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-  if (m.fd < 0) return child_errno();
+  int mfd = dir ? mask_dir_mount(x) : null_device_mount();
+  if (dir && mfd < 0) return child_errno();
+  if (mfd < 0) return -mfd;
+  ChildFd m(mfd);
   if (::move_mount(m.fd, "", tfd.fd, "", kMoveEmpty) < 0) return child_errno();
   forget_dir(x);
   if (dir && x.mask_dir < 0) std::swap(x.mask_dir, m.fd);  // keep it to clone from
@@ -310,8 +431,9 @@ int mask(Exec& x, const MountStep& s) {
 }
 
 int make_readonly(Exec& x, const MountStep& s) {
-  ChildFd tfd(open_in_root(x.root, s.target.c_str(), 0));
+  ChildFd tfd(open_in_root(x.root, s.target.c_str(), 0, x.resolve));
   if (tfd.fd < 0) return errno == ENOENT ? 0 : child_errno();
+  if (int e = check_kernel_fs(tfd.fd, s.target.c_str())) return e;
   unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE;
   ChildFd tree(::open_tree(tfd.fd, "", flags));
   if (tree.fd < 0) return child_errno();
@@ -355,6 +477,7 @@ int make_root_readonly() {
 }
 
 int run_step(const MountStep& s, Exec& x) {
+  x.resolve = s.no_symlinks ? RESOLVE_NO_SYMLINKS : 0;
   switch (s.kind) {
     case MountKind::kMakePrivate:
       return ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0 ? child_errno() : 0;
@@ -379,6 +502,7 @@ int run_step(const MountStep& s, Exec& x) {
     case MountKind::kPivotRoot: forget_dir(x); return pivot(x.root);
     case MountKind::kBind: return bind_user(x, s);
     case MountKind::kPopulate: return copy_up(x.root, s.target.c_str(), s.source.c_str());
+    case MountKind::kHostDevices: return make_host_devices(x, s);
     default: return EINVAL;
   }
 }
@@ -387,19 +511,22 @@ int run_step(const MountStep& s, Exec& x) {
 
 int make_working_dir(const char* path) { return make_dirs_in_root(path); }
 
-int run_mount_plan(const MountPlan& plan, size_t* failed_step) {
+int run_mount_plan(const MountPlan& plan, size_t* failed_step, int* proc_sys_fd) {
   Exec x;
-  for (size_t i = 0; i < plan.steps.size(); i++) {
+  int e = 0;
+  for (size_t i = 0; i < plan.steps.size() && !e; i++) {
     errno = 0;
-    if (int e = run_step(plan.steps[i], x)) {
-      *failed_step = i;
-      return e;
-    }
+    if ((e = run_step(plan.steps[i], x))) *failed_step = i;
   }
   forget_dir(x);
   for (int fd : {x.root, x.mask_dir})
     if (fd >= 0) ::close(fd);
-  return 0;
+  if (proc_sys_fd && !e) {
+    *proc_sys_fd = x.proc_sys;
+  } else if (x.proc_sys >= 0) {
+    ::close(x.proc_sys);
+  }
+  return e;
 }
 
 }  // namespace berth::runtime

@@ -30,11 +30,11 @@ constexpr uint64_t kNoSuidExecDev = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUN
 // Docker's default device nodes (moby oci/devices_linux.go), mode 0666 like
 // the host's. mknod, not binds of the host's nodes: one syscall instead of
 // five, and six mounts fewer to tear down when the container exits.
-struct Device {
+struct DefaultDevice {
   const char* name;
   uint32_t major, minor;
 };
-const Device kDevices[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+const DefaultDevice kDevices[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
                            {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
 
 struct Link {
@@ -71,17 +71,59 @@ MountStep overlay_step(const Spec& spec) {
   return s;
 }
 
-void add_dev(MountPlan& plan) {
+// A kernel filesystem: its mount point must not be reached through a symlink.
+MountStep kernel_fs(std::string fstype, std::string target, uint64_t attrs, std::vector<MountOption> options = {}) {
+  MountStep s = fs_step(std::move(fstype), std::move(target), attrs, std::move(options));
+  s.no_symlinks = true;
+  return s;
+}
+
+MountStep device_step(std::string target, std::string host, char type, uint32_t mode, uint32_t major, uint32_t minor) {
+  MountStep s{.kind = MountKind::kDevice};
+  s.target = std::move(target);
+  s.source = std::move(host);  // the host's node, for the bind fallback
+  s.mode = (type == 'b' ? S_IFBLK : S_IFCHR) | (mode & 07777);
+  s.dev_major = major;
+  s.dev_minor = minor;
+  return s;
+}
+
+// /dev/shm: a tmpfs of its own (--shm-size), the host's (--ipc host), or a
+// shareable container's host-side tmpfs (Security::shm_dir).
+MountStep shm_step(const Security& sec) {
+  if (sec.host_ipc || !sec.shm_dir.empty()) {
+    MountStep s{.kind = MountKind::kBindTree};
+    s.source = sec.host_ipc ? "/dev/shm" : sec.shm_dir;
+    s.target = "/dev/shm";
+    s.attrs = kNoSuidExecDev;
+    s.no_symlinks = true;
+    return s;
+  }
+  std::string size = sec.shm_size > 0 ? std::to_string(sec.shm_size) : "65536k";
+  return kernel_fs("tmpfs", "/dev/shm", kNoSuidExecDev, {{"mode", "1777"}, {"size", size}});
+}
+
+void add_dev(MountPlan& plan, const Security& sec) {
   auto& st = plan.steps;
-  st.push_back(fs_step("tmpfs", "/dev", MOUNT_ATTR_NOSUID | MOUNT_ATTR_STRICTATIME,
-                       {{"mode", "755"}, {"size", "65536k"}}));
-  for (const Device& d : kDevices) {
-    MountStep s{.kind = MountKind::kDevice};
-    s.target = fmt::format("/dev/{}", d.name);
-    s.source = s.target;  // the host's node, for the bind fallback
-    s.mode = S_IFCHR | 0666;
-    s.dev_major = d.major;
-    s.dev_minor = d.minor;
+  st.push_back(kernel_fs("tmpfs", "/dev", MOUNT_ATTR_NOSUID | MOUNT_ATTR_STRICTATIME,
+                         {{"mode", "755"}, {"size", "65536k"}}));
+  for (const DefaultDevice& d : kDevices) {
+    std::string path = fmt::format("/dev/{}", d.name);
+    bool replaced = false;  // a --device at the same path is made instead
+    for (const Device& u : sec.devices) replaced |= u.path == path;
+    if (!replaced) st.push_back(device_step(path, path, 'c', 0666, d.major, d.minor));
+  }
+  for (const Device& d : sec.devices) {
+    MountStep s = device_step(d.path, d.host_path, d.type, d.file_mode, d.major, d.minor);
+    s.uid = d.uid;
+    s.gid = d.gid;
+    s.make_parents = true;
+    st.push_back(std::move(s));
+  }
+  if (sec.privileged) {
+    MountStep s{.kind = MountKind::kHostDevices};
+    s.source = "/dev";
+    s.target = "/dev";
     st.push_back(std::move(s));
   }
   for (const Link& l : kDevLinks) {
@@ -90,27 +132,46 @@ void add_dev(MountPlan& plan) {
     s.source = l.source;
     st.push_back(std::move(s));
   }
-  st.push_back(fs_step("devpts", "/dev/pts", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-                       {{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}, {"gid", "5"}}));
-  st.push_back(fs_step("tmpfs", "/dev/shm", kNoSuidExecDev, {{"mode", "1777"}, {"size", "65536k"}}));
-  st.push_back(fs_step("mqueue", "/dev/mqueue", kNoSuidExecDev));
+  st.push_back(kernel_fs("devpts", "/dev/pts", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+                         {{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}, {"gid", "5"}}));
+  st.push_back(shm_step(sec));
+  st.push_back(kernel_fs("mqueue", "/dev/mqueue", kNoSuidExecDev));
 }
 
-void add_sys(MountPlan& plan, bool new_netns) {
+// Read-only, except for a privileged container (as Docker).
+void add_sys(MountPlan& plan, bool new_netns, bool privileged) {
   // A fresh sysfs shows the network devices of the mounter's netns, so it is
   // only right with a new netns; with the host's, bind the host's /sys.
   // FIXME(cgroups follow-up): mount /sys/fs/cgroup read-only like Docker.
   // Not as a step of this plan: the plan runs before release(), and the
   // mount must follow the cgroup namespace unshare that comes after it.
+  uint64_t attrs = kNoSuidExecDev | (privileged ? 0 : MOUNT_ATTR_RDONLY);
   if (new_netns) {
-    plan.steps.push_back(fs_step("sysfs", "/sys", kNoSuidExecDev | MOUNT_ATTR_RDONLY));
+    plan.steps.push_back(kernel_fs("sysfs", "/sys", attrs));
     return;
   }
   MountStep s{.kind = MountKind::kBindTree};
   s.source = "/sys";
   s.target = "/sys";
-  s.attrs = kNoSuidExecDev | MOUNT_ATTR_RDONLY;
+  s.attrs = attrs;
+  s.no_symlinks = true;
   plan.steps.push_back(std::move(s));
+}
+
+// Docker's masked and read-only paths, unless privileged or
+// systempaths=unconfined.
+void add_masks(MountPlan& plan, const Security& sec) {
+  if (sec.privileged || sec.unmasked_paths) return;
+  for (size_t i = 0; i < kMaskedPathCount; i++) {
+    MountStep s{.kind = MountKind::kMask, .target = kMaskedPaths[i]};
+    s.no_symlinks = true;
+    plan.steps.push_back(std::move(s));
+  }
+  for (size_t i = 0; i < kReadonlyPathCount; i++) {
+    MountStep s{.kind = MountKind::kReadonly, .target = kReadonlyPaths[i]};
+    s.no_symlinks = true;
+    plan.steps.push_back(std::move(s));
+  }
 }
 
 int depth(const std::string& path) {
@@ -184,15 +245,12 @@ MountPlan make_mount_plan(const Spec& spec) {
   auto& st = plan.steps;
   st.push_back({.kind = MountKind::kMakePrivate, .target = "/"});
   st.push_back(overlay_step(spec));
-  st.push_back(fs_step("proc", "/proc", kNoSuidExecDev));
-  add_dev(plan);
-  add_sys(plan, spec.new_netns);
+  st.push_back(kernel_fs("proc", "/proc", kNoSuidExecDev));
+  add_dev(plan, spec.security);
+  add_sys(plan, spec.new_netns, spec.security.privileged);
   drop_overridden(plan, spec);
   add_user_mounts(plan, spec);
-  for (size_t i = 0; i < kMaskedPathCount; i++)
-    st.push_back({.kind = MountKind::kMask, .target = kMaskedPaths[i]});
-  for (size_t i = 0; i < kReadonlyPathCount; i++)
-    st.push_back({.kind = MountKind::kReadonly, .target = kReadonlyPaths[i]});
+  add_masks(plan, spec.security);
   st.push_back({.kind = MountKind::kPivotRoot, .target = spec.rootfs_dir});
   st.push_back({.kind = MountKind::kMakeDir, .target = spec.cwd.empty() ? "/" : spec.cwd});
   if (spec.readonly_rootfs) st.push_back({.kind = MountKind::kReadonlyRoot, .target = "/"});
@@ -214,6 +272,7 @@ std::string describe_step(const MountStep& s) {
     case MountKind::kReadonlyRoot: return "make the root filesystem read-only";
     case MountKind::kBind: return fmt::format("bind {} on {}", s.source, s.target);
     case MountKind::kPopulate: return fmt::format("copy {} into the volume {}", s.target, s.source);
+    case MountKind::kHostDevices: return fmt::format("create the host's devices of {} in {}", s.source, s.target);
   }
   return "mount step";
 }

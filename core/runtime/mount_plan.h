@@ -22,11 +22,26 @@
 //     device) in the upper layer or in /dev's tmpfs. `source` of binds is a
 //     host path. The directory a step creates in is opened once and reused
 //     by the steps after it with the same parent (the /dev entries).
-//   - kDevice: mknodat(2) of a character device, `mode` exact (the child runs
-//     the plan with umask 0). We are root in the initial user namespace, so
-//     mknod works and costs one syscall; if it fails with EPERM (a user
-//     namespace, a devices cgroup without "m"), the host node `source` is
-//     bound onto a new file instead, as runc does in user namespaces.
+//   - kDevice: mknodat(2) of a character or block device, `mode` exact (the
+//     child runs the plan with umask 0), owned by `uid`:`gid`. We are root
+//     in the initial user namespace, so mknod works and costs one syscall;
+//     if it fails with EPERM (a user namespace, a devices cgroup without
+//     "m"), the host node `source` is bound onto a new file instead, as runc
+//     does in user namespaces. With make_parents (--device nodes such as
+//     /dev/net/tun) missing directories are made first.
+//   - kHostDevices (--privileged): every character and block device under
+//     the host's /dev (`source`), subdirectories included but for pts, shm,
+//     mqueue and fd, and not /dev/console, is made the same way at the same
+//     path under the container's /dev; entries that exist are kept.
+//   - kernel filesystems (/proc, /dev, /sys and those under /dev) and the
+//     masked and read-only paths have `no_symlinks`: their targets resolve
+//     with RESOLVE_NO_SYMLINKS too, so an image whose /proc is a symlink
+//     fails instead of getting procfs (and its masks) somewhere else. A
+//     masked or read-only path must also be on the filesystem its prefix
+//     says (procfs under /proc, sysfs under /sys; fstatfs on the resolved
+//     fd), and the /dev/null that masks files must be the char device 1:3
+//     (fstat of the cloned mount, not a path in the container): the checks
+//     of runc's fixes for CVE-2025-31133 and CVE-2025-52881.
 //   - user mounts (Spec::mounts) come after the kernel filesystems and
 //     before masking, shallowest target first (a mount inside another
 //     volume lands on top of it); one on /dev/shm or /dev/mqueue replaces
@@ -71,6 +86,7 @@ enum class MountKind {
   kReadonlyRoot,  // make the root mount read-only (after kMakeDir, so cwd can be created)
   kBind,          // a user's bind (or volume) of the host path `source` onto `target`
   kPopulate,      // copy `target`'s content into the empty host dir `source` (volumes)
+  kHostDevices,   // --privileged: the host's device nodes under `source` made under `target`
 };
 
 struct MountOption {
@@ -85,13 +101,15 @@ struct MountStep {
   std::string source;
   std::string fstype;
   uint64_t attrs = 0;                 // MOUNT_ATTR_* (fsmount(2), mount_setattr(2))
-  uint32_t mode = 0;                  // kDevice: S_IFCHR | permissions
+  uint32_t mode = 0;                  // kDevice: S_IFCHR or S_IFBLK | permissions
   uint32_t dev_major = 0, dev_minor = 0;  // kDevice
+  uint32_t uid = 0, gid = 0;          // kDevice: the node's owner
   std::vector<MountOption> options;   // fsconfig(2) key/values, in order
   std::string fallback_lowerdir;      // kOverlay only
   bool make_parents = false;          // kFilesystem: create missing parents of `target` (kBind always does)
   bool recursive = false;             // kBind: AT_RECURSIVE (rbind; read-only applies to the whole tree)
   bool file = false;                  // kBind: the mount point is a file, not a directory
+  bool no_symlinks = false;           // resolve `target` without following any symlink
   bool operator==(const MountStep&) const = default;
 };
 
@@ -106,7 +124,9 @@ extern const char* const kReadonlyPaths[];
 extern const size_t kReadonlyPathCount;
 
 // Pure: the same Spec always yields the same plan (describe_child_error
-// depends on that).
+// depends on that). Spec::security shapes it: devices, privileged (/sys
+// writable, no masks, host devices), systempaths=unconfined (no masks or
+// read-only paths), the /dev/shm size and source (--ipc host: the host's).
 MountPlan make_mount_plan(const Spec& spec);
 
 // "mount proc on /proc", "create device /dev/null", "pivot_root to /x"...

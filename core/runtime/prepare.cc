@@ -8,6 +8,7 @@
 #include "core/base/file.h"
 #include "core/base/strings.h"
 #include "core/runtime/late.h"
+#include "core/runtime/security.h"
 
 namespace berth::runtime {
 
@@ -36,6 +37,8 @@ Result<void> validate(const Spec& spec) {
     if (a.find('\0') != std::string::npos) return Error::invalid("argument contains a NUL byte");
   for (const auto& e : spec.env)
     if (e.find('\0') != std::string::npos) return Error::invalid("environment contains a NUL byte");
+  if (auto r = validate_security(spec.security, spec.new_netns); !r)
+    return std::move(r.error()).context("container {}", spec.id.substr(0, 12));
   if (spec.join_pidfd >= 0) {  // exec: nothing to mount, no namespace of its own
     if (spec.deferred) return Error::invalid("exec in container {}: an exec cannot be deferred", spec.id);
     if (spec.netns_fd >= 0)
@@ -50,23 +53,61 @@ Result<void> validate(const Spec& spec) {
   return validate_netns_fd(spec);
 }
 
-// The highest capability the running kernel knows; read once.
-int cap_last_cap() {
-  static const int last = [] {
-    auto s = read_file("/proc/sys/kernel/cap_last_cap", 64);
-    if (s) {
-      auto v = parse_int(std::string_view(*s).substr(0, s->find('\n')));
-      if (v && *v > 0 && *v < 64) return int(*v);
-    }
-    return CAP_LAST_CAP;
-  }();
-  return last;
-}
-
 bool has_key(const std::vector<std::string>& env, std::string_view key_eq) {
   for (const auto& e : env)
     if (starts_with(e, key_eq)) return true;
   return false;
+}
+
+// Capabilities, seccomp, no_new_privs, rlimits, sysctls, extra groups and
+// namespace joins into ChildArgs. A deferred init gets capabilities,
+// seccomp and no_new_privs with its release (late.h): none here.
+Result<void> prepare_security(const Spec& spec, Prepared* out) {
+  const Security& sec = spec.security;
+  ChildArgs& a = out->args;
+  bool exec = spec.join_pidfd >= 0;
+  a.cap_keep = effective_capabilities(sec);
+  a.cap_last = cap_last_cap();
+  if (uint64_t missing = sec.capabilities & ~all_capabilities() & ~(~uint64_t(0) << (a.cap_last + 1));
+      missing && !sec.privileged)
+  {
+    std::string names;
+    for (const auto& n : capability_names(missing)) names += (names.empty() ? "" : ", ") + n;
+    return Error::invalid("container {}: {} not in berthd's own bounding set, so it cannot be given",
+                          spec.id.substr(0, 12), names);
+  }
+  a.no_new_privs = sec.no_new_privileges;
+  bool filtered = !sec.privileged && sec.seccomp != Security::Seccomp::kUnconfined;
+  if (filtered && !spec.deferred) {
+    const auto& profile = sec.seccomp == Security::Seccomp::kProfile ? sec.seccomp_profile : default_seccomp_profile();
+    auto prog = compile_seccomp(profile, a.cap_keep);
+    if (!prog) return std::move(prog.error()).context("container {}", spec.id.substr(0, 12));
+    out->seccomp = std::move(*prog);
+    a.seccomp_filter = out->seccomp->filter.data();
+    a.seccomp_len = static_cast<unsigned short>(out->seccomp->filter.size());
+  }
+  out->rlimits = sec.rlimits;
+  a.rlimits = out->rlimits.data();
+  a.rlimit_count = out->rlimits.size();
+  out->group_add_strings = sec.group_add;
+  for (const auto& g : out->group_add_strings) out->group_add.push_back(g.c_str());
+  a.user.extra_groups = out->group_add.data();
+  a.user.extra_group_count = out->group_add.size();
+  if (exec) return ok();  // the container's namespaces, sysctls and hostname are there already
+  for (const auto& [k, v] : sec.sysctls) {
+    out->sysctl_path_strings.push_back(sysctl_proc_path(k));
+    out->sysctl_value_strings.push_back(v);
+  }
+  for (size_t i = 0; i < out->sysctl_path_strings.size(); i++) {
+    out->sysctl_paths.push_back(out->sysctl_path_strings[i].c_str());
+    out->sysctl_values.push_back(out->sysctl_value_strings[i].c_str());
+  }
+  a.sysctl_paths = out->sysctl_paths.data();
+  a.sysctl_values = out->sysctl_values.data();
+  a.sysctl_count = out->sysctl_paths.size();
+  a.join_ipc_pidfd = sec.join_ipc_pidfd;
+  a.set_hostname = !sec.host_uts;
+  return ok();
 }
 
 void prepare_argv_env(const Spec& spec, Prepared* out) {
@@ -104,14 +145,7 @@ std::vector<std::string> exec_candidates(const std::string& arg0, const std::vec
   return out;
 }
 
-uint64_t default_capabilities() {
-  const int caps[] = {CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FSETID,          CAP_FOWNER,     CAP_MKNOD,
-                      CAP_NET_RAW, CAP_SETGID,      CAP_SETUID,          CAP_SETFCAP,    CAP_SETPCAP,
-                      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL,    CAP_AUDIT_WRITE};
-  uint64_t mask = 0;
-  for (int c : caps) mask |= uint64_t(1) << c;
-  return mask;
-}
+uint64_t effective_capabilities(const Security& s) { return s.privileged ? all_capabilities() : s.capabilities; }
 
 Result<void> prepare(const Spec& spec, Prepared* out, bool child_buffers) {
   BERTH_TRY_VOID(validate(spec));
@@ -143,6 +177,7 @@ Result<void> prepare(const Spec& spec, Prepared* out, bool child_buffers) {
   a.plan = exec ? nullptr : &out->plan;
   a.user = query_of(out->user);
   a.deferred = spec.deferred && !exec;
+  BERTH_TRY_VOID(prepare_security(spec, out));
   if (out->buffers) {
     a.passwd_buf = out->buffers.get();
     a.group_buf = a.passwd_buf + kUserFileMax;
@@ -153,8 +188,6 @@ Result<void> prepare(const Spec& spec, Prepared* out, bool child_buffers) {
   a.exec_path_count = out->exec_paths.size();
   a.path_lookup = spec.args[0].find('/') == std::string::npos;
   a.cwd = out->cwd.c_str();
-  a.cap_keep = default_capabilities();
-  a.cap_last = cap_last_cap();
   a.tty = spec.tty;
   a.tty_rows = spec.tty_rows;
   a.tty_cols = spec.tty_cols;

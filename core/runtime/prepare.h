@@ -8,7 +8,7 @@
 // only has to outlive the clone3 call. It is neither copyable nor movable:
 // ChildArgs points into it.
 //
-// exec_candidates() and default_capabilities() are pure, for unit tests.
+// exec_candidates() is pure, for unit tests.
 // Any thread (spawn's caller's).
 #pragma once
 
@@ -18,7 +18,9 @@
 #include <vector>
 
 #include "core/base/result.h"
+#include "core/runtime/capabilities.h"
 #include "core/runtime/mount_plan.h"
+#include "core/runtime/seccomp.h"
 #include "core/runtime/spec.h"
 #include "core/runtime/user.h"
 
@@ -35,6 +37,8 @@ struct ChildArgs {
   int stdio[3] = {-1, -1, -1};       // -1: /dev/null inside the container
   int netns_fd = -1;                 // >= 0: setns() into it first, then close it
   int join_pidfd = -1;               // exec: >= 0, setns() into this process's namespaces
+  int join_ipc_pidfd = -1;           // >= 0: setns(CLONE_NEWIPC) into this process's, before the mounts
+  bool set_hostname = true;          // false with the host's UTS namespace
   bool unshare_cgroupns = false;     // true unless clone3 already made it
   bool loopback_up = false;          // netns new from clone3: bring lo up (a pooled one has it up)
   const char* hostname = nullptr;
@@ -53,6 +57,19 @@ struct ChildArgs {
   const char* cwd = nullptr;
   uint64_t cap_keep = 0;             // capability bits kept (bounding, and effective for root)
   int cap_last = 0;                  // /proc/sys/kernel/cap_last_cap
+  bool no_new_privs = false;         // prctl(PR_SET_NO_NEW_PRIVS) before the user switch
+  // The compiled seccomp program (none: unconfined). Loaded before the user
+  // switch without no_new_privs (loading then needs CAP_SYS_ADMIN, which
+  // root still has), else last before execve; see child.cc.
+  const sock_filter* seccomp_filter = nullptr;
+  unsigned short seccomp_len = 0;
+  const Rlimit* rlimits = nullptr;   // setrlimit each, before the capability drop
+  size_t rlimit_count = 0;
+  // Sysctls: paths relative to /proc/sys ("net/ipv4/ip_forward") and
+  // values, written after release through the procfs the plan mounted.
+  const char* const* sysctl_paths = nullptr;
+  const char* const* sysctl_values = nullptr;
+  size_t sysctl_count = 0;
   bool tty = false;                  // open a pty, send its master on sync_fd (child.cc)
   unsigned short tty_rows = 0, tty_cols = 0;
   // Spec::deferred: hostname, cwd, user, argv, envp, exec paths, caps, tty
@@ -78,6 +95,10 @@ struct Prepared {
   std::vector<char*> argv, envp;
   std::vector<const char*> exec_paths;
   std::unique_ptr<char[]> buffers;   // passwd, group, home, late (uninitialized on purpose)
+  std::shared_ptr<const SeccompProgram> seccomp;
+  std::vector<Rlimit> rlimits;
+  std::vector<std::string> sysctl_path_strings, sysctl_value_strings, group_add_strings;
+  std::vector<const char*> sysctl_paths, sysctl_values, group_add;
 };
 
 // Validates `spec` and fills `out` (fds in args are left for spawn to set).
@@ -91,7 +112,8 @@ Result<void> prepare(const Spec& spec, Prepared* out, bool child_buffers = true)
 // absent; an empty entry means the working directory, as in Go's LookPath).
 std::vector<std::string> exec_candidates(const std::string& arg0, const std::vector<std::string>& env);
 
-// Docker's default capability set for containers, as a bit mask.
-uint64_t default_capabilities();
+// The capability set a container (or exec) with `s` gets: every one when
+// privileged, else s.capabilities, limited to the running kernel's.
+uint64_t effective_capabilities(const Security& s);
 
 }  // namespace berth::runtime

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -49,7 +50,13 @@ Result<Channels> open_channels(bool sibling) {
 uint64_t clone_flags(const Spec& spec) {
   if (spec.join_pidfd >= 0)  // exec: existing namespaces, an existing cgroup
     return CLONE_PIDFD | (spec.cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0) | (spec.sibling ? CLONE_PARENT : 0);
-  uint64_t f = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+  const Security& sec = spec.security;
+  uint64_t f = CLONE_PIDFD | CLONE_NEWNS;
+  // --pid host / container:X (joined around clone3 by the caller's
+  // thread), --uts host, --ipc host / container:X (the child joins X's).
+  if (!sec.host_pid && sec.join_pid_pidfd < 0) f |= CLONE_NEWPID;
+  if (!sec.host_uts) f |= CLONE_NEWUTS;
+  if (!sec.host_ipc && sec.join_ipc_pidfd < 0) f |= CLONE_NEWIPC;
   if (spec.sibling) f |= CLONE_PARENT;
   if (spec.new_netns && spec.netns_fd < 0) f |= CLONE_NEWNET;  // else the child joins netns_fd
   // With CLONE_INTO_CGROUP the child starts in its cgroup, so a cgroup
@@ -107,6 +114,30 @@ class PidnsForChildren {
   int own_;
 };
 
+// CVE-2019-5736: a child cloned into a running container's pid namespace
+// (exec, --pid container:X) is visible to that container's processes, and
+// until its execve it is a copy of berthd: /proc/<pid>/exe would open
+// berthd's binary. Made non-dumpable, its /proc files need CAP_SYS_PTRACE
+// over it (ptrace access mode checks, proc(5)), which containers lack by
+// default. The flag is set on this process just around clone3, so the
+// child has it from its first instruction (fork copies it: the dumpable
+// bits live in the mm and are copied with it), and execve resets it for
+// the container's command. Restored afterwards for berthd.
+class NotDumpable {
+ public:
+  explicit NotDumpable(bool active) : old_(active ? ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) : -1) {
+    if (old_ > 0) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  }
+  ~NotDumpable() {
+    if (old_ > 0) ::prctl(PR_SET_DUMPABLE, old_, 0, 0, 0);
+  }
+  NotDumpable(const NotDumpable&) = delete;
+  NotDumpable& operator=(const NotDumpable&) = delete;
+
+ private:
+  int old_;
+};
+
 }  // namespace
 
 Result<Process> spawn(const Spec& spec) {
@@ -119,10 +150,14 @@ Result<Process> spawn(const Spec& spec) {
 
   int pidfd = -1;
   pid_t pid;
-  if (spec.join_pidfd >= 0) {
-    auto pidns = BERTH_TRY(PidnsForChildren::enter(spec.join_pidfd));
+  int join_pid = spec.join_pidfd >= 0 ? spec.join_pidfd : spec.security.join_pid_pidfd;
+  if (join_pid >= 0) {
+    auto pidns = BERTH_TRY(PidnsForChildren::enter(join_pid));
+    NotDumpable hidden(true);
     pid = clone_child(spec, prep.args, &pidfd);
-    if (pid < 0) return Error::sys(errno, "clone3 exec process in container {}", spec.id.substr(0, 12));
+    if (pid < 0 && spec.join_pidfd >= 0)
+      return Error::sys(errno, "clone3 exec process in container {}", spec.id.substr(0, 12));
+    if (pid < 0) return Error::sys(errno, "clone3 init of container {}", spec.id.substr(0, 12));
   } else {
     pid = clone_child(spec, prep.args, &pidfd);
     if (pid < 0) return Error::sys(errno, "clone3 init of container {}", spec.id.substr(0, 12));

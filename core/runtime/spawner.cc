@@ -49,6 +49,78 @@ Mount mount_from_json(const Json& j) {
   return m;
 }
 
+Json condition_to_json(const SeccompFilterCondition& c) {
+  return {{"caps", c.caps}, {"arches", c.arches}, {"kmaj", c.min_kernel_major}, {"kmin", c.min_kernel_minor}};
+}
+SeccompFilterCondition condition_from_json(const Json& j) {
+  return {j.at("caps"), j.at("arches").get<std::vector<std::string>>(), j.at("kmaj"), j.at("kmin")};
+}
+
+Json profile_to_json(const SeccompProfile& p) {
+  Json rules = Json::array();
+  for (const SeccompRule& r : p.syscalls) {
+    Json args = Json::array();
+    for (const SeccompArg& a : r.args) args.push_back({a.index, a.value, a.value_two, int(a.op)});
+    rules.push_back({{"names", r.names}, {"action", int(r.action)}, {"errno", r.errno_ret}, {"args", args},
+                     {"includes", condition_to_json(r.includes)}, {"excludes", condition_to_json(r.excludes)}});
+  }
+  return {{"action", int(p.default_action)}, {"errno", p.default_errno}, {"arches", p.architectures},
+          {"rules", rules}};
+}
+std::shared_ptr<const SeccompProfile> profile_from_json(const Json& j) {
+  auto p = std::make_shared<SeccompProfile>();
+  p->default_action = SeccompAction(j.at("action").get<int>());
+  p->default_errno = j.at("errno");
+  p->architectures = j.at("arches").get<std::vector<std::string>>();
+  for (const Json& r : j.at("rules")) {
+    SeccompRule rule;
+    rule.names = r.at("names").get<std::vector<std::string>>();
+    rule.action = SeccompAction(r.at("action").get<int>());
+    rule.errno_ret = r.at("errno");
+    for (const Json& a : r.at("args")) rule.args.push_back({a[0], a[1], a[2], SeccompOp(a[3].get<int>())});
+    rule.includes = condition_from_json(r.at("includes"));
+    rule.excludes = condition_from_json(r.at("excludes"));
+    p->syscalls.push_back(std::move(rule));
+  }
+  return p;
+}
+
+// Security without its pidfds (they travel as SCM_RIGHTS); the default
+// profile by name, a custom one whole (the spawner compiles and caches it,
+// runtime/seccomp.h).
+Json security_to_json(const Security& s) {
+  Json devices = Json::array(), rlimits = Json::array();
+  for (const Device& d : s.devices)
+    devices.push_back({d.path, std::string(1, d.type), d.major, d.minor, d.file_mode, d.uid, d.gid, d.host_path,
+                       d.permissions});
+  for (const Rlimit& r : s.rlimits) rlimits.push_back({r.resource, r.soft, r.hard});
+  return {{"caps", s.capabilities}, {"privileged", s.privileged}, {"nnp", s.no_new_privileges},
+          {"seccomp", int(s.seccomp)}, {"profile", s.seccomp_profile ? profile_to_json(*s.seccomp_profile) : Json()},
+          {"unmasked", s.unmasked_paths}, {"devices", devices}, {"rlimits", rlimits}, {"sysctls", s.sysctls},
+          {"shm_size", s.shm_size}, {"group_add", s.group_add}, {"host_pid", s.host_pid}, {"host_ipc", s.host_ipc},
+          {"host_uts", s.host_uts}, {"shm_dir", s.shm_dir}};
+}
+Security security_from_json(const Json& j) {
+  Security s;
+  s.capabilities = j.at("caps");
+  s.privileged = j.at("privileged");
+  s.no_new_privileges = j.at("nnp");
+  s.seccomp = Security::Seccomp(j.at("seccomp").get<int>());
+  if (!j.at("profile").is_null()) s.seccomp_profile = profile_from_json(j.at("profile"));
+  s.unmasked_paths = j.at("unmasked");
+  for (const Json& d : j.at("devices"))
+    s.devices.push_back({d[0], d[1].get<std::string>().at(0), d[2], d[3], d[4], d[5], d[6], d[7], d[8]});
+  for (const Json& r : j.at("rlimits")) s.rlimits.push_back({r[0], r[1], r[2]});
+  s.sysctls = j.at("sysctls").get<std::vector<std::pair<std::string, std::string>>>();
+  s.shm_size = j.at("shm_size");
+  s.group_add = j.at("group_add").get<std::vector<std::string>>();
+  s.host_pid = j.at("host_pid");
+  s.host_ipc = j.at("host_ipc");
+  s.host_uts = j.at("host_uts");
+  s.shm_dir = j.at("shm_dir");
+  return s;
+}
+
 // The Spec without its fds: those travel as SCM_RIGHTS.
 Json spec_to_json(const Spec& s) {
   Json mounts = Json::array();
@@ -60,7 +132,9 @@ Json spec_to_json(const Spec& s) {
           {"mounts", mounts},   {"tty", s.tty},               {"tty_rows", s.tty_rows},
           {"tty_cols", s.tty_cols}, {"deferred", s.deferred},
           {"netns", s.netns_fd >= 0}, {"cgroup", s.cgroup_fd >= 0}, {"join", s.join_pidfd >= 0},
-          {"stdin", s.stdin_fd >= 0}, {"stdout", s.stdout_fd >= 0}, {"stderr", s.stderr_fd >= 0}};
+          {"stdin", s.stdin_fd >= 0}, {"stdout", s.stdout_fd >= 0}, {"stderr", s.stderr_fd >= 0},
+          {"security", security_to_json(s.security)}, {"join_pid", s.security.join_pid_pidfd >= 0},
+          {"join_ipc", s.security.join_ipc_pidfd >= 0}};
 }
 
 Spec spec_from_json(const Json& j) {
@@ -82,10 +156,11 @@ Spec spec_from_json(const Json& j) {
   s.tty_rows = j.at("tty_rows");
   s.tty_cols = j.at("tty_cols");
   s.deferred = j.at("deferred");
+  s.security = security_from_json(j.at("security"));
   return s;
 }
 
-// One message with up to three fds. Blocking.
+// One message with up to FdMessage::kMaxFds fds. Blocking.
 Result<void> send_message(int sock, const std::string& data, const std::vector<int>& fds) {
   FdMessage m(const_cast<char*>(data.data()), data.size());
   m.put_fds(fds.data(), int(fds.size()));
@@ -128,6 +203,8 @@ std::pair<std::string, std::vector<unique_fd>> serve(const std::string& request,
     spec.stdin_fd = take(j.at("stdin"));
     spec.stdout_fd = take(j.at("stdout"));
     spec.stderr_fd = take(j.at("stderr"));
+    spec.security.join_pid_pidfd = take(j.at("join_pid"));
+    spec.security.join_ipc_pidfd = take(j.at("join_ipc"));
     spec.sibling = true;
     auto p = spawn(spec);
     if (p) {
@@ -187,7 +264,8 @@ Spawner::~Spawner() {
 Result<Process> Spawner::spawn(const Spec& spec) {
   std::lock_guard lock(mu_);
   std::vector<int> fds;
-  for (int fd : {spec.netns_fd, spec.cgroup_fd, spec.join_pidfd, spec.stdin_fd, spec.stdout_fd, spec.stderr_fd})
+  for (int fd : {spec.netns_fd, spec.cgroup_fd, spec.join_pidfd, spec.stdin_fd, spec.stdout_fd, spec.stderr_fd,
+                 spec.security.join_pid_pidfd, spec.security.join_ipc_pidfd})
     if (fd >= 0) fds.push_back(fd);
   if (auto sent = send_message(sock_.get(), spec_to_json(spec).dump(), fds); !sent)
     return Error::not_found("the spawner is gone: {}", sent.error().message());

@@ -20,8 +20,9 @@
 // spawner (the reactor thread, alive as long as berthd).
 //
 // Protocol, on a SOCK_SEQPACKET socketpair, one request at a time: the Spec
-// as JSON, with its fds (netns, cgroup, join pidfd, stdin, stdout, stderr,
-// those >= 0, in that order) as SCM_RIGHTS; the answer {"pid": N} with the
+// as JSON (its Security and a custom seccomp profile included), with its
+// fds (netns, cgroup, join pidfd, stdin, stdout, stderr, the pid and ipc
+// namespaces' pidfds to join; those >= 0, in that order) as SCM_RIGHTS; the answer {"pid": N} with the
 // pidfd, sync socket and error pipe as SCM_RIGHTS, or {"error": message,
 // "code": n, "errno": n}.
 //

@@ -6,16 +6,21 @@
 // and /etc/group, both done inside the container after pivot_root.
 //
 // A Spec is a plain value; any thread. spawn() copies what it needs, so the
-// Spec may be destroyed once spawn() returns. The stdio fds, netns_fd and
-// cgroup_fd stay owned by the caller (close them after spawn() returns: the
-// child got its own copies at clone3, and no fd but 0..2 reaches the
-// container's command).
+// Spec may be destroyed once spawn() returns. The stdio fds, netns_fd,
+// cgroup_fd and the pidfds in Security stay owned by the caller (close them
+// after spawn() returns: the child got its own copies at clone3, and no fd
+// but 0..2 reaches the container's command). Security's seccomp profile is
+// shared and never modified.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/runtime/capabilities.h"
+#include "core/runtime/seccomp_profile.h"
 
 namespace berth::runtime {
 
@@ -41,6 +46,65 @@ struct Mount {
   std::vector<std::pair<std::string, std::string>> options;   // kTmpfs: size, mode, uid, gid, nr_inodes...
 };
 
+// A device node made in the container's /dev (--device), resolved on the
+// host by resolve_devices() (devices.h): the node's type, numbers, mode
+// and owner are the host node's. The devices cgroup must allow it too
+// (device_cgroup_rules(), devices.h): that is the caller's cgroup setup.
+struct Device {
+  std::string path;                 // in the container: absolute, clean, under /dev
+  char type = 'c';                  // 'c' or 'b'
+  uint32_t major = 0, minor = 0;
+  uint32_t file_mode = 0666;        // permission bits of the node
+  uint32_t uid = 0, gid = 0;
+  std::string host_path;            // bound instead when mknod is not allowed (EPERM)
+  std::string permissions = "rwm";  // the cgroup access Docker's --device gives (r, w, m)
+  bool operator==(const Device&) const = default;
+};
+
+// setrlimit(2) in the container (--ulimit).
+struct Rlimit {
+  int resource = 0;                 // RLIMIT_*
+  uint64_t soft = 0, hard = 0;      // RLIM_INFINITY for unlimited
+  bool operator==(const Rlimit&) const = default;
+};
+
+// How a container is confined: capabilities, seccomp, no_new_privs, device
+// nodes, masked paths, limits, sysctls and namespaces. The defaults are
+// Docker's defaults. Resolved by the caller: capability names are a mask
+// (container_capabilities(), capabilities.h), a seccomp profile file is a
+// parsed SeccompProfile, devices are stat'ed host nodes.
+struct Security {
+  enum class Seccomp { kDefault, kUnconfined, kProfile };
+  // Docker's default set (capabilities.h); ignored when privileged.
+  uint64_t capabilities = kDefaultCapabilities;
+  // --privileged: every capability, no seccomp filter, /sys and /proc/sys
+  // writable, no masked or read-only paths, every host device node made in
+  // /dev (the devices cgroup allowing all is the caller's part).
+  bool privileged = false;
+  bool no_new_privileges = false;         // --security-opt no-new-privileges
+  Seccomp seccomp = Seccomp::kDefault;    // kDefault: default_seccomp_profile()
+  std::shared_ptr<const SeccompProfile> seccomp_profile;   // kProfile
+  bool unmasked_paths = false;            // --security-opt systempaths=unconfined
+  std::vector<Device> devices;            // --device
+  std::vector<Rlimit> rlimits;            // --ulimit
+  // --sysctl "net.ipv4.ip_forward" -> "1": namespaced ones only
+  // (validate_sysctl(), security.h), written through the container's own
+  // procfs before /proc/sys is made read-only for it.
+  std::vector<std::pair<std::string, std::string>> sysctls;
+  int64_t shm_size = 0;                   // bytes of /dev/shm; 0: 64 MiB
+  // --group-add: group names (looked up in the container's /etc/group, as
+  // the user is) or numeric gids, added to the user's supplementary groups.
+  std::vector<std::string> group_add;
+  // Namespaces: --pid/--ipc/--uts host share berthd's; a pidfd >= 0
+  // (--pid/--ipc container:X) joins that process's (the caller owns it).
+  bool host_pid = false, host_ipc = false, host_uts = false;
+  int join_pid_pidfd = -1, join_ipc_pidfd = -1;
+  // /dev/shm as a bind of this host directory instead of a tmpfs of its
+  // own: an --ipc shareable container's and its joiners' (make_shm(),
+  // security.h). --ipc host binds the host's /dev/shm by itself.
+  std::string shm_dir;
+};
+
 struct Spec {
   std::string id;                        // container id (64 hex), for naming only
   std::vector<std::string> lower_dirs;   // image layer dirs, LOWEST first (at least one)
@@ -63,6 +127,11 @@ struct Spec {
   // ignored), and the master comes back with receive_pty() (spawn.h).
   bool tty = false;
   unsigned short tty_rows = 0, tty_cols = 0;   // initial window size; 0: the kernel's (0x0)
+  // Capabilities, seccomp, devices, limits, namespaces. An exec (join_pidfd)
+  // takes the container's (the caller copies them): its capabilities,
+  // seccomp, no_new_privs, rlimits and group_add apply; what concerns
+  // namespaces and mounts is the init's already.
+  Security security;
 
   // Deferred (a warm init, core/engine): spawn() makes the namespaces, runs
   // the mount plan but for the working directory, and stops there; args,

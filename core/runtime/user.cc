@@ -181,6 +181,15 @@ UserLookup resolve_user(const UserQuery& req, const char* passwd, size_t passwd_
   }
   add_group(out, out->gid);
   if (found && pw.name.n > 0) add_member_groups(group, group_len, pw.name, out);
+  for (size_t i = 0; i < req.extra_group_count; i++) {
+    Span g{req.extra_groups[i], std::strlen(req.extra_groups[i])};
+    uint32_t gid;
+    if (!parse_id(g, &gid) && !find_group_gid(group, group_len, g, &gid)) {
+      out->missing_extra = i;
+      return UserLookup::kExtraGroupNotFound;
+    }
+    add_group(out, gid);
+  }
   return UserLookup::kOk;
 }
 

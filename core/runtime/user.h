@@ -14,7 +14,8 @@
 //   - a name must be in /etc/passwd ("unable to find user NAME: no matching
 //     entries in passwd file"); a group name must be in /etc/group;
 //   - supplementary groups: the primary gid plus every group in /etc/group
-//     that lists the user's name as a member.
+//     that lists the user's name as a member, plus the --group-add ones
+//     (a numeric gid as is, a name looked up in /etc/group).
 // Missing files read as empty. Any thread.
 #pragma once
 
@@ -50,6 +51,8 @@ struct UserQuery {
   const char* group = "";   // name, or "" when numeric
   size_t group_len = 0;
   uint32_t gid = 0;
+  const char* const* extra_groups = nullptr;   // --group-add: names or gids, NUL-terminated
+  size_t extra_group_count = 0;
 };
 // Views into `req`, which must outlive the result.
 UserQuery query_of(const UserRequest& req);
@@ -63,9 +66,10 @@ struct ResolvedUser {
   gid_t groups[kMaxGroups];
   size_t group_count = 0;
   char home[kMaxHome];      // NUL-terminated; "/" when passwd has no entry
+  size_t missing_extra = 0; // kExtraGroupNotFound: index into extra_groups
 };
 
-enum class UserLookup { kOk, kUserNotFound, kGroupNotFound };
+enum class UserLookup { kOk, kUserNotFound, kGroupNotFound, kExtraGroupNotFound };
 
 // Async-signal-safe. `passwd`/`group` are file images (not NUL-terminated).
 UserLookup resolve_user(const UserQuery& req, const char* passwd, size_t passwd_len,

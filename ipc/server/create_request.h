@@ -6,19 +6,16 @@
 
 #include "core/base/result.h"
 #include "core/engine/container.h"
+#include "core/engine/json_fields.h"
 #include "ipc/server/json_util.h"
 
 namespace berth::ipc {
 
 Result<engine::CreateSpec> parse_create_request(const std::string& body, const std::string& name);
 
-// Docker's StrSlice: null or absent (empty, *set false), a string, or an
-// array of strings.
-Result<std::vector<std::string>> str_slice(const nlohmann::json& j, const char* field, bool* set);
-// A string field ("" when null or absent) and a boolean one (`dflt` then);
-// other types are 400s naming the field.
-Result<std::string> str_field(const nlohmann::json& j, const char* field);
-Result<bool> bool_field(const nlohmann::json& j, const char* field, bool dflt);
+using engine::bool_field;
+using engine::str_field;
+using engine::str_slice;
 
 // The resource fields of a HostConfig (create) or an UpdateConfig (update):
 // Memory, MemorySwap, MemoryReservation, NanoCpus, CpuShares, CpuPeriod,

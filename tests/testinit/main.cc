@@ -22,10 +22,28 @@
 //   id                     print "uid gid"
 //   groups                 print the supplementary group ids, space separated
 //   sleep SECONDS          sleep, then exit 0
+//   syscall NAME...        try each syscall with harmless arguments and print
+//                          "NAME: ok" or "NAME: EPERM" (the errno's name); names:
+//                          keyctl add_key request_key perf_event_open io_uring_setup
+//                          personality-norandom personality-query bpf userfaultfd
+//                          clone3 unshare-user mount kexec_load open_by_handle_at
+//                          socket-vsock socket-inet mkdir chroot
+//   open PATH r|w|rw       open PATH and print "open: ok" or "open: EACCES"...
+//   readkey DESC           find the "user" key DESC in the user keyring and print
+//                          "readkey: PAYLOAD" (or the errno's name)
+//   pause-print            print "ready", then sleep until killed
 //
 // Exit status 2 for usage errors, 1 for failed system calls.
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +210,108 @@ int cmd_groups() {
   return 0;
 }
 
+const char* errno_name(int e) {
+  const char* n = strerrorname_np(e);
+  return n ? n : "E?";
+}
+
+// One raw syscall; returns 0 or an errno. What succeeds is undone (fds
+// closed, the persona restored); unshare-user leaves this process in a new
+// user namespace, which ends with it.
+int try_syscall(const char* name) {
+  long r = -1;
+  errno = 0;
+  if (!strcmp(name, "keyctl")) {
+    r = syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -4 /* KEY_SPEC_USER_KEYRING */, 0);
+  } else if (!strcmp(name, "add_key")) {
+    r = syscall(SYS_add_key, "user", "berth-test", "x", 1, -2 /* KEY_SPEC_PROCESS_KEYRING */);
+  } else if (!strcmp(name, "request_key")) {
+    r = syscall(SYS_request_key, "user", "berth-test-none", nullptr, 0);
+  } else if (!strcmp(name, "perf_event_open")) {
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_CPU_CLOCK;
+    attr.exclude_kernel = 1;
+    r = syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0);
+    if (r >= 0) close(int(r));
+  } else if (!strcmp(name, "io_uring_setup")) {
+    char params[120];
+    memset(params, 0, sizeof params);
+    r = syscall(SYS_io_uring_setup, 1, params);
+    if (r >= 0) close(int(r));
+  } else if (!strcmp(name, "personality-norandom")) {
+    r = syscall(SYS_personality, ADDR_NO_RANDOMIZE);
+    if (r >= 0) syscall(SYS_personality, r);
+  } else if (!strcmp(name, "personality-query")) {
+    r = syscall(SYS_personality, 0xffffffffUL);
+  } else if (!strcmp(name, "bpf")) {
+    char attr[128];
+    memset(attr, 0, sizeof attr);
+    r = syscall(SYS_bpf, 0 /* BPF_MAP_CREATE */, attr, sizeof attr);
+    if (r >= 0) close(int(r));
+  } else if (!strcmp(name, "userfaultfd")) {
+    r = syscall(SYS_userfaultfd, O_CLOEXEC);
+    if (r >= 0) close(int(r));
+  } else if (!strcmp(name, "clone3")) {
+    r = syscall(SYS_clone3, nullptr, 0);  // EINVAL from the kernel, ENOSYS from a filter
+  } else if (!strcmp(name, "unshare-user")) {
+    r = syscall(SYS_unshare, CLONE_NEWUSER);
+  } else if (!strcmp(name, "mount")) {
+    r = syscall(SYS_mount, "berth", "/tmp", "tmpfs", 0, nullptr);
+    if (r == 0) umount2("/tmp", MNT_DETACH);
+  } else if (!strcmp(name, "kexec_load")) {
+    r = syscall(SYS_kexec_load, 0, 0, nullptr, 0);
+  } else if (!strcmp(name, "open_by_handle_at")) {
+    char handle[136];
+    memset(handle, 0, sizeof handle);
+    r = syscall(SYS_open_by_handle_at, AT_FDCWD, handle, O_RDONLY);
+    if (r >= 0) close(int(r));
+  } else if (!strcmp(name, "socket-vsock")) {
+    r = socket(40 /* AF_VSOCK */, SOCK_STREAM, 0);
+    if (r >= 0) close(int(r));
+  } else if (!strcmp(name, "socket-inet")) {
+    r = socket(AF_INET, SOCK_DGRAM, 0);
+    if (r >= 0) close(int(r));
+  } else if (!strcmp(name, "mkdir")) {
+    r = mkdir("/tmp/berth-testinit-dir", 0755);
+    if (r == 0) rmdir("/tmp/berth-testinit-dir");
+  } else if (!strcmp(name, "chroot")) {
+    r = chroot("/");
+  } else {
+    return -1;
+  }
+  return r < 0 ? errno : 0;
+}
+
+int cmd_syscalls(int argc, char** argv) {
+  for (int i = 2; i < argc; i++) {
+    int e = try_syscall(argv[i]);
+    if (e < 0) return usage();
+    printf("%s: %s\n", argv[i], e ? errno_name(e) : "ok");
+  }
+  return 0;
+}
+
+int cmd_open(const char* path, const char* mode) {
+  int flags = !strcmp(mode, "r") ? O_RDONLY : !strcmp(mode, "w") ? O_WRONLY : !strcmp(mode, "rw") ? O_RDWR : -1;
+  if (flags < 0) return usage();
+  int fd = open(path, flags | O_CLOEXEC | O_NONBLOCK);
+  printf("open: %s\n", fd >= 0 ? "ok" : errno_name(errno));
+  if (fd >= 0) close(fd);
+  return 0;
+}
+
+int cmd_readkey(const char* desc) {
+  long key = syscall(SYS_keyctl, 10 /* KEYCTL_SEARCH */, -4 /* KEY_SPEC_USER_KEYRING */, "user", desc, 0);
+  char buf[256];
+  long n = key < 0 ? -1 : syscall(SYS_keyctl, 11 /* KEYCTL_READ */, key, buf, sizeof buf - 1);
+  if (n < 0) return printf("readkey: %s\n", errno_name(errno)), 0;
+  buf[n < long(sizeof buf) - 1 ? n : long(sizeof buf) - 1] = '\0';
+  return printf("readkey: %s\n", buf), 0;
+}
+
 int run(int argc, char** argv) {
   if (argc < 2) return usage();
   const char* v = argv[1];
@@ -225,6 +345,14 @@ int run(int argc, char** argv) {
   if (!strcmp(v, "id")) return printf("%u %u\n", unsigned(getuid()), unsigned(getgid())), 0;
   if (!strcmp(v, "groups")) return cmd_groups();
   if (!strcmp(v, "sleep")) return sleep(unsigned(arg_num(argc, argv, 2, 0))), 0;
+  if (!strcmp(v, "syscall")) return cmd_syscalls(argc, argv);
+  if (!strcmp(v, "open")) return argc < 4 ? usage() : cmd_open(argv[2], argv[3]);
+  if (!strcmp(v, "readkey")) return argc < 3 ? usage() : cmd_readkey(argv[2]);
+  if (!strcmp(v, "pause-print")) {
+    printf("ready\n");
+    fflush(stdout);
+    for (;;) pause();
+  }
   return usage();
 }
 
