@@ -14,8 +14,12 @@
 // DIRECTLY inside the container's network namespace (IFLA_NET_NS_FD in the
 // RTM_NEWLINK request; moving a link afterwards costs an RCU barrier per
 // container), named eth0 (or eth1...), MAC 02:42:<ip>, up; the host end,
-// named veth_name(container id, n), is enslaved to a bridge with free ports
-// and up. Inside the container: the address, lo up, the default route via
+// named veth_name(container id, n), is enslaved to a bridge with free ports,
+// in hairpin mode, and up. Hairpin mode (as Kubernetes' kubelet and Docker
+// without its userland proxy set it) lets a frame leave by the port it came
+// in: with br_netfilter (bridge-nf-call-iptables=1, the default wherever
+// the module is loaded or built in), a container's packet to its own
+// published port is DNATed at the bridge and sent back out its own port. Inside the container: the address, lo up, the default route via
 // the gateway. IPv6 is switched off in the container (its "default"
 // devconf, before eth0 exists) and on the host end (addr_gen_mode none
 // before it goes up): an IPv4 network gets no link-local addresses, DAD or

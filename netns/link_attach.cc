@@ -155,8 +155,8 @@ std::vector<Result<Attached>> BridgeNetwork::attach(std::span<const Attachment> 
     }
   }
 
-  // Host side, batch B: no IPv6 link-local, up, the peer's index, and the
-  // container's permanent neighbour entry on the root.
+  // Host side, batch B: no IPv6 link-local, up, the peer's index, the
+  // container's permanent neighbour entry on the root, hairpin mode.
   order.clear();
   for (auto& r : runs) {
     if (r.error) continue;
@@ -166,16 +166,18 @@ std::vector<Result<Attached>> BridgeNetwork::attach(std::span<const Attachment> 
     b.add(msg::get_link(h), "look up " + h);
     b.add(msg::new_neigh(root_ifindex_, r.req->ip, r.done.mac),
           fmt::format("add neighbour {} on {}", to_string(r.req->ip), opts_.name));
+    b.add(msg::set_hairpin(h), "set hairpin mode on " + h);
     order.push_back(&r);
   }
+  constexpr size_t kPerPort = 5;
   res = b.run(sock_, [&](size_t i, const nlmsghdr* h) {
-    if (i % 4 != 2) return;
+    if (i % kPerPort != 2) return;
     auto l = msg::parse_link(h);
-    order[i / 4]->done.host_ifindex = l.ifindex;
-    order[i / 4]->peer_ifindex = l.link;
+    order[i / kPerPort]->done.host_ifindex = l.ifindex;
+    order[i / kPerPort]->peer_ifindex = l.link;
   });
   for (size_t i = 0; i < res.size(); i++)
-    if (!res[i]) fail(*order[i / 4], std::move(res[i].error()));
+    if (!res[i]) fail(*order[i / kPerPort], std::move(res[i].error()));
 
   // Inside each container: lo and eth0 up, the address, the gateway's permanent
   // neighbour entry, the default route; one sendmsg per container.

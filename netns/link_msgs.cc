@@ -96,6 +96,17 @@ nl::Msg set_master(const std::string& name, int master_ifindex) {
   return m;
 }
 
+nl::Msg set_hairpin(const std::string& name) {
+  nl::Msg m = link_msg(RTM_NEWLINK, 0, name);
+  void* info = m.begin(IFLA_LINKINFO);
+  m.put_string(IFLA_INFO_SLAVE_KIND, "bridge");
+  void* data = m.begin(IFLA_INFO_SLAVE_DATA);
+  m.put_u8(IFLA_BRPORT_MODE, 1);
+  m.end(data);
+  m.end(info);
+  return m;
+}
+
 nl::Msg set_mtu(const std::string& name, unsigned mtu) {
   nl::Msg m = link_msg(RTM_SETLINK, 0, name);
   m.put_u32(IFLA_MTU, mtu);

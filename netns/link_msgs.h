@@ -26,6 +26,10 @@ nl::Msg no_ipv6_linklocal(const std::string& name);
 // RTM_SETLINK: IFF_UP on (or off) by name (ifindex 0) or index.
 nl::Msg set_up(const std::string& name, int ifindex = 0, bool up = true);
 nl::Msg set_master(const std::string& name, int master_ifindex);
+// RTM_NEWLINK on an existing bridge port by name: hairpin mode on (frames
+// may leave by the port they came in: a container reaching its own
+// published port when br_netfilter bridges the DNATed packet).
+nl::Msg set_hairpin(const std::string& name);
 nl::Msg set_mtu(const std::string& name, unsigned mtu);
 nl::Msg set_group(const std::string& name, uint32_t group);
 // RTM_GETLINK by name (the reply is an RTM_NEWLINK; parse with parse_link).

@@ -109,6 +109,57 @@ int udp_echo_pending(int fd, int wait_ms) {
   return answered;
 }
 
+unique_fd tcp_listen(int netns_fd, netns::Ip4 ip, uint16_t port) {
+  auto fd = netns::socket_in_netns(netns_fd, AF_INET, SOCK_STREAM, 0);
+  BERTH_ASSERT(fd);
+  int one = 1;
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in sa = sockaddr_of(ip, port);
+  BERTH_ASSERT(::bind(fd->get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  BERTH_ASSERT(::listen(fd->get(), 64) == 0);
+  return std::move(*fd);
+}
+
+unique_fd tcp_connect(int netns_fd, netns::Ip4 ip, uint16_t port, int wait_ms) {
+  auto fd = netns::socket_in_netns(netns_fd, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  if (!fd) return {};
+  sockaddr_in sa = sockaddr_of(ip, port);
+  if (::connect(fd->get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0 && errno != EINPROGRESS) return {};
+  pollfd p{fd->get(), POLLOUT, 0};
+  if (::poll(&p, 1, wait_ms) != 1) return {};
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(fd->get(), SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err) return {};
+  int flags = ::fcntl(fd->get(), F_GETFL);
+  ::fcntl(fd->get(), F_SETFL, flags & ~O_NONBLOCK);
+  return std::move(*fd);
+}
+
+std::string tcp_accept_peer(int listen_fd, int wait_ms, unique_fd* conn) {
+  pollfd p{listen_fd, POLLIN, 0};
+  if (::poll(&p, 1, wait_ms) != 1) return "";
+  sockaddr_in peer{};
+  socklen_t len = sizeof peer;
+  int c = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+  if (c < 0) return "";
+  if (conn) conn->reset(c);
+  else ::close(c);
+  return netns::to_string(netns::from_in_addr(peer.sin_addr));
+}
+
+std::string udp_echo_one(int fd, int wait_ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, wait_ms) != 1) return "";
+  char buf[2048];
+  sockaddr_in from{};
+  socklen_t len = sizeof from;
+  ssize_t n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+  if (n < 0) return "";
+  ::sendto(fd, buf, size_t(n), 0, reinterpret_cast<sockaddr*>(&from), len);
+  return netns::to_string(netns::from_in_addr(from.sin_addr));
+}
+
 int run_in_netns(int netns_fd, const std::vector<std::string>& argv, std::string* out) {
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) < 0) return -1;

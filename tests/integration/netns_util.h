@@ -40,4 +40,15 @@ int run_in_netns(int netns_fd, const std::vector<std::string>& argv, std::string
 
 sockaddr_in sockaddr_of(netns::Ip4 ip, uint16_t port);
 
+// TCP: a listener bound inside a namespace; a connect from inside a
+// namespace that waits up to `wait_ms` (an invalid fd if it failed); the
+// peer address ("10.99.0.1") of the next connection accepted within
+// `wait_ms` ("" on none).
+unique_fd tcp_listen(int netns_fd, netns::Ip4 ip, uint16_t port);
+unique_fd tcp_connect(int netns_fd, netns::Ip4 ip, uint16_t port, int wait_ms = 5000);
+std::string tcp_accept_peer(int listen_fd, int wait_ms = 5000, unique_fd* conn = nullptr);
+// UDP: the source address of the next datagram on `fd` ("" if none comes
+// within `wait_ms`), answering it with the same bytes.
+std::string udp_echo_one(int fd, int wait_ms);
+
 }  // namespace berth::test
