@@ -113,6 +113,17 @@ class Reactor {
   void writev(int fd, const iovec* iov, unsigned n, uint64_t offset, Completion& c);
   void send(int fd, const void* buf, unsigned len, Completion& c);  // MSG_NOSIGNAL
   void poll(int fd, unsigned poll_mask, Completion& c);              // one shot
+  // `msg`, its iovecs, name and control buffers must stay valid until the
+  // CQE (keep them in the owner, beside the Completion).
+  void recvmsg(int fd, msghdr* msg, Completion& c);
+  void sendmsg(int fd, const msghdr* msg, Completion& c);  // MSG_NOSIGNAL
+  // Connects a (non-blocking) socket; `addr` must stay valid until the CQE.
+  void connect(int fd, const sockaddr* addr, socklen_t len, Completion& c);
+  // splice(2) of up to `len` bytes from fd_in to fd_out (one of them a
+  // pipe) at their current offsets; `flags` are SPLICE_F_*. The kernel runs
+  // it on an io-wq worker: with SPLICE_F_NONBLOCK and non-blocking fds it
+  // returns -EAGAIN rather than park that worker, so poll first.
+  void splice(int fd_in, int fd_out, unsigned len, unsigned flags, Completion& c);
   // `ts` must stay valid until the CQE (keep it beside the Completion).
   void timeout(const __kernel_timespec* ts, Completion& c);
   // Asks the kernel to cancel `target`'s op; target's own CQE still arrives.
