@@ -107,6 +107,12 @@ void Reactor::accept_multishot(int fd, Completion& c) {
   arm(sqe, c);
 }
 
+void Reactor::accept(int fd, Completion& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  arm(sqe, c);
+}
+
 void Reactor::read(int fd, void* buf, unsigned len, uint64_t offset, Completion& c) {
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_read(sqe, fd, buf, len, offset);

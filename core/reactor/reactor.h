@@ -104,6 +104,9 @@ class Reactor {
 
   // --- operations; each arms `c` (which must be idle) -------------------
   void accept_multishot(int listen_fd, Completion& c);
+  // One connection (SOCK_NONBLOCK | SOCK_CLOEXEC): for listeners that must
+  // not take more than they can serve.
+  void accept(int listen_fd, Completion& c);
   void read(int fd, void* buf, unsigned len, uint64_t offset, Completion& c);
   // Reads into a buffer the kernel picks from `ring`; the CQE flags carry its id.
   void read_select(int fd, BufferRing& ring, Completion& c);

@@ -327,8 +327,13 @@ TEST(Reactor, ConnectAndSpliceThroughAPipe) {
   r->connect(cfd, (sockaddr*)&addr, alen, con);
   run_until(*r, [&] { return !con.in_flight(); });
   EXPECT_EQ(cres, 0);
-  int sfd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+  int sfd = -1;
+  Completion acc([&](int32_t v, uint32_t) { sfd = v; });
+  r->accept(lfd, acc);  // one shot
+  run_until(*r, [&] { return !acc.in_flight(); });
   ASSERT_GE(sfd, 0);
+  EXPECT_TRUE(fcntl(sfd, F_GETFL) & O_NONBLOCK);
+  fcntl(sfd, F_SETFL, fcntl(sfd, F_GETFL) & ~O_NONBLOCK);
 
   // client -> pipe -> a second socketpair, both by splice on the ring.
   int p[2];
