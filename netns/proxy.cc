@@ -16,13 +16,17 @@ namespace berth::netns {
 struct PortProxy::Dir {
   int from = -1, to = -1;  // the Conn's sockets
   unique_fd pr, pw;        // this direction's pipe
+  size_t cap = 0;          // the pipe's size
   size_t in_pipe = 0;      // bytes spliced in, not yet out
   bool eof = false;        // `from` said EOF
+  bool pipe_full = false;  // the last splice in found no room: wait for an out
   bool blocking_out = false;  // `to` was made blocking (see out_ready)
   bool done = false;       // EOF passed on to `to`
   uint64_t* counter = nullptr;
-  reactor::Completion poll_c, in_c, out_c;
-  bool busy() const { return poll_c.in_flight() || in_c.in_flight() || out_c.in_flight(); }
+  reactor::Completion in_c, out_c, poll_in_c, poll_out_c;
+  bool busy() const {
+    return in_c.in_flight() || out_c.in_flight() || poll_in_c.in_flight() || poll_out_c.in_flight();
+  }
 };
 
 struct PortProxy::Conn {
@@ -43,7 +47,7 @@ void no_delay(int fd) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-Result<void> make_pipe(unique_fd* r, unique_fd* w, unsigned bytes) {
+Result<size_t> make_pipe(unique_fd* r, unique_fd* w, unsigned bytes) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return Error::sys(errno, "pipe");
   r->reset(p[0]);
@@ -51,7 +55,8 @@ Result<void> make_pipe(unique_fd* r, unique_fd* w, unsigned bytes) {
   // A bigger pipe moves more per splice; the default (64 KiB) is kept if
   // the limit (fs.pipe-max-size, pipe-user-pages-soft) says no.
   ::fcntl(p[1], F_SETPIPE_SZ, int(bytes));
-  return ok();
+  int size = ::fcntl(p[1], F_GETPIPE_SZ);
+  return size_t(size > 0 ? size : 65536);
 }
 
 }  // namespace
@@ -126,8 +131,12 @@ void PortProxy::accepted(int32_t res, uint32_t) {
     maybe_finish(*cp);
   });
   auto up = socket_in_netns(opts_.netns_fd, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  Result<void> pipes = up ? make_pipe(&c.up.pr, &c.up.pw, opts_.pipe_bytes) : Result<void>(up.error());
-  if (pipes) pipes = make_pipe(&c.down.pr, &c.down.pw, opts_.pipe_bytes);
+  Result<size_t> pipes = up ? make_pipe(&c.up.pr, &c.up.pw, opts_.pipe_bytes) : Result<size_t>(up.error());
+  if (pipes) {
+    c.up.cap = *pipes;
+    pipes = make_pipe(&c.down.pr, &c.down.pw, opts_.pipe_bytes);
+    if (pipes) c.down.cap = *pipes;
+  }
   if (!pipes) {
     stats_.connect_failed++;
     abort(c);
@@ -159,13 +168,26 @@ void PortProxy::connect_done(Conn& c, int32_t res) {
   for (Dir* d : {&c.up, &c.down}) {
     d->in_c.set_callback([this, cp = &c, d](int32_t r, uint32_t) { in_done(*cp, *d, r); });
     d->out_c.set_callback([this, cp = &c, d](int32_t r, uint32_t) { out_done(*cp, *d, r); });
-    pump_in(c, *d);
+    drive(c, *d);
   }
 }
 
-void PortProxy::pump_in(Conn& c, Dir& d) {
+// One direction is a pipeline: a splice in (socket -> pipe) and a splice
+// out (pipe -> socket) may be in flight at once, on two io-wq workers, so
+// reading the next chunk overlaps writing the last. A splice in is issued
+// while the pipe has room, a splice out while it holds bytes; EOF is passed
+// on once the pipe is empty.
+void PortProxy::drive(Conn& c, Dir& d) {
   if (c.aborting) return maybe_finish(c);
-  r_.splice(d.from, d.pw.get(), opts_.pipe_bytes, SPLICE_F_NONBLOCK | SPLICE_F_MOVE, d.in_c);
+  if (!d.eof && !d.pipe_full && !d.in_c.in_flight() && !d.poll_in_c.in_flight() && d.in_pipe < d.cap)
+    r_.splice(d.from, d.pw.get(), unsigned(d.cap - d.in_pipe), SPLICE_F_NONBLOCK | SPLICE_F_MOVE, d.in_c);
+  if (d.in_pipe > 0 && !d.out_c.in_flight() && !d.poll_out_c.in_flight())
+    r_.splice(d.pr.get(), d.to, unsigned(d.in_pipe), SPLICE_F_NONBLOCK | SPLICE_F_MOVE, d.out_c);
+  if (d.eof && d.in_pipe == 0 && !d.done && !d.out_c.in_flight()) {
+    ::shutdown(d.to, SHUT_WR);
+    d.done = true;
+    maybe_finish(c);
+  }
 }
 
 void PortProxy::in_done(Conn& c, Dir& d, int32_t res) {
@@ -173,51 +195,49 @@ void PortProxy::in_done(Conn& c, Dir& d, int32_t res) {
   if (res > 0) {
     d.in_pipe += size_t(res);
     *d.counter += uint64_t(res);
-    return pump_out(c, d);
-  }
-  if (res == 0) {  // EOF: pass it on once the pipe is empty (it is here)
+  } else if (res == 0) {
     d.eof = true;
-    ::shutdown(d.to, SHUT_WR);
-    d.done = true;
-    return maybe_finish(c);
+  } else if (res == -EAGAIN) {
+    // Nothing to read, or no room in the pipe (its slots can fill before
+    // its bytes: a slot per skb fragment). The latter waits for an out.
+    if (d.in_pipe > 0) {
+      d.pipe_full = true;
+    } else {
+      d.poll_in_c.set_callback([this, cp = &c, dp = &d](int32_t, uint32_t) { drive(*cp, *dp); });
+      r_.poll(d.from, POLLIN | POLLRDHUP, d.poll_in_c);
+    }
+  } else {
+    return abort(c);
   }
-  if (res == -EAGAIN) {
-    d.poll_c.set_callback([this, cp = &c, dp = &d](int32_t, uint32_t) { pump_in(*cp, *dp); });
-    return r_.poll(d.from, POLLIN | POLLRDHUP, d.poll_c);
-  }
-  abort(c);
-}
-
-void PortProxy::pump_out(Conn& c, Dir& d) {
-  if (c.aborting) return maybe_finish(c);
-  r_.splice(d.pr.get(), d.to, unsigned(d.in_pipe), SPLICE_F_NONBLOCK | SPLICE_F_MOVE, d.out_c);
+  drive(c, d);
 }
 
 void PortProxy::out_done(Conn& c, Dir& d, int32_t res) {
   if (c.aborting) return maybe_finish(c);
   if (res > 0) {
     d.in_pipe -= size_t(res);
-    return d.in_pipe ? pump_out(c, d) : pump_in(c, d);
+    d.pipe_full = false;
+  } else if (res == -EAGAIN) {
+    d.poll_out_c.set_callback([this, cp = &c, dp = &d](int32_t mask, uint32_t) { out_ready(*cp, *dp, mask); });
+    r_.poll(d.to, POLLOUT, d.poll_out_c);
+  } else {
+    return abort(c);  // the other side is gone (EPIPE, ECONNRESET)
   }
-  if (res == -EAGAIN) {
-    d.poll_c.set_callback([this, cp = &c, dp = &d](int32_t mask, uint32_t) { out_ready(*cp, *dp, mask); });
-    return r_.poll(d.to, POLLOUT, d.poll_c);
-  }
-  abort(c);  // the other side is gone (EPIPE, ECONNRESET)
+  drive(c, d);
 }
 
 // io_uring always reports EPOLLRDHUP (IO_POLL_UNMASK), so once the peer
 // has half-closed, a poll for POLLOUT completes at once whether or not there
 // is room: waiting that way would spin. The reading side of that socket is
-// at EOF then, so the socket turns blocking and the next splice waits for
-// room in an io-wq worker (woken by abort()'s shutdown if need be).
+// at EOF then, so the socket turns blocking and the next splice out waits
+// for room in an io-wq worker (woken by abort()'s shutdown if need be).
 void PortProxy::out_ready(Conn& c, Dir& d, int32_t mask) {
   if (mask > 0 && !(mask & POLLOUT) && (mask & POLLRDHUP) && !d.blocking_out) {
     int flags = ::fcntl(d.to, F_GETFL);
     if (flags >= 0) ::fcntl(d.to, F_SETFL, flags & ~O_NONBLOCK);
     d.blocking_out = true;
   }
-  pump_out(c, d);
+  drive(c, d);
 }
 
 void PortProxy::abort(Conn& c) {
@@ -227,9 +247,11 @@ void PortProxy::abort(Conn& c) {
   // Wakes whatever waits on the sockets; the cancels cover the rest.
   if (c.client) ::shutdown(c.client.get(), SHUT_RDWR);
   if (c.upstream) ::shutdown(c.upstream.get(), SHUT_RDWR);
-  for (reactor::Completion* x : {&c.connect_c, &c.timer_c, &c.up.poll_c, &c.up.in_c, &c.up.out_c, &c.down.poll_c,
-                                 &c.down.in_c, &c.down.out_c})
+  for (reactor::Completion* x : {&c.connect_c, &c.timer_c})
     r_.cancel(*x);
+  for (Dir* d : {&c.up, &c.down})
+    for (reactor::Completion* x : {&d->in_c, &d->out_c, &d->poll_in_c, &d->poll_out_c})
+      r_.cancel(*x);
   maybe_finish(c);
 }
 

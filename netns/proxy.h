@@ -10,10 +10,11 @@
 // Per connection: a connect to the container (io_uring connect, bounded by a
 // reactor timer), then bytes copied both ways with splice(2) through one
 // pipe per direction (IORING_OP_SPLICE, socket -> pipe -> socket, no copy
-// through user space). Each direction is: splice in (non-blocking; on
-// EAGAIN poll for input), splice out until the pipe is empty (on EAGAIN
-// poll for output; once the receiver has half-closed, a blocking splice
-// instead, see out_ready() in proxy.cc), repeat. EOF on one side is passed on as shutdown(WR) to
+// through user space). Each direction is a pipeline: a splice in (non-
+// blocking; on EAGAIN poll for input) while the pipe has room and a splice
+// out (on EAGAIN poll for output; once the receiver has half-closed, a
+// blocking splice instead, see out_ready() in proxy.cc) while it holds
+// bytes, both in flight at once. EOF on one side is passed on as shutdown(WR) to
 // the other once the pipe is drained (half-close); the connection ends when
 // both directions have; any error closes both sides. At most
 // max_connections at once: beyond, the accept is paused (the kernel's
@@ -49,7 +50,7 @@ struct ProxyOptions {
   uint16_t container_port = 0;
   int netns_fd = -1;            // where the listener and the outgoing sockets are made
   unsigned max_connections = 1024;
-  unsigned pipe_bytes = 256 << 10;  // per direction (F_SETPIPE_SZ)
+  unsigned pipe_bytes = 1 << 20;    // per direction (F_SETPIPE_SZ; slots, not memory, until filled)
   unsigned connect_timeout_ms = 10000;
 };
 
@@ -81,9 +82,8 @@ class PortProxy {
   void arm_accept();
   void accepted(int32_t res, uint32_t flags);
   void connect_done(Conn& c, int32_t res);
-  void pump_in(Conn& c, Dir& d);
+  void drive(Conn& c, Dir& d);
   void in_done(Conn& c, Dir& d, int32_t res);
-  void pump_out(Conn& c, Dir& d);
   void out_done(Conn& c, Dir& d, int32_t res);
   void out_ready(Conn& c, Dir& d, int32_t mask);
   void abort(Conn& c);
