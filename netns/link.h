@@ -20,11 +20,12 @@
 // in: with br_netfilter (bridge-nf-call-iptables=1, the default wherever
 // the module is loaded or built in), a container's packet to its own
 // published port is DNATed at the bridge and sent back out its own port. Inside the container: the address, lo up, the default route via
-// the gateway. IPv6 is switched off in the container (its "default"
-// devconf, before eth0 exists) and on the host end (addr_gen_mode none
-// before it goes up): an IPv4 network gets no link-local addresses, DAD or
+// the gateway. Both ends get no IPv6 link-local address (addr_gen_mode
+// none, set before they go up), and the host end no IPv6 at all
+// (disable_ipv6): an IPv4 network then has no DAD, router solicitation or
 // MLD traffic, which at 10,000 ports would fill the bridges' multicast
-// tables.
+// tables, and the host's IPv6 table no ff00::/8 route per port (every
+// link's removal walks that table: quadratic at 10,000 ports).
 //
 // Neighbour tables: gc_thresh1/2/3 (default 128/512/1024) are NOT per
 // network namespace: they exist only in the initial namespace's
@@ -64,6 +65,7 @@
 #include <vector>
 
 #include "core/base/result.h"
+#include "core/base/unique_fd.h"
 #include "netns/nl.h"
 #include "netns/ports.h"
 #include "netns/subnet.h"
@@ -84,7 +86,7 @@ struct Attachment {
   std::string ifname = "eth0";
   Ip4 ip;                   // in the network's subnet, from its Ipam
   bool default_route = true;  // false for a second network (eth1)
-  bool disable_ipv6 = true;
+  bool disable_ipv6 = true; // no IPv6 link-local address on the container end
 };
 
 struct Attached {
@@ -153,8 +155,14 @@ class BridgeNetwork {
   // already gone are not an error.
   Result<void> delete_group(const std::vector<std::string>& names, const char* what);
 
+  void disable_ipv6(const std::string& link);
+
   BridgeOptions opts_;
   std::string tag_;
+  // /proc/sys/net/ipv6/conf of the bridges' namespace, opened once: a
+  // lookup from /proc/sys walks one "net" dentry per namespace of the host
+  // (thousands with containers), one from here does not.
+  unique_fd ipv6_conf_;
   mutable std::mutex mu_;
   nl::Socket sock_;         // bound in opts_.netns_fd
   int root_ifindex_ = 0;

@@ -1,6 +1,8 @@
 // BridgeNetwork: the root bridge, leaves, counting ports, reconcile, destroy.
 // attach()/detach() are in link_attach.cc.
+#include <fcntl.h>
 #include <linux/if.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -8,7 +10,9 @@
 
 #include <fmt/format.h>
 
+#include "core/base/file.h"
 #include "core/base/strings.h"
+#include "netns/enter.h"
 #include "netns/link.h"
 #include "netns/link_internal.h"
 #include "netns/link_msgs.h"
@@ -60,9 +64,22 @@ Result<std::unique_ptr<BridgeNetwork>> BridgeNetwork::open(const BridgeOptions& 
   BERTH_TRY_VOID(check_options(o));
   std::unique_ptr<BridgeNetwork> n(new BridgeNetwork(o));
   n->sock_ = BERTH_TRY_CTX(nl::Socket::open(o.netns_fd), "bridge {}", o.name);
+  // Without IPv6 in the kernel there is nothing to switch off.
+  auto conf = in_netns(o.netns_fd, [] { return open_fd("/proc/sys/net/ipv6/conf", O_PATH | O_DIRECTORY); });
+  if (conf) n->ipv6_conf_ = std::move(*conf);
   BERTH_TRY_VOID(n->create_or_adopt_root());
   BERTH_TRY_VOID(n->count_ports());
   return n;
+}
+
+// Best effort: a port that keeps IPv6 works, it only costs the kernel more.
+void BridgeNetwork::disable_ipv6(const std::string& link) {
+  if (!ipv6_conf_) return;
+  std::string rel = link + "/disable_ipv6";
+  int fd = ::openat(ipv6_conf_.get(), rel.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)!::write(fd, "1", 1);
+  ::close(fd);
 }
 
 std::string BridgeNetwork::bridge_name(unsigned bridge) const {

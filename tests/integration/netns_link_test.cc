@@ -74,6 +74,9 @@ TEST_F(LinkTest, TwoContainersReachTheGatewayAndEachOther) {
   std::string v6;
   run_in_netns(c1.get(), {"/bin/busybox", "ip", "-6", "addr", "show", "dev", "eth0"}, &v6);
   EXPECT_EQ(v6.find("inet6"), std::string::npos) << v6;
+  // No IPv6 on the host ends: no per-port routes in the host's IPv6 tables.
+  run_in_netns(host_.get(), {"/sbin/ip", "-6", "route", "show", "table", "all"}, &v6);
+  EXPECT_EQ(v6.find("veth"), std::string::npos) << v6;
 
   // Container -> gateway (UDP echo on the host side), container -> container.
   unique_fd echo = udp_bound(host_.get(), ip("10.99.0.1"), 7007);
