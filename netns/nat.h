@@ -44,8 +44,9 @@
 // policy DROP, as Docker sets it) still drops berth's traffic: berth never
 // edits other tables; such hosts must allow the bridges there.
 //
-// Threads: every method BLOCKS on netlink (one nftables transaction each;
-// see berth-bench-nat for the cost): job-pool threads only. A Nat
+// Threads: every method BLOCKS on netlink (one nftables transaction each,
+// about 0.2-0.3 ms here with 1,000 ports published: NatTest.UpdateCost):
+// job-pool threads only. A Nat
 // serialises its methods with a mutex. With a netns_fd, each call moves the
 // calling thread into that namespace for its duration (enter.h).
 #pragma once
