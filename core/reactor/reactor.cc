@@ -57,7 +57,8 @@ Result<std::unique_ptr<Reactor>> Reactor::create(unsigned entries, unsigned job_
   if (!probe) return Error::make(Code::kNotSupported, "io_uring probe failed");
   const int needed[] = {IORING_OP_ACCEPT, IORING_OP_READ, IORING_OP_WRITE, IORING_OP_RECV,
                         IORING_OP_SEND, IORING_OP_POLL_ADD, IORING_OP_TIMEOUT,
-                        IORING_OP_ASYNC_CANCEL, IORING_OP_PROVIDE_BUFFERS, IORING_OP_OPENAT};
+                        IORING_OP_ASYNC_CANCEL, IORING_OP_PROVIDE_BUFFERS, IORING_OP_OPENAT, IORING_OP_SENDMSG,
+                        IORING_OP_RECVMSG, IORING_OP_CONNECT, IORING_OP_SPLICE};
   for (int op : needed) {
     if (!io_uring_opcode_supported(probe, op)) {
       io_uring_free_probe(probe);
@@ -131,6 +132,12 @@ void Reactor::accept_multishot(int fd, Completion& c) {
   arm(sqe, c);
 }
 
+void Reactor::accept(int fd, Completion& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  arm(sqe, c);
+}
+
 void Reactor::read(int fd, void* buf, unsigned len, uint64_t offset, Completion& c) {
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_read(sqe, fd, buf, len, offset);
@@ -186,6 +193,30 @@ void Reactor::poll(int fd, unsigned mask, Completion& c) {
 void Reactor::openat(int dirfd, const char* path, int flags, mode_t mode, Completion& c) {
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_openat(sqe, dirfd, path, flags, mode);
+  arm(sqe, c);
+}
+
+void Reactor::recvmsg(int fd, msghdr* msg, Completion& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_recvmsg(sqe, fd, msg, 0);
+  arm(sqe, c);
+}
+
+void Reactor::sendmsg(int fd, const msghdr* msg, Completion& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_sendmsg(sqe, fd, msg, MSG_NOSIGNAL);
+  arm(sqe, c);
+}
+
+void Reactor::connect(int fd, const sockaddr* addr, socklen_t len, Completion& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_connect(sqe, fd, addr, len);
+  arm(sqe, c);
+}
+
+void Reactor::splice(int fd_in, int fd_out, unsigned len, unsigned flags, Completion& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_splice(sqe, fd_in, -1, fd_out, -1, len, flags);
   arm(sqe, c);
 }
 

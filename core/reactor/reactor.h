@@ -131,6 +131,9 @@ class Reactor {
 
   // --- operations; each arms `c` (which must be idle) -------------------
   void accept_multishot(int listen_fd, Completion& c);
+  // One connection (SOCK_NONBLOCK | SOCK_CLOEXEC): for listeners that must
+  // not take more than they can serve.
+  void accept(int listen_fd, Completion& c);
   void read(int fd, void* buf, unsigned len, uint64_t offset, Completion& c);
   // Reads into a buffer the kernel picks from `ring`; the CQE flags carry its id.
   void read_select(int fd, BufferRing& ring, Completion& c);
@@ -143,6 +146,17 @@ class Reactor {
   // openat(2) by the kernel's workers: the CQE's res is the new fd or
   // -errno. `path` must stay valid until the CQE.
   void openat(int dirfd, const char* path, int flags, mode_t mode, Completion& c);
+  // `msg`, its iovecs, name and control buffers must stay valid until the
+  // CQE (keep them in the owner, beside the Completion).
+  void recvmsg(int fd, msghdr* msg, Completion& c);
+  void sendmsg(int fd, const msghdr* msg, Completion& c);  // MSG_NOSIGNAL
+  // Connects a (non-blocking) socket; `addr` must stay valid until the CQE.
+  void connect(int fd, const sockaddr* addr, socklen_t len, Completion& c);
+  // splice(2) of up to `len` bytes from fd_in to fd_out (one of them a
+  // pipe) at their current offsets; `flags` are SPLICE_F_*. The kernel runs
+  // it on an io-wq worker: with SPLICE_F_NONBLOCK and non-blocking fds it
+  // returns -EAGAIN rather than park that worker, so poll first.
+  void splice(int fd_in, int fd_out, unsigned len, unsigned flags, Completion& c);
   // `ts` must stay valid until the CQE (keep it beside the Completion).
   void timeout(const __kernel_timespec* ts, Completion& c);
   // Asks the kernel to cancel `target`'s op; target's own CQE still arrives.

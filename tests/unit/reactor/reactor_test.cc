@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -276,6 +277,89 @@ TEST(Reactor, PollPidfdLikeEventfd) {
   EXPECT_TRUE(res & POLLIN);
   close(p[0]);
   close(p[1]);
+}
+
+TEST(Reactor, SendmsgRecvmsgDatagrams) {
+  auto r = make();
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+  char out[] = "datagram";
+  iovec oiov{out, 8};
+  msghdr omsg{};
+  omsg.msg_iov = &oiov;
+  omsg.msg_iovlen = 1;
+  char in[32] = {};
+  iovec iiov{in, sizeof in};
+  sockaddr_storage from{};
+  msghdr imsg{};
+  imsg.msg_name = &from;
+  imsg.msg_namelen = sizeof from;
+  imsg.msg_iov = &iiov;
+  imsg.msg_iovlen = 1;
+  int sres = 0, rres = 0;
+  Completion snd([&](int32_t v, uint32_t) { sres = v; });
+  Completion rcv([&](int32_t v, uint32_t) { rres = v; });
+  r->recvmsg(sv[1], &imsg, rcv);
+  r->sendmsg(sv[0], &omsg, snd);
+  run_until(*r, [&] { return !snd.in_flight() && !rcv.in_flight(); });
+  EXPECT_EQ(sres, 8);
+  EXPECT_EQ(rres, 8);
+  EXPECT_EQ(std::string(in, 8), "datagram");
+  close(sv[0]);
+  close(sv[1]);
+}
+
+TEST(Reactor, ConnectAndSpliceThroughAPipe) {
+  auto r = make();
+  // An abstract unix address: nothing on disk, private to this network
+  // namespace.
+  int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::string name = "berth-reactor-splice-" + std::to_string(getpid());
+  memcpy(addr.sun_path + 1, name.data(), name.size());
+  socklen_t alen = socklen_t(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  ASSERT_EQ(bind(lfd, (sockaddr*)&addr, alen), 0);
+  ASSERT_EQ(listen(lfd, 4), 0);
+  int cfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  int cres = 1;
+  Completion con([&](int32_t v, uint32_t) { cres = v; });
+  r->connect(cfd, (sockaddr*)&addr, alen, con);
+  run_until(*r, [&] { return !con.in_flight(); });
+  EXPECT_EQ(cres, 0);
+  int sfd = -1;
+  Completion acc([&](int32_t v, uint32_t) { sfd = v; });
+  r->accept(lfd, acc);  // one shot
+  run_until(*r, [&] { return !acc.in_flight(); });
+  ASSERT_GE(sfd, 0);
+  EXPECT_TRUE(fcntl(sfd, F_GETFL) & O_NONBLOCK);
+  fcntl(sfd, F_SETFL, fcntl(sfd, F_GETFL) & ~O_NONBLOCK);
+
+  // client -> pipe -> a second socketpair, both by splice on the ring.
+  int p[2];
+  ASSERT_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+  int out[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, out), 0);
+  ASSERT_EQ(write(cfd, "spliced bytes", 13), 13);
+  int in_res = 0, out_res = 0;
+  Completion sin([&](int32_t v, uint32_t) { in_res = v; });
+  Completion sout([&](int32_t v, uint32_t) { out_res = v; });
+  r->splice(sfd, p[1], 65536, SPLICE_F_NONBLOCK, sin);
+  run_until(*r, [&] { return !sin.in_flight(); });
+  EXPECT_EQ(in_res, 13);
+  r->splice(p[0], out[0], unsigned(in_res), SPLICE_F_NONBLOCK, sout);
+  run_until(*r, [&] { return !sout.in_flight(); });
+  EXPECT_EQ(out_res, 13);
+  char buf[32] = {};
+  ASSERT_EQ(read(out[1], buf, sizeof buf), 13);
+  EXPECT_EQ(std::string(buf, 13), "spliced bytes");
+  // Nothing to read: -EAGAIN rather than a parked worker.
+  int fl = fcntl(sfd, F_GETFL);
+  fcntl(sfd, F_SETFL, fl | O_NONBLOCK);
+  r->splice(sfd, p[1], 65536, SPLICE_F_NONBLOCK, sin);
+  run_until(*r, [&] { return !sin.in_flight(); });
+  EXPECT_EQ(in_res, -EAGAIN);
+  for (int fd : {lfd, cfd, sfd, p[0], p[1], out[0], out[1]}) close(fd);
 }
 
 }  // namespace
