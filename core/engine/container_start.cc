@@ -4,6 +4,7 @@
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/images.h"
+#include "core/engine/networks.h"
 #include "core/engine/process.h"
 #include "core/engine/volumes.h"
 
@@ -50,13 +51,13 @@ Result<runtime::Spec> Engine::init_spec(Container& c) {
   spec.work_dir = c.dir + "/work";
   spec.rootfs_dir = c.dir + "/rootfs";
   spec.args = c.path_args;
-  spec.hostname = c.spec.hostname.empty() ? c.id.substr(0, 12) : c.spec.hostname;
+  spec.hostname = networks_->hostname(c);
   spec.env = merge_env(img.config.env, c.spec.env, spec.hostname);
   spec.cwd = !c.spec.working_dir.empty() ? c.spec.working_dir
              : !img.config.working_dir.empty() ? img.config.working_dir : "/";
   spec.user = !c.spec.user.empty() ? c.spec.user : img.config.user;
-  spec.new_netns = c.spec.network_mode != "host";
   BERTH_TRY_VOID(volumes_->resolve_mounts(c, spec));
+  BERTH_TRY_VOID(networks_->add_to_spec(c, spec));   // host or own netns; /etc files
   return spec;
 }
 
@@ -90,6 +91,7 @@ void Engine::start(Container& c, Done done) {
       ct.state.error = r.error().message();
       persist(ct);
       if (!ct.proc) {
+        networks_->stopped(ct);  // what prepare() took for it
         if (ct.spec.auto_remove) remove_now(ct, [](Result<void>) {}, true);
         check_shutdown();
         return done(std::move(r.error()));

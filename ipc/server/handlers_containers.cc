@@ -32,7 +32,7 @@ void create(Server& s, Connection& c, const Params&) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
     if (!ct) return conn->respond_error(ct.error());
-    OrderedJson j = {{"Id", (*ct)->id}, {"Warnings", OrderedJson::array()}};
+    OrderedJson j = {{"Id", (*ct)->id}, {"Warnings", (*ct)->create_warnings}};
     conn->respond(201, j.dump());
   });
 }
@@ -226,13 +226,13 @@ void list(Server& s, Connection& c, const Params&) {
   }
   std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->created_ns > b->created_ns; });
   OrderedJson arr = OrderedJson::array();
-  for (const Container* ct : out) arr.push_back(container_summary(*ct));
+  for (const Container* ct : out) arr.push_back(container_summary(*ct, s.engine().networks()));
   c.respond(200, arr.dump());
 }
 
 void inspect(Server& s, Connection& c, const Params& p) {
   Container* ct = find_or_respond(s, c, p[0]);
-  if (ct) c.respond(200, container_inspect(*ct).dump(-1, ' ', false, Json::error_handler_t::replace));
+  if (ct) c.respond(200, container_inspect(*ct, s.engine().networks()).dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
 }  // namespace
