@@ -176,6 +176,7 @@ void NetworkService::disconnect(std::string_view ref, Container& c, bool force, 
     return done(Error::conflict("container {} is not connected to network {}", c.id, n.config.name));
   (void)force;  // a forced disconnect is the same here: nothing of it can refuse
   eps.erase(it);
+  bool detaching = false;
   if (auto r = running_.find(c.id); r != running_.end()) {
     auto& rep = r->second->endpoints;
     for (size_t i = 0; i < rep.size(); i++) {
@@ -185,15 +186,26 @@ void NetworkService::disconnect(std::string_view ref, Container& c, bool force, 
         for (const auto& name : e.dns_names) n.dns->remove_name(name, e.ip);
         n.dns->clear_client_upstreams(e.ip);
       }
-      if (e.attached && n.bridge) queue_detach(n, e);
-      else if (e.has_ip) release_address(n, e.ip);
+      if (e.attached && n.bridge) {
+        queue_detach(n, e);
+        detaching = true;
+      } else if (e.has_ip) {
+        release_address(n, e.ip);
+      }
       rep.erase(rep.begin() + ptrdiff_t(i));
       break;
     }
   }
   log::info("engine", "disconnect id={} network={}", c.id, n.config.id);
   e_.persist(c);
-  e_.when_persisted(c, [done] { done(ok()); });
+  // The answer once the state is saved and the interface is gone.
+  auto reply = [this, id = c.id, done] {
+    Container* ct = e_.by_id(id);
+    if (!ct) return done(ok());
+    e_.when_persisted(*ct, [done] { done(ok()); });
+  };
+  if (detaching && n.detaching) n.after_detach.push_back(std::move(reply));
+  else reply();
 }
 
 }  // namespace berth::engine

@@ -273,6 +273,9 @@ void NetworkService::flush_detach(Network& n) {
     log::error("engine", "network {}: the job backlog is full; {} veths stay until restart", n.config.name,
                batch->size());
     for (const auto& d : *batch) release_address(n, d.ip);
+    auto fns = std::move(n.after_detach);
+    n.after_detach.clear();
+    for (auto& fn : fns) e_.r_.defer(std::move(fn));
   }
 }
 
