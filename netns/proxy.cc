@@ -73,8 +73,8 @@ Result<std::unique_ptr<PortProxy>> PortProxy::start(reactor::Reactor& r, const P
   if (o.proto != Proto::kTcp)
     return Error::make(Code::kNotSupported, "proxy udp {}: not supported (published UDP ports are served by NAT only)",
                        where);
-  if (o.host_port == 0 || o.container_port == 0 || o.max_connections == 0)
-    return Error::invalid("proxy {}: port 0 or no connections allowed", where);
+  if (o.container_port == 0 || o.max_connections == 0)
+    return Error::invalid("proxy {}: container port 0 or no connections allowed", where);
   std::unique_ptr<PortProxy> p(new PortProxy(r, o));
   p->listen_fd_ = BERTH_TRY_CTX(socket_in_netns(o.netns_fd, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), "listen {}", where);
   int one = 1;
@@ -86,6 +86,13 @@ Result<std::unique_ptr<PortProxy>> PortProxy::start(reactor::Reactor& r, const P
   if (::bind(p->listen_fd_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0)
     return Error::sys(errno, "bind {}", where);
   if (::listen(p->listen_fd_.get(), SOMAXCONN) < 0) return Error::sys(errno, "listen {}", where);
+  if (o.host_port == 0) {
+    // An ephemeral port: the one the kernel chose.
+    socklen_t len = sizeof sa;
+    if (::getsockname(p->listen_fd_.get(), reinterpret_cast<sockaddr*>(&sa), &len) < 0)
+      return Error::sys(errno, "listen {}: getsockname", where);
+    p->opts_.host_port = ntohs(sa.sin_port);
+  }
   p->accept_c_.set_callback([raw = p.get()](int32_t res, uint32_t flags) { raw->accepted(res, flags); });
   p->retry_c_.set_callback([raw = p.get()](int32_t, uint32_t) {
     if (raw->stopping_) return raw->maybe_stopped();

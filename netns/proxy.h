@@ -45,7 +45,7 @@ namespace berth::netns {
 struct ProxyOptions {
   Proto proto = Proto::kTcp;
   Ip4 host_ip;                  // 0.0.0.0: every address
-  uint16_t host_port = 0;
+  uint16_t host_port = 0;       // 0: an ephemeral port, then options().host_port says which
   Ip4 container_ip;
   uint16_t container_port = 0;
   int netns_fd = -1;            // where the listener and the outgoing sockets are made

@@ -19,6 +19,7 @@
 #include "cgroups/cgroups.h"
 #include "core/base/unique_fd.h"
 #include "core/engine/log_files.h"
+#include "core/engine/network_spec.h"
 #include "core/engine/status.h"
 
 namespace berth::engine {
@@ -60,7 +61,11 @@ struct CreateSpec {
   bool attach_stdin = false, attach_stdout = true, attach_stderr = true;
   std::map<std::string, std::string> labels;
   bool auto_remove = false;
-  std::string network_mode = "none";   // none | host (bridge arrives with the network issue)
+  // HostConfig.NetworkMode: bridge (the default network), none, host,
+  // container:<id>, or a network's name ("default" until create resolves
+  // it: networks.h); the rest in `net`.
+  std::string network_mode = "default";
+  NetworkSpec net;                     // networks, published ports, names (network_spec.h)
   cgroups::Resources resources;        // HostConfig limits, validated; changed by update
   std::string cgroup_parent;           // HostConfig.CgroupParent; empty = the daemon's default
   LogConfig log;                       // HostConfig.LogConfig (log_files.h); unset = the daemon's defaults
@@ -159,6 +164,7 @@ struct Container {
   // holds a detached overlay on its upper dir, so start waits for them.
   std::shared_ptr<std::atomic<int>> overlay_copies;
   std::vector<std::string> exec_ids;   // its exec instances (inspect's ExecIDs)
+  std::vector<std::string> create_warnings;   // create's answer (Docker's Warnings)
   // stdin sent by a client attached before start (docker run -i attaches
   // first): handed to the process at start. One chunk per client at most,
   // since each client waits for its chunk's `done`.

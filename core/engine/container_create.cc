@@ -9,6 +9,7 @@
 #include "core/base/strings.h"
 #include "core/engine/engine.h"
 #include "core/engine/images.h"
+#include "core/engine/networks.h"
 #include "core/engine/resources.h"
 #include "core/engine/state_store.h"
 #include "core/engine/volumes.h"
@@ -38,6 +39,10 @@ Result<void> make_container_dirs(const std::string& dir) {
       return e.context("create container");
     }
   }
+  if (auto r = make_etc_files(dir); !r) {
+    (void)remove_tree(dir);
+    return std::move(r.error()).context("create container");
+  }
   return ok();
 }
 
@@ -54,10 +59,6 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
           "remove (or rename) that container to be able to reuse that name.",
           spec.name, it->second));
   }
-  if (spec.network_mode.empty() || spec.network_mode == "default" || spec.network_mode == "bridge")
-    spec.network_mode = "none";  // FIXME(network issue 14): bridge networking; until then every container gets none
-  if (spec.network_mode != "none" && spec.network_mode != "host")
-    return done(Error::invalid("network mode {} is not supported yet (use none or host)", spec.network_mode));
   if (auto r = resources_->check(spec.resources); !r) return done(std::move(r.error()));
   // Docker's default: memory plus as much swap, when only memory is limited.
   auto& res = spec.resources;
@@ -68,11 +69,13 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
   // Links name containers that exist now (Docker's check); kept by name.
   for (auto& [target, alias] : spec.links) {
     auto t = find(target);
-    if (!t) return done(Error::not_found("could not get container for {}", target));
+    if (!t) return done(Error::invalid("could not get container for {}: No such container: {}", target, target));
     target = (*t)->name;
   }
   auto img = images_->store().resolve(spec.image);
   if (!img) return done(std::move(img.error()));
+  auto warnings = networks_->check_create(spec, img->config);
+  if (!warnings) return done(std::move(warnings.error()));
 
   auto c = std::make_unique<Container>();
   c->path_args = resolve_args(spec, img->config);
@@ -97,6 +100,7 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
     for (int i = 2; names_.count(c->spec.name); i++) c->spec.name = generate_name(seed) + std::to_string(i);
   }
   c->name = c->spec.name;
+  c->create_warnings = std::move(*warnings);
   names_[c->name] = c->id;   // reserved from now on
   volumes_->track(*c);       // volumes in use from now on (a prune keeps them)
 
@@ -106,12 +110,14 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
     bool make_dirs = false;
     std::shared_ptr<VolumeStore> volumes;
     std::vector<std::string> made;   // volumes the job created
+    NetworkStart files;               // /etc/hosts, hostname, resolv.conf
     Result<void> result = ok();
   };
   auto job = std::make_shared<Job>();
   job->state = encode_container(*c);
   job->make_dirs = !warm;
   job->volumes = volumes_->shared_store();
+  job->files.files = networks_->files_at_create(*c);
   std::string dir = c->dir;
   std::vector<MountSpec> mounts = c->spec.mounts;
   job->c = std::move(c);
@@ -120,6 +126,10 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
         job->result = [&]() -> Result<void> {
           if (job->make_dirs) BERTH_TRY_VOID(make_container_dirs(dir));
           if (auto r = VolumeService::make_volumes(*job->volumes, mounts, &job->made); !r) {
+            if (job->make_dirs) (void)remove_tree(dir);
+            return r;
+          }
+          if (auto r = job->files.write_files(); !r) {
             if (job->make_dirs) (void)remove_tree(dir);
             return r;
           }

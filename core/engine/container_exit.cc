@@ -5,6 +5,7 @@
 
 #include "core/base/log.h"
 #include "core/base/strings.h"
+#include "core/engine/networks.h"
 #include "core/engine/process.h"
 #include "core/engine/volumes.h"
 
@@ -59,6 +60,7 @@ void Engine::finish_exit(Container& c) {
   if (removal_follows) c.held_mntns = std::move(p.mntns);
   p.mntns.reset();
   resources_->release(c, removal_follows);
+  networks_->stopped(c);   // veths, addresses, ports, names
   emit(c, "die", {{"exitCode", std::to_string(p.exit_code)}});
   if (!start_failed) volumes_->emit_mounts(c, "unmount");
   auto on_exit = std::move(p.on_exit);

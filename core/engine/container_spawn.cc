@@ -9,6 +9,12 @@
 // (a sendmsg) and its pre-made log file need no job, unless the container
 // has limits to write. Either way Engine::spawned() then sets up the
 // Process on the reactor thread.
+//
+// The network (networks.h): NetworkService::prepare() takes the addresses
+// and host ports on the reactor; the job then writes the container's /etc
+// files and, right after the clone3 (while the child mounts its root),
+// makes its veths and DNAT elements; the init is released only after.
+// A warm start with a network takes a job for that too.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +25,7 @@
 #include "core/base/file.h"
 #include "core/base/log.h"
 #include "core/engine/log_index.h"
+#include "core/engine/networks.h"
 #include "core/engine/process.h"
 #include "core/engine/volumes.h"
 #include "core/engine/warm.h"
@@ -65,6 +72,7 @@ struct ColdSpawn {
   unique_fd out_w, err_w, in_r, netns;
   std::shared_ptr<cgroups::Driver> driver;   // null: no cgroups
   std::shared_ptr<runtime::Spawner> spawner;
+  std::shared_ptr<NetworkStart> net;         // null: nothing of the network to do
   std::string cgroup_parent, id, log_path;
   cgroups::Resources limits;
   bool hold_mntns = false;
@@ -93,9 +101,36 @@ struct ColdSpawn {
     return ok();
   }
 
+  // The init's network: its veths made in its namespace (the pool's, or
+  // the one clone3 made), DNAT added; a failure keeps it from its release.
+  void connect_network() {
+    if (!net || !net->needs_netns()) return;
+    unique_fd own;
+    int fd = netns.get();
+    if (fd < 0) {
+      auto opened = open_fd(fmt::format("/proc/{}/ns/net", out.child.pid), O_RDONLY);
+      if (!opened) {
+        out.released = std::move(opened.error()).context("connect container {}", id);
+        return;
+      }
+      own = std::move(*opened);
+      fd = own.get();
+    }
+    out.released = net->connect(fd);
+  }
+
   void run() {
     if (!(out.created = open_log())) return;
     if (!(out.created = VolumeService::prepare_sources(out.spec.mounts))) return;
+    if (net && !(out.created = net->write_files())) return;
+    if (net && net->joins()) {
+      auto joined = net->join_netns();
+      if (!joined) {
+        out.created = std::move(joined.error());
+        return;
+      }
+      netns = std::move(*joined);
+    }
     bool v2 = driver && driver->version() == cgroups::Version::kV2;
     if (v2 && !(out.created = make_cgroup())) {
       if (out.cgroup) (void)destroy_retrying(*out.cgroup);
@@ -113,17 +148,19 @@ struct ColdSpawn {
     out_w.reset();
     err_w.reset();
     in_r.reset();
-    netns.reset();
     if (!child) {
+      netns.reset();
       out.created = std::move(child.error());
       if (out.cgroup) (void)destroy_retrying(*out.cgroup);
       out.cgroup.reset();
       return;
     }
     out.child = std::move(*child);
+    connect_network();
+    netns.reset();
     if (hold_mntns) out.mntns = open_mount_namespace(out.child.pid);
     // v1: the child waits on its sync socket until it is in its cgroups.
-    if (driver && !v2) out.released = make_cgroup();
+    if (out.released && driver && !v2) out.released = make_cgroup();
     if (out.released && out.cgroup && out.cgroup->clone_into_fd() < 0)
       out.released = out.cgroup->add_process(out.child.pid);
     if (out.released) open_oom_notifier();
@@ -136,8 +173,13 @@ struct ColdSpawn {
 void Engine::spawn(Container& c, Done done) {
   auto spec = init_spec(c);
   if (!spec) return done(std::move(spec.error()));
+  // Addresses and host ports first: a port taken elsewhere fails here.
+  auto net = networks_->prepare(c, !c.warm);
+  if (!net) return done(std::move(net.error()));
   auto job = std::make_shared<ColdSpawn>();
+  job->net = *net;
   SpawnResult& out = job->out;
+  out.net = job->net;
   if (auto r = make_pipes(c, out, job->out_w, job->err_w, job->in_r); !r) return done(std::move(r));
   spec->tty = c.spec.tty;
   spec->tty_rows = c.spec.console_rows;
@@ -164,19 +206,21 @@ void Engine::spawn(Container& c, Done done) {
       out.spec.stdin_fd = job->in_r.get();
       if (c.spec.auto_remove) out.mntns = open_mount_namespace(out.child.pid);
       log::debug("engine", "release id={} pid={} (warm)", c.id, out.child.pid);
-      if (c.spec.resources.empty() || !out.cgroup) {
+      bool limits = !c.spec.resources.empty() && out.cgroup;
+      if (!limits && !job->net) {
         out.released = runtime::release(out.child, out.spec);
         job->out_w.reset(), job->err_w.reset(), job->in_r.reset();
         return finish(std::move(out));
       }
-      cgroups::Resources limits = c.spec.resources;
       job->id = id;
-      job->limits = limits;
+      if (limits) job->limits = c.spec.resources;
       bool queued = r_.run_job(
-          [job] {
+          [job, limits] {
             SpawnResult& o = job->out;
-            o.released = Resources::apply(*o.cgroup, job->id, job->limits);
-            if (o.released) job->open_oom_notifier();
+            if (job->net) o.released = job->net->write_files();
+            if (o.released) job->connect_network();  // its netns: /proc/<pid>/ns/net
+            if (o.released && limits) o.released = Resources::apply(*o.cgroup, job->id, job->limits);
+            if (o.released && limits) job->open_oom_notifier();
             if (o.released) o.released = runtime::release(o.child, o.spec);
             job->out_w.reset(), job->err_w.reset(), job->in_r.reset();
           },
@@ -198,7 +242,7 @@ void Engine::spawn(Container& c, Done done) {
   job->limits = c.spec.resources;
   job->log_path = c.log_path();
   job->hold_mntns = c.spec.auto_remove;
-  if (out.spec.new_netns) job->netns = netns_pool_->take();
+  if (out.spec.new_netns && !(job->net && job->net->joins())) job->netns = netns_pool_->take();
   log::debug("engine", "spawn id={}", c.id);
   if (!r_.run_job([job] { job->run(); }, [job, finish] { finish(std::move(job->out)); })) {
     out.created = Error(Code::kSystem, "berthd is too busy (job backlog full); try again");
@@ -210,6 +254,7 @@ void Engine::spawn(Container& c, Done done) {
 // stdin and watches. A child that could not be released is killed here and
 // reaped by the exit watch like any other.
 void Engine::spawned(Container& c, SpawnResult r, Done done) {
+  if (r.net) networks_->started(c, *r.net);
   if (!r.created) return done(std::move(r.created.error()));
   c.cgroup = std::move(r.cgroup);
   auto proc = std::make_unique<Process>();

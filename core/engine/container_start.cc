@@ -1,9 +1,16 @@
 // start: the container's init spawned (container_spawn.cc), its output
 // pumped into the log and its pidfd watched; the start succeeds when the
 // exec error pipe reports EOF (execve succeeded).
+#include <algorithm>
+#include <cctype>
+#include <tuple>
+
+#include <fmt/format.h>
+
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/images.h"
+#include "core/engine/networks.h"
 #include "core/engine/process.h"
 #include "core/engine/resources.h"
 #include "core/engine/volumes.h"
@@ -14,14 +21,59 @@ namespace {
 
 constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-// Image env, then the container's own (later entries win, like Docker).
+// Links' variables, the image env, then the container's own (later
+// entries win, like Docker).
 std::vector<std::string> merge_env(const std::vector<std::string>& image_env,
-                                   const std::vector<std::string>& env, const std::string& hostname) {
+                                   const std::vector<std::string>& env, const std::string& hostname,
+                                   const std::vector<std::string>& link_env = {}) {
   std::vector<std::string> out;
   put_env(out, kDefaultPath);
   put_env(out, "HOSTNAME=" + hostname);
+  for (auto& e : link_env) put_env(out, e);
   for (auto& e : image_env) put_env(out, e);
   for (auto& e : env) put_env(out, e);
+  return out;
+}
+
+// Docker's link variables for one target seen as `alias` by container
+// `name`: ALIAS_NAME, ALIAS_PORT (the lowest exposed port),
+// ALIAS_PORT_<port>_<PROTO>[_ADDR|_PORT|_PROTO] per exposed port, and
+// ALIAS_ENV_<key> for the target's environment but HOME and PATH.
+std::vector<std::string> link_env(const std::string& name, const std::string& alias, const std::string& ip,
+                                  const std::vector<std::string>& exposed, const std::vector<std::string>& target_env) {
+  std::string prefix;
+  for (char ch : alias) prefix += ch == '-' || ch == '.' ? '_' : char(std::toupper(static_cast<unsigned char>(ch)));
+  std::vector<std::string> out;
+  out.push_back(fmt::format("{}_NAME=/{}/{}", prefix, name, alias));
+  struct Port {
+    int port;
+    std::string proto;
+  };
+  std::vector<Port> ports;
+  for (const std::string& k : exposed) {
+    auto slash = k.find('/');
+    int port = std::atoi(k.substr(0, slash).c_str());
+    if (port > 0) ports.push_back({port, slash == std::string::npos ? "tcp" : k.substr(slash + 1)});
+  }
+  std::sort(ports.begin(), ports.end(),
+            [](const Port& a, const Port& b) { return std::tie(a.port, a.proto) < std::tie(b.port, b.proto); });
+  if (!ports.empty()) out.push_back(fmt::format("{}_PORT={}://{}:{}", prefix, ports[0].proto, ip, ports[0].port));
+  for (const Port& p : ports) {
+    std::string up;
+    for (char ch : p.proto) up += char(std::toupper(static_cast<unsigned char>(ch)));
+    std::string base = fmt::format("{}_PORT_{}_{}", prefix, p.port, up);
+    out.push_back(fmt::format("{}={}://{}:{}", base, p.proto, ip, p.port));
+    out.push_back(fmt::format("{}_ADDR={}", base, ip));
+    out.push_back(fmt::format("{}_PORT={}", base, p.port));
+    out.push_back(fmt::format("{}_PROTO={}", base, p.proto));
+  }
+  for (const std::string& kv : target_env) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = kv.substr(0, eq);
+    if (key == "HOME" || key == "PATH") continue;
+    out.push_back(fmt::format("{}_ENV_{}", prefix, kv));
+  }
   return out;
 }
 
@@ -51,16 +103,23 @@ Result<runtime::Spec> Engine::init_spec(Container& c) {
   spec.work_dir = c.dir + "/work";
   spec.rootfs_dir = c.dir + "/rootfs";
   spec.args = c.path_args;
-  spec.hostname = c.spec.hostname.empty() ? c.id.substr(0, 12) : c.spec.hostname;
-  spec.env = merge_env(img.config.env, c.spec.env, spec.hostname);
+  spec.hostname = networks_->hostname(c);
+  std::vector<std::string> links;
+  for (const auto& l : BERTH_TRY(networks_->link_targets(c))) {
+    auto timg = images_->store().resolve(l.target->image_id);
+    std::vector<std::string> tenv = timg ? timg->config.env : std::vector<std::string>{};
+    for (const auto& e : l.target->spec.env) put_env(tenv, e);
+    for (auto& e : link_env(c.name, l.alias, l.ip, l.target->spec.net.exposed, tenv)) links.push_back(std::move(e));
+  }
+  spec.env = merge_env(img.config.env, c.spec.env, spec.hostname, links);
   spec.cwd = !c.spec.working_dir.empty() ? c.spec.working_dir
              : !img.config.working_dir.empty() ? img.config.working_dir : "/";
   spec.user = !c.spec.user.empty() ? c.spec.user : img.config.user;
-  spec.new_netns = c.spec.network_mode != "host";
   spec.cgroupns_host = c.spec.cgroupns_host;
   if (const cgroups::Driver* d = resources_->driver())
     for (auto& m : d->container_view()) spec.cgroup_view.push_back({m.name, m.fstype, m.options});
   BERTH_TRY_VOID(volumes_->resolve_mounts(c, spec));
+  BERTH_TRY_VOID(networks_->add_to_spec(c, spec));   // host or own netns; /etc files
   return spec;
 }
 
@@ -94,6 +153,7 @@ void Engine::start(Container& c, Done done) {
       ct.state.error = r.error().message();
       persist(ct);
       if (!ct.proc) {
+        networks_->stopped(ct);  // what prepare() took for it
         if (ct.spec.auto_remove) remove_now(ct, [](Result<void>) {}, true);
         check_shutdown();
         return done(std::move(r.error()));

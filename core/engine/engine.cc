@@ -1,6 +1,7 @@
 // Engine (engine.h): open, the container table, persistence, shutdown.
 #include "core/engine/engine.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "core/engine/files.h"
 #include "core/engine/images.h"
 #include "core/engine/io.h"
+#include "core/engine/networks.h"
 #include "core/engine/process.h"
 #include "core/engine/resources.h"
 #include "core/engine/state_store.h"
@@ -45,7 +47,12 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
   else log::warn("engine", "no spawner process ({}): berthd forks containers itself", sp.error().message());
   BERTH_TRY_VOID(make_dirs(o.containers_dir(), 0700));
   BERTH_TRY_VOID(make_dirs(o.trash_dir(), 0700));
-  for (const char* d : {"dev", "proc", "sys"}) BERTH_TRY_VOID(make_dirs(o.init_layer() + "/" + d, 0755));
+  for (const char* d : {"dev", "proc", "sys", "etc"}) BERTH_TRY_VOID(make_dirs(o.init_layer() + "/" + d, 0755));
+  // The mount points of /etc/hosts, hostname and resolv.conf (networks.h),
+  // above the image's: bound, they need no file made in the upper dir, and
+  // an image's symlink there (to a resolver's stub file) is not followed.
+  for (const char* f : {"etc/hosts", "etc/hostname", "etc/resolv.conf"})
+    BERTH_TRY_VOID(open_fd(o.init_layer() + "/" + f, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
   std::shared_ptr<fs::ImageStore> images = BERTH_TRY_CTX(fs::ImageStore::open(o.root + "/image"), "open image store");
   e->images_ = std::make_unique<ImageService>(*e, std::move(images));
   std::shared_ptr<VolumeStore> volumes = BERTH_TRY_CTX(VolumeStore::open(o.root + "/volumes"), "open volume store");
@@ -81,6 +88,10 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
   // Leftovers of removals interrupted by a crash (before the loop runs).
   (void)remove_tree(o.trash_dir());
   BERTH_TRY_VOID(make_dirs(o.trash_dir(), 0700));
+  // Last of what may fail: its responders must be stopped before they go.
+  e->networks_ = std::make_unique<NetworkService>(*e, o);
+  BERTH_TRY_VOID(e->networks_->open());
+  e->resources_->set_interfaces([n = e->networks_.get()](const std::string& id) { return n->interfaces(id); });
   // AutoRemove containers that ran are removed as their exit would have
   // (Docker does the same when it restores).
   std::vector<std::string> stale;
@@ -188,6 +199,8 @@ void Engine::check_shutdown() {
   for (auto& [id, c] : containers_)
     if (c->proc || c->persist_in_flight || c->starting) return;
   if (execs_->busy() || warm_->busy()) return;
+  // Then the networks: their last veths and ports go, then bridges and table.
+  if (!networks_->closed()) return networks_->shutdown([this] { check_shutdown(); });
   auto done = std::move(shutdown_done_);
   shutdown_done_ = nullptr;
   done();

@@ -10,6 +10,7 @@
 //   io()        ContainerIo    io.h         attach, stdin, resize, log followers
 //   files()     ContainerFiles files.h      diff, export, commit, cp
 //   resources() Resources      resources.h  cgroups: limits, OOM, stats, top
+//   networks()  NetworkService networks.h   networks, endpoints, published ports, DNS
 //   the warm pool (warm.h) is internal: create() adopts from it.
 // The state machine is status.h: every verb asks can() first.
 //
@@ -54,6 +55,7 @@ class ContainerIo;
 class ContainerFiles;
 class Resources;
 class WarmPool;
+class NetworkService;
 struct Process;
 struct SpawnResult;
 
@@ -83,6 +85,7 @@ class Engine {
   ContainerIo& io() { return *io_; }
   ContainerFiles& files() { return *files_; }
   Resources& resources() { return *resources_; }
+  NetworkService& networks() { return *networks_; }
 
   // container_create.cc: validates, reserves the name, makes the directory
   // and volumes and writes the state on the job lane.
@@ -123,6 +126,7 @@ class Engine {
   friend class ContainerFiles;
   friend class Resources;
   friend class WarmPool;
+  friend class NetworkService;
 
   explicit Engine(reactor::Reactor& r);
   Container* by_id(const std::string& id);
@@ -158,6 +162,7 @@ class Engine {
   std::unique_ptr<ContainerFiles> files_;
   std::unique_ptr<netns::NetnsPool> netns_pool_;
   std::unique_ptr<WarmPool> warm_;
+  std::unique_ptr<NetworkService> networks_;
   std::shared_ptr<runtime::Spawner> spawner_;  // every clone3 (runtime/spawner.h); null if it could not start
   std::function<void()> shutdown_done_;
   bool shutting_down_ = false;   // start() refuses: nothing new may outlive the shutdown

@@ -26,6 +26,14 @@ struct Options {
   bool cgroups = true;     // false: no cgroups at all (limits are refused)
   cgroups::DetectOptions cgroup_detect;
   LogConfig log_defaults;  // --log-opt: under each container's HostConfig.LogConfig
+  // Networks (networks.h): the default bridge (--bridge; "none": no default
+  // network, containers get none), its address (--bip: gateway/prefix, or
+  // a subnet whose first host is the gateway), berth's nftables table and
+  // the containers a bridge takes before a leaf bridge (netns/ports.h).
+  std::string bridge = "berth0";
+  std::string bip = "10.88.0.0/16";
+  std::string nat_table = "berth";
+  unsigned ports_per_bridge = 1000;
 
   // One read-only layer shared by every container, just above its image:
   // the empty /dev, /proc and /sys the runtime mounts on. With the mount

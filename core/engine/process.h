@@ -25,6 +25,8 @@
 
 namespace berth::engine {
 
+struct NetworkStart;
+
 // Sets "K=V" in `env`, replacing an earlier K (later entries win, like
 // Docker); a bare "K" is dropped. Used for the init's env and exec's.
 void put_env(std::vector<std::string>& env, const std::string& kv);
@@ -46,6 +48,7 @@ struct SpawnResult {
   Result<std::pair<unique_fd, uint64_t>> log_index = Error(Code::kNotFound, "no log index");  // IndexWriter::open_file
   unique_fd out_r, err_r, in_w;             // berthd's ends of the stdio pipes
   unique_fd oom_fd;                         // memory limit: the cgroup's OOM notifier
+  std::shared_ptr<NetworkStart> net;        // what the job made of the network (networks.h)
   bool warm = false;
 };
 

@@ -73,6 +73,8 @@ class Resources {
   // docker stats: samples of a running container (nullptr at once if not).
   uint64_t watch_stats(Container& c, StatsHub::Sink sink);
   void unwatch_stats(uint64_t token) { stats_.unsubscribe(token); }
+  // Where samples find a container's network interfaces (networks.h).
+  void set_interfaces(StatsHub::InterfacesOf f) { stats_.set_interfaces(std::move(f)); }
   // docker top: the PIDs (host view) of every process of a running container.
   Result<std::vector<pid_t>> pids(Container& c);
 

@@ -129,6 +129,7 @@ json spec_json(const CreateSpec& s) {
               {"labels", s.labels},
               {"auto_remove", s.auto_remove},
               {"network_mode", s.network_mode},
+              {"net", net_to_json(s.net)},
               {"resources", resources_json(s.resources)},
               {"cgroup_parent", s.cgroup_parent},
               {"log_config", {{"type", s.log.type}, {"opts", s.log.opts}}},
@@ -159,6 +160,7 @@ void spec_from(const json& j, CreateSpec& s) {
   s.labels = j.value("labels", std::map<std::string, std::string>{});
   s.auto_remove = j.value("auto_remove", false);
   s.network_mode = j.value("network_mode", "none");
+  if (j.contains("net")) s.net = net_from_json(j["net"]);
   if (j.contains("resources")) resources_from(j["resources"], s.resources);
   s.cgroup_parent = j.value("cgroup_parent", "");
   if (j.contains("log_config")) {

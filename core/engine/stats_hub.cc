@@ -79,14 +79,25 @@ void StatsHub::read_pass(std::map<std::string, std::shared_ptr<cgroups::Cgroup>>
                          uint64_t only_token) {
   struct Pass {
     std::map<std::string, std::shared_ptr<cgroups::Cgroup>> targets;
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> links;  // id -> (host veth, ifname)
     std::map<std::string, StatsSample> out;
   };
   auto pass = std::make_shared<Pass>();
   pass->targets = std::move(targets);
+  if (interfaces_)
+    for (const auto& [id, cg] : pass->targets) pass->links[id] = interfaces_(id);
   passes_++;
   auto work = [pass] {
     uint64_t sys = read_system_cpu_ns();
     int cpus = int(::sysconf(_SC_NPROCESSORS_ONLN));
+    // Every container's veths in one netlink dump.
+    std::vector<std::string> names;
+    for (const auto& [id, l] : pass->links)
+      for (const auto& [host, ifname] : l) names.push_back(host);
+    std::map<std::string, netns::InterfaceStats> counters;
+    if (!names.empty())
+      if (auto st = netns::host_side_stats(names))
+        for (auto& c : *st) counters[c.name] = std::move(c);
     for (auto& [id, cg] : pass->targets) {
       StatsSample s;
       s.system_cpu_ns = sys;
@@ -99,6 +110,12 @@ void StatsHub::read_pass(std::map<std::string, std::shared_ptr<cgroups::Cgroup>>
           s.ok = true;
         }
       }
+      for (const auto& [host, ifname] : pass->links[id])
+        if (auto it = counters.find(host); it != counters.end()) {
+          netns::InterfaceStats is = it->second;
+          is.name = ifname;
+          s.networks.push_back(std::move(is));
+        }
       pass->out.emplace(id, std::move(s));
     }
   };

@@ -15,6 +15,7 @@
 
 #include "cgroups/cgroups.h"
 #include "core/reactor/reactor.h"
+#include "netns/link.h"
 
 namespace berth::engine {
 
@@ -24,12 +25,18 @@ struct StatsSample {
   uint64_t system_cpu_ns = 0;  // /proc/stat "cpu" line, all CPUs, in ns
   int online_cpus = 0;
   int64_t read_ns = 0;         // wall clock of the read
+  // Per interface of the container (name: eth0...), counted on the host
+  // ends of its veths and turned round (Docker's "networks").
+  std::vector<netns::InterfaceStats> networks;
 };
 
 class StatsHub {
  public:
   // A sample, or nullptr once: the container stopped and no more will come.
   using Sink = std::function<void(const StatsSample*)>;
+  // A running container's (host veth, interface) pairs (networks.h).
+  using InterfacesOf = std::function<std::vector<std::pair<std::string, std::string>>(const std::string& id)>;
+  void set_interfaces(InterfacesOf f) { interfaces_ = std::move(f); }
 
   explicit StatsHub(reactor::Reactor& r, int64_t interval_ms = 1000);
   ~StatsHub();
@@ -66,6 +73,7 @@ class StatsHub {
   uint64_t passes_ = 0;
   reactor::Completion timer_c_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  InterfacesOf interfaces_;
 };
 
 // /proc/stat's first line summed into ns (Docker's system_cpu_usage).

@@ -31,6 +31,8 @@ const char* verb_name(Verb v) {
     case Verb::kAttach: return "attach";
     case Verb::kRename: return "rename";
     case Verb::kTop: return "top";
+    case Verb::kConnect: return "connect";
+    case Verb::kDisconnect: return "disconnect";
   }
   return "?";
 }
@@ -93,6 +95,8 @@ Result<void> can(Verb v, Status s, std::string_view id) {
     case Verb::kUpdate:
     case Verb::kCommit:
     case Verb::kRename:
+    case Verb::kConnect:
+    case Verb::kDisconnect:
       if (s == Status::kDead) return dead(id);
       return ok();
     case Verb::kAttach:

@@ -45,9 +45,11 @@ enum class Verb {
   kAttach,
   kRename,
   kTop,         // top, stats of processes
+  kConnect,     // network connect (a new interface at once when running)
+  kDisconnect,  // network disconnect
 };
 const char* verb_name(Verb v);
-inline constexpr int kVerbCount = int(Verb::kTop) + 1;
+inline constexpr int kVerbCount = int(Verb::kDisconnect) + 1;
 inline constexpr int kStatusCount = int(Status::kDead) + 1;
 
 // Ok when `v` may act on a container in status `s`. Otherwise an Error with

@@ -17,6 +17,7 @@
 #include "core/engine/process.h"
 #include "core/engine/resources.h"
 #include "core/engine/log_files.h"
+#include "core/engine/networks.h"
 #include "core/engine/warm.h"
 #include "core/runtime/late.h"
 #include "core/runtime/security.h"
@@ -59,6 +60,8 @@ struct WarmBuild {
         result = Error::sys(errno, "mkdir {}{}", w->dir, sub);
         return undo();
       }
+    // /etc/hosts, hostname and resolv.conf: bound now, written at create.
+    if (!(result = make_etc_files(w->dir))) return undo();
     // The container's log, made here so that a warm start opens no file.
     auto log = open_fd(w->dir + "/container.log", O_WRONLY | O_CREAT, 0600);
     if (!log) {

@@ -169,6 +169,9 @@ Result<engine::CreateSpec> parse_create_request(const std::string& body, const s
   }
   BERTH_TRY_VOID(parse_host_config(j, s));
   s.mounts = BERTH_TRY(parse_mounts(j, j.contains("HostConfig") ? j["HostConfig"] : Json()));
+  BERTH_TRY_VOID(engine::parse_network_request(j, j.contains("HostConfig") ? j["HostConfig"] : Json(),
+                                               j.contains("NetworkingConfig") ? j["NetworkingConfig"] : Json(),
+                                               s.network_mode, s.net));
   j.erase("HostConfig");
   j.erase("NetworkingConfig");
   s.config_json = j.dump();

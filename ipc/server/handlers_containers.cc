@@ -40,7 +40,9 @@ void create(Server& s, Connection& c, const Params&) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
     if (!ct) return conn->respond_error(ct.error());
-    OrderedJson j = {{"Id", (*ct)->id}, {"Warnings", warnings}};
+    std::vector<std::string> all = warnings;
+    all.insert(all.end(), (*ct)->create_warnings.begin(), (*ct)->create_warnings.end());
+    OrderedJson j = {{"Id", (*ct)->id}, {"Warnings", all}};
     conn->respond(201, j.dump());
   });
 }
@@ -253,7 +255,7 @@ void list(Server& s, Connection& c, const Params&) {
   std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->created_ns > b->created_ns; });
   if (*limit > 0 && out.size() > size_t(*limit)) out.resize(size_t(*limit));
   auto arr = std::make_shared<OrderedJson>(OrderedJson::array());
-  for (const Container* ct : out) arr->push_back(container_summary(*ct));
+  for (const Container* ct : out) arr->push_back(container_summary(*ct, s.engine().networks()));
   if (!*size) return c.respond(200, arr->dump());
   // Sizes: the upper dir's files, and the image's under them.
   struct Measure {
@@ -287,7 +289,7 @@ void inspect(Server& s, Connection& c, const Params& p) {
   if (!ct) return;
   auto size = c.request().query_bool("size", false);
   if (!size) return c.respond_error(size.error());
-  auto j = std::make_shared<OrderedJson>(container_inspect(*ct));
+  auto j = std::make_shared<OrderedJson>(container_inspect(*ct, s.engine().networks()));
   if (!*size) return c.respond(200, j->dump(-1, ' ', false, Json::error_handler_t::replace));
   // SizeRw: the upper dir's files; SizeRootFs: those and the image's.
   auto img = s.engine().images().store().resolve(ct->image_id);

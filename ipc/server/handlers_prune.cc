@@ -87,7 +87,7 @@ OrderedJson df_json(Server& s, const engine::ImageService::DiskUsage& du) {
   }
   OrderedJson containers = OrderedJson::array();
   for (const auto& [id, c] : s.engine().containers()) {
-    OrderedJson j = container_summary(*c);
+    OrderedJson j = container_summary(*c, s.engine().networks());
     auto rw = du.container_rw_bytes.find(id);
     j["SizeRw"] = rw == du.container_rw_bytes.end() ? 0 : rw->second;
     auto img = std::find_if(du.images.begin(), du.images.end(), [&](const engine::Image& i) { return i.id == c->image_id; });

@@ -124,6 +124,15 @@ std::string stats_json(const Container& ct, const StatsSample* cur, const StatsS
                    {"memory_stats", mem},
                    {"name", "/" + ct.name},
                    {"id", ct.id}};
+  // Docker's per-interface counters; absent without a network.
+  if (cur && !cur->networks.empty()) {
+    OrderedJson nets = OrderedJson::object();
+    for (const auto& n : cur->networks)
+      nets[n.name] = {{"rx_bytes", n.rx_bytes},   {"rx_packets", n.rx_packets}, {"rx_errors", n.rx_errors},
+                      {"rx_dropped", n.rx_dropped}, {"tx_bytes", n.tx_bytes},   {"tx_packets", n.tx_packets},
+                      {"tx_errors", n.tx_errors}, {"tx_dropped", n.tx_dropped}};
+    j["networks"] = nets;
+  }
   return j.dump() + "\n";
 }
 

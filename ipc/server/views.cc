@@ -1,6 +1,7 @@
 #include "ipc/server/views.h"
 
 #include "core/base/strings.h"
+#include "ipc/server/network_views.h"
 
 namespace berth::ipc {
 
@@ -111,7 +112,7 @@ std::string container_status_text(const engine::Container& c, int64_t now) {
   return "";
 }
 
-OrderedJson container_inspect(const engine::Container& c) {
+OrderedJson container_inspect(const engine::Container& c, const engine::NetworkService& nets) {
   Json host_config = parse_or(c.spec.host_config_json, Json::object());
   host_config["NetworkMode"] = c.spec.network_mode;
   host_config["AutoRemove"] = c.spec.auto_remove;
@@ -144,9 +145,9 @@ OrderedJson container_inspect(const engine::Container& c) {
           {"Args", args},
           {"State", state_json(c)},
           {"Image", c.image_id},
-          {"ResolvConfPath", ""},
-          {"HostnamePath", ""},
-          {"HostsPath", ""},
+          {"ResolvConfPath", etc_file_path(c, "resolv.conf")},
+          {"HostnamePath", etc_file_path(c, "hostname")},
+          {"HostsPath", etc_file_path(c, "hosts")},
           {"LogPath", c.log_path()},
           // berth's own: output dropped by mode=non-blocking logging.
           {"LogDropped", {{"Bytes", c.log_dropped_bytes}, {"Records", c.log_dropped_records}}},
@@ -162,22 +163,22 @@ OrderedJson container_inspect(const engine::Container& c) {
           {"GraphDriver", {{"Name", "overlay2"}, {"Data", {{"UpperDir", c.dir + "/upper"}, {"WorkDir", c.dir + "/work"}, {"MergedDir", c.dir + "/rootfs"}}}}},
           {"Mounts", mount_points(c)},
           {"Config", config_json(c)},
-          {"NetworkSettings", {{"Bridge", ""}, {"SandboxID", ""}, {"Ports", OrderedJson::object()}, {"SandboxKey", ""}, {"Networks", {{c.spec.network_mode, {{"NetworkID", c.spec.network_mode}, {"IPAddress", ""}, {"Gateway", ""}, {"MacAddress", ""}}}}}}}};
+          {"NetworkSettings", network_settings(nets, c)}};
 }
 
-OrderedJson container_summary(const engine::Container& c) {
+OrderedJson container_summary(const engine::Container& c, const engine::NetworkService& nets) {
   return {{"Id", c.id},
           {"Names", {"/" + c.name}},
           {"Image", c.image_ref},
           {"ImageID", c.image_id},
           {"Command", command_text(c)},
           {"Created", c.created_ns / 1000000000},
-          {"Ports", OrderedJson::array()},
+          {"Ports", summary_ports(nets, c)},
           {"Labels", c.spec.labels},
           {"State", engine::status_name(c.state.status)},
           {"Status", container_status_text(c, now_ns())},
           {"HostConfig", {{"NetworkMode", c.spec.network_mode}}},
-          {"NetworkSettings", {{"Networks", OrderedJson::object()}}},
+          {"NetworkSettings", summary_network_settings(nets, c)},
           {"Mounts", mount_points(c)}};
 }
 

@@ -7,13 +7,14 @@
 
 #include "core/engine/container.h"
 #include "core/engine/engine.h"
+#include "core/engine/networks.h"
 #include "core/engine/api_types.h"
 #include "ipc/server/json_util.h"
 
 namespace berth::ipc {
 
-OrderedJson container_inspect(const engine::Container& c);
-OrderedJson container_summary(const engine::Container& c);
+OrderedJson container_inspect(const engine::Container& c, const engine::NetworkService& nets);
+OrderedJson container_summary(const engine::Container& c, const engine::NetworkService& nets);
 // "Up 5 seconds", "Exited (137) 2 seconds ago", "Created".
 std::string container_status_text(const engine::Container& c, int64_t now);
 OrderedJson image_summary(const engine::Image& img);

@@ -178,12 +178,12 @@ TEST_F(ChangesTest, ContainersOfOneImageDoNotShareWrites) {
     auto r = d().ctl({"run", "-d", "--name", n, "busybox", "sleep", "1000"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
-  EXPECT_EQ(d().ctl({"exec", "w1", "sh", "-c", "echo one > /shared; rm /etc/hosts"}).exit_code, 0);
+  EXPECT_EQ(d().ctl({"exec", "w1", "sh", "-c", "echo one > /shared; rm /etc/group"}).exit_code, 0);
   EXPECT_EQ(d().ctl({"exec", "w2", "sh", "-c", "echo two > /shared"}).exit_code, 0);
   EXPECT_EQ(d().ctl({"exec", "w1", "cat", "/shared"}).out, "one\n");
   EXPECT_EQ(d().ctl({"exec", "w2", "cat", "/shared"}).out, "two\n");
-  EXPECT_EQ(d().ctl({"exec", "w2", "test", "-e", "/etc/hosts"}).exit_code, 0);
-  EXPECT_EQ(diff("w1"), "C /etc\nD /etc/hosts\nA /shared\n");
+  EXPECT_EQ(d().ctl({"exec", "w2", "test", "-e", "/etc/group"}).exit_code, 0);
+  EXPECT_EQ(diff("w1"), "C /etc\nD /etc/group\nA /shared\n");
   EXPECT_EQ(diff("w2"), "A /shared\n");
   // The pause during commit (the default) leaves it running afterwards.
   auto commit = d().ctl({"commit", "w1", "w1img"});

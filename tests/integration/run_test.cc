@@ -59,7 +59,7 @@ TEST_F(RunTest, OwnRootFilesystem) {
 }
 
 TEST_F(RunTest, OwnNetworkNamespaceWithLoopbackOnly) {
-  auto r = d().ctl({"run", "--rm", "busybox", "cat", "/proc/net/dev"});
+  auto r = d().ctl({"run", "--rm", "--network", "none", "busybox", "cat", "/proc/net/dev"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("lo:"));
   EXPECT_THAT(r.out, Not(HasSubstr("eth")));

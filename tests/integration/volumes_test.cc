@@ -107,8 +107,8 @@ TEST_F(VolumeTest, NamedVolumePopulatedFromImageContent) {
   std::string data = d().root() + "/volumes/etcvol/_data";
   EXPECT_THAT(read_file(data + "/group").value_or(""), HasSubstr("wheel:x:10:root"));
   // Not copied again once it has content: a change sticks.
-  ASSERT_EQ(run({"--rm", "-v", "etcvol:/etc", "busybox", "sh", "-c", "echo changed > /etc/hosts"}).exit_code, 0);
-  EXPECT_EQ(run({"--rm", "-v", "etcvol:/etc", "busybox", "cat", "/etc/hosts"}).out, "changed\n");
+  ASSERT_EQ(run({"--rm", "-v", "etcvol:/etc", "busybox", "sh", "-c", "echo changed > /etc/motd"}).exit_code, 0);
+  EXPECT_EQ(run({"--rm", "-v", "etcvol:/etc", "busybox", "cat", "/etc/motd"}).out, "changed\n");
   // nocopy: an empty volume stays empty.
   auto empty = run({"--rm", "-v", "etcnocopy:/etc:nocopy", "busybox", "ls", "-A", "/etc"});
   EXPECT_EQ(empty.exit_code, 0) << empty.err;

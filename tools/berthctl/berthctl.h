@@ -69,6 +69,7 @@ void add_attach_command(CLI::App& app, Globals& g, int& exit_code);      // atta
 void add_changes_commands(CLI::App& app, Globals& g, int& exit_code);    // diff, commit, export
 void add_volume_commands(CLI::App& app, Globals& g, int& exit_code);     // volume create ls inspect rm prune
 void add_cp_command(CLI::App& app, Globals& g, int& exit_code);          // cp
+void add_network_commands(CLI::App& app, Globals& g, int& exit_code);    // network create ls inspect rm connect disconnect prune; port
 
 // --- output ---
 void out(std::string_view s);  // stdout, unbuffered

@@ -30,6 +30,7 @@
 #include "ipc/proto/url.h"
 #include "tools/berthctl/berthctl.h"
 #include "tools/berthctl/mounts.h"
+#include "tools/berthctl/netflags.h"
 #include "tools/berthctl/resources.h"
 
 namespace berth::ctl {
@@ -42,12 +43,13 @@ struct ContainerOptions {
   bool tty = false;          // -t: a pty in the container; raw output
   std::string detach_keys;   // run --detach-keys, as given ("" = the default)
   std::vector<std::string> env;
-  std::string name, workdir, user, hostname, network, entrypoint;
+  std::string name, workdir, user, hostname, entrypoint;
   CLI::Option* entrypoint_flag = nullptr;  // to tell `--entrypoint ""` from no flag
   std::string image;
   std::vector<std::string> cmd;
   ResourceFlags resources;
   MountFlags mounts;
+  NetFlags net;
 };
 
 void add_container_flags(CLI::App* sub, ContainerOptions& o) {
@@ -60,7 +62,19 @@ void add_container_flags(CLI::App* sub, ContainerOptions& o) {
   sub->add_option("-w,--workdir", o.workdir, "Working directory inside the container");
   sub->add_option("-u,--user", o.user, "Username or UID (<name|uid>[:<group|gid>])");
   sub->add_option("-h,--hostname", o.hostname, "Container host name");
-  sub->add_option("--network,--net", o.network, "Network mode: none or host");
+  sub->add_option("--network,--net", o.net.network, "Connect to a network: bridge (default), none, host, container:<name|id> or a network's name");
+  sub->add_option("--ip", o.net.ip, "IPv4 address (e.g., 172.30.100.104) on a user-defined network");
+  sub->add_option("--network-alias", o.net.aliases, "Add a network-scoped alias")->allow_extra_args(false);
+  sub->add_option("-p,--publish", o.net.publish, "Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto])")
+      ->allow_extra_args(false);
+  sub->add_flag("-P,--publish-all", o.net.publish_all, "Publish all exposed ports to random ports");
+  sub->add_option("--expose", o.net.expose, "Expose a port or a range of ports")->allow_extra_args(false);
+  sub->add_option("--add-host", o.net.add_hosts, "Add a custom host-to-IP mapping (host:ip)")->allow_extra_args(false);
+  sub->add_option("--link", o.net.links, "Add a link to another container (name[:alias]; default bridge network)")
+      ->allow_extra_args(false);
+  sub->add_option("--dns", o.net.dns, "Set custom DNS servers")->allow_extra_args(false);
+  sub->add_option("--dns-search", o.net.dns_search, "Set custom DNS search domains")->allow_extra_args(false);
+  sub->add_option("--dns-option", o.net.dns_options, "Set DNS options")->allow_extra_args(false);
   o.entrypoint_flag = sub->add_option("--entrypoint", o.entrypoint, "Overwrite the image's ENTRYPOINT");
   add_resource_flags(sub, o.resources);
   sub->add_option("-v,--volume", o.mounts.volumes, "Bind mount a volume (/host:/ctr[:ro], name:/ctr, or /ctr)")
@@ -112,14 +126,15 @@ Result<std::string> create_body(const ContainerOptions& o, const json& resources
   cfg["Labels"] = json::object();
   json host = json::object();
   host["AutoRemove"] = o.rm;
-  host["NetworkMode"] = o.network.empty() ? "default" : o.network;
   host["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
   ConsoleSize size = o.tty ? console_size() : ConsoleSize{};  // the pty's first size, before any resize
   host["ConsoleSize"] = json::array({size.rows, size.cols});
   for (const auto& [key, value] : resources.items()) host[key] = value;
   BERTH_TRY_VOID(apply_mount_flags(o.mounts, cfg, host));
+  json networking = json::object();
+  BERTH_TRY_VOID(apply_network_flags(o.net, cfg, host, networking));
   cfg["HostConfig"] = std::move(host);
-  cfg["NetworkingConfig"] = {{"EndpointsConfig", json::object()}};
+  cfg["NetworkingConfig"] = std::move(networking);
   return dump(cfg);
 }
 

@@ -35,6 +35,8 @@ struct Flags {
   bool no_cgroups = false;
   std::vector<std::string> log_opts;   // --log-opt key=value: containers' log defaults
   int watchdog_ms = 0;
+  std::string bridge = "berth0";       // the default network's bridge; "none": no default network
+  std::string bip = "10.88.0.0/16";
 };
 
 // Holds an exclusive lock on <root>/berthd.lock for the daemon's life.
@@ -115,6 +117,8 @@ int run(const Flags& f) {
   eo.netns_pool = f.netns_pool;
   eo.warm_inits = f.warm_inits;
   eo.cgroup_parent = f.cgroup_parent;
+  eo.bridge = f.bridge;
+  eo.bip = f.bip;
   std::map<std::string, std::string> log_opts;
   for (auto& kv : f.log_opts) {
     auto eq = kv.find('=');
@@ -187,6 +191,10 @@ int main(int argc, char** argv) {
   app.add_option("--log-opt", f.log_opts,
                  "Default log options of containers: max-size=10m, max-file=3, mode=non-blocking, max-buffer-size=4m "
                  "(default: one file, never rotated, like Docker's json-file)");
+  app.add_option("-b,--bridge", f.bridge,
+                 "Bridge of the default network \"bridge\" (default berth0; none: containers get no network by default)");
+  app.add_option("--bip", f.bip,
+                 "The default network's subnet, or its gateway address with the prefix (default 10.88.0.0/16)");
   app.add_flag("--no-cgroups", f.no_cgroups, "Run containers without cgroups (limits, stats and pause are refused)");
   app.add_option("--debug-watchdog-ms", f.watchdog_ms,
                  "Log (at warn, component watchdog) every reactor callback that held the loop longer than this "

@@ -5,6 +5,8 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -16,6 +18,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "core/base/file.h"
 #include "core/base/strings.h"
@@ -94,6 +97,37 @@ TestDaemon::~TestDaemon() {
   if (pid_ > 0) stop();
   (void)remove_tree(dir_);
   remove_cgroup_parent();
+  if (netns_holder_ >= 0) ::close(netns_holder_);
+}
+
+namespace {
+
+// A new network namespace with lo up, made by a short-lived thread that
+// unshares and exits (no thread of the test process changes namespace).
+int make_daemon_netns() {
+  int fd = -1;
+  std::thread t([&] {
+    if (::unshare(CLONE_NEWNET) < 0) return;
+    fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ifreq ifr{};
+    std::strcpy(ifr.ifr_name, "lo");
+    ::ioctl(s, SIOCGIFFLAGS, &ifr);
+    ifr.ifr_flags = short(ifr.ifr_flags | IFF_UP);
+    ::ioctl(s, SIOCSIFFLAGS, &ifr);
+    ::close(s);
+  });
+  t.join();
+  return fd;
+}
+
+}  // namespace
+
+CommandResult TestDaemon::host_command(const std::vector<std::string>& argv, const std::string& input) {
+  // This process's fd, opened by nsenter through /proc/<our pid>/fd.
+  std::vector<std::string> full = {"nsenter", fmt::format("--net=/proc/{}/fd/{}", ::getpid(), netns_holder_), "--"};
+  full.insert(full.end(), argv.begin(), argv.end());
+  return run_command(full, input);
 }
 
 std::string TestDaemon::cgroup_parent() const {
@@ -133,10 +167,16 @@ void TestDaemon::remove_cgroup_parent() const {
 
 bool TestDaemon::start(std::string* error) {
   std::string logf = dir_ + "/berthd.log";
+  // Own network namespace (kept across restarts, so a restarted daemon
+  // finds what the last one left): its containers never touch the host's.
+  if (netns_holder_ < 0) netns_holder_ = make_daemon_netns();
+  if (netns_holder_ < 0) {
+    *error = "make a network namespace for berthd: " + std::string(std::strerror(errno));
+    return false;
+  }
   pid_ = ::fork();
   if (pid_ == 0) {
-    // Own network namespace: the daemon's containers never touch the host's.
-    if (::unshare(CLONE_NEWNET) < 0) _exit(90);
+    if (::setns(netns_holder_, CLONE_NEWNET) < 0) _exit(90);
     int fd = ::open(logf.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd >= 0) {
       ::dup2(fd, 2);

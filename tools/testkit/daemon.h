@@ -1,8 +1,9 @@
 // TestDaemon: a real berthd for one test fixture or benchmark, in its own temp root,
-// exec-root and socket, inside its own network namespace (the child
-// unshares CLONE_NEWNET before exec, so the daemon sees only a loopback
-// device). Stopped with SIGTERM (then SIGKILL, by PID) and its directory
-// removed when the fixture ends.
+// exec-root and socket, inside its own network namespace (made by the
+// fixture with only lo, up, and joined by the child before exec; the same
+// one across restarts, so a restarted daemon finds what its predecessor
+// left there). Stopped with SIGTERM (then SIGKILL, by PID) and its
+// directory removed when the fixture ends; the namespace goes with it.
 //
 // Also: running berthctl against it, raw socket requests for malformed-input
 // tests, and counters for leak checks (fds, mounts, child processes).
@@ -68,6 +69,10 @@ class TestDaemon {
   // Imports the busybox test image as busybox:latest (once per daemon).
   bool import_busybox(std::string* error);
   CommandResult ctl(const std::vector<std::string>& args, const std::string& input = "");
+  // Runs argv on "the host side": in the daemon's network namespace (the
+  // bridges, published ports, the proxies on its loopback), via nsenter.
+  CommandResult host_command(const std::vector<std::string>& argv, const std::string& input = "");
+  int netns_fd() const { return netns_holder_; }
   // Sends raw bytes on a fresh connection and returns everything read until
   // the daemon closes it or `max_bytes` arrive.
   std::string raw(const std::string& bytes, size_t max_bytes = 1 << 20);

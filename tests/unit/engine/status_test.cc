@@ -31,6 +31,8 @@ constexpr Row kTable[] = {
     {Verb::kAttach, /*       */ "ooooooo"},
     {Verb::kRename, /*       */ "ooooCoC"},
     {Verb::kTop, /*          */ "CooCCCC"},
+    {Verb::kConnect, /*      */ "ooooCoC"},
+    {Verb::kDisconnect, /*   */ "ooooCoC"},
 };
 
 TEST(StatusTest, EveryVerbInEveryStatus) {
