@@ -12,6 +12,7 @@
 #include "cgroups/cgroups.h"
 #include "core/base/result.h"
 #include "core/engine/log_files.h"
+#include "fs/registry/remote.h"
 
 namespace berth::engine {
 
@@ -26,6 +27,9 @@ struct Options {
   bool cgroups = true;     // false: no cgroups at all (limits are refused)
   cgroups::DetectOptions cgroup_detect;
   LogConfig log_defaults;  // --log-opt: under each container's HostConfig.LogConfig
+  // --registry-mirror, --insecure-registry, --registry-certs-dir: how pulls,
+  // pushes and logins reach registries (fs/registry/remote.h).
+  fs::registry::RegistryOptions registry;
 
   // One read-only layer shared by every container, just above its image:
   // the empty /dev, /proc and /sys the runtime mounts on. With the mount

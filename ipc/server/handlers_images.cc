@@ -1,6 +1,6 @@
 // /images/...: import (create?fromSrc=-), list, inspect, tag, remove,
-// history, save (get) and load. Pulling needs a registry and arrives with
-// the registry issue; it fails fast here. Prune and df: handlers_prune.cc.
+// history, save (get) and load. Pull (create?fromImage=) and push:
+// handlers_registry.cc. Prune and df: handlers_prune.cc.
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/api_types.h"
@@ -14,6 +14,8 @@
 #include "ipc/server/views.h"
 
 namespace berth::ipc {
+
+void pull_image(Server& s, Connection& c);  // handlers_registry.cc
 
 namespace {
 
@@ -43,9 +45,7 @@ void create(Server& s, Connection& c, const Params&) {
   if (req.query_value("fromSrc")) return c.respond_error(Error::invalid("importing from a URL is not supported; use fromSrc=-"));
   std::string image = req.query_value("fromImage").value_or("");
   if (image.empty()) return c.respond_error(Error::invalid("fromImage or fromSrc is required"));
-  // FIXME(registry issue): pull from an OCI distribution registry.
-  c.respond_error(Error::make(Code::kNotFound, "pull access denied for {}: berth cannot pull images yet; "
-                                               "use 'import' or 'load'", image));
+  pull_image(s, c);  // handlers_registry.cc
 }
 
 void list(Server& s, Connection& c, const Params&) {

@@ -23,6 +23,7 @@ const std::vector<Route>& routes() {
     add_volume_routes(r);
     add_prune_routes(r);
     add_archive_routes(r);
+    add_registry_routes(r);
     return r;
   }();
   return table;
