@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "core/engine/images.h"
+#include "ipc/proto/progress_bar.h"  // the "progress" text, at dockerd's 200 columns
 
 namespace berth::ipc {
 
@@ -29,10 +30,5 @@ namespace berth::ipc {
 std::string progress_json(const engine::RegistryProgress& e);
 // {"errorDetail":{"message":m},"error":m} and '\n'.
 std::string progress_error_json(std::string_view message);
-// jsonmessage.JSONProgress.String() at dockerd's width (200 columns): the
-// 50-column bar, then "%8v/%v" of the sizes ("[==>   ]  1.049MB/5MB").
-std::string progress_bar(int64_t current, int64_t total);
-// go-units HumanSize: 4 significant digits, decimal units ("1.049MB", "512B").
-std::string go_human_size(double bytes);
 
 }  // namespace berth::ipc

@@ -22,27 +22,6 @@ engine::RegistryProgress bytes(std::string id, std::string status, int64_t curre
   return e;
 }
 
-TEST(ProgressJson, HumanSizeLikeGoUnits) {
-  EXPECT_EQ(go_human_size(0), "0B");
-  EXPECT_EQ(go_human_size(512), "512B");
-  EXPECT_EQ(go_human_size(44815), "44.81kB");
-  EXPECT_EQ(go_human_size(2153000), "2.153MB");
-  EXPECT_EQ(go_human_size(1048576), "1.049MB");
-  EXPECT_EQ(go_human_size(5e9), "5GB");
-  EXPECT_EQ(go_human_size(999), "999B");
-  EXPECT_EQ(go_human_size(1000), "1kB");
-}
-
-TEST(ProgressJson, BarAtDaemonWidth) {
-  EXPECT_EQ(progress_bar(0, 0), "");
-  EXPECT_EQ(progress_bar(1, 2), "[=========================>                         ]       1B/2B");
-  EXPECT_EQ(progress_bar(2140160, 2140160),
-            "[==================================================>]   2.14MB/2.14MB");
-  // A count past the total shows the count alone; no total, the size alone.
-  EXPECT_EQ(progress_bar(3, 2), "[==================================================>]       3B");
-  EXPECT_EQ(progress_bar(1500, 0), "   1.5kB");
-}
-
 TEST(ProgressJson, MessagesHaveNoProgressDetail) {
   EXPECT_EQ(progress_json(ev("latest", "Pulling from library/busybox")),
             "{\"status\":\"Pulling from library/busybox\",\"id\":\"latest\"}\n");
