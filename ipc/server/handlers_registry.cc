@@ -4,13 +4,15 @@
 // docker CLI sends it) or, for /auth and old clients' push, the body.
 //
 // A pull or push answers like dockerd: an error before any progress is a
-// plain HTTP error (404 for an unknown repository or tag, 401 for refused
-// credentials); once progress flows, the answer is 200 and a JSON progress
-// stream (progress_json.h), and a later error is its last line. dockerd
-// writes "Pulling from ..." only after it has the manifest; the library
-// reports it before, so it is held back until the next event. The client
-// going away (ctrl-c of the docker CLI) closes the connection, which sets
-// the job's cancel flag: its transfers stop and the pull leaves nothing.
+// plain HTTP error (404 for an unknown repository or tag; refused
+// credentials are 401 for /auth and 403 for a pull or push, see
+// respond_registry_error); once progress flows, the answer is 200 and a
+// JSON progress stream (progress_json.h), and a later error is its last
+// line. dockerd writes "Pulling from ..." only after it has the manifest;
+// the library reports it before, so it is held back until the next event.
+// The client going away (ctrl-c of the docker CLI) closes the connection,
+// which sets the job's cancel flag: its transfers stop and the pull leaves
+// nothing.
 #include <memory>
 #include <set>
 
@@ -34,9 +36,14 @@ namespace {
 
 constexpr std::string_view kAuthHeader = "X-Registry-Auth";
 
-// 401 for credentials the registry refused, else the code's status.
-void respond_registry_error(Connection& c, const Error& e) {
-  if (engine::is_unauthorized(e)) return c.respond(401, fmt::format("{{\"message\":{}}}\n", json_quote(e.message())));
+// Credentials the registry refused: 401 for a login (docker login prints
+// the message); 403 for a pull or push. A 401 there makes the docker CLI
+// ask for a login ("Login prior to pull:") and, without a terminal, wait
+// for one forever; dockerd itself answers 500 for a basic-auth registry
+// without credentials ("no basic auth credentials").
+void respond_registry_error(Connection& c, const Error& e, bool login = false) {
+  if (engine::is_unauthorized(e))
+    return c.respond(login ? 401 : 403, fmt::format("{{\"message\":{}}}\n", json_quote(e.message())));
   c.respond_error(e);
 }
 
@@ -156,7 +163,7 @@ void auth(Server& s, Connection& c, const Params&) {
   s.engine().images().login(std::move(*creds), [&s, serial](Result<engine::LoginResult> r) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
-    if (!r) return respond_registry_error(*conn, r.error());
+    if (!r) return respond_registry_error(*conn, r.error(), true);
     conn->respond(200, fmt::format("{{\"IdentityToken\":{},\"Status\":{}}}\n", json_quote(r->identity_token),
                                    json_quote(r->status)));
   });
