@@ -156,6 +156,13 @@ class Driver {
   // An existing cgroup (kNotFound if none). v1: the hierarchies that have
   // the directory, so that one left half-made by a crash can be destroyed.
   virtual Result<std::unique_ptr<Cgroup>> open(std::string_view parent, std::string_view name) = 0;
+  // What a container's /sys/fs/cgroup should show, mounted inside its
+  // cgroup namespace: {directory name, fstype, mount options} per
+  // hierarchy the driver uses (v1), or one cgroup2 mount at the top (v2).
+  struct ViewMount {
+    std::string name, fstype, options;
+  };
+  virtual std::vector<ViewMount> container_view() const = 0;
 };
 
 // Tuning shared by both drivers (defaults suit a real host; unit tests

@@ -53,6 +53,19 @@ class V1Driver final : public Driver {
     return out;
   }
 
+  // One directory per hierarchy, named as on the host ("cpu,cpuacct" where
+  // those are co-mounted), with its controllers as the mount options.
+  std::vector<ViewMount> container_view() const override {
+    std::vector<ViewMount> out;
+    for (const V1Hierarchy& h : hs_) {
+      std::string opts;
+      for (const auto& c : h.controllers) opts += (opts.empty() ? "" : ",") + c;
+      std::string name = h.mount.substr(h.mount.rfind('/') + 1);
+      out.push_back({name.empty() ? opts : name, "cgroup", opts});
+    }
+    return out;
+  }
+
   // On the start path of every container: one mkdir per hierarchy when the
   // parent exists (the usual case); the whole path only when it does not.
   Result<std::unique_ptr<Cgroup>> create(std::string_view parent, std::string_view name) override {

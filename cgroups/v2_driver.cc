@@ -56,6 +56,8 @@ class V2Driver final : public Driver {
     return s && *s ? words(**s) : std::vector<std::string>();
   }
 
+  std::vector<ViewMount> container_view() const override { return {{"", "cgroup2", ""}}; }
+
   // Top-down: a level's controllers must be enabled before its child is
   // made, or the child does not get them.
   Result<std::unique_ptr<Cgroup>> create(std::string_view parent, std::string_view name) override {

@@ -23,5 +23,6 @@ using fs::parse_runtime_config;
 using fs::parse_tag_reference;
 using fs::PathInfo;
 using fs::Reference;
+using fs::tree_file_bytes;
 
 }  // namespace berth::engine

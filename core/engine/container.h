@@ -66,6 +66,10 @@ struct CreateSpec {
   LogConfig log;                       // HostConfig.LogConfig (log_files.h); unset = the daemon's defaults
   std::vector<MountSpec> mounts;       // binds, volumes, tmpfs (container_mounts.cc)
   bool readonly_rootfs = false;        // HostConfig.ReadonlyRootfs
+  bool cgroupns_host = false;          // HostConfig.CgroupnsMode "host" (default: private)
+  // HostConfig.Links (legacy links): {container name, alias}; create checks
+  // each names a container and keeps its name (without '/').
+  std::vector<std::pair<std::string, std::string>> links;
   std::string config_json = "{}";      // Config as received (normalised by ipc)
   std::string host_config_json = "{}"; // HostConfig as received
 };

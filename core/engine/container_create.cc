@@ -65,6 +65,12 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
   for (const auto& part : split(spec.cgroup_parent, '/'))
     if (part == "..") return done(Error::invalid("invalid CgroupParent {}: no \"..\" allowed", spec.cgroup_parent));
   if (spec.image.empty()) return done(Error::invalid("No image specified"));
+  // Links name containers that exist now (Docker's check); kept by name.
+  for (auto& [target, alias] : spec.links) {
+    auto t = find(target);
+    if (!t) return done(Error::not_found("could not get container for {}", target));
+    target = (*t)->name;
+  }
   auto img = images_->store().resolve(spec.image);
   if (!img) return done(std::move(img.error()));
 
@@ -99,6 +105,7 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
     std::string state;
     bool make_dirs = false;
     std::shared_ptr<VolumeStore> volumes;
+    std::vector<std::string> made;   // volumes the job created
     Result<void> result = ok();
   };
   auto job = std::make_shared<Job>();
@@ -112,7 +119,7 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
       [job, dir, mounts] {
         job->result = [&]() -> Result<void> {
           if (job->make_dirs) BERTH_TRY_VOID(make_container_dirs(dir));
-          if (auto r = VolumeService::make_volumes(*job->volumes, mounts); !r) {
+          if (auto r = VolumeService::make_volumes(*job->volumes, mounts, &job->made); !r) {
             if (job->make_dirs) (void)remove_tree(dir);
             return r;
           }
@@ -120,6 +127,7 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
         }();
       },
       [this, job, done] {
+        for (const std::string& v : job->made) volumes_->emit(v, "create");
         Container& ct = *job->c;
         if (!job->result) {
           names_.erase(ct.name);

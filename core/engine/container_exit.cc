@@ -6,6 +6,7 @@
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/process.h"
+#include "core/engine/volumes.h"
 
 namespace berth::engine {
 
@@ -59,6 +60,7 @@ void Engine::finish_exit(Container& c) {
   p.mntns.reset();
   resources_->release(c, removal_follows);
   emit(c, "die", {{"exitCode", std::to_string(p.exit_code)}});
+  if (!start_failed) volumes_->emit_mounts(c, "unmount");
   auto on_exit = std::move(p.on_exit);
   p.on_exit.clear();
   auto attachers = std::move(c.attachers);

@@ -241,6 +241,7 @@ void Engine::spawned(Container& c, SpawnResult r, Done done) {
   if (r.released) resources_->watch_oom(c);
   if (!r.released) return done(std::move(r.released.error()).context("start container init"));
   warm_->after_start(c, c.proc->spec);
+  volumes_->emit_mounts(c, "mount");
   done(ok());
 }
 

@@ -5,6 +5,7 @@
 #include "core/base/strings.h"
 #include "core/engine/images.h"
 #include "core/engine/process.h"
+#include "core/engine/resources.h"
 #include "core/engine/volumes.h"
 
 namespace berth::engine {
@@ -56,6 +57,9 @@ Result<runtime::Spec> Engine::init_spec(Container& c) {
              : !img.config.working_dir.empty() ? img.config.working_dir : "/";
   spec.user = !c.spec.user.empty() ? c.spec.user : img.config.user;
   spec.new_netns = c.spec.network_mode != "host";
+  spec.cgroupns_host = c.spec.cgroupns_host;
+  if (const cgroups::Driver* d = resources_->driver())
+    for (auto& m : d->container_view()) spec.cgroup_view.push_back({m.name, m.fstype, m.options});
   BERTH_TRY_VOID(volumes_->resolve_mounts(c, spec));
   return spec;
 }

@@ -6,6 +6,8 @@ using Json = nlohmann::json;
 
 Result<std::vector<std::string>> str_slice(const Json& j, const char* field, bool* set) {
   std::vector<std::string> out;
+  bool ignored;
+  if (!set) set = &ignored;
   *set = false;
   if (!j.contains(field) || j[field].is_null()) return out;
   const Json& v = j[field];

@@ -13,7 +13,7 @@
 
 namespace berth::engine {
 
-// Docker's StrSlice: null or absent (empty, *set false), a string, or an
+// Docker's StrSlice: null or absent (empty, *set false; set may be null), a string, or an
 // array of strings.
 Result<std::vector<std::string>> str_slice(const nlohmann::json& j, const char* field, bool* set);
 // A string field ("" when null or absent) and a boolean one (`dflt` then);

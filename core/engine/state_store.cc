@@ -133,7 +133,8 @@ json spec_json(const CreateSpec& s) {
               {"cgroup_parent", s.cgroup_parent},
               {"log_config", {{"type", s.log.type}, {"opts", s.log.opts}}},
               {"mounts", mounts_json(s.mounts)},
-              {"readonly_rootfs", s.readonly_rootfs},
+              {"readonly_rootfs", s.readonly_rootfs}, {"cgroupns_host", s.cgroupns_host},
+              {"links", s.links},
               {"config_json", s.config_json},
               {"host_config_json", s.host_config_json}};
 }
@@ -168,6 +169,8 @@ void spec_from(const json& j, CreateSpec& s) {
   }
   if (j.contains("mounts")) s.mounts = mounts_from(j["mounts"]);
   s.readonly_rootfs = j.value("readonly_rootfs", false);
+  s.cgroupns_host = j.value("cgroupns_host", false);
+  s.links = j.value("links", std::vector<std::pair<std::string, std::string>>{});
   s.config_json = j.value("config_json", "{}");
   s.host_config_json = j.value("host_config_json", "{}");
 }

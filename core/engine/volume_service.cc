@@ -10,6 +10,7 @@
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/engine.h"
+#include "core/engine/events.h"
 #include "core/engine/volumes.h"
 #include "fs/image_store.h"
 
@@ -54,7 +55,8 @@ void VolumeService::prepare(CreateSpec& spec, const std::vector<std::string>& im
   }
 }
 
-Result<void> VolumeService::make_volumes(VolumeStore& store, const std::vector<MountSpec>& mounts) {
+Result<void> VolumeService::make_volumes(VolumeStore& store, const std::vector<MountSpec>& mounts,
+                                         std::vector<std::string>* made) {
   for (const MountSpec& m : mounts)
     if (m.type == MountSpec::Type::kBind && m.origin == MountSpec::Origin::kMounts && !path_exists(m.source))
       return bind_source_missing(m.source);
@@ -62,9 +64,30 @@ Result<void> VolumeService::make_volumes(VolumeStore& store, const std::vector<M
     if (m.type != MountSpec::Type::kVolume) continue;
     bool created = false;
     BERTH_TRY_VOID(store.create(m.source, "local", m.volume_labels, {}, &created));
-    if (created) log::info("engine", "create volume name={}", m.source);
+    if (created) {
+      log::info("engine", "create volume name={}", m.source);
+      made->push_back(m.source);
+    }
   }
   return ok();
+}
+
+void VolumeService::emit(const std::string& name, const char* action, std::map<std::string, std::string> attrs) {
+  attrs["driver"] = "local";
+  Event ev;
+  ev.type = "volume";
+  ev.action = action;
+  ev.id = name;
+  ev.attributes = std::move(attrs);
+  e_.events_.publish(std::move(ev));
+}
+
+void VolumeService::emit_mounts(const Container& c, const char* action) {
+  for (const MountSpec& m : c.spec.mounts)
+    if (m.type == MountSpec::Type::kVolume)
+      emit(m.source, action,
+           {{"container", c.id}, {"destination", m.target}, {"read/write", m.readonly ? "false" : "true"},
+            {"propagation", ""}});
 }
 
 void VolumeService::track(const Container& c) {
@@ -131,20 +154,26 @@ void VolumeService::release(const Container& c, bool remove_anonymous) {
 void VolumeService::create(std::string name, std::string driver, std::map<std::string, std::string> labels,
                            std::map<std::string, std::string> options, DoneWith<Volume> done) {
   if (name.empty()) {
+    // Unnamed: an anonymous volume, as Docker 23+ marks them (prune takes
+    // those by default).
     do {
       name = random_id();
     } while (store_->find(name));
+    labels[kAnonymousVolumeLabel] = "";
   }
   if (auto r = VolumeStore::check(name, driver, options); !r) return done(std::move(r.error()));
   auto result = std::make_shared<Result<Volume>>(Error(Code::kCancelled, "volume create not run"));
+  auto created = std::make_shared<bool>(false);
   auto store = store_;
   bool queued = e_.r_.run_job(
-      [store, result, name, driver, labels, options] {
-        bool created = false;
-        *result = store->create(name, driver, labels, options, &created);
-        if (*result && created) log::info("engine", "create volume name={}", name);
+      [store, result, created, name, driver, labels, options] {
+        *result = store->create(name, driver, labels, options, created.get());
+        if (*result && *created) log::info("engine", "create volume name={}", name);
       },
-      [result, done] { done(std::move(*result)); });
+      [this, result, created, name, done] {
+        if (*result && *created) emit(name, "create");
+        done(std::move(*result));
+      });
   if (!queued) done(Error(Code::kSystem, "berthd is too busy (job backlog full); try again"));
 }
 
@@ -163,7 +192,10 @@ void VolumeService::remove(const std::string& name, bool force, Done done) {
         log::info("engine", "remove volume name={}", name);
         if (auto r = remove_tree(trash); !r) log::error("engine", "delete {}: {}", trash, r.error().message());
       },
-      [result, done] { done(std::move(*result)); });
+      [this, result, name, done] {
+        if (*result) emit(name, "destroy");
+        done(std::move(*result));
+      });
   if (!queued) done(Error(Code::kSystem, "berthd is too busy (job backlog full); try again"));
 }
 
@@ -187,7 +219,10 @@ void VolumeService::prune(std::vector<std::string> names, std::function<void(Pru
           if (auto r = remove_tree(path); !r) log::error("engine", "delete {}: {}", path, r.error().message());
         }
       },
-      [report, done = std::move(done)] { done(std::move(*report)); });
+      [this, report, done = std::move(done)] {
+        for (const auto& name : report->deleted) emit(name, "destroy");
+        done(std::move(*report));
+      });
   if (!queued) {
     log::error("engine", "prune volumes: the job backlog is full");
     done({});

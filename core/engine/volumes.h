@@ -131,8 +131,13 @@ class VolumeService {
   void prepare(CreateSpec& spec, const std::vector<std::string>& image_volumes);
   void track(const Container& c);
   // Blocking (the create job): makes the volumes `mounts` name, checks
-  // --mount bind sources exist.
-  static Result<void> make_volumes(VolumeStore& store, const std::vector<MountSpec>& mounts);
+  // --mount bind sources exist; the names of those it made go to `made`.
+  static Result<void> make_volumes(VolumeStore& store, const std::vector<MountSpec>& mounts,
+                                   std::vector<std::string>* made);
+  // Volume events, as Docker's: create (`made` ones), destroy, and a
+  // container's mount and unmount of each of its volumes.
+  void emit(const std::string& name, const char* action, std::map<std::string, std::string> attrs = {});
+  void emit_mounts(const Container& c, const char* action);
   std::shared_ptr<VolumeStore> shared_store() const { return store_; }
   // For start: the container's mounts as the runtime takes them (volumes
   // become binds of their data dir). No disk access: prepare_sources()

@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -407,6 +408,29 @@ int loopback_up() {
   return e;
 }
 
+// The container's /sys/fs/cgroup, in its own cgroup namespace (so each
+// filesystem's root is the container's cgroup): v2's one mount, or a tmpfs
+// with a directory per v1 hierarchy, made read-only when filled.
+void mount_cgroup_view(const ChildArgs& a) {
+  if (!a.cgroup_view_count) return;
+  unsigned long ro = a.cgroup_view_rw ? 0 : MS_RDONLY;
+  unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  const char* dir = "/sys/fs/cgroup";
+  if (a.cgroup_view_count == 1 && __builtin_strcmp(a.cgroup_view[0].path, dir) == 0) {
+    if (::mount("cgroup2", dir, "cgroup2", flags | ro, nullptr) < 0) fail(a, Stage::kCgroupView, errno);
+    return;
+  }
+  if (::mount("tmpfs", dir, "tmpfs", flags, "mode=755") < 0) fail(a, Stage::kCgroupView, errno);
+  for (size_t i = 0; i < a.cgroup_view_count; i++) {
+    const auto& m = a.cgroup_view[i];
+    if (::mkdir(m.path, 0555) < 0 && errno != EEXIST) fail(a, Stage::kCgroupView, errno);
+    if (::mount(m.fstype, m.path, m.fstype, flags | ro, m.options[0] ? m.options : nullptr) < 0)
+      fail(a, Stage::kCgroupView, errno);
+  }
+  if (!a.cgroup_view_rw && ::mount(nullptr, dir, nullptr, MS_REMOUNT | MS_RDONLY | flags, "mode=755") < 0)
+    fail(a, Stage::kCgroupView, errno);
+}
+
 [[noreturn]] void child_main(ChildArgs a) {
   if (int e = keep_only_needed_fds(a)) fail(a, Stage::kKeepFds, e);
   join_netns(a);
@@ -460,6 +484,7 @@ int loopback_up() {
 
   if (::setsid() < 0) fail(a, Stage::kSetsid, errno);
   if (a.unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) fail(a, Stage::kCgroupns, errno);
+  mount_cgroup_view(a);
   open_pty(a);
   ::umask(022);  // berthd's own umask is not the container's (runc's default)
   write_sysctls(a, proc_sys_fd);

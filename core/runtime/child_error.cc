@@ -55,6 +55,7 @@ const char* stage_verb(Stage s) {
     case Stage::kSync: return "wait for the start signal";
     case Stage::kSetsid: return "setsid";
     case Stage::kCgroupns: return "unshare cgroup namespace";
+    case Stage::kCgroupView: return "mount the cgroup filesystems at /sys/fs/cgroup";
     case Stage::kHostname: return "set hostname";
     case Stage::kLoopback: return "bring up lo";
     case Stage::kJoinNetns: return "join network namespace";

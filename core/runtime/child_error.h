@@ -40,6 +40,7 @@ enum class Stage : int32_t {
   kSync,           // read of the sync socket failed
   kSetsid,
   kCgroupns,       // unshare(CLONE_NEWCGROUP) after the parent placed us
+  kCgroupView,     // mounting the cgroup filesystems at /sys/fs/cgroup
   kHostname,
   kLoopback,       // bring lo up in the new netns
   kReadPasswd,     // open/read the container's /etc/passwd

@@ -147,6 +147,7 @@ int decode_late(char* buf, size_t len, const int* fds, size_t nfds, ChildArgs* a
 bool can_release_as(const Spec& warm, const Spec& final) {
   if (!warm.deferred || final.join_pidfd >= 0 || warm.join_pidfd >= 0) return false;
   if (warm.new_netns != final.new_netns) return false;
+  if (warm.cgroup_view != final.cgroup_view || warm.cgroupns_host != final.cgroupns_host) return false;
   if (!can_release_security(warm.security, final.security)) return false;
   if (without_cwd(make_mount_plan(warm)).steps != without_cwd(make_mount_plan(final)).steps) return false;
   return encode_late(final).has_value();

@@ -169,7 +169,21 @@ Result<void> prepare(const Spec& spec, Prepared* out, bool child_buffers) {
   ChildArgs& a = out->args;
   bool exec = spec.join_pidfd >= 0;
   a.join_pidfd = spec.join_pidfd;
-  a.unshare_cgroupns = !exec && spec.cgroup_fd < 0;
+  a.unshare_cgroupns = !exec && spec.cgroup_fd < 0 && !spec.cgroupns_host;
+  if (!exec) {
+    for (const CgroupMount& m : spec.cgroup_view) {
+      if (m.fstype != "cgroup" && m.fstype != "cgroup2") return Error::invalid("cgroup view: fstype {} is not cgroup or cgroup2", m.fstype);
+      if (m.name.find('/') != std::string::npos || m.name == "." || m.name == "..")
+        return Error::invalid("cgroup view: {} is not a directory name", m.name);
+      out->cgroup_view_paths.push_back(m.name.empty() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/" + m.name);
+    }
+    for (size_t i = 0; i < spec.cgroup_view.size(); i++)
+      out->cgroup_view.push_back({out->cgroup_view_paths[i].c_str(), spec.cgroup_view[i].fstype.c_str(),
+                                  spec.cgroup_view[i].options.c_str()});
+    a.cgroup_view = out->cgroup_view.data();
+    a.cgroup_view_count = out->cgroup_view.size();
+    a.cgroup_view_rw = spec.security.privileged;
+  }
   a.netns_fd = exec ? -1 : spec.netns_fd;
   a.loopback_up = !exec && spec.new_netns && spec.netns_fd < 0;
   a.hostname = out->hostname.c_str();

@@ -39,7 +39,17 @@ struct ChildArgs {
   int join_pidfd = -1;               // exec: >= 0, setns() into this process's namespaces
   int join_ipc_pidfd = -1;           // >= 0: setns(CLONE_NEWIPC) into this process's, before the mounts
   bool set_hostname = true;          // false with the host's UTS namespace
-  bool unshare_cgroupns = false;     // true unless clone3 already made it
+  bool unshare_cgroupns = false;     // true unless clone3 already made it (or --cgroupns host)
+  // Spec::cgroup_view, after the cgroup namespace: target path, fstype,
+  // options (v2: one entry at /sys/fs/cgroup itself).
+  struct CgroupViewMount {
+    const char* path;
+    const char* fstype;
+    const char* options;
+  };
+  const CgroupViewMount* cgroup_view = nullptr;
+  size_t cgroup_view_count = 0;
+  bool cgroup_view_rw = false;       // privileged: writable, as Docker's
   bool loopback_up = false;          // netns new from clone3: bring lo up (a pooled one has it up)
   const char* hostname = nullptr;
   size_t hostname_len = 0;
@@ -99,6 +109,8 @@ struct Prepared {
   std::vector<Rlimit> rlimits;
   std::vector<std::string> sysctl_path_strings, sysctl_value_strings, group_add_strings;
   std::vector<const char*> sysctl_paths, sysctl_values, group_add;
+  std::vector<std::string> cgroup_view_paths;
+  std::vector<ChildArgs::CgroupViewMount> cgroup_view;
 };
 
 // Validates `spec` and fills `out` (fds in args are left for spawn to set).

@@ -62,7 +62,7 @@ uint64_t clone_flags(const Spec& spec) {
   // With CLONE_INTO_CGROUP the child starts in its cgroup, so a cgroup
   // namespace made here is rooted right; otherwise the child unshares it
   // after release(), once the caller has moved it (see spawn.h).
-  if (spec.cgroup_fd >= 0) f |= CLONE_INTO_CGROUP | CLONE_NEWCGROUP;
+  if (spec.cgroup_fd >= 0) f |= CLONE_INTO_CGROUP | (spec.cgroupns_host ? 0 : CLONE_NEWCGROUP);
   return f;
 }
 

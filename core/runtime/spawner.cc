@@ -121,6 +121,12 @@ Security security_from_json(const Json& j) {
   return s;
 }
 
+Json cgroup_view_json(const std::vector<CgroupMount>& view) {
+  Json out = Json::array();
+  for (const CgroupMount& m : view) out.push_back({m.name, m.fstype, m.options});
+  return out;
+}
+
 // The Spec without its fds: those travel as SCM_RIGHTS.
 Json spec_to_json(const Spec& s) {
   Json mounts = Json::array();
@@ -133,7 +139,8 @@ Json spec_to_json(const Spec& s) {
           {"tty_cols", s.tty_cols}, {"deferred", s.deferred},
           {"netns", s.netns_fd >= 0}, {"cgroup", s.cgroup_fd >= 0}, {"join", s.join_pidfd >= 0},
           {"stdin", s.stdin_fd >= 0}, {"stdout", s.stdout_fd >= 0}, {"stderr", s.stderr_fd >= 0},
-          {"security", security_to_json(s.security)}, {"join_pid", s.security.join_pid_pidfd >= 0},
+          {"security", security_to_json(s.security)}, {"cgroupns_host", s.cgroupns_host},
+          {"cgroup_view", cgroup_view_json(s.cgroup_view)}, {"join_pid", s.security.join_pid_pidfd >= 0},
           {"join_ipc", s.security.join_ipc_pidfd >= 0}};
 }
 
@@ -157,6 +164,8 @@ Spec spec_from_json(const Json& j) {
   s.tty_cols = j.at("tty_cols");
   s.deferred = j.at("deferred");
   s.security = security_from_json(j.at("security"));
+  s.cgroupns_host = j.at("cgroupns_host");
+  for (const Json& m : j.at("cgroup_view")) s.cgroup_view.push_back({m[0], m[1], m[2]});
   return s;
 }
 

@@ -105,6 +105,14 @@ struct Security {
   std::string shm_dir;
 };
 
+// One cgroup filesystem of the container's /sys/fs/cgroup (Spec::cgroup_view).
+struct CgroupMount {
+  std::string name;      // directory under /sys/fs/cgroup ("memory", "cpu,cpuacct"); "" for v2's one mount
+  std::string fstype;    // "cgroup" (v1) or "cgroup2"
+  std::string options;   // v1: the hierarchy's controllers ("memory", "cpu,cpuacct")
+  bool operator==(const CgroupMount&) const = default;
+};
+
 struct Spec {
   std::string id;                        // container id (64 hex), for naming only
   std::vector<std::string> lower_dirs;   // image layer dirs, LOWEST first (at least one)
@@ -122,6 +130,13 @@ struct Spec {
   bool readonly_rootfs = false;
   std::vector<Mount> mounts;             // binds, volumes, tmpfs; in any order (the plan sorts them)
   int cgroup_fd = -1;                    // >= 0: a cgroup v2 dir fd, clone3(CLONE_INTO_CGROUP)
+  // The container's /sys/fs/cgroup: these cgroup filesystems are mounted
+  // there (read-only but for privileged containers) once it has its own
+  // cgroup namespace, so each shows the container's cgroup as its root and
+  // the container sees its own limits (memory.limit_in_bytes, memory.max),
+  // as in Docker. Empty: /sys/fs/cgroup stays as sysfs has it (empty).
+  std::vector<CgroupMount> cgroup_view;
+  bool cgroupns_host = false;            // --cgroupns host: berthd's cgroup namespace
   // A pseudo-terminal from the container's own devpts: its slave becomes
   // stdin/stdout/stderr and the controlling terminal (the stdio fds above are
   // ignored), and the master comes back with receive_pty() (spawn.h).

@@ -46,6 +46,10 @@ Result<std::string> parse_detach_keys(std::string_view spec) {
 }
 
 bool DetachMatcher::feed(std::string_view in, std::string* out) {
+  if (keys_.empty()) {  // no detach keys: every byte is data
+    out->append(in);
+    return false;
+  }
   for (char ch : in) {
     if (ch == keys_[matched_]) {
       if (++matched_ == keys_.size()) return true;

@@ -26,7 +26,9 @@ Result<std::string> parse_detach_keys(std::string_view spec);
 
 // Scans a stream for the sequence. Bytes that could start the sequence are
 // held back until they either complete it (detach: they are never forwarded)
-// or stop matching (then they are forwarded, in order).
+// or stop matching (then they are forwarded, in order). An empty sequence
+// never matches: every byte goes through (a stream without a tty, where
+// Docker applies no detach keys, so binary stdin arrives whole).
 class DetachMatcher {
  public:
   explicit DetachMatcher(std::string keys) : keys_(std::move(keys)) {}

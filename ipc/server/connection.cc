@@ -261,9 +261,33 @@ void Connection::hijack(std::string_view content_type, HijackInput in) {
   input_ = std::move(in);
   Headers h = s_.standard_headers();
   h.emplace_back("Content-Type", std::string(content_type));
+  // 101 only to a client that asked to upgrade to tcp (the docker CLI).
+  // Others (dockerode, testcontainers, docker-py) send a plain POST and get
+  // 200 with the stream as the body on the same connection, which ends it
+  // by closing, as Docker answers them.
+  if (request().upgrade && iequals(request().header("upgrade"), "tcp")) {
+    h.emplace_back("Connection", "Upgrade");
+    h.emplace_back("Upgrade", "tcp");
+    queue(response_head(101, h));
+  } else {
+    h.emplace_back("Connection", "close");
+    queue(response_head(200, h));
+  }
+  start_hijacked_input();
+}
+
+void Connection::hijack_websocket(std::string_view accept_key, HijackInput in) {
+  mode_ = Mode::kHijacked;
+  input_ = std::move(in);
+  Headers h = s_.standard_headers();
+  h.emplace_back("Upgrade", "websocket");
   h.emplace_back("Connection", "Upgrade");
-  h.emplace_back("Upgrade", "tcp");
+  h.emplace_back("Sec-WebSocket-Accept", std::string(accept_key));
   queue(response_head(101, h));
+  start_hijacked_input();
+}
+
+void Connection::start_hijacked_input() {
   // Bytes that came after the request are the first input bytes.
   if (input_.data && !recv_c_.in_flight() && rlen_ > rpos_)
     return deliver_input(std::string_view(rbuf_.get() + rpos_, rlen_ - rpos_));

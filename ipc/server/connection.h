@@ -69,6 +69,10 @@ class Connection {
   // 101 UPGRADED, then raw bytes with send_raw(); finish_hijack() flushes and
   // closes. Without `in.data`, whatever the client sends is discarded.
   void hijack(std::string_view content_type, HijackInput in = {});
+  // The same after a WebSocket handshake (101 Switching Protocols with
+  // Sec-WebSocket-Accept): the caller frames output and decodes input
+  // (websocket.h).
+  void hijack_websocket(std::string_view accept_key, HijackInput in);
   void send_raw(std::string_view data);
   void finish_hijack();
 
@@ -112,6 +116,7 @@ class Connection {
   Result<void> body_piece(std::string_view piece);
   void request_done();
   void upload_open_done(int32_t res);
+  void start_hijacked_input();
   void drop_upload();
   void upload_write_done(int32_t res);
   void queue(std::string data);

@@ -1,5 +1,6 @@
 #include "ipc/server/create_request.h"
 
+#include "ipc/server/api_fields.h"
 #include "ipc/server/json_util.h"
 #include "ipc/server/mount_request.h"
 
@@ -57,6 +58,23 @@ Result<void> parse_host_config(const Json& body, engine::CreateSpec& s) {
   s.cgroup_parent = BERTH_TRY(str_field(hc, "CgroupParent"));
   s.log = BERTH_TRY(parse_log_config(hc));
   s.readonly_rootfs = BERTH_TRY(bool_field(hc, "ReadonlyRootfs", false));
+  // Private by default on every host (Docker's default on cgroup v2; on v1
+  // Docker shares the host's): the container's /sys/fs/cgroup shows its own
+  // cgroup, so runtimes size themselves by its limits.
+  std::string cgroupns = BERTH_TRY(str_field(hc, "CgroupnsMode"));
+  if (cgroupns != "" && cgroupns != "private" && cgroupns != "host")
+    return Error::invalid("invalid cgroup namespace mode: {}", cgroupns);
+  s.cgroupns_host = cgroupns == "host";
+  // Links: "name:alias" or "name" (the alias is then the name).
+  for (const std::string& link : BERTH_TRY(str_slice(hc, "Links", nullptr))) {
+    auto colon = link.find(':');
+    std::string target = link.substr(0, colon), alias = colon == std::string::npos ? target : link.substr(colon + 1);
+    if (!target.empty() && target[0] == '/') target.erase(0, 1);
+    if (!alias.empty() && alias[0] == '/') alias.erase(0, 1);
+    if (target.empty() || alias.empty() || alias.find('/') != std::string::npos)
+      return Error::invalid("invalid link {}: expected name:alias", link);
+    s.links.emplace_back(target, alias);
+  }
   ConsoleSize size = BERTH_TRY(console_size_field(hc));
   s.console_rows = size.rows;
   s.console_cols = size.cols;
@@ -95,8 +113,29 @@ Result<cgroups::Resources> parse_resources(const Json& obj) {
   return r;
 }
 
-Result<engine::CreateSpec> parse_create_request(const std::string& body, const std::string& name) {
+// Every member of the body against the API field table (api_fields.h):
+// refused ones set are a 400, warned ones go to `warnings`.
+Result<void> check_create_fields(const Json& j, std::vector<std::string>* warnings) {
+  BERTH_TRY_VOID(check_fields("Config", j, warnings));
+  if (j.contains("HostConfig")) BERTH_TRY_VOID(check_fields("HostConfig", j["HostConfig"], warnings));
+  if (j.contains("NetworkingConfig") && j["NetworkingConfig"].is_object()) {
+    const Json& nc = j["NetworkingConfig"];
+    for (const auto& [k, v] : nc.items()) {
+      if (k != "EndpointsConfig") {
+        if (field_is_set(v, nullptr)) return Error::invalid("berth does not know NetworkingConfig.{}", k);
+        continue;
+      }
+      if (!v.is_object()) continue;
+      for (const auto& [network, settings] : v.items()) BERTH_TRY_VOID(check_fields("EndpointSettings", settings, warnings));
+    }
+  }
+  return ok();
+}
+
+Result<engine::CreateSpec> parse_create_request(const std::string& body, const std::string& name,
+                                                std::vector<std::string>* warnings) {
   Json j = BERTH_TRY(parse_body(body));
+  BERTH_TRY_VOID(check_create_fields(j, warnings));
   engine::CreateSpec s;
   s.name = name;
   s.image = BERTH_TRY(str_field(j, "Image"));

@@ -11,7 +11,11 @@
 
 namespace berth::ipc {
 
-Result<engine::CreateSpec> parse_create_request(const std::string& body, const std::string& name);
+// Checks every member against the API field table first (api_fields.h):
+// a refused one that is set is a 400; warned ones are appended to `warnings`
+// for the answer.
+Result<engine::CreateSpec> parse_create_request(const std::string& body, const std::string& name,
+                                                std::vector<std::string>* warnings = nullptr);
 
 using engine::bool_field;
 using engine::str_field;

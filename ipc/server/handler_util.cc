@@ -1,5 +1,7 @@
 #include "ipc/server/handler_util.h"
 
+#include "ipc/server/websocket.h"
+
 #include <memory>
 #include <utility>
 
@@ -31,6 +33,39 @@ Connection::HijackInput stdin_input(Server& s, uint64_t serial, std::string keys
   };
   in.eof = std::move(eof);
   return in;
+}
+
+Connection::HijackInput ws_input(Server& s, uint64_t serial, Connection::HijackInput inner) {
+  auto decoder = std::make_shared<WsDecoder>();
+  auto in = std::make_shared<Connection::HijackInput>(std::move(inner));
+  Connection::HijackInput out;
+  out.data = [&s, serial, decoder, in](std::string_view data, std::function<void()> resume) {
+    std::string payload;
+    bool closing = false;
+    auto r = decoder->feed(
+        data, [&](std::string_view p) { payload.append(p); },
+        [&](uint8_t op, std::string_view p) {
+          Connection* c = s.lookup(serial);
+          if (op == kWsPing && c) {
+            std::string pong;
+            append_ws_frame(pong, kWsPong, p);
+            c->send_raw(pong);
+          } else if (op == kWsClose) {
+            closing = true;
+          }
+        });
+    if (!r || closing) {
+      if (!r) log::debug("api", "attach/ws: {}", r.error().message());
+      if (Connection* c = s.lookup(serial)) c->close();
+      return;
+    }
+    if (payload.empty() || !in->data) return resume();
+    in->data(payload, std::move(resume));
+  };
+  out.eof = [in] {
+    if (in->eof) in->eof();
+  };
+  return out;
 }
 
 Result<ConsoleSize> resize_query(const Request& req) {

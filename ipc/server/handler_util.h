@@ -45,6 +45,11 @@ Connection::HijackInput stdin_input(Server& s, uint64_t serial, std::string keys
                                     std::function<void(std::string_view, std::function<void()>)> write,
                                     std::function<void()> eof);
 
+// A WebSocket client's input (attach/ws): its data frames decoded and
+// handed to `inner` (stdin), pings answered with pongs, a close frame (or
+// a protocol error) ends the connection.
+Connection::HijackInput ws_input(Server& s, uint64_t serial, Connection::HijackInput inner);
+
 // attach?logs=1 (handlers_logs.cc): the container's log from its start as
 // raw bytes on the hijacked connection `c`; with `follow`, then everything it
 // writes until its output ends (the log's follower, so nothing between the

@@ -17,6 +17,9 @@
 #include "ipc/server/signals.h"
 #include "ipc/server/views.h"
 
+#include "ipc/server/filters.h"
+#include "ipc/server/websocket.h"
+
 namespace berth::ipc {
 
 namespace {
@@ -26,13 +29,18 @@ using engine::Status;
 
 void create(Server& s, Connection& c, const Params&) {
   std::string name = c.request().query_value("name").value_or("");
-  auto spec = parse_create_request(c.body(), name);
+  std::vector<std::string> warnings;
+  auto spec = parse_create_request(c.body(), name, &warnings);
   if (!spec) return c.respond_error(spec.error());
-  s.engine().create(std::move(*spec), [&s, serial = c.serial()](Result<Container*> ct) {
+  const std::string& mode = spec->network_mode;
+  if (!spec->links.empty() && !(mode.empty() || mode == "default" || mode == "bridge"))
+    warnings.push_back(fmt::format("Links add hosts entries and variables only on the default bridge network; "
+                                   "on network mode {} they are recorded only", mode));
+  s.engine().create(std::move(*spec), [&s, serial = c.serial(), warnings](Result<Container*> ct) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
     if (!ct) return conn->respond_error(ct.error());
-    OrderedJson j = {{"Id", (*ct)->id}, {"Warnings", OrderedJson::array()}};
+    OrderedJson j = {{"Id", (*ct)->id}, {"Warnings", warnings}};
     conn->respond(201, j.dump());
   });
 }
@@ -118,9 +126,12 @@ void wait(Server& s, Connection& c, const Params& p) {
   if (token) c.on_close([&s, id = ct->id, token] { s.engine().cancel_wait(id, token); });
 }
 
-void attach(Server& s, Connection& c, const Params& p) {
-  Container* ct = find_or_respond(s, c, p[0]);
-  if (!ct) return;
+// POST /containers/{id}/attach (hijacked: 101 to an Upgrade: tcp client,
+// 200 to others) and GET /containers/{id}/attach/ws (a WebSocket: raw
+// bytes in binary frames, input from the client's frames). Without a tty
+// the POST's stream is Docker's multiplexed frames.
+void attach_stream(Server& s, Connection& c, Container& ctr, bool websocket) {
+  Container* ct = &ctr;
   const Request& req = c.request();
   auto out = req.query_bool("stdout", false), err = req.query_bool("stderr", false);
   auto stream = req.query_bool("stream", false), in = req.query_bool("stdin", false);
@@ -129,6 +140,13 @@ void attach(Server& s, Connection& c, const Params& p) {
     return c.respond_error(!out ? out.error() : !err ? err.error() : !stream ? stream.error() : !in ? in.error() : logs.error());
   auto keys = parse_detach_keys(req.query_value("detachKeys").value_or(""));
   if (!keys) return c.respond_error(keys.error());
+  std::string ws_accept;
+  if (websocket) {
+    std::string_view key = req.header("sec-websocket-key");
+    if (!iequals(req.header("upgrade"), "websocket") || key.empty())
+      return c.respond_error(Error::invalid("attach/ws needs a WebSocket handshake (Upgrade: websocket, Sec-WebSocket-Key)"));
+    ws_accept = ws_accept_key(key);
+  }
   // stdin=1 on a container with OpenStdin: the client's bytes go to its
   // stdin (in order, with back-pressure) until it types the detach keys;
   // with StdinOnce, the client's half-close (or leaving) closes the
@@ -137,8 +155,10 @@ void attach(Server& s, Connection& c, const Params& p) {
   if (*in && *stream && ct->spec.open_stdin) {
     std::string id = ct->id;
     bool once = ct->spec.stdin_once;
+    // Detach keys apply to a terminal only, as in Docker: piped stdin is
+    // data, 0x10 0x11 included.
     input = stdin_input(
-        s, c.serial(), std::move(*keys),
+        s, c.serial(), ct->spec.tty ? std::move(*keys) : std::string(),
         [&s, id](std::string_view data, std::function<void()> done) {
           auto found = s.engine().find(id);
           if (!found) return done();
@@ -154,30 +174,51 @@ void attach(Server& s, Connection& c, const Params& p) {
       });
   }
   // With a tty the stream is the terminal's raw bytes (stdout and stderr are
-  // one); without, Docker's multiplexed frames.
+  // one); without, Docker's multiplexed frames; a WebSocket carries raw
+  // bytes either way (as Docker's attach/ws).
   bool tty = ct->spec.tty;
-  c.hijack(tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
-           std::move(input));
-  bool running = ct->state.status == Status::kRunning || ct->state.status == Status::kPaused;
+  if (websocket) {
+    c.hijack_websocket(ws_accept, ws_input(s, c.serial(), std::move(input)));
+  } else {
+    c.hijack(tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
+             std::move(input));
+  }
+  bool running = engine::is_running(ct->state.status);
   // logs=1 on a container that has run: its log first, then (stream=1) the
   // log's follower carries the live output. A created container has no log
   // yet: its live output is all there is.
-  if (*logs && ct->state.status != Status::kCreated)
+  if (*logs && ct->state.status != Status::kCreated && !websocket)
     return attach_logs(s, c, *ct, *out, *err, *stream && running);
   if (!*stream || (!running && ct->state.status != Status::kCreated)) return c.finish_hijack();
   engine::Attacher a;
   a.want_stdout = *out;
   a.want_stderr = *err;
   Connection* conn = &c;  // valid until on_close detaches this attacher
-  a.output = [conn, tty](uint8_t stream_id, std::string_view data) {
-    if (tty) return conn->send_raw(data);
+  a.output = [conn, tty, websocket](uint8_t stream_id, std::string_view data) {
     std::string frame;
-    append_frame(frame, stream_id, data);
+    if (websocket) append_ws_frame(frame, kWsBinary, data);
+    else if (tty) return conn->send_raw(data);
+    else append_frame(frame, stream_id, data);
     conn->send_raw(frame);
   };
-  a.closed = [conn] { conn->finish_hijack(); };
+  a.closed = [conn, websocket] {
+    if (websocket) {
+      std::string close;
+      append_ws_frame(close, kWsClose, std::string_view("\x03\xe8", 2));  // 1000: normal closure
+      conn->send_raw(close);
+    }
+    conn->finish_hijack();
+  };
   uint64_t token = s.engine().io().attach(*ct, std::move(a));
   c.on_close([&s, id = ct->id, token] { s.engine().io().detach(id, token); });
+}
+
+void attach(Server& s, Connection& c, const Params& p) {
+  if (Container* ct = find_or_respond(s, c, p[0])) attach_stream(s, c, *ct, false);
+}
+
+void attach_ws(Server& s, Connection& c, const Params& p) {
+  if (Container* ct = find_or_respond(s, c, p[0])) attach_stream(s, c, *ct, true);
 }
 
 // POST /containers/{id}/resize?h=&w=: the pty's window (Docker answers 200).
@@ -191,48 +232,76 @@ void resize(Server& s, Connection& c, const Params& p) {
   c.respond(200, "", "text/plain");
 }
 
-bool matches_filters(const Container& ct, const std::map<std::string, std::vector<std::string>>& f) {
-  auto any = [&](const char* key, auto pred) {
-    auto it = f.find(key);
-    if (it == f.end() || it->second.empty()) return true;
-    for (const auto& v : it->second)
-      if (pred(v)) return true;
-    return false;
-  };
-  return any("id", [&](const std::string& v) { return starts_with(ct.id, v); }) &&
-         any("name", [&](const std::string& v) { return ct.name.find(v[0] == '/' ? v.substr(1) : v) != std::string::npos; }) &&
-         any("status", [&](const std::string& v) { return v == engine::status_name(ct.state.status); }) &&
-         any("label", [&](const std::string& v) {
-           auto eq = v.find('=');
-           auto it = ct.spec.labels.find(v.substr(0, eq));
-           return it != ct.spec.labels.end() && (eq == std::string::npos || it->second == v.substr(eq + 1));
-         });
-}
-
+// docker ps: the filters (filters.h), newest first, `limit` of them; with
+// `size`, SizeRw (the upper dir) and SizeRootFs (that plus the image)
+// measured on the bulk lane.
 void list(Server& s, Connection& c, const Params&) {
   const Request& req = c.request();
   auto all = req.query_bool("all", false);
   if (!all) return c.respond_error(all.error());
-  std::map<std::string, std::vector<std::string>> filters;
-  if (auto f = req.query_value("filters"); f && !f->empty()) {
-    auto parsed = parse_filters(*f);
-    if (!parsed) return c.respond_error(parsed.error());
-    filters = std::move(*parsed);
-  }
+  auto limit = req.query_int("limit", -1);
+  if (!limit) return c.respond_error(limit.error());
+  auto size = req.query_bool("size", false);
+  if (!size) return c.respond_error(size.error());
+  auto filter = ContainerFilter::make(s.engine(), req);
+  if (!filter) return c.respond_error(filter.error());
   std::vector<const Container*> out;
   for (const auto& [id, ct] : s.engine().containers()) {
-    bool running = ct->state.status == Status::kRunning || ct->state.status == Status::kPaused;
-    if ((*all || running || filters.count("status")) && matches_filters(*ct, filters)) out.push_back(ct.get());
+    bool running = engine::is_running(ct->state.status);
+    if ((*all || running || filter->wants_all()) && filter->match(*ct)) out.push_back(ct.get());
   }
   std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->created_ns > b->created_ns; });
-  OrderedJson arr = OrderedJson::array();
-  for (const Container* ct : out) arr.push_back(container_summary(*ct));
-  c.respond(200, arr.dump());
+  if (*limit > 0 && out.size() > size_t(*limit)) out.resize(size_t(*limit));
+  auto arr = std::make_shared<OrderedJson>(OrderedJson::array());
+  for (const Container* ct : out) arr->push_back(container_summary(*ct));
+  if (!*size) return c.respond(200, arr->dump());
+  // Sizes: the upper dir's files, and the image's under them.
+  struct Measure {
+    std::vector<std::string> uppers;
+    std::vector<int64_t> image_bytes, rw;
+  };
+  auto m = std::make_shared<Measure>();
+  for (const Container* ct : out) {
+    m->uppers.push_back(ct->dir + "/upper");
+    auto img = s.engine().images().store().resolve(ct->image_id);
+    m->image_bytes.push_back(img ? img->size_bytes : 0);
+  }
+  bool queued = s.reactor().run_bulk(
+      [m] {
+        for (const auto& u : m->uppers) m->rw.push_back(engine::tree_file_bytes(u));
+      },
+      [&s, serial = c.serial(), m, arr] {
+        Connection* conn = s.lookup(serial);
+        if (!conn) return;
+        for (size_t i = 0; i < arr->size(); i++) {
+          (*arr)[i]["SizeRw"] = m->rw[i];
+          (*arr)[i]["SizeRootFs"] = m->rw[i] + m->image_bytes[i];
+        }
+        conn->respond(200, arr->dump());
+      });
+  if (!queued) c.respond_error(Error(Code::kSystem, "berthd is too busy (job backlog full); try again"));
 }
 
 void inspect(Server& s, Connection& c, const Params& p) {
   Container* ct = find_or_respond(s, c, p[0]);
-  if (ct) c.respond(200, container_inspect(*ct).dump(-1, ' ', false, Json::error_handler_t::replace));
+  if (!ct) return;
+  auto size = c.request().query_bool("size", false);
+  if (!size) return c.respond_error(size.error());
+  auto j = std::make_shared<OrderedJson>(container_inspect(*ct));
+  if (!*size) return c.respond(200, j->dump(-1, ' ', false, Json::error_handler_t::replace));
+  // SizeRw: the upper dir's files; SizeRootFs: those and the image's.
+  auto img = s.engine().images().store().resolve(ct->image_id);
+  int64_t image_bytes = img ? img->size_bytes : 0;
+  auto rw = std::make_shared<int64_t>(0);
+  bool queued = s.reactor().run_bulk([rw, upper = ct->dir + "/upper"] { *rw = engine::tree_file_bytes(upper); },
+                                     [&s, serial = c.serial(), j, rw, image_bytes] {
+                                       Connection* conn = s.lookup(serial);
+                                       if (!conn) return;
+                                       (*j)["SizeRw"] = *rw;
+                                       (*j)["SizeRootFs"] = *rw + image_bytes;
+                                       conn->respond(200, j->dump(-1, ' ', false, Json::error_handler_t::replace));
+                                     });
+  if (!queued) c.respond_error(Error(Code::kSystem, "berthd is too busy (job backlog full); try again"));
 }
 
 }  // namespace
@@ -247,6 +316,7 @@ void add_container_routes(std::vector<Route>& r) {
   r.push_back({"POST", "/containers/{}/restart", restart});
   r.push_back({"POST", "/containers/{}/wait", wait});
   r.push_back({"POST", "/containers/{}/attach", attach});
+  r.push_back({"GET", "/containers/{}/attach/ws", attach_ws});
   r.push_back({"POST", "/containers/{}/resize", resize});
   r.push_back({"DELETE", "/containers/{}", remove});
 }

@@ -1,7 +1,7 @@
 // GET /events: the engine's event stream as Docker's JSON messages, one per
 // line: history since `since`, then live events until `until` or the
 // client goes away. Filters: type, event, container (id, prefix or name),
-// image.
+// image, volume, network, daemon, scope, label (filters.h; others are 400).
 #include <memory>
 
 #include "core/base/strings.h"
@@ -13,6 +13,8 @@
 #include "ipc/server/json_util.h"
 #include "ipc/server/router.h"
 #include "ipc/server/server.h"
+
+#include "ipc/server/filters.h"
 
 namespace berth::ipc {
 
@@ -50,12 +52,26 @@ bool matches(const Event& e, const Filters& f) {
     auto it = e.attributes.find(k);
     return it == e.attributes.end() ? std::string() : it->second;
   };
+  auto labels = [&] {
+    std::map<std::string, std::string> l;
+    for (const auto& [k, v] : e.attributes)
+      if (k != "name" && k != "image" && k != "exitCode" && k != "signal" && k != "execID") l[k] = v;
+    return l;
+  };
+  auto label_values = f.count("label") ? f.at("label") : std::vector<std::string>{};
   return check("type", [&](const std::string& v) { return v == e.type; }) &&
          check("event", [&](const std::string& v) { return v == e.action; }) &&
          check("container", [&](const std::string& v) {
            return e.type == "container" && (starts_with(e.id, v) || v == attr("name"));
          }) &&
-         check("image", [&](const std::string& v) { return v == attr("image"); });
+         check("image", [&](const std::string& v) {
+           return v == attr("image") || (e.type == "image" && (v == e.id || starts_with(e.id, v)));
+         }) &&
+         check("volume", [&](const std::string& v) { return e.type == "volume" && v == e.id; }) &&
+         check("network", [&](const std::string& v) { return e.type == "network" && (v == e.id || v == attr("name")); }) &&
+         check("daemon", [&](const std::string&) { return e.type == "daemon"; }) &&
+         check("scope", [&](const std::string& v) { return v == "local"; }) &&
+         labels_match(labels(), label_values);
 }
 
 // A live events request. With a future `until`, a timer ends the stream
@@ -106,6 +122,11 @@ void events(Server& s, Connection& c, const Params&) {
     *out = *ns;
   }
   Filters filters;
+  if (auto f = request_filters(req, {"type", "event", "container", "image", "volume", "network", "daemon", "scope",
+                                     "label"});
+      !f) {
+    return c.respond_error(f.error());
+  }
   if (auto f = req.query_value("filters"); f && !f->empty()) {
     auto parsed = parse_filters(*f);
     if (!parsed) return c.respond_error(parsed.error());

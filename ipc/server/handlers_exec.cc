@@ -12,12 +12,15 @@
 #include "ipc/server/router.h"
 #include "ipc/server/server.h"
 
+#include "ipc/server/api_fields.h"
+
 namespace berth::ipc {
 
 namespace {
 
 Result<engine::ExecConfig> parse_exec_config(const std::string& body) {
   Json j = BERTH_TRY(parse_body(body));
+  BERTH_TRY_VOID(check_fields("ExecConfig", j, nullptr));
   engine::ExecConfig cfg;
   bool set;
   cfg.cmd = BERTH_TRY(str_slice(j, "Cmd", &set));
@@ -70,6 +73,7 @@ void exec_start(Server& s, Connection& c, const Params& p) {
   if (!c.body().empty()) {
     auto j = parse_body(c.body());
     if (!j) return c.respond_error(j.error());
+    if (auto f = check_fields("ExecStart", *j, nullptr); !f) return c.respond_error(f.error());
     if (j->contains("Detach") && (*j)["Detach"].is_boolean()) detach = (*j)["Detach"].get<bool>();
     // The start may carry the window size too (docker exec -t sends it in both).
     auto size = console_size_field(*j);
@@ -99,8 +103,9 @@ void exec_start(Server& s, Connection& c, const Params& p) {
   Connection::HijackInput input;
   if (e->config.attach_stdin) {
     std::string eid = e->id;
+    // Detach keys apply to a terminal only, as in Docker.
     input = stdin_input(
-        s, serial, *parse_detach_keys(e->config.detach_keys),
+        s, serial, tty ? *parse_detach_keys(e->config.detach_keys) : std::string(),
         [&s, eid](std::string_view data, std::function<void()> done) {
           auto found = s.engine().execs().find(eid);
           if (!found) return done();

@@ -13,6 +13,8 @@
 #include "ipc/server/server.h"
 #include "ipc/server/views.h"
 
+#include "ipc/server/filters.h"
+
 namespace berth::ipc {
 
 void pull_image(Server& s, Connection& c);  // handlers_registry.cc
@@ -49,10 +51,13 @@ void create(Server& s, Connection& c, const Params&) {
 }
 
 void list(Server& s, Connection& c, const Params&) {
+  auto filter = ImageFilter::make(s.engine(), c.request());
+  if (!filter) return c.respond_error(filter.error());
   auto images = s.engine().images().store().list();
   std::sort(images.begin(), images.end(), [](auto& a, auto& b) { return a.created_ns > b.created_ns; });
   OrderedJson arr = OrderedJson::array();
-  for (const auto& img : images) arr.push_back(image_summary(img));
+  for (const auto& img : images)
+    if (filter->match(img.id, img.repo_tags, img.created_ns, img.config.labels)) arr.push_back(image_summary(img));
   c.respond(200, arr.dump());
 }
 

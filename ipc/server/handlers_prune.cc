@@ -12,32 +12,13 @@
 #include "ipc/server/server.h"
 #include "ipc/server/views.h"
 
+#include "ipc/server/filters.h"
+
 namespace berth::ipc {
 
 namespace {
 
 using engine::Engine;
-
-// Go durations as prune's `until` takes them: "10m", "1h30m", "90s".
-std::optional<int64_t> parse_duration_ns(std::string_view s) {
-  int64_t total = 0;
-  size_t i = 0;
-  if (s.empty()) return std::nullopt;
-  while (i < s.size()) {
-    size_t j = i;
-    while (j < s.size() && (std::isdigit(static_cast<unsigned char>(s[j])) || s[j] == '.')) j++;
-    if (j == i || j == s.size()) return std::nullopt;
-    double v = std::strtod(std::string(s.substr(i, j - i)).c_str(), nullptr);
-    size_t k = j;
-    while (k < s.size() && std::isalpha(static_cast<unsigned char>(s[k]))) k++;
-    std::string_view unit = s.substr(j, k - j);
-    double scale = unit == "h" ? 3600e9 : unit == "m" ? 60e9 : unit == "s" ? 1e9 : unit == "ms" ? 1e6 : 0;
-    if (scale == 0) return std::nullopt;
-    total += static_cast<int64_t>(v * scale);
-    i = k;
-  }
-  return total;
-}
 
 // Docker's prune filters: until (timestamp or duration before now), label,
 // label! and, for images, dangling.
@@ -48,12 +29,8 @@ Result<engine::PruneFilters> prune_filters(const Request& req, bool images) {
   for (const auto& [key, values] : f) {
     for (const std::string& v : values) {
       if (key == "until") {
-        auto ts = parse_unix_timestamp_ns(v);
-        if (!ts) {
-          auto d = parse_duration_ns(v);
-          if (!d) return Error::invalid("invalid filter 'until={}'", v);
-          ts = now_ns() - *d;
-        }
+        auto ts = parse_until_ns(v);
+        if (!ts) return Error::invalid("invalid filter 'until={}'", v);
         pf.until_ns = *ts;
       } else if (key == "label" || key == "label!") {
         auto eq = v.find('=');

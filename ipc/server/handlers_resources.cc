@@ -17,6 +17,8 @@
 #include "ipc/server/router.h"
 #include "ipc/server/server.h"
 
+#include "ipc/server/api_fields.h"
+
 namespace berth::ipc {
 
 namespace {
@@ -37,20 +39,19 @@ void update(Server& s, Connection& c, const Params& p) {
   if (!ct) return;
   auto body = parse_body(c.body());
   if (!body) return c.respond_error(body.error());
-  // The docker CLI always sends a RestartPolicy; an empty Name means "keep".
-  if (body->contains("RestartPolicy") && (*body)["RestartPolicy"].is_object()) {
-    const Json& rp = (*body)["RestartPolicy"];
-    if (rp.contains("Name") && rp["Name"].is_string() && !rp["Name"].get<std::string>().empty() &&
-        rp["Name"] != "no")
-      return c.respond_error(Error(Code::kNotSupported, "restart policies are not supported yet"));
-  }
+  // The docker CLI always sends a RestartPolicy; {"Name":""} means "keep"
+  // (an unset value in the field table).
+  std::vector<std::string> warnings;
+  if (auto f = check_fields("UpdateConfig", *body, &warnings); !f) return c.respond_error(f.error());
   auto res = parse_resources(*body);
   if (!res) return c.respond_error(res.error());
-  s.engine().update(*ct, *res, [&s, serial = c.serial()](Result<std::vector<std::string>> r) {
+  s.engine().update(*ct, *res, [&s, serial = c.serial(), warnings](Result<std::vector<std::string>> r) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
     if (!r) return conn->respond_error(r.error());
-    OrderedJson j = {{"Warnings", *r}};
+    std::vector<std::string> all = warnings;
+    all.insert(all.end(), r->begin(), r->end());
+    OrderedJson j = {{"Warnings", all}};
     conn->respond(200, j.dump());
   });
 }

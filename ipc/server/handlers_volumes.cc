@@ -13,6 +13,10 @@
 #include "ipc/server/router.h"
 #include "ipc/server/server.h"
 
+#include "ipc/server/api_fields.h"
+
+#include "ipc/server/filters.h"
+
 namespace berth::ipc {
 
 namespace {
@@ -48,27 +52,8 @@ Result<std::map<std::string, std::string>> string_map(const Json& body, const ch
   return out;
 }
 
-Result<bool> filter_bool(const std::string& key, const std::string& v) {
-  if (v == "true" || v == "1") return true;
-  if (v == "false" || v == "0") return false;
-  return Error::invalid("invalid filter '{}={}'", key, v);
-}
-
 // "key" or "key=value" against a volume's labels.
-bool has_label(const Volume& v, const std::string& filter) {
-  auto eq = filter.find('=');
-  auto it = v.labels.find(filter.substr(0, eq));
-  return it != v.labels.end() && (eq == std::string::npos || it->second == filter.substr(eq + 1));
-}
-
-Result<Filters> request_filters(const Request& req, std::initializer_list<const char*> allowed) {
-  Filters f;
-  if (auto raw = req.query_value("filters"); raw && !raw->empty()) f = BERTH_TRY(parse_filters(*raw));
-  for (const auto& [key, values] : f)
-    if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; }) == allowed.end())
-      return Error::invalid("invalid filter '{}'", key);
-  return f;
-}
+bool has_label(const Volume& v, const std::string& filter) { return labels_match(v.labels, {filter}); }
 
 // Every value of `key` must hold (an absent key holds).
 template <class Pred>
@@ -83,6 +68,7 @@ Result<bool> all_of(const Filters& f, const char* key, Pred pred) {
 void create(Server& s, Connection& c, const Params&) {
   auto body = parse_body(c.body());
   if (!body) return c.respond_error(body.error());
+  if (auto f = check_fields("VolumeCreate", *body, nullptr); !f) return c.respond_error(f.error());
   auto name = str_field(*body, "Name");
   auto driver = str_field(*body, "Driver");
   auto labels = string_map(*body, "Labels");
@@ -174,6 +160,7 @@ void prune(Server& s, Connection& c, const Params&) {
     if (*match) names.push_back(name);
   }
   s.engine().volumes().prune(names, [&s, serial = c.serial()](engine::VolumeService::PruneReport r) {
+    s.engine().volumes().emit("", "prune", {{"reclaimed", std::to_string(r.bytes)}});
     Connection* conn = s.lookup(serial);
     if (!conn) return;
     OrderedJson out = {{"VolumesDeleted", r.deleted}, {"SpaceReclaimed", r.bytes}};

@@ -1,5 +1,7 @@
 #include "ipc/server/router.h"
 
+#include "ipc/server/api_fields.h"
+
 #include "core/base/strings.h"
 #include "ipc/proto/url.h"
 #include "ipc/server/connection.h"
@@ -109,8 +111,10 @@ void route(Server& s, Connection& c) {
   for (const Route& r : routes()) {
     if (!match_route(r.pattern, path, &params)) continue;
     path_known = true;
-    if (req.method == r.method || (req.method == "HEAD" && std::string_view(r.method) == "GET"))
+    if (req.method == r.method || (req.method == "HEAD" && std::string_view(r.method) == "GET")) {
+      if (auto q = check_query(req, r.pattern); !q) return c.respond_error(q.error());
       return r.handler(s, c, params);
+    }
   }
   if (path_known) return c.respond(405, "{\"message\":\"method not allowed\"}\n");
   c.respond(404, "{\"message\":\"page not found\"}\n");

@@ -132,6 +132,10 @@ OrderedJson container_inspect(const engine::Container& c) {
   host_config["PidsLimit"] = r.pids_limit ? Json(*r.pids_limit) : Json(nullptr);
   host_config["BlkioWeight"] = r.blkio_weight.value_or(0);
   host_config["CgroupParent"] = c.spec.cgroup_parent;
+  // Links as Docker shows them: "/target:/container/alias".
+  Json links = Json::array();
+  for (const auto& [target, alias] : c.spec.links) links.push_back(fmt::format("/{}:/{}/{}", target, c.name, alias));
+  host_config["Links"] = c.spec.links.empty() ? Json(nullptr) : links;
   OrderedJson args = OrderedJson::array();
   for (size_t i = 1; i < c.path_args.size(); i++) args.push_back(c.path_args[i]);
   return {{"Id", c.id},
