@@ -23,6 +23,8 @@ namespace {
 
 void import(Server& s, Connection& c) {
   const Request& req = c.request();
+  if (!req.query_value("platform").value_or("").empty())
+    return c.respond_error(Error::invalid("import: platform is not supported (an imported image has the host's platform)"));
   std::string repo = req.query_value("repo").value_or("");
   std::string tag = req.query_value("tag").value_or("");
   if (!repo.empty() && !tag.empty()) repo += ":" + tag;

@@ -14,12 +14,12 @@
 // which sets the job's cancel flag: its transfers stop and the pull leaves
 // nothing.
 #include <memory>
-#include <set>
 
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/api.h"
 #include "ipc/proto/request.h"
+#include "ipc/server/api_fields.h"
 #include "ipc/server/connection.h"
 #include "ipc/server/handler_util.h"
 #include "ipc/server/json_util.h"
@@ -47,10 +47,12 @@ void respond_registry_error(Connection& c, const Error& e, bool login = false) {
   c.respond_error(e);
 }
 
-// Refuses query keys the route does not act on (nothing is silently ignored).
-Result<void> only_keys(const Request& req, const std::set<std::string_view>& known, std::string_view what) {
-  for (const auto& [k, v] : req.query)
-    if (!known.contains(k)) return Error::invalid("{}: unsupported query parameter {:?}", what, k);
+// The router has checked every query parameter against the API field
+// table (api_fields.h); of /images/create's, these are an import's only.
+Result<void> no_import_keys(const Request& req) {
+  for (std::string_view k : {"repo", "message", "changes"})
+    if (!req.query_value(k).value_or("").empty())
+      return Error::invalid("pull: the query parameter {} is for imports (fromSrc=-), not pulls", k);
   return ok();
 }
 
@@ -134,9 +136,6 @@ class ProgressWriter {
 
 void push(Server& s, Connection& c, const Params& p) {
   const Request& req = c.request();
-  if (auto k = only_keys(req, {"tag", "platform"}, "push"); !k) return c.respond_error(k.error());
-  if (!req.query_value("platform").value_or("").empty())
-    return c.respond_error(Error::invalid("push: platform is not supported (berth stores one platform per image)"));
   auto creds = credentials(req, c.body());
   if (!creds) return c.respond_error(creds.error());
   std::string tag = req.query_value("tag").value_or("");
@@ -156,7 +155,9 @@ void push(Server& s, Connection& c, const Params& p) {
 }
 
 void auth(Server& s, Connection& c, const Params&) {
-  if (auto k = only_keys(c.request(), {}, "auth"); !k) return c.respond_error(k.error());
+  auto body = parse_body(c.body());
+  if (!body) return c.respond_error(body.error());
+  if (auto f = check_fields("AuthConfig", *body, nullptr); !f) return c.respond_error(f.error());
   auto creds = engine::parse_auth_config_json(c.body());
   if (!creds) return c.respond_error(creds.error());
   uint64_t serial = c.serial();
@@ -173,7 +174,7 @@ void auth(Server& s, Connection& c, const Params&) {
 
 void pull_image(Server& s, Connection& c) {
   const Request& req = c.request();
-  if (auto k = only_keys(req, {"fromImage", "tag", "platform"}, "pull"); !k) return c.respond_error(k.error());
+  if (auto k = no_import_keys(req); !k) return c.respond_error(k.error());
   auto creds = credentials(req, "");
   if (!creds) return c.respond_error(creds.error());
   auto reference = pull_reference(req.query_value("fromImage").value_or(""), req.query_value("tag").value_or(""));

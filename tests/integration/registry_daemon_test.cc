@@ -255,13 +255,43 @@ TEST_F(RegistryDaemon, UnknownTagOrRepositoryIs404) {
   auto all = api("POST", "/images/create?fromImage=" + reg.host() + "%2Fknown");
   EXPECT_EQ(all.status, 400);
   EXPECT_THAT(all.body, HasSubstr("--all-tags"));
-  auto unknown = api("POST", "/images/create?fromImage=" + reg.host() + "%2Fknown&tag=v1&bogus=1");
-  EXPECT_EQ(unknown.status, 400);
-  EXPECT_THAT(unknown.body, HasSubstr("bogus"));
   auto push = ctl({"push", reg.host() + "/notlocal:v1"});
   EXPECT_EQ(push.exit_code, 1);
   EXPECT_THAT(push.err, HasSubstr("An image does not exist locally with the tag: " + reg.host() + "/notlocal:v1"));
   EXPECT_EQ(ctl({"rmi", reg.host() + "/known:v1"}).exit_code, 0);
+}
+
+// The query parameters and the /auth body follow the API field table
+// (tools/api-fields.tsv): an import's parameters are refused on a pull,
+// push's platform is refused, an import's platform too; one the API does
+// not have is ignored, as dockerd ignores it; /auth takes the deprecated
+// email without acting on it.
+TEST_F(RegistryDaemon, ParametersFollowTheApiFieldTable) {
+  TestRegistry& reg = start_registry();
+  std::string ref = reg.host() + "/table:v1";
+  ASSERT_EQ(ctl({"tag", "busybox", ref}).exit_code, 0);
+  auto platform = api("POST", "/images/" + reg.host() + "%2Ftable/push?tag=v1&platform=linux%2Famd64");
+  EXPECT_EQ(platform.status, 400);
+  EXPECT_THAT(platform.body, HasSubstr("berth does not support the query parameter platform"));
+  auto push = api("POST", "/images/" + reg.host() + "%2Ftable/push?tag=v1&bogus=1");
+  EXPECT_EQ(push.status, 200) << push.body;
+  EXPECT_THAT(push.body, HasSubstr("v1: digest: sha256:"));
+  for (std::string key : {"repo", "message", "changes"}) {
+    auto r = api("POST", "/images/create?fromImage=" + reg.host() + "%2Ftable&tag=v1&" + key + "=x");
+    EXPECT_EQ(r.status, 400) << key;
+    EXPECT_THAT(r.body, HasSubstr("pull: the query parameter " + key + " is for imports")) << key;
+  }
+  auto pull = api("POST", "/images/create?fromImage=" + reg.host() + "%2Ftable&tag=v1&bogus=1");
+  EXPECT_EQ(pull.status, 200) << pull.body;
+  EXPECT_THAT(pull.body, HasSubstr("Status: Image is up to date for " + ref));
+  auto import = api("POST", "/images/create?fromSrc=-&repo=imported&platform=linux%2Farm64", "");
+  EXPECT_EQ(import.status, 400);
+  EXPECT_THAT(import.body, HasSubstr("import: platform is not supported"));
+  EXPECT_EQ(api("GET", "/images/imported/json").status, 404);
+  auto login = api("POST", "/auth", Json{{"serveraddress", reg.host()}, {"email", "a@b.c"}}.dump());
+  EXPECT_EQ(login.status, 200) << login.body;
+  EXPECT_THAT(login.body, HasSubstr("Login Succeeded"));
+  EXPECT_EQ(ctl({"rmi", ref}).exit_code, 0);
 }
 
 // Basic auth: /auth answers 401 with Docker's message for wrong
