@@ -22,7 +22,11 @@
 //                   write (du of the containers dir, before and after), start
 //                   them all (an overlay mount each), remove them; then commit
 //                   a container that wrote a 100 MiB file
+//   network         --network-runs N: start latency on the default bridge
+//                   against --network none, alternating; --networked N: N
+//                   detached containers started on the bridge, one by one
 // Usage: berth-bench [--runs N] [--log-mib M] [--log-lines N] [--no-crun] [--stats N] [--storage N]
+//                    [--warm-inits N] [--network-runs N] [--networked N]
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -413,6 +417,58 @@ int bench_storage(TestDaemon& d, int n) {
   return 0;
 }
 
+// --network-runs N: start latency on the default bridge against none, the
+// two alternating so both see the same machine.
+void bench_network_start(TestDaemon& d, int runs) {
+  std::string ctl = bin_path("berthctl"), host = d.host();
+  std::vector<double> none_ms, bridge_ms;
+  int none_failures = 0, bridge_failures = 0;
+  for (const char* mode : {"none", "bridge"})
+    spawn_quiet({ctl, "-H", host, "run", "--rm", "--network", mode, "busybox", "true"});  // warm caches
+  for (int i = 0; i < runs; i++) {
+    double t = time_run({ctl, "-H", host, "run", "--rm", "--network", "none", "busybox", "true"});
+    none_failures += t < 0;
+    none_ms.push_back(std::abs(t));
+    t = time_run({ctl, "-H", host, "run", "--rm", "--network", "bridge", "busybox", "true"});
+    bridge_failures += t < 0;
+    bridge_ms.push_back(std::abs(t));
+  }
+  Latency n = summarize(none_ms, none_failures), b = summarize(bridge_ms, bridge_failures);
+  std::printf("start latency, run --rm --network none (%d runs, alternating): p50 %.2f ms, p99 %.2f ms, failures %d\n",
+              runs, n.p50_ms, n.p99_ms, n.failures);
+  std::printf("start latency, run --rm --network bridge (%d runs, alternating): p50 %.2f ms, p99 %.2f ms, failures %d\n",
+              runs, b.p50_ms, b.p99_ms, b.failures);
+  std::printf("bridge p50 / none p50 = %.2f\n", b.p50_ms / n.p50_ms);
+}
+
+// --networked N: N detached containers started one after another on the
+// default bridge through the API (one connection), then removed.
+int bench_networked(TestDaemon& d, int n) {
+  auto c = d.client();
+  std::vector<std::string> ids;
+  double t0 = now_s();
+  for (int i = 0; i < n; i++) {
+    auto r = c.request("POST", "/containers/create", R"({"Image":"busybox","Cmd":["sleep","100000"]})");
+    if (!r || r->status != 201) {
+      std::fprintf(stderr, "berth-bench: create %d: %s\n", i, r ? r->body.c_str() : r.error().message().c_str());
+      return 1;
+    }
+    std::string id = nlohmann::json::parse(r->body)["Id"];
+    auto s = c.request("POST", "/containers/" + id + "/start");
+    if (!s || s->status != 204) {
+      std::fprintf(stderr, "berth-bench: start %d: %s\n", i, s ? s->body.c_str() : s.error().message().c_str());
+      return 1;
+    }
+    ids.push_back(id);
+  }
+  double t1 = now_s();
+  std::printf("networked starts, %d containers on the default bridge (create+start each, one client): %.2f s, %.2f ms each\n",
+              n, t1 - t0, (t1 - t0) * 1000 / n);
+  for (const auto& id : ids) c.request("DELETE", "/containers/" + id + "?force=1");
+  std::printf("removed %d in %.2f s\n", n, now_s() - t1);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -421,6 +477,7 @@ int main(int argc, char** argv) {
   bool crun = have_program("crun");
   int stats_n = 0;
   int storage_n = 0;
+  int network_runs = 0, networked_n = 0;
   long log_lines = 10'000'000;
   std::string warm_inits;  // berthd's --warm-inits; its default when empty
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines as they happen, even into a file
@@ -434,10 +491,12 @@ int main(int argc, char** argv) {
     else if (a == "--log-lines" && i + 1 < argc) log_lines = std::atol(argv[++i]);
     else if (a == "--storage" && i + 1 < argc) storage_n = std::atoi(argv[++i]);
     else if (a == "--warm-inits" && i + 1 < argc) warm_inits = argv[++i];
+    else if (a == "--network-runs" && i + 1 < argc) network_runs = std::atoi(argv[++i]);
+    else if (a == "--networked" && i + 1 < argc) networked_n = std::atoi(argv[++i]);
     else {
       std::fprintf(stderr,
                    "usage: berth-bench [--runs N] [--log-mib M] [--log-lines N] [--no-crun] [--stats N] [--storage N] "
-                   "[--warm-inits N]\n");
+                   "[--warm-inits N] [--network-runs N] [--networked N]\n");
       return 2;
     }
   }
@@ -523,5 +582,7 @@ int main(int argc, char** argv) {
   if (log_lines > 0) bench_lines(d, log_lines);
   if (stats_n > 0 && bench_stats(d, stats_n) != 0) return 1;
   if (storage_n > 0 && bench_storage(d, storage_n) != 0) return 1;
+  if (network_runs > 0) bench_network_start(d, network_runs);
+  if (networked_n > 0 && bench_networked(d, networked_n) != 0) return 1;
   return d.stop() == 0 ? 0 : 1;
 }

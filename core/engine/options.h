@@ -12,6 +12,7 @@
 #include "cgroups/cgroups.h"
 #include "core/base/result.h"
 #include "core/engine/log_files.h"
+#include "fs/registry/remote.h"
 
 namespace berth::engine {
 
@@ -34,6 +35,9 @@ struct Options {
   std::string bip = "10.88.0.0/16";
   std::string nat_table = "berth";
   unsigned ports_per_bridge = 1000;
+  // --registry-mirror, --insecure-registry, --registry-certs-dir: how pulls,
+  // pushes and logins reach registries (fs/registry/remote.h).
+  fs::registry::RegistryOptions registry;
 
   // One read-only layer shared by every container, just above its image:
   // the empty /dev, /proc and /sys the runtime mounts on. With the mount

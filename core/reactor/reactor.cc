@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <typeinfo>
@@ -87,6 +88,11 @@ Reactor::~Reactor() {
   background_.reset();
   bulk_.reset();
   jobs_.reset();  // joins the workers first; their done callbacks are dropped
+  for (PostNode* n = posted_.exchange(nullptr); n;) {  // nobody posts any more: dropped
+    PostNode* next = n->next;
+    delete n;
+    n = next;
+  }
   if (job_reader_.in_flight()) {
     cancel(job_reader_);
     while (job_reader_.in_flight()) run_once(-1);
@@ -239,6 +245,42 @@ void Reactor::defer(std::function<void()> fn) {
   deferred_.push_back(std::move(fn));
 }
 
+bool Reactor::post(std::function<void()> fn) {
+  if (posted_count_.fetch_add(1, std::memory_order_relaxed) >= kMaxPosted) {
+    posted_count_.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  auto* n = new PostNode{std::move(fn), posted_.load(std::memory_order_relaxed)};
+  while (!posted_.compare_exchange_weak(n->next, n, std::memory_order_release, std::memory_order_relaxed)) {
+  }
+  // The list was empty: the loop took (or never had) the rest, so wake it.
+  // A non-empty list has a wake-up on its way already.
+  if (!n->next) {
+    uint64_t one = 1;
+    while (::write(job_event_fd_.get(), &one, sizeof one) < 0 && errno == EINTR) {
+    }
+  }
+  return true;
+}
+
+// Runs what other threads posted, oldest first.
+void Reactor::collect_posted() {
+  PostNode* n = posted_.exchange(nullptr, std::memory_order_acquire);
+  PostNode* fifo = nullptr;
+  while (n) {
+    PostNode* next = n->next;
+    n->next = fifo;
+    fifo = n;
+    n = next;
+  }
+  while (fifo) {
+    std::unique_ptr<PostNode> node(fifo);
+    fifo = fifo->next;
+    posted_count_.fetch_sub(1, std::memory_order_relaxed);
+    invoke(node->fn.target_type(), node->fn);
+  }
+}
+
 void Reactor::when_idle(std::function<void()> fn) {
   BERTH_ASSERT_MSG(idle_.size() < kMaxIdle, "reactor: idle queue at its bound");
   idle_.push_back(std::move(fn));
@@ -297,10 +339,12 @@ void Reactor::job_reader_done(int32_t res) {
   submit_job_reader();
 }
 
-// Runs finished jobs' `done`s and moves backlogged jobs into their lanes.
+// Runs posted work, then finished jobs' `done`s, and moves backlogged jobs
+// into their lanes.
 // A lane whose lock a worker holds right now is left for the next turn
 // (retry_jobs_: the loop then waits at most kRetryMs).
 void Reactor::collect_jobs() {
+  collect_posted();  // what a job posted before it finished runs before its `done`
   retry_jobs_ = false;
   for (JobPool* pool : {jobs_.get(), bulk_.get(), background_.get()}) {
     bool busy = false;

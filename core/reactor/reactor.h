@@ -1,9 +1,9 @@
 // The reactor: berthd's single io_uring loop.
 //
 // Thread: every method is reactor-thread-only (the thread that created the
-// Reactor and calls run()), except that job bodies given to run_job() and
-// run_background() run on pool threads and must not touch reactor-owned
-// objects.
+// Reactor and calls run()), except post(), which any thread may call, and
+// job bodies given to run_job() and run_background(), which run on pool
+// threads and must not touch reactor-owned objects.
 //
 // Ownership: an operation's state is a Completion embedded in the object that
 // owns the operation (a connection, a log pump, a process watcher). The SQE's
@@ -36,6 +36,7 @@
 
 #include <liburing.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -119,6 +120,7 @@ struct Stats {
 inline constexpr size_t kMaxDeferred = 1 << 20;
 inline constexpr size_t kMaxIdle = 1 << 16;
 inline constexpr size_t kMaxBacklog = 1 << 16;
+inline constexpr size_t kMaxPosted = 1 << 16;
 
 enum class Lane { kJob, kBulk, kBackground };
 
@@ -165,6 +167,17 @@ class Reactor {
 
   // Runs `fn` on the reactor thread after the current batch of callbacks.
   void defer(std::function<void()> fn);
+  // Any thread: runs `fn` on the reactor thread soon (in posting order per
+  // posting thread), for work whose progress a job reports while it runs
+  // (a pull's events). Neither side waits: posters push onto a lock-free
+  // list and wake the loop through its job eventfd only when the list was
+  // empty; the loop takes the whole list at once, before it runs finished
+  // jobs' `done`s (so what a job posted runs before its `done`). Returns
+  // false, dropping `fn`, when kMaxPosted posts are already waiting: a
+  // poster must coalesce rather than post per byte. Posts still waiting
+  // when the Reactor is destroyed are dropped; posting after that is a bug
+  // (jobs end before: ~Reactor joins the lanes first).
+  bool post(std::function<void()> fn);
   // Runs `fn` on the reactor thread once the loop is idle: no completion
   // ready, nothing deferred, no run_job() job queued or running (the
   // background lane does not count: it is where idle-time work goes). One
@@ -236,6 +249,7 @@ class Reactor {
   void job_reader_done(int32_t res);
   void flush_backlog();
   void collect_jobs();
+  void collect_posted();
   static constexpr int kRetryMs = 1;   // a lane's lock was busy: look again this soon
   JobPool& pool(Lane lane);
   // Runs one callback, timed when the watchdog is on.
@@ -264,6 +278,13 @@ class Reactor {
   unique_fd job_event_fd_;
   uint64_t job_event_buf_ = 0;
   Completion job_reader_;
+  // post(): a lock-free stack (newest first) the loop takes whole.
+  struct PostNode {
+    std::function<void()> fn;
+    PostNode* next = nullptr;
+  };
+  std::atomic<PostNode*> posted_{nullptr};
+  std::atomic<size_t> posted_count_{0};
 };
 
 }  // namespace berth::reactor

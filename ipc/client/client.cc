@@ -250,12 +250,14 @@ Result<Response> Client::request(std::string_view method, std::string_view path,
   return r;
 }
 
-Result<Response> Client::start_stream(std::string_view method, std::string_view path, std::string_view body) {
+Result<Response> Client::start_stream(std::string_view method, std::string_view path, std::string_view body,
+                                     const Headers& extra) {
   std::string framing;
+  for (const auto& [name, value] : extra) framing += fmt::format("{}: {}\r\n", name, value);
   if (!body.empty())
-    framing = fmt::format("Content-Type: application/json\r\nContent-Length: {}\r\n", body.size());
+    framing += fmt::format("Content-Type: application/json\r\nContent-Length: {}\r\n", body.size());
   else if (method == "POST" || method == "PUT")
-    framing = "Content-Length: 0\r\n";
+    framing += "Content-Length: 0\r\n";
   return exchange(method, path, framing, body);
 }
 

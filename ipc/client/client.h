@@ -72,7 +72,9 @@ class Client {
   // Returns status and headers as soon as they arrive (wait, logs, events).
   // Then next_chunk() yields body bytes (de-chunked, Content-Length delimited,
   // or up to EOF) and nullopt at the end of the body.
-  Result<Response> start_stream(std::string_view method, std::string_view path, std::string_view body = {});
+  // `extra` headers go with the request (X-Registry-Auth for pull and push).
+  Result<Response> start_stream(std::string_view method, std::string_view path, std::string_view body = {},
+                                const Headers& extra = {});
   Result<std::optional<std::string>> next_chunk();
 
   // Sends the request body read from `fd` (until EOF) with

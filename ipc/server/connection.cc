@@ -77,7 +77,7 @@ void Connection::recv_done(int32_t res) {
     }
     // A client gone while its response streams (wait, logs) is cancelled;
     // requests it sent before a half-close are still answered.
-    if (res < 0 || mode_ == Mode::kStream) return close();
+    if (res < 0 || mode_ == Mode::kStream || (busy_ && close_on_hangup_)) return close();
     return parse();
   }
   if (mode_ == Mode::kHijacked) {
@@ -321,6 +321,7 @@ void Connection::finish_hijack() {
 void Connection::response_finished() {
   if (mode_ != Mode::kHttp) return;
   busy_ = false;
+  close_on_hangup_ = false;
   body_.clear();
   drop_upload();
   if (!keep_alive_) close_after_send_ = true;

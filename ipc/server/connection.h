@@ -99,6 +99,11 @@ class Connection {
 
   // Runs when the connection closes (cancel waiters, detach).
   void on_close(std::function<void()> fn) { on_close_.push_back(std::move(fn)); }
+  // For the current request: the client hanging up closes the connection
+  // (and so runs the on_close calls) even before the response starts, as
+  // it does once a stream has started. For work worth stopping when nobody
+  // waits for it (a pull resolving its manifest); reset with the response.
+  void close_on_hangup() { close_on_hangup_ = true; }
   bool closed() const { return closing_; }
   void close();
 
@@ -133,6 +138,7 @@ class Connection {
   bool keep_alive_ = true;
   bool closing_ = false, peer_closed_ = false, close_after_send_ = false;
   bool released_ = false;
+  bool close_on_hangup_ = false;
 
   std::string body_;
   size_t body_limit_ = kMaxJsonBody;

@@ -1,6 +1,6 @@
 // /images/...: import (create?fromSrc=-), list, inspect, tag, remove,
-// history, save (get) and load. Pulling needs a registry and arrives with
-// the registry issue; it fails fast here. Prune and df: handlers_prune.cc.
+// history, save (get) and load. Pull (create?fromImage=) and push:
+// handlers_registry.cc. Prune and df: handlers_prune.cc.
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/api_types.h"
@@ -17,10 +17,14 @@
 
 namespace berth::ipc {
 
+void pull_image(Server& s, Connection& c);  // handlers_registry.cc
+
 namespace {
 
 void import(Server& s, Connection& c) {
   const Request& req = c.request();
+  if (!req.query_value("platform").value_or("").empty())
+    return c.respond_error(Error::invalid("import: platform is not supported (an imported image has the host's platform)"));
   std::string repo = req.query_value("repo").value_or("");
   std::string tag = req.query_value("tag").value_or("");
   if (!repo.empty() && !tag.empty()) repo += ":" + tag;
@@ -45,9 +49,7 @@ void create(Server& s, Connection& c, const Params&) {
   if (req.query_value("fromSrc")) return c.respond_error(Error::invalid("importing from a URL is not supported; use fromSrc=-"));
   std::string image = req.query_value("fromImage").value_or("");
   if (image.empty()) return c.respond_error(Error::invalid("fromImage or fromSrc is required"));
-  // FIXME(registry issue): pull from an OCI distribution registry.
-  c.respond_error(Error::make(Code::kNotFound, "pull access denied for {}: berth cannot pull images yet; "
-                                               "use 'import' or 'load'", image));
+  pull_image(s, c);  // handlers_registry.cc
 }
 
 void list(Server& s, Connection& c, const Params&) {

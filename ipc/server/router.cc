@@ -26,6 +26,7 @@ const std::vector<Route>& routes() {
     add_prune_routes(r);
     add_archive_routes(r);
     add_network_routes(r);
+    add_registry_routes(r);
     return r;
   }();
   return table;

@@ -37,5 +37,6 @@ void add_volume_routes(std::vector<Route>& r);
 void add_prune_routes(std::vector<Route>& r);     // image/container prune, system df
 void add_archive_routes(std::vector<Route>& r);   // cp: HEAD/GET/PUT /containers/{id}/archive
 void add_network_routes(std::vector<Route>& r);   // /networks: create ls inspect rm connect disconnect prune
+void add_registry_routes(std::vector<Route>& r);  // push, auth (pull: handlers_images.cc)
 
 }  // namespace berth::ipc

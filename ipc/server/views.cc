@@ -199,7 +199,7 @@ OrderedJson image_summary(const engine::Image& img) {
   return {{"Id", img.id},
           {"ParentId", ""},
           {"RepoTags", img.repo_tags},
-          {"RepoDigests", OrderedJson::array()},
+          {"RepoDigests", img.repo_digests},
           {"Created", img.created_ns / 1000000000},
           {"Size", img.size_bytes},
           {"SharedSize", -1},
@@ -218,7 +218,7 @@ OrderedJson image_delete_items(const std::vector<engine::ImageDeleteItem>& items
 OrderedJson image_inspect(const engine::Image& img) {
   return {{"Id", img.id},
           {"RepoTags", img.repo_tags},
-          {"RepoDigests", OrderedJson::array()},
+          {"RepoDigests", img.repo_digests},
           {"Parent", ""},
           {"Comment", img.comment},
           {"Created", format_rfc3339_nano(img.created_ns)},

@@ -340,5 +340,53 @@ TEST_F(DockerCli, ImageManagement) {
   EXPECT_THAT(prune.out, HasSubstr("Total reclaimed space:"));
 }
 
+// The network issue's docker CLI commands: network create/ls/inspect/
+// connect/disconnect/rm/prune, run -p, port, inspect -f of the address.
+TEST_F(DockerCli, Networks) {
+  auto created = docker({"network", "create", "--subnet", "10.211.0.0/24", "--label", "team=a", "clinet"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  auto ls = docker({"network", "ls", "--format", "{{.Name}} {{.Driver}}"});
+  EXPECT_THAT(ls.out, HasSubstr("bridge bridge"));
+  EXPECT_THAT(ls.out, HasSubstr("clinet bridge"));
+  EXPECT_THAT(ls.out, HasSubstr("host host"));
+  EXPECT_THAT(ls.out, HasSubstr("none null"));
+  auto subnet = docker({"network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}} {{.Labels.team}}", "clinet"});
+  EXPECT_EQ(subnet.out, "10.211.0.0/24 a\n") << subnet.err;
+
+  auto web = docker({"run", "-d", "--name", "cliweb", "-p", "18080:80", "busybox", "sh", "-c",
+                     "mkdir /www && echo served > /www/index.html && exec httpd -f -p 80 -h /www"});
+  ASSERT_EQ(web.exit_code, 0) << web.err;
+  auto ip = docker({"inspect", "-f", "{{.NetworkSettings.IPAddress}}", "cliweb"});
+  EXPECT_THAT(ip.out, ::testing::StartsWith("10.88.")) << ip.err;
+  auto port = docker({"port", "cliweb"});
+  EXPECT_THAT(port.out, HasSubstr("80/tcp -> 0.0.0.0:18080")) << port.err;
+  // From the daemon's host side (its network namespace), through the published port.
+  CommandResult got;
+  for (int i = 0; i < 50; i++) {
+    got = daemon_->host_command({"curl", "-s", "-m", "5", "http://127.0.0.1:18080/"});
+    if (got.exit_code == 0) break;
+    usleep(100000);
+  }
+  EXPECT_EQ(got.out, "served\n") << got.err;
+
+  ASSERT_EQ(docker({"network", "connect", "clinet", "cliweb"}).exit_code, 0);
+  auto on = docker({"inspect", "-f", "{{.NetworkSettings.Networks.clinet.IPAddress}}", "cliweb"});
+  EXPECT_THAT(on.out, ::testing::StartsWith("10.211.0.")) << on.err;
+  auto eth1 = docker({"exec", "cliweb", "ip", "-4", "-o", "addr", "show", "eth1"});
+  EXPECT_THAT(eth1.out, HasSubstr("10.211.0.")) << eth1.err;
+  auto by_name = docker({"run", "--rm", "--network", "clinet", "busybox", "wget", "-q", "-O", "-", "http://cliweb/"});
+  EXPECT_EQ(by_name.out, "served\n") << by_name.err;
+  auto busy = docker({"network", "rm", "clinet"});
+  EXPECT_NE(busy.exit_code, 0);
+  ASSERT_EQ(docker({"network", "disconnect", "clinet", "cliweb"}).exit_code, 0);
+  EXPECT_NE(docker({"exec", "cliweb", "ip", "link", "show", "eth1"}).exit_code, 0);
+  EXPECT_EQ(docker({"rm", "-f", "cliweb"}).exit_code, 0);
+  EXPECT_EQ(docker({"network", "rm", "clinet"}).exit_code, 0);
+  ASSERT_EQ(docker({"network", "create", "unused"}).exit_code, 0);
+  auto pruned = docker({"network", "prune", "-f"});
+  EXPECT_THAT(pruned.out, HasSubstr("unused")) << pruned.err;
+  EXPECT_THAT(docker({"network", "ls"}).out, Not(HasSubstr("unused")));
+}
+
 }  // namespace
 }  // namespace berth::test

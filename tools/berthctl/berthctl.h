@@ -70,6 +70,13 @@ void add_changes_commands(CLI::App& app, Globals& g, int& exit_code);    // diff
 void add_volume_commands(CLI::App& app, Globals& g, int& exit_code);     // volume create ls inspect rm prune
 void add_cp_command(CLI::App& app, Globals& g, int& exit_code);          // cp
 void add_network_commands(CLI::App& app, Globals& g, int& exit_code);    // network create ls inspect rm connect disconnect prune; port
+void add_registry_commands(CLI::App& app, Globals& g, int& exit_code);   // pull push login logout
+
+// cmd_registry.cc: pulls `ref` (NAME[:TAG|@DIGEST]; no tag: latest) with
+// the saved credentials of its registry, drawing the progress on
+// `progress_fd` (`quiet`: nothing). `run` and `create` use it for a
+// missing image, on stderr.
+Result<void> pull_image(Client& c, const std::string& ref, const std::string& platform, int progress_fd, bool quiet);
 
 // --- output ---
 void out(std::string_view s);  // stdout, unbuffered

@@ -100,7 +100,21 @@ std::pair<std::string, std::string> split_repo_tag(const std::string& ref) {
   return {ref.substr(0, colon), ref.substr(colon + 1)};
 }
 
-int list_images(const Globals& g, bool quiet) {
+// The digest of `repo` among an image's RepoDigests ("repo@sha256:…"), as
+// `docker images --digests` shows it.
+std::string repo_digest(const json& img, const std::string& repo) {
+  const json& digests = jget(img, "RepoDigests");
+  if (digests.is_array())
+    for (const json& d : digests)
+      if (d.is_string()) {
+        std::string s = d.get<std::string>();
+        size_t at = s.find('@');
+        if (at != std::string::npos && s.substr(0, at) == repo) return s.substr(at + 1);
+      }
+  return "<none>";
+}
+
+int list_images(const Globals& g, bool quiet, bool digests) {
   Result<Client> c = dial(g);
   if (!c) return fail(c.error());
   Result<json> list = call_json(*c, "GET", "/images/json");
@@ -109,6 +123,7 @@ int list_images(const Globals& g, bool quiet) {
   // The daemon's order (dockerd: newest first); one row per tag, and -q
   // prints one ID per row, duplicates included, as the docker CLI does.
   std::vector<std::vector<std::string>> rows = {{"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}};
+  if (digests) rows[0].insert(rows[0].begin() + 2, "DIGEST");
   for (const json& img : *list) {
     std::vector<std::string> tags;
     const json& repo_tags = jget(img, "RepoTags");
@@ -119,11 +134,12 @@ int list_images(const Globals& g, bool quiet) {
     for (const std::string& t : tags) {
       auto [repo, tag] = t == "<none>:<none>" ? std::pair<std::string, std::string>("<none>", "<none>") : split_repo_tag(t);
       rows.push_back({repo, tag, short_id(jstr(img, "Id")), ago(jint(img, "Created")), human_size(jint(img, "Size"))});
+      if (digests) rows.back().insert(rows.back().begin() + 2, repo_digest(img, repo));
     }
   }
   if (quiet) {
     std::string ids;
-    for (size_t i = 1; i < rows.size(); i++) ids += rows[i][2] + "\n";
+    for (size_t i = 1; i < rows.size(); i++) ids += rows[i][digests ? 3 : 2] + "\n";
     out(ids);
     return kExitOk;
   }
@@ -432,9 +448,11 @@ void add_image_commands(CLI::App& app, Globals& g, int& exit_code) {
   import_cmd->callback([&g, &exit_code, imp] { exit_code = import_image(g, *imp); });
 
   auto quiet = std::make_shared<bool>(false);
+  auto digests = std::make_shared<bool>(false);
   CLI::App* images = app.add_subcommand("images", "List images");
   images->add_flag("-q,--quiet", *quiet, "Only show image IDs");
-  images->callback([&g, &exit_code, quiet] { exit_code = list_images(g, *quiet); });
+  images->add_flag("--digests", *digests, "Show digests");
+  images->callback([&g, &exit_code, quiet, digests] { exit_code = list_images(g, *quiet, *digests); });
 }
 
 }  // namespace berth::ctl

@@ -148,29 +148,6 @@ std::pair<std::string, std::string> split_tag(std::string_view ref) {
   return {std::string(ref.substr(0, colon)), std::string(ref.substr(colon + 1))};
 }
 
-// The pull the CLI attempts when create says "No such image". Progress goes
-// to stderr so stdout carries only the container ID.
-Result<void> pull_image(Client& c, std::string_view ref) {
-  auto [name, tag] = split_tag(ref);
-  std::string path = "/images/create?fromImage=" + ipc::url_encode(name);
-  if (!tag.empty()) path += "&tag=" + ipc::url_encode(tag);
-  Response r = BERTH_TRY(call(c, "POST", path));
-  for (const std::string& line : split(r.body, '\n')) {
-    json j = parse_json(line);
-    if (!j.is_object()) continue;
-    const json& detail = jget(j, "errorDetail");
-    if (detail.is_object() || j.contains("error")) {
-      std::string msg = jstr(detail, "message");
-      return Error(Code::kNotFound, msg.empty() ? jstr(j, "error") : msg);
-    }
-    if (std::string status = jstr(j, "status"); !status.empty()) {
-      std::string id = jstr(j, "id");
-      err(id.empty() ? status + "\n" : id + ": " + status + "\n");
-    }
-  }
-  return ok();
-}
-
 Result<std::string> create_container(Client& c, const ContainerOptions& o, const json& resources) {
   std::string path = "/containers/create";
   if (!o.name.empty()) path += "?name=" + ipc::url_encode(o.name);
@@ -179,7 +156,9 @@ Result<std::string> create_container(Client& c, const ContainerOptions& o, const
   if (r.status == 404) {
     auto [name, tag] = split_tag(o.image);
     err(fmt::format("Unable to find image '{}' locally\n", tag.empty() ? name : name + ":" + tag));
-    BERTH_TRY_VOID(pull_image(c, o.image));
+    // The pull the CLI attempts when create says "No such image"; progress
+    // on stderr, so stdout carries only the container's output or ID.
+    BERTH_TRY_VOID(pull_image(c, o.image, "", STDERR_FILENO, false));
     r = BERTH_TRY(c.request("POST", path, body));
   }
   if (r.status >= 400) return ipc::daemon_error(r);

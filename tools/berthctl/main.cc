@@ -22,6 +22,7 @@ constexpr AddCommands kCommandGroups[] = {
     add_run_commands,    add_container_commands, add_exec_command,  add_inspect_command, add_image_commands,
     add_system_commands, add_changes_commands,   add_cp_command,    add_attach_command,  add_stats_command,
     add_top_command,     add_update_command,     add_volume_commands, add_network_commands,
+    add_registry_commands,
 };
 
 // The command word: the first argument that is neither a global option nor

@@ -1,5 +1,6 @@
 // berthd: the berth daemon. One reactor thread runs the API server and
 // supervises every container.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -15,6 +16,7 @@
 
 #include "core/base/file.h"
 #include "core/base/log.h"
+#include "core/base/strings.h"
 #include "core/engine/engine.h"
 #include "core/reactor/reactor.h"
 #include "ipc/server/server.h"
@@ -37,6 +39,8 @@ struct Flags {
   int watchdog_ms = 0;
   std::string bridge = "berth0";       // the default network's bridge; "none": no default network
   std::string bip = "10.88.0.0/16";
+  std::vector<std::string> registry_mirrors, insecure_registries;
+  std::string registry_certs_dir = "/etc/berth/certs.d";
 };
 
 // Holds an exclusive lock on <root>/berthd.lock for the daemon's life.
@@ -88,11 +92,37 @@ Result<std::string> socket_path(const Flags& f) {
   return std::string(h);
 }
 
+// Docker's checks of the registry flags: a mirror is an http(s) URL with a
+// host and no path; an insecure registry is host[:port] or an IPv4 CIDR.
+Result<void> check_registry_flags(const Flags& f) {
+  for (const std::string& m : f.registry_mirrors) {
+    std::string_view rest = m;
+    if (rest.starts_with("https://")) rest.remove_prefix(8);
+    else if (rest.starts_with("http://")) rest.remove_prefix(7);
+    else return Error::invalid("invalid --registry-mirror {:?}: the URL must start with https:// or http://", m);
+    while (rest.ends_with('/')) rest.remove_suffix(1);
+    if (rest.empty() || rest.find('/') != std::string_view::npos)
+      return Error::invalid("invalid --registry-mirror {:?}: expected scheme://host[:port], without a path", m);
+  }
+  for (const std::string& r : f.insecure_registries) {
+    if (r.empty() || r.find("://") != std::string::npos)
+      return Error::invalid("invalid --insecure-registry {:?}: expected host[:port] or a CIDR", r);
+    size_t slash = r.find('/');
+    if (slash == std::string::npos) continue;
+    auto bits = parse_int(std::string_view(r).substr(slash + 1));
+    in_addr a;
+    if (!bits || *bits < 0 || *bits > 32 || ::inet_pton(AF_INET, r.substr(0, slash).c_str(), &a) != 1)
+      return Error::invalid("invalid --insecure-registry {:?}: not an IPv4 CIDR", r);
+  }
+  return ok();
+}
+
 int run(const Flags& f) {
   auto fail = [](const Error& e) {
     log::error("berthd", "{}", e.message());
     return 1;
   };
+  if (auto r = check_registry_flags(f); !r) return fail(r.error());
   auto lock = lock_root(f.root);
   if (!lock) return fail(lock.error());
   auto sock = socket_path(f);
@@ -129,6 +159,9 @@ int run(const Flags& f) {
   if (!log_defaults) return fail(log_defaults.error());
   eo.log_defaults = *log_defaults;
   eo.cgroups = !f.no_cgroups;
+  eo.registry.mirrors = f.registry_mirrors;
+  eo.registry.insecure = f.insecure_registries;
+  eo.registry.certs_dir = f.registry_certs_dir;
   if (f.watchdog_ms > 0) {
     // Debug aid and test hook: names any callback that held the loop.
     r.set_watchdog(std::chrono::milliseconds(f.watchdog_ms), std::chrono::milliseconds(5 * f.watchdog_ms),
@@ -195,6 +228,15 @@ int main(int argc, char** argv) {
                  "Bridge of the default network \"bridge\" (default berth0; none: containers get no network by default)");
   app.add_option("--bip", f.bip,
                  "The default network's subnet, or its gateway address with the prefix (default 10.88.0.0/16)");
+  app.add_option("--registry-mirror", f.registry_mirrors,
+                 "A mirror of Docker Hub (https://host[:port] or http://...), tried first for docker.io images; "
+                 "repeatable");
+  app.add_option("--insecure-registry", f.insecure_registries,
+                 "A registry (host[:port] or a CIDR) reached without TLS verification, or over plain HTTP; "
+                 "repeatable (loopback registries may always speak plain HTTP)");
+  app.add_option("--registry-certs-dir", f.registry_certs_dir,
+                 "Registry CAs and client certificates: <dir>/<host:port>/*.crt, client.cert, client.key "
+                 "(default /etc/berth/certs.d)");
   app.add_flag("--no-cgroups", f.no_cgroups, "Run containers without cgroups (limits, stats and pause are refused)");
   app.add_option("--debug-watchdog-ms", f.watchdog_ms,
                  "Log (at warn, component watchdog) every reactor callback that held the loop longer than this "

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -177,6 +178,12 @@ bool TestDaemon::start(std::string* error) {
   pid_ = ::fork();
   if (pid_ == 0) {
     if (::setns(netns_holder_, CLONE_NEWNET) < 0) _exit(90);
+    if (root_tmpfs_mib_ > 0) {
+      std::string size = "size=" + std::to_string(root_tmpfs_mib_) + "m";
+      if (::unshare(CLONE_NEWNS) < 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0 ||
+          ::mkdir(root().c_str(), 0711) < 0 || ::mount("tmpfs", root().c_str(), "tmpfs", 0, size.c_str()) < 0)
+        _exit(91);
+    }
     int fd = ::open(logf.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd >= 0) {
       ::dup2(fd, 2);
@@ -208,6 +215,11 @@ bool TestDaemon::start(std::string* error) {
   }
   *error = "berthd did not answer /_ping: " + log();
   return false;
+}
+
+std::string TestDaemon::root_view() const {
+  if (root_tmpfs_mib_ > 0 && pid_ > 0) return "/proc/" + std::to_string(pid_) + "/root" + root();
+  return root();
 }
 
 std::vector<std::string> TestDaemon::leftover_cgroups() const {

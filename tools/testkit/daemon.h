@@ -43,6 +43,13 @@ class TestDaemon {
   bool start(std::string* error);
   // More berthd flags for start(), e.g. "--warm-inits=0".
   void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
+  // Puts the daemon's root on a tmpfs of `mib` MiB in a mount namespace of
+  // its own (made by the child before exec; gone with the daemon), for
+  // disk-full tests. Read its files through root_view().
+  void set_root_tmpfs_mib(int mib) { root_tmpfs_mib_ = mib; }
+  // root() as this process can read it: through /proc/<pid>/root when the
+  // root is on the daemon's own tmpfs.
+  std::string root_view() const;
   // SIGTERM and reap; returns berthd's exit status, or kLeftCgroups (with
   // the cgroups and the log's end on stderr) when it exited 0 but left a
   // container cgroup under cgroup_parent().
@@ -97,6 +104,7 @@ class TestDaemon {
   void remove_cgroup_parent() const;
   std::string dir_;
   std::vector<std::string> extra_args_;
+  int root_tmpfs_mib_ = 0;
   pid_t pid_ = -1;
   int netns_holder_ = -1;
 };

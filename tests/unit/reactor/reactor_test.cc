@@ -179,6 +179,71 @@ TEST(Reactor, JobPoolCompletesOnReactorThread) {
   EXPECT_EQ(worked.load(), 100);
 }
 
+// post() from several threads at once: everything runs on the reactor
+// thread, each thread's posts in its order.
+TEST(Reactor, PostFromThreadsRunsOnReactorInOrder) {
+  auto r = make();
+  auto reactor_thread = std::this_thread::get_id();
+  constexpr int kThreads = 4, kEach = 5000;
+  std::vector<std::vector<int>> seen(kThreads);
+  std::atomic<int> refused{0};
+  int ran = 0;
+  std::vector<std::thread> posters;
+  for (int t = 0; t < kThreads; t++)
+    posters.emplace_back([&, t] {
+      for (int i = 0; i < kEach; i++)
+        if (!r->post([&, t, i] {
+              EXPECT_EQ(std::this_thread::get_id(), reactor_thread);
+              seen[t].push_back(i);
+              ran++;
+            }))
+          refused++;
+    });
+  run_until(*r, [&] { return ran + refused.load() == kThreads * kEach; });
+  for (auto& p : posters) p.join();
+  EXPECT_EQ(refused.load(), 0);
+  for (int t = 0; t < kThreads; t++) {
+    ASSERT_EQ(seen[t].size(), size_t(kEach));
+    for (int i = 0; i < kEach; i++) ASSERT_EQ(seen[t][i], i);
+  }
+}
+
+// What a job posts while it works runs before its `done`.
+TEST(Reactor, PostFromJobRunsBeforeItsDone) {
+  auto r = make();
+  std::vector<std::string> order;
+  Reactor* rp = r.get();
+  bool finished = false;
+  ASSERT_TRUE(r->run_bulk(
+      [rp, &order] {
+        for (int i = 0; i < 100; i++) EXPECT_TRUE(rp->post([&order, i] { order.push_back(std::to_string(i)); }));
+      },
+      [&] {
+        order.push_back("done");
+        finished = true;
+      }));
+  run_until(*r, [&] { return finished; });
+  ASSERT_EQ(order.size(), 101u);
+  EXPECT_EQ(order.back(), "done");
+  for (int i = 0; i < 100; i++) EXPECT_EQ(order[i], std::to_string(i));
+}
+
+// The queue is bounded: past kMaxPosted waiting posts, post() refuses (and
+// the poster coalesces); the loop then runs the ones it took.
+TEST(Reactor, PostIsBounded) {
+  auto r = make();
+  size_t ran = 0;
+  std::thread poster([&] {
+    for (size_t i = 0; i < kMaxPosted; i++) ASSERT_TRUE(r->post([&] { ran++; }));
+    EXPECT_FALSE(r->post([&] { ran++; }));
+  });
+  poster.join();
+  run_until(*r, [&] { return ran == kMaxPosted; });
+  std::thread again([&] { EXPECT_TRUE(r->post([&] { ran++; })); });
+  again.join();
+  run_until(*r, [&] { return ran == kMaxPosted + 1; });
+}
+
 TEST(Reactor, DeferRunsAfterBatch) {
   auto r = make();
   int v = 0;

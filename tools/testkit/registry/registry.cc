@@ -2,7 +2,10 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -11,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -55,7 +59,48 @@ int run_command(const std::vector<std::string>& argv, std::string* out) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+namespace {
+
+// In the child, before anything else: into `netns`, with its loopback up.
+bool enter_netns(const std::string& netns) {
+  int fd = ::open(netns.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::setns(fd, CLONE_NEWNET) < 0) return false;
+  ::close(fd);
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  bool ok = s >= 0 && ::ioctl(s, SIOCGIFFLAGS, &ifr) == 0;
+  ifr.ifr_flags |= IFF_UP;
+  ok = ok && ::ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
+  if (s >= 0) ::close(s);
+  return ok;
+}
+
+bool connect_loopback(int port) {
+  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool up = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(s);
+  return up;
+}
+
+}  // namespace
+
 TestRegistry::TestRegistry(Options o) : opts_(std::move(o)) {}
+
+// Whether the registry's port answers, seen from its network namespace (a
+// short-lived child enters it: this process's threads stay where they are).
+bool TestRegistry::accepts_connections() const {
+  if (opts_.netns.empty()) return connect_loopback(opts_.port);
+  pid_t pid = ::fork();
+  if (pid == 0) ::_exit(enter_netns(opts_.netns) && connect_loopback(opts_.port) ? 0 : 1);
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return false;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
 
 TestRegistry::~TestRegistry() { stop(); }
 
@@ -129,6 +174,7 @@ bool TestRegistry::start(std::string* err) {
   pid_ = ::fork();
   if (pid_ == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+    if (!opts_.netns.empty() && !enter_netns(opts_.netns)) ::_exit(126);
     int fd = ::open((d + "/registry.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
@@ -136,14 +182,7 @@ bool TestRegistry::start(std::string* err) {
     ::_exit(127);
   }
   for (int i = 0; i < 200; i++) {  // up to 10 s
-    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(opts_.port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool up = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(s);
-    if (up) return true;
+    if (accepts_connections()) return true;
     int status;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
@@ -155,6 +194,14 @@ bool TestRegistry::start(std::string* err) {
   *err = "docker-registry did not listen within 10 s: " + log();
   stop();
   return false;
+}
+
+void TestRegistry::pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void TestRegistry::resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
 }
 
 void TestRegistry::stop() {
@@ -257,6 +304,40 @@ bool put_manifest(const std::string& base, const std::string& repo, const std::s
     return false;
   }
   return true;
+}
+
+}  // namespace berth::test
+
+namespace berth::test {
+
+Blob make_index(const std::vector<std::pair<Blob, std::string>>& manifests) {
+  json list = json::array();
+  for (const auto& [m, platform] : manifests) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    for (size_t slash; (slash = platform.find('/', start)) != std::string::npos; start = slash + 1)
+      parts.push_back(platform.substr(start, slash - start));
+    parts.push_back(platform.substr(start));
+    json p = {{"os", parts[0]}, {"architecture", parts.size() > 1 ? parts[1] : ""}};
+    if (parts.size() > 2) p["variant"] = parts[2];
+    list.push_back({{"mediaType", m.media_type}, {"digest", m.digest}, {"size", m.data.size()}, {"platform", p}});
+  }
+  json j = {{"schemaVersion", 2}, {"mediaType", "application/vnd.oci.image.index.v1+json"}, {"manifests", list}};
+  Blob b{j.dump(), "", "application/vnd.oci.image.index.v1+json"};
+  b.digest = fs::sha256_digest(b.data);
+  return b;
+}
+
+bool push_image(const std::string& base_url, const std::string& repo, const std::string& tag,
+                const std::vector<Blob>& layers, const std::vector<std::string>& diff_ids, const std::string& arch,
+                Blob* manifest, std::string* config_digest, std::string* err) {
+  Blob config = make_config(arch, diff_ids);
+  for (const Blob& l : layers)
+    if (!put_blob(base_url, repo, l, err)) return false;
+  if (!put_blob(base_url, repo, config, err)) return false;
+  *manifest = make_manifest(config, layers, true);
+  *config_digest = config.digest;
+  return put_manifest(base_url, repo, tag, *manifest, err);
 }
 
 }  // namespace berth::test

@@ -52,6 +52,10 @@ class TestRegistry {
     bool tls = false;                              // TLS with a test CA (ca_cert())
     std::string token_realm, token_cert;           // bearer-token auth (tests/registry/token_server.h)
     int port = 5000;
+    // The network namespace to serve in ("/proc/<berthd pid>/ns/net", so a
+    // TestDaemon reaches it on its loopback, which start() brings up); ""
+    // for the caller's.
+    std::string netns;
   };
   explicit TestRegistry(Options o);
   ~TestRegistry();
@@ -60,6 +64,9 @@ class TestRegistry {
 
   bool start(std::string* err);  // writes the config, starts, waits until it accepts connections
   void stop();                   // SIGKILL by PID, then waitpid
+  // SIGSTOP / SIGCONT: a registry that stops answering mid-transfer.
+  void pause();
+  void resume();
 
   // "127.0.0.1:5000" (plain) or "localhost:5000" (TLS: the certificate's name).
   std::string host() const;
@@ -71,6 +78,7 @@ class TestRegistry {
 
  private:
   bool make_tls(std::string* err);
+  bool accepts_connections() const;
   Options opts_;
   TempDir dir_;
   std::string ca_cert_;
@@ -92,10 +100,20 @@ Blob make_config(const std::string& arch, const std::vector<std::string>& diff_i
 // A manifest (Docker schema 2 when `docker`, else OCI) for config + layers.
 Blob make_manifest(const Blob& config, const std::vector<Blob>& layers, bool docker);
 
+// An OCI image index of `manifests`, each with its platform
+// ("linux/arm64/v8", "linux/amd64").
+Blob make_index(const std::vector<std::pair<Blob, std::string>>& manifests);
+
 // Raw distribution API calls (no auth): upload a blob (POST + PUT), put a
 // manifest or index under `ref` with its media type. Errors in *err.
 bool put_blob(const std::string& base_url, const std::string& repo, const Blob& b, std::string* err);
 bool put_manifest(const std::string& base_url, const std::string& repo, const std::string& ref, const Blob& m,
                   std::string* err);
+// The layers, a config for `arch` and a Docker schema 2 manifest under
+// repo:tag; the manifest in *manifest and the config's digest (the image
+// ID) in *config_digest.
+bool push_image(const std::string& base_url, const std::string& repo, const std::string& tag,
+                const std::vector<Blob>& layers, const std::vector<std::string>& diff_ids, const std::string& arch,
+                Blob* manifest, std::string* config_digest, std::string* err);
 
 }  // namespace berth::test
