@@ -125,7 +125,10 @@ bool split_domain(std::string_view name, Reference* ref) {
 
 Result<void> check_name(std::string_view name, const Reference& ref, bool explicit_domain) {
   if (name.empty()) return Error::invalid("invalid reference format: repository name must have at least one component");
-  if (name.size() > kNameTotalLengthMax)
+  // Docker measures the normalised name ("docker.io/library/x"), so what
+  // parses prints back to something that parses (the reference fuzzer
+  // found a 250-character name that did not).
+  if (name.size() > kNameTotalLengthMax || ref.domain.size() + 1 + ref.path.size() > kNameTotalLengthMax)
     return Error::invalid("invalid reference format: repository name must not be more than {} characters",
                           kNameTotalLengthMax);
   if (explicit_domain && !valid_domain(ref.domain)) return Error::invalid("invalid reference format");

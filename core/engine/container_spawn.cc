@@ -116,6 +116,13 @@ struct ColdSpawn {
       own = std::move(*opened);
       fd = own.get();
     }
+    // Never berthd's own namespace (a child that has not joined its own yet).
+    struct stat mine {}, theirs {};
+    if (::stat("/proc/self/ns/net", &mine) == 0 && ::fstat(fd, &theirs) == 0 && mine.st_ino == theirs.st_ino &&
+        mine.st_dev == theirs.st_dev) {
+      out.released = Error(Code::kSystem, fmt::format("connect container {}: its init is still in berthd's network namespace", id));
+      return;
+    }
     out.released = net->connect(fd);
   }
 
@@ -201,6 +208,7 @@ void Engine::spawn(Container& c, Done done) {
       out.cgroup = std::move(w->cgroup);
       out.log_fd = std::move(w->log_fd);
       out.log_index = std::pair{std::move(w->index_fd), uint64_t(0)};
+      job->netns = std::move(w->netns);  // connect_network() makes the veths there
       out.spec.stdout_fd = job->out_w.get();
       out.spec.stderr_fd = job->err_w.get();
       out.spec.stdin_fd = job->in_r.get();

@@ -64,6 +64,12 @@ struct WarmInit {
   runtime::Process proc;
   std::shared_ptr<cgroups::Cgroup> cgroup;
   unique_fd log_fd, index_fd;      // <dir>/container.log and its index, made with the directory
+  // The pooled network namespace the child joins, kept: the start makes
+  // the veths in it by this fd, never through /proc/<pid>/ns/net, which
+  // names berthd's own namespace until the child has joined (a start right
+  // after the build would put eth0 there). Empty when clone3 made the
+  // namespace (CLONE_NEWNET: the child's from the start).
+  unique_fd netns;
   bool adopted = false;            // a container has it (its dir is the container's)
   uint64_t last_used = 0;          // pool order: the image's last start
   bool dying = false;              // in Engine::warm_dying_: killed, or found dead
@@ -77,6 +83,7 @@ struct WarmHandover {
   runtime::Process proc;
   std::shared_ptr<cgroups::Cgroup> cgroup;
   unique_fd log_fd, index_fd;
+  unique_fd netns;   // WarmInit::netns
 };
 
 class WarmPool {

@@ -80,7 +80,7 @@ struct WarmBuild {
     w->spec.cgroup_fd = w->cgroup ? w->cgroup->clone_into_fd() : -1;
     w->spec.netns_fd = netns.get();
     Result<runtime::Process> p = runtime::spawn_with(spawner.get(), w->spec);
-    netns.reset();
+    w->netns = std::move(netns);
     w->spec.netns_fd = w->spec.cgroup_fd = -1;  // the child has them; keep no stale numbers
     if (!p) {
       result = std::move(p.error());
@@ -331,6 +331,7 @@ std::optional<WarmHandover> WarmPool::take(Container& c) {
     out->cgroup = std::move(w->cgroup);
     out->log_fd = std::move(w->log_fd);
     out->index_fd = std::move(w->index_fd);
+    out->netns = std::move(w->netns);
   }
   retire(std::move(w));
   return out;

@@ -84,6 +84,15 @@ Result<ParseStep> HttpCore::execute(std::string_view in) {
   event_ = ParseEvent::kNeedMore;
   body_ = {};
   feed_base_ = in.data();
+  // A head is never read past its limit (and one byte more, to know it is
+  // over): a malformed byte beyond it must not decide the error, or the
+  // answer would depend on how the bytes arrived (431 or 400). Found by
+  // tests/fuzz/http_parser_fuzz.cc. The rest is fed again after the head.
+  if (phase_ == Phase::kIdle || phase_ == Phase::kHead) {
+    size_t used = phase_ == Phase::kHead ? head_bytes_before_feed_ : 0;
+    size_t budget = used <= max_header_bytes_ ? max_header_bytes_ - used + 1 : 1;
+    if (in.size() > budget) in = in.substr(0, budget);
+  }
   size_t n = http_parser_execute(&parser_, &settings(), in.data(), in.size());
   enum http_errno err = HTTP_PARSER_ERRNO(&parser_);
   if (err != HPE_OK && err != HPE_PAUSED) {

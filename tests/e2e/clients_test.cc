@@ -118,7 +118,11 @@ TEST_F(Clients, Dockerode) {
 TEST_F(Clients, Testcontainers) {
   if (!std::filesystem::exists(kClients + "/node/node_modules/testcontainers") || !have_program("node"))
     GTEST_SKIP() << "no node or testcontainers (tools/setup runs npm ci in tests/clients/node)";
-  auto r = run({"node", kClients + "/node/testcontainers_test.js"});
+  // In berthd's network namespace: the mapped port is served there.
+  std::vector<std::string> argv = {"env"};
+  for (const auto& e : env()) argv.push_back(e);
+  argv.insert(argv.end(), {"node", kClients + "/node/testcontainers_test.js"});
+  auto r = daemon_->host_command(argv);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("all checks passed"));
 }

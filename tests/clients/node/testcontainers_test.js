@@ -1,7 +1,9 @@
 // testcontainers 11 against berthd (run by tests/e2e/clients_test.cc with
 // DOCKER_HOST and TESTCONTAINERS_RYUK_DISABLED=true: the reaper image is
-// not in a test daemon without a registry). A container started and
-// stopped, its exec and logs.
+// not in a test daemon without a registry; run in berthd's network
+// namespace, where its published ports are). A container started and
+// stopped, its exec and logs; a web server's exposed port, mapped and
+// fetched.
 const { GenericContainer, Wait } = require('testcontainers');
 
 let step = 'start';
@@ -14,7 +16,6 @@ const timer = setTimeout(() => { console.error(`testcontainers: ${step}: timed o
   step = 'start a container';
   const container = await new GenericContainer('busybox')
     .withCommand(['sh', '-c', 'echo ready; exec sleep 1000'])
-    .withNetworkMode('none')
     .withWaitStrategy(Wait.forLogMessage('ready'))
     .start();
   step = 'exec';
@@ -30,6 +31,16 @@ const timer = setTimeout(() => { console.error(`testcontainers: ${step}: timed o
   logs.destroy();
   step = 'stop';
   await container.stop({ timeout: 1 });
+  step = 'exposed port';
+  const web = await new GenericContainer('busybox')
+    .withCommand(['sh', '-c', 'mkdir -p /www && echo tc-served > /www/index.html && exec httpd -f -p 80 -h /www'])
+    .withExposedPorts(80)
+    .start();
+  const port = web.getMappedPort(80);
+  check(port > 0, `mapped port ${port}`);
+  const body = await fetch(`http://${web.getHost()}:${port}/`).then((r) => r.text());
+  check(body.includes('tc-served'), `fetched ${body}`);
+  await web.stop({ timeout: 1 });
   clearTimeout(timer);
   console.log('testcontainers: all checks passed');
 })().catch((e) => { console.error(`testcontainers: ${step}: ${e.stack || e}`); process.exit(1); });

@@ -97,6 +97,8 @@ TEST(FsReference, InvalidReferences) {
       {"busybox@", "invalid reference format"},
       {kHex, "invalid repository name (" + kHex + "), cannot specify 64-byte hexadecimal strings"},
       {std::string(256, 'a'), "invalid reference format: repository name must not be more than 255 characters"},
+      // 250 characters as written, 260 once docker.io/ is added (Docker measures that).
+      {"a/" + std::string(248, 'b'), "invalid reference format: repository name must not be more than 255 characters"},
   };
   for (const Invalid& c : cases) {
     SCOPED_TRACE(c.in);
