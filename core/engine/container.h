@@ -19,6 +19,7 @@
 #include "cgroups/cgroups.h"
 #include "core/base/unique_fd.h"
 #include "core/engine/log_files.h"
+#include "core/engine/security_request.h"
 #include "core/engine/status.h"
 
 namespace berth::engine {
@@ -66,6 +67,7 @@ struct CreateSpec {
   LogConfig log;                       // HostConfig.LogConfig (log_files.h); unset = the daemon's defaults
   std::vector<MountSpec> mounts;       // binds, volumes, tmpfs (container_mounts.cc)
   bool readonly_rootfs = false;        // HostConfig.ReadonlyRootfs
+  SecurityRequest security;            // confinement: HostConfig.Privileged, CapAdd, SecurityOpt, Devices...
   std::string config_json = "{}";      // Config as received (normalised by ipc)
   std::string host_config_json = "{}"; // HostConfig as received
 };

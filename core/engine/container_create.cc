@@ -7,6 +7,7 @@
 #include "core/base/file.h"
 #include "core/base/log.h"
 #include "core/base/strings.h"
+#include "core/engine/container_security.h"
 #include "core/engine/engine.h"
 #include "core/engine/images.h"
 #include "core/engine/resources.h"
@@ -59,6 +60,7 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
   if (spec.network_mode != "none" && spec.network_mode != "host")
     return done(Error::invalid("network mode {} is not supported yet (use none or host)", spec.network_mode));
   if (auto r = resources_->check(spec.resources); !r) return done(std::move(r.error()));
+  if (auto r = check_security_references(*this, spec.security); !r) return done(std::move(r.error()));
   // Docker's default: memory plus as much swap, when only memory is limited.
   auto& res = spec.resources;
   if (res.memory && *res.memory > 0 && !res.memory_swap) res.memory_swap = 2 * *res.memory;
@@ -107,10 +109,12 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
   job->volumes = volumes_->shared_store();
   std::string dir = c->dir;
   std::vector<MountSpec> mounts = c->spec.mounts;
+  std::vector<DeviceMapping> devices = c->spec.security.devices;
   job->c = std::move(c);
   bool queued = r_.run_job(
-      [job, dir, mounts] {
+      [job, dir, mounts, devices] {
         job->result = [&]() -> Result<void> {
+          BERTH_TRY_VOID(resolve_device_mappings(devices));   // refused now rather than at each start
           if (job->make_dirs) BERTH_TRY_VOID(make_container_dirs(dir));
           if (auto r = VolumeService::make_volumes(*job->volumes, mounts); !r) {
             if (job->make_dirs) (void)remove_tree(dir);

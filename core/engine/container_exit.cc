@@ -5,6 +5,7 @@
 
 #include "core/base/log.h"
 #include "core/base/strings.h"
+#include "core/engine/container_security.h"
 #include "core/engine/process.h"
 
 namespace berth::engine {
@@ -58,6 +59,7 @@ void Engine::finish_exit(Container& c) {
   if (removal_follows) c.held_mntns = std::move(p.mntns);
   p.mntns.reset();
   resources_->release(c, removal_follows);
+  unmount_shm_later(*this, r_, c);   // --ipc shareable
   emit(c, "die", {{"exitCode", std::to_string(p.exit_code)}});
   auto on_exit = std::move(p.on_exit);
   p.on_exit.clear();

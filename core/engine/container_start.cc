@@ -3,8 +3,10 @@
 // exec error pipe reports EOF (execve succeeded).
 #include "core/base/log.h"
 #include "core/base/strings.h"
+#include "core/engine/container_security.h"
 #include "core/engine/images.h"
 #include "core/engine/process.h"
+#include "core/engine/security_options.h"
 #include "core/engine/volumes.h"
 
 namespace berth::engine {
@@ -56,6 +58,8 @@ Result<runtime::Spec> Engine::init_spec(Container& c) {
              : !img.config.working_dir.empty() ? img.config.working_dir : "/";
   spec.user = !c.spec.user.empty() ? c.spec.user : img.config.user;
   spec.new_netns = c.spec.network_mode != "host";
+  spec.security = to_runtime_security(c.spec.security);   // the rest at the spawn (container_security.h)
+  if (c.spec.security.ipc.kind == NamespaceMode::Kind::kShareable) spec.security.shm_dir = shm_dir_of(c);
   BERTH_TRY_VOID(volumes_->resolve_mounts(c, spec));
   return spec;
 }
@@ -90,6 +94,7 @@ void Engine::start(Container& c, Done done) {
       ct.state.error = r.error().message();
       persist(ct);
       if (!ct.proc) {
+        unmount_shm_later(*this, r_, ct);
         if (ct.spec.auto_remove) remove_now(ct, [](Result<void>) {}, true);
         check_shutdown();
         return done(std::move(r.error()));

@@ -1,5 +1,7 @@
 #include "ipc/server/create_request.h"
 
+#include "core/engine/security_options.h"
+
 #include "ipc/server/json_util.h"
 #include "ipc/server/mount_request.h"
 
@@ -129,7 +131,10 @@ Result<engine::CreateSpec> parse_create_request(const std::string& body, const s
     }
   }
   BERTH_TRY_VOID(parse_host_config(j, s));
-  s.mounts = BERTH_TRY(parse_mounts(j, j.contains("HostConfig") ? j["HostConfig"] : Json()));
+  static const Json kNoHostConfig;
+  const Json& host_config = j.contains("HostConfig") ? j["HostConfig"] : kNoHostConfig;
+  s.mounts = BERTH_TRY(parse_mounts(j, host_config));
+  s.security = BERTH_TRY(engine::parse_security_request(j, host_config));
   j.erase("HostConfig");
   j.erase("NetworkingConfig");
   s.config_json = j.dump();

@@ -12,6 +12,7 @@
 #include "ipc/proto/request.h"
 #include "ipc/server/connection.h"
 #include "ipc/server/create_request.h"
+#include "ipc/server/exec_update_request.h"
 #include "ipc/server/handler_util.h"
 #include "ipc/server/json_util.h"
 #include "ipc/server/router.h"
@@ -35,16 +36,7 @@ void unpause(Server& s, Connection& c, const Params& p) {
 void update(Server& s, Connection& c, const Params& p) {
   Container* ct = find_or_respond(s, c, p[0]);
   if (!ct) return;
-  auto body = parse_body(c.body());
-  if (!body) return c.respond_error(body.error());
-  // The docker CLI always sends a RestartPolicy; an empty Name means "keep".
-  if (body->contains("RestartPolicy") && (*body)["RestartPolicy"].is_object()) {
-    const Json& rp = (*body)["RestartPolicy"];
-    if (rp.contains("Name") && rp["Name"].is_string() && !rp["Name"].get<std::string>().empty() &&
-        rp["Name"] != "no")
-      return c.respond_error(Error(Code::kNotSupported, "restart policies are not supported yet"));
-  }
-  auto res = parse_resources(*body);
+  auto res = parse_update_request(c.body());
   if (!res) return c.respond_error(res.error());
   s.engine().update(*ct, *res, [&s, serial = c.serial()](Result<std::vector<std::string>> r) {
     Connection* conn = s.lookup(serial);

@@ -1,5 +1,7 @@
 #include "ipc/server/json_util.h"
 
+#include "core/base/json_depth.h"
+
 namespace berth::ipc {
 
 std::string json_quote(std::string_view s) {
@@ -8,6 +10,8 @@ std::string json_quote(std::string_view s) {
 
 Result<Json> parse_body(const std::string& body) {
   if (body.find_first_not_of(" \t\r\n") == std::string::npos) return Json::object();
+  if (!json_depth_ok(body))
+    return Error::invalid("invalid JSON in request body: nested deeper than {} levels", kMaxJsonDepth);
   Json j = Json::parse(body, nullptr, false);
   if (j.is_discarded()) return Error::invalid("invalid JSON in request body");
   if (!j.is_object()) return Error::invalid("invalid JSON: request body must be an object");

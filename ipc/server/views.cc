@@ -1,6 +1,7 @@
 #include "ipc/server/views.h"
 
 #include "core/base/strings.h"
+#include "ipc/server/security_view.h"
 
 namespace berth::ipc {
 
@@ -132,6 +133,7 @@ OrderedJson container_inspect(const engine::Container& c) {
   host_config["PidsLimit"] = r.pids_limit ? Json(*r.pids_limit) : Json(nullptr);
   host_config["BlkioWeight"] = r.blkio_weight.value_or(0);
   host_config["CgroupParent"] = c.spec.cgroup_parent;
+  add_security_fields(c.spec.security, host_config);
   OrderedJson args = OrderedJson::array();
   for (size_t i = 1; i < c.path_args.size(); i++) args.push_back(c.path_args[i]);
   return {{"Id", c.id},
