@@ -31,6 +31,7 @@
 #include "tools/berthctl/berthctl.h"
 #include "tools/berthctl/mounts.h"
 #include "tools/berthctl/resources.h"
+#include "tools/berthctl/security_flags.h"
 
 namespace berth::ctl {
 namespace {
@@ -48,6 +49,7 @@ struct ContainerOptions {
   std::vector<std::string> cmd;
   ResourceFlags resources;
   MountFlags mounts;
+  SecurityFlags security;
 };
 
 void add_container_flags(CLI::App* sub, ContainerOptions& o) {
@@ -63,6 +65,7 @@ void add_container_flags(CLI::App* sub, ContainerOptions& o) {
   sub->add_option("--network,--net", o.network, "Network mode: none or host");
   o.entrypoint_flag = sub->add_option("--entrypoint", o.entrypoint, "Overwrite the image's ENTRYPOINT");
   add_resource_flags(sub, o.resources);
+  add_security_flags(sub, o.security);
   sub->add_option("-v,--volume", o.mounts.volumes, "Bind mount a volume (/host:/ctr[:ro], name:/ctr, or /ctr)")
       ->allow_extra_args(false);
   sub->add_option("--mount", o.mounts.mounts, "Attach a filesystem mount (type=bind|volume|tmpfs,source=,target=,...)")
@@ -118,6 +121,7 @@ Result<std::string> create_body(const ContainerOptions& o, const json& resources
   host["ConsoleSize"] = json::array({size.rows, size.cols});
   for (const auto& [key, value] : resources.items()) host[key] = value;
   BERTH_TRY_VOID(apply_mount_flags(o.mounts, cfg, host));
+  BERTH_TRY_VOID(apply_security_flags(o.security, host));
   cfg["HostConfig"] = std::move(host);
   cfg["NetworkingConfig"] = {{"EndpointsConfig", json::object()}};
   return dump(cfg);
