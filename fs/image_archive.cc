@@ -115,8 +115,12 @@ Result<std::unique_ptr<SaveArchive>> SaveArchive::open(const ImageStore& store, 
   p->entries.push_back({"manifest.json", false, manifests.dump() + "\n", {}});
   p->entries.push_back({std::string(layout::kOciLayoutFile), false, std::string(layout::kOciLayoutJson), {}});
   Plan* raw = p.get();
+  // Outside produce() there is no slot: a save abandoned mid-stream (the
+  // client left) destroys the open tar, which writes its trailer here, to
+  // nowhere. (Appending to the null slot crashed berthd: `docker save |
+  // head -c 1000`.)
   p->tar.emplace(BERTH_TRY(TarStream::open([raw](std::string_view d) -> Result<void> {
-    raw->slot->append(d);
+    if (raw->slot) raw->slot->append(d);
     return ok();
   })));
   return std::unique_ptr<SaveArchive>(new SaveArchive(std::move(p)));

@@ -143,6 +143,13 @@ std::string Reference::familiar_name() const {
   if (domain != kDefaultDomain) return name();
   std::string_view p = path;
   if (starts_with(p, "library/") && p.find('/', 8) == std::string_view::npos) p.remove_prefix(8);
+  // A Docker Hub path whose first component would read as a domain
+  // ("docker.io/a.b/c") keeps its domain, or it would not parse back to the
+  // same reference (found by tests/fuzz/reference_fuzz.cc).
+  size_t slash = p.find('/');
+  std::string_view first = p.substr(0, slash);
+  if (slash != std::string_view::npos && (first.find_first_of(".:") != std::string_view::npos || first == "localhost"))
+    return name();
   return std::string(p);
 }
 

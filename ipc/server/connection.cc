@@ -30,8 +30,8 @@ int status_for(const Error& e) {
 }
 }  // namespace
 
-Connection::Connection(Server& s, unique_fd fd, uint64_t serial)
-    : s_(s), fd_(std::move(fd)), serial_(serial), rbuf_(new char[kRecvBytes]) {
+Connection::Connection(Server& s, unique_fd fd, uint64_t serial, int64_t header_timeout_ns)
+    : s_(s), fd_(std::move(fd)), serial_(serial), header_timeout_ns_(header_timeout_ns), rbuf_(new char[kRecvBytes]) {
   recv_c_.set_callback([this](int32_t res, uint32_t) { recv_done(res); });
   send_c_.set_callback([this](int32_t res, uint32_t) { send_done(res); });
   upload_c_.set_callback([this](int32_t res, uint32_t) { upload_write_done(res); });
@@ -49,7 +49,22 @@ void Connection::drop_upload() {
     log::warn("api", "the job backlog is full: upload file {} stays until restart", path);
 }
 
-void Connection::start() { recv(); }
+void Connection::start() {
+  await_head();
+  recv();
+}
+
+void Connection::await_head() { head_deadline_ns_ = header_timeout_ns_ > 0 ? now_ns() + header_timeout_ns_ : 0; }
+
+void Connection::head_timed_out() {
+  head_deadline_ns_ = 0;
+  if (closing_ || busy_ || mode_ != Mode::kHttp) return;
+  if (!parser_.in_message() && rlen_ == rpos_) return close();   // idle: nothing was asked
+  log::debug("api", "request head not received in time: closing the connection");
+  busy_ = true;
+  close_after_send_ = true;
+  respond(408, "{\"message\":\"request head not received in time\"}\n");
+}
 
 void Connection::recv() {
   if (closing_ || peer_closed_ || recv_c_.in_flight()) return;
@@ -136,6 +151,7 @@ void Connection::parse() {
 
 Result<void> Connection::head_ready() {
   const Request& req = parser_.head();
+  head_deadline_ns_ = 0;
   body_.clear();
   if (ext_ && !ext_->busy()) ext_.reset();  // the previous response's reader
   head_only_ = req.method == "HEAD";
@@ -235,6 +251,7 @@ void Connection::respond_empty(int status) { respond(status, std::string()); }
 
 void Connection::start_stream(int status, std::string_view content_type, const Headers& extra) {
   mode_ = Mode::kStream;
+  head_deadline_ns_ = 0;
   Headers h = s_.standard_headers();
   h.emplace_back("Content-Type", std::string(content_type));
   for (auto& kv : extra) h.push_back(kv);
@@ -258,6 +275,7 @@ void Connection::end_stream() {
 
 void Connection::hijack(std::string_view content_type, HijackInput in) {
   mode_ = Mode::kHijacked;
+  head_deadline_ns_ = 0;
   input_ = std::move(in);
   Headers h = s_.standard_headers();
   h.emplace_back("Content-Type", std::string(content_type));
@@ -304,6 +322,7 @@ void Connection::response_finished() {
     if (outq_.empty() && !send_c_.in_flight()) close();
     return;
   }
+  await_head();
   s_.reactor().defer([this] { if (!closing_) parse(); });
 }
 

@@ -38,7 +38,8 @@ class Connection {
   static constexpr size_t kMaxQueuedBytes = 8 << 20;
   enum class Mode { kHttp, kStream, kHijacked };
 
-  Connection(Server& s, unique_fd fd, uint64_t serial);
+  // `header_timeout_ns`: see head_overdue().
+  Connection(Server& s, unique_fd fd, uint64_t serial, int64_t header_timeout_ns);
   // A stable name for async callbacks: Server::lookup(serial) finds the
   // connection while it is open, nullptr after it closed.
   uint64_t serial() const { return serial_; }
@@ -98,6 +99,13 @@ class Connection {
   bool closed() const { return closing_; }
   void close();
 
+  // The request head that was due has not come by `now` (the server's
+  // sweep): since the connection started or its last response ended, the
+  // client had header_timeout_ns. head_timed_out() answers 408 if a part of
+  // a head came (and closes), or just closes an idle connection.
+  bool head_overdue(int64_t now) const { return head_deadline_ns_ != 0 && now > head_deadline_ns_; }
+  void head_timed_out();
+
  private:
   void recv();
   void recv_done(int32_t res);
@@ -115,9 +123,13 @@ class Connection {
   void response_finished();
   void maybe_release();
 
+  void await_head();
+
   Server& s_;
   unique_fd fd_;
   uint64_t serial_;
+  int64_t header_timeout_ns_;
+  int64_t head_deadline_ns_ = 0;   // 0: no head is awaited (a request is being handled, or a stream)
   Mode mode_ = Mode::kHttp;
   RequestParser parser_;
   HijackInput input_;

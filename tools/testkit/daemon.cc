@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -137,6 +138,10 @@ bool TestDaemon::start(std::string* error) {
   if (pid_ == 0) {
     // Own network namespace: the daemon's containers never touch the host's.
     if (::unshare(CLONE_NEWNET) < 0) _exit(90);
+    if (fd_limit_ > 0) {
+      rlimit rl{fd_limit_, fd_limit_};
+      if (::setrlimit(RLIMIT_NOFILE, &rl) < 0) _exit(91);
+    }
     int fd = ::open(logf.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd >= 0) {
       ::dup2(fd, 2);

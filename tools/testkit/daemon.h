@@ -42,6 +42,9 @@ class TestDaemon {
   bool start(std::string* error);
   // More berthd flags for start(), e.g. "--warm-inits=0".
   void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
+  // berthd's open-file limit (soft and hard; berthd raises its soft limit
+  // to the hard one), for tests of what it does when out of fds. 0: ours.
+  void set_fd_limit(unsigned n) { fd_limit_ = n; }
   // SIGTERM and reap; returns berthd's exit status, or kLeftCgroups (with
   // the cgroups and the log's end on stderr) when it exited 0 but left a
   // container cgroup under cgroup_parent().
@@ -92,6 +95,7 @@ class TestDaemon {
   void remove_cgroup_parent() const;
   std::string dir_;
   std::vector<std::string> extra_args_;
+  unsigned fd_limit_ = 0;
   pid_t pid_ = -1;
   int netns_holder_ = -1;
 };

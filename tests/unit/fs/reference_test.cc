@@ -36,6 +36,9 @@ TEST(FsReference, ValidReferences) {
        "busybox:1.36@sha256:" + kHex},
       {"a:" + std::string(128, 'x'), "docker.io", "library/a", std::string(128, 'x'), "",
        "a:" + std::string(128, 'x')},
+      // A Hub path whose first component reads as a domain keeps docker.io
+      // in its familiar form (found by the reference fuzzer).
+      {"docker.io/a.b/c", "docker.io", "a.b/c", "latest", "", "docker.io/a.b/c:latest"},
   };
   for (const Valid& c : cases) {
     SCOPED_TRACE(c.in);
