@@ -25,6 +25,28 @@ size_t default_max_connections() {
   return std::max<size_t>(64, size_t(rl.rlim_cur) / 2);
 }
 
+// The API is root on this host: a TCP endpoint takes mutual TLS, or the
+// explicit --insecure-tcp. TLS flags without a TCP endpoint, or half of
+// them, are refused rather than ignored.
+Result<void> check_tcp_policy(const ServerOptions& o) {
+  bool tcp = std::any_of(o.hosts.begin(), o.hosts.end(), [](const std::string& h) { return h.starts_with("tcp://"); });
+  const TlsFiles& f = o.tls;
+  bool any_file = !f.ca_cert.empty() || !f.cert.empty() || !f.key.empty();
+  if (any_file && !o.tls_verify)
+    return Error::invalid("--tlscacert, --tlscert and --tlskey need --tlsverify (berthd serves TLS only with client "
+                          "certificates)");
+  if (o.tls_verify && (f.ca_cert.empty() || f.cert.empty() || f.key.empty()))
+    return Error::invalid("--tlsverify needs --tlscacert, --tlscert and --tlskey");
+  if (o.tls_verify && o.insecure_tcp) return Error::invalid("--tlsverify and --insecure-tcp exclude each other");
+  if (!tcp && (o.tls_verify || o.insecure_tcp))
+    return Error::invalid("{} applies to tcp:// endpoints only, and no -H tcp:// was given",
+                          o.tls_verify ? "--tlsverify" : "--insecure-tcp");
+  if (tcp && !o.tls_verify && !o.insecure_tcp)
+    return Error::invalid("-H tcp://: refusing plain TCP (whoever reaches the port is root on this host); give "
+                          "--tlsverify --tlscacert --tlscert --tlskey, or --insecure-tcp");
+  return ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Server>> Server::listen(reactor::Reactor& r, engine::Engine& e, const ServerOptions& o) {
@@ -35,7 +57,13 @@ Result<std::unique_ptr<Server>> Server::listen(reactor::Reactor& r, engine::Engi
   s->max_connections_ = o.max_connections ? o.max_connections : default_max_connections();
   s->header_timeout_ns_ = int64_t(o.header_timeout_s) * 1000000000;
   if (o.hosts.empty()) return Error::invalid("no API endpoint to listen on");
-  for (const std::string& host : o.hosts) s->listeners_.push_back(BERTH_TRY(Listener::open(r, host, o.socket_group)));
+  BERTH_TRY_VOID(check_tcp_policy(o));
+  if (o.tls_verify) s->tls_ = BERTH_TRY(TlsContext::load(o.tls));
+  for (const std::string& host : o.hosts) {
+    s->listeners_.push_back(BERTH_TRY(Listener::open(r, host, o.socket_group)));
+    if (o.insecure_tcp && host.starts_with("tcp://"))
+      log::warn("api", "{}: plain HTTP without TLS (--insecure-tcp): whoever reaches it is root on this host", host);
+  }
   s->std_headers_ = {{"Api-Version", kApiVersion},
                      {"Docker-Experimental", "false"},
                      {"Ostype", "linux"},
@@ -54,11 +82,20 @@ Server::~Server() {
   for (auto& l : listeners_) BERTH_ASSERT_MSG(!l->busy(), "Server destroyed before close() finished");
 }
 
-void Server::accepted(Listener&, unique_fd fd) {
+void Server::accepted(Listener& l, unique_fd fd) {
   if (closed_) return;
-  if (conns_.size() >= max_connections_) return refuse(fd.get());
+  if (conns_.size() >= max_connections_) return refuse(fd.get(), l.kind() == Listener::Kind::kTcp && tls_);
   uint64_t serial = next_serial_++;
-  auto c = std::make_unique<Connection>(*this, std::move(fd), serial, header_timeout_ns_);
+  std::unique_ptr<TlsSession> tls;
+  if (l.kind() == Listener::Kind::kTcp && tls_) {
+    auto t = tls_->accept();
+    if (!t) {
+      log::warn("api", "{}", t.error().message());
+      return;
+    }
+    tls = std::move(*t);
+  }
+  auto c = std::make_unique<Connection>(*this, std::move(fd), serial, header_timeout_ns_, std::move(tls));
   Connection* cp = c.get();
   conns_[cp] = std::move(c);
   by_serial_[serial] = cp;
@@ -69,14 +106,14 @@ void Server::accepted(Listener&, unique_fd fd) {
 // Over the connection cap: a 503 the client can read, sent without waiting
 // (a new socket's buffer takes it whole, or the client gets nothing), and
 // the socket closed by its unique_fd.
-void Server::refuse(int fd) {
+void Server::refuse(int fd, bool tls) {
   std::string body = fmt::format(
       "{{\"message\":\"berthd has too many connections ({} open, the limit); try again later\"}}\n", conns_.size());
   std::string out = fmt::format(
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
       "Connection: close\r\n\r\n{}",
       body.size(), body);
-  (void)::send(fd, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (!tls) (void)::send(fd, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);   // TLS: just closed
   uint64_t skipped;
   if (refused_log_.allow(&skipped))
     log::warn("api", "refused a connection: {} open, the limit{}", conns_.size(),

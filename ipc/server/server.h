@@ -28,6 +28,7 @@
 #include "ipc/proto/request.h"
 #include "ipc/server/connection.h"
 #include "ipc/server/listener.h"
+#include "ipc/server/tls.h"
 
 namespace berth::ipc {
 
@@ -40,6 +41,11 @@ struct ServerOptions {
   std::string socket_group = "berth";    // the Unix sockets' group
   size_t max_connections = 0;            // 0: half the open-file limit, at least 64
   int header_timeout_s = 60;
+  // tcp:// endpoints: mutual TLS with these files (Docker's --tlsverify),
+  // or, only when insecure_tcp, plain HTTP. Anything else is refused.
+  bool tls_verify = false;
+  TlsFiles tls;
+  bool insecure_tcp = false;
 };
 
 class Server {
@@ -66,11 +72,12 @@ class Server {
   void dispatch(Connection& c);
   void release(Connection* c);
   size_t connections() const { return conns_.size(); }
+  ThrottledLog& tls_log() { return tls_log_; }
 
  private:
   Server(reactor::Reactor& r, engine::Engine& e) : r_(r), e_(e) {}
   void accepted(Listener& l, unique_fd fd);
-  void refuse(int fd);
+  void refuse(int fd, bool tls);
   void sweep();
   void check_closed();
 
@@ -83,6 +90,8 @@ class Server {
   reactor::Completion sweep_c_;          // once a second while connections are open
   __kernel_timespec sweep_ts_{1, 0};
   ThrottledLog refused_log_;
+  std::unique_ptr<TlsContext> tls_;      // for tcp:// endpoints, unless --insecure-tcp
+  ThrottledLog tls_log_;                 // refused handshakes
   Headers std_headers_;
   std::map<Connection*, std::unique_ptr<Connection>> conns_;
   std::map<uint64_t, Connection*> by_serial_;   // open connections only

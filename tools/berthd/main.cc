@@ -38,6 +38,8 @@ struct Flags {
   size_t max_connections = 0;       // 0: the server's default (half the open-file limit)
   int header_timeout_s = 60;
   std::string socket_group = "berth";
+  bool tls_verify = false, insecure_tcp = false;
+  std::string tls_ca, tls_cert, tls_key;
 };
 
 // Holds an exclusive lock on <root>/berthd.lock for the daemon's life.
@@ -148,6 +150,9 @@ int run(const Flags& f) {
   so.socket_group = f.socket_group;
   so.max_connections = f.max_connections;
   so.header_timeout_s = f.header_timeout_s;
+  so.tls_verify = f.tls_verify;
+  so.tls = {f.tls_ca, f.tls_cert, f.tls_key};
+  so.insecure_tcp = f.insecure_tcp;
   auto server = ipc::Server::listen(r, **engine, so);
   if (!server) return fail(server.error());
   if (!f.pidfile.empty()) {
@@ -197,6 +202,13 @@ int main(int argc, char** argv) {
                  "Seconds a client has to send a request head (and a TLS handshake), from its connection or its last "
                  "response (0: no limit)")
       ->check(CLI::Range(0, 86400));
+  app.add_flag("--tlsverify", f.tls_verify,
+               "Serve tcp:// endpoints with mutual TLS: clients need a certificate signed by --tlscacert");
+  app.add_option("--tlscacert", f.tls_ca, "CA certificate (PEM) that signs client certificates");
+  app.add_option("--tlscert", f.tls_cert, "berthd's TLS certificate (PEM)");
+  app.add_option("--tlskey", f.tls_key, "berthd's TLS private key (PEM)");
+  app.add_flag("--insecure-tcp", f.insecure_tcp,
+               "Serve tcp:// endpoints as plain HTTP, without TLS: whoever reaches the port is root here");
   app.add_option("--pidfile", f.pidfile, "Write the daemon's PID to this file");
   app.add_option("--log-level", f.log_level, "debug, info, warn or error");
   app.add_option("--netns-pool", f.netns_pool, "Network namespaces to create ahead of container starts (0: none)");

@@ -1,6 +1,8 @@
 #include "tools/testkit/daemon.h"
 
 #include <dirent.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -138,6 +140,15 @@ bool TestDaemon::start(std::string* error) {
   if (pid_ == 0) {
     // Own network namespace: the daemon's containers never touch the host's.
     if (::unshare(CLONE_NEWNET) < 0) _exit(90);
+    if (loopback_up_) {
+      int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      ifreq ifr{};
+      std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+      if (s < 0 || ::ioctl(s, SIOCGIFFLAGS, &ifr) < 0) _exit(92);
+      ifr.ifr_flags = short(ifr.ifr_flags | IFF_UP);
+      if (::ioctl(s, SIOCSIFFLAGS, &ifr) < 0) _exit(92);
+      ::close(s);
+    }
     if (fd_limit_ > 0) {
       rlimit rl{fd_limit_, fd_limit_};
       if (::setrlimit(RLIMIT_NOFILE, &rl) < 0) _exit(91);

@@ -45,6 +45,10 @@ class TestDaemon {
   // berthd's open-file limit (soft and hard; berthd raises its soft limit
   // to the hard one), for tests of what it does when out of fds. 0: ours.
   void set_fd_limit(unsigned n) { fd_limit_ = n; }
+  // Brings up lo in berthd's network namespace before it starts, so that it
+  // can listen on 127.0.0.1 there (tests of -H tcp://); reach it with
+  // `nsenter --net=/proc/<pid()>/ns/net`.
+  void set_loopback_up(bool up) { loopback_up_ = up; }
   // SIGTERM and reap; returns berthd's exit status, or kLeftCgroups (with
   // the cgroups and the log's end on stderr) when it exited 0 but left a
   // container cgroup under cgroup_parent().
@@ -96,6 +100,7 @@ class TestDaemon {
   std::string dir_;
   std::vector<std::string> extra_args_;
   unsigned fd_limit_ = 0;
+  bool loopback_up_ = false;
   pid_t pid_ = -1;
   int netns_holder_ = -1;
 };
