@@ -120,7 +120,13 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
             if (job->make_dirs) (void)remove_tree(dir);
             return r;
           }
-          return write_file_atomic(dir + "/" + kStateFile, job->state, 0600, false);
+          // A state that cannot be written (a full disk) leaves no
+          // directory behind: no container without its state.
+          if (auto w = write_file_atomic(dir + "/" + kStateFile, job->state, 0600, false); !w) {
+            if (job->make_dirs) (void)remove_tree(dir);
+            return std::move(w.error()).context("create container");
+          }
+          return ok();
         }();
       },
       [this, job, done] {

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "core/base/assert.h"
@@ -17,6 +18,9 @@ namespace berth::ipc {
 
 namespace {
 int status_for(const Error& e) {
+  // A full disk (or quota) is the storage's, not berthd's: 507, whatever
+  // the step that met it.
+  if (e.sys_errno() == ENOSPC || e.sys_errno() == EDQUOT) return 507;
   switch (e.code()) {
     case Code::kNotFound: return 404;
     case Code::kInvalidArgument: return 400;

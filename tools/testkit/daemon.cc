@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -95,6 +96,7 @@ TestDaemon::TestDaemon() {
 
 TestDaemon::~TestDaemon() {
   if (pid_ > 0) stop();
+  if (root_mounted_) ::umount2(root().c_str(), MNT_DETACH);
   (void)remove_tree(dir_);
   remove_cgroup_parent();
 }
@@ -136,6 +138,15 @@ void TestDaemon::remove_cgroup_parent() const {
 
 bool TestDaemon::start(std::string* error) {
   std::string logf = dir_ + "/berthd.log";
+  if (root_tmpfs_bytes_ > 0 && !root_mounted_) {
+    std::string opts = "size=" + std::to_string(root_tmpfs_bytes_) + ",mode=0711";
+    if (::mkdir(root().c_str(), 0711) < 0 ||
+        ::mount("tmpfs", root().c_str(), "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) < 0) {
+      *error = "mount a tmpfs on " + root() + ": " + std::strerror(errno);
+      return false;
+    }
+    root_mounted_ = true;
+  }
   pid_ = ::fork();
   if (pid_ == 0) {
     // Own network namespace: the daemon's containers never touch the host's.

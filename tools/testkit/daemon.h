@@ -49,6 +49,9 @@ class TestDaemon {
   // can listen on 127.0.0.1 there (tests of -H tcp://); reach it with
   // `nsenter --net=/proc/<pid()>/ns/net`.
   void set_loopback_up(bool up) { loopback_up_ = up; }
+  // berthd's --root on a tmpfs of `bytes`, mounted by the first start() and
+  // unmounted by the destructor (tests of a full disk).
+  void set_root_tmpfs(size_t bytes) { root_tmpfs_bytes_ = bytes; }
   // SIGTERM and reap; returns berthd's exit status, or kLeftCgroups (with
   // the cgroups and the log's end on stderr) when it exited 0 but left a
   // container cgroup under cgroup_parent().
@@ -101,6 +104,8 @@ class TestDaemon {
   std::vector<std::string> extra_args_;
   unsigned fd_limit_ = 0;
   bool loopback_up_ = false;
+  size_t root_tmpfs_bytes_ = 0;
+  bool root_mounted_ = false;
   pid_t pid_ = -1;
   int netns_holder_ = -1;
 };
