@@ -1,17 +1,26 @@
 // The control socket and TCP endpoints (the robustness issue's item 5): the
 // Unix socket is 0660 root:<group>; -H tcp:// is served only with mutual
 // TLS (--tlsverify and its three files) or the explicit --insecure-tcp;
-// a client without a certificate signed by --tlscacert is refused; the
-// docker CLI's --tlsverify works against it.
+// a client without a certificate signed by --tlscacert is refused; TLS
+// clients that stall, speak plain HTTP or leave a stream mid-way do not
+// hurt berthd; the docker CLI's --tlsverify works against it.
 //
 // berthd listens on 127.0.0.1 inside its own network namespace (TestDaemon
 // makes one and brings its lo up); clients run there through nsenter.
 // Certificates are made by the test with the openssl CLI.
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sched.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -26,6 +35,45 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr const char* kAddr = "127.0.0.1:2376";
+constexpr uint16_t kPort = 2376;
+
+// A TCP connection to kAddr in `pid`'s network namespace: made by a thread
+// that enters it (a socket stays in the namespace it was made in), so the
+// test's own threads never change namespace. -1 on failure. Reads time out
+// after 30 s (a bound against a hung test, not an assertion).
+int connect_in_netns(pid_t pid) {
+  int fd = -1;
+  std::thread t([&] {
+    int ns = ::open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns < 0) return;
+    bool entered = ::setns(ns, CLONE_NEWNET) == 0;
+    ::close(ns);
+    if (!entered) return;
+    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(kPort);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) {
+      ::close(s);
+      return;
+    }
+    timeval tv{30, 0};
+    ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    fd = s;
+  });
+  t.join();
+  return fd;
+}
+
+// Reads until the peer closes; the bytes read (or -1 on a read error or
+// the time bound).
+ssize_t read_to_end(int fd) {
+  char buf[4096];
+  ssize_t total = 0, n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) total += n;
+  return n == 0 ? total : -1;
+}
 
 class ApiEndpointsTest : public ::testing::Test {
  protected:
@@ -210,6 +258,87 @@ TEST_F(ApiEndpointsTest, MutualTls) {
   EXPECT_EQ(two.exit_code, 0) << two.err;
   EXPECT_THAT(two.out, HasSubstr("\"Name\":\"/overtls\""));
   EXPECT_EQ(d.ctl({"rm", "-f", "overtls"}).exit_code, 0);
+  EXPECT_EQ(d.stop(), 0);
+}
+
+// No TLS input takes berthd down: a handshake that stalls is cut by
+// --header-timeout, plain HTTP on the TLS port is closed, and TLS clients
+// that leave a long streamed response at any byte (gracefully or with a
+// reset) leave berthd answering, with its fds back.
+TEST_F(ApiEndpointsTest, TlsClientsThatMisbehave) {
+  make_certs();
+  TestDaemon d;
+  std::vector<std::string> flags = tls_flags();
+  flags.push_back("--header-timeout=1");
+  start(d, flags);
+  std::string err;
+  ASSERT_TRUE(d.import_busybox(&err)) << err;
+  auto alive = [&] {
+    auto r = d.client().request("GET", "/_ping");
+    return r && r->status == 200;
+  };
+  int fds = d.open_fds();
+
+  // Half a TLS record header, then silence: closed without an answer.
+  int stalled = connect_in_netns(d.pid());
+  ASSERT_GE(stalled, 0);
+  ASSERT_EQ(::send(stalled, "\x16\x03\x01\x02", 4, MSG_NOSIGNAL), 4);
+  EXPECT_EQ(read_to_end(stalled), 0);
+  ::close(stalled);
+  // Plain HTTP: an alert at most, then the close.
+  int plain = connect_in_netns(d.pid());
+  ASSERT_GE(plain, 0);
+  std::string get = "GET /_ping HTTP/1.1\r\nHost: berth\r\n\r\n";
+  ASSERT_EQ(::send(plain, get.data(), get.size(), MSG_NOSIGNAL), ssize_t(get.size()));
+  EXPECT_GE(read_to_end(plain), 0);
+  ::close(plain);
+  ASSERT_TRUE(alive()) << d.log();
+
+  SSL_CTX* ctx = ::SSL_CTX_new(::TLS_client_method());
+  ASSERT_NE(ctx, nullptr);
+  ASSERT_EQ(::SSL_CTX_load_verify_locations(ctx, path("ca.pem").c_str(), nullptr), 1);
+  ASSERT_EQ(::SSL_CTX_use_certificate_file(ctx, path("client-cert.pem").c_str(), SSL_FILETYPE_PEM), 1);
+  ASSERT_EQ(::SSL_CTX_use_PrivateKey_file(ctx, path("client-key.pem").c_str(), SSL_FILETYPE_PEM), 1);
+  ::SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  std::string save = "GET /images/busybox/get HTTP/1.1\r\nHost: berth\r\n\r\n";
+  // Reads the save over TLS until `cut` bytes came (or it ended); returns
+  // the bytes read.
+  auto leave_at = [&](size_t cut, bool reset) -> size_t {
+    int fd = connect_in_netns(d.pid());
+    if (fd < 0) return 0;
+    SSL* ssl = ::SSL_new(ctx);
+    ::SSL_set_fd(ssl, fd);
+    size_t got = 0;
+    if (::SSL_connect(ssl) == 1 && ::SSL_write(ssl, save.data(), int(save.size())) == int(save.size())) {
+      char buf[16384];
+      while (got < cut) {
+        int n = ::SSL_read(ssl, buf, int(std::min(sizeof buf, cut - got)));
+        if (n <= 0) break;
+        got += size_t(n);
+      }
+    }
+    if (reset) {
+      linger l{1, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    }
+    ::SSL_free(ssl);
+    ::close(fd);
+    return got;
+  };
+  size_t total = leave_at(size_t(1) << 30, false);
+  ASSERT_GT(total, 100000u) << d.log();
+  for (int i = 0; i < 30; i++) {
+    size_t cut = i == 0 ? 1000 : size_t(i) * (total / 30) + size_t(i) * 13 % 700;
+    leave_at(cut, i % 2 == 1);
+    ASSERT_TRUE(alive()) << "berthd died after a TLS save left at byte " << cut << "\n" << d.log();
+  }
+  ::SSL_CTX_free(ctx);
+  int now = d.open_fds();
+  for (int i = 0; i < 500 && now > fds; i++) {
+    ::usleep(10000);
+    now = d.open_fds();
+  }
+  EXPECT_LE(now, fds);
   EXPECT_EQ(d.stop(), 0);
 }
 
