@@ -133,7 +133,7 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
         Container& ct = *job->c;
         if (!job->result) {
           names_.erase(ct.name);
-          volumes_->release(ct, false);
+          volumes_->release(ct, true);   // anonymous volumes made for it go too
           // An adopted warm init goes, with its directory.
           if (ct.warm) {
             ct.warm->adopted = false;

@@ -83,6 +83,12 @@ class FullDiskTest : public ::testing::Test {
     auto j = nlohmann::json::parse(r->body, nullptr, false);
     return j.is_object() && j.contains("Labels") ? j["Labels"].dump() : "";
   }
+  int volumes_on_disk() {
+    auto r = run_command({"ls", "-1", d_.root() + "/volumes"});
+    int n = 0;
+    for (char ch : r.out) n += ch == '\n';
+    return n;
+  }
   bool log_has(const std::string& words) { return d_.log().find(words) != std::string::npos; }
 
   TestDaemon d_;
@@ -97,7 +103,12 @@ TEST_F(FullDiskTest, NothingHalfMadeAndNothingLost) {
   ASSERT_EQ(d_.ctl({"volume", "create", "--label", "a=b", "before"}).exit_code, 0);
   int dirs = d_.container_dirs();
   ASSERT_EQ(dirs, 4);
+  int volumes = volumes_on_disk();
   fill();
+  // Every file berthd makes from here until space returns must be gone
+  // again (only a failed step's leftovers would be newer than this mark).
+  std::string mark = d_.root() + "/mark";
+  ASSERT_EQ(::close(::open(mark.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600)), 0);
 
   // Through the API: 507 with the reason.
   auto api = d_.client().request("POST", "/containers/create?name=newone", R"({"Image":"busybox","Cmd":["true"]})");
@@ -112,7 +123,9 @@ TEST_F(FullDiskTest, NothingHalfMadeAndNothingLost) {
   for (std::vector<std::string> args : {std::vector<std::string>{"create", "--name", "newtwo", "busybox", "true"},
                                         {"run", "-d", "--name", "newthree", "busybox", "sleep", "1000"},
                                         {"run", "--rm", "busybox", "echo", "hi"},
-                                        {"volume", "create", "--label", "c=d", "full"}}) {
+                                        {"volume", "create", "--label", "c=d", "full"},
+                                        {"run", "-d", "-v", "/data", "busybox", "true"},
+                                        {"commit", "kept", "committed:full"}}) {
     auto r = d_.ctl(args);
     EXPECT_NE(r.exit_code, 0) << args[0] << " " << args[1];
     EXPECT_THAT(r.err, HasSubstr("No space left on device")) << args[0] << " " << args[1];
@@ -124,6 +137,10 @@ TEST_F(FullDiskTest, NothingHalfMadeAndNothingLost) {
   EXPECT_EQ(temp_files(), 0);
   EXPECT_EQ(volume_labels("full"), "");
   EXPECT_FALSE(path_exists(d_.root() + "/volumes/full"));
+  EXPECT_EQ(volumes_on_disk(), volumes);
+  auto newer = run_command({"find", d_.root(), "-newer", mark, "-type", "f", "!", "-name", "filler"});
+  EXPECT_EQ(newer.out, "") << "left by the failed steps";
+  EXPECT_EQ(d_.client().request("GET", "/images/committed:full/json")->status, 404);
 
   // A pause is made, and said not to be saved.
   auto pause = d_.ctl({"pause", "frozen"});
