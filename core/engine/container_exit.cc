@@ -27,6 +27,8 @@ void Engine::exit_ready(Container& c, int32_t res) {
   r_.cancel(p.stop_timer_c);
   if (p.oom_c.in_flight()) r_.cancel(p.oom_c);
   if (p.stdin) p.stdin->drop();
+  // Output that a full disk keeps out of the log no longer holds the exit.
+  if (p.pump) p.pump->writer_gone();
   maybe_finish_exit(c);
 }
 

@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -183,6 +185,43 @@ TEST_F(FullDiskTest, NothingHalfMadeAndNothingLost) {
   EXPECT_EQ(volume_labels("before"), R"({"a":"b"})");
   EXPECT_EQ(volume_labels("full"), "{}");
   EXPECT_EQ(d_.ctl({"rm", "-f", "kept", "victim", "newone", "frozen"}).exit_code, 0);
+  EXPECT_EQ(d_.stop(), 0);
+}
+
+// A container running when the disk fills prints, then exits: its output
+// cannot reach the log, yet `run --rm` gets it, returns with the exit code,
+// and the container is removed (before, the exit waited for the log write
+// until space came back).
+TEST_F(FullDiskTest, RunRmReturnsWhenItsOutputCannotBeLogged) {
+  char tmpl[] = "/tmp/berth-go-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string go = tmpl;
+  std::atomic<bool> returned{false};
+  CommandResult run;
+  std::thread client([&] {
+    run = d_.ctl({"run", "--rm", "--name", "late", "-v", go + ":/w", "busybox", "sh", "-c",
+                  "while [ ! -e /w/go ]; do usleep 10000; done; echo out; exit 3"});
+    returned = true;
+  });
+  bool running = false;
+  for (int i = 0; i < 1000 && !running; i++) {
+    running = inspect("late", "{{.State.Running}}") == "true\n";
+    if (!running) ::usleep(10000);
+  }
+  EXPECT_TRUE(running) << d_.log();
+  fill();
+  ASSERT_EQ(::close(::open((go + "/go").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600)), 0);
+  // A bound against a hung test: berthd would hold the exit until space returns.
+  for (int i = 0; i < 3000 && !returned; i++) ::usleep(10000);
+  EXPECT_TRUE(returned) << "run --rm did not return on a full disk\n" << d_.log();
+  if (!returned) release();   // lets it finish, so the thread can be joined
+  client.join();
+  EXPECT_EQ(run.exit_code, 3) << run.err;
+  EXPECT_EQ(run.out, "out\n");
+  EXPECT_TRUE(log_has("output that cannot be written is not logged")) << d_.log();
+  EXPECT_THAT(names(), Not(HasSubstr("late")));
+  if (filler_ >= 0) release();
+  (void)remove_tree(go);
   EXPECT_EQ(d_.stop(), 0);
 }
 
