@@ -225,5 +225,24 @@ TEST_F(FullDiskTest, RunRmReturnsWhenItsOutputCannotBeLogged) {
   EXPECT_EQ(d_.stop(), 0);
 }
 
+// The container that fills the disk through its own log can be removed,
+// which frees the space (before, rm -f hung: the exit waited for the log).
+TEST_F(FullDiskTest, RmForceOfTheContainerFillingTheDisk) {
+  auto run = d_.ctl({"run", "-d", "--name", "filler", "busybox", "sh", "-c", "yes filling the disk"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  for (int i = 0; i < 3000 && !log_has("write container log: No space left on device"); i++) ::usleep(10000);
+  ASSERT_TRUE(log_has("write container log: No space left on device")) << d_.log();
+  auto full = d_.ctl({"run", "--rm", "busybox", "true"});
+  EXPECT_THAT(full.err, HasSubstr("No space left on device"));
+  auto rm = d_.ctl({"rm", "-f", "filler"});
+  EXPECT_EQ(rm.exit_code, 0) << rm.err;
+  EXPECT_THAT(names(), Not(HasSubstr("filler")));
+  // The space is back: a container runs again.
+  auto again = d_.ctl({"run", "--rm", "busybox", "echo", "room"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, "room\n");
+  EXPECT_EQ(d_.stop(), 0);
+}
+
 }  // namespace
 }  // namespace berth::test
