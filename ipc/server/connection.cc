@@ -95,7 +95,9 @@ void Connection::recv() {
 }
 
 void Connection::recv_step() {
-  if (closing_ || peer_closed_ || recv_c_.in_flight()) return;
+  // A hijacked client's chunk still with its consumer: reading resumes
+  // when it says so (deliver_input), not before.
+  if (closing_ || peer_closed_ || recv_c_.in_flight() || input_waiting_) return;
   // The kernel owns [rlen_, kRecvBytes) while the recv is in flight, so the
   // unparsed bytes are moved to the front only here, never during a recv.
   if (rpos_ > 0) {
@@ -364,11 +366,18 @@ void Connection::hijack(std::string_view content_type, HijackInput in) {
 void Connection::deliver_input(std::string_view data) {
   Server* s = &s_;
   uint64_t serial = serial_;
+  input_waiting_ = true;
   input_.data(data, [s, serial] {
     Connection* c = s->lookup(serial);
-    if (!c || c->recv_c_.in_flight()) return;
+    if (!c || !c->input_waiting_ || c->recv_c_.in_flight()) return;
+    c->input_waiting_ = false;
     c->rpos_ = c->rlen_ = 0;
-    c->recv();
+    if (!c->tls_) return c->recv();
+    // With TLS the next chunk may be decrypted at once: it is handed over
+    // from the loop, not from inside the consumer's own call.
+    s->reactor().defer([s, serial] {
+      if (Connection* c2 = s->lookup(serial)) c2->recv();
+    });
   });
 }
 

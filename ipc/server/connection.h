@@ -152,6 +152,7 @@ class Connection {
   std::unique_ptr<TlsSession> tls_;
   std::unique_ptr<char[]> tls_buf_;   // received records (the kernel's while a recv is in flight)
   bool in_recv_ = false, recv_again_ = false;   // recv()'s trampoline: see recv()
+  bool input_waiting_ = false;   // hijacked: a chunk is with input_.data, not yet resumed
   size_t rpos_ = 0, rlen_ = 0;   // unparsed bytes are rbuf_[rpos_, rlen_)
   bool busy_ = false;           // a request is being handled
   bool head_only_ = false;      // HEAD: no body in the response

@@ -131,9 +131,10 @@ class ApiEndpointsTest : public ::testing::Test {
     ASSERT_TRUE(d.start(&err)) << err;
   }
   // Runs argv in berthd's network namespace.
-  CommandResult in_netns(const TestDaemon& d, std::vector<std::string> argv, std::vector<std::string> env = {}) {
+  CommandResult in_netns(const TestDaemon& d, std::vector<std::string> argv, std::vector<std::string> env = {},
+                         const std::string& input = "") {
     argv.insert(argv.begin(), {"nsenter", "--net=/proc/" + std::to_string(d.pid()) + "/ns/net"});
-    return run_command(argv, "", env);
+    return run_command(argv, input, env);
   }
   // curl over TLS, with the client certificate `client` ("" for none).
   CommandResult curl_tls(const TestDaemon& d, const std::string& client, const std::string& target,
@@ -356,10 +357,10 @@ TEST_F(ApiEndpointsTest, DockerCliTlsVerify) {
                                   "-H",        std::string("tcp://") + kAddr};
   std::vector<std::string> env{"DOCKER_CONFIG=" + certs_ + "/docker-config", "DOCKER_HOST=", "DOCKER_TLS_VERIFY=",
                                "DOCKER_CERT_PATH="};
-  auto with = [&](std::vector<std::string> args) {
+  auto with = [&](std::vector<std::string> args, const std::string& input = "") {
     std::vector<std::string> argv = docker;
     argv.insert(argv.end(), args.begin(), args.end());
-    return in_netns(d, argv, env);
+    return in_netns(d, argv, env, input);
   };
   auto version = with({"version", "--format", "{{.Server.APIVersion}}"});
   EXPECT_EQ(version.exit_code, 0) << version.err;
@@ -367,6 +368,14 @@ TEST_F(ApiEndpointsTest, DockerCliTlsVerify) {
   auto run = with({"run", "--rm", "busybox", "echo", "over tls"});
   EXPECT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.out, "over tls\n");
+  // A request body of megabytes (a root filesystem tar, an upload) and a
+  // mebibyte of stdin through the upgraded connection, both over TLS.
+  auto import = with({"import", BERTH_BUSYBOX_TAR, "tls-imported"});
+  EXPECT_EQ(import.exit_code, 0) << import.err << d.log();
+  EXPECT_THAT(with({"images", "-q", "tls-imported"}).out, Not(testing::IsEmpty()));
+  auto count = with({"run", "--rm", "-i", "busybox", "wc", "-c"}, std::string(1 << 20, 'y'));
+  EXPECT_EQ(count.exit_code, 0) << count.err << d.log();
+  EXPECT_THAT(count.out, HasSubstr("1048576"));
 
   // Without a client certificate the CLI is refused.
   auto anonymous = in_netns(d, {"docker", "--tls", "--tlscacert", path("ca.pem"), "-H", std::string("tcp://") + kAddr,
