@@ -376,6 +376,27 @@ TEST_F(ApiEndpointsTest, DockerCliTlsVerify) {
   auto count = with({"run", "--rm", "-i", "busybox", "wc", "-c"}, std::string(1 << 20, 'y'));
   EXPECT_EQ(count.exit_code, 0) << count.err << d.log();
   EXPECT_THAT(count.out, HasSubstr("1048576"));
+  // Logs, exec with stdin, cp both ways (archive GET and PUT) and save
+  // (a long stream) over TLS.
+  ASSERT_EQ(with({"run", "-d", "--name", "bg", "busybox", "sh", "-c", "echo hello; sleep 1000"}).exit_code, 0);
+  CommandResult logs;
+  for (int i = 0; i < 500 && logs.out != "hello\n"; i++) {
+    logs = with({"logs", "bg"});
+    if (logs.out != "hello\n") ::usleep(10000);
+  }
+  EXPECT_EQ(logs.out, "hello\n") << logs.err;
+  auto exec = with({"exec", "-i", "bg", "cat"}, "through exec\n");
+  EXPECT_EQ(exec.out, "through exec\n") << exec.err;
+  write("to-copy", "copied in\n");
+  EXPECT_EQ(with({"cp", path("to-copy"), "bg:/tmp/to-copy"}).exit_code, 0);
+  EXPECT_EQ(with({"exec", "bg", "cat", "/tmp/to-copy"}).out, "copied in\n");
+  auto out = with({"cp", "bg:/tmp/to-copy", path("copied-out")});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(read_file(path("copied-out")).value_or(""), "copied in\n");
+  auto save = with({"save", "-o", path("saved.tar"), "busybox"});
+  EXPECT_EQ(save.exit_code, 0) << save.err;
+  EXPECT_GT(read_file(path("saved.tar")).value_or("").size(), 100000u);
+  EXPECT_EQ(with({"rm", "-f", "bg"}).exit_code, 0);
 
   // Without a client certificate the CLI is refused.
   auto anonymous = in_netns(d, {"docker", "--tls", "--tlscacert", path("ca.pem"), "-H", std::string("tcp://") + kAddr,
