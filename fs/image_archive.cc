@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/file.h"
+#include "core/base/json_depth.h"
 #include "core/base/strings.h"
 #include "fs/digest.h"
 #include "fs/layer.h"
@@ -114,8 +115,12 @@ Result<std::unique_ptr<SaveArchive>> SaveArchive::open(const ImageStore& store, 
   p->entries.push_back({"manifest.json", false, manifests.dump() + "\n", {}});
   p->entries.push_back({std::string(layout::kOciLayoutFile), false, std::string(layout::kOciLayoutJson), {}});
   Plan* raw = p.get();
+  // Outside produce() there is no slot: a save abandoned mid-stream (the
+  // client left) destroys the open tar, which writes its trailer here, to
+  // nowhere. (Appending to the null slot crashed berthd: `docker save |
+  // head -c 1000`.)
   p->tar.emplace(BERTH_TRY(TarStream::open([raw](std::string_view d) -> Result<void> {
-    raw->slot->append(d);
+    if (raw->slot) raw->slot->append(d);
     return ok();
   })));
   return std::unique_ptr<SaveArchive>(new SaveArchive(std::move(p)));
@@ -345,6 +350,7 @@ Result<void> add_oci_descriptor(const ImageStore::LoadScratch& s, const json& de
   std::string text = BERTH_TRY(read_file(blob->path, 32 << 20));
   std::string media = str_at(desc, "mediaType");
   if (media == kMediaTypeOciIndex || media == kMediaTypeDockerList) {
+    if (!json_depth_ok(text)) return Error::invalid("invalid archive: index {} is nested too deeply", digest);
     json idx = json::parse(text, nullptr, false);
     if (!idx.is_object() || !idx.contains("manifests") || !idx["manifests"].is_array())
       return Error::invalid("invalid archive: index {} has no manifests", digest);
@@ -375,6 +381,7 @@ Result<void> add_oci_descriptor(const ImageStore::LoadScratch& s, const json& de
 }
 
 Result<std::vector<ArchiveImage>> plan_docker_archive(const ImageStore::LoadScratch& s, const std::string& text) {
+  if (!json_depth_ok(text)) return Error::invalid("invalid archive: manifest.json is nested too deeply");
   json j = json::parse(text, nullptr, false);
   if (!j.is_array()) return Error::invalid("invalid archive: manifest.json is not a JSON array");
   std::vector<ArchiveImage> out;
@@ -413,7 +420,9 @@ static Result<std::vector<ArchiveImage>> plan_load(const ImageStore::LoadScratch
   if (s.find("manifest.json")) {
     images = BERTH_TRY(plan_docker_archive(s, BERTH_TRY(s.read("manifest.json"))));
   } else if (s.find("index.json")) {
-    json idx = json::parse(BERTH_TRY(s.read("index.json")), nullptr, false);
+    std::string index_text = BERTH_TRY(s.read("index.json"));
+    if (!json_depth_ok(index_text)) return Error::invalid("invalid archive: index.json is nested too deeply");
+    json idx = json::parse(index_text, nullptr, false);
     if (!idx.is_object() || !idx.contains("manifests") || !idx["manifests"].is_array())
       return Error::invalid("invalid archive: index.json has no manifests");
     for (const json& desc : idx["manifests"])

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/json_depth.h"
 #include "core/base/strings.h"
 #include "fs/digest.h"
 
@@ -135,6 +136,7 @@ bool expect(std::string_view s, size_t* i, std::string_view chars) {
 }  // namespace
 
 Result<ImageConfigDoc> parse_image_config(std::string_view text) {
+  if (!json_depth_ok(text)) return Error::invalid("parse image config: nested too deeply");
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Error::invalid("parse image config: not a JSON object");
   try {
@@ -169,6 +171,7 @@ std::string make_image_config(const ImageConfigDoc& doc) {
 
 Result<ImageConfig> parse_runtime_config(std::string_view text) {
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) return ImageConfig{};
+  if (!json_depth_ok(text)) return Error::invalid("parse container config: nested too deeply");
   json j = json::parse(text, nullptr, false);
   if (j.is_null()) return ImageConfig{};
   if (j.is_discarded() || !j.is_object()) return Error::invalid("parse container config: not a JSON object");
@@ -251,6 +254,7 @@ Result<std::string> child_config(json j, const ChildImage& c) {
 }  // namespace
 
 Result<std::string> make_child_config(std::string_view parent_json, const ChildImage& c) {
+  if (!json_depth_ok(parent_json)) return Error::invalid("parse parent image config: nested too deeply");
   json j = json::parse(parent_json, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Error::invalid("parse parent image config: not a JSON object");
   try {
@@ -261,6 +265,7 @@ Result<std::string> make_child_config(std::string_view parent_json, const ChildI
 }
 
 Result<Manifest> parse_manifest(std::string_view text) {
+  if (!json_depth_ok(text)) return Error::invalid("parse image manifest: nested too deeply");
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Error::invalid("parse image manifest: not a JSON object");
   try {

@@ -2,12 +2,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/json_depth.h"
 #include "fs/image_config.h"
 
 namespace berth::fs {
 
 Result<std::vector<HistoryEntry>> parse_history(std::string_view config_json) {
   using nlohmann::json;
+  if (!json_depth_ok(config_json)) return Error::invalid("image config is nested too deeply");
   json j = json::parse(config_json, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Error::invalid("image config is not a JSON object");
   std::vector<HistoryEntry> out;

@@ -46,11 +46,24 @@ Result<void> write_file_atomic(const std::string& path, std::string_view data, m
   std::string tmp = path + ".tmp";
   {
     unique_fd fd = BERTH_TRY(open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
+    // A failed write (a full disk) leaves neither the old file touched nor
+    // a partial temp file behind.
     auto w = write_all(fd.get(), data);
-    if (!w) return std::move(w.error()).context("write {}", tmp);
-    if (durable && ::fsync(fd.get()) < 0) return Error::sys(errno, "fsync {}", tmp);
+    if (!w) {
+      ::unlink(tmp.c_str());
+      return std::move(w.error()).context("write {}", tmp);
+    }
+    if (durable && ::fsync(fd.get()) < 0) {
+      Error e = Error::sys(errno, "fsync {}", tmp);
+      ::unlink(tmp.c_str());
+      return e;
+    }
   }
-  if (::rename(tmp.c_str(), path.c_str()) < 0) return Error::sys(errno, "rename {} to {}", tmp, path);
+  if (::rename(tmp.c_str(), path.c_str()) < 0) {
+    Error e = Error::sys(errno, "rename {} to {}", tmp, path);
+    ::unlink(tmp.c_str());
+    return e;
+  }
   if (!durable) return ok();
   auto slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));

@@ -20,6 +20,7 @@
 #include "core/base/unique_fd.h"
 #include "core/engine/log_files.h"
 #include "core/engine/network_spec.h"
+#include "core/engine/security_request.h"
 #include "core/engine/status.h"
 
 namespace berth::engine {
@@ -75,6 +76,7 @@ struct CreateSpec {
   // HostConfig.Links (legacy links): {container name, alias}; create checks
   // each names a container and keeps its name (without '/').
   std::vector<std::pair<std::string, std::string>> links;
+  SecurityRequest security;            // confinement: HostConfig.Privileged, CapAdd, SecurityOpt, Devices...
   std::string config_json = "{}";      // Config as received (normalised by ipc)
   std::string host_config_json = "{}"; // HostConfig as received
 };

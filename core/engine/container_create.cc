@@ -7,6 +7,7 @@
 #include "core/base/file.h"
 #include "core/base/log.h"
 #include "core/base/strings.h"
+#include "core/engine/container_security.h"
 #include "core/engine/engine.h"
 #include "core/engine/images.h"
 #include "core/engine/networks.h"
@@ -60,6 +61,7 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
           spec.name, it->second));
   }
   if (auto r = resources_->check(spec.resources); !r) return done(std::move(r.error()));
+  if (auto r = check_security_references(*this, spec.security); !r) return done(std::move(r.error()));
   // Docker's default: memory plus as much swap, when only memory is limited.
   auto& res = spec.resources;
   if (res.memory && *res.memory > 0 && !res.memory_swap) res.memory_swap = 2 * *res.memory;
@@ -120,10 +122,12 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
   job->files.files = networks_->files_at_create(*c);
   std::string dir = c->dir;
   std::vector<MountSpec> mounts = c->spec.mounts;
+  std::vector<DeviceMapping> devices = c->spec.security.devices;
   job->c = std::move(c);
   bool queued = r_.run_job(
-      [job, dir, mounts] {
+      [job, dir, mounts, devices] {
         job->result = [&]() -> Result<void> {
+          BERTH_TRY_VOID(resolve_device_mappings(devices));   // refused now rather than at each start
           if (job->make_dirs) BERTH_TRY_VOID(make_container_dirs(dir));
           if (auto r = VolumeService::make_volumes(*job->volumes, mounts, &job->made); !r) {
             if (job->make_dirs) (void)remove_tree(dir);
@@ -133,7 +137,13 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
             if (job->make_dirs) (void)remove_tree(dir);
             return r;
           }
-          return write_file_atomic(dir + "/" + kStateFile, job->state, 0600, false);
+          // A state that cannot be written (a full disk) leaves no
+          // directory behind: no container without its state.
+          if (auto w = write_file_atomic(dir + "/" + kStateFile, job->state, 0600, false); !w) {
+            if (job->make_dirs) (void)remove_tree(dir);
+            return std::move(w.error()).context("create container");
+          }
+          return ok();
         }();
       },
       [this, job, done] {
@@ -141,7 +151,7 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
         Container& ct = *job->c;
         if (!job->result) {
           names_.erase(ct.name);
-          volumes_->release(ct, false);
+          volumes_->release(ct, true);   // anonymous volumes made for it go too
           // An adopted warm init goes, with its directory.
           if (ct.warm) {
             ct.warm->adopted = false;

@@ -6,6 +6,7 @@
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/networks.h"
+#include "core/engine/container_security.h"
 #include "core/engine/process.h"
 #include "core/engine/volumes.h"
 
@@ -28,6 +29,8 @@ void Engine::exit_ready(Container& c, int32_t res) {
   r_.cancel(p.stop_timer_c);
   if (p.oom_c.in_flight()) r_.cancel(p.oom_c);
   if (p.stdin) p.stdin->drop();
+  // Output that a full disk keeps out of the log no longer holds the exit.
+  if (p.pump) p.pump->writer_gone();
   maybe_finish_exit(c);
 }
 
@@ -61,6 +64,7 @@ void Engine::finish_exit(Container& c) {
   p.mntns.reset();
   resources_->release(c, removal_follows);
   networks_->stopped(c);   // veths, addresses, ports, names
+  unmount_shm_later(*this, r_, c);   // --ipc shareable
   emit(c, "die", {{"exitCode", std::to_string(p.exit_code)}});
   if (!start_failed) volumes_->emit_mounts(c, "unmount");
   auto on_exit = std::move(p.on_exit);

@@ -9,11 +9,13 @@
 #include "core/base/file.h"
 #include "core/base/log.h"
 #include "core/base/strings.h"
+#include "core/engine/container_security.h"
 #include "core/engine/engine.h"
 #include "core/engine/resources.h"
 #include "core/engine/state_store.h"
 #include "core/engine/volumes.h"
 #include "core/engine/warm.h"
+#include "core/runtime/security.h"
 
 namespace berth::engine {
 
@@ -60,6 +62,10 @@ Result<void> Engine::load_containers() {
       resources_->remove_stale(ct);
     } else if (ct.state.status == Status::kCreated) {
       resources_->remove_stale(ct);  // from a warm init it took (warm.h), lost in a crash
+    }
+    if (ct.spec.security.ipc.kind == NamespaceMode::Kind::kShareable) {
+      // Its /dev/shm outlived a crash (stopped containers have none).
+      if (auto r = runtime::remove_shm(shm_dir_of(ct)); !r) log::warn("engine", "id={}: {}", id, r.error().message());
     }
     struct stat st;
     if (::stat(ct.log_path().c_str(), &st) == 0) ct.log_committed = uint64_t(st.st_size);

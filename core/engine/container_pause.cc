@@ -35,7 +35,7 @@ void Engine::pause(Container& c, Done done) {
     log::info("engine", "pause id={}", id);
     emit(*ct, "pause");
     persist(*ct);
-    when_persisted(*ct, [done] { done(ok()); });
+    when_persisted(*ct, [this, id, done] { done(unsaved(id, "pause")); });
   });
 }
 
@@ -50,7 +50,7 @@ void Engine::unpause(Container& c, Done done) {
     log::info("engine", "unpause id={}", id);
     emit(*ct, "unpause");
     persist(*ct);
-    when_persisted(*ct, [done] { done(ok()); });
+    when_persisted(*ct, [this, id, done] { done(unsaved(id, "unpause")); });
     // An exit that came while frozen (none can: frozen tasks do not run)
     // would have waited for this.
     maybe_finish_exit(*ct);

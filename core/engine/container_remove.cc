@@ -6,10 +6,12 @@
 
 #include "core/base/file.h"
 #include "core/base/log.h"
+#include "core/engine/container_security.h"
 #include "core/engine/exec.h"
 #include "core/engine/process.h"
 #include "core/engine/volumes.h"
 #include "core/engine/warm.h"
+#include "core/runtime/security.h"
 
 namespace berth::engine {
 
@@ -90,11 +92,15 @@ void Engine::remove_now(Container& c, Done done, bool remove_volumes) {
   // The exited init's mount namespace (AutoRemove): unmounted in the job,
   // off the loop, before its directories go.
   auto mntns = std::make_shared<unique_fd>(std::move(c.held_mntns));
+  // --ipc shareable: its /dev/shm, if still mounted, before the files go.
+  std::string shm = c.spec.security.ipc.kind == NamespaceMode::Kind::kShareable ? shm_dir_of(c) : "";
   containers_.erase(id);
   done(ok());
   bool queued = r_.run_job(
-      [dir, trash, mntns] {
+      [dir, trash, mntns, shm] {
         mntns->reset();
+        if (!shm.empty())
+          if (auto r = runtime::remove_shm(shm); !r) log::error("engine", "remove container: {}", r.error().message());
         std::string victim = trash;
         if (::rename(dir.c_str(), trash.c_str()) < 0) {
           log::error("engine", "remove container: rename {} to the trash: {}", dir, std::strerror(errno));

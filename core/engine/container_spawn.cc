@@ -24,6 +24,7 @@
 #include "core/base/assert.h"
 #include "core/base/file.h"
 #include "core/base/log.h"
+#include "core/engine/container_security.h"
 #include "core/engine/log_index.h"
 #include "core/engine/networks.h"
 #include "core/engine/process.h"
@@ -75,6 +76,7 @@ struct ColdSpawn {
   std::shared_ptr<NetworkStart> net;         // null: nothing of the network to do
   std::string cgroup_parent, id, log_path;
   cgroups::Resources limits;
+  HostSecurity security;   // devices, shareable /dev/shm, namespaces to join
   bool hold_mntns = false;
 
   Result<void> open_log() {
@@ -97,7 +99,7 @@ struct ColdSpawn {
 
   Result<void> make_cgroup() {
     if (out.cgroup) return Resources::apply(*out.cgroup, id, limits);  // a dead warm init's
-    out.cgroup = BERTH_TRY(Resources::make(*driver, cgroup_parent, id, limits, out.spec.security));
+    out.cgroup = BERTH_TRY(Resources::make(*driver, cgroup_parent, id, limits, out.spec.security, security.device_rules));
     return ok();
   }
 
@@ -128,6 +130,7 @@ struct ColdSpawn {
 
   void run() {
     if (!(out.created = open_log())) return;
+    if (!(out.created = security.prepare(out.spec.security))) return;
     if (!(out.created = VolumeService::prepare_sources(out.spec.mounts))) return;
     if (net && !(out.created = net->write_files())) return;
     if (net && net->joins()) {
@@ -152,6 +155,7 @@ struct ColdSpawn {
     spec.cgroup_fd = out.cgroup ? out.cgroup->clone_into_fd() : -1;
     auto child = runtime::spawn_with(spawner.get(), spec);
     spec.stdout_fd = spec.stderr_fd = spec.stdin_fd = spec.netns_fd = spec.cgroup_fd = -1;
+    security.spawned(spec.security);
     out_w.reset();
     err_w.reset();
     in_r.reset();
@@ -191,6 +195,8 @@ void Engine::spawn(Container& c, Done done) {
   spec->tty = c.spec.tty;
   spec->tty_rows = c.spec.console_rows;
   spec->tty_cols = c.spec.console_cols;
+  auto security = host_security(*this, c, spec->security);
+  if (!security) return done(std::move(security.error()));
   out.spec = std::move(*spec);
   std::string id = c.id;
   auto finish = [this, id, done](SpawnResult r) {
@@ -250,6 +256,7 @@ void Engine::spawn(Container& c, Done done) {
   job->limits = c.spec.resources;
   job->log_path = c.log_path();
   job->hold_mntns = c.spec.auto_remove;
+  job->security = std::move(*security);
   if (out.spec.new_netns && !(job->net && job->net->joins())) job->netns = netns_pool_->take();
   log::debug("engine", "spawn id={}", c.id);
   if (!r_.run_job([job] { job->run(); }, [job, finish] { finish(std::move(job->out)); })) {

@@ -9,10 +9,12 @@
 
 #include "core/base/log.h"
 #include "core/base/strings.h"
+#include "core/engine/container_security.h"
 #include "core/engine/images.h"
 #include "core/engine/networks.h"
 #include "core/engine/process.h"
 #include "core/engine/resources.h"
+#include "core/engine/security_options.h"
 #include "core/engine/volumes.h"
 
 namespace berth::engine {
@@ -118,6 +120,8 @@ Result<runtime::Spec> Engine::init_spec(Container& c) {
   spec.cgroupns_host = c.spec.cgroupns_host;
   if (const cgroups::Driver* d = resources_->driver())
     for (auto& m : d->container_view()) spec.cgroup_view.push_back({m.name, m.fstype, m.options});
+  spec.security = to_runtime_security(c.spec.security);   // the rest at the spawn (container_security.h)
+  if (c.spec.security.ipc.kind == NamespaceMode::Kind::kShareable) spec.security.shm_dir = shm_dir_of(c);
   BERTH_TRY_VOID(volumes_->resolve_mounts(c, spec));
   BERTH_TRY_VOID(networks_->add_to_spec(c, spec));   // host or own netns; /etc files
   return spec;
@@ -154,6 +158,7 @@ void Engine::start(Container& c, Done done) {
       persist(ct);
       if (!ct.proc) {
         networks_->stopped(ct);  // what prepare() took for it
+        unmount_shm_later(*this, r_, ct);
         if (ct.spec.auto_remove) remove_now(ct, [](Result<void>) {}, true);
         check_shutdown();
         return done(std::move(r.error()));

@@ -44,7 +44,10 @@ void Engine::update(Container& c, const cgroups::Resources& r, DoneWith<std::vec
     ct->spec.resources = next;
     emit(*ct, "update");
     persist(*ct);
-    when_persisted(*ct, [done, w] { done(w); });
+    when_persisted(*ct, [this, id, done, w] {
+      if (auto s = unsaved(id, "update"); !s) return done(std::move(s.error()));
+      done(w);
+    });
   };
   if (!is_running(c.state.status) || !c.cgroup) return commit(ok());
   auto cg = c.cgroup;

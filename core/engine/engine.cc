@@ -31,7 +31,9 @@ namespace berth::engine {
 Container::Container() = default;
 Container::~Container() = default;
 
-Engine::Engine(reactor::Reactor& r) : r_(r) {}
+Engine::Engine(reactor::Reactor& r) : r_(r) {
+  unsaved_c_.set_callback([this](int32_t, uint32_t) { retry_unsaved(); });
+}
 
 Engine::~Engine() {
   for (auto& [id, c] : containers_)
@@ -156,21 +158,52 @@ void Engine::persist(Container& c) {
   auto data = std::make_shared<std::string>(encode_container(c));
   auto result = std::make_shared<Result<void>>(ok());
   bool queued = r_.run_job([path, data, result] { *result = write_file_atomic(path, *data, 0600, false); },
-                           [this, id = c.id, result] {
-                             Container* cp = by_id(id);
-                             if (!cp) return check_shutdown();
-                             cp->persist_in_flight = false;
-                             if (!*result)
-                               log::error("engine", "persist container id={}: {}", id, result->error().message());
-                             if (cp->persist_dirty) return persist(*cp);
-                             auto fns = std::move(cp->after_persist);
-                             cp->after_persist.clear();
-                             for (auto& fn : fns) fn();
-                             check_shutdown();
-                           });
+                           [this, id = c.id, result] { persisted(id, *result); });
   if (!queued) {
     c.persist_in_flight = false;
     log::error("engine", "persist container id={}: the job backlog is full; its state is not saved", c.id);
+  }
+}
+
+// A state write is done. A failed one (ENOSPC) is logged once and retried
+// (retry_unsaved); the callers waiting for it go on either way: what they
+// changed is in memory and reaches the disk with the retry.
+void Engine::persisted(const std::string& id, const Result<void>& r) {
+  Container* cp = by_id(id);
+  if (!cp) {
+    unsaved_.erase(id);
+    return check_shutdown();
+  }
+  cp->persist_in_flight = false;
+  if (!r) {
+    if (unsaved_.insert_or_assign(id, r.error()).second)
+      log::error("engine", "persist container id={}: {}; retrying every second", id, r.error().message());
+    if (!unsaved_c_.in_flight() && !shutting_down_) r_.timeout(&unsaved_ts_, unsaved_c_);
+  } else if (unsaved_.erase(id)) {
+    log::info("engine", "persist container id={}: saved now", id);
+  }
+  if (cp->persist_dirty) return persist(*cp);
+  auto fns = std::move(cp->after_persist);
+  cp->after_persist.clear();
+  for (auto& fn : fns) fn();
+  check_shutdown();
+}
+
+Result<void> Engine::unsaved(const std::string& id, std::string_view change) const {
+  auto it = unsaved_.find(id);
+  if (it == unsaved_.end()) return ok();
+  Error e = it->second;
+  return std::move(e.context("container {}: the {} is made but not saved yet (retried every second)", id, change));
+}
+
+void Engine::retry_unsaved() {
+  if (shutting_down_) return check_shutdown();
+  std::vector<std::string> ids;
+  for (auto& [id, _] : unsaved_) ids.push_back(id);
+  for (const std::string& id : ids) {
+    Container* c = by_id(id);
+    if (!c) unsaved_.erase(id);
+    else if (!c->persist_in_flight) persist(*c);
   }
 }
 
@@ -182,6 +215,7 @@ void Engine::when_persisted(Container& c, std::function<void()> fn) {
 void Engine::shutdown(std::function<void()> done) {
   shutting_down_ = true;
   shutdown_done_ = std::move(done);
+  r_.cancel(unsaved_c_);
   warm_->drop_all();
   for (auto& [id, c] : containers_) {
     if (!c->proc || c->proc->exited) continue;
@@ -198,7 +232,7 @@ void Engine::check_shutdown() {
   if (!shutdown_done_) return;
   for (auto& [id, c] : containers_)
     if (c->proc || c->persist_in_flight || c->starting) return;
-  if (execs_->busy() || warm_->busy()) return;
+  if (execs_->busy() || warm_->busy() || unsaved_c_.in_flight()) return;
   // Then the networks: their last veths and ports go, then bridges and table.
   if (!networks_->closed()) return networks_->shutdown([this] { check_shutdown(); });
   auto done = std::move(shutdown_done_);

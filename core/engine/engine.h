@@ -112,8 +112,13 @@ class Engine {
   // the container is not running. Returns a token for cancel_wait.
   uint64_t wait(Container& c, WaitCondition cond, std::function<void(int, const std::string&)> fire);
   void cancel_wait(const std::string& id, uint64_t token);
-  // engine.cc: runs `fn` once the container's latest state is written.
+  // engine.cc: runs `fn` once the container's latest state is written (or
+  // its write failed: then unsaved() says why).
   void when_persisted(Container& c, std::function<void()> fn);
+  // ok() when the container's latest state is on disk; else the write's
+  // error (a full disk: 507), saying that `change` is made and will be
+  // saved by the retry.
+  Result<void> unsaved(const std::string& id, std::string_view change) const;
   // engine.cc: kills every container, drops the warm pool, and calls done
   // once every exit is recorded and every part is idle.
   void shutdown(std::function<void()> done);
@@ -132,6 +137,8 @@ class Engine {
   Container* by_id(const std::string& id);
   uint64_t token() { return next_token_++; }
   void persist(Container& c);
+  void persisted(const std::string& id, const Result<void>& r);
+  void retry_unsaved();
   void check_shutdown();
   Result<void> load_containers();                                   // container_load.cc
   Result<runtime::Spec> init_spec(Container& c);                    // container_start.cc
@@ -164,6 +171,11 @@ class Engine {
   std::unique_ptr<WarmPool> warm_;
   std::unique_ptr<NetworkService> networks_;
   std::shared_ptr<runtime::Spawner> spawner_;  // every clone3 (runtime/spawner.h); null if it could not start
+  // Containers whose latest state could not be written (a full disk): the
+  // write is retried once a second until it succeeds or they are removed.
+  std::map<std::string, Error> unsaved_;   // id -> why the last write failed
+  reactor::Completion unsaved_c_;
+  __kernel_timespec unsaved_ts_{1, 0};
   std::function<void()> shutdown_done_;
   bool shutting_down_ = false;   // start() refuses: nothing new may outlive the shutdown
   std::shared_ptr<int> life_ = std::make_shared<int>(0);   // expires with the engine

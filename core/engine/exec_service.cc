@@ -11,6 +11,7 @@
 #include "core/engine/exec.h"
 #include "core/engine/io.h"
 #include "core/engine/process.h"
+#include "core/runtime/prepare.h"
 #include "core/runtime/spawn.h"
 #include "core/runtime/spawner.h"
 
@@ -79,6 +80,12 @@ void ExecService::start(ExecInstance& e, bool detach, ExecSink sink, Done starte
   spec.user = !e.config.user.empty() ? e.config.user : c.proc->spec.user;
   spec.cwd = !e.config.working_dir.empty() ? e.config.working_dir : c.proc->spec.cwd;
   spec.security = c.proc->spec.security;  // its capabilities, seccomp, no_new_privs, ulimits, groups
+  spec.security.join_pid_pidfd = spec.security.join_ipc_pidfd = -1;   // the init's, closed since
+  if (e.config.privileged && !spec.security.privileged) {
+    // Every capability berthd has, under the container's own filter.
+    spec.security.seccomp_capabilities = runtime::effective_capabilities(spec.security);
+    spec.security.capabilities = runtime::all_capabilities();
+  }
   spec.tty = e.config.tty;
   spec.tty_rows = e.config.console_rows;
   spec.tty_cols = e.config.console_cols;

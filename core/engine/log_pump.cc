@@ -31,7 +31,7 @@ OutputPump::~OutputPump() { BERTH_ASSERT_MSG(!busy(), "OutputPump destroyed whil
 
 bool OutputPump::busy() const {
   return streams_[0].read_c.in_flight() || streams_[1].read_c.in_flight() ||
-         write_c_.in_flight() || retry_c_.in_flight() || rotating_ || (index_ && index_->busy());
+         write_c_.in_flight() || retry_c_.in_flight() || rotating_ || truncating_ || (index_ && index_->busy());
 }
 
 void OutputPump::use_log_files(std::string path, const LogConfig& cfg,
@@ -63,6 +63,12 @@ void OutputPump::cancel() {
   cancelled_ = true;
   for (Stream& s : streams_) r_.cancel(s.read_c);
   r_.cancel(retry_c_);
+}
+
+void OutputPump::writer_gone() {
+  writer_gone_ = true;
+  // A write waiting for its retry is tried now: it lands, or is given up.
+  if (retry_c_.in_flight()) r_.cancel(retry_c_);
 }
 
 void OutputPump::read(Stream& s) {
@@ -136,13 +142,7 @@ void OutputPump::write_done(int32_t res) {
     // ENOSPC or EIO: keep the record and retry; the container blocks on its
     // full pipe meanwhile, so nothing is lost.
     if (write_errors_++ == 0) log::error("logs", "write container log: {}", std::strerror(-res));
-    if (cancelled_) {
-      queue_.clear();
-      copies_.clear();
-      copied_bytes_ = 0;
-      check_drained();
-      return;
-    }
+    if (cancelled_ || writer_gone_) return give_up(-res);
     r_.timeout(&retry_ts_, retry_c_);
     return;
   }
@@ -240,9 +240,56 @@ void OutputPump::rotated(Rotated& r) {
   check_drained();
 }
 
+// The log write failed and nobody waits for it (the daemon shuts down, or
+// the container exited: see writer_gone()): the records waiting are
+// dropped, and their streams read on to their end.
+void OutputPump::give_up(int err) {
+  uint64_t bytes = 0, records = 0;
+  std::deque<Stream*> reread;
+  if (cfg_.non_blocking) {
+    for (const Copy& c : copies_) bytes += c.record.size() - kRecordHeaderBytes;
+    records = copies_.size();
+    copies_.clear();
+    copied_bytes_ = 0;
+  } else {
+    for (Stream* s : queue_) bytes += s->record_len - kRecordHeaderBytes;
+    records = queue_.size();
+    reread = std::move(queue_);
+    queue_.clear();
+  }
+  if (written_ > 0) cut_partial_record();
+  if (!cancelled_) {
+    dropped_bytes_ += bytes;
+    dropped_records_ += records;
+    if (!gave_up_)
+      log::warn("logs", "{}: {}: the container has exited; output that cannot be written is not logged", path_,
+                std::strerror(err));
+    gave_up_ = true;
+    for (Stream* s : reread) read(*s);
+  }
+  check_drained();
+}
+
+// A record partly written when its write failed: the log is cut back to
+// its last whole record, so that what is appended later (a restart) parses.
+void OutputPump::cut_partial_record() {
+  written_ = 0;
+  int dup = ::fcntl(log_fd_.get(), F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return;
+  auto fd = std::make_shared<unique_fd>(dup);
+  off_t size = off_t(log_size_);
+  truncating_ = true;
+  bool queued = r_.run_job([fd, size] { (void)::ftruncate(fd->get(), size); },
+                           [this] {
+                             truncating_ = false;
+                             check_drained();
+                           });
+  if (!queued) truncating_ = false;
+}
+
 void OutputPump::check_drained() {
   if (drained_ || !streams_[0].eof || !streams_[1].eof || !queue_.empty() || !copies_.empty() ||
-      write_c_.in_flight() || rotating_)
+      write_c_.in_flight() || rotating_ || truncating_)
     return;
   drained_ = true;
   log_fd_.reset();

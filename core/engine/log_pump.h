@@ -69,6 +69,13 @@ class OutputPump {
   void set_output(unique_fd out);
   void start();
   void cancel();
+  // The container's process exited: nothing waits on its pipes any more,
+  // so a log write that fails (a full disk) no longer holds the output
+  // back. What cannot be written is dropped (counted in dropped_bytes(),
+  // warned about once; a record half written is cut off the log on the job
+  // lane) and the pipes are read to their end, so the exit can be
+  // recorded. Attached clients got every byte: the fan-out comes first.
+  void writer_gone();
   bool busy() const;
   bool drained() const { return drained_; }
   uint64_t write_errors() const { return write_errors_; }
@@ -89,6 +96,8 @@ class OutputPump {
   void copy_record(Stream& s, int32_t payload);
   void write_next();
   void write_done(int32_t res);
+  void give_up(int err);
+  void cut_partial_record();
   void check_drained();
   void committed(const char* record, size_t len, uint8_t stream, uint64_t record_offset);
   // The record being written: a stream's buffer (blocking) or a copy.
@@ -116,6 +125,8 @@ class OutputPump {
   uint64_t write_errors_ = 0;
   bool drained_ = false;
   bool cancelled_ = false;
+  bool writer_gone_ = false, gave_up_ = false;
+  bool truncating_ = false;   // cut_partial_record()'s job is running
   Callbacks cb_;
   // Log files (use_log_files): rotation and the index.
   std::string path_;

@@ -40,11 +40,12 @@ const std::string& Resources::parent_of(const Container& c) const {
 
 Result<std::shared_ptr<cgroups::Cgroup>> Resources::make(cgroups::Driver& d, const std::string& parent,
                                                          const std::string& id, const cgroups::Resources& limits,
-                                                         const runtime::Security& security) {
+                                                         const runtime::Security& security,
+                                                         const std::vector<cgroups::DeviceRule>& device_rules) {
   std::shared_ptr<cgroups::Cgroup> cg = BERTH_TRY_CTX(d.create(parent, id), "create cgroup");
   auto r = apply(*cg, id, limits);
   if (r) {
-    auto devices = apply_device_rules(*cg, security);
+    auto devices = apply_device_rules(*cg, security, device_rules);
     if (!devices) r = std::move(devices.error()).context("set the device allowlist");
     else if (!*devices) log::warn("engine", "id={}: no devices cgroup controller: device access is not limited", id);
   }

@@ -46,10 +46,11 @@ class Resources {
 
   // A new cgroup with the limits applied (swap left out, with a warning,
   // where the host has no swap accounting) and the devices allowlist of
-  // `security` (devices.h). Blocking: job lane.
+  // `security` and the user's `device_rules` (devices.h). Blocking: job lane.
   static Result<std::shared_ptr<cgroups::Cgroup>> make(cgroups::Driver& d, const std::string& parent,
                                                        const std::string& id, const cgroups::Resources& limits,
-                                                       const runtime::Security& security);
+                                                       const runtime::Security& security,
+                                                       const std::vector<cgroups::DeviceRule>& device_rules = {});
   // The limits onto an existing cgroup (a warm init's). Blocking: job lane.
   static Result<void> apply(cgroups::Cgroup& cg, const std::string& id, const cgroups::Resources& limits);
 

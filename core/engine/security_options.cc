@@ -51,6 +51,7 @@ Result<void> security_opt(const std::string& opt, SecurityRequest& r) {
       r.seccomp = runtime::Security::Seccomp::kDefault;
     } else {
       r.seccomp_profile = BERTH_TRY(parse_seccomp_profile(value));
+      r.seccomp_profile_json = value;
       r.seccomp = runtime::Security::Seccomp::kProfile;
     }
   } else if (key == "systempaths") {
@@ -168,6 +169,10 @@ Result<void> namespaces(const Json& config, const Json& hc, SecurityRequest& r) 
   if (!userns.empty() && userns != "host")
     return Error::invalid("UsernsMode {} is not supported by berth: containers run in the host's user namespace",
                           userns);
+  std::string runtime = BERTH_TRY(str_field(hc, "Runtime"));
+  if (!runtime.empty() && runtime != "berth")
+    return Error::invalid("unknown or invalid runtime name: {} (berth runs containers itself: its only runtime is berth)",
+                          runtime);
   if (r.uts.kind == Kind::kHost && config.is_object() && !BERTH_TRY(str_field(config, "Hostname")).empty())
     return Error::invalid("Conflicting options: hostname and the UTS mode");
   return ok();
@@ -180,6 +185,9 @@ Result<void> sysctls(const Json& hc, SecurityRequest& r) {
   for (const auto& [k, v] : hc["Sysctls"].items()) {
     if (!v.is_string()) return Error::invalid("invalid Sysctls.{}: expected a string", k);
     BERTH_TRY_VOID(runtime::validate_sysctl(k, v.get<std::string>(), net == "host", r.ipc.kind == Kind::kHost));
+    if (r.ipc.kind == Kind::kContainer && !starts_with(k, "net"))
+      return Error::invalid("sysctl '{}' is not allowed: the container shares the IPC namespace of container {}", k,
+                            r.ipc.container);
     r.sysctls.emplace_back(k, v.get<std::string>());
   }
   std::sort(r.sysctls.begin(), r.sysctls.end());

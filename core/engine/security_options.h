@@ -2,7 +2,8 @@
 // Docker's rules and messages (all 400s) into a plain SecurityRequest:
 // HostConfig.Privileged, CapAdd, CapDrop, SecurityOpt, MaskedPaths,
 // ReadonlyPaths, Devices, DeviceCgroupRules, DeviceRequests, GroupAdd,
-// Ulimits, Sysctls, ShmSize, PidMode, IpcMode, UTSMode, UsernsMode (and
+// Ulimits, Sysctls, ShmSize, PidMode, IpcMode, UTSMode, UsernsMode, Runtime
+// (only "berth", berthd's own, is known) (and
 // Config.Hostname against UTSMode host, NetworkMode host against net.*
 // sysctls).
 //
@@ -24,47 +25,14 @@
 #include <utility>
 #include <vector>
 
-#include "cgroups/devices.h"
 #include "core/base/result.h"
+#include "core/engine/security_request.h"
 #include "core/runtime/spec.h"
 #include <nlohmann/json.hpp>
 
 namespace berth::engine {
 
 using Json = nlohmann::json;
-
-// --device HOST[:CONTAINER][:PERMS] as HostConfig.Devices carries it.
-struct DeviceMapping {
-  std::string path_on_host;
-  std::string path_in_container;   // defaults to path_on_host
-  std::string cgroup_permissions;  // defaults to "rwm"
-  bool operator==(const DeviceMapping&) const = default;
-};
-
-// --pid/--ipc/--uts: the namespace's mode.
-struct NamespaceMode {
-  enum class Kind { kPrivate, kHost, kContainer, kShareable };
-  Kind kind = Kind::kPrivate;
-  std::string container;  // kContainer: the name or id after "container:"
-  bool operator==(const NamespaceMode&) const = default;
-};
-
-struct SecurityRequest {
-  bool privileged = false;
-  std::vector<std::string> cap_add, cap_drop;   // normalized: "CAP_NET_ADMIN", "ALL"
-  uint64_t capabilities = 0;                    // the resulting set (runtime/capabilities.h)
-  bool no_new_privileges = false;
-  runtime::Security::Seccomp seccomp = runtime::Security::Seccomp::kDefault;
-  std::shared_ptr<const runtime::SeccompProfile> seccomp_profile;   // kProfile
-  bool unmasked_paths = false;                  // systempaths=unconfined
-  std::vector<DeviceMapping> devices;
-  std::vector<cgroups::DeviceRule> device_cgroup_rules;
-  std::vector<std::string> group_add;
-  std::vector<runtime::Rlimit> ulimits;
-  std::vector<std::pair<std::string, std::string>> sysctls;   // sorted by name
-  int64_t shm_size = 0;                         // bytes; 0: the default (64 MiB)
-  NamespaceMode pid, ipc, uts;                  // ipc kShareable: others may join it
-};
 
 // `config` is the create body's top level (for Hostname), `host_config`
 // its HostConfig (null or absent: all defaults).

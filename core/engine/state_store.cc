@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/engine/security_state.h"
+
 namespace berth::engine {
 
 using nlohmann::json;
@@ -136,6 +138,7 @@ json spec_json(const CreateSpec& s) {
               {"mounts", mounts_json(s.mounts)},
               {"readonly_rootfs", s.readonly_rootfs}, {"cgroupns_host", s.cgroupns_host},
               {"links", s.links},
+              {"security", security_to_state(s.security)},
               {"config_json", s.config_json},
               {"host_config_json", s.host_config_json}};
 }
@@ -213,6 +216,7 @@ Result<std::unique_ptr<Container>> decode_container(const std::string& text) {
     c->path_args = j.value("path_args", std::vector<std::string>{});
     c->restart_count = j.value("restart_count", 0);
     spec_from(j.at("spec"), c->spec);
+    if (j["spec"].contains("security")) c->spec.security = BERTH_TRY(security_from_state(j["spec"]["security"]));
     const json& st = j.at("state");
     c->state.status = status_from(st.value("status", "dead"));
     c->state.pid = st.value("pid", 0);

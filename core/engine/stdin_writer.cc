@@ -56,6 +56,8 @@ void StdinWriter::next() {
     off_ = 0;
     if (done) done();
   }
+  // A `done` may have written more, which started the next write itself.
+  if (c_.in_flight() || !fd_) return;
   if (q_.empty()) {
     if (closing_) fd_.reset();
     return;

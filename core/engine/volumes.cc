@@ -119,9 +119,12 @@ Result<Volume> VolumeStore::create(const std::string& name, const std::string& d
     (void)remove_tree(v.dir);
     return e;
   }
-  // Not fsynced (see the header); a failed write leaves a usable volume.
-  if (auto r = write_file_atomic(v.dir + "/" + kMetaFile, encode_volume(v), 0600, false); !r)
-    log::warn("engine", "volume {}: {}", name, r.error().message());
+  // Not fsynced (see the header). A volume whose record cannot be written
+  // (a full disk) is not made: after a restart it would lose its labels.
+  if (auto r = write_file_atomic(v.dir + "/" + kMetaFile, encode_volume(v), 0600, false); !r) {
+    (void)remove_tree(v.dir);
+    return std::move(r.error()).context("create volume {}", name);
+  }
   volumes_.emplace(name, v);
   if (created) *created = true;
   return v;

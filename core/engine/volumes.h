@@ -7,7 +7,8 @@
 // "options":{},"created_ns"}. The directory is the journal: a volume
 // directory whose volume.json is missing or unreadable (a crash between the
 // mkdir and the write) is still a volume, with no labels and the directory's
-// mtime as its creation time. Like the container state file, volume.json is
+// mtime as its creation time; a create whose volume.json cannot be written
+// (a full disk) fails and removes the directory. Like the container state file, volume.json is
 // not fsynced: a berthd crash loses nothing the page cache holds, and a
 // power loss can at worst drop labels. Anonymous volumes are the ones with
 // the label "com.docker.volume.anonymous" (as Docker 23+ marks them), which

@@ -20,6 +20,7 @@
 #include "core/engine/networks.h"
 #include "core/engine/warm.h"
 #include "core/runtime/late.h"
+#include "core/engine/container_security.h"
 #include "core/runtime/security.h"
 #include "core/runtime/spawner.h"
 #include "netns/netns_pool.h"
@@ -296,7 +297,7 @@ void WarmPool::exit_seen(WarmInit* wp, int32_t res) {
 // create(): the container takes a warm init of its image if its init spec
 // can be released from it.
 bool WarmPool::adopt(Container& c) {
-  if (!parent_ok(c)) return false;
+  if (!parent_ok(c) || !warm_compatible(c.spec.security)) return false;
   auto it = std::find_if(ready_.begin(), ready_.end(), [&](const auto& w) { return w->image_id == c.image_id; });
   if (it == ready_.end()) return false;
   WarmInit& w = **it;

@@ -80,7 +80,8 @@ Result<void> prepare_security(const Spec& spec, Prepared* out) {
   bool filtered = !sec.privileged && sec.seccomp != Security::Seccomp::kUnconfined;
   if (filtered && !spec.deferred) {
     const auto& profile = sec.seccomp == Security::Seccomp::kProfile ? sec.seccomp_profile : default_seccomp_profile();
-    auto prog = compile_seccomp(profile, a.cap_keep);
+    uint64_t judged = sec.seccomp_capabilities == Security::kSameCapabilities ? a.cap_keep : sec.seccomp_capabilities;
+    auto prog = compile_seccomp(profile, judged);
     if (!prog) return std::move(prog.error()).context("container {}", spec.id.substr(0, 12));
     out->seccomp = std::move(*prog);
     a.seccomp_filter = out->seccomp->filter.data();

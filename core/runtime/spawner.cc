@@ -95,7 +95,7 @@ Json security_to_json(const Security& s) {
                        d.permissions});
   for (const Rlimit& r : s.rlimits) rlimits.push_back({r.resource, r.soft, r.hard});
   return {{"caps", s.capabilities}, {"privileged", s.privileged}, {"nnp", s.no_new_privileges},
-          {"seccomp", int(s.seccomp)}, {"profile", s.seccomp_profile ? profile_to_json(*s.seccomp_profile) : Json()},
+          {"seccomp", int(s.seccomp)}, {"seccomp_caps", s.seccomp_capabilities}, {"profile", s.seccomp_profile ? profile_to_json(*s.seccomp_profile) : Json()},
           {"unmasked", s.unmasked_paths}, {"devices", devices}, {"rlimits", rlimits}, {"sysctls", s.sysctls},
           {"shm_size", s.shm_size}, {"group_add", s.group_add}, {"host_pid", s.host_pid}, {"host_ipc", s.host_ipc},
           {"host_uts", s.host_uts}, {"shm_dir", s.shm_dir}};
@@ -106,6 +106,7 @@ Security security_from_json(const Json& j) {
   s.privileged = j.at("privileged");
   s.no_new_privileges = j.at("nnp");
   s.seccomp = Security::Seccomp(j.at("seccomp").get<int>());
+  s.seccomp_capabilities = j.at("seccomp_caps");
   if (!j.at("profile").is_null()) s.seccomp_profile = profile_from_json(j.at("profile"));
   s.unmasked_paths = j.at("unmasked");
   for (const Json& d : j.at("devices"))

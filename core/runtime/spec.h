@@ -83,6 +83,13 @@ struct Security {
   bool privileged = false;
   bool no_new_privileges = false;         // --security-opt no-new-privileges
   Seccomp seccomp = Seccomp::kDefault;    // kDefault: default_seccomp_profile()
+  // The capability set the profile's includes/excludes are judged by:
+  // kSameCapabilities is the process's own. `exec --privileged` in an
+  // unprivileged container gets every capability but keeps the
+  // container's filter, as compiled for the container's set (as runc
+  // applies the container's filter to every exec).
+  static constexpr uint64_t kSameCapabilities = ~uint64_t(0);
+  uint64_t seccomp_capabilities = kSameCapabilities;
   std::shared_ptr<const SeccompProfile> seccomp_profile;   // kProfile
   bool unmasked_paths = false;            // --security-opt systempaths=unconfined
   std::vector<Device> devices;            // --device

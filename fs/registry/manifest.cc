@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/json_depth.h"
 #include "core/base/strings.h"
 #include "fs/digest.h"
 
@@ -51,7 +52,7 @@ std::string manifest_accept_header() {
 }
 
 std::string manifest_media_type(std::string_view body) {
-  json j = json::parse(body, nullptr, false);
+  json j = json_depth_ok(body) ? json::parse(body, nullptr, false) : json();
   std::string mt = j.is_object() ? str_at(j, "mediaType") : std::string();
   return mt.empty() ? std::string(kMediaOciManifest) : mt;
 }
@@ -66,6 +67,7 @@ bool is_supported_layer(std::string_view mt) {
 Result<FetchedManifest> parse_fetched_manifest(std::string body, std::string_view content_type) {
   FetchedManifest f;
   f.digest = sha256_digest(body);
+  if (!json_depth_ok(body)) return Error::invalid("parse manifest: nested too deeply");
   json j = json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Error::invalid("parse manifest: not a JSON object");
   std::string mt = bare_type(content_type);

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "core/base/assert.h"
@@ -17,6 +18,9 @@ namespace berth::ipc {
 
 namespace {
 int status_for(const Error& e) {
+  // A full disk (or quota) is the storage's, not berthd's: 507, whatever
+  // the step that met it.
+  if (e.sys_errno() == ENOSPC || e.sys_errno() == EDQUOT) return 507;
   switch (e.code()) {
     case Code::kNotFound: return 404;
     case Code::kInvalidArgument: return 400;
@@ -30,9 +34,16 @@ int status_for(const Error& e) {
 }
 }  // namespace
 
-Connection::Connection(Server& s, unique_fd fd, uint64_t serial)
-    : s_(s), fd_(std::move(fd)), serial_(serial), rbuf_(new char[kRecvBytes]) {
-  recv_c_.set_callback([this](int32_t res, uint32_t) { recv_done(res); });
+Connection::Connection(Server& s, unique_fd fd, uint64_t serial, int64_t header_timeout_ns,
+                       std::unique_ptr<TlsSession> tls)
+    : s_(s),
+      fd_(std::move(fd)),
+      serial_(serial),
+      header_timeout_ns_(header_timeout_ns),
+      rbuf_(new char[kRecvBytes]),
+      tls_(std::move(tls)) {
+  if (tls_) tls_buf_.reset(new char[kRecvBytes]);
+  recv_c_.set_callback([this](int32_t res, uint32_t) { tls_ ? tls_recv_done(res) : recv_done(res); });
   send_c_.set_callback([this](int32_t res, uint32_t) { send_done(res); });
   upload_c_.set_callback([this](int32_t res, uint32_t) { upload_write_done(res); });
 }
@@ -49,10 +60,44 @@ void Connection::drop_upload() {
     log::warn("api", "the job backlog is full: upload file {} stays until restart", path);
 }
 
-void Connection::start() { recv(); }
+void Connection::start() {
+  await_head();
+  recv();
+}
 
+void Connection::await_head() { head_deadline_ns_ = header_timeout_ns_ > 0 ? now_ns() + header_timeout_ns_ : 0; }
+
+void Connection::head_timed_out() {
+  head_deadline_ns_ = 0;
+  if (closing_ || busy_ || mode_ != Mode::kHttp) return;
+  if (!parser_.in_message() && rlen_ == rpos_) return close();   // idle: nothing was asked
+  log::debug("api", "request head not received in time: closing the connection");
+  busy_ = true;
+  close_after_send_ = true;
+  respond(408, "{\"message\":\"request head not received in time\"}\n");
+}
+
+// With TLS, bytes may be ready without a recv (decrypted ones the session
+// holds): recv_step() hands them to recv_done() at once, which may call
+// recv() again. That inner call only marks recv_again_, and this loop runs
+// the next step: no recursion however many records are ready.
 void Connection::recv() {
-  if (closing_ || peer_closed_ || recv_c_.in_flight()) return;
+  if (in_recv_) {
+    recv_again_ = true;
+    return;
+  }
+  in_recv_ = true;
+  do {
+    recv_again_ = false;
+    recv_step();
+  } while (recv_again_);
+  in_recv_ = false;
+}
+
+void Connection::recv_step() {
+  // A hijacked client's chunk still with its consumer: reading resumes
+  // when it says so (deliver_input), not before.
+  if (closing_ || peer_closed_ || recv_c_.in_flight() || input_waiting_) return;
   // The kernel owns [rlen_, kRecvBytes) while the recv is in flight, so the
   // unparsed bytes are moved to the front only here, never during a recv.
   if (rpos_ > 0) {
@@ -61,7 +106,49 @@ void Connection::recv() {
     rpos_ = 0;
   }
   if (rlen_ == kRecvBytes) return;  // parsing resumes and frees space first
-  s_.reactor().recv(fd_.get(), rbuf_.get() + rlen_, unsigned(kRecvBytes - rlen_), recv_c_);
+  if (!tls_) return s_.reactor().recv(fd_.get(), rbuf_.get() + rlen_, unsigned(kRecvBytes - rlen_), recv_c_);
+  if (tls_->readable()) return tls_pump();
+  s_.reactor().recv(fd_.get(), tls_buf_.get(), unsigned(kRecvBytes), recv_c_);
+}
+
+void Connection::tls_recv_done(int32_t res) {
+  if (closing_) return maybe_release();
+  if (res <= 0) return recv_done(res);   // gone (with or without close_notify)
+  tls_->feed(std::string_view(tls_buf_.get(), size_t(res)));
+  recv();
+}
+
+// Decrypts what the session holds into rbuf_ (running the handshake while
+// it is not done), and sends whatever records that made.
+void Connection::tls_pump() {
+  size_t n = 0;
+  TlsSession::Status st = tls_->read(rbuf_.get() + rlen_, kRecvBytes - rlen_, &n);
+  switch (st) {
+    case TlsSession::Status::kOk:
+      send_next();
+      return recv_done(int32_t(n));
+    case TlsSession::Status::kWantMore:
+      send_next();
+      if (closing_) return;
+      return s_.reactor().recv(fd_.get(), tls_buf_.get(), unsigned(kRecvBytes), recv_c_);
+    case TlsSession::Status::kClosed:
+      send_next();
+      return recv_done(0);
+    case TlsSession::Status::kFailed:
+      return tls_failed();
+  }
+}
+
+// A failed handshake (no or a wrong client certificate) or a broken
+// record: the alert OpenSSL made is sent, then the connection closes.
+void Connection::tls_failed() {
+  uint64_t skipped;
+  if (s_.tls_log().allow(&skipped))
+    log::warn("api", "TLS connection refused: {}{}", tls_->error(),
+              skipped ? fmt::format(" ({} more like it)", skipped) : "");
+  peer_closed_ = true;
+  close_after_send_ = true;
+  send_next();   // the alert, then the close
 }
 
 void Connection::recv_done(int32_t res) {
@@ -125,7 +212,7 @@ void Connection::parse() {
     if (step->event == ParseEvent::kNeedMore) {
       if (peer_closed_) {  // no more requests can arrive
         close_after_send_ = true;
-        if (outq_.empty() && !send_c_.in_flight()) close();
+        send_next();   // closes once all is sent
         return;
       }
       break;
@@ -136,6 +223,7 @@ void Connection::parse() {
 
 Result<void> Connection::head_ready() {
   const Request& req = parser_.head();
+  head_deadline_ns_ = 0;
   body_.clear();
   if (ext_ && !ext_->busy()) ext_.reset();  // the previous response's reader
   head_only_ = req.method == "HEAD";
@@ -235,6 +323,7 @@ void Connection::respond_empty(int status) { respond(status, std::string()); }
 
 void Connection::start_stream(int status, std::string_view content_type, const Headers& extra) {
   mode_ = Mode::kStream;
+  head_deadline_ns_ = 0;
   Headers h = s_.standard_headers();
   h.emplace_back("Content-Type", std::string(content_type));
   for (auto& kv : extra) h.push_back(kv);
@@ -258,6 +347,7 @@ void Connection::end_stream() {
 
 void Connection::hijack(std::string_view content_type, HijackInput in) {
   mode_ = Mode::kHijacked;
+  head_deadline_ns_ = 0;
   input_ = std::move(in);
   Headers h = s_.standard_headers();
   h.emplace_back("Content-Type", std::string(content_type));
@@ -300,11 +390,18 @@ void Connection::start_hijacked_input() {
 void Connection::deliver_input(std::string_view data) {
   Server* s = &s_;
   uint64_t serial = serial_;
+  input_waiting_ = true;
   input_.data(data, [s, serial] {
     Connection* c = s->lookup(serial);
-    if (!c || c->recv_c_.in_flight()) return;
+    if (!c || !c->input_waiting_ || c->recv_c_.in_flight()) return;
+    c->input_waiting_ = false;
     c->rpos_ = c->rlen_ = 0;
-    c->recv();
+    if (!c->tls_) return c->recv();
+    // With TLS the next chunk may be decrypted at once: it is handed over
+    // from the loop, not from inside the consumer's own call.
+    s->reactor().defer([s, serial] {
+      if (Connection* c2 = s->lookup(serial)) c2->recv();
+    });
   });
 }
 
@@ -315,7 +412,7 @@ void Connection::send_raw(std::string_view data) {
 
 void Connection::finish_hijack() {
   close_after_send_ = true;
-  if (outq_.empty() && !send_c_.in_flight()) close();
+  send_next();   // closes once all is sent
 }
 
 void Connection::response_finished() {
@@ -326,9 +423,10 @@ void Connection::response_finished() {
   drop_upload();
   if (!keep_alive_) close_after_send_ = true;
   if (close_after_send_) {
-    if (outq_.empty() && !send_c_.in_flight()) close();
+    send_next();   // closes once all is sent
     return;
   }
+  await_head();
   s_.reactor().defer([this] { if (!closing_) parse(); });
 }
 
@@ -347,21 +445,48 @@ void Connection::queue(std::string data) {
 void Connection::send_next() {
   if (send_c_.in_flight() || closing_) return;
   if (sent_ == sending_.size()) {
-    if (outq_.empty() && drained_) {
+    if (!has_output() && drained_) {
       auto fn = std::move(drained_);
       drained_ = nullptr;
       fn();
       if (closing_ || send_c_.in_flight()) return;
     }
-    if (outq_.empty()) {
-      if (close_after_send_ && (!busy_ || mode_ == Mode::kHijacked)) close();
-      return;
+    if (!has_output()) {
+      if (!close_after_send_ || (busy_ && mode_ != Mode::kHijacked)) return;
+      // A TLS peer is told the end (close_notify) before the socket closes.
+      if (!tls_ || tls_->shut()) return close();
+      tls_->shutdown();
+      if (!tls_->has_output()) return close();
     }
-    sending_ = std::move(outq_.front());
-    outq_.pop_front();
-    sent_ = 0;
+    if (!take_next()) return;
   }
   s_.reactor().send(fd_.get(), sending_.data() + sent_, unsigned(sending_.size() - sent_), send_c_);
+}
+
+// The next bytes for the ring into sending_: the front of the queue, or
+// with TLS the session's records (handshake ones first, then the queue's
+// front encrypted). out_bytes_ then counts what is on the wire.
+bool Connection::take_next() {
+  sent_ = 0;
+  if (!tls_) {
+    sending_ = std::move(outq_.front());
+    outq_.pop_front();
+    return true;
+  }
+  size_t plain = 0;
+  if (!tls_->has_output() && !outq_.empty()) {
+    plain = outq_.front().size();
+    Result<void> w = tls_->write(outq_.front());
+    outq_.pop_front();
+    if (!w) {
+      log::warn("api", "{}", w.error().message());
+      close();
+      return false;
+    }
+  }
+  sending_ = tls_->take_output();
+  out_bytes_ = out_bytes_ - plain + sending_.size();
+  return !sending_.empty();
 }
 
 void Connection::send_done(int32_t res) {

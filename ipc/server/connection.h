@@ -10,6 +10,12 @@
 // response open (wait, logs); kHijacked is a raw byte pipe after
 // "101 UPGRADED" (attach).
 //
+// TLS (tcp:// endpoints, tls.h): the ring receives records into tls_buf_,
+// the session decrypts them into rbuf_, and the rest of the connection sees
+// plaintext exactly as on a Unix socket; what is queued is encrypted as it
+// is handed to the ring's send, after any handshake records. The handshake
+// is bounded by the header timeout like a request head.
+//
 // Back-pressure: at most one recv and one send are in flight. Output queued
 // for the client is bounded by kMaxQueuedBytes; a streaming client that
 // falls further behind is dropped (closed) so it can never hold up the
@@ -26,6 +32,7 @@
 #include "core/base/unique_fd.h"
 #include "core/reactor/reactor.h"
 #include "ipc/proto/request.h"
+#include "ipc/server/tls.h"
 
 namespace berth::ipc {
 
@@ -38,7 +45,10 @@ class Connection {
   static constexpr size_t kMaxQueuedBytes = 8 << 20;
   enum class Mode { kHttp, kStream, kHijacked };
 
-  Connection(Server& s, unique_fd fd, uint64_t serial);
+  // `header_timeout_ns`: see head_overdue(). `tls`: the session when the
+  // endpoint speaks TLS, else null.
+  Connection(Server& s, unique_fd fd, uint64_t serial, int64_t header_timeout_ns,
+             std::unique_ptr<TlsSession> tls = nullptr);
   // A stable name for async callbacks: Server::lookup(serial) finds the
   // connection while it is open, nullptr after it closed.
   uint64_t serial() const { return serial_; }
@@ -107,9 +117,22 @@ class Connection {
   bool closed() const { return closing_; }
   void close();
 
+  // The request head that was due has not come by `now` (the server's
+  // sweep): since the connection started or its last response ended, the
+  // client had header_timeout_ns. head_timed_out() answers 408 if a part of
+  // a head came (and closes), or just closes an idle connection.
+  bool head_overdue(int64_t now) const { return head_deadline_ns_ != 0 && now > head_deadline_ns_; }
+  void head_timed_out();
+
  private:
   void recv();
+  void recv_step();
   void recv_done(int32_t res);
+  void tls_recv_done(int32_t res);
+  void tls_pump();
+  void tls_failed();
+  bool has_output() const { return !outq_.empty() || (tls_ && tls_->has_output()); }
+  bool take_next();
   void deliver_input(std::string_view data);
   void parse();
   Result<void> head_ready();
@@ -125,13 +148,21 @@ class Connection {
   void response_finished();
   void maybe_release();
 
+  void await_head();
+
   Server& s_;
   unique_fd fd_;
   uint64_t serial_;
+  int64_t header_timeout_ns_;
+  int64_t head_deadline_ns_ = 0;   // 0: no head is awaited (a request is being handled, or a stream)
   Mode mode_ = Mode::kHttp;
   RequestParser parser_;
   HijackInput input_;
   std::unique_ptr<char[]> rbuf_;
+  std::unique_ptr<TlsSession> tls_;
+  std::unique_ptr<char[]> tls_buf_;   // received records (the kernel's while a recv is in flight)
+  bool in_recv_ = false, recv_again_ = false;   // recv()'s trampoline: see recv()
+  bool input_waiting_ = false;   // hijacked: a chunk is with input_.data, not yet resumed
   size_t rpos_ = 0, rlen_ = 0;   // unparsed bytes are rbuf_[rpos_, rlen_)
   bool busy_ = false;           // a request is being handled
   bool head_only_ = false;      // HEAD: no body in the response

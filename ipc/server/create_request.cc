@@ -1,6 +1,8 @@
 #include "ipc/server/create_request.h"
 
 #include "ipc/server/api_fields.h"
+#include "core/engine/security_options.h"
+
 #include "ipc/server/json_util.h"
 #include "ipc/server/mount_request.h"
 
@@ -168,8 +170,11 @@ Result<engine::CreateSpec> parse_create_request(const std::string& body, const s
     }
   }
   BERTH_TRY_VOID(parse_host_config(j, s));
-  s.mounts = BERTH_TRY(parse_mounts(j, j.contains("HostConfig") ? j["HostConfig"] : Json()));
-  BERTH_TRY_VOID(engine::parse_network_request(j, j.contains("HostConfig") ? j["HostConfig"] : Json(),
+  static const Json kNoHostConfig;
+  const Json& host_config = j.contains("HostConfig") ? j["HostConfig"] : kNoHostConfig;
+  s.mounts = BERTH_TRY(parse_mounts(j, host_config));
+  s.security = BERTH_TRY(engine::parse_security_request(j, host_config));
+  BERTH_TRY_VOID(engine::parse_network_request(j, host_config,
                                                j.contains("NetworkingConfig") ? j["NetworkingConfig"] : Json(),
                                                s.network_mode, s.net));
   j.erase("HostConfig");

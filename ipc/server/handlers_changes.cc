@@ -52,6 +52,7 @@ bool is_null_body(const std::string& body) {
 // or null) the container's own; then the Dockerfile-style `changes`.
 Result<engine::ImageConfig> commit_config(Server& s, const Connection& c, const engine::Container& ct) {
   const std::string& body = c.body();
+  BERTH_TRY_VOID(check_body_depth(body));
   engine::ImageConfig cfg = is_null_body(body) ? BERTH_TRY(s.engine().files().commit_config(ct)) : BERTH_TRY(engine::parse_runtime_config(body));
   BERTH_TRY_VOID(apply_changes(c.request().query_values("changes"), cfg));
   return cfg;

@@ -12,6 +12,7 @@
 #include "ipc/proto/request.h"
 #include "ipc/server/connection.h"
 #include "ipc/server/create_request.h"
+#include "ipc/server/exec_update_request.h"
 #include "ipc/server/handler_util.h"
 #include "ipc/server/json_util.h"
 #include "ipc/server/router.h"
@@ -37,13 +38,8 @@ void unpause(Server& s, Connection& c, const Params& p) {
 void update(Server& s, Connection& c, const Params& p) {
   Container* ct = find_or_respond(s, c, p[0]);
   if (!ct) return;
-  auto body = parse_body(c.body());
-  if (!body) return c.respond_error(body.error());
-  // The docker CLI always sends a RestartPolicy; {"Name":""} means "keep"
-  // (an unset value in the field table).
   std::vector<std::string> warnings;
-  if (auto f = check_fields("UpdateConfig", *body, &warnings); !f) return c.respond_error(f.error());
-  auto res = parse_resources(*body);
+  auto res = parse_update_request(c.body(), &warnings);
   if (!res) return c.respond_error(res.error());
   s.engine().update(*ct, *res, [&s, serial = c.serial(), warnings](Result<std::vector<std::string>> r) {
     Connection* conn = s.lookup(serial);

@@ -119,7 +119,7 @@ void info(Server& s, Connection& c, const Params&) {
       {"LiveRestoreEnabled", false},
       {"Isolation", ""},
       {"InitBinary", ""},
-      {"SecurityOptions", OrderedJson::array({"name=no-new-privileges"})},
+      {"SecurityOptions", OrderedJson::array({"name=seccomp,profile=builtin"})},
       {"Warnings", warnings}};
   c.respond(200, j.dump());
 }

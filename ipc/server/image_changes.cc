@@ -4,6 +4,7 @@
 #include <cctype>
 #include <optional>
 
+#include "core/base/json_depth.h"
 #include "core/base/strings.h"
 #include "ipc/server/json_util.h"
 
@@ -21,6 +22,7 @@ std::string trim(std::string_view s) {
 // A JSON array of strings; nullopt when `args` is not a JSON array.
 Result<std::optional<std::vector<std::string>>> json_form(const std::string& args) {
   if (args.empty() || args[0] != '[') return std::nullopt;
+  if (!json_depth_ok(args)) return Error::invalid("invalid JSON array in change: nested too deeply");
   Json j = Json::parse(args, nullptr, false);
   if (!j.is_array()) return std::nullopt;
   std::vector<std::string> out;

@@ -1,75 +1,135 @@
 #include "ipc/server/server.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/base/assert.h"
 #include "core/base/file.h"
 #include "core/base/log.h"
+#include "core/base/strings.h"
 #include "ipc/server/router.h"
 
 namespace berth::ipc {
 
-Result<std::unique_ptr<Server>> Server::listen(reactor::Reactor& r, engine::Engine& e,
-                                               const std::string& path) {
+namespace {
+
+// The default connection cap: half the open-file limit (the rest is for
+// containers: pidfds, pipes, log files), at least 64.
+size_t default_max_connections() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) return 4096;
+  return std::max<size_t>(64, size_t(rl.rlim_cur) / 2);
+}
+
+// The API is root on this host: a TCP endpoint takes mutual TLS, or the
+// explicit --insecure-tcp. TLS flags without a TCP endpoint, or half of
+// them, are refused rather than ignored.
+Result<void> check_tcp_policy(const ServerOptions& o) {
+  bool tcp = std::any_of(o.hosts.begin(), o.hosts.end(), [](const std::string& h) { return h.starts_with("tcp://"); });
+  const TlsFiles& f = o.tls;
+  bool any_file = !f.ca_cert.empty() || !f.cert.empty() || !f.key.empty();
+  if (any_file && !o.tls_verify)
+    return Error::invalid("--tlscacert, --tlscert and --tlskey need --tlsverify (berthd serves TLS only with client "
+                          "certificates)");
+  if (o.tls_verify && (f.ca_cert.empty() || f.cert.empty() || f.key.empty()))
+    return Error::invalid("--tlsverify needs --tlscacert, --tlscert and --tlskey");
+  if (o.tls_verify && o.insecure_tcp) return Error::invalid("--tlsverify and --insecure-tcp exclude each other");
+  if (!tcp && (o.tls_verify || o.insecure_tcp))
+    return Error::invalid("{} applies to tcp:// endpoints only, and no -H tcp:// was given",
+                          o.tls_verify ? "--tlsverify" : "--insecure-tcp");
+  if (tcp && !o.tls_verify && !o.insecure_tcp)
+    return Error::invalid("-H tcp://: refusing plain TCP (whoever reaches the port is root on this host); give "
+                          "--tlsverify --tlscacert --tlscert --tlskey, or --insecure-tcp");
+  return ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::listen(reactor::Reactor& r, engine::Engine& e, const ServerOptions& o) {
   std::unique_ptr<Server> s(new Server(r, e));
-  s->path_ = path;
   s->upload_dir_ = e.options().root + "/tmp";
   (void)remove_tree(s->upload_dir_);
   BERTH_TRY_VOID(make_dirs(s->upload_dir_, 0700));
-  auto slash = path.rfind('/');
-  if (slash != std::string::npos && slash > 0) BERTH_TRY_VOID(make_dirs(path.substr(0, slash), 0711));
-
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return Error::invalid("socket path too long: {}", path);
-  std::strcpy(addr.sun_path, path.c_str());
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return Error::sys(errno, "socket");
-  s->listen_fd_.reset(fd);
-  ::unlink(path.c_str());  // a stale socket; the root lock already proved no other daemon uses it
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) return Error::sys(errno, "bind {}", path);
-  if (::chmod(path.c_str(), 0660) < 0) return Error::sys(errno, "chmod {}", path);
-  if (::listen(fd, 1024) < 0) return Error::sys(errno, "listen {}", path);
-
+  s->max_connections_ = o.max_connections ? o.max_connections : default_max_connections();
+  s->header_timeout_ns_ = int64_t(o.header_timeout_s) * 1000000000;
+  if (o.hosts.empty()) return Error::invalid("no API endpoint to listen on");
+  BERTH_TRY_VOID(check_tcp_policy(o));
+  if (o.tls_verify) s->tls_ = BERTH_TRY(TlsContext::load(o.tls));
+  for (const std::string& host : o.hosts) {
+    s->listeners_.push_back(BERTH_TRY(Listener::open(r, host, o.socket_group)));
+    if (o.insecure_tcp && host.starts_with("tcp://"))
+      log::warn("api", "{}: plain HTTP without TLS (--insecure-tcp): whoever reaches it is root on this host", host);
+  }
   s->std_headers_ = {{"Api-Version", kApiVersion},
                      {"Docker-Experimental", "false"},
                      {"Ostype", "linux"},
                      {"Server", fmt::format("berth/{} (linux)", kBerthVersion)}};
   Server* sp = s.get();
-  s->accept_c_.set_callback([sp](int32_t res, uint32_t flags) {
-    sp->accept_done(res);
-    if (!(flags & IORING_CQE_F_MORE) && !sp->closed_) sp->r_.accept_multishot(sp->listen_fd_.get(), sp->accept_c_);
-  });
-  r.accept_multishot(fd, s->accept_c_);
+  s->sweep_c_.set_callback([sp](int32_t, uint32_t) { sp->sweep(); });
+  for (auto& l : s->listeners_) {
+    Listener* lp = l.get();
+    l->start([sp, lp](unique_fd fd) { sp->accepted(*lp, std::move(fd)); });
+  }
   return s;
 }
 
 Server::~Server() {
-  BERTH_ASSERT_MSG(conns_.empty() && !accept_c_.in_flight(), "Server destroyed before close() finished");
-  ::unlink(path_.c_str());
+  BERTH_ASSERT_MSG(conns_.empty() && !sweep_c_.in_flight(), "Server destroyed before close() finished");
+  for (auto& l : listeners_) BERTH_ASSERT_MSG(!l->busy(), "Server destroyed before close() finished");
 }
 
-void Server::accept_done(int32_t res) {
-  if (res < 0) {
-    if (res != -ECANCELED) log::warn("api", "accept: {}", std::strerror(-res));
-    if (closed_) check_closed();
-    return;
-  }
-  if (closed_) {
-    ::close(res);
-    return;
-  }
+void Server::accepted(Listener& l, unique_fd fd) {
+  if (closed_) return;
+  if (conns_.size() >= max_connections_) return refuse(fd.get(), l.kind() == Listener::Kind::kTcp && tls_);
   uint64_t serial = next_serial_++;
-  auto c = std::make_unique<Connection>(*this, unique_fd(res), serial);
+  std::unique_ptr<TlsSession> tls;
+  if (l.kind() == Listener::Kind::kTcp && tls_) {
+    auto t = tls_->accept();
+    if (!t) {
+      log::warn("api", "{}", t.error().message());
+      return;
+    }
+    tls = std::move(*t);
+  }
+  auto c = std::make_unique<Connection>(*this, std::move(fd), serial, header_timeout_ns_, std::move(tls));
   Connection* cp = c.get();
   conns_[cp] = std::move(c);
   by_serial_[serial] = cp;
+  if (header_timeout_ns_ > 0 && !sweep_c_.in_flight()) r_.timeout(&sweep_ts_, sweep_c_);
   cp->start();
+}
+
+// Over the connection cap: a 503 the client can read, sent without waiting
+// (a new socket's buffer takes it whole, or the client gets nothing), and
+// the socket closed by its unique_fd.
+void Server::refuse(int fd, bool tls) {
+  std::string body = fmt::format(
+      "{{\"message\":\"berthd has too many connections ({} open, the limit); try again later\"}}\n", conns_.size());
+  std::string out = fmt::format(
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
+      "Connection: close\r\n\r\n{}",
+      body.size(), body);
+  if (!tls) (void)::send(fd, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);   // TLS: just closed
+  uint64_t skipped;
+  if (refused_log_.allow(&skipped))
+    log::warn("api", "refused a connection: {} open, the limit{}", conns_.size(),
+              skipped ? fmt::format(" ({} more refused)", skipped) : "");
+}
+
+// Once a second while connections are open: those whose request head is
+// overdue are let go.
+void Server::sweep() {
+  if (closed_) return check_closed();
+  int64_t now = now_ns();
+  std::vector<Connection*> late;
+  for (auto& [p, c] : conns_)
+    if (!c->closed() && c->head_overdue(now)) late.push_back(p);
+  for (Connection* c : late) c->head_timed_out();
+  if (!conns_.empty()) r_.timeout(&sweep_ts_, sweep_c_);
 }
 
 void Server::release(Connection* c) {
@@ -81,7 +141,8 @@ void Server::release(Connection* c) {
 
 void Server::close(std::function<void()> done) {
   closed_ = std::move(done);
-  r_.cancel(accept_c_);
+  for (auto& l : listeners_) l->close([this] { check_closed(); });
+  r_.cancel(sweep_c_);
   std::vector<Connection*> all;
   for (auto& [p, c] : conns_) all.push_back(p);
   for (Connection* c : all) c->close();
@@ -89,7 +150,9 @@ void Server::close(std::function<void()> done) {
 }
 
 void Server::check_closed() {
-  if (!closed_ || !conns_.empty() || accept_c_.in_flight()) return;
+  if (!closed_ || !conns_.empty() || sweep_c_.in_flight()) return;
+  for (auto& l : listeners_)
+    if (l->busy()) return;
   auto done = std::move(closed_);
   closed_ = [] {};
   done();

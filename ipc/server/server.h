@@ -1,7 +1,17 @@
-// Server: the Docker Engine API on a Unix socket. Accepts connections with a
-// multishot accept on the reactor, owns every Connection, and routes each
-// complete request to a handler (handlers_*.cc) that maps it onto engine
-// calls. No container logic lives here.
+// Server: the Docker Engine API on its endpoints (listener.h: a Unix socket,
+// TCP ports with TLS). Owns every Connection, and routes each complete
+// request to a handler (handlers_*.cc) that maps it onto engine calls. No
+// container logic lives here.
+//
+// Limits that keep one client (or many) from taking berthd down:
+//   - at most max_connections open connections: one more is answered 503
+//     ("berthd has too many connections") and closed at once;
+//   - a request head (and a TLS handshake) must arrive within
+//     header_timeout_s of the connection's start or of the previous
+//     response, else the connection is closed (408 when part of a head
+//     came); a once-a-second sweep checks the deadlines;
+//   - request bodies are bounded (connection.h), JSON bodies nest at most
+//     kMaxJsonDepth levels (json_util.h).
 //
 // Thread: reactor thread only.
 #pragma once
@@ -9,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/base/result.h"
 #include "core/base/unique_fd.h"
@@ -16,6 +27,8 @@
 #include "core/reactor/reactor.h"
 #include "ipc/proto/request.h"
 #include "ipc/server/connection.h"
+#include "ipc/server/listener.h"
+#include "ipc/server/tls.h"
 
 namespace berth::ipc {
 
@@ -23,10 +36,21 @@ inline constexpr const char* kApiVersion = "1.50";
 inline constexpr const char* kMinApiVersion = "1.24";
 inline constexpr const char* kBerthVersion = "0.1.0";
 
+struct ServerOptions {
+  std::vector<std::string> hosts;        // "unix:///path", "tcp://addr:port" (listener.h)
+  std::string socket_group = "berth";    // the Unix sockets' group
+  size_t max_connections = 0;            // 0: half the open-file limit, at least 64
+  int header_timeout_s = 60;
+  // tcp:// endpoints: mutual TLS with these files (Docker's --tlsverify),
+  // or, only when insecure_tcp, plain HTTP. Anything else is refused.
+  bool tls_verify = false;
+  TlsFiles tls;
+  bool insecure_tcp = false;
+};
+
 class Server {
  public:
-  static Result<std::unique_ptr<Server>> listen(reactor::Reactor& r, engine::Engine& e,
-                                                const std::string& socket_path);
+  static Result<std::unique_ptr<Server>> listen(reactor::Reactor& r, engine::Engine& e, const ServerOptions& o);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -48,18 +72,26 @@ class Server {
   void dispatch(Connection& c);
   void release(Connection* c);
   size_t connections() const { return conns_.size(); }
+  ThrottledLog& tls_log() { return tls_log_; }
 
  private:
   Server(reactor::Reactor& r, engine::Engine& e) : r_(r), e_(e) {}
-  void accept_done(int32_t res);
+  void accepted(Listener& l, unique_fd fd);
+  void refuse(int fd, bool tls);
+  void sweep();
   void check_closed();
 
   reactor::Reactor& r_;
   engine::Engine& e_;
-  std::string path_;
   std::string upload_dir_;
-  unique_fd listen_fd_;
-  reactor::Completion accept_c_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  size_t max_connections_ = 64;
+  int64_t header_timeout_ns_ = 0;
+  reactor::Completion sweep_c_;          // once a second while connections are open
+  __kernel_timespec sweep_ts_{1, 0};
+  ThrottledLog refused_log_;
+  std::unique_ptr<TlsContext> tls_;      // for tcp:// endpoints, unless --insecure-tcp
+  ThrottledLog tls_log_;                 // refused handshakes
   Headers std_headers_;
   std::map<Connection*, std::unique_ptr<Connection>> conns_;
   std::map<uint64_t, Connection*> by_serial_;   // open connections only

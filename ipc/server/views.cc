@@ -2,6 +2,7 @@
 
 #include "core/base/strings.h"
 #include "ipc/server/network_views.h"
+#include "ipc/server/security_view.h"
 
 namespace berth::ipc {
 
@@ -137,6 +138,7 @@ OrderedJson container_inspect(const engine::Container& c, const engine::NetworkS
   Json links = Json::array();
   for (const auto& [target, alias] : c.spec.links) links.push_back(fmt::format("/{}:/{}/{}", target, c.name, alias));
   host_config["Links"] = c.spec.links.empty() ? Json(nullptr) : links;
+  add_security_fields(c.spec.security, host_config);
   OrderedJson args = OrderedJson::array();
   for (size_t i = 1; i < c.path_args.size(); i++) args.push_back(c.path_args[i]);
   return {{"Id", c.id},

@@ -19,7 +19,7 @@ namespace berth::ctl {
 namespace {
 
 struct ExecOptions {
-  bool detach = false, interactive = false, tty = false;
+  bool detach = false, interactive = false, tty = false, privileged = false;
   std::string detach_keys;
   std::vector<std::string> env;
   std::string user, workdir;
@@ -29,7 +29,7 @@ struct ExecOptions {
 
 std::string create_body(const ExecOptions& o, ConsoleSize size) {
   json body = {{"User", o.user},
-               {"Privileged", false},
+               {"Privileged", o.privileged},
                {"Tty", o.tty},
                {"AttachStdin", o.interactive && !o.detach},
                {"AttachStdout", !o.detach},
@@ -101,6 +101,7 @@ void add_exec_command(CLI::App& app, Globals& g, int& exit_code) {
                   "Override the key sequence for detaching a container (default \"ctrl-p,ctrl-q\")");
   sub->add_flag("-i,--interactive", o->interactive, "Keep STDIN open and send this terminal's stdin to it");
   sub->add_flag("-t,--tty", o->tty, "Allocate a pseudo-TTY");
+  sub->add_flag("--privileged", o->privileged, "Give extended privileges to the command");
   sub->add_option("-e,--env", o->env, "Set environment variables");
   sub->add_option("-u,--user", o->user, "Username or UID (format: <name|uid>[:<group|gid>])");
   sub->add_option("-w,--workdir", o->workdir, "Working directory inside the container");

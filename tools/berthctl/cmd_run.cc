@@ -32,6 +32,7 @@
 #include "tools/berthctl/mounts.h"
 #include "tools/berthctl/netflags.h"
 #include "tools/berthctl/resources.h"
+#include "tools/berthctl/security_flags.h"
 
 namespace berth::ctl {
 namespace {
@@ -50,6 +51,7 @@ struct ContainerOptions {
   ResourceFlags resources;
   MountFlags mounts;
   NetFlags net;
+  SecurityFlags security;
 };
 
 void add_container_flags(CLI::App* sub, ContainerOptions& o) {
@@ -77,6 +79,7 @@ void add_container_flags(CLI::App* sub, ContainerOptions& o) {
   sub->add_option("--dns-option", o.net.dns_options, "Set DNS options")->allow_extra_args(false);
   o.entrypoint_flag = sub->add_option("--entrypoint", o.entrypoint, "Overwrite the image's ENTRYPOINT");
   add_resource_flags(sub, o.resources);
+  add_security_flags(sub, o.security);
   sub->add_option("-v,--volume", o.mounts.volumes, "Bind mount a volume (/host:/ctr[:ro], name:/ctr, or /ctr)")
       ->allow_extra_args(false);
   sub->add_option("--mount", o.mounts.mounts, "Attach a filesystem mount (type=bind|volume|tmpfs,source=,target=,...)")
@@ -133,6 +136,7 @@ Result<std::string> create_body(const ContainerOptions& o, const json& resources
   BERTH_TRY_VOID(apply_mount_flags(o.mounts, cfg, host));
   json networking = json::object();
   BERTH_TRY_VOID(apply_network_flags(o.net, cfg, host, networking));
+  BERTH_TRY_VOID(apply_security_flags(o.security, host));
   cfg["HostConfig"] = std::move(host);
   cfg["NetworkingConfig"] = std::move(networking);
   return dump(cfg);

@@ -28,7 +28,7 @@ using namespace berth;
 struct Flags {
   std::string root = "/var/lib/berth";
   std::string exec_root = "/run/berth";
-  std::string host;
+  std::vector<std::string> hosts;   // -H, repeatable
   std::string pidfile;
   std::string log_level = "info";
   size_t netns_pool = 4;
@@ -41,6 +41,11 @@ struct Flags {
   std::string bip = "10.88.0.0/16";
   std::vector<std::string> registry_mirrors, insecure_registries;
   std::string registry_certs_dir = "/etc/berth/certs.d";
+  size_t max_connections = 0;       // 0: the server's default (half the open-file limit)
+  int header_timeout_s = 60;
+  std::string socket_group = "berth";
+  bool tls_verify = false, insecure_tcp = false;
+  std::string tls_ca, tls_cert, tls_key;
 };
 
 // Holds an exclusive lock on <root>/berthd.lock for the daemon's life.
@@ -82,14 +87,17 @@ void raise_fd_limit() {
   if (top > 2 && ::dup2(STDERR_FILENO, top) == top) ::close(top);
 }
 
-Result<std::string> socket_path(const Flags& f) {
-  if (f.host.empty()) return f.exec_root + "/berth.sock";
-  std::string_view h = f.host;
-  if (h.starts_with("unix://")) h.remove_prefix(7);
-  else if (h.find("://") != std::string_view::npos)
-    return Error::invalid("-H {}: only unix:// sockets are supported", f.host);
-  if (h.empty() || h[0] != '/') return Error::invalid("-H {}: socket path must be absolute", f.host);
-  return std::string(h);
+// -H values: unix:///path (or a bare absolute path) and tcp://addr:port;
+// none means <exec-root>/berth.sock.
+Result<std::vector<std::string>> endpoints(const Flags& f) {
+  if (f.hosts.empty()) return std::vector<std::string>{"unix://" + f.exec_root + "/berth.sock"};
+  std::vector<std::string> out;
+  for (const std::string& h : f.hosts) {
+    if (!h.empty() && h[0] == '/') out.push_back("unix://" + h);
+    else if (h.starts_with("unix://") || h.starts_with("tcp://")) out.push_back(h);
+    else return Error::invalid("-H {}: expected unix:///path or tcp://addr:port", h);
+  }
+  return out;
 }
 
 // Docker's checks of the registry flags: a mirror is an http(s) URL with a
@@ -125,8 +133,8 @@ int run(const Flags& f) {
   if (auto r = check_registry_flags(f); !r) return fail(r.error());
   auto lock = lock_root(f.root);
   if (!lock) return fail(lock.error());
-  auto sock = socket_path(f);
-  if (!sock) return fail(sock.error());
+  auto hosts = endpoints(f);
+  if (!hosts) return fail(hosts.error());
   if (auto r = make_dirs(f.exec_root, 0711); !r) return fail(r.error());
 
   sigset_t mask;
@@ -174,12 +182,22 @@ int run(const Flags& f) {
   }
   auto engine = engine::Engine::open(r, eo);
   if (!engine) return fail(engine.error());
-  auto server = ipc::Server::listen(r, **engine, *sock);
+  ipc::ServerOptions so;
+  so.hosts = *hosts;
+  so.socket_group = f.socket_group;
+  so.max_connections = f.max_connections;
+  so.header_timeout_s = f.header_timeout_s;
+  so.tls_verify = f.tls_verify;
+  so.tls = {f.tls_ca, f.tls_cert, f.tls_key};
+  so.insecure_tcp = f.insecure_tcp;
+  auto server = ipc::Server::listen(r, **engine, so);
   if (!server) return fail(server.error());
   if (!f.pidfile.empty()) {
     if (auto w = write_file_atomic(f.pidfile, std::to_string(::getpid()) + "\n"); !w) return fail(w.error());
   }
-  log::info("berthd", "listening on unix://{} root={} exec-root={} version={}", *sock, f.root, f.exec_root,
+  std::string listening;
+  for (const auto& h : *hosts) listening += (listening.empty() ? "" : ",") + h;
+  log::info("berthd", "listening on {} root={} exec-root={} version={}", listening, f.root, f.exec_root,
             ipc::kBerthVersion);
 
   signalfd_siginfo si{};
@@ -212,7 +230,22 @@ int main(int argc, char** argv) {
   Flags f;
   app.add_option("--root", f.root, "Root directory for persistent state (images, containers)");
   app.add_option("--exec-root", f.exec_root, "Root directory for runtime state (socket)");
-  app.add_option("-H,--host", f.host, "API socket, unix:///path (default <exec-root>/berth.sock)");
+  app.add_option("-H,--host", f.hosts,
+                 "API endpoint, repeatable: unix:///path (default <exec-root>/berth.sock) or tcp://addr:port (with TLS)");
+  app.add_option("--group", f.socket_group, "Group of the Unix sockets (mode 0660; default berth)");
+  app.add_option("--max-connections", f.max_connections,
+                 "API connections open at once; more are answered 503 (default: half the open-file limit)");
+  app.add_option("--header-timeout", f.header_timeout_s,
+                 "Seconds a client has to send a request head (and a TLS handshake), from its connection or its last "
+                 "response (0: no limit)")
+      ->check(CLI::Range(0, 86400));
+  app.add_flag("--tlsverify", f.tls_verify,
+               "Serve tcp:// endpoints with mutual TLS: clients need a certificate signed by --tlscacert");
+  app.add_option("--tlscacert", f.tls_ca, "CA certificate (PEM) that signs client certificates");
+  app.add_option("--tlscert", f.tls_cert, "berthd's TLS certificate (PEM)");
+  app.add_option("--tlskey", f.tls_key, "berthd's TLS private key (PEM)");
+  app.add_flag("--insecure-tcp", f.insecure_tcp,
+               "Serve tcp:// endpoints as plain HTTP, without TLS: whoever reaches the port is root here");
   app.add_option("--pidfile", f.pidfile, "Write the daemon's PID to this file");
   app.add_option("--log-level", f.log_level, "debug, info, warn or error");
   app.add_option("--netns-pool", f.netns_pool, "Network namespaces to create ahead of container starts (0: none)");

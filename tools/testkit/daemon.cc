@@ -1,6 +1,9 @@
 #include "tools/testkit/daemon.h"
 
 #include <dirent.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -8,6 +11,7 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -96,6 +100,7 @@ TestDaemon::TestDaemon() {
 
 TestDaemon::~TestDaemon() {
   if (pid_ > 0) stop();
+  if (root_mounted_) ::umount2(root().c_str(), MNT_DETACH);
   (void)remove_tree(dir_);
   remove_cgroup_parent();
   if (netns_holder_ >= 0) ::close(netns_holder_);
@@ -168,6 +173,15 @@ void TestDaemon::remove_cgroup_parent() const {
 
 bool TestDaemon::start(std::string* error) {
   std::string logf = dir_ + "/berthd.log";
+  if (root_tmpfs_bytes_ > 0 && !root_mounted_) {
+    std::string opts = "size=" + std::to_string(root_tmpfs_bytes_) + ",mode=0711";
+    if (::mkdir(root().c_str(), 0711) < 0 ||
+        ::mount("tmpfs", root().c_str(), "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) < 0) {
+      *error = "mount a tmpfs on " + root() + ": " + std::strerror(errno);
+      return false;
+    }
+    root_mounted_ = true;
+  }
   // Own network namespace (kept across restarts, so a restarted daemon
   // finds what the last one left): its containers never touch the host's.
   if (netns_holder_ < 0) netns_holder_ = make_daemon_netns();
@@ -178,6 +192,19 @@ bool TestDaemon::start(std::string* error) {
   pid_ = ::fork();
   if (pid_ == 0) {
     if (::setns(netns_holder_, CLONE_NEWNET) < 0) _exit(90);
+    if (loopback_up_) {
+      int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      ifreq ifr{};
+      std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+      if (s < 0 || ::ioctl(s, SIOCGIFFLAGS, &ifr) < 0) _exit(92);
+      ifr.ifr_flags = short(ifr.ifr_flags | IFF_UP);
+      if (::ioctl(s, SIOCSIFFLAGS, &ifr) < 0) _exit(92);
+      ::close(s);
+    }
+    if (fd_limit_ > 0) {
+      rlimit rl{fd_limit_, fd_limit_};
+      if (::setrlimit(RLIMIT_NOFILE, &rl) < 0) _exit(91);
+    }
     if (root_tmpfs_mib_ > 0) {
       std::string size = "size=" + std::to_string(root_tmpfs_mib_) + "m";
       if (::unshare(CLONE_NEWNS) < 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0 ||

@@ -50,6 +50,16 @@ class TestDaemon {
   // root() as this process can read it: through /proc/<pid>/root when the
   // root is on the daemon's own tmpfs.
   std::string root_view() const;
+  // berthd's open-file limit (soft and hard; berthd raises its soft limit
+  // to the hard one), for tests of what it does when out of fds. 0: ours.
+  void set_fd_limit(unsigned n) { fd_limit_ = n; }
+  // Brings up lo in berthd's network namespace before it starts, so that it
+  // can listen on 127.0.0.1 there (tests of -H tcp://); reach it with
+  // `nsenter --net=/proc/<pid()>/ns/net`.
+  void set_loopback_up(bool up) { loopback_up_ = up; }
+  // berthd's --root on a tmpfs of `bytes`, mounted by the first start() and
+  // unmounted by the destructor (tests of a full disk).
+  void set_root_tmpfs(size_t bytes) { root_tmpfs_bytes_ = bytes; }
   // SIGTERM and reap; returns berthd's exit status, or kLeftCgroups (with
   // the cgroups and the log's end on stderr) when it exited 0 but left a
   // container cgroup under cgroup_parent().
@@ -105,6 +115,10 @@ class TestDaemon {
   std::string dir_;
   std::vector<std::string> extra_args_;
   int root_tmpfs_mib_ = 0;
+  unsigned fd_limit_ = 0;
+  bool loopback_up_ = false;
+  size_t root_tmpfs_bytes_ = 0;
+  bool root_mounted_ = false;
   pid_t pid_ = -1;
   int netns_holder_ = -1;
 };

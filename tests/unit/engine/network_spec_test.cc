@@ -87,7 +87,11 @@ TEST(NetworkRequest, RefusedWithReasons) {
   EXPECT_EQ(error_of(R"({"HostConfig":{"PortBindings":{"80/tcp":[{"HostIp":"nope"}]}}})"), "invalid IP address: nope");
   EXPECT_EQ(error_of(R"({"HostConfig":{"ExtraHosts":["db"]}})"), "--add-host \"db\": expected host:ip");
   EXPECT_EQ(error_of(R"({"HostConfig":{"Dns":["x"]}})"), "--dns \"x\": not an IP address");
-  EXPECT_EQ(error_of(R"({"HostConfig":{"Links":["a:b"]}})"), "a legacy link (Links) is not supported by berth");
+  // HostConfig.Links is the engine's (create checks the targets); a link
+  // inside an endpoint's settings is not.
+  EXPECT_EQ(error_of(R"({"HostConfig":{"Links":["a:b"]}})"), "<ok>");
+  EXPECT_EQ(error_of(R"({"NetworkingConfig":{"EndpointsConfig":{"n":{"Links":["a:b"]}}}})"),
+            "a legacy link (Links) is not supported by berth");
   EXPECT_EQ(error_of(R"({"NetworkingConfig":{"EndpointsConfig":{"n":{"MacAddress":"02:42:00:00:00:01"}}}})"),
             "a chosen MAC address (MacAddress) is not supported by berth");
   EXPECT_EQ(error_of(R"({"NetworkingConfig":{"EndpointsConfig":{"n":{"IPAMConfig":{"IPv4Address":"10.0.0"}}}}})"),
