@@ -124,7 +124,8 @@ TEST_F(SecurityOptionsTest, RefusedWithTheirNames) {
   EXPECT_THAT(fails({"run", "--rm", "--security-opt", "apparmor=unconfined", "busybox", "true"}),
               HasSubstr("AppArmor or SELinux"));
   EXPECT_THAT(fails({"run", "--rm", "--security-opt", "label=disable", "busybox", "true"}), HasSubstr("AppArmor or SELinux"));
-  EXPECT_THAT(fails({"run", "--rm", "--userns", "private", "busybox", "true"}), HasSubstr("UsernsMode private"));
+  EXPECT_THAT(fails({"run", "--rm", "--userns", "private", "busybox", "true"}),
+              HasSubstr("HostConfig.UsernsMode: user namespaces are not supported"));
   EXPECT_THAT(fails({"run", "--rm", "--runtime", "runc", "busybox", "true"}), HasSubstr("unknown or invalid runtime name"));
   EXPECT_THAT(fails({"run", "--rm", "--sysctl", "kernel.panic=1", "busybox", "true"}), HasSubstr("not whitelisted"));
   EXPECT_THAT(fails({"run", "--rm", "--security-opt", "bogus=1", "busybox", "true"}), HasSubstr("invalid --security-opt"));
