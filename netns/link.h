@@ -9,6 +9,16 @@
 // "bl<tag>.<n>", each joined to the root by a veth pair "bd<tag>.<n>" (on the
 // root) / "bu<tag>.<n>" (on the leaf), where <tag> is 6 hex digits derived
 // from the root's name. Leaves are made on demand and deleted when empty.
+// The gateway's MAC is pinned (static, sticky) on each leaf's uplink port.
+//
+// Leaves only switch; the root routes. With br_netfilter a frame bridged by
+// a leaf goes through the IPv4 netfilter hooks too, and conntrack would
+// make its NAT decision there, at the first bridge, before the packet is
+// routed (a masquerade chosen on a leaf takes the gateway's own address as
+// source, and the root then drops the packet as a martian). berth's nft
+// table therefore skips connection tracking for what enters a leaf
+// (leaf_pattern(): raw prerouting "iifname bl<tag>.* notrack"), and every
+// packet is tracked and NATed once, at the root, as for containers there.
 //
 // A container's link is a veth pair whose container end is created
 // DIRECTLY inside the container's network namespace (IFLA_NET_NS_FD in the
@@ -83,6 +93,10 @@
 #include "netns/subnet.h"
 
 namespace berth::netns {
+
+// The interface-name wildcard ("bl<tag>.*") matching every leaf bridge of
+// the network whose root bridge is `root`, for nftables.
+std::string leaf_pattern(const std::string& root);
 
 struct BridgeOptions {
   std::string name;                 // root bridge, 1..15 characters
@@ -162,6 +176,7 @@ class BridgeNetwork {
   Result<int> bridge_ifindex(unsigned bridge);
   Result<void> make_leaf(unsigned leaf);
   Result<void> make_uplink(unsigned leaf);
+  Result<void> pin_gateway(unsigned leaf);
   std::string bridge_name(unsigned bridge) const;
   // Deletes links by name as one group (one unregister batch); links
   // already gone are not an error.

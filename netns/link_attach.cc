@@ -151,7 +151,10 @@ std::vector<Result<Attached>> BridgeNetwork::attach(std::span<const Attachment> 
   }
 
   // Host side, batch B: no IPv6 link-local, up, the peer's index, the
-  // container's permanent neighbour entry on the root, hairpin mode.
+  // container's permanent neighbour entry on the root, hairpin mode on the
+  // root's ports only: a leaf's container never needs a frame sent back
+  // through its own port (what comes back from the gateway enters the leaf
+  // through the uplink), and hairpin there would reflect every flood.
   order.clear();
   for (auto& r : runs) {
     if (r.error) continue;
@@ -161,7 +164,7 @@ std::vector<Result<Attached>> BridgeNetwork::attach(std::span<const Attachment> 
     b.add(msg::get_link(h), "look up " + h);
     b.add(msg::new_neigh(root_ifindex_, r.req->ip, r.done.mac),
           fmt::format("add neighbour {} on {}", to_string(r.req->ip), opts_.name));
-    b.add(msg::set_hairpin(h), "set hairpin mode on " + h);
+    b.add(msg::set_hairpin(h, r.bridge == 0), "set hairpin mode on " + h);
     order.push_back(&r);
   }
   constexpr size_t kPerPort = 5;

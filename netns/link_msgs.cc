@@ -96,12 +96,12 @@ nl::Msg set_master(const std::string& name, int master_ifindex) {
   return m;
 }
 
-nl::Msg set_hairpin(const std::string& name) {
+nl::Msg set_hairpin(const std::string& name, bool on) {
   nl::Msg m = link_msg(RTM_NEWLINK, 0, name);
   void* info = m.begin(IFLA_LINKINFO);
   m.put_string(IFLA_INFO_SLAVE_KIND, "bridge");
   void* data = m.begin(IFLA_INFO_SLAVE_DATA);
-  m.put_u8(IFLA_BRPORT_MODE, 1);
+  m.put_u8(IFLA_BRPORT_MODE, on ? 1 : 0);
   m.end(data);
   m.end(info);
   return m;
@@ -182,6 +182,17 @@ nl::Msg del_neigh(int ifindex, Ip4 ip) {
   nl::Msg m(RTM_DELNEIGH, 0, &n, sizeof n);
   uint32_t v = be(ip);
   m.put(NDA_DST, &v, 4);
+  return m;
+}
+
+nl::Msg new_fdb(int port_ifindex, const Mac& mac) {
+  ndmsg n{};
+  n.ndm_family = AF_BRIDGE;
+  n.ndm_ifindex = port_ifindex;
+  n.ndm_state = NUD_NOARP;  // static; NUD_PERMANENT would mean the bridge's own address
+  n.ndm_flags = NTF_MASTER | NTF_STICKY;
+  nl::Msg m(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, &n, sizeof n);
+  m.put(NDA_LLADDR, mac.data(), mac.size());
   return m;
 }
 

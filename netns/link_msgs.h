@@ -29,7 +29,7 @@ nl::Msg set_master(const std::string& name, int master_ifindex);
 // RTM_NEWLINK on an existing bridge port by name: hairpin mode on (frames
 // may leave by the port they came in: a container reaching its own
 // published port when br_netfilter bridges the DNATed packet).
-nl::Msg set_hairpin(const std::string& name);
+nl::Msg set_hairpin(const std::string& name, bool on = true);
 nl::Msg set_mtu(const std::string& name, unsigned mtu);
 nl::Msg set_group(const std::string& name, uint32_t group);
 // RTM_GETLINK by name (the reply is an RTM_NEWLINK; parse with parse_link).
@@ -45,6 +45,9 @@ nl::Msg new_default_route(int ifindex, Ip4 gw);
 // RTM_NEWNEIGH: a permanent entry ip -> mac on ifindex (replacing any).
 nl::Msg new_neigh(int ifindex, Ip4 ip, const Mac& mac);
 nl::Msg del_neigh(int ifindex, Ip4 ip);
+// A static, sticky forwarding entry on the bridge port `port_ifindex`: frames
+// for `mac` leave through that port, and learning never moves the entry.
+nl::Msg new_fdb(int port_ifindex, const Mac& mac);
 
 struct LinkReply {
   int ifindex = 0;

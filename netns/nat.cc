@@ -8,6 +8,7 @@
 
 #include "core/base/strings.h"
 #include "netns/enter.h"
+#include "netns/link.h"
 
 namespace berth::netns {
 
@@ -37,8 +38,13 @@ table ip {0} {{
   set nets {{ type ipv4_addr; flags interval; }}
   set masq_nets {{ type ipv4_addr; flags interval; }}
   set gateways {{ type ipv4_addr; }}
+  set leaves {{ type ifname; flags interval; }}
   map pub_ip {{ type inet_proto . ipv4_addr . inet_service : ipv4_addr . inet_service; }}
   map pub_any {{ type inet_proto . inet_service : ipv4_addr . inet_service; }}
+  chain raw {{
+    type filter hook prerouting priority raw; policy accept;
+    iifname @leaves notrack
+  }}
   chain prerouting {{
     type nat hook prerouting priority dstnat; policy accept;
     ip daddr @gateways th dport 53 accept
@@ -84,6 +90,9 @@ std::string network_elements(const std::string& verb, const std::string& t, cons
   s += fmt::format("{} element ip {} same {{ \"{}\" . \"{}\" }}\n", v, t, n.bridge, n.bridge);
   s += fmt::format("{} element ip {} nets {{ {} }}\n", v, t, to_string(n.subnet));
   s += fmt::format("{} element ip {} gateways {{ {} }}\n", v, t, to_string(n.gateway));
+  // nft 1.0.6 cannot delete a wildcard element from an interval set
+  // ("element does not exist"): remove_network() rewrites the set instead.
+  if (!del) s += fmt::format("add element ip {} leaves {{ \"{}\" }}\n", t, leaf_pattern(n.bridge));
   if (n.internal) s += fmt::format("{} element ip {} internal {{ \"{}\" }}\n", v, t, n.bridge);
   else s += fmt::format("{} element ip {} masq_nets {{ {} }}\n", v, t, to_string(n.subnet));
   return s;
@@ -276,7 +285,16 @@ Result<void> Nat::add_network(const NatNetwork& n) {
 Result<void> Nat::remove_network(const NatNetwork& n) {
   if (!valid_bridge(n.bridge)) return Error::invalid("remove network: bad bridge name \"{}\"", n.bridge);
   std::lock_guard lock(mu_);
-  auto r = run(network_elements("delete", opts_.table, n));
+  const std::string& t = opts_.table;
+  auto listed = run(fmt::format("list set ip {} bridges", t));
+  if (!listed) return std::move(listed.error()).context("remove network {} ({})", n.bridge, to_string(n.subnet));
+  std::string script = network_elements("delete", t, n) + fmt::format("flush set ip {} leaves\n", t);
+  for (const auto& item : element_items(*listed)) {
+    auto other = parse_network_item(item);
+    if (other && other->bridge != n.bridge)
+      script += fmt::format("add element ip {} leaves {{ \"{}\" }}\n", t, leaf_pattern(other->bridge));
+  }
+  auto r = run(script);
   if (!r) return std::move(r.error()).context("remove network {} ({})", n.bridge, to_string(n.subnet));
   return ok();
 }

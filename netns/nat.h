@@ -16,8 +16,14 @@
 //     set nets      { type ipv4_addr; flags interval }  # every subnet
 //     set masq_nets { type ipv4_addr; flags interval }  # non-internal ones
 //     set gateways  { type ipv4_addr }       # where the DNS responders are
+//     set leaves    { type ifname; flags interval }  # "bl<tag>.*": every leaf
+//                                             # bridge of a network (link.h)
 //     map pub_ip    { inet_proto . ipv4_addr . inet_service : ipv4_addr . inet_service }
 //     map pub_any   { inet_proto . inet_service : ipv4_addr . inet_service }
+//     chain raw         (filter, raw): no connection tracking for what a
+//                       leaf bridge switches (br_netfilter runs the IPv4
+//                       hooks at every bridge; the root's pass is the one
+//                       that routes, so it alone tracks and NATs)
 //     chain prerouting  (nat, dstnat): DNAT by pub_ip, then by pub_any for
 //                       local destinations; gateway:53 is never DNATed
 //     chain output      (nat, -100): the same for the host's own traffic,

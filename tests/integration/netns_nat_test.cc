@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <thread>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "netns/enter.h"
@@ -20,6 +21,9 @@
 namespace berth::test {
 namespace {
 
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using netns::Ip4;
 using netns::Nat;
 using netns::NatNetwork;
@@ -76,6 +80,11 @@ class NatTest : public ::testing::Test {
   std::string tables() {
     std::string out;
     run_in_netns(host_.get(), {"/usr/sbin/nft", "list", "tables"}, &out);
+    return out;
+  }
+  std::string leaves() {
+    std::string out;
+    run_in_netns(host_.get(), {"/usr/sbin/nft", "list", "set", "ip", "berthtest", "leaves"}, &out);
     return out;
   }
   unique_fd host_;
@@ -172,8 +181,12 @@ TEST_F(NatTest, MasqueradePublishIsolate) {
   ASSERT_TRUE(n->remove_ports(std::span<const PortMapping>(&m, 1)));
   ASSERT_TRUE(n->remove_ports(std::span<const PortMapping>(&m, 1)));  // again: fine
   EXPECT_FALSE(tcp_connect(out.get(), ip("192.168.200.1"), 18080, 2000));
+  // Each network's leaf bridges skip conntrack (link.h): its pattern is in
+  // the leaves set while the network is, and only then.
+  EXPECT_THAT(leaves(), AllOf(HasSubstr(netns::leaf_pattern("bt0")), HasSubstr(netns::leaf_pattern("bt1"))));
   ASSERT_TRUE(n->remove_network(b.nat));
   EXPECT_EQ(n->list()->networks.size(), 1u);
+  EXPECT_THAT(leaves(), AllOf(HasSubstr(netns::leaf_pattern("bt0")), Not(HasSubstr(netns::leaf_pattern("bt1")))));
 
   // A second create (after a crash) replaces the table, empty again.
   auto again = nat();

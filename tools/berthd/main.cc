@@ -39,6 +39,7 @@ struct Flags {
   int watchdog_ms = 0;
   std::string bridge = "berth0";       // the default network's bridge; "none": no default network
   std::string bip = "10.88.0.0/16";
+  unsigned bridge_ports = 1000;
   std::vector<std::string> registry_mirrors, insecure_registries;
   std::string registry_certs_dir = "/etc/berth/certs.d";
   size_t max_connections = 0;       // 0: the server's default (half the open-file limit)
@@ -157,6 +158,7 @@ int run(const Flags& f) {
   eo.cgroup_parent = f.cgroup_parent;
   eo.bridge = f.bridge;
   eo.bip = f.bip;
+  eo.ports_per_bridge = f.bridge_ports;
   std::map<std::string, std::string> log_opts;
   for (auto& kv : f.log_opts) {
     auto eq = kv.find('=');
@@ -261,6 +263,10 @@ int main(int argc, char** argv) {
                  "Bridge of the default network \"bridge\" (default berth0; none: containers get no network by default)");
   app.add_option("--bip", f.bip,
                  "The default network's subnet, or its gateway address with the prefix (default 10.88.0.0/16)");
+  app.add_option("--bridge-ports", f.bridge_ports,
+                 "Containers per bridge of a network before more go on leaf bridges joined to it "
+                 "(default 1000; a Linux bridge takes at most 1,023 ports)")
+      ->check(CLI::Range(1, 1000));
   app.add_option("--registry-mirror", f.registry_mirrors,
                  "A mirror of Docker Hub (https://host[:port] or http://...), tried first for docker.io images; "
                  "repeatable");
