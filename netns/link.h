@@ -25,7 +25,7 @@
 // RTM_NEWLINK request; moving a link afterwards costs an RCU barrier per
 // container), named eth0 (or eth1...), MAC 02:42:<ip>, up; the host end,
 // named veth_name(container id, n), is enslaved to a bridge with free ports,
-// in hairpin mode, and up. Hairpin mode (as Kubernetes' kubelet and Docker
+// in hairpin mode if that bridge is the root, and up. Hairpin mode (as Kubernetes' kubelet and Docker
 // without its userland proxy set it) lets a frame leave by the port it came
 // in: with br_netfilter (bridge-nf-call-iptables=1, the default wherever
 // the module is loaded or built in), a container's packet to its own
