@@ -147,6 +147,12 @@ void Engine::start(Container& c, Done done) {
   c.state.exit_code = 0;
   c.state.oom_killed = false;
   c.starting = true;
+  counters_.starts++;
+  done = [this, t0 = now_ns(), done = std::move(done)](Result<void> r) {
+    if (r) counters_.start_latency.observe_ns(now_ns() - t0);
+    else counters_.start_failures++;
+    done(std::move(r));
+  };
   spawn(c, [this, id = c.id, done = std::move(done)](Result<void> r) mutable {
     Container& ct = *by_id(id);
     ct.starting = false;

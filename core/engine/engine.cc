@@ -262,4 +262,6 @@ std::string generate_name(uint64_t seed) {
   return fmt::format("{}_{}", kLeft[seed % nl], kRight[(seed / nl) % nr]);
 }
 
+size_t Engine::warm_ready() const { return warm_ ? warm_->ready() : 0; }
+
 }  // namespace berth::engine

@@ -32,6 +32,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/base/histogram.h"
 #include "core/engine/container.h"
 #include "core/engine/events.h"
 #include "core/engine/options.h"
@@ -59,6 +60,14 @@ class NetworkService;
 struct Process;
 struct SpawnResult;
 
+// Counts for GET /metrics, kept on the reactor.
+struct EngineCounters {
+  uint64_t starts = 0, start_failures = 0;    // starts that got past validation
+  Histogram start_latency = Histogram::latency();   // of those that succeeded
+  uint64_t log_bytes = 0;                     // committed to log files
+  uint64_t log_dropped_bytes = 0, log_dropped_records = 0;   // mode=non-blocking
+};
+
 class Engine {
  public:
   using ContainerMap = std::map<std::string, std::unique_ptr<Container>>;
@@ -75,6 +84,8 @@ class Engine {
   const ContainerMap& containers() const { return containers_; }
   int count(Status s) const;
   const Options& options() const { return opts_; }
+  const EngineCounters& counters() const { return counters_; }
+  size_t warm_ready() const;   // warm inits ready for adoption
   EventBus& events() { return events_; }
   // Publishes a container event with its name and image as attributes.
   void emit(const Container& c, std::string action, std::map<std::string, std::string> attrs = {});
@@ -161,6 +172,7 @@ class Engine {
   std::map<std::string, std::string> names_;   // name -> id (reserved at create)
   uint64_t next_token_ = 1;
   EventBus events_;
+  EngineCounters counters_;
   std::unique_ptr<ImageService> images_;
   std::unique_ptr<VolumeService> volumes_;
   std::unique_ptr<Resources> resources_;

@@ -65,6 +65,7 @@ OutputPump::Callbacks ContainerIo::pump_callbacks(Container& c) {
       if ((stream == 1 && a.want_stdout) || (stream == 2 && a.want_stderr)) a.output(stream, data);
   };
   cb.committed = [this, cp](uint64_t n) {
+    e_.counters_.log_bytes += n >= cp->log_committed ? n - cp->log_committed : n;
     cp->log_committed = n;
     notify_log(*cp, false);
   };
@@ -73,9 +74,11 @@ OutputPump::Callbacks ContainerIo::pump_callbacks(Container& c) {
     cp->log_committed = 0;
     notify_log(*cp, false);
   };
-  cb.dropped = [cp](uint64_t bytes) {
+  cb.dropped = [this, cp](uint64_t bytes) {
     cp->log_dropped_bytes += bytes;
     cp->log_dropped_records++;
+    e_.counters_.log_dropped_bytes += bytes;
+    e_.counters_.log_dropped_records++;
   };
   cb.drained = [this, cp] {
     e_.r_.defer([this, id = cp->id] {

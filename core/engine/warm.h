@@ -108,6 +108,7 @@ class WarmPool {
   void drop_image(const std::string& image_id);   // rmi, prune
   void drop_all();                                // shutdown
   bool busy() const;                              // builds, kills or cleanups under way
+  size_t ready() const { return ready_.size(); }
   bool id_taken(const std::string& id) const;
 
  private:

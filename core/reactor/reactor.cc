@@ -370,6 +370,12 @@ int64_t now_us(clockid_t clock) {
   return int64_t(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
 
+int64_t monotonic_ns() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
 std::string demangle(const std::type_info& t) {
   int status = 0;
   char* s = abi::__cxa_demangle(t.name(), nullptr, nullptr, &status);
@@ -417,7 +423,9 @@ void Reactor::run_once(int timeout_ms) {
     if (io_uring_cq_ready(&ring_) == 0) {
       auto fn = std::move(idle_.front());
       idle_.pop_front();
+      int64_t t0 = monotonic_ns();
       invoke(fn.target_type(), fn);
+      busy_.observe_ns(monotonic_ns() - t0);
       return;
     }
     wait_nr = 0;  // completions are ready: take them without blocking
@@ -434,6 +442,7 @@ void Reactor::run_once(int timeout_ms) {
     // work so completions are reaped (DEFER_TASKRUN needs GETEVENTS).
     checked(io_uring_submit_and_get_events(&ring_));
   }
+  int64_t woke = monotonic_ns();
   // Copy the batch and release the CQ before any callback runs.
   batch_.clear();
   unsigned head, n = 0;
@@ -465,6 +474,7 @@ void Reactor::run_once(int timeout_ms) {
   }
   if (retry_jobs_) collect_jobs();
   log::flush_pending();
+  busy_.observe_ns(monotonic_ns() - woke);
 }
 
 Result<std::unique_ptr<BufferRing>> Reactor::create_buffer_ring(uint16_t group, unsigned count, unsigned size) {

@@ -45,6 +45,7 @@
 #include <string>
 #include <vector>
 
+#include "core/base/histogram.h"
 #include "core/base/result.h"
 #include "core/base/unique_fd.h"
 
@@ -237,6 +238,9 @@ class Reactor {
   Result<std::unique_ptr<BufferRing>> create_buffer_ring(uint16_t group, unsigned count, unsigned size);
 
   const Stats& stats() const { return stats_; }
+  // How long each loop iteration ran its callbacks (from the wake-up to the
+  // next wait): what a new event may have waited behind them.
+  const Histogram& busy() const { return busy_; }
   unsigned pending() const { return pending_; }
 
  private:
@@ -261,6 +265,7 @@ class Reactor {
   bool stopping_ = false;
   unsigned pending_ = 0;   // ops in flight (completions with in_flight_)
   Stats stats_;
+  Histogram busy_ = Histogram::latency();
   struct Cqe { uint64_t user_data; int32_t res; uint32_t flags; };
   std::vector<Cqe> batch_;
   std::deque<std::function<void()>> deferred_;
