@@ -291,4 +291,18 @@ void PortProxy::maybe_stopped() {
   if (on_stopped_) r_.defer(std::move(on_stopped_));
 }
 
+std::string PortProxy::describe() const {
+  std::string out;
+  auto dir = [](const Dir& d) {
+    return fmt::format("eof={} done={} in_pipe={} full={} in={} out={} pin={} pout={}", d.eof, d.done, d.in_pipe,
+                       d.pipe_full, d.in_c.in_flight(), d.out_c.in_flight(), d.poll_in_c.in_flight(),
+                       d.poll_out_c.in_flight());
+  };
+  for (const auto& c : conns_)
+    out += fmt::format("conn connected={} aborting={} finishing={} connect={} timer={} up[{}] down[{}]\n", c->connected,
+                       c->aborting, c->finishing, c->connect_c.in_flight(), c->timer_c.in_flight(), dir(c->up),
+                       dir(c->down));
+  return out;
+}
+
 }  // namespace berth::netns

@@ -74,6 +74,9 @@ class PortProxy {
   const ProxyStats& stats() const { return stats_; }
   const ProxyOptions& options() const { return opts_; }
 
+  // Each connection's state, one line each (for test failures).
+  std::string describe() const;
+
  private:
   struct Conn;
   struct Dir;

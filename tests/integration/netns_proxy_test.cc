@@ -222,12 +222,23 @@ TEST_F(ProxyTest, ConnectionsAreBounded) {
   spin([&] { return proxies_[0]->stats().paused == 1; }, 100);
   EXPECT_EQ(proxies_[0]->connections(), 2u);
   EXPECT_EQ(proxies_[0]->stats().accepted, 2u);
-  // The third waits in the backlog until one ends (both of its sides).
+  // The third waits in the backlog until one ends (both of its sides). The
+  // server may accept the two in either order: a byte from the first client
+  // says which accepted socket is its other end.
+  ASSERT_EQ(::send(clients[0].get(), "x", 1, MSG_NOSIGNAL), 1);
+  int pair = -1;
+  spin([&] {
+    char b;
+    for (int i = 0; i < 2; i++)
+      if (::recv(conns[i].get(), &b, 1, MSG_DONTWAIT) == 1) pair = i;
+    return pair >= 0;
+  });
+  ASSERT_GE(pair, 0);
   clients[0].reset();
-  conns[0].reset();
+  conns[pair].reset();
   std::string peer;
   spin([&] { return !(peer = tcp_accept_peer(srv.get(), 0, &conns[2])).empty(); });
-  EXPECT_EQ(peer, "10.99.0.1");
+  EXPECT_EQ(peer, "10.99.0.1") << proxies_[0]->describe();
   EXPECT_EQ(proxies_[0]->stats().accepted, 3u);
 }
 
