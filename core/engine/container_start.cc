@@ -143,12 +143,17 @@ void Engine::start(Container& c, Done done) {
     });
     return;
   }
+  if (auto fds = fd_budget_.take(); !fds) {
+    log::warn("engine", "start id={} refused: {}", c.id, fds.error().message());
+    return done(std::move(fds.error()));
+  }
   c.state.error.clear();
   c.state.exit_code = 0;
   c.state.oom_killed = false;
   c.starting = true;
   counters_.starts++;
   done = [this, t0 = now_ns(), done = std::move(done)](Result<void> r) {
+    fd_budget_.give_back();
     if (r) counters_.start_latency.observe_ns(now_ns() - t0);
     else counters_.start_failures++;
     done(std::move(r));

@@ -35,6 +35,7 @@
 #include "core/base/histogram.h"
 #include "core/engine/container.h"
 #include "core/engine/events.h"
+#include "core/engine/fd_budget.h"
 #include "core/engine/options.h"
 #include "core/engine/status.h"
 #include "core/reactor/reactor.h"
@@ -85,6 +86,7 @@ class Engine {
   int count(Status s) const;
   const Options& options() const { return opts_; }
   const EngineCounters& counters() const { return counters_; }
+  const FdBudget& fd_budget() const { return fd_budget_; }
   size_t warm_ready() const;   // warm inits ready for adoption
   EventBus& events() { return events_; }
   // Publishes a container event with its name and image as attributes.
@@ -173,6 +175,7 @@ class Engine {
   uint64_t next_token_ = 1;
   EventBus events_;
   EngineCounters counters_;
+  FdBudget fd_budget_;
   std::unique_ptr<ImageService> images_;
   std::unique_ptr<VolumeService> volumes_;
   std::unique_ptr<Resources> resources_;

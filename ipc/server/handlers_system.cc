@@ -1,6 +1,4 @@
 // /_ping, /version, /info, /metrics.
-#include <dirent.h>
-#include <sys/resource.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -129,17 +127,6 @@ void info(Server& s, Connection& c, const Params&) {
   c.respond(200, j.dump());
 }
 
-// Open descriptors, from /proc/self/fd (procfs: no disk; linear in the
-// count, about a millisecond at 10,000).
-long open_fds() {
-  DIR* d = ::opendir("/proc/self/fd");
-  if (!d) return -1;
-  long n = 0;
-  while (dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
-  ::closedir(d);
-  return n - 1;  // the directory's own descriptor
-}
-
 void metric(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
@@ -190,12 +177,14 @@ void metrics(Server& s, Connection& c, const Params&) {
   out += fmt::format("berth_reactor_jobs_backlogged_total {}\n", rs.job_backlogged);
   metric(out, "berth_api_connections", "gauge", "Open API connections.");
   out += fmt::format("berth_api_connections {}\n", s.connections());
-  rlimit rl{};
-  ::getrlimit(RLIMIT_NOFILE, &rl);
+  const auto& fds = e.fd_budget();
   metric(out, "berth_fds_open", "gauge", "File descriptors berthd has open.");
-  out += fmt::format("berth_fds_open {}\n", open_fds());
+  out += fmt::format("berth_fds_open {}\n", engine::count_open_fds());
   metric(out, "berth_fds_limit", "gauge", "berthd's file descriptor limit (RLIMIT_NOFILE).");
-  out += fmt::format("berth_fds_limit {}\n", rl.rlim_cur == RLIM_INFINITY ? -1 : int64_t(rl.rlim_cur));
+  out += fmt::format("berth_fds_limit {}\n", fds.limit());
+  metric(out, "berth_fds_reserve", "gauge",
+         "Descriptors a start must leave free (beyond it, starts are refused before they begin).");
+  out += fmt::format("berth_fds_reserve {}\n", fds.reserve());
   c.respond(200, std::move(out), "text/plain; version=0.0.4; charset=utf-8");
 }
 

@@ -346,6 +346,51 @@ TEST_F(RobustnessTest, TwentyThousandConnectionsAtTheRealFdLimit) {
   EXPECT_EQ(own.stop(), 0);
 }
 
+// Near its fd limit berthd refuses a start before it begins (FdBudget),
+// with a message that says so, instead of failing half-way with EMFILE;
+// the containers it runs keep running, and room made by removing some lets
+// starts through again.
+TEST_F(RobustnessTest, StartsAreRefusedBeforeTheFdLimitNotHalfWay) {
+  TestDaemon own;
+  own.set_fd_limit(250);
+  std::string err;
+  ASSERT_TRUE(own.start(&err)) << err;
+  ASSERT_TRUE(own.import_busybox(&err)) << err;
+  std::vector<std::string> running;
+  CommandResult refused;
+  for (int i = 0; i < 200; i++) {
+    auto r = own.ctl({"run", "-d", "--network", "none", "busybox", "sleep", "1000"});
+    if (r.exit_code != 0) {
+      refused = r;
+      break;
+    }
+    running.push_back(r.out.substr(0, 12));
+  }
+  ASSERT_NE(refused.exit_code, -1) << "never refused in 200 starts";
+  EXPECT_THAT(refused.err, HasSubstr("file descriptor limit")) << refused.err;
+  EXPECT_GE(running.size(), 3u);
+  std::fprintf(stderr, "%zu started at a 250-fd limit before the refusal\n", running.size());
+  // Nothing failed for want of a descriptor on the way there.
+  EXPECT_THAT(own.log(), ::testing::Not(HasSubstr("Too many open files"))) << own.log();
+  auto ps = own.ctl({"ps", "-q"});
+  int listed = 0;
+  for (const auto& line : split(ps.out, '\n')) listed += !line.empty();
+  EXPECT_EQ(listed, int(running.size()));
+  // Room again: two removed, one more starts.
+  for (int i = 0; i < 2; i++) {
+    EXPECT_EQ(own.ctl({"rm", "-f", running.back()}).exit_code, 0);
+    running.pop_back();
+  }
+  auto again = own.ctl({"run", "-d", "--network", "none", "busybox", "sleep", "1000"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  if (again.exit_code == 0) running.push_back(again.out.substr(0, 12));
+  for (const auto& id : running) own.ctl({"rm", "-f", id});
+  auto all = own.ctl({"ps", "-aq"});
+  for (const auto& id : split(all.out, '\n'))
+    if (!id.empty()) own.ctl({"rm", "-f", id});
+  EXPECT_EQ(own.stop(), 0);
+}
+
 // A client that sends part of a request head and stalls is answered 408
 // and closed after --header-timeout; an idle one is closed; others are
 // served meanwhile.

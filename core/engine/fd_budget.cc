@@ -1,0 +1,47 @@
+#include "core/engine/fd_budget.h"
+
+#include <dirent.h>
+#include <sys/resource.h>
+
+#include "core/base/strings.h"
+
+namespace berth::engine {
+
+long count_open_fds() {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (!d) return -1;
+  long n = 0;
+  while (dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+  ::closedir(d);
+  return n - 1;  // the directory's own descriptor
+}
+
+FdBudget::FdBudget(size_t limit) : limit_(limit) {
+  if (limit_ == 0) {
+    rlimit rl{};
+    limit_ = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? size_t(rl.rlim_cur) : 1 << 20;
+  }
+  reserve_ = limit_ / 50 > 64 ? limit_ / 50 : 64;
+}
+
+Result<void> FdBudget::take(size_t n) {
+  int64_t now = now_ns();
+  size_t need = count_ + in_flight_ + n + reserve_;
+  if (now - counted_ns_ > kRecountNs || need + limit_ / 10 > limit_) {
+    long c = count_open_fds();
+    if (c >= 0) count_ = size_t(c);
+    counted_ns_ = now;
+    need = count_ + in_flight_ + n + reserve_;
+  }
+  if (need > limit_)
+    return Error(Code::kSystem,
+                 fmt::format("berthd is at its file descriptor limit: {} open and {} held by starts in progress, of "
+                             "{} (RLIMIT_NOFILE), keeping {} in reserve; a start needs about {}. Stop or remove "
+                             "containers, or start berthd with a higher limit",
+                             count_, in_flight_, limit_, reserve_, n),
+                 EMFILE);
+  in_flight_ += n;
+  return ok();
+}
+
+}  // namespace berth::engine
