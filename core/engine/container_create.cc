@@ -9,6 +9,7 @@
 #include "core/base/strings.h"
 #include "core/engine/container_security.h"
 #include "core/engine/engine.h"
+#include "core/base/signals.h"
 #include "core/engine/images.h"
 #include "core/engine/networks.h"
 #include "core/engine/resources.h"
@@ -83,6 +84,9 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
   c->path_args = resolve_args(spec, img->config);
   if (c->path_args.empty()) return done(Error::invalid("No command specified"));
   volumes_->prepare(spec, img->config.volumes);
+  // The image's STOPSIGNAL when the request gives none (Docker merges it
+  // into the container's Config the same way); an unknown one is ignored.
+  if (spec.stop_signal.empty() && parse_signal(img->config.stop_signal)) spec.stop_signal = img->config.stop_signal;
   c->created_ns = now_ns();
   c->image_id = img->id;
   c->image_ref = spec.image;

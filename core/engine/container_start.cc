@@ -128,6 +128,15 @@ Result<runtime::Spec> Engine::init_spec(Container& c) {
 }
 
 void Engine::start(Container& c, Done done) {
+  // Waiting for its policy's restart: Docker counts it as running.
+  if (c.state.status == Status::kRestarting) return done(Error(Code::kNotModified, "container already started"));
+  start_container(c, true, std::move(done));
+}
+
+// `manual`: a start by the user (start, restart, or the daemon's start as
+// Docker's restore does), which resets the restart policy's count, delay
+// and the manual stop; the policy's own restarts keep them.
+void Engine::start_container(Container& c, bool manual, Done done) {
   if (auto ok_ = can(Verb::kStart, c.state.status, c.id); !ok_) return done(std::move(ok_));
   if (shutting_down_) return done(Error::conflict("berthd is shutting down; container {} not started", c.id));
   if (c.starting) return done(Error::conflict("container {} is already being started", c.id));
@@ -136,12 +145,18 @@ void Engine::start(Container& c, Done done) {
     return done(Error::conflict("container {} has a copy (cp) in progress; start it when the copy ends", c.id));
   if (c.cgroup_removals > 0) {
     // Its last cgroup is still being removed, at the path the new one takes.
-    c.after_cgroup_removed.push_back([this, id = c.id, done = std::move(done)]() mutable {
+    c.after_cgroup_removed.push_back([this, id = c.id, manual, done = std::move(done)]() mutable {
       Container* ct = by_id(id);
       if (!ct) return done(Error::not_found("No such container: {}", id));
-      start(*ct, std::move(done));
+      start_container(*ct, manual, std::move(done));
     });
     return;
+  }
+  if (manual) {
+    cancel_restart(c);
+    c.restart_count = 0;
+    c.restart_delay_ms = 0;
+    c.manually_stopped = false;
   }
   c.state.error.clear();
   c.state.exit_code = 0;

@@ -130,6 +130,9 @@ json spec_json(const CreateSpec& s) {
               {"attach_stderr", s.attach_stderr},
               {"labels", s.labels},
               {"auto_remove", s.auto_remove},
+              {"restart_policy", {{"name", restart_policy_name(s.restart.name)}, {"max_retries", s.restart.max_retries}}},
+              {"stop_signal", s.stop_signal},
+              {"stop_timeout_s", s.stop_timeout_s ? json(*s.stop_timeout_s) : json(nullptr)},
               {"network_mode", s.network_mode},
               {"net", net_to_json(s.net)},
               {"resources", resources_json(s.resources)},
@@ -162,6 +165,13 @@ void spec_from(const json& j, CreateSpec& s) {
   s.attach_stderr = j.value("attach_stderr", true);
   s.labels = j.value("labels", std::map<std::string, std::string>{});
   s.auto_remove = j.value("auto_remove", false);
+  if (j.contains("restart_policy") && j["restart_policy"].is_object()) {
+    // Stored as given and parsed again; it was valid when set.
+    auto rp = parse_restart_policy(j["restart_policy"].value("name", "no"), j["restart_policy"].value("max_retries", 0));
+    if (rp) s.restart = *rp;
+  }
+  s.stop_signal = j.value("stop_signal", "");
+  if (j.contains("stop_timeout_s") && j["stop_timeout_s"].is_number_integer()) s.stop_timeout_s = j["stop_timeout_s"].get<int>();
   s.network_mode = j.value("network_mode", "none");
   if (j.contains("net")) s.net = net_from_json(j["net"]);
   if (j.contains("resources")) resources_from(j["resources"], s.resources);
@@ -191,6 +201,7 @@ std::string encode_container(const Container& c) {
          {"image_ref", c.image_ref},
          {"path_args", c.path_args},
          {"restart_count", c.restart_count},
+         {"manually_stopped", c.manually_stopped},
          {"spec", spec_json(c.spec)},
          {"state",
           {{"status", status_name(c.state.status)},
@@ -215,6 +226,7 @@ Result<std::unique_ptr<Container>> decode_container(const std::string& text) {
     c->image_ref = j.value("image_ref", "");
     c->path_args = j.value("path_args", std::vector<std::string>{});
     c->restart_count = j.value("restart_count", 0);
+    c->manually_stopped = j.value("manually_stopped", false);
     spec_from(j.at("spec"), c->spec);
     if (j["spec"].contains("security")) c->spec.security = BERTH_TRY(security_from_state(j["spec"]["security"]));
     const json& st = j.at("state");

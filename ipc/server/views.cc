@@ -26,7 +26,8 @@ std::string command_text(const engine::Container& c) {
 
 OrderedJson state_json(const engine::Container& c) {
   const auto& s = c.state;
-  bool running = s.status == Status::kRunning || s.status == Status::kPaused;
+  // Docker counts a container waiting for its policy's restart as running.
+  bool running = s.status == Status::kRunning || s.status == Status::kPaused || s.status == Status::kRestarting;
   return {{"Status", engine::status_name(s.status)},
           {"Running", running},
           {"Paused", s.status == Status::kPaused},
@@ -62,7 +63,8 @@ OrderedJson config_json(const engine::Container& c) {
                    {"Labels", sp.labels}};
   if (raw.contains("ExposedPorts")) j["ExposedPorts"] = raw["ExposedPorts"];
   if (raw.contains("Volumes")) j["Volumes"] = raw["Volumes"];
-  if (raw.contains("StopSignal")) j["StopSignal"] = raw["StopSignal"];
+  if (!sp.stop_signal.empty()) j["StopSignal"] = sp.stop_signal;   // given, or the image's
+  if (sp.stop_timeout_s) j["StopTimeout"] = *sp.stop_timeout_s;
   return j;
 }
 
@@ -117,7 +119,9 @@ OrderedJson container_inspect(const engine::Container& c, const engine::NetworkS
   Json host_config = parse_or(c.spec.host_config_json, Json::object());
   host_config["NetworkMode"] = c.spec.network_mode;
   host_config["AutoRemove"] = c.spec.auto_remove;
-  if (!host_config.contains("RestartPolicy")) host_config["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
+  // As it is now (update changes it).
+  host_config["RestartPolicy"] = {{"Name", engine::restart_policy_name(c.spec.restart.name)},
+                                  {"MaximumRetryCount", c.spec.restart.max_retries}};
   host_config["LogConfig"] = {{"Type", c.spec.log.type.empty() ? "json-file" : c.spec.log.type},
                               {"Config", c.spec.log.opts}};
   // Limits as they are now (update changes them after create).

@@ -48,6 +48,10 @@ struct ContainerOptions {
   CLI::Option* entrypoint_flag = nullptr;  // to tell `--entrypoint ""` from no flag
   std::string image;
   std::vector<std::string> cmd;
+  std::string restart;       // --restart no|always|on-failure[:N]|unless-stopped
+  std::string stop_signal;   // --stop-signal
+  int stop_timeout_s = 0;
+  CLI::Option* stop_timeout_flag = nullptr;   // given or not
   ResourceFlags resources;
   MountFlags mounts;
   NetFlags net;
@@ -78,6 +82,9 @@ void add_container_flags(CLI::App* sub, ContainerOptions& o) {
   sub->add_option("--dns-search", o.net.dns_search, "Set custom DNS search domains")->allow_extra_args(false);
   sub->add_option("--dns-option", o.net.dns_options, "Set DNS options")->allow_extra_args(false);
   o.entrypoint_flag = sub->add_option("--entrypoint", o.entrypoint, "Overwrite the image's ENTRYPOINT");
+  sub->add_option("--restart", o.restart, "Restart policy to apply when a container exits (no, always, on-failure[:max-retries], unless-stopped)");
+  sub->add_option("--stop-signal", o.stop_signal, "Signal to stop the container");
+  o.stop_timeout_flag = sub->add_option("--stop-timeout", o.stop_timeout_s, "Timeout (in seconds) to stop a container");
   add_resource_flags(sub, o.resources);
   add_security_flags(sub, o.security);
   sub->add_option("-v,--volume", o.mounts.volumes, "Bind mount a volume (/host:/ctr[:ro], name:/ctr, or /ctr)")
@@ -129,7 +136,9 @@ Result<std::string> create_body(const ContainerOptions& o, const json& resources
   cfg["Labels"] = json::object();
   json host = json::object();
   host["AutoRemove"] = o.rm;
-  host["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
+  host["RestartPolicy"] = BERTH_TRY(restart_policy_json(o.restart));
+  if (!o.stop_signal.empty()) cfg["StopSignal"] = o.stop_signal;
+  if (o.stop_timeout_flag->count() > 0) cfg["StopTimeout"] = o.stop_timeout_s;
   ConsoleSize size = o.tty ? console_size() : ConsoleSize{};  // the pty's first size, before any resize
   host["ConsoleSize"] = json::array({size.rows, size.cols});
   for (const auto& [key, value] : resources.items()) host[key] = value;
