@@ -115,6 +115,9 @@ class Engine {
   // `restart`: a new restart policy, when set (refused for AutoRemove).
   void update(Container& c, const cgroups::Resources& r, std::optional<RestartPolicy> restart,
               DoneWith<std::vector<std::string>> done);
+  // container_rename.cc: a new name (Docker's rules and messages); links
+  // that name the container follow it.
+  void rename(Container& c, std::string name, Done done);
   // container_remove.cc: rm (force: kill first; remove_volumes: rm -v).
   void remove(Container& c, bool force, Done done, bool remove_volumes = false);
   // container_prune.cc: the containers that are not running (nor paused,

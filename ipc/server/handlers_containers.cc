@@ -1,5 +1,5 @@
 // /containers/...: create, start, attach, wait, kill, stop, restart, rm,
-// ps, inspect. (logs are in handlers_logs.cc.)
+// rename, ps, inspect. (logs are in handlers_logs.cc.)
 #include <csignal>
 
 #include "core/base/strings.h"
@@ -85,6 +85,13 @@ void restart(Server& s, Connection& c, const Params& p) {
   auto args = stop_args(s, c.request(), *ct);
   if (!args) return c.respond_error(args.error());
   s.engine().restart(*ct, args->first, args->second, reply(s, c, 204));
+}
+
+// POST /containers/{id}/rename?name=: 204; 409 for a name in use.
+void rename(Server& s, Connection& c, const Params& p) {
+  Container* ct = find_or_respond(s, c, p[0]);
+  if (!ct) return;
+  s.engine().rename(*ct, c.request().query_value("name").value_or(""), reply(s, c, 204));
 }
 
 void remove(Server& s, Connection& c, const Params& p) {
@@ -314,6 +321,7 @@ void add_container_routes(std::vector<Route>& r) {
   r.push_back({"POST", "/containers/{}/kill", kill});
   r.push_back({"POST", "/containers/{}/stop", stop});
   r.push_back({"POST", "/containers/{}/restart", restart});
+  r.push_back({"POST", "/containers/{}/rename", rename});
   r.push_back({"POST", "/containers/{}/wait", wait});
   r.push_back({"POST", "/containers/{}/attach", attach});
   r.push_back({"GET", "/containers/{}/attach/ws", attach_ws});

@@ -271,6 +271,18 @@ void add_container_commands(CLI::App& app, Globals& g, int& exit_code) {
                             [&](Client& c, const std::string& id) { return stop_one(c, *restart_opts, id, "/restart"); });
   });
 
+  // POST /containers/{id}/rename?name= → 204.
+  auto rename_args = std::make_shared<std::pair<std::string, std::string>>();
+  CLI::App* rename = app.add_subcommand("rename", "Rename a container");
+  rename->add_option("CONTAINER", rename_args->first)->required();
+  rename->add_option("NEW_NAME", rename_args->second)->required();
+  rename->callback([&g, &exit_code, rename_args] {
+    exit_code = for_each_id(g, {rename_args->first}, [&](Client& c, const std::string& id) -> Result<void> {
+      BERTH_TRY(call(c, "POST", container_path(id, "/rename?name=" + ipc::url_encode(rename_args->second))));
+      return ok();
+    });
+  });
+
   auto kill_signal = std::make_shared<std::string>();
   auto kill_ids = std::make_shared<std::vector<std::string>>();
   CLI::App* kill = app.add_subcommand("kill", "Kill one or more running containers");
