@@ -79,6 +79,7 @@ struct CreateSpec {
   LogConfig log;                       // HostConfig.LogConfig (log_files.h); unset = the daemon's defaults
   std::vector<MountSpec> mounts;       // binds, volumes, tmpfs (container_mounts.cc)
   bool readonly_rootfs = false;        // HostConfig.ReadonlyRootfs
+  bool init = false;                   // HostConfig.Init: berth-init is PID 1 (container_start.cc)
   bool cgroupns_host = false;          // HostConfig.CgroupnsMode "host" (default: private)
   // HostConfig.Links (legacy links): {container name, alias}; create checks
   // each names a container and keeps its name (without '/').

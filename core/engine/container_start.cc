@@ -79,6 +79,24 @@ std::vector<std::string> link_env(const std::string& name, const std::string& al
   return out;
 }
 
+// --init: berth-init (tools/berth-init) bound read-only at kInitTarget
+// runs the command as its child: it forwards signals and reaps zombies.
+constexpr const char* kInitTarget = "/sbin/berth-init";
+
+void add_init(runtime::Spec& spec, const std::string& init_path) {
+  runtime::Mount m;
+  m.kind = runtime::Mount::Kind::kBind;
+  m.source = init_path;
+  m.target = kInitTarget;
+  m.readonly = true;
+  m.recursive = false;
+  m.file = true;
+  spec.mounts.push_back(std::move(m));
+  std::vector<std::string> args{kInitTarget, "--"};
+  args.insert(args.end(), spec.args.begin(), spec.args.end());
+  spec.args = std::move(args);
+}
+
 }  // namespace
 
 void put_env(std::vector<std::string>& env, const std::string& kv) {
@@ -124,6 +142,7 @@ Result<runtime::Spec> Engine::init_spec(Container& c) {
   if (c.spec.security.ipc.kind == NamespaceMode::Kind::kShareable) spec.security.shm_dir = shm_dir_of(c);
   BERTH_TRY_VOID(volumes_->resolve_mounts(c, spec));
   BERTH_TRY_VOID(networks_->add_to_spec(c, spec));   // host or own netns; /etc files
+  if (c.spec.init) add_init(spec, opts_.init_path);
   return spec;
 }
 

@@ -140,6 +140,7 @@ json spec_json(const CreateSpec& s) {
               {"log_config", {{"type", s.log.type}, {"opts", s.log.opts}}},
               {"mounts", mounts_json(s.mounts)},
               {"readonly_rootfs", s.readonly_rootfs}, {"cgroupns_host", s.cgroupns_host},
+              {"init", s.init},
               {"links", s.links},
               {"security", security_to_state(s.security)},
               {"config_json", s.config_json},
@@ -184,6 +185,7 @@ void spec_from(const json& j, CreateSpec& s) {
   }
   if (j.contains("mounts")) s.mounts = mounts_from(j["mounts"]);
   s.readonly_rootfs = j.value("readonly_rootfs", false);
+  s.init = j.value("init", false);
   s.cgroupns_host = j.value("cgroupns_host", false);
   s.links = j.value("links", std::vector<std::pair<std::string, std::string>>{});
   s.config_json = j.value("config_json", "{}");

@@ -74,6 +74,7 @@ Result<void> parse_host_config(const Json& body, engine::CreateSpec& s) {
   s.cgroup_parent = BERTH_TRY(str_field(hc, "CgroupParent"));
   s.log = BERTH_TRY(parse_log_config(hc));
   s.readonly_rootfs = BERTH_TRY(bool_field(hc, "ReadonlyRootfs", false));
+  s.init = BERTH_TRY(bool_field(hc, "Init", false));
   // Private by default on every host (Docker's default on cgroup v2; on v1
   // Docker shares the host's): the container's /sys/fs/cgroup shows its own
   // cgroup, so runtimes size themselves by its limits.

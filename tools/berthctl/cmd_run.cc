@@ -49,6 +49,7 @@ struct ContainerOptions {
   std::string image;
   std::vector<std::string> cmd;
   std::string restart;       // --restart no|always|on-failure[:N]|unless-stopped
+  bool init = false;         // --init
   std::string stop_signal;   // --stop-signal
   int stop_timeout_s = 0;
   CLI::Option* stop_timeout_flag = nullptr;   // given or not
@@ -84,6 +85,7 @@ void add_container_flags(CLI::App* sub, ContainerOptions& o) {
   o.entrypoint_flag = sub->add_option("--entrypoint", o.entrypoint, "Overwrite the image's ENTRYPOINT");
   sub->add_option("--restart", o.restart, "Restart policy to apply when a container exits (no, always, on-failure[:max-retries], unless-stopped)");
   sub->add_option("--stop-signal", o.stop_signal, "Signal to stop the container");
+  sub->add_flag("--init", o.init, "Run an init inside the container that forwards signals and reaps processes");
   o.stop_timeout_flag = sub->add_option("--stop-timeout", o.stop_timeout_s, "Timeout (in seconds) to stop a container");
   add_resource_flags(sub, o.resources);
   add_security_flags(sub, o.security);
@@ -136,6 +138,7 @@ Result<std::string> create_body(const ContainerOptions& o, const json& resources
   cfg["Labels"] = json::object();
   json host = json::object();
   host["AutoRemove"] = o.rm;
+  if (o.init) host["Init"] = true;
   host["RestartPolicy"] = BERTH_TRY(restart_policy_json(o.restart));
   if (!o.stop_signal.empty()) cfg["StopSignal"] = o.stop_signal;
   if (o.stop_timeout_flag->count() > 0) cfg["StopTimeout"] = o.stop_timeout_s;
