@@ -20,6 +20,7 @@
 #include "cgroups/cgroups.h"
 #include "core/base/unique_fd.h"
 #include "core/engine/log_files.h"
+#include "core/engine/health.h"
 #include "core/engine/network_spec.h"
 #include "core/engine/restart_policy.h"
 #include "core/engine/security_request.h"
@@ -80,6 +81,7 @@ struct CreateSpec {
   std::vector<MountSpec> mounts;       // binds, volumes, tmpfs (container_mounts.cc)
   bool readonly_rootfs = false;        // HostConfig.ReadonlyRootfs
   bool init = false;                   // HostConfig.Init: berth-init is PID 1 (container_start.cc)
+  HealthConfig health;                 // Config.Healthcheck (health.h); disabled unless set
   bool cgroupns_host = false;          // HostConfig.CgroupnsMode "host" (default: private)
   // HostConfig.Links (legacy links): {container name, alias}; create checks
   // each names a container and keeps its name (without '/').
@@ -169,7 +171,15 @@ struct Container {
   std::vector<std::function<void()>> after_cgroup_removed;
   // The policy's last delay before a restart (restart_policy.h), not persisted.
   int64_t restart_delay_ms = 0;
-  uint64_t restart_timer = 0;       // its armed timer's token (Engine::restart_timers_), 0: none
+  uint64_t restart_timer = 0;       // its armed timer's token (Engine::timers_), 0: none
+  // Health checks (container_health.cc), while it runs: the state (kept
+  // after the exit for inspect, not persisted), the next probe's timer,
+  // the probe under way (its exec id) and its timeout.
+  HealthState health;
+  bool health_active = false;       // the container has run with a health check since the daemon started
+  uint64_t health_timer = 0, health_timeout_timer = 0;
+  std::string health_probe;
+  HealthResult health_pending;
   // A restart's stop is under way: its exit must not remove an AutoRemove
   // container (Docker's restart keeps it too).
   bool restarting = false;

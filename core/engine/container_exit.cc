@@ -56,6 +56,7 @@ void Engine::finish_exit(Container& c) {
   bool policy_restart = !start_failed && !c.restarting && plan_restart(c, p.exit_code);
   c.state.status = start_failed ? Status::kCreated : policy_restart ? Status::kRestarting : Status::kExited;
   log::info("engine", "die id={} exit_code={}", c.id, p.exit_code);
+  health_stopped(c);
   // AutoRemove removes the container right after this, unless a restart
   // stopped it (Engine::restart starts it again). (AutoRemove and a restart
   // policy exclude each other.)

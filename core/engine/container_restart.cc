@@ -23,38 +23,48 @@ bool Engine::plan_restart(Container& c, int exit_code) {
   return true;
 }
 
-void Engine::arm_restart(Container& c) {
-  cancel_restart(c);
+uint64_t Engine::arm_timer(Container& c, int64_t delay_ms, std::function<void(Container&, uint64_t)> fire) {
   uint64_t t = token();
-  auto timer = std::make_unique<RestartTimer>();
+  auto timer = std::make_unique<ContainerTimer>();
   timer->id = c.id;
-  timer->ts = {c.restart_delay_ms / 1000, (c.restart_delay_ms % 1000) * 1'000'000};
+  timer->ts = {delay_ms / 1000, (delay_ms % 1000) * 1'000'000};
+  timer->fire = std::move(fire);
   // The timer is freed only after its completion has run (never from
   // within it): its fate is decided in a deferred call.
-  timer->c.set_callback([this, t](int32_t res, uint32_t) { r_.defer([this, t, res] { restart_timer_done(t, res); }); });
+  timer->c.set_callback([this, t](int32_t res, uint32_t) { r_.defer([this, t, res] { timer_done(t, res); }); });
   r_.timeout(&timer->ts, timer->c);
-  restart_timers_[t] = std::move(timer);
-  c.restart_timer = t;
+  timers_[t] = std::move(timer);
+  return t;
+}
+
+void Engine::cancel_timer(uint64_t& t) {
+  if (!t) return;
+  auto it = timers_.find(t);
+  if (it != timers_.end() && it->second->c.in_flight()) r_.cancel(it->second->c);
+  t = 0;
+}
+
+void Engine::timer_done(uint64_t t, int32_t res) {
+  auto it = timers_.find(t);
+  BERTH_ASSERT(it != timers_.end());
+  std::unique_ptr<ContainerTimer> timer = std::move(it->second);
+  timers_.erase(it);
+  Container* c = by_id(timer->id);
+  if (res == -ECANCELED || !c || shutting_down_) return check_shutdown();
+  timer->fire(*c, t);
+}
+
+void Engine::arm_restart(Container& c) {
+  cancel_restart(c);
+  c.restart_timer = arm_timer(c, c.restart_delay_ms, [this](Container& ct, uint64_t t) {
+    if (ct.restart_timer != t) return;
+    ct.restart_timer = 0;
+    restart_by_policy(ct);
+  });
   log::info("engine", "restart scheduled id={} delay_ms={} count={}", c.id, c.restart_delay_ms, c.restart_count);
 }
 
-void Engine::cancel_restart(Container& c) {
-  if (!c.restart_timer) return;
-  auto it = restart_timers_.find(c.restart_timer);
-  if (it != restart_timers_.end() && it->second->c.in_flight()) r_.cancel(it->second->c);
-  c.restart_timer = 0;
-}
-
-void Engine::restart_timer_done(uint64_t t, int32_t res) {
-  auto it = restart_timers_.find(t);
-  BERTH_ASSERT(it != restart_timers_.end());
-  std::string id = std::move(it->second->id);
-  restart_timers_.erase(it);
-  Container* c = by_id(id);
-  if (res == -ECANCELED || !c || c->restart_timer != t) return check_shutdown();
-  c->restart_timer = 0;
-  restart_by_policy(*c);
-}
+void Engine::cancel_restart(Container& c) { cancel_timer(c.restart_timer); }
 
 void Engine::restart_by_policy(Container& c) {
   if (c.state.status != Status::kRestarting || shutting_down_) return check_shutdown();

@@ -228,6 +228,7 @@ void Engine::exec_result(Container& c, int32_t res, Done done) {
   } else if (res == 0) {
     log::info("engine", "start id={} pid={}", c.id, p.pid);
     emit(c, "start");
+    health_started(c);
     persist(c);
     when_persisted(c, [done] { done(ok()); });
   } else {

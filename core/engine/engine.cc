@@ -240,7 +240,7 @@ void Engine::check_shutdown() {
   if (!shutdown_done_) return;
   for (auto& [id, c] : containers_)
     if (c->proc || c->persist_in_flight || c->starting) return;
-  if (execs_->busy() || warm_->busy() || unsaved_c_.in_flight() || !restart_timers_.empty()) return;
+  if (execs_->busy() || warm_->busy() || unsaved_c_.in_flight() || !timers_.empty()) return;
   // Then the networks: their last veths and ports go, then bridges and table.
   if (!networks_->closed()) return networks_->shutdown([this] { check_shutdown(); });
   auto done = std::move(shutdown_done_);

@@ -167,10 +167,21 @@ class Engine {
   // the starts at daemon start.
   bool plan_restart(Container& c, int exit_code);
   void arm_restart(Container& c);
-  void restart_timer_done(uint64_t token, int32_t res);
+  // A timeout on the ring for container `c` (restart policies, health
+  // checks): `fire` runs with the container and the token unless the
+  // timer is cancelled or the container is gone first.
+  uint64_t arm_timer(Container& c, int64_t delay_ms, std::function<void(Container&, uint64_t)> fire);
+  void cancel_timer(uint64_t& token);
+  void timer_done(uint64_t token, int32_t res);
   void restart_by_policy(Container& c);
   void cancel_restart(Container& c);
   void start_restartable();
+  // container_health.cc: health checks while a container runs.
+  void health_started(Container& c);
+  void health_stopped(Container& c);
+  void schedule_probe(Container& c);
+  void run_probe(Container& c);
+  void probe_done(Container& c);
   void maybe_finish_exit(Container& c);                             // container_exit.cc
   void finish_exit(Container& c);
   void drop_process_if_idle(Container& c);
@@ -195,14 +206,15 @@ class Engine {
   std::unique_ptr<netns::NetnsPool> netns_pool_;
   std::unique_ptr<WarmPool> warm_;
   std::unique_ptr<NetworkService> networks_;
-  // Restart policy timers (container_restart.cc), by token; one freed when
-  // its completion (fired or cancelled) has come back.
-  struct RestartTimer {
+  // Container timers (restart policies, health checks), by token; one
+  // freed when its completion (fired or cancelled) has come back.
+  struct ContainerTimer {
     std::string id;
     reactor::Completion c;
     __kernel_timespec ts{};
+    std::function<void(Container&, uint64_t)> fire;
   };
-  std::map<uint64_t, std::unique_ptr<RestartTimer>> restart_timers_;
+  std::map<uint64_t, std::unique_ptr<ContainerTimer>> timers_;
   std::shared_ptr<runtime::Spawner> spawner_;  // every clone3 (runtime/spawner.h); null if it could not start
   // Containers whose latest state could not be written (a full disk): the
   // write is retried once a second until it succeeds or they are removed.

@@ -141,6 +141,9 @@ json spec_json(const CreateSpec& s) {
               {"mounts", mounts_json(s.mounts)},
               {"readonly_rootfs", s.readonly_rootfs}, {"cgroupns_host", s.cgroupns_host},
               {"init", s.init},
+              {"health", {{"test", s.health.test}, {"interval_ns", s.health.interval_ns}, {"timeout_ns", s.health.timeout_ns},
+                          {"start_period_ns", s.health.start_period_ns}, {"start_interval_ns", s.health.start_interval_ns},
+                          {"retries", s.health.retries}}},
               {"links", s.links},
               {"security", security_to_state(s.security)},
               {"config_json", s.config_json},
@@ -186,6 +189,16 @@ void spec_from(const json& j, CreateSpec& s) {
   if (j.contains("mounts")) s.mounts = mounts_from(j["mounts"]);
   s.readonly_rootfs = j.value("readonly_rootfs", false);
   s.init = j.value("init", false);
+  if (j.contains("health") && j["health"].is_object()) {
+    // Stored as given and checked again; it was valid when created.
+    const json& h = j["health"];
+    HealthConfig hc;
+    if (check_health_config(h.value("test", std::vector<std::string>{}), h.value("interval_ns", int64_t(0)),
+                            h.value("timeout_ns", int64_t(0)), h.value("start_period_ns", int64_t(0)),
+                            h.value("start_interval_ns", int64_t(0)), h.value("retries", 0), &hc)
+            .ok)
+      s.health = std::move(hc);
+  }
   s.cgroupns_host = j.value("cgroupns_host", false);
   s.links = j.value("links", std::vector<std::pair<std::string, std::string>>{});
   s.config_json = j.value("config_json", "{}");

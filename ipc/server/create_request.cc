@@ -37,6 +37,26 @@ Result<engine::LogConfig> parse_log_config(const Json& hc) {
   return engine::parse_log_config(type, opts);
 }
 
+// Config.Healthcheck: {Test, Interval, Timeout, StartPeriod, StartInterval,
+// Retries} (durations in ns), checked by engine::check_health_config.
+Result<void> parse_healthcheck(const Json& j, engine::HealthConfig& out) {
+  if (!j.contains("Healthcheck") || j["Healthcheck"].is_null()) return ok();
+  const Json& h = j["Healthcheck"];
+  if (!h.is_object()) return Error::invalid("invalid Healthcheck: expected an object");
+  for (const auto& [k, v] : h.items())
+    if (k != "Test" && k != "Interval" && k != "Timeout" && k != "StartPeriod" && k != "StartInterval" && k != "Retries")
+      return Error::invalid("berth does not know Healthcheck.{}", k);
+  bool set;
+  std::vector<std::string> test = BERTH_TRY(str_slice(h, "Test", &set));
+  auto num = [&](const char* f) -> Result<int64_t> { return BERTH_TRY(int_field(h, f)).value_or(0); };
+  int64_t interval = BERTH_TRY(num("Interval")), timeout = BERTH_TRY(num("Timeout"));
+  int64_t start_period = BERTH_TRY(num("StartPeriod")), start_interval = BERTH_TRY(num("StartInterval"));
+  int64_t retries = BERTH_TRY(num("Retries"));
+  auto v = engine::check_health_config(test, interval, timeout, start_period, start_interval, retries, &out);
+  if (!v.ok) return Error::invalid("{}", v.error);
+  return ok();
+}
+
 }  // namespace
 
 Result<std::optional<std::pair<std::string, int64_t>>> restart_policy_field(const Json& obj) {
@@ -170,6 +190,7 @@ Result<engine::CreateSpec> parse_create_request(const std::string& body, const s
     return Error::invalid("the working directory '{}' is invalid, it needs to be an absolute path", s.working_dir);
   s.user = BERTH_TRY(str_field(j, "User"));
   s.hostname = BERTH_TRY(str_field(j, "Hostname"));
+  BERTH_TRY_VOID(parse_healthcheck(j, s.health));
   s.stop_signal = BERTH_TRY(str_field(j, "StopSignal"));
   if (!s.stop_signal.empty()) BERTH_TRY_VOID(parse_signal(s.stop_signal));
   if (auto t = BERTH_TRY(int_field(j, "StopTimeout"))) {

@@ -41,6 +41,18 @@ OrderedJson state_json(const engine::Container& c) {
           {"FinishedAt", format_rfc3339_nano(s.finished_ns)}};
 }
 
+// State.Health of a container with a health check: the status, the
+// failing streak and the last five results.
+OrderedJson health_json(const engine::Container& c) {
+  OrderedJson log = OrderedJson::array();
+  for (const auto& r : c.health.log)
+    log.push_back({{"Start", format_rfc3339_nano(r.start_ns)},
+                   {"End", format_rfc3339_nano(r.end_ns)},
+                   {"ExitCode", r.exit_code},
+                   {"Output", r.output}});
+  return {{"Status", c.health.status}, {"FailingStreak", c.health.failing_streak}, {"Log", log}};
+}
+
 OrderedJson config_json(const engine::Container& c) {
   const auto& sp = c.spec;
   Json raw = parse_or(sp.config_json, Json::object());
@@ -63,6 +75,7 @@ OrderedJson config_json(const engine::Container& c) {
                    {"Labels", sp.labels}};
   if (raw.contains("ExposedPorts")) j["ExposedPorts"] = raw["ExposedPorts"];
   if (raw.contains("Volumes")) j["Volumes"] = raw["Volumes"];
+  if (raw.contains("Healthcheck")) j["Healthcheck"] = raw["Healthcheck"];
   if (!sp.stop_signal.empty()) j["StopSignal"] = sp.stop_signal;   // given, or the image's
   if (sp.stop_timeout_s) j["StopTimeout"] = *sp.stop_timeout_s;
   return j;
@@ -103,7 +116,12 @@ std::string container_status_text(const engine::Container& c, int64_t now) {
   const auto& s = c.state;
   switch (s.status) {
     case Status::kCreated: return "Created";
-    case Status::kRunning: return "Up " + human_duration(now - s.started_ns);
+    case Status::kRunning: {
+      std::string up = "Up " + human_duration(now - s.started_ns);
+      if (!c.spec.health.enabled() || !c.health_active) return up;
+      if (c.health.status == "starting") return up + " (health: starting)";
+      return up + " (" + c.health.status + ")";
+    }
     case Status::kPaused: return "Up " + human_duration(now - s.started_ns) + " (Paused)";
     case Status::kRestarting: return fmt::format("Restarting ({}) {} ago", s.exit_code, human_duration(now - s.finished_ns));
     case Status::kRemoving: return "Removal In Progress";
@@ -149,7 +167,11 @@ OrderedJson container_inspect(const engine::Container& c, const engine::NetworkS
           {"Created", format_rfc3339_nano(c.created_ns)},
           {"Path", c.path_args.empty() ? "" : c.path_args[0]},
           {"Args", args},
-          {"State", state_json(c)},
+          {"State", c.spec.health.enabled() ? [&] {
+             OrderedJson st = state_json(c);
+             st["Health"] = health_json(c);
+             return st;
+           }() : state_json(c)},
           {"Image", c.image_id},
           {"ResolvConfPath", etc_file_path(c, "resolv.conf")},
           {"HostnamePath", etc_file_path(c, "hostname")},

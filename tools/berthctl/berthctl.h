@@ -158,6 +158,8 @@ std::string ellipsis(std::string_view s, size_t max_chars);  // "…" when cut
 // column is not padded.
 std::string format_table(const std::vector<std::vector<std::string>>& rows);
 void print_table(const std::vector<std::vector<std::string>>& rows);
+// A Go duration ("300ms", "1m30s") in nanoseconds; nullopt if malformed.
+std::optional<int64_t> go_duration_ns(std::string_view s);
 // Docker's --since/--until: unix seconds[.nanos], a Go duration ("10m",
 // "1h30m": that long ago) or RFC 3339 → "seconds.nanoseconds".
 Result<std::string> to_unix_timestamp(std::string_view value, std::string_view flag);

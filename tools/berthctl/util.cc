@@ -343,6 +343,8 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
 
 }  // namespace
 
+std::optional<int64_t> go_duration_ns(std::string_view s) { return parse_go_duration(s); }
+
 Result<std::string> to_unix_timestamp(std::string_view value, std::string_view flag) {
   if (!value.empty() && value.find_first_not_of("0123456789.") == std::string_view::npos)
     return std::string(value);
