@@ -39,13 +39,16 @@ Result<engine::LogConfig> parse_log_config(const Json& hc) {
 
 // Config.Healthcheck: {Test, Interval, Timeout, StartPeriod, StartInterval,
 // Retries} (durations in ns), checked by engine::check_health_config.
-Result<void> parse_healthcheck(const Json& j, engine::HealthConfig& out) {
+// Members the API does not have are ignored with a warning, as for every
+// other object (api_fields.h).
+Result<void> parse_healthcheck(const Json& j, engine::HealthConfig& out, std::vector<std::string>* warnings) {
   if (!j.contains("Healthcheck") || j["Healthcheck"].is_null()) return ok();
   const Json& h = j["Healthcheck"];
   if (!h.is_object()) return Error::invalid("invalid Healthcheck: expected an object");
   for (const auto& [k, v] : h.items())
-    if (k != "Test" && k != "Interval" && k != "Timeout" && k != "StartPeriod" && k != "StartInterval" && k != "Retries")
-      return Error::invalid("berth does not know Healthcheck.{}", k);
+    if (k != "Test" && k != "Interval" && k != "Timeout" && k != "StartPeriod" && k != "StartInterval" &&
+        k != "Retries" && warnings)
+      warnings->push_back(fmt::format("Config.Healthcheck.{} is not a Docker Engine API field; ignored", k));
   bool set;
   std::vector<std::string> test = BERTH_TRY(str_slice(h, "Test", &set));
   auto num = [&](const char* f) -> Result<int64_t> { return BERTH_TRY(int_field(h, f)).value_or(0); };
@@ -190,7 +193,7 @@ Result<engine::CreateSpec> parse_create_request(const std::string& body, const s
     return Error::invalid("the working directory '{}' is invalid, it needs to be an absolute path", s.working_dir);
   s.user = BERTH_TRY(str_field(j, "User"));
   s.hostname = BERTH_TRY(str_field(j, "Hostname"));
-  BERTH_TRY_VOID(parse_healthcheck(j, s.health));
+  BERTH_TRY_VOID(parse_healthcheck(j, s.health, warnings));
   s.stop_signal = BERTH_TRY(str_field(j, "StopSignal"));
   if (!s.stop_signal.empty()) BERTH_TRY_VOID(parse_signal(s.stop_signal));
   if (auto t = BERTH_TRY(int_field(j, "StopTimeout"))) {
