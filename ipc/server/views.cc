@@ -75,7 +75,18 @@ OrderedJson config_json(const engine::Container& c) {
                    {"Labels", sp.labels}};
   if (raw.contains("ExposedPorts")) j["ExposedPorts"] = raw["ExposedPorts"];
   if (raw.contains("Volumes")) j["Volumes"] = raw["Volumes"];
-  if (raw.contains("Healthcheck")) j["Healthcheck"] = raw["Healthcheck"];
+  // Given, or the image's (merged at create).
+  if (!sp.health.test.empty()) {
+    OrderedJson h = {{"Test", sp.health.test}};
+    if (sp.health.interval_ns) h["Interval"] = sp.health.interval_ns;
+    if (sp.health.timeout_ns) h["Timeout"] = sp.health.timeout_ns;
+    if (sp.health.start_period_ns) h["StartPeriod"] = sp.health.start_period_ns;
+    if (sp.health.start_interval_ns) h["StartInterval"] = sp.health.start_interval_ns;
+    if (sp.health.retries) h["Retries"] = sp.health.retries;
+    j["Healthcheck"] = std::move(h);
+  } else if (raw.contains("Healthcheck")) {
+    j["Healthcheck"] = raw["Healthcheck"];
+  }
   if (!sp.stop_signal.empty()) j["StopSignal"] = sp.stop_signal;   // given, or the image's
   if (sp.stop_timeout_s) j["StopTimeout"] = *sp.stop_timeout_s;
   return j;
@@ -213,7 +224,7 @@ OrderedJson container_summary(const engine::Container& c, const engine::NetworkS
 OrderedJson image_config_json(const engine::ImageConfig& cfg) {
   OrderedJson ports = OrderedJson::object();
   for (const auto& p : cfg.exposed_ports) ports[p] = OrderedJson::object();
-  return {{"Env", cfg.env},
+  OrderedJson j = {{"Env", cfg.env},
           {"Cmd", cfg.cmd.empty() ? OrderedJson(nullptr) : OrderedJson(cfg.cmd)},
           {"Entrypoint", cfg.entrypoint.empty() ? OrderedJson(nullptr) : OrderedJson(cfg.entrypoint)},
           {"WorkingDir", cfg.working_dir},
@@ -221,6 +232,12 @@ OrderedJson image_config_json(const engine::ImageConfig& cfg) {
           {"Labels", cfg.labels},
           {"ExposedPorts", ports},
           {"StopSignal", cfg.stop_signal}};
+  if (!cfg.health_test.empty()) {
+    j["Healthcheck"] = {{"Test", cfg.health_test}, {"Interval", cfg.health_interval_ns}, {"Timeout", cfg.health_timeout_ns},
+                        {"StartPeriod", cfg.health_start_period_ns}, {"StartInterval", cfg.health_start_interval_ns},
+                        {"Retries", cfg.health_retries}};
+  }
+  return j;
 }
 
 OrderedJson image_summary(const engine::Image& img) {

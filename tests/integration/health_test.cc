@@ -112,6 +112,32 @@ TEST_F(HealthTest, NoneAndNoCheckHaveNoHealth) {
   EXPECT_EQ(d().ctl({"rm", "-f", id}).exit_code, 0);
 }
 
+TEST_F(HealthTest, TheImagesHealthcheckIsTheDefault) {
+  // commit keeps the container's Healthcheck in the image (as Docker's).
+  auto base = d().ctl({"create", "--name", "hc-base", "--health-cmd", "test -e /ok", "--health-interval", "100ms",
+                       "--health-start-interval", "100ms", "--health-retries", "1", "busybox", "true"});
+  ASSERT_EQ(base.exit_code, 0) << base.err;
+  ASSERT_EQ(d().ctl({"commit", "hc-base", "hcimg:v1"}).exit_code, 0);
+  auto img = d().client().request("GET", "/images/hcimg:v1/json");
+  ASSERT_TRUE(img && img->status == 200);
+  EXPECT_EQ(Json::parse(img->body)["Config"]["Healthcheck"]["Test"], Json({"CMD-SHELL", "test -e /ok"}));
+  std::string id = run_d({"hcimg:v1", "sh", "-c", "touch /ok; exec sleep 1000"});
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(inspect(id)["Config"]["Healthcheck"]["Test"], Json({"CMD-SHELL", "test -e /ok"}));
+  EXPECT_TRUE(wait_for(id, [](const Json& j) { return j["State"]["Health"]["Status"] == "healthy"; }))
+      << inspect(id).dump();
+  // A container's own Test wins; NONE turns the image's off.
+  std::string own = run_d({"--health-cmd", "false", "hcimg:v1", "sleep", "1000"});
+  ASSERT_FALSE(own.empty());
+  EXPECT_TRUE(wait_for(own, [](const Json& j) { return j["State"]["Health"]["Status"] == "unhealthy"; }))
+      << inspect(own).dump();
+  std::string none = run_d({"--no-healthcheck", "hcimg:v1", "sleep", "1000"});
+  ASSERT_FALSE(none.empty());
+  EXPECT_FALSE(inspect(none)["State"].contains("Health"));
+  for (const std::string& c : {id, own, none, std::string("hc-base")}) EXPECT_EQ(d().ctl({"rm", "-f", c}).exit_code, 0);
+  EXPECT_EQ(d().ctl({"rmi", "hcimg:v1"}).exit_code, 0);
+}
+
 TEST_F(HealthTest, RefusesWhatDockerRefuses) {
   auto c = d().client();
   for (const char* body : {R"({"Image":"busybox","Healthcheck":{"Test":["CMD-SHELL","true"],"Interval":5}})",
