@@ -50,6 +50,18 @@ ImageConfig config_from_json(const json& c) {
     for (auto& [k, v] : ports->items()) out.exposed_ports.push_back(k);
   if (const json* volumes = object(c, "Volumes"))
     for (auto& [k, v] : volumes->items()) out.volumes.push_back(k);
+  if (const json* h = object(c, "Healthcheck")) {
+    out.health_test = strings(*h, "Test");
+    auto num = [&](const char* key) -> int64_t {
+      auto it = h->find(key);
+      return it != h->end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+    };
+    out.health_interval_ns = num("Interval");
+    out.health_timeout_ns = num("Timeout");
+    out.health_start_period_ns = num("StartPeriod");
+    out.health_start_interval_ns = num("StartInterval");
+    out.health_retries = int(num("Retries"));
+  }
   return out;
 }
 
@@ -67,6 +79,15 @@ json config_to_json(const ImageConfig& c) {
   if (!c.working_dir.empty()) out["WorkingDir"] = c.working_dir;
   if (!c.labels.empty()) out["Labels"] = c.labels;
   if (!c.stop_signal.empty()) out["StopSignal"] = c.stop_signal;
+  if (!c.health_test.empty()) {
+    json h = {{"Test", c.health_test}};
+    if (c.health_interval_ns) h["Interval"] = c.health_interval_ns;
+    if (c.health_timeout_ns) h["Timeout"] = c.health_timeout_ns;
+    if (c.health_start_period_ns) h["StartPeriod"] = c.health_start_period_ns;
+    if (c.health_start_interval_ns) h["StartInterval"] = c.health_start_interval_ns;
+    if (c.health_retries) h["Retries"] = c.health_retries;
+    out["Healthcheck"] = std::move(h);
+  }
   if (!c.volumes.empty()) {
     json volumes = json::object();
     for (const std::string& v : c.volumes) volumes[v] = json::object();
@@ -209,6 +230,15 @@ ImageConfig merge_image_config(ImageConfig user, const ImageConfig& base) {
   }
   if (user.working_dir.empty()) user.working_dir = base.working_dir;
   if (user.stop_signal.empty()) user.stop_signal = base.stop_signal;
+  if (user.health_test.empty()) {
+    // Docker's merge: the Test and each duration left unset come from the base.
+    user.health_test = base.health_test;
+    if (!user.health_interval_ns) user.health_interval_ns = base.health_interval_ns;
+    if (!user.health_timeout_ns) user.health_timeout_ns = base.health_timeout_ns;
+    if (!user.health_start_period_ns) user.health_start_period_ns = base.health_start_period_ns;
+    if (!user.health_start_interval_ns) user.health_start_interval_ns = base.health_start_interval_ns;
+    if (!user.health_retries) user.health_retries = base.health_retries;
+  }
   return user;
 }
 
@@ -226,7 +256,7 @@ json child_history_entry(const ChildImage& c, const std::string& created) {
 Result<std::string> child_config(json j, const ChildImage& c) {
   json cfg = j.contains("config") && j["config"].is_object() ? j["config"] : json::object();
   for (const char* key :
-       {"User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "WorkingDir", "Labels", "StopSignal", "Volumes"})
+       {"User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "WorkingDir", "Labels", "StopSignal", "Volumes", "Healthcheck"})
     cfg.erase(key);
   ImageConfig sorted = c.config;
   std::sort(sorted.exposed_ports.begin(), sorted.exposed_ports.end());

@@ -25,6 +25,11 @@ struct ImageConfig {
   std::map<std::string, std::string> labels;
   std::vector<std::string> exposed_ports;  // "80/tcp", sorted
   std::vector<std::string> volumes;        // VOLUME paths ("/data"), sorted
+  // HEALTHCHECK (Config.Healthcheck): Test as written ({"CMD-SHELL", ...},
+  // {"NONE"}; empty: none), durations in ns (0: the default).
+  std::vector<std::string> health_test;
+  int64_t health_interval_ns = 0, health_timeout_ns = 0, health_start_period_ns = 0, health_start_interval_ns = 0;
+  int health_retries = 0;
   bool operator==(const ImageConfig&) const = default;
 };
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,7 +20,9 @@
 #include "cgroups/cgroups.h"
 #include "core/base/unique_fd.h"
 #include "core/engine/log_files.h"
+#include "core/engine/health.h"
 #include "core/engine/network_spec.h"
+#include "core/engine/restart_policy.h"
 #include "core/engine/security_request.h"
 #include "core/engine/status.h"
 
@@ -62,6 +65,11 @@ struct CreateSpec {
   bool attach_stdin = false, attach_stdout = true, attach_stderr = true;
   std::map<std::string, std::string> labels;
   bool auto_remove = false;
+  RestartPolicy restart;               // HostConfig.RestartPolicy (restart_policy.h); changed by update
+  // Config.StopSignal as given (or the image's STOPSIGNAL, filled at
+  // create); "" = SIGTERM. Config.StopTimeout; unset = 10 s.
+  std::string stop_signal;
+  std::optional<int> stop_timeout_s;
   // HostConfig.NetworkMode: bridge (the default network), none, host,
   // container:<id>, or a network's name ("default" until create resolves
   // it: networks.h); the rest in `net`.
@@ -72,6 +80,8 @@ struct CreateSpec {
   LogConfig log;                       // HostConfig.LogConfig (log_files.h); unset = the daemon's defaults
   std::vector<MountSpec> mounts;       // binds, volumes, tmpfs (container_mounts.cc)
   bool readonly_rootfs = false;        // HostConfig.ReadonlyRootfs
+  bool init = false;                   // HostConfig.Init: berth-init is PID 1 (container_start.cc)
+  HealthConfig health;                 // Config.Healthcheck (health.h); disabled unless set
   bool cgroupns_host = false;          // HostConfig.CgroupnsMode "host" (default: private)
   // HostConfig.Links (legacy links): {container name, alias}; create checks
   // each names a container and keeps its name (without '/').
@@ -132,7 +142,11 @@ struct Container {
   CreateSpec spec;
   std::vector<std::string> path_args;  // resolved entrypoint + cmd: [0] = Path
   State state;
-  int restart_count = 0;
+  int restart_count = 0;            // restarts by the policy since the last manual start
+  // Stopped by the user (stop, or kill with SIGKILL or its stop signal):
+  // the policy does not restart it; unless-stopped not even at daemon start.
+  // Persisted; cleared by a manual start.
+  bool manually_stopped = false;
   std::string dir;                  // <root>/containers/<id>
 
   // Runtime (not persisted).
@@ -155,6 +169,17 @@ struct Container {
   // still held it), and what waits for them: a start (Engine::start).
   int cgroup_removals = 0;
   std::vector<std::function<void()>> after_cgroup_removed;
+  // The policy's last delay before a restart (restart_policy.h), not persisted.
+  int64_t restart_delay_ms = 0;
+  uint64_t restart_timer = 0;       // its armed timer's token (Engine::timers_), 0: none
+  // Health checks (container_health.cc), while it runs: the state (kept
+  // after the exit for inspect, not persisted), the next probe's timer,
+  // the probe under way (its exec id) and its timeout.
+  HealthState health;
+  bool health_active = false;       // the container has run with a health check since the daemon started
+  uint64_t health_timer = 0, health_timeout_timer = 0;
+  std::string health_probe;
+  HealthResult health_pending;
   // A restart's stop is under way: its exit must not remove an AutoRemove
   // container (Docker's restart keeps it too).
   bool restarting = false;

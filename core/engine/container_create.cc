@@ -9,6 +9,7 @@
 #include "core/base/strings.h"
 #include "core/engine/container_security.h"
 #include "core/engine/engine.h"
+#include "core/base/signals.h"
 #include "core/engine/images.h"
 #include "core/engine/networks.h"
 #include "core/engine/resources.h"
@@ -83,6 +84,22 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
   c->path_args = resolve_args(spec, img->config);
   if (c->path_args.empty()) return done(Error::invalid("No command specified"));
   volumes_->prepare(spec, img->config.volumes);
+  // The image's STOPSIGNAL when the request gives none (Docker merges it
+  // into the container's Config the same way); an unknown one is ignored.
+  if (spec.stop_signal.empty() && parse_signal(img->config.stop_signal)) spec.stop_signal = img->config.stop_signal;
+  // The image's HEALTHCHECK, merged as Docker merges it: its Test when the
+  // request gives none, and each duration the request leaves at 0.
+  if (!img->config.health_test.empty()) {
+    const auto& ic = img->config;
+    auto pick = [](int64_t own, int64_t image) { return own ? own : image; };
+    HealthConfig merged;
+    auto v = check_health_config(spec.health.test.empty() ? ic.health_test : spec.health.test, pick(spec.health.interval_ns, ic.health_interval_ns),
+                                 pick(spec.health.timeout_ns, ic.health_timeout_ns),
+                                 pick(spec.health.start_period_ns, ic.health_start_period_ns),
+                                 pick(spec.health.start_interval_ns, ic.health_start_interval_ns),
+                                 spec.health.retries ? spec.health.retries : ic.health_retries, &merged);
+    if (v.ok) spec.health = std::move(merged);   // an image's bad one is ignored, as a bad STOPSIGNAL is
+  }
   c->created_ns = now_ns();
   c->image_id = img->id;
   c->image_ref = spec.image;

@@ -52,10 +52,14 @@ void Engine::finish_exit(Container& c) {
   c.state.exit_code = p.exit_code;
   c.state.pid = 0;
   c.state.finished_ns = now_ns();
-  c.state.status = start_failed ? Status::kCreated : Status::kExited;
+  // The restart policy: `restarting` until its timer starts it again.
+  bool policy_restart = !start_failed && !c.restarting && plan_restart(c, p.exit_code);
+  c.state.status = start_failed ? Status::kCreated : policy_restart ? Status::kRestarting : Status::kExited;
   log::info("engine", "die id={} exit_code={}", c.id, p.exit_code);
+  health_stopped(c);
   // AutoRemove removes the container right after this, unless a restart
-  // stopped it (Engine::restart starts it again).
+  // stopped it (Engine::restart starts it again). (AutoRemove and a restart
+  // policy exclude each other.)
   bool removal_follows = c.spec.auto_remove && !c.restarting;
   c.restarting = false;
   // Held for the removal job (Engine::hold_mount_namespace); a restart
@@ -80,6 +84,7 @@ void Engine::finish_exit(Container& c) {
   // A crash in between finds it "running" and marks it exited, as for any
   // container lost in a crash.
   if (!removal_follows) persist(c);
+  if (policy_restart) arm_restart(c);
   drop_process_if_idle(c);
   // Callers below may remove the container: look it up again by id after.
   std::string id = c.id;

@@ -52,6 +52,8 @@ void Engine::remove(Container& c, bool force, Done done, bool remove_volumes) {
 }
 
 void Engine::remove_now(Container& c, Done done, bool remove_volumes) {
+  cancel_restart(c);
+  health_stopped(c);
   c.state.status = Status::kRemoving;
   names_.erase(c.name);
   std::string id = c.id;

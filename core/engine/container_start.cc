@@ -79,6 +79,24 @@ std::vector<std::string> link_env(const std::string& name, const std::string& al
   return out;
 }
 
+// --init: berth-init (tools/berth-init) bound read-only at kInitTarget
+// runs the command as its child: it forwards signals and reaps zombies.
+constexpr const char* kInitTarget = "/sbin/berth-init";
+
+void add_init(runtime::Spec& spec, const std::string& init_path) {
+  runtime::Mount m;
+  m.kind = runtime::Mount::Kind::kBind;
+  m.source = init_path;
+  m.target = kInitTarget;
+  m.readonly = true;
+  m.recursive = false;
+  m.file = true;
+  spec.mounts.push_back(std::move(m));
+  std::vector<std::string> args{kInitTarget, "--"};
+  args.insert(args.end(), spec.args.begin(), spec.args.end());
+  spec.args = std::move(args);
+}
+
 }  // namespace
 
 void put_env(std::vector<std::string>& env, const std::string& kv) {
@@ -124,10 +142,20 @@ Result<runtime::Spec> Engine::init_spec(Container& c) {
   if (c.spec.security.ipc.kind == NamespaceMode::Kind::kShareable) spec.security.shm_dir = shm_dir_of(c);
   BERTH_TRY_VOID(volumes_->resolve_mounts(c, spec));
   BERTH_TRY_VOID(networks_->add_to_spec(c, spec));   // host or own netns; /etc files
+  if (c.spec.init) add_init(spec, opts_.init_path);
   return spec;
 }
 
 void Engine::start(Container& c, Done done) {
+  // Waiting for its policy's restart: Docker counts it as running.
+  if (c.state.status == Status::kRestarting) return done(Error(Code::kNotModified, "container already started"));
+  start_container(c, true, std::move(done));
+}
+
+// `manual`: a start by the user (start, restart, or the daemon's start as
+// Docker's restore does), which resets the restart policy's count, delay
+// and the manual stop; the policy's own restarts keep them.
+void Engine::start_container(Container& c, bool manual, Done done) {
   if (auto ok_ = can(Verb::kStart, c.state.status, c.id); !ok_) return done(std::move(ok_));
   if (shutting_down_) return done(Error::conflict("berthd is shutting down; container {} not started", c.id));
   if (c.starting) return done(Error::conflict("container {} is already being started", c.id));
@@ -136,16 +164,22 @@ void Engine::start(Container& c, Done done) {
     return done(Error::conflict("container {} has a copy (cp) in progress; start it when the copy ends", c.id));
   if (c.cgroup_removals > 0) {
     // Its last cgroup is still being removed, at the path the new one takes.
-    c.after_cgroup_removed.push_back([this, id = c.id, done = std::move(done)]() mutable {
+    c.after_cgroup_removed.push_back([this, id = c.id, manual, done = std::move(done)]() mutable {
       Container* ct = by_id(id);
       if (!ct) return done(Error::not_found("No such container: {}", id));
-      start(*ct, std::move(done));
+      start_container(*ct, manual, std::move(done));
     });
     return;
   }
   if (auto fds = fd_budget_.take(); !fds) {
     log::warn("engine", "start id={} refused: {}", c.id, fds.error().message());
     return done(std::move(fds.error()));
+  }
+  if (manual) {
+    cancel_restart(c);
+    c.restart_count = 0;
+    c.restart_delay_ms = 0;
+    c.manually_stopped = false;
   }
   c.state.error.clear();
   c.state.exit_code = 0;
@@ -205,6 +239,7 @@ void Engine::exec_result(Container& c, int32_t res, Done done) {
   } else if (res == 0) {
     log::info("engine", "start id={} pid={}", c.id, p.pid);
     emit(c, "start");
+    health_started(c);
     persist(c);
     when_persisted(c, [done] { done(ok()); });
   } else {

@@ -2,6 +2,7 @@
 // for SIGKILL, through its cgroup to every process of it), the stop timer
 // that escalates to SIGKILL, and restart's stop-then-start.
 #include "core/base/log.h"
+#include "core/base/signals.h"
 #include "core/engine/process.h"
 
 namespace berth::engine {
@@ -29,7 +30,32 @@ void Engine::kill_everything(Container& c) {
   if (!queued) log::warn("engine", "kill all of id={}: the job backlog is full; only its init was killed", id);
 }
 
+int Engine::stop_signal(const Container& c) const {
+  if (c.spec.stop_signal.empty()) return SIGTERM;
+  auto sig = parse_signal(c.spec.stop_signal);   // checked at create
+  return sig ? *sig : SIGTERM;
+}
+
+int Engine::stop_timeout_s(const Container& c) const { return c.spec.stop_timeout_s.value_or(10); }
+
+// A container waiting for its policy's restart, stopped by the user: it
+// stays stopped (the exit it had is its last).
+void Engine::stop_restarting(Container& c, Done done) {
+  cancel_restart(c);
+  c.manually_stopped = true;
+  c.state.status = Status::kExited;
+  emit(c, "stop");
+  fire_waiters(c, false);
+  persist(c);
+  when_persisted(c, [this, id = c.id, done = std::move(done)] { done(unsaved(id, "stop")); });
+}
+
 Result<void> Engine::kill(Container& c, int sig) {
+  bool by_user = sig == SIGKILL || sig == stop_signal(c);
+  if (c.state.status == Status::kRestarting && by_user) {
+    stop_restarting(c, [](Result<void>) {});
+    return ok();
+  }
   BERTH_TRY_VOID(can(Verb::kKill, c.state.status, c.id));
   if (!c.proc || c.proc->exited) return Error::conflict("Container {} is not running", c.id);
   if (sig == SIGKILL) {
@@ -38,6 +64,7 @@ Result<void> Engine::kill(Container& c, int sig) {
     auto r = runtime::kill(c.proc->pidfd.get(), sig);
     if (!r) return std::move(r.error()).context("kill container {}", c.id);
   }
+  if (by_user) c.manually_stopped = true;   // persisted with the exit
   log::info("engine", "kill id={} signal={}", c.id, sig);
   emit(c, "kill", {{"signal", std::to_string(sig)}});
   return ok();
@@ -45,9 +72,16 @@ Result<void> Engine::kill(Container& c, int sig) {
 
 void Engine::stop(Container& c, int timeout_s, int sig, Done done) {
   if (auto ok_ = can(Verb::kStop, c.state.status, c.id); !ok_) return done(std::move(ok_));
+  if (c.state.status == Status::kRestarting) return stop_restarting(c, std::move(done));
   if (!c.proc) return done(Error(Code::kNotModified, "container already stopped"));
+  c.manually_stopped = true;   // persisted with the exit
   Process& p = *c.proc;
-  p.on_exit.push_back(std::move(done));
+  std::string id = c.id;
+  // Docker's order: kill, die, then stop.
+  p.on_exit.push_back([this, id, done = std::move(done)](Result<void> r) {
+    if (Container* ct = by_id(id); ct && r) emit(*ct, "stop");
+    done(std::move(r));
+  });
   if (p.exited) return;
   emit(c, "kill", {{"signal", std::to_string(timeout_s == 0 ? SIGKILL : sig)}});
   if (timeout_s == 0 || sig == SIGKILL)
@@ -73,7 +107,10 @@ void Engine::restart(Container& c, int timeout_s, int sig, Done done) {
     auto go = [this, id, done = std::move(done)]() mutable {
       Container* found = by_id(id);
       if (!found) return done(Error::not_found("No such container: {}", id));
-      start(*found, std::move(done));
+      start(*found, [this, id, done = std::move(done)](Result<void> started) {
+        if (Container* again = by_id(id); again && started) emit(*again, "restart");
+        done(std::move(started));
+      });
     };
     // Never from within this exit: other stop callbacks (an `rm -f` that
     // raced the restart) run first and may mark the container for removal,

@@ -32,16 +32,22 @@ cgroups::Resources merged(cgroups::Resources base, const cgroups::Resources& r) 
 
 }  // namespace
 
-void Engine::update(Container& c, const cgroups::Resources& r, DoneWith<std::vector<std::string>> done) {
+void Engine::update(Container& c, const cgroups::Resources& r, std::optional<RestartPolicy> restart,
+                    DoneWith<std::vector<std::string>> done) {
   if (auto ok_ = can(Verb::kUpdate, c.state.status, c.id); !ok_) return done(std::move(ok_.error()));
+  if (restart && !restart->none() && c.spec.auto_remove)
+    return done(Error::invalid("Restart policy cannot be updated because AutoRemove is enabled for the container"));
   cgroups::Resources next = merged(c.spec.resources, r);
   auto warnings = resources_->check(next);
   if (!warnings) return done(std::move(warnings.error()));
-  auto commit = [this, id = c.id, next, done, w = std::move(*warnings)](Result<void> applied) {
+  auto commit = [this, id = c.id, next, restart, done, w = std::move(*warnings)](Result<void> applied) {
     Container* ct = by_id(id);
     if (!ct) return done(Error::not_found("No such container: {}", id));
     if (!applied) return done(std::move(applied.error()).context("Cannot update container {}", id));
     ct->spec.resources = next;
+    // The next exit follows the new policy (a restart already waiting keeps
+    // its timer, as Docker's does).
+    if (restart) ct->spec.restart = *restart;
     emit(*ct, "update");
     persist(*ct);
     when_persisted(*ct, [this, id, done, w] {

@@ -103,6 +103,7 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
     log::info("engine", "removing AutoRemove container id={} left from before the restart", id);
     e->remove_now(*e->containers_.at(id), [](Result<void>) {}, true);
   }
+  e->start_restartable();
   return e;
 }
 
@@ -218,6 +219,13 @@ void Engine::shutdown(std::function<void()> done) {
   r_.cancel(unsaved_c_);
   warm_->drop_all();
   for (auto& [id, c] : containers_) {
+    if (c->state.status == Status::kRestarting) {
+      // Not restarted now; stopped but not by the user, so a policy that
+      // restarts at daemon start still does (container_restart.cc).
+      cancel_restart(*c);
+      c->state.status = Status::kExited;
+      persist(*c);
+    }
     if (!c->proc || c->proc->exited) continue;
     (void)runtime::kill(c->proc->pidfd.get(), SIGKILL);
     if (c->state.status == Status::kPaused) {
@@ -232,7 +240,7 @@ void Engine::check_shutdown() {
   if (!shutdown_done_) return;
   for (auto& [id, c] : containers_)
     if (c->proc || c->persist_in_flight || c->starting) return;
-  if (execs_->busy() || warm_->busy() || unsaved_c_.in_flight()) return;
+  if (execs_->busy() || warm_->busy() || unsaved_c_.in_flight() || !timers_.empty()) return;
   // Then the networks: their last veths and ports go, then bridges and table.
   if (!networks_->closed()) return networks_->shutdown([this] { check_shutdown(); });
   auto done = std::move(shutdown_done_);

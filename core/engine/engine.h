@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -104,18 +105,32 @@ class Engine {
   // and volumes and writes the state on the job lane.
   void create(CreateSpec spec, DoneWith<Container*> done);
   // container_start.cc: spawns the init (warm, or cold on the job lane).
+  // A start by the user: it clears the restart count and the manual stop;
+  // a container waiting for its policy's restart answers 304.
   void start(Container& c, Done done);
   // container_stop.cc: signals; stop waits for the exit (SIGKILL after
   // timeout_s); restart stops, then starts once the process is gone (an
   // AutoRemove container is kept, as Docker's restart does).
+  // A stop, or a kill with SIGKILL or the container's stop signal, is the
+  // user's: the restart policy leaves the container stopped (a container
+  // waiting for its policy's restart just stays stopped).
   Result<void> kill(Container& c, int sig);
   void stop(Container& c, int timeout_s, int sig, Done done);
   void restart(Container& c, int timeout_s, int sig, Done done);
+  // The container's stop signal (Config.StopSignal, else the image's
+  // STOPSIGNAL, else SIGTERM) and stop timeout (Config.StopTimeout, else 10 s).
+  int stop_signal(const Container& c) const;
+  int stop_timeout_s(const Container& c) const;
   // container_pause.cc: the freezer.
   void pause(Container& c, Done done);
   void unpause(Container& c, Done done);
   // container_update.cc: new limits, applied live; answers Docker's warnings.
-  void update(Container& c, const cgroups::Resources& r, DoneWith<std::vector<std::string>> done);
+  // `restart`: a new restart policy, when set (refused for AutoRemove).
+  void update(Container& c, const cgroups::Resources& r, std::optional<RestartPolicy> restart,
+              DoneWith<std::vector<std::string>> done);
+  // container_rename.cc: a new name (Docker's rules and messages); links
+  // that name the container follow it.
+  void rename(Container& c, std::string name, Done done);
   // container_remove.cc: rm (force: kill first; remove_volumes: rm -v).
   void remove(Container& c, bool force, Done done, bool remove_volumes = false);
   // container_prune.cc: the containers that are not running (nor paused,
@@ -160,11 +175,32 @@ class Engine {
   void watch_exit(Container& c);                                    // container_exit.cc
   void exit_ready(Container& c, int32_t res);
   void exec_result(Container& c, int32_t res, Done done);           // container_start.cc
+  void start_container(Container& c, bool manual, Done done);
+  // container_restart.cc: the restart policy at an exit, its timers, and
+  // the starts at daemon start.
+  bool plan_restart(Container& c, int exit_code);
+  void arm_restart(Container& c);
+  // A timeout on the ring for container `c` (restart policies, health
+  // checks): `fire` runs with the container and the token unless the
+  // timer is cancelled or the container is gone first.
+  uint64_t arm_timer(Container& c, int64_t delay_ms, std::function<void(Container&, uint64_t)> fire);
+  void cancel_timer(uint64_t& token);
+  void timer_done(uint64_t token, int32_t res);
+  void restart_by_policy(Container& c);
+  void cancel_restart(Container& c);
+  void start_restartable();
+  // container_health.cc: health checks while a container runs.
+  void health_started(Container& c);
+  void health_stopped(Container& c);
+  void schedule_probe(Container& c);
+  void run_probe(Container& c);
+  void probe_done(Container& c);
   void maybe_finish_exit(Container& c);                             // container_exit.cc
   void finish_exit(Container& c);
   void drop_process_if_idle(Container& c);
   void stop_timer_fired(Container& c, int32_t res);                 // container_stop.cc
   void kill_everything(Container& c);
+  void stop_restarting(Container& c, Done done);
   void remove_now(Container& c, Done done, bool remove_volumes);    // container_remove.cc
   void fire_waiters(Container& c, bool removed);                    // container_wait.cc
 
@@ -185,6 +221,15 @@ class Engine {
   std::unique_ptr<netns::NetnsPool> netns_pool_;
   std::unique_ptr<WarmPool> warm_;
   std::unique_ptr<NetworkService> networks_;
+  // Container timers (restart policies, health checks), by token; one
+  // freed when its completion (fired or cancelled) has come back.
+  struct ContainerTimer {
+    std::string id;
+    reactor::Completion c;
+    __kernel_timespec ts{};
+    std::function<void(Container&, uint64_t)> fire;
+  };
+  std::map<uint64_t, std::unique_ptr<ContainerTimer>> timers_;
   std::shared_ptr<runtime::Spawner> spawner_;  // every clone3 (runtime/spawner.h); null if it could not start
   // Containers whose latest state could not be written (a full disk): the
   // write is retried once a second until it succeeds or they are removed.

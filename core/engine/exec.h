@@ -107,6 +107,11 @@ class ExecService {
   Result<void> resize(ExecInstance& e, unsigned short rows, unsigned short cols);
   // The container is being removed: its instances go too (once idle).
   void forget(const Container& c);
+  // Health probes (container_health.cc): SIGKILL to a running instance (a
+  // probe past its timeout), and an ended probe dropped from its
+  // container's ExecIDs and freed once idle (Docker lists no probes).
+  void kill(const std::string& id);
+  void discard(const std::string& id);
   bool busy() const;   // an exec still runs or has operations in flight
 
  private:

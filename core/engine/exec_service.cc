@@ -337,6 +337,20 @@ void ExecService::forget(const Container& c) {
   }
 }
 
+void ExecService::kill(const std::string& id) {
+  auto it = execs_.find(id);
+  if (it == execs_.end() || !it->second->running || it->second->exited || !it->second->pidfd) return;
+  (void)runtime::kill(it->second->pidfd.get(), SIGKILL);
+}
+
+void ExecService::discard(const std::string& id) {
+  auto it = execs_.find(id);
+  if (it == execs_.end()) return;
+  if (Container* c = e_.by_id(it->second->container_id)) std::erase(c->exec_ids, id);
+  it->second->container_gone = true;
+  e_.r_.defer([this, id] { drop_if_idle(id); e_.check_shutdown(); });
+}
+
 bool ExecService::busy() const {
   for (const auto& [id, e] : execs_)
     if (e->running || !e->idle()) return true;

@@ -192,6 +192,21 @@ void NetworkService::add_names(const Container& c, Network& n, Endpoint& ep) {
   for (const auto& name : ep.dns_names) n.dns->add_name(name, ep.ip);
 }
 
+void NetworkService::renamed(const Container& c, const std::string& old) {
+  auto it = running_.find(c.id);
+  if (it == running_.end()) return;
+  for (Endpoint& ep : it->second->endpoints) {
+    Network* n = by_id(ep.network_id);
+    if (!n || !n->dns) continue;
+    for (std::string& name : ep.dns_names) {
+      if (name != old) continue;
+      n->dns->remove_name(name, ep.ip);
+      name = c.name;
+      n->dns->add_name(name, ep.ip);
+    }
+  }
+}
+
 void NetworkService::started(Container& c, NetworkStart& job) {
   auto it = running_.find(c.id);
   if (it == running_.end()) return;

@@ -179,6 +179,9 @@ class NetworkService {
   // The container's process ended or its start failed: everything of
   // prepare() and the job is undone. Idempotent.
   void stopped(const Container& c);
+  // rename: a running container's DNS names on user networks follow its
+  // new name (`old` was its name).
+  void renamed(const Container& c, const std::string& old);
 
   // --- views ---
   std::vector<EndpointView> endpoints(const Container& c) const;

@@ -19,6 +19,9 @@ namespace berth::engine {
 struct Options {
   std::string root = "/var/lib/berth";
   std::string exec_root = "/run/berth";
+  // The static init of --init containers (tools/berth-init), bound into
+  // them at /sbin/berth-init; berthd's default is berth-init beside itself.
+  std::string init_path;
   size_t netns_pool = 4;   // network namespaces made ahead of time (0: none)
   size_t warm_inits = 2;   // container inits made ahead of time (warm.h; 0: none)
   // Parent of every container's cgroup: relative to berthd's own cgroup (per

@@ -130,6 +130,9 @@ json spec_json(const CreateSpec& s) {
               {"attach_stderr", s.attach_stderr},
               {"labels", s.labels},
               {"auto_remove", s.auto_remove},
+              {"restart_policy", {{"name", restart_policy_name(s.restart.name)}, {"max_retries", s.restart.max_retries}}},
+              {"stop_signal", s.stop_signal},
+              {"stop_timeout_s", s.stop_timeout_s ? json(*s.stop_timeout_s) : json(nullptr)},
               {"network_mode", s.network_mode},
               {"net", net_to_json(s.net)},
               {"resources", resources_json(s.resources)},
@@ -137,6 +140,10 @@ json spec_json(const CreateSpec& s) {
               {"log_config", {{"type", s.log.type}, {"opts", s.log.opts}}},
               {"mounts", mounts_json(s.mounts)},
               {"readonly_rootfs", s.readonly_rootfs}, {"cgroupns_host", s.cgroupns_host},
+              {"init", s.init},
+              {"health", {{"test", s.health.test}, {"interval_ns", s.health.interval_ns}, {"timeout_ns", s.health.timeout_ns},
+                          {"start_period_ns", s.health.start_period_ns}, {"start_interval_ns", s.health.start_interval_ns},
+                          {"retries", s.health.retries}}},
               {"links", s.links},
               {"security", security_to_state(s.security)},
               {"config_json", s.config_json},
@@ -162,6 +169,13 @@ void spec_from(const json& j, CreateSpec& s) {
   s.attach_stderr = j.value("attach_stderr", true);
   s.labels = j.value("labels", std::map<std::string, std::string>{});
   s.auto_remove = j.value("auto_remove", false);
+  if (j.contains("restart_policy") && j["restart_policy"].is_object()) {
+    // Stored as given and parsed again; it was valid when set.
+    auto rp = parse_restart_policy(j["restart_policy"].value("name", "no"), j["restart_policy"].value("max_retries", 0));
+    if (rp) s.restart = *rp;
+  }
+  s.stop_signal = j.value("stop_signal", "");
+  if (j.contains("stop_timeout_s") && j["stop_timeout_s"].is_number_integer()) s.stop_timeout_s = j["stop_timeout_s"].get<int>();
   s.network_mode = j.value("network_mode", "none");
   if (j.contains("net")) s.net = net_from_json(j["net"]);
   if (j.contains("resources")) resources_from(j["resources"], s.resources);
@@ -174,6 +188,17 @@ void spec_from(const json& j, CreateSpec& s) {
   }
   if (j.contains("mounts")) s.mounts = mounts_from(j["mounts"]);
   s.readonly_rootfs = j.value("readonly_rootfs", false);
+  s.init = j.value("init", false);
+  if (j.contains("health") && j["health"].is_object()) {
+    // Stored as given and checked again; it was valid when created.
+    const json& h = j["health"];
+    HealthConfig hc;
+    if (check_health_config(h.value("test", std::vector<std::string>{}), h.value("interval_ns", int64_t(0)),
+                            h.value("timeout_ns", int64_t(0)), h.value("start_period_ns", int64_t(0)),
+                            h.value("start_interval_ns", int64_t(0)), h.value("retries", 0), &hc)
+            .ok)
+      s.health = std::move(hc);
+  }
   s.cgroupns_host = j.value("cgroupns_host", false);
   s.links = j.value("links", std::vector<std::pair<std::string, std::string>>{});
   s.config_json = j.value("config_json", "{}");
@@ -191,6 +216,7 @@ std::string encode_container(const Container& c) {
          {"image_ref", c.image_ref},
          {"path_args", c.path_args},
          {"restart_count", c.restart_count},
+         {"manually_stopped", c.manually_stopped},
          {"spec", spec_json(c.spec)},
          {"state",
           {{"status", status_name(c.state.status)},
@@ -215,6 +241,7 @@ Result<std::unique_ptr<Container>> decode_container(const std::string& text) {
     c->image_ref = j.value("image_ref", "");
     c->path_args = j.value("path_args", std::vector<std::string>{});
     c->restart_count = j.value("restart_count", 0);
+    c->manually_stopped = j.value("manually_stopped", false);
     spec_from(j.at("spec"), c->spec);
     if (j["spec"].contains("security")) c->spec.security = BERTH_TRY(security_from_state(j["spec"]["security"]));
     const json& st = j.at("state");

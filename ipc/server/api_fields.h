@@ -12,7 +12,7 @@
 //     API does not have are ignored too.
 // "Set" means anything but null, false, 0, "", [], {} (an object whose
 // members are all unset counts as unset) and the row's own unset values
-// (e.g. MemorySwappiness -1, RestartPolicy {"Name":"no"}).
+// (e.g. MemorySwappiness -1, VolumeDriver "local").
 //
 // Pure; any thread.
 #pragma once

@@ -1,6 +1,7 @@
 #include "ipc/server/create_request.h"
 
 #include "ipc/server/api_fields.h"
+#include "core/base/signals.h"
 #include "core/engine/security_options.h"
 
 #include "ipc/server/json_util.h"
@@ -36,7 +37,40 @@ Result<engine::LogConfig> parse_log_config(const Json& hc) {
   return engine::parse_log_config(type, opts);
 }
 
+// Config.Healthcheck: {Test, Interval, Timeout, StartPeriod, StartInterval,
+// Retries} (durations in ns), checked by engine::check_health_config.
+// Members the API does not have are ignored with a warning, as for every
+// other object (api_fields.h).
+Result<void> parse_healthcheck(const Json& j, engine::HealthConfig& out, std::vector<std::string>* warnings) {
+  if (!j.contains("Healthcheck") || j["Healthcheck"].is_null()) return ok();
+  const Json& h = j["Healthcheck"];
+  if (!h.is_object()) return Error::invalid("invalid Healthcheck: expected an object");
+  for (const auto& [k, v] : h.items())
+    if (k != "Test" && k != "Interval" && k != "Timeout" && k != "StartPeriod" && k != "StartInterval" &&
+        k != "Retries" && warnings)
+      warnings->push_back(fmt::format("Config.Healthcheck.{} is not a Docker Engine API field; ignored", k));
+  bool set;
+  std::vector<std::string> test = BERTH_TRY(str_slice(h, "Test", &set));
+  auto num = [&](const char* f) -> Result<int64_t> { return BERTH_TRY(int_field(h, f)).value_or(0); };
+  int64_t interval = BERTH_TRY(num("Interval")), timeout = BERTH_TRY(num("Timeout"));
+  int64_t start_period = BERTH_TRY(num("StartPeriod")), start_interval = BERTH_TRY(num("StartInterval"));
+  int64_t retries = BERTH_TRY(num("Retries"));
+  auto v = engine::check_health_config(test, interval, timeout, start_period, start_interval, retries, &out);
+  if (!v.ok) return Error::invalid("{}", v.error);
+  return ok();
+}
+
 }  // namespace
+
+Result<std::optional<std::pair<std::string, int64_t>>> restart_policy_field(const Json& obj) {
+  using Out = std::optional<std::pair<std::string, int64_t>>;
+  if (!obj.contains("RestartPolicy") || obj["RestartPolicy"].is_null()) return Out();
+  const Json& rp = obj["RestartPolicy"];
+  if (!rp.is_object()) return Error::invalid("invalid RestartPolicy: expected an object");
+  std::string name = BERTH_TRY(str_field(rp, "Name"));
+  auto count = BERTH_TRY(int_field(rp, "MaximumRetryCount"));
+  return Out(std::pair{name, count.value_or(0)});
+}
 
 Result<ConsoleSize> console_size_field(const Json& obj) {
   if (!obj.contains("ConsoleSize") || obj["ConsoleSize"].is_null()) return ConsoleSize{};
@@ -54,12 +88,16 @@ Result<void> parse_host_config(const Json& body, engine::CreateSpec& s) {
   const Json& hc = body["HostConfig"];
   if (!hc.is_object()) return Error::invalid("invalid HostConfig: expected an object");
   s.auto_remove = BERTH_TRY(bool_field(hc, "AutoRemove", false));
+  if (auto rp = BERTH_TRY(restart_policy_field(hc))) s.restart = BERTH_TRY(engine::parse_restart_policy(rp->first, rp->second));
+  if (s.auto_remove && !s.restart.none())
+    return Error::invalid("can't create 'AutoRemove' container with restart policy");
   std::string mode = BERTH_TRY(str_field(hc, "NetworkMode"));
   if (!mode.empty()) s.network_mode = mode;
   s.resources = BERTH_TRY(parse_resources(hc));
   s.cgroup_parent = BERTH_TRY(str_field(hc, "CgroupParent"));
   s.log = BERTH_TRY(parse_log_config(hc));
   s.readonly_rootfs = BERTH_TRY(bool_field(hc, "ReadonlyRootfs", false));
+  s.init = BERTH_TRY(bool_field(hc, "Init", false));
   // Private by default on every host (Docker's default on cgroup v2; on v1
   // Docker shares the host's): the container's /sys/fs/cgroup shows its own
   // cgroup, so runtimes size themselves by its limits.
@@ -155,6 +193,13 @@ Result<engine::CreateSpec> parse_create_request(const std::string& body, const s
     return Error::invalid("the working directory '{}' is invalid, it needs to be an absolute path", s.working_dir);
   s.user = BERTH_TRY(str_field(j, "User"));
   s.hostname = BERTH_TRY(str_field(j, "Hostname"));
+  BERTH_TRY_VOID(parse_healthcheck(j, s.health, warnings));
+  s.stop_signal = BERTH_TRY(str_field(j, "StopSignal"));
+  if (!s.stop_signal.empty()) BERTH_TRY_VOID(parse_signal(s.stop_signal));
+  if (auto t = BERTH_TRY(int_field(j, "StopTimeout"))) {
+    if (*t < -1 || *t > 86400 * 365) return Error::invalid("invalid StopTimeout {}: expected -1 (no limit) or 0 and more seconds", *t);
+    s.stop_timeout_s = int(*t);
+  }
   if (s.hostname.size() > 63) return Error::invalid("invalid hostname: longer than 63 characters");
   s.tty = BERTH_TRY(bool_field(j, "Tty", false));
   s.open_stdin = BERTH_TRY(bool_field(j, "OpenStdin", false));

@@ -28,6 +28,11 @@ using engine::str_slice;
 // MemorySwap -1: unlimited swap). Type errors are 400s.
 Result<cgroups::Resources> parse_resources(const nlohmann::json& obj);
 
+// RestartPolicy {Name, MaximumRetryCount} of a HostConfig or an
+// UpdateConfig, types checked (the values by engine::parse_restart_policy);
+// nullopt when absent or null.
+Result<std::optional<std::pair<std::string, int64_t>>> restart_policy_field(const nlohmann::json& obj);
+
 // ConsoleSize: [rows, cols] (API 1.42+); null or absent is {0, 0}.
 struct ConsoleSize {
   unsigned short rows = 0, cols = 0;

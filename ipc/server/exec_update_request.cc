@@ -34,11 +34,16 @@ Result<engine::ExecConfig> parse_exec_config(const std::string& body) {
   return cfg;
 }
 
-Result<cgroups::Resources> parse_update_request(const std::string& body, std::vector<std::string>* warnings) {
+Result<UpdateRequest> parse_update_request(const std::string& body, std::vector<std::string>* warnings) {
   Json j = BERTH_TRY(parse_body(body));
   std::vector<std::string> ignored;
   BERTH_TRY_VOID(check_fields("UpdateConfig", j, warnings ? warnings : &ignored));
-  return parse_resources(j);
+  UpdateRequest u;
+  u.resources = BERTH_TRY(parse_resources(j));
+  // Name "" (what docker update sends without --restart) keeps the policy.
+  if (auto rp = BERTH_TRY(restart_policy_field(j)); rp && !rp->first.empty())
+    u.restart = BERTH_TRY(engine::parse_restart_policy(rp->first, rp->second));
+  return u;
 }
 
 }  // namespace berth::ipc

@@ -141,7 +141,9 @@ bool ContainerFilter::match(const engine::Container& c) const {
   if (before_ns_ && c.created_ns >= before_ns_) return false;
   if (since_ns_ && c.created_ns <= since_ns_) return false;
   bool stopped = c.state.status == engine::Status::kExited;
-  // berth has no health checks yet: every container's health is "none".
+  // Docker's health filter: a container without a health check (or one
+  // never started) is "none".
+  std::string health = c.spec.health.enabled() && c.health_active ? c.health.status : "none";
   std::vector<std::pair<int, std::string>> exposed;  // the container's ExposedPorts
   if (!values(f, "expose").empty() || !values(f, "publish").empty()) {
     Json raw = Json::parse(c.spec.config_json, nullptr, false);
@@ -166,7 +168,7 @@ bool ContainerFilter::match(const engine::Container& c) const {
            return false;
          }) &&
          any(f, "network", [&](const std::string& v) { return v == c.spec.network_mode; }) &&
-         any(f, "health", [&](const std::string& v) { return v == "none"; }) &&
+         any(f, "health", [&](const std::string& v) { return v == health; }) &&
          any(f, "expose", [&](const std::string& v) {
            for (auto& [port, proto] : exposed)
              if (port_spec_match(v, port, proto)) return true;

@@ -1,5 +1,5 @@
 // /containers/...: create, start, attach, wait, kill, stop, restart, rm,
-// ps, inspect. (logs are in handlers_logs.cc.)
+// rename, ps, inspect. (logs are in handlers_logs.cc.)
 #include <csignal>
 
 #include "core/base/strings.h"
@@ -62,22 +62,19 @@ void kill(Server& s, Connection& c, const Params& p) {
   c.respond_empty(204);
 }
 
-Result<std::pair<int, int>> stop_args(const Request& req, const Container& ct) {
-  int timeout = int(BERTH_TRY(req.query_int("t", 10)));
+// `t` and `signal`, else the container's StopTimeout and StopSignal (or
+// the image's STOPSIGNAL), else 10 s and SIGTERM (Engine::stop_signal).
+Result<std::pair<int, int>> stop_args(Server& s, const Request& req, const Container& ct) {
+  int timeout = int(BERTH_TRY(req.query_int("t", s.engine().stop_timeout_s(ct))));
   std::string signame = req.query_value("signal").value_or("");
-  if (signame.empty()) {
-    Json cfg = Json::parse(ct.spec.config_json, nullptr, false);
-    if (cfg.is_object() && cfg.contains("StopSignal") && cfg["StopSignal"].is_string())
-      signame = cfg["StopSignal"].get<std::string>();
-  }
-  int sig = signame.empty() ? SIGTERM : BERTH_TRY(parse_signal(signame));
+  int sig = signame.empty() ? s.engine().stop_signal(ct) : BERTH_TRY(parse_signal(signame));
   return std::pair{timeout, sig};
 }
 
 void stop(Server& s, Connection& c, const Params& p) {
   Container* ct = find_or_respond(s, c, p[0]);
   if (!ct) return;
-  auto args = stop_args(c.request(), *ct);
+  auto args = stop_args(s, c.request(), *ct);
   if (!args) return c.respond_error(args.error());
   s.engine().stop(*ct, args->first, args->second, reply(s, c, 204));
 }
@@ -85,9 +82,16 @@ void stop(Server& s, Connection& c, const Params& p) {
 void restart(Server& s, Connection& c, const Params& p) {
   Container* ct = find_or_respond(s, c, p[0]);
   if (!ct) return;
-  auto args = stop_args(c.request(), *ct);
+  auto args = stop_args(s, c.request(), *ct);
   if (!args) return c.respond_error(args.error());
   s.engine().restart(*ct, args->first, args->second, reply(s, c, 204));
+}
+
+// POST /containers/{id}/rename?name=: 204; 409 for a name in use.
+void rename(Server& s, Connection& c, const Params& p) {
+  Container* ct = find_or_respond(s, c, p[0]);
+  if (!ct) return;
+  s.engine().rename(*ct, c.request().query_value("name").value_or(""), reply(s, c, 204));
 }
 
 void remove(Server& s, Connection& c, const Params& p) {
@@ -249,7 +253,8 @@ void list(Server& s, Connection& c, const Params&) {
   if (!filter) return c.respond_error(filter.error());
   std::vector<const Container*> out;
   for (const auto& [id, ct] : s.engine().containers()) {
-    bool running = engine::is_running(ct->state.status);
+    // Docker lists a container waiting for its restart among the running.
+    bool running = engine::is_running(ct->state.status) || ct->state.status == Status::kRestarting;
     if ((*all || running || filter->wants_all()) && filter->match(*ct)) out.push_back(ct.get());
   }
   std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->created_ns > b->created_ns; });
@@ -316,6 +321,7 @@ void add_container_routes(std::vector<Route>& r) {
   r.push_back({"POST", "/containers/{}/kill", kill});
   r.push_back({"POST", "/containers/{}/stop", stop});
   r.push_back({"POST", "/containers/{}/restart", restart});
+  r.push_back({"POST", "/containers/{}/rename", rename});
   r.push_back({"POST", "/containers/{}/wait", wait});
   r.push_back({"POST", "/containers/{}/attach", attach});
   r.push_back({"GET", "/containers/{}/attach/ws", attach_ws});

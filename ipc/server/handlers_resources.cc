@@ -41,7 +41,7 @@ void update(Server& s, Connection& c, const Params& p) {
   std::vector<std::string> warnings;
   auto res = parse_update_request(c.body(), &warnings);
   if (!res) return c.respond_error(res.error());
-  s.engine().update(*ct, *res, [&s, serial = c.serial(), warnings](Result<std::vector<std::string>> r) {
+  s.engine().update(*ct, res->resources, res->restart, [&s, serial = c.serial(), warnings](Result<std::vector<std::string>> r) {
     Connection* conn = s.lookup(serial);
     if (!conn) return;
     if (!r) return conn->respond_error(r.error());

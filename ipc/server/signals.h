@@ -1,7 +1,6 @@
-// Signal names as Docker accepts them: "KILL", "SIGKILL", "9". Pure.
+// Signal names as Docker accepts them (core/base/signals.h). Pure.
 #pragma once
-#include <string_view>
-#include "core/base/result.h"
+#include "core/base/signals.h"
 namespace berth::ipc {
-Result<int> parse_signal(std::string_view s);
+using berth::parse_signal;
 }

@@ -26,7 +26,8 @@ std::string command_text(const engine::Container& c) {
 
 OrderedJson state_json(const engine::Container& c) {
   const auto& s = c.state;
-  bool running = s.status == Status::kRunning || s.status == Status::kPaused;
+  // Docker counts a container waiting for its policy's restart as running.
+  bool running = s.status == Status::kRunning || s.status == Status::kPaused || s.status == Status::kRestarting;
   return {{"Status", engine::status_name(s.status)},
           {"Running", running},
           {"Paused", s.status == Status::kPaused},
@@ -38,6 +39,18 @@ OrderedJson state_json(const engine::Container& c) {
           {"Error", s.error},
           {"StartedAt", format_rfc3339_nano(s.started_ns)},
           {"FinishedAt", format_rfc3339_nano(s.finished_ns)}};
+}
+
+// State.Health of a container with a health check: the status, the
+// failing streak and the last five results.
+OrderedJson health_json(const engine::Container& c) {
+  OrderedJson log = OrderedJson::array();
+  for (const auto& r : c.health.log)
+    log.push_back({{"Start", format_rfc3339_nano(r.start_ns)},
+                   {"End", format_rfc3339_nano(r.end_ns)},
+                   {"ExitCode", r.exit_code},
+                   {"Output", r.output}});
+  return {{"Status", c.health.status}, {"FailingStreak", c.health.failing_streak}, {"Log", log}};
 }
 
 OrderedJson config_json(const engine::Container& c) {
@@ -62,7 +75,20 @@ OrderedJson config_json(const engine::Container& c) {
                    {"Labels", sp.labels}};
   if (raw.contains("ExposedPorts")) j["ExposedPorts"] = raw["ExposedPorts"];
   if (raw.contains("Volumes")) j["Volumes"] = raw["Volumes"];
-  if (raw.contains("StopSignal")) j["StopSignal"] = raw["StopSignal"];
+  // Given, or the image's (merged at create).
+  if (!sp.health.test.empty()) {
+    OrderedJson h = {{"Test", sp.health.test}};
+    if (sp.health.interval_ns) h["Interval"] = sp.health.interval_ns;
+    if (sp.health.timeout_ns) h["Timeout"] = sp.health.timeout_ns;
+    if (sp.health.start_period_ns) h["StartPeriod"] = sp.health.start_period_ns;
+    if (sp.health.start_interval_ns) h["StartInterval"] = sp.health.start_interval_ns;
+    if (sp.health.retries) h["Retries"] = sp.health.retries;
+    j["Healthcheck"] = std::move(h);
+  } else if (raw.contains("Healthcheck")) {
+    j["Healthcheck"] = raw["Healthcheck"];
+  }
+  if (!sp.stop_signal.empty()) j["StopSignal"] = sp.stop_signal;   // given, or the image's
+  if (sp.stop_timeout_s) j["StopTimeout"] = *sp.stop_timeout_s;
   return j;
 }
 
@@ -101,7 +127,12 @@ std::string container_status_text(const engine::Container& c, int64_t now) {
   const auto& s = c.state;
   switch (s.status) {
     case Status::kCreated: return "Created";
-    case Status::kRunning: return "Up " + human_duration(now - s.started_ns);
+    case Status::kRunning: {
+      std::string up = "Up " + human_duration(now - s.started_ns);
+      if (!c.spec.health.enabled() || !c.health_active) return up;
+      if (c.health.status == "starting") return up + " (health: starting)";
+      return up + " (" + c.health.status + ")";
+    }
     case Status::kPaused: return "Up " + human_duration(now - s.started_ns) + " (Paused)";
     case Status::kRestarting: return fmt::format("Restarting ({}) {} ago", s.exit_code, human_duration(now - s.finished_ns));
     case Status::kRemoving: return "Removal In Progress";
@@ -117,7 +148,9 @@ OrderedJson container_inspect(const engine::Container& c, const engine::NetworkS
   Json host_config = parse_or(c.spec.host_config_json, Json::object());
   host_config["NetworkMode"] = c.spec.network_mode;
   host_config["AutoRemove"] = c.spec.auto_remove;
-  if (!host_config.contains("RestartPolicy")) host_config["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
+  // As it is now (update changes it).
+  host_config["RestartPolicy"] = {{"Name", engine::restart_policy_name(c.spec.restart.name)},
+                                  {"MaximumRetryCount", c.spec.restart.max_retries}};
   host_config["LogConfig"] = {{"Type", c.spec.log.type.empty() ? "json-file" : c.spec.log.type},
                               {"Config", c.spec.log.opts}};
   // Limits as they are now (update changes them after create).
@@ -145,7 +178,11 @@ OrderedJson container_inspect(const engine::Container& c, const engine::NetworkS
           {"Created", format_rfc3339_nano(c.created_ns)},
           {"Path", c.path_args.empty() ? "" : c.path_args[0]},
           {"Args", args},
-          {"State", state_json(c)},
+          {"State", c.spec.health.enabled() ? [&] {
+             OrderedJson st = state_json(c);
+             st["Health"] = health_json(c);
+             return st;
+           }() : state_json(c)},
           {"Image", c.image_id},
           {"ResolvConfPath", etc_file_path(c, "resolv.conf")},
           {"HostnamePath", etc_file_path(c, "hostname")},
@@ -187,7 +224,7 @@ OrderedJson container_summary(const engine::Container& c, const engine::NetworkS
 OrderedJson image_config_json(const engine::ImageConfig& cfg) {
   OrderedJson ports = OrderedJson::object();
   for (const auto& p : cfg.exposed_ports) ports[p] = OrderedJson::object();
-  return {{"Env", cfg.env},
+  OrderedJson j = {{"Env", cfg.env},
           {"Cmd", cfg.cmd.empty() ? OrderedJson(nullptr) : OrderedJson(cfg.cmd)},
           {"Entrypoint", cfg.entrypoint.empty() ? OrderedJson(nullptr) : OrderedJson(cfg.entrypoint)},
           {"WorkingDir", cfg.working_dir},
@@ -195,6 +232,12 @@ OrderedJson image_config_json(const engine::ImageConfig& cfg) {
           {"Labels", cfg.labels},
           {"ExposedPorts", ports},
           {"StopSignal", cfg.stop_signal}};
+  if (!cfg.health_test.empty()) {
+    j["Healthcheck"] = {{"Test", cfg.health_test}, {"Interval", cfg.health_interval_ns}, {"Timeout", cfg.health_timeout_ns},
+                        {"StartPeriod", cfg.health_start_period_ns}, {"StartInterval", cfg.health_start_interval_ns},
+                        {"Retries", cfg.health_retries}};
+  }
+  return j;
 }
 
 OrderedJson image_summary(const engine::Image& img) {

@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto res = berth::ipc::parse_update_request(body);
   if (res) {
-    bool a = bool(berth::cgroups::validate(*res, 2)), b = bool(berth::cgroups::validate(*res, 2));
+    bool a = bool(berth::cgroups::validate(res->resources, 2)), b = bool(berth::cgroups::validate(res->resources, 2));
     if (a != b) std::abort();
   }
   return 0;

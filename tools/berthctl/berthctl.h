@@ -95,6 +95,10 @@ Result<Response> call(Client& c, std::string_view method, std::string_view path,
 Result<json> call_json(Client& c, std::string_view method, std::string_view path, std::string_view body = {});
 // "/containers/<escaped id><rest>".
 std::string container_path(std::string_view id, std::string_view rest);
+// --restart as the docker CLI reads it: "" and "no" → {"Name":"no"};
+// "on-failure:3" → {"Name":"on-failure","MaximumRetryCount":3}. The daemon
+// checks the rest (a count with another policy, unknown names).
+Result<json> restart_policy_json(const std::string& flag);
 // Runs `one` for each ID on one connection, printing the ID on success; the
 // errors follow at the end, as the docker CLI joins them. Exit 0 or 1.
 int for_each_id(const Globals& g, const std::vector<std::string>& ids,
@@ -154,6 +158,8 @@ std::string ellipsis(std::string_view s, size_t max_chars);  // "…" when cut
 // column is not padded.
 std::string format_table(const std::vector<std::vector<std::string>>& rows);
 void print_table(const std::vector<std::vector<std::string>>& rows);
+// A Go duration ("300ms", "1m30s") in nanoseconds; nullopt if malformed.
+std::optional<int64_t> go_duration_ns(std::string_view s);
 // Docker's --since/--until: unix seconds[.nanos], a Go duration ("10m",
 // "1h30m": that long ago) or RFC 3339 → "seconds.nanoseconds".
 Result<std::string> to_unix_timestamp(std::string_view value, std::string_view flag);

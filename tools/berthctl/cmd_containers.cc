@@ -28,12 +28,14 @@ struct StopOptions {
   std::vector<std::string> ids;
 };
 
-Result<void> stop_one(Client& c, const StopOptions& o, const std::string& id) {
+// stop and restart: without -t or -s the daemon uses the container's
+// StopTimeout and StopSignal.
+Result<void> stop_one(Client& c, const StopOptions& o, const std::string& id, const char* verb = "/stop") {
   std::string q;
   if (!o.signal.empty()) q += "&signal=" + ipc::url_encode(o.signal);
   if (o.timeout_s >= 0) q += fmt::format("&t={}", o.timeout_s);
   if (!q.empty()) q[0] = '?';
-  BERTH_TRY(call(c, "POST", container_path(id, "/stop" + q)));
+  BERTH_TRY(call(c, "POST", container_path(id, verb + q)));
   return ok();
 }
 
@@ -257,6 +259,28 @@ void add_container_commands(CLI::App& app, Globals& g, int& exit_code) {
   stop->add_option("CONTAINER", stop_opts->ids)->required();
   stop->callback([&g, &exit_code, stop_opts] {
     exit_code = for_each_id(g, stop_opts->ids, [&](Client& c, const std::string& id) { return stop_one(c, *stop_opts, id); });
+  });
+
+  auto restart_opts = std::make_shared<StopOptions>();
+  CLI::App* restart = app.add_subcommand("restart", "Restart one or more containers");
+  restart->add_option("-t,--time,--timeout", restart_opts->timeout_s, "Seconds to wait before killing the container");
+  restart->add_option("-s,--signal", restart_opts->signal, "Signal to send to the container");
+  restart->add_option("CONTAINER", restart_opts->ids)->required();
+  restart->callback([&g, &exit_code, restart_opts] {
+    exit_code = for_each_id(g, restart_opts->ids,
+                            [&](Client& c, const std::string& id) { return stop_one(c, *restart_opts, id, "/restart"); });
+  });
+
+  // POST /containers/{id}/rename?name= → 204.
+  auto rename_args = std::make_shared<std::pair<std::string, std::string>>();
+  CLI::App* rename = app.add_subcommand("rename", "Rename a container");
+  rename->add_option("CONTAINER", rename_args->first)->required();
+  rename->add_option("NEW_NAME", rename_args->second)->required();
+  rename->callback([&g, &exit_code, rename_args] {
+    exit_code = for_each_id(g, {rename_args->first}, [&](Client& c, const std::string& id) -> Result<void> {
+      BERTH_TRY(call(c, "POST", container_path(id, "/rename?name=" + ipc::url_encode(rename_args->second))));
+      return ok();
+    });
   });
 
   auto kill_signal = std::make_shared<std::string>();

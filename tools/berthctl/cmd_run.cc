@@ -22,6 +22,7 @@
 // A malformed value fails before any request, with exit 125.
 #include <cstdlib>
 #include <memory>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -48,6 +49,15 @@ struct ContainerOptions {
   CLI::Option* entrypoint_flag = nullptr;  // to tell `--entrypoint ""` from no flag
   std::string image;
   std::vector<std::string> cmd;
+  std::string restart;       // --restart no|always|on-failure[:N]|unless-stopped
+  bool init = false;         // --init
+  // --health-*: Config.Healthcheck (durations as Go durations).
+  std::string health_cmd, health_interval, health_timeout, health_start_period, health_start_interval;
+  int health_retries = 0;
+  bool no_healthcheck = false;
+  std::string stop_signal;   // --stop-signal
+  int stop_timeout_s = 0;
+  CLI::Option* stop_timeout_flag = nullptr;   // given or not
   ResourceFlags resources;
   MountFlags mounts;
   NetFlags net;
@@ -78,6 +88,19 @@ void add_container_flags(CLI::App* sub, ContainerOptions& o) {
   sub->add_option("--dns-search", o.net.dns_search, "Set custom DNS search domains")->allow_extra_args(false);
   sub->add_option("--dns-option", o.net.dns_options, "Set DNS options")->allow_extra_args(false);
   o.entrypoint_flag = sub->add_option("--entrypoint", o.entrypoint, "Overwrite the image's ENTRYPOINT");
+  sub->add_option("--restart", o.restart, "Restart policy to apply when a container exits (no, always, on-failure[:max-retries], unless-stopped)");
+  sub->add_option("--stop-signal", o.stop_signal, "Signal to stop the container");
+  sub->add_flag("--init", o.init, "Run an init inside the container that forwards signals and reaps processes");
+  sub->add_option("--health-cmd", o.health_cmd, "Command to run to check health");
+  sub->add_option("--health-interval", o.health_interval, "Time between running the check (ms|s|m|h) (default 0s)");
+  sub->add_option("--health-timeout", o.health_timeout, "Maximum time to allow one check to run (ms|s|m|h) (default 0s)");
+  sub->add_option("--health-start-period", o.health_start_period,
+                  "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h)");
+  sub->add_option("--health-start-interval", o.health_start_interval,
+                  "Time between running the check during the start period (ms|s|m|h)");
+  sub->add_option("--health-retries", o.health_retries, "Consecutive failures needed to report unhealthy");
+  sub->add_flag("--no-healthcheck", o.no_healthcheck, "Disable any container-specified HEALTHCHECK");
+  o.stop_timeout_flag = sub->add_option("--stop-timeout", o.stop_timeout_s, "Timeout (in seconds) to stop a container");
   add_resource_flags(sub, o.resources);
   add_security_flags(sub, o.security);
   sub->add_option("-v,--volume", o.mounts.volumes, "Bind mount a volume (/host:/ctr[:ro], name:/ctr, or /ctr)")
@@ -105,6 +128,34 @@ std::vector<std::string> resolve_env(const std::vector<std::string>& env) {
   return out;
 }
 
+// The docker CLI's health flags: --health-cmd makes Test CMD-SHELL;
+// --no-healthcheck is Test NONE and excludes the others.
+Result<void> apply_health_flags(const ContainerOptions& o, json& cfg) {
+  bool any = !o.health_cmd.empty() || !o.health_interval.empty() || !o.health_timeout.empty() ||
+             !o.health_start_period.empty() || !o.health_start_interval.empty() || o.health_retries != 0;
+  if (o.no_healthcheck) {
+    if (any) return Error::invalid("--no-healthcheck conflicts with --health-* options");
+    cfg["Healthcheck"] = {{"Test", {"NONE"}}};
+    return ok();
+  }
+  if (!any) return ok();
+  json h = json::object();
+  if (!o.health_cmd.empty()) h["Test"] = {"CMD-SHELL", o.health_cmd};
+  for (auto [flag, text, key] : {std::tuple{"--health-interval", &o.health_interval, "Interval"},
+                                 {"--health-timeout", &o.health_timeout, "Timeout"},
+                                 {"--health-start-period", &o.health_start_period, "StartPeriod"},
+                                 {"--health-start-interval", &o.health_start_interval, "StartInterval"}}) {
+    if (text->empty()) continue;
+    auto ns = go_duration_ns(*text);
+    if (!ns || *ns < 0) return Error::invalid("invalid argument \"{}\" for \"{}\" flag: invalid duration", *text, flag);
+    h[key] = *ns;
+  }
+  if (o.health_retries < 0) return Error::invalid("--health-retries cannot be negative");
+  if (o.health_retries) h["Retries"] = o.health_retries;
+  cfg["Healthcheck"] = std::move(h);
+  return ok();
+}
+
 // `resources`: the Resources fields of the flags given (resource_fields()).
 Result<std::string> create_body(const ContainerOptions& o, const json& resources) {
   json cfg = json::object();
@@ -127,9 +178,13 @@ Result<std::string> create_body(const ContainerOptions& o, const json& resources
   else
     cfg["Entrypoint"] = nullptr;
   cfg["Labels"] = json::object();
+  BERTH_TRY_VOID(apply_health_flags(o, cfg));
   json host = json::object();
   host["AutoRemove"] = o.rm;
-  host["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
+  if (o.init) host["Init"] = true;
+  host["RestartPolicy"] = BERTH_TRY(restart_policy_json(o.restart));
+  if (!o.stop_signal.empty()) cfg["StopSignal"] = o.stop_signal;
+  if (o.stop_timeout_flag->count() > 0) cfg["StopTimeout"] = o.stop_timeout_s;
   ConsoleSize size = o.tty ? console_size() : ConsoleSize{};  // the pty's first size, before any resize
   host["ConsoleSize"] = json::array({size.rows, size.cols});
   for (const auto& [key, value] : resources.items()) host[key] = value;

@@ -1,6 +1,7 @@
-// `update [flags] CONTAINER...`: docker's `container update` for resources.
+// `update [flags] CONTAINER...`: docker's `container update` for resources
+// and the restart policy.
 //
-//   POST /containers/{id}/update  {"Memory":…, "NanoCpus":…}  → 200 {"Warnings":[…]}
+//   POST /containers/{id}/update  {"Memory":…, "NanoCpus":…, "RestartPolicy":{…}}  → 200 {"Warnings":[…]}
 //
 // The body holds only the fields of the flags given (resources.h); docker
 // sends every field with zeros for "unchanged", which means the same to the
@@ -18,12 +19,18 @@ namespace {
 
 struct UpdateOptions {
   ResourceFlags resources;
+  std::string restart;   // --restart; "" = keep
   std::vector<std::string> ids;
 };
 
 int update(const Globals& g, const UpdateOptions& o) {
   Result<json> fields = resource_fields(o.resources);
   if (!fields) return fail(fields.error(), kExitRunFailure);
+  if (!o.restart.empty()) {
+    Result<json> policy = restart_policy_json(o.restart);
+    if (!policy) return fail(policy.error(), kExitRunFailure);
+    (*fields)["RestartPolicy"] = *policy;
+  }
   if (fields->empty()) return fail(Error::invalid("you must provide one or more flags when using this command"));
   Result<Client> c = dial(g);
   if (!c) return fail(c.error());
@@ -56,6 +63,7 @@ void add_update_command(CLI::App& app, Globals& g, int& exit_code) {
   auto opts = std::make_shared<UpdateOptions>();
   CLI::App* sub = app.add_subcommand("update", "Update configuration of one or more containers");
   add_resource_flags(sub, opts->resources);
+  sub->add_option("--restart", opts->restart, "Restart policy to apply when a container exits");
   sub->add_option("CONTAINER", opts->ids)->required();
   sub->callback([&g, &exit_code, opts] { exit_code = update(g, *opts); });
 }

@@ -64,6 +64,21 @@ std::string container_path(std::string_view id, std::string_view rest) {
   return "/containers/" + ipc::path_escape(id) + std::string(rest);
 }
 
+Result<json> restart_policy_json(const std::string& flag) {
+  if (flag.empty()) return json{{"Name", "no"}, {"MaximumRetryCount", 0}};
+  auto colon = flag.find(':');
+  std::string name = flag.substr(0, colon);
+  if (colon != std::string::npos && name.empty())
+    return Error::invalid("invalid restart policy format: no policy provided before colon");
+  int64_t count = 0;
+  if (colon != std::string::npos && colon + 1 < flag.size()) {
+    auto n = parse_int(std::string_view(flag).substr(colon + 1));
+    if (!n) return Error::invalid("invalid restart policy format: maximum retry count must be an integer");
+    count = *n;
+  }
+  return json{{"Name", name}, {"MaximumRetryCount", count}};
+}
+
 int for_each_id(const Globals& g, const std::vector<std::string>& ids,
                 const std::function<Result<void>(Client&, const std::string&)>& one) {
   Result<Client> c = dial(g);
@@ -327,6 +342,8 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
 }
 
 }  // namespace
+
+std::optional<int64_t> go_duration_ns(std::string_view s) { return parse_go_duration(s); }
 
 Result<std::string> to_unix_timestamp(std::string_view value, std::string_view flag) {
   if (!value.empty() && value.find_first_not_of("0123456789.") == std::string_view::npos)

@@ -28,6 +28,7 @@ using namespace berth;
 struct Flags {
   std::string root = "/var/lib/berth";
   std::string exec_root = "/run/berth";
+  std::string init_path;            // --init-path; "": berth-init beside this binary
   std::vector<std::string> hosts;   // -H, repeatable
   std::string pidfile;
   std::string log_level = "info";
@@ -48,6 +49,15 @@ struct Flags {
   bool tls_verify = false, insecure_tcp = false;
   std::string tls_ca, tls_cert, tls_key;
 };
+
+// `name` in the directory of this executable (/proc/self/exe).
+std::string beside_self(const std::string& name) {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return name;
+  std::string self(buf, size_t(n));
+  return self.substr(0, self.rfind('/') + 1) + name;
+}
 
 // Holds an exclusive lock on <root>/berthd.lock for the daemon's life.
 Result<unique_fd> lock_root(const std::string& root) {
@@ -153,6 +163,7 @@ int run(const Flags& f) {
   engine::Options eo;
   eo.root = f.root;
   eo.exec_root = f.exec_root;
+  eo.init_path = f.init_path.empty() ? beside_self("berth-init") : f.init_path;
   eo.netns_pool = f.netns_pool;
   eo.warm_inits = f.warm_inits;
   eo.cgroup_parent = f.cgroup_parent;
@@ -232,6 +243,7 @@ int main(int argc, char** argv) {
   Flags f;
   app.add_option("--root", f.root, "Root directory for persistent state (images, containers)");
   app.add_option("--exec-root", f.exec_root, "Root directory for runtime state (socket)");
+  app.add_option("--init-path", f.init_path, "The init of --init containers (default: berth-init beside berthd)");
   app.add_option("-H,--host", f.hosts,
                  "API endpoint, repeatable: unix:///path (default <exec-root>/berth.sock) or tcp://addr:port (with TLS)");
   app.add_option("--group", f.socket_group, "Group of the Unix sockets (mode 0660; default berth)");

@@ -198,7 +198,7 @@ TEST(FsImageConfig, MergeLikeDockersCommit) {
 
 TEST(FsImageConfig, ChildConfigKeepsWhatBerthDoesNotModel) {
   std::string parent = R"({"architecture":"amd64","os":"linux","created":"2024-01-01T00:00:00Z",
-    "config":{"Cmd":["old"],"Healthcheck":{"Test":["CMD","true"]}},"container_config":{"Cmd":["x"]},
+    "config":{"Cmd":["old"],"Shell":["/bin/bash","-c"],"Healthcheck":{"Test":["CMD","true"]}},"container_config":{"Cmd":["x"]},
     "rootfs":{"type":"layers","diff_ids":["sha256:)" + std::string(64, 'a') + R"("]},
     "history":[{"created":"2024-01-01T00:00:00Z","created_by":"import"}]})";
   ChildImage c;
@@ -210,7 +210,9 @@ TEST(FsImageConfig, ChildConfigKeepsWhatBerthDoesNotModel) {
   ASSERT_TRUE(out.has_value()) << out.error().message();
   auto j = nlohmann::json::parse(*out);
   EXPECT_EQ(j["config"]["Cmd"], nlohmann::json::array({"new"}));
-  EXPECT_TRUE(j["config"].contains("Healthcheck"));
+  EXPECT_TRUE(j["config"].contains("Shell"));
+  // Healthcheck is modelled (ImageConfig::health_test): the child's own, here none.
+  EXPECT_FALSE(j["config"].contains("Healthcheck"));
   EXPECT_FALSE(j.contains("container_config"));
   EXPECT_FALSE(j.contains("author"));
   EXPECT_EQ(j["comment"], "msg");

@@ -78,8 +78,16 @@ TEST(Bodies, ExecPrivilegedIsAccepted) {
 }
 
 TEST(Bodies, UpdateRestartPolicy) {
-  EXPECT_TRUE(parse_update_request(R"({"Memory":67108864,"RestartPolicy":{"Name":""}})").has_value());
-  EXPECT_EQ(parse_update_request(R"({"RestartPolicy":{"Name":"always"}})").error().code(), Code::kInvalidArgument);
+  auto keep = parse_update_request(R"({"Memory":67108864,"RestartPolicy":{"Name":""}})");
+  ASSERT_TRUE(keep.has_value()) << keep.error().message();
+  EXPECT_FALSE(keep->restart.has_value());
+  auto always = parse_update_request(R"({"RestartPolicy":{"Name":"always"}})");
+  ASSERT_TRUE(always.has_value()) << always.error().message();
+  ASSERT_TRUE(always->restart.has_value());
+  EXPECT_EQ(always->restart->name, engine::RestartPolicy::Name::kAlways);
+  EXPECT_EQ(parse_update_request(R"({"RestartPolicy":{"Name":"always","MaximumRetryCount":2}})").error().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(parse_update_request(R"({"RestartPolicy":{"Name":"sometimes"}})").error().code(), Code::kInvalidArgument);
 }
 
 TEST(InspectSecurity, DockersShapeAndDefaults) {

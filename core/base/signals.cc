@@ -1,10 +1,10 @@
-#include "ipc/server/signals.h"
+#include "core/base/signals.h"
 
 #include <csignal>
 
 #include "core/base/strings.h"
 
-namespace berth::ipc {
+namespace berth {
 
 Result<int> parse_signal(std::string_view s) {
   static const struct { const char* name; int sig; } kSignals[] = {
@@ -25,4 +25,4 @@ Result<int> parse_signal(std::string_view s) {
   return Error::invalid("Invalid signal: {}", s);
 }
 
-}  // namespace berth::ipc
+}  // namespace berth
