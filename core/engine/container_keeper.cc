@@ -72,10 +72,9 @@ Result<void> Engine::open_keeper() {
     log::info("engine", "keeper started pid={}", spawner_->pid());
     return ok();
   }
-  auto kept = spawner_->hello();
-  if (!kept) return std::move(kept.error()).context("ask the keeper (pid {}) what it kept", spawner_->pid());
+  std::vector<runtime::KeptProcess> kept = spawner_->take_kept();
   size_t inits = 0;
-  for (runtime::KeptProcess& k : *kept) {
+  for (runtime::KeptProcess& k : kept) {
     if (k.exited) keeper_->remember(k.pid, {k.exit_code, k.exit_ns});
     if (k.kind == runtime::KeptKind::kInit && k.id.size() == 64) {
       inits++;

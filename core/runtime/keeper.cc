@@ -131,6 +131,7 @@ void hello(int fd) {
   }
   KeeperMsg end;
   end.type = KeeperType::kEnd;
+  end.pid = ::getpid();   // who answers (SO_PEERCRED would name the listen()er: berthd)
   (void)send_msg(fd, &end, sizeof end, nullptr, 0, 0);
 }
 

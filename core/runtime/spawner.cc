@@ -296,13 +296,12 @@ Result<std::unique_ptr<Spawner>> Spawner::start(const std::string& exec_root, bo
     if (!ctl) return std::move(ctl.error()).context("the new keeper");
   }
   unique_fd events = BERTH_TRY(connect_keeper(path, true));
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  if (::getsockopt(ctl->get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return Error::sys(errno, "SO_PEERCRED");
-  std::unique_ptr<Spawner> s(new Spawner(cred.pid, std::move(*ctl), std::move(events)));
+  std::unique_ptr<Spawner> s(new Spawner(0, std::move(*ctl), std::move(events)));
   KeeperMsg watch;
   watch.type = KeeperType::kWatch;
   BERTH_TRY_VOID(s->notify(watch, {}));
+  // Exits from now on are pushed; what came before is in hello's answer.
+  s->kept_ = BERTH_TRY(s->hello());
   return s;
 }
 
@@ -352,7 +351,10 @@ Result<std::vector<KeptProcess>> Spawner::hello() {
     for (int i = 0; i < k; i++) owned.emplace_back(fds[i]);
     if (n < 0) return Error::sys(errno, "hear the keeper");
     if (n != sizeof got || got.tag != 'K') return Error(Code::kSystem, "the keeper's answer is broken");
-    if (got.type == KeeperType::kEnd) return out;
+    if (got.type == KeeperType::kEnd) {
+      pid_ = got.pid;
+      return out;
+    }
     KeptProcess p;
     p.pid = got.pid;
     p.kind = got.kind;

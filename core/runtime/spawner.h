@@ -76,8 +76,9 @@ class Spawner {
   // travel as SCM_RIGHTS). kNotFound: the keeper is gone.
   Result<Process> spawn(const Spec& spec);
 
-  // Every process the keeper knows, with what it holds. Blocking.
-  Result<std::vector<KeptProcess>> hello();
+  // Every process the keeper knows, with what it holds: its answer to the
+  // hello of start(), taken once.
+  std::vector<KeptProcess> take_kept() { return std::move(kept_); }
   // Fire and forget, on the events connection.
   Result<void> hold(pid_t pid, const std::string& id, const std::vector<int>& fds);
   Result<void> release(pid_t pid);
@@ -89,8 +90,10 @@ class Spawner {
  private:
   Spawner(pid_t pid, unique_fd ctl, unique_fd events)
       : pid_(pid), ctl_(std::move(ctl)), events_(std::move(events)) {}
+  Result<std::vector<KeptProcess>> hello();   // blocking
   pid_t pid_;
   unique_fd ctl_, events_;
+  std::vector<KeptProcess> kept_;
   std::mutex mu_;
 };
 
