@@ -28,7 +28,13 @@ namespace {
 // that what the re-adopted pump appends follows a whole record. Starts from
 // the last index entry that matches the log (else from the start); drops
 // index entries past the new end. Blocking: before the loop.
-Result<uint64_t> repair_log_tail(const std::string& path) {
+struct LastRecord {
+  uint64_t payload_offset = 0;
+  uint32_t len = 0;
+  uint8_t stream = 0;   // 0: the log is empty
+};
+
+Result<uint64_t> repair_log_tail(const std::string& path, LastRecord* last) {
   unique_fd log = BERTH_TRY(open_fd(path, O_RDWR | O_CREAT, 0600));
   struct stat st;
   if (::fstat(log.get(), &st) < 0) return Error::sys(errno, "stat {}", path);
@@ -44,6 +50,7 @@ Result<uint64_t> repair_log_tail(const std::string& path) {
     if (off + kRecordHeaderBytes > size || ::pread(log.get(), head, sizeof head, off_t(off)) != sizeof head ||
         !decode_record_header(head, &h) || off + kRecordHeaderBytes + h.len > size)
       break;
+    *last = {off + kRecordHeaderBytes, h.len, h.stream};
     off += kRecordHeaderBytes + h.len;
   }
   if (off < size) {
@@ -57,6 +64,29 @@ Result<uint64_t> repair_log_tail(const std::string& path) {
     (void)::ftruncate(idx.get(), off_t(keep * kIndexEntryBytes));
   }
   return off;
+}
+
+// The pump consumes a record's bytes from the pipe only once the record is
+// written (log_pump.h), so a crash in between leaves the log's last record
+// also at the head of its pipe: if the pipe starts with exactly those
+// bytes, they are read out. (A container that wrote the same bytes again
+// right after would lose that repeat: the one case this cannot tell apart.)
+void drop_duplicate(const std::string& id, const std::string& path, const LastRecord& last, int pipe_fd) {
+  if (last.len == 0 || pipe_fd < 0) return;
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return;
+  unique_fd tr(p[0]), tw(p[1]);
+  (void)::fcntl(tw.get(), F_SETPIPE_SZ, int(kMaxRecordPayload));
+  ssize_t n = ::tee(pipe_fd, tw.get(), last.len, SPLICE_F_NONBLOCK);
+  if (n != ssize_t(last.len)) return;
+  std::string head(last.len, '\0'), logged(last.len, '\0');
+  if (::read(tr.get(), head.data(), last.len) != ssize_t(last.len)) return;
+  unique_fd log(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!log || ::pread(log.get(), logged.data(), last.len, off_t(last.payload_offset)) != ssize_t(last.len)) return;
+  if (head != logged) return;
+  // The pipe is non-blocking (the pump made it so) and holds these bytes.
+  if (::read(pipe_fd, head.data(), last.len) == ssize_t(last.len))
+    log::info("engine", "id={}: {} bytes logged just before the crash were still in the pipe: read once", id, last.len);
 }
 
 }  // namespace
@@ -140,7 +170,8 @@ bool Engine::readopt(Container& c, runtime::KeptProcess& kept) {
     log::warn("engine", "id={}: pidfd_open {}: {}", c.id, kept.pid, std::strerror(errno));
     return false;
   }
-  auto size = repair_log_tail(c.log_path());
+  LastRecord last;
+  auto size = repair_log_tail(c.log_path(), &last);
   auto log_fd = size ? open_fd(c.log_path(), O_WRONLY, 0) : Result<unique_fd>(size.error());
   if (!log_fd) {
     log::error("engine", "id={}: re-adopt: {}", c.id, log_fd.error().message());
@@ -155,6 +186,9 @@ bool Engine::readopt(Container& c, runtime::KeptProcess& kept) {
   if (!c.spec.tty && kept.fds.size() == 2) {
     out = std::move(kept.fds[0]);
     err = std::move(kept.fds[1]);
+    // Non-blocking as the pump leaves them (it set the flag on the pipe).
+    for (int fd : {out.get(), err.get()}) (void)::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    drop_duplicate(c.id, c.log_path(), last, last.stream == 1 ? out.get() : last.stream == 2 ? err.get() : -1);
   }
   proc->pump = std::make_unique<OutputPump>(r_, std::move(*log_fd), *size, std::move(out), std::move(err),
                                             io_->pump_callbacks(c));
