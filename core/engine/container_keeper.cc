@@ -3,6 +3,7 @@
 // starting a new one when it dies, and letting go of containers at a clean
 // exit with --live-restore.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -135,9 +136,18 @@ void Engine::keeper_lost() {
   auto out = std::make_shared<Result<std::unique_ptr<runtime::Spawner>>>(Error(Code::kCancelled, "not run"));
   bool queued = r_.run_job(
       [out, old, root = opts_.exec_root] {
-        if (old > 0) (void)::waitpid(old, nullptr, 0);   // ECHILD unless we forked it
-        bool found;
-        *out = runtime::Spawner::start(root, &found);
+        // Its listening socket closes only as it finishes dying: until
+        // then a connect would reach it. Ours to reap if we forked it.
+        unique_fd pidfd(int(::syscall(SYS_pidfd_open, old, 0)));
+        pollfd p{pidfd.get(), POLLIN, 0};
+        if (pidfd) (void)::poll(&p, 1, 5000);
+        (void)::waitpid(old, nullptr, WNOHANG);
+        for (int attempt = 0; attempt < 5; attempt++) {
+          bool found;
+          *out = runtime::Spawner::start(root, &found);
+          if (*out) return;
+          ::usleep(100000);   // a job lane: it may wait
+        }
       },
       [this, out] {
         starting_keeper_ = false;

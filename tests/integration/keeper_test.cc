@@ -243,7 +243,7 @@ TEST_F(KeeperTest, KeeperDeathIsReported) {
   EXPECT_TRUE(eventually([&] {
     pid_t k = d_.keeper_pid();
     return k > 0 && k != keeper;
-  }));
+  })) << d_.log();
   auto fresh = d_.ctl({"run", "--rm", "--network", "none", "busybox", "echo", "after"});
   EXPECT_EQ(fresh.exit_code, 0) << fresh.err;
   EXPECT_EQ(fresh.out, "after\n");
