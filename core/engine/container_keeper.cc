@@ -158,6 +158,7 @@ void Engine::keeper_lost() {
         spawner_ = std::shared_ptr<runtime::Spawner>(std::move(**out));
         if (shutting_down_) return check_shutdown();
         keeper_->attach(spawner_);
+        keeper_->listen();
         log::warn("engine", "a new keeper runs pid={}", spawner_->pid());
       });
   if (!queued) starting_keeper_ = false;

@@ -82,8 +82,9 @@ Result<void> Engine::load_containers() {
     } else if (ct.state.status == Status::kCreated) {
       resources_->remove_stale(ct);  // from a warm init it took (warm.h), lost in a crash
     }
-    if (ct.spec.security.ipc.kind == NamespaceMode::Kind::kShareable) {
-      // Its /dev/shm outlived a crash (stopped containers have none).
+    if (ct.spec.security.ipc.kind == NamespaceMode::Kind::kShareable && !readopt_it) {
+      // Its /dev/shm outlived a crash (stopped containers have none; one
+      // re-adopted still uses it).
       if (auto r = runtime::remove_shm(shm_dir_of(ct)); !r) log::warn("engine", "id={}: {}", id, r.error().message());
     }
     struct stat st;

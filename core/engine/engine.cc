@@ -107,6 +107,7 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
     log::info("engine", "removing AutoRemove container id={} left from before the restart", id);
     e->remove_now(*e->containers_.at(id), [](Result<void>) {}, true);
   }
+  e->keeper_->listen();   // last: nothing above may fail with its recv in flight
   return e;
 }
 

@@ -21,11 +21,10 @@ void KeeperLink::attach(std::shared_ptr<runtime::Spawner> s) {
   s_ = std::move(s);
   connected_ = true;
   ++generation_;
-  receive();
 }
 
 void KeeperLink::receive() {
-  if (closing_ || !s_) return;
+  if (closing_ || !s_ || recv_c_.in_flight()) return;
   r_.recv(s_->events_fd(), &msg_, sizeof msg_, recv_c_);
 }
 

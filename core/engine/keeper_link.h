@@ -44,8 +44,11 @@ class KeeperLink {
   KeeperLink(const KeeperLink&) = delete;
   KeeperLink& operator=(const KeeperLink&) = delete;
 
-  // Reads `s`'s events connection from now on.
+  // `s` is the keeper from now on (a new generation); listen() starts
+  // reading its events connection (once the owner can no longer fail to
+  // open: an owner must not go with the recv in flight).
   void attach(std::shared_ptr<runtime::Spawner> s);
+  void listen() { receive(); }
   // Bumped by each attach(): a process spawned under an earlier keeper
   // has lost its status with that keeper.
   uint64_t generation() const { return generation_; }

@@ -29,6 +29,7 @@ struct Kept {
   pid_t pid;          // 0: a free slot
   KeptKind kind;
   bool exited;
+  bool unsent;        // exited, and no watcher took the news yet (a full socket)
   int exit_code, signal;
   int64_t exit_ns;
   int held[kKeeperMaxHeld];
@@ -44,6 +45,7 @@ struct Conn {
 // The tables, allocated once at start.
 Kept* g_kept;
 int g_kept_max;
+int g_kept_hw;        // slots at and above it were never used: scans stop there
 Conn g_conns[kKeeperConns];
 char* g_request;      // one request at a time
 
@@ -54,9 +56,15 @@ int64_t now_ns() {
 }
 
 Kept* find(pid_t pid) {
-  for (int i = 0; i < g_kept_max; i++)
+  for (int i = 0; i < g_kept_hw; i++)
     if (g_kept[i].pid == pid) return &g_kept[i];
   return nullptr;
+}
+
+// The lowest free slot, or null when the table is full.
+Kept* take_slot() {
+  if (Kept* k = find(0)) return k;
+  return g_kept_hw < g_kept_max ? &g_kept[g_kept_hw++] : nullptr;
 }
 
 void drop_held(Kept* k) {
@@ -67,12 +75,6 @@ void drop_held(Kept* k) {
 void forget(Kept* k) {
   drop_held(k);
   std::memset(k, 0, sizeof *k);
-}
-
-int free_slots() {
-  int n = 0;
-  for (int i = 0; i < g_kept_max; i++) n += g_kept[i].pid == 0;
-  return n;
 }
 
 // One datagram with fds; never blocks (a full berthd socket drops it: the
@@ -99,8 +101,37 @@ KeeperMsg describe(const Kept& k, KeeperType type) {
   return m;
 }
 
-// Every child that ended: recorded, pushed to the watchers; an exec's or
-// an untaken warm init's record goes once pushed (nobody asks later).
+bool watched() {
+  for (Conn& c : g_conns)
+    if (c.fd >= 0 && c.watching) return true;
+  return false;
+}
+
+// The exit of k to every watcher. A watcher whose socket is full gets it
+// later (flush_unsent, on POLLOUT): berthd waits for every exit. An exec's
+// or an untaken warm init's record goes once told (nobody asks later).
+void push_exit(Kept* k) {
+  bool told = false;
+  KeeperMsg m = describe(*k, KeeperType::kExit);
+  for (Conn& c : g_conns)
+    if (c.fd >= 0 && c.watching) told |= send_msg(c.fd, &m, sizeof m, nullptr, 0, MSG_DONTWAIT);
+  k->unsent = !told && watched();
+  if (k->kind != KeptKind::kInit && told) forget(k);
+  else if (k->kind != KeptKind::kInit) drop_held(k);
+}
+
+bool any_unsent() {
+  for (int i = 0; i < g_kept_hw; i++)
+    if (g_kept[i].pid && g_kept[i].unsent) return true;
+  return false;
+}
+
+void flush_unsent() {
+  for (int i = 0; i < g_kept_hw; i++)
+    if (g_kept[i].pid && g_kept[i].unsent) push_exit(&g_kept[i]);
+}
+
+// Every child that ended: recorded and pushed.
 void reap_all() {
   for (;;) {
     siginfo_t si;
@@ -112,17 +143,12 @@ void reap_all() {
     k->exit_ns = now_ns();
     k->signal = si.si_code == CLD_EXITED ? 0 : si.si_status;
     k->exit_code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
-    bool told = false;
-    KeeperMsg m = describe(*k, KeeperType::kExit);
-    for (Conn& c : g_conns)
-      if (c.fd >= 0 && c.watching) told |= send_msg(c.fd, &m, sizeof m, nullptr, 0, MSG_DONTWAIT);
-    if (k->kind != KeptKind::kInit && told) forget(k);
-    else if (k->kind != KeptKind::kInit) drop_held(k);
+    push_exit(k);
   }
 }
 
 void hello(int fd) {
-  for (int i = 0; i < g_kept_max; i++) {
+  for (int i = 0; i < g_kept_hw; i++) {
     Kept& k = g_kept[i];
     if (k.pid == 0) continue;
     KeeperMsg m = describe(k, KeeperType::kEntry);
@@ -153,14 +179,15 @@ void hold(const KeeperMsg& m, int* fds, int nfds) {
 }
 
 void kill_warm() {
-  for (int i = 0; i < g_kept_max; i++)
+  for (int i = 0; i < g_kept_hw; i++)
     if (g_kept[i].pid && g_kept[i].kind == KeptKind::kWarm && !g_kept[i].exited) ::kill(g_kept[i].pid, SIGKILL);
 }
 
 void spawn_request(Conn& c, size_t len, int* fds, int nfds) {
   std::vector<unique_fd> owned;
   for (int i = 0; i < nfds; i++) owned.emplace_back(fds[i]);
-  if (free_slots() == 0) {
+  Kept* slot = take_slot();
+  if (!slot) {
     const char full[] = "{\"error\":\"the keeper's process table is full\",\"code\":7,\"errno\":0}";
     (void)send_msg(c.fd, full, sizeof full - 1, nullptr, 0, 0);
     return;
@@ -170,7 +197,7 @@ void spawn_request(Conn& c, size_t len, int* fds, int nfds) {
   std::string id;
   auto [reply, out] = serve_spawn(std::string(g_request, len), std::move(owned), &pid, &kind, &id);
   if (pid > 0) {
-    Kept* k = find(0);
+    Kept* k = slot;
     k->pid = pid;
     k->kind = kind;
     std::snprintf(k->id, sizeof k->id, "%s", id.c_str());
@@ -208,7 +235,12 @@ void serve_conn(Conn& c) {
   for (int i = 0; i < nfds; i++) ::close(fds[i]);
   switch (km.type) {
     case KeeperType::kHello: return hello(c.fd);
-    case KeeperType::kWatch: c.watching = true; return;
+    case KeeperType::kWatch: {
+      c.watching = true;
+      int size = 4 << 20;   // room for a burst of exits (root: beyond wmem_max)
+      (void)::setsockopt(c.fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size);
+      return;
+    }
     case KeeperType::kRelease:
       if (Kept* k = find(km.pid)) forget(k);
       return;
@@ -264,8 +296,9 @@ void keeper_main(int listen_fd, const char* exec_root) {
   if (sfd < 0) ::_exit(1);
   rlimit rl{};
   ::getrlimit(RLIMIT_NOFILE, &rl);
-  // Each kept process holds up to 3 fds; the fd limit bounds the table.
-  g_kept_max = int(rl.rlim_cur > 1u << 20 ? 1 << 18 : rl.rlim_cur / 2 + 64);
+  // Each kept process holds up to 3 fds: the fd limit bounds the table
+  // (and 65,536 rows, 8 MiB of address space, touched only as far as used).
+  g_kept_max = int(rl.rlim_cur / 2 + 64 > 65536 ? 65536 : rl.rlim_cur / 2 + 64);
   g_kept = static_cast<Kept*>(std::calloc(size_t(g_kept_max), sizeof(Kept)));
   g_request = static_cast<char*>(std::malloc(kRequestMax));
   if (!g_kept || !g_request) ::_exit(1);
@@ -274,7 +307,9 @@ void keeper_main(int listen_fd, const char* exec_root) {
     pollfd p[2 + kKeeperConns];
     p[0] = {listen_fd, POLLIN, 0};
     p[1] = {sfd, POLLIN, 0};
-    for (int i = 0; i < kKeeperConns; i++) p[2 + i] = {g_conns[i].fd, POLLIN, 0};  // -1: ignored
+    short out = any_unsent() ? POLLOUT : 0;
+    for (int i = 0; i < kKeeperConns; i++)
+      p[2 + i] = {g_conns[i].fd, short(POLLIN | (g_conns[i].watching ? out : 0)), 0};  // -1: ignored
     if (::poll(p, 2 + kKeeperConns, -1) < 0) continue;
     if (p[1].revents) {
       signalfd_siginfo si;
@@ -283,7 +318,8 @@ void keeper_main(int listen_fd, const char* exec_root) {
       reap_all();
     }
     for (int i = 0; i < kKeeperConns; i++)
-      if (g_conns[i].fd >= 0 && p[2 + i].revents) serve_conn(g_conns[i]);
+      if (g_conns[i].fd >= 0 && (p[2 + i].revents & ~POLLOUT)) serve_conn(g_conns[i]);
+    if (out) flush_unsent();
     if (p[0].revents) accept_conn(listen_fd);
     reap_all();  // a spawn's child may have failed at once
   }
