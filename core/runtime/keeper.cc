@@ -287,6 +287,9 @@ void detach_from_berthd(const char* exec_root) {
 }  // namespace
 
 void keeper_main(int listen_fd, const char* exec_root) {
+  // Inherited without close-on-exec: no child of ours may keep it open
+  // (a dead keeper's socket must refuse connections).
+  (void)::fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
   detach_from_berthd(exec_root);
   sigset_t chld;
   sigemptyset(&chld);

@@ -295,6 +295,10 @@ Result<std::unique_ptr<Spawner>> Spawner::start(const std::string& exec_root, bo
     ctl = connect_keeper(path, false);  // the backlog takes it before the keeper runs
     if (!ctl) return std::move(ctl.error()).context("the new keeper");
   }
+  // A keeper that accepts no more (dying, or wedged) must not hold a job
+  // lane for ever: its answers come within seconds or not at all.
+  timeval tv{30, 0};
+  (void)::setsockopt(ctl->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   unique_fd events = BERTH_TRY(connect_keeper(path, true));
   std::unique_ptr<Spawner> s(new Spawner(0, std::move(*ctl), std::move(events)));
   KeeperMsg watch;
