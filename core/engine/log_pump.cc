@@ -74,6 +74,15 @@ void OutputPump::start() {
   check_drained();
 }
 
+// The next read of a stream whose record is done; after cancel() none:
+// the stream ends there (a read that completed with data just before the
+// cancel must not leave it waiting for a read that never comes).
+void OutputPump::read_or_end(Stream& s) {
+  if (!cancelled_) return read(s);
+  s.eof = true;
+  s.fd.reset();
+}
+
 // The bytes of the record just logged (or dropped) leave the pipe.
 void OutputPump::consume(Stream& s) {
   while (s.unconsumed > 0 && s.fd) {
@@ -161,7 +170,7 @@ void OutputPump::copy_record(Stream& s, int32_t payload) {
     dropped_bytes_ += uint64_t(payload);
     if (cb_.dropped) cb_.dropped(uint64_t(payload));
   }
-  if (!cancelled_) read(s);
+  read_or_end(s);
   write_next();
 }
 
@@ -210,7 +219,7 @@ void OutputPump::write_done(int32_t res) {
     queue_.pop_front();
     committed(rec, len, s.id, record_offset);
     consume(s);
-    if (!cancelled_) read(s);
+    read_or_end(s);
   }
   if (cb_.committed) cb_.committed(log_size_);
   if (cfg_.max_size && log_size_ >= cfg_.max_size && !rotate_failed_) rotate();
@@ -314,10 +323,10 @@ void OutputPump::give_up(int err) {
       log::warn("logs", "{}: {}: the container has exited; output that cannot be written is not logged", path_,
                 std::strerror(err));
     gave_up_ = true;
-    for (Stream* s : reread) {
-      consume(*s);
-      read(*s);
-    }
+  }
+  for (Stream* s : reread) {
+    if (!cancelled_) consume(*s);   // cancelled: left in the pipe for the next berthd
+    read_or_end(*s);
   }
   check_drained();
 }

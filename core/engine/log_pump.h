@@ -109,6 +109,7 @@ class OutputPump {
   void read_done(Stream& s, int32_t res);
   int32_t peek_done(Stream& s, int32_t res);
   void consume(Stream& s);
+  void read_or_end(Stream& s);
   void copy_record(Stream& s, int32_t payload);
   void write_next();
   void write_done(int32_t res);
