@@ -2,9 +2,12 @@
 // pump drains the pipes, then the state becomes exited, waiters and attached
 // clients are told, and AutoRemove containers are removed.
 #include <poll.h>
+#include <signal.h>
 
 #include "core/base/log.h"
 #include "core/base/strings.h"
+#include "core/base/assert.h"
+#include "core/engine/keeper_link.h"
 #include "core/engine/networks.h"
 #include "core/engine/container_security.h"
 #include "core/engine/process.h"
@@ -20,12 +23,29 @@ void Engine::watch_exit(Container& c) {
 
 void Engine::exit_ready(Container& c, int32_t res) {
   Process& p = *c.proc;
-  if (res == -ECANCELED) return;
+  if (res == -ECANCELED || p.detached) return drop_process_if_idle(c);
   auto st = runtime::reap(p.pidfd.get());
   if (st && !st->has_value()) return watch_exit(c);  // woken without an exit: poll again
+  if (!st && st.error().sys_errno() == ECHILD) {
+    // The keeper's child, not ours: the keeper reaped it and tells us how.
+    p.awaiting_keeper = true;
+    keeper_->on_exit(p.pid, p.keeper_gen, [this, id = c.id](std::optional<KeptExit> e) {
+      Container* ct = by_id(id);
+      BERTH_ASSERT(ct && ct->proc);  // awaiting_keeper keeps both
+      ct->proc->awaiting_keeper = false;
+      if (!e) log::error("engine", "id={}: its keeper died, and with it the exit status (recorded as 137)", id);
+      exited(*ct, e ? e->exit_code : 128 + SIGKILL);
+    });
+    return;
+  }
   if (!st) log::error("engine", "reap id={}: {}", c.id, st.error().message());
+  exited(c, st ? (*st)->exit_code : 255);
+}
+
+void Engine::exited(Container& c, int exit_code) {
+  Process& p = *c.proc;
   p.exited = true;
-  p.exit_code = st ? (*st)->exit_code : 255;
+  p.exit_code = exit_code;
   r_.cancel(p.stop_timer_c);
   if (p.oom_c.in_flight()) r_.cancel(p.oom_c);
   if (p.stdin) p.stdin->drop();
@@ -66,6 +86,7 @@ void Engine::finish_exit(Container& c) {
   // tears it down here, before its next overlay mounts the same dirs.
   if (removal_follows) c.held_mntns = std::move(p.mntns);
   p.mntns.reset();
+  if (spawner_) (void)spawner_->release(p.pid);   // the keeper forgets it and closes its pipes
   resources_->release(c, removal_follows);
   networks_->stopped(c);   // veths, addresses, ports, names
   unmount_shm_later(*this, r_, c);   // --ipc shareable
@@ -95,8 +116,8 @@ void Engine::finish_exit(Container& c) {
 }
 
 void Engine::drop_process_if_idle(Container& c) {
-  if (!c.proc || !c.proc->exited || !c.proc->pump->drained() || !c.proc->idle()) return;
-  if (is_running(c.state.status)) return;  // finish_exit has not run yet
+  if (!c.proc || !(c.proc->exited || c.proc->detached) || !c.proc->pump->drained() || !c.proc->idle()) return;
+  if (is_running(c.state.status) && !c.proc->detached) return;  // finish_exit has not run yet
   c.proc.reset();
   for (auto& fn : c.after_drop) r_.defer(std::move(fn));
   c.after_drop.clear();

@@ -1,7 +1,10 @@
-// Containers reloaded at daemon start from their state files. The daemon
-// stops its containers when it exits, so one found running was lost in a
-// crash: it is recorded as exited (255) and its cgroup removed. A warm
-// init's directory left by a crash (warm.h: a marker, no state) goes.
+// Containers reloaded at daemon start from their state files. One found
+// running is asked of the keeper (runtime/keeper.h, Engine::open_keeper):
+// still alive there, it is re-adopted (container_keeper.cc); exited while
+// berthd was down, its real exit code and time are recorded; unknown to
+// the keeper (none survived: a reboot, or the keeper died too), it was lost
+// and is recorded as exited (255), its cgroup removed. A warm init's
+// directory left by a crash (warm.h: a marker, no state) goes.
 // Runs before the loop: it may block.
 #include <dirent.h>
 #include <sys/stat.h>
@@ -23,6 +26,7 @@ Result<void> Engine::load_containers() {
   std::string dir = opts_.containers_dir();
   DIR* d = ::opendir(dir.c_str());
   if (!d) return Error::sys(errno, "open {}", dir);
+  std::vector<std::string> dirty;   // states changed here, written once the loop runs
   while (dirent* ent = ::readdir(d)) {
     std::string id = ent->d_name;
     if (id.size() != 64 || !is_hex(id)) continue;
@@ -50,21 +54,37 @@ Result<void> Engine::load_containers() {
     }
     Container& ct = **c;
     ct.dir = cdir;
-    if (is_running(ct.state.status) || ct.state.status == Status::kRestarting ||
-        ct.state.status == Status::kRemoving) {
-      // The daemon stops its containers when it exits; one found running was
-      // lost in a crash (re-adoption comes with crash survival).
+    auto kept = kept_.find(id);
+    bool running = is_running(ct.state.status) || ct.state.status == Status::kRestarting ||
+                   ct.state.status == Status::kRemoving;
+    bool readopt_it = false;
+    if (running && kept != kept_.end() && kept->second.pid == ct.state.pid && kept->second.exited) {
+      // It ended while berthd was away: the keeper saw how and when.
+      log::info("engine", "id={} exited while berthd was down: exit_code={}", id, kept->second.exit_code);
+      ct.state.status = Status::kExited;
+      ct.state.exit_code = kept->second.exit_code;
+      ct.state.pid = 0;
+      ct.state.finished_ns = kept->second.exit_ns;
+      if (spawner_) (void)spawner_->release(kept->second.pid);
+      resources_->remove_stale(ct);
+      dirty.push_back(id);
+    } else if (running && kept != kept_.end() && kept->second.pid == ct.state.pid) {
+      readopt_it = true;
+    } else if (running) {
+      // Nothing kept it: a reboot, or the keeper died with berthd.
       ct.state.status = Status::kExited;
       ct.state.exit_code = 255;
       ct.state.pid = 0;
       ct.state.error = "container was running when berthd stopped unexpectedly";
       ct.state.finished_ns = now_ns();
       resources_->remove_stale(ct);
+      dirty.push_back(id);
     } else if (ct.state.status == Status::kCreated) {
       resources_->remove_stale(ct);  // from a warm init it took (warm.h), lost in a crash
     }
-    if (ct.spec.security.ipc.kind == NamespaceMode::Kind::kShareable) {
-      // Its /dev/shm outlived a crash (stopped containers have none).
+    if (ct.spec.security.ipc.kind == NamespaceMode::Kind::kShareable && !readopt_it) {
+      // Its /dev/shm outlived a crash (stopped containers have none; one
+      // re-adopted still uses it).
       if (auto r = runtime::remove_shm(shm_dir_of(ct)); !r) log::warn("engine", "id={}: {}", id, r.error().message());
     }
     struct stat st;
@@ -72,8 +92,18 @@ Result<void> Engine::load_containers() {
     if (!ct.name.empty()) names_[ct.name] = id;
     volumes_->track(ct);
     containers_[id] = std::move(*c);
+    if (readopt_it && !readopt(ct, kept->second)) {
+      ct.state.status = Status::kExited;
+      ct.state.exit_code = 255;
+      ct.state.pid = 0;
+      ct.state.error = "container was running when berthd stopped unexpectedly, and could not be re-adopted";
+      ct.state.finished_ns = now_ns();
+      resources_->remove_stale(ct);
+      dirty.push_back(id);
+    }
   }
   ::closedir(d);
+  for (const std::string& id : dirty) persist(*containers_.at(id));
   log::info("engine", "loaded {} containers", containers_.size());
   return ok();
 }

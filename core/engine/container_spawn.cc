@@ -25,6 +25,7 @@
 #include "core/base/file.h"
 #include "core/base/log.h"
 #include "core/engine/container_security.h"
+#include "core/engine/keeper_link.h"
 #include "core/engine/log_index.h"
 #include "core/engine/networks.h"
 #include "core/engine/process.h"
@@ -190,6 +191,7 @@ void Engine::spawn(Container& c, Done done) {
   auto job = std::make_shared<ColdSpawn>();
   job->net = *net;
   SpawnResult& out = job->out;
+  out.keeper_gen = keeper_->generation();
   out.net = job->net;
   if (auto r = make_pipes(c, out, job->out_w, job->err_w, job->in_r); !r) return done(std::move(r));
   spec->tty = c.spec.tty;
@@ -274,6 +276,14 @@ void Engine::spawned(Container& c, SpawnResult r, Done done) {
   c.cgroup = std::move(r.cgroup);
   auto proc = std::make_unique<Process>();
   proc->pid = r.child.pid;
+  proc->keeper_gen = r.keeper_gen;
+  // The keeper holds the read ends too: a container writing while berthd
+  // is down fills its pipes instead of dying of SIGPIPE (runtime/keeper.h).
+  if (spawner_ && r.out_r && r.err_r) {
+    for (int fd : {r.out_r.get(), r.err_r.get()}) (void)::fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+    if (auto h = spawner_->hold(r.child.pid, c.id, {r.out_r.get(), r.err_r.get()}); !h)
+      log::warn("engine", "id={}: the keeper does not hold its output: {}", c.id, h.error().message());
+  }
   proc->pidfd = std::move(r.child.pidfd);
   proc->error_fd = std::move(r.child.error_fd);
   proc->mntns = std::move(r.mntns);

@@ -16,6 +16,7 @@
 #include "core/engine/files.h"
 #include "core/engine/images.h"
 #include "core/engine/io.h"
+#include "core/engine/keeper_link.h"
 #include "core/engine/networks.h"
 #include "core/engine/process.h"
 #include "core/engine/resources.h"
@@ -43,10 +44,12 @@ Engine::~Engine() {
 Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options& o) {
   std::unique_ptr<Engine> e(new Engine(r));
   e->opts_ = o;
-  // First, while berthd is small: every later clone3 happens in the
-  // spawner, never in berthd (runtime/spawner.h).
-  if (auto sp = runtime::Spawner::start()) e->spawner_ = std::move(*sp);
-  else log::warn("engine", "no spawner process ({}): berthd forks containers itself", sp.error().message());
+  // First: every later clone3 happens in the keeper, never in berthd
+  // (runtime/spawner.h); a keeper already there is asked what it kept.
+  e->keeper_ = std::make_unique<KeeperLink>(r, [ep = e.get()] { ep->keeper_lost(); });
+  if (auto k = e->open_keeper(); !k)
+    log::error("engine", "no keeper process ({}): berthd forks containers itself, and they die with it",
+               k.error().message());
   BERTH_TRY_VOID(make_dirs(o.containers_dir(), 0700));
   BERTH_TRY_VOID(make_dirs(o.trash_dir(), 0700));
   for (const char* d : {"dev", "proc", "sys", "etc"}) BERTH_TRY_VOID(make_dirs(o.init_layer() + "/" + d, 0755));
@@ -75,6 +78,7 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
   e->io_ = std::make_unique<ContainerIo>(*e);
   e->files_ = std::make_unique<ContainerFiles>(*e);
   BERTH_TRY_VOID(e->load_containers());
+  e->kept_.clear();   // what no container claimed: warm inits (killed by the keeper), closed here
   e->warm_ = std::make_unique<WarmPool>(*e, o.warm_inits);
   e->netns_pool_ = std::make_unique<netns::NetnsPool>(r, o.netns_pool);
   e->netns_pool_->fill();
@@ -103,7 +107,8 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
     log::info("engine", "removing AutoRemove container id={} left from before the restart", id);
     e->remove_now(*e->containers_.at(id), [](Result<void>) {}, true);
   }
-  e->start_restartable();
+  e->keeper_->listen();   // last that may fail: nothing above may fail with its recv in flight
+  e->start_restartable();  // cannot fail
   return e;
 }
 
@@ -218,6 +223,7 @@ void Engine::shutdown(std::function<void()> done) {
   shutdown_done_ = std::move(done);
   r_.cancel(unsaved_c_);
   warm_->drop_all();
+  if (opts_.live_restore) execs_->kill_running();   // their clients go with berthd
   for (auto& [id, c] : containers_) {
     if (c->state.status == Status::kRestarting) {
       // Not restarted now; stopped but not by the user, so a policy that
@@ -226,21 +232,47 @@ void Engine::shutdown(std::function<void()> done) {
       c->state.status = Status::kExited;
       persist(*c);
     }
-    if (!c->proc || c->proc->exited) continue;
-    (void)runtime::kill(c->proc->pidfd.get(), SIGKILL);
-    if (c->state.status == Status::kPaused) {
-      if (c->cgroup) (void)c->cgroup->thaw();  // a frozen task dies only once thawed
-      c->state.status = Status::kRunning;
-    }
+    let_go(*c);
   }
   check_shutdown();
 }
 
+// With --live-restore a container is left to its keeper (detach), but one
+// on a bridge network, which the next berthd cannot take back yet
+// (container_keeper.cc); otherwise, and without it, killed.
+void Engine::let_go(Container& c) {
+  if (!c.proc || c.proc->exited || c.proc->detached) return;
+  if (opts_.live_restore && keeper_->connected() && c.proc->keeper_gen == keeper_->generation() &&
+      c.spec.net.endpoints.empty() && c.spec.net.ports.empty())
+    return detach(c);
+  (void)runtime::kill(c.proc->pidfd.get(), SIGKILL);
+  if (c.state.status == Status::kPaused) {
+    if (c.cgroup) (void)c.cgroup->thaw();  // a frozen task dies only once thawed
+    c.state.status = Status::kRunning;
+  }
+}
+
 void Engine::check_shutdown() {
   if (!shutdown_done_) return;
-  for (auto& [id, c] : containers_)
+  for (auto& [id, c] : containers_) {
+    if (!c->starting) let_go(*c);   // a start that ended during the shutdown
     if (c->proc || c->persist_in_flight || c->starting) return;
+  }
   if (execs_->busy() || warm_->busy() || unsaved_c_.in_flight() || !timers_.empty()) return;
+  if (!keeper_closed_) {
+    // Every exit is in: the keeper is heard no more. Without live restore
+    // nothing is left for it to keep, and it goes too.
+    keeper_closed_ = true;
+    bool kept_any = false;
+    for (auto& [id, c] : containers_) kept_any |= is_running(c->state.status);
+    if (spawner_ && !kept_any && !opts_.live_restore) {
+      runtime::KeeperMsg quit;
+      quit.type = runtime::KeeperType::kQuit;
+      (void)spawner_->notify(quit, {});
+    }
+    return keeper_->close([this] { check_shutdown(); });
+  }
+  if (keeper_->busy()) return;
   // Then the networks: their last veths and ports go, then bridges and table.
   if (!networks_->closed()) return networks_->shutdown([this] { check_shutdown(); });
   auto done = std::move(shutdown_done_);

@@ -40,13 +40,11 @@
 #include "core/engine/options.h"
 #include "core/engine/status.h"
 #include "core/reactor/reactor.h"
+#include "core/runtime/spawner.h"
 #include "core/runtime/spec.h"
 
 namespace berth::netns {
 class NetnsPool;
-}
-namespace berth::runtime {
-class Spawner;
 }
 
 namespace berth::engine {
@@ -59,6 +57,7 @@ class ContainerFiles;
 class Resources;
 class WarmPool;
 class NetworkService;
+class KeeperLink;
 struct Process;
 struct SpawnResult;
 
@@ -151,6 +150,12 @@ class Engine {
   // once every exit is recorded and every part is idle.
   void shutdown(std::function<void()> done);
 
+  // The keeper (runtime/keeper.h): its pid (0: none), whether it answers,
+  // and how many times one died under this berthd (GET /info).
+  pid_t keeper_pid() const;
+  bool keeper_connected() const;
+  uint64_t keeper_losses() const;
+
  private:
   friend class ImageService;
   friend class VolumeService;
@@ -203,6 +208,13 @@ class Engine {
   void stop_restarting(Container& c, Done done);
   void remove_now(Container& c, Done done, bool remove_volumes);    // container_remove.cc
   void fire_waiters(Container& c, bool removed);                    // container_wait.cc
+  void exited(Container& c, int exit_code);                         // container_exit.cc
+  void keeper_lost();                                               // container_keeper.cc
+  void detach(Container& c);
+  void let_go(Container& c);   // shutdown: detach (live restore) or kill
+  Result<void> open_keeper();
+  bool readopt(Container& c, runtime::KeptProcess& kept);
+  void readopted(Container& c, runtime::KeptProcess kept);
 
   reactor::Reactor& r_;
   Options opts_;
@@ -231,6 +243,10 @@ class Engine {
   };
   std::map<uint64_t, std::unique_ptr<ContainerTimer>> timers_;
   std::shared_ptr<runtime::Spawner> spawner_;  // every clone3 (runtime/spawner.h); null if it could not start
+  std::unique_ptr<KeeperLink> keeper_;          // the keeper's exit reports (keeper_link.h)
+  std::map<std::string, runtime::KeptProcess> kept_;   // hello's answer by container id, until load_containers
+  bool starting_keeper_ = false;
+  bool keeper_closed_ = false;   // shutdown: its link is closed
   // Containers whose latest state could not be written (a full disk): the
   // write is retried once a second until it succeeds or they are removed.
   std::map<std::string, Error> unsaved_;   // id -> why the last write failed
@@ -240,6 +256,10 @@ class Engine {
   bool shutting_down_ = false;   // start() refuses: nothing new may outlive the shutdown
   std::shared_ptr<int> life_ = std::make_shared<int>(0);   // expires with the engine
 };
+
+// berthd --keeper <exec-root>: the keeper process (runtime/keeper.h), for
+// berthd's main, which may not reach core/runtime itself.
+[[noreturn]] void keeper_main(int listen_fd, const char* exec_root);
 
 // Docker's name rule, [a-zA-Z0-9][a-zA-Z0-9_.-]*, 1 to 253 characters.
 bool valid_name(std::string_view name);

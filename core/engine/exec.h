@@ -60,6 +60,8 @@ struct ExecInstance {
   int start_error_code = 0;      // 126/127 when execve was never reached
   pid_t pid = 0;
   bool container_gone = false;   // the container was removed: free when idle
+  uint64_t keeper_gen = 0;       // its status comes from this keeper (keeper_link.h)
+  bool awaiting_keeper = false;
 
   // Runtime.
   unique_fd pidfd, error_fd;
@@ -81,7 +83,7 @@ struct ExecInstance {
   std::function<void(Result<void>)> on_started;
 
   bool idle() const {
-    return !spawning && !exit_c.in_flight() && !error_c.in_flight() && !out.c.in_flight() && !err.c.in_flight() &&
+    return !spawning && !awaiting_keeper && !exit_c.in_flight() && !error_c.in_flight() && !out.c.in_flight() && !err.c.in_flight() &&
            (!stdin || !stdin->busy());
   }
   bool output_done() const { return !out.fd && !err.fd; }
@@ -119,6 +121,11 @@ class ExecService {
   void read(ExecInstance& e, ExecInstance::Pipe& p);
   void pty_arrived(ExecInstance& e);
   void exit_ready(ExecInstance& e, int32_t res);
+  void exec_exited(ExecInstance& e, int exit_code);
+ public:
+  // Shutdown with live restore: every exec still running is killed.
+  void kill_running();
+ private:
   void error_read(ExecInstance& e, int32_t res);
   void maybe_finish(ExecInstance& e);
   void drop_if_idle(const std::string& id);

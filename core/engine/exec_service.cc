@@ -4,12 +4,15 @@
 // keep its exit code for GET /exec/{id}/json.
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include "core/base/assert.h"
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/exec.h"
 #include "core/engine/io.h"
+#include "core/engine/keeper_link.h"
 #include "core/engine/process.h"
 #include "core/runtime/prepare.h"
 #include "core/runtime/spawn.h"
@@ -139,6 +142,7 @@ void ExecService::start(ExecInstance& e, bool detach, ExecSink sink, Done starte
   if (!job->join) return fail(Error::sys(errno, "dup the pidfd of container {}", c.id));
   job->cgroup = c.cgroup;
   job->spawner = e_.spawner_;
+  e.keeper_gen = e_.keeper_->generation();
   job->spec = std::move(spec);
   e.spawning = true;
   e.sink = std::move(sink);
@@ -294,7 +298,23 @@ void ExecService::exit_ready(ExecInstance& e, int32_t res) {
     e.exit_c.set_callback([this, ep](int32_t r, uint32_t) { exit_ready(*ep, r); });
     return e_.r_.poll(e.pidfd.get(), POLLIN, e.exit_c);
   }
-  e.exit_code = e.start_error_code ? e.start_error_code : st ? (*st)->exit_code : 255;
+  if (!st && st.error().sys_errno() == ECHILD) {
+    // The keeper's child: its status comes from the keeper (keeper_link.h).
+    e.awaiting_keeper = true;
+    e_.keeper_->on_exit(e.pid, e.keeper_gen, [this, id = e.id](std::optional<KeptExit> k) {
+      auto it = execs_.find(id);
+      BERTH_ASSERT(it != execs_.end());  // awaiting_keeper keeps it
+      ExecInstance& x = *it->second;
+      x.awaiting_keeper = false;
+      exec_exited(x, k ? k->exit_code : 128 + SIGKILL);
+    });
+    return;
+  }
+  exec_exited(e, st ? (*st)->exit_code : 255);
+}
+
+void ExecService::exec_exited(ExecInstance& e, int exit_code) {
+  e.exit_code = e.start_error_code ? e.start_error_code : exit_code;
   e.pidfd.reset();
   e.exited = true;
   if (e.stdin) e.stdin->drop();
@@ -349,6 +369,11 @@ void ExecService::discard(const std::string& id) {
   if (Container* c = e_.by_id(it->second->container_id)) std::erase(c->exec_ids, id);
   it->second->container_gone = true;
   e_.r_.defer([this, id] { drop_if_idle(id); e_.check_shutdown(); });
+}
+
+void ExecService::kill_running() {
+  for (auto& [id, e] : execs_)
+    if (e->running && !e->exited && e->pidfd) (void)runtime::kill(e->pidfd.get(), SIGKILL);
 }
 
 bool ExecService::busy() const {

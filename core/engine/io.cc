@@ -144,6 +144,7 @@ void ContainerIo::pty_arrived(Container& c) {
   p.pty = copy();
   if (p.pending_rows || p.pending_cols) (void)set_window_size(p.pty.get(), p.pending_rows, p.pending_cols);
   if (p.stdin) p.stdin->open(copy());
+  if (e_.spawner_) (void)e_.spawner_->hold(p.pid, c.id, {master->get()});   // runtime/keeper.h
   p.pump->set_output(std::move(*master));
 }
 

@@ -1,7 +1,11 @@
 #include "core/engine/log_pump.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "core/base/assert.h"
 #include "core/base/file.h"
@@ -54,9 +58,58 @@ void OutputPump::set_output(unique_fd out) {
 }
 
 void OutputPump::start() {
-  for (Stream& s : streams_)
+  for (Stream& s : streams_) {
+    struct stat st;
+    int p[2];
+    if (s.fd && ::fstat(s.fd.get(), &st) == 0 && S_ISFIFO(st.st_mode) && ::pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0) {
+      s.scratch_r.reset(p[0]);
+      s.scratch_w.reset(p[1]);
+      (void)::fcntl(s.scratch_w.get(), F_SETPIPE_SZ, int(kChunkBytes));
+      // Never blocks: only the pump reads this pipe (the keeper holds it).
+      int fl = ::fcntl(s.fd.get(), F_GETFL);
+      s.peek = fl >= 0 && ::fcntl(s.fd.get(), F_SETFL, fl | O_NONBLOCK) == 0;
+    }
     if (!s.eof) read(s);
+  }
   check_drained();
+}
+
+// The next read of a stream whose record is done; after cancel() none:
+// the stream ends there (a read that completed with data just before the
+// cancel must not leave it waiting for a read that never comes).
+void OutputPump::read_or_end(Stream& s) {
+  if (!cancelled_) return read(s);
+  s.eof = true;
+  s.fd.reset();
+}
+
+// The bytes of the record just logged (or dropped) leave the pipe.
+void OutputPump::consume(Stream& s) {
+  while (s.unconsumed > 0 && s.fd) {
+    ssize_t n = ::read(s.fd.get(), s.buf.get() + kRecordHeaderBytes, std::min(s.unconsumed, kChunkBytes));
+    if (n < 0 && errno == EINTR) continue;
+    BERTH_ASSERT_MSG(n > 0, "consume: the bytes tee saw are gone from the pipe");
+    s.unconsumed -= size_t(n);
+  }
+  s.unconsumed = 0;
+}
+
+// POLLIN came: a copy of what the pipe holds (tee leaves it there) in the
+// buffer, as a read would have put it. 0: EOF; -EAGAIN: nothing yet.
+int32_t OutputPump::peek_done(Stream& s, int32_t res) {
+  if (res < 0) return res;
+  ssize_t n = ::tee(s.fd.get(), s.scratch_w.get(), kChunkBytes, SPLICE_F_NONBLOCK);
+  if (n < 0) return errno == EINTR ? -EAGAIN : -errno;
+  if (n == 0) return 0;
+  size_t got = 0;
+  while (got < size_t(n)) {
+    ssize_t k = ::read(s.scratch_r.get(), s.buf.get() + kRecordHeaderBytes + got, size_t(n) - got);
+    if (k < 0 && errno == EINTR) continue;
+    BERTH_ASSERT_MSG(k > 0, "the scratch pipe lost what tee put there");
+    got += size_t(k);
+  }
+  s.unconsumed = size_t(n);
+  return int32_t(n);
 }
 
 void OutputPump::cancel() {
@@ -73,10 +126,12 @@ void OutputPump::writer_gone() {
 
 void OutputPump::read(Stream& s) {
   if (!s.buf) s.buf.reset(new char[kRecordHeaderBytes + kChunkBytes]);
+  if (s.peek) return r_.poll(s.fd.get(), POLLIN, s.read_c);
   r_.read(s.fd.get(), s.buf.get() + kRecordHeaderBytes, kChunkBytes, uint64_t(-1), s.read_c);
 }
 
 void OutputPump::read_done(Stream& s, int32_t res) {
+  if (s.peek) res = peek_done(s, res);
   if (res == -EINTR || res == -EAGAIN) {
     if (!cancelled_) return read(s);
     res = 0;
@@ -107,13 +162,15 @@ void OutputPump::copy_record(Stream& s, int32_t payload) {
   if (copies_.empty() || copied_bytes_ + s.record_len <= cfg_.max_buffer) {
     copies_.push_back({std::string(s.buf.get(), s.record_len), s.id});
     copied_bytes_ += s.record_len;
+    consume(s);
   } else {
+    consume(s);
     if (dropped_records_++ == 0)
       log::warn("logs", "log buffer full ({} bytes): dropping output of {}", cfg_.max_buffer, path_);
     dropped_bytes_ += uint64_t(payload);
     if (cb_.dropped) cb_.dropped(uint64_t(payload));
   }
-  if (!cancelled_) read(s);
+  read_or_end(s);
   write_next();
 }
 
@@ -161,7 +218,8 @@ void OutputPump::write_done(int32_t res) {
     Stream& s = *queue_.front();
     queue_.pop_front();
     committed(rec, len, s.id, record_offset);
-    if (!cancelled_) read(s);
+    consume(s);
+    read_or_end(s);
   }
   if (cb_.committed) cb_.committed(log_size_);
   if (cfg_.max_size && log_size_ >= cfg_.max_size && !rotate_failed_) rotate();
@@ -265,7 +323,10 @@ void OutputPump::give_up(int err) {
       log::warn("logs", "{}: {}: the container has exited; output that cannot be written is not logged", path_,
                 std::strerror(err));
     gave_up_ = true;
-    for (Stream* s : reread) read(*s);
+  }
+  for (Stream* s : reread) {
+    if (!cancelled_) consume(*s);   // cancelled: left in the pipe for the next berthd
+    read_or_end(*s);
   }
   check_drained();
 }

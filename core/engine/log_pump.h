@@ -23,6 +23,17 @@
 // starts, the files are renamed and a fresh one is opened (on the job lane:
 // no write starts meanwhile), so a record never spans two files.
 //
+// Crash safety (a pipe, not a pty): the keeper holds the pipes too
+// (runtime/keeper.h), so bytes still in a pipe when berthd dies are read by
+// the next berthd. So a stream's bytes leave the pipe only once their
+// record is in the log: the pump waits for POLLIN, copies the bytes with
+// tee(2) (they stay in the pipe) through a scratch pipe into its buffer,
+// and reads them out of the pipe (consume) when the record is written. A
+// berthd killed in between leaves the bytes in the pipe: none lost; only
+// the last record of the log may then be there twice, which the re-adoption
+// (container_keeper.cc) finds by comparing and drops. mode=non-blocking
+// consumes at once (its queue is lost in a crash, like its drops).
+//
 // Lifetime: the owner must not destroy the pump while busy(); cancel() asks
 // the kernel to end in-flight reads (used at daemon shutdown).
 #pragma once
@@ -89,10 +100,16 @@ class OutputPump {
     std::unique_ptr<char[]> buf;
     size_t record_len = 0;
     bool eof = false;
+    bool peek = false;           // a pipe: tee, then consume once logged
+    unique_fd scratch_r, scratch_w;
+    size_t unconsumed = 0;       // bytes of the record in flight still in the pipe
     reactor::Completion read_c;
   };
   void read(Stream& s);
   void read_done(Stream& s, int32_t res);
+  int32_t peek_done(Stream& s, int32_t res);
+  void consume(Stream& s);
+  void read_or_end(Stream& s);
   void copy_record(Stream& s, int32_t payload);
   void write_next();
   void write_done(int32_t res);

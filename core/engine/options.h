@@ -28,6 +28,9 @@ struct Options {
   // hierarchy), or absolute from the hierarchy root.
   std::string cgroup_parent = "berth";
   bool cgroups = true;     // false: no cgroups at all (limits are refused)
+  // A clean shutdown leaves containers running for the next berthd (their
+  // keeper holds them, runtime/keeper.h); false: it stops them.
+  bool live_restore = true;
   cgroups::DetectOptions cgroup_detect;
   LogConfig log_defaults;  // --log-opt: under each container's HostConfig.LogConfig
   // Networks (networks.h): the default bridge (--bridge; "none": no default

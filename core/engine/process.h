@@ -50,6 +50,7 @@ struct SpawnResult {
   unique_fd oom_fd;                         // memory limit: the cgroup's OOM notifier
   std::shared_ptr<NetworkStart> net;        // what the job made of the network (networks.h)
   bool warm = false;
+  uint64_t keeper_gen = 0;                  // the keeper that spawned it (keeper_link.h)
 };
 
 struct Process {
@@ -63,6 +64,13 @@ struct Process {
 
   bool exited = false;
   int exit_code = 0;
+  // The keeper (runtime/keeper.h) is the parent: the status comes from it
+  // (KeeperLink::on_exit), for the keeper of this generation.
+  uint64_t keeper_gen = 0;
+  bool awaiting_keeper = false;
+  // A clean exit with --live-restore: berthd lets go of a running process,
+  // which its keeper keeps for the next berthd; the state stays running.
+  bool detached = false;
   reactor::Completion exit_c;    // POLLIN on the pidfd
   reactor::Completion error_c;   // read of the exec error pipe
 
@@ -90,7 +98,7 @@ struct Process {
   std::vector<Done> on_exit;     // stop/remove(force) callers waiting for the exit
 
   bool idle() const {
-    return !exit_c.in_flight() && !error_c.in_flight() && !stop_timer_c.in_flight() && !oom_c.in_flight() &&
+    return !awaiting_keeper && !exit_c.in_flight() && !error_c.in_flight() && !stop_timer_c.in_flight() && !oom_c.in_flight() &&
            !oom_reading &&
            (!stdin || !stdin->busy()) &&
            (!pump || !pump->busy());

@@ -174,6 +174,13 @@ void Resources::remove_stale(const Container& c) {
   if (!r) log::warn("engine", "remove cgroup of id={}: {}", c.id, r.error().message());
 }
 
+std::shared_ptr<cgroups::Cgroup> Resources::reopen(const Container& c) {
+  if (!driver_) return nullptr;
+  auto cg = driver_->open(parent_of(c), c.id);
+  if (!cg) return nullptr;
+  return std::shared_ptr<cgroups::Cgroup>(std::move(*cg));
+}
+
 uint64_t Resources::watch_stats(Container& c, StatsHub::Sink sink) {
   if (!is_running(c.state.status) || !c.cgroup) {
     sink(nullptr);

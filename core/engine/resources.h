@@ -70,6 +70,8 @@ class Resources {
   void release(Container& c, bool removal_follows);
   // A crash's leftover cgroup of `c`, at daemon start (blocking: no loop yet).
   void remove_stale(const Container& c);
+  // A re-adopted container's cgroup (container_keeper.cc); null if none.
+  std::shared_ptr<cgroups::Cgroup> reopen(const Container& c);
 
   // docker stats: samples of a running container (nullptr at once if not).
   uint64_t watch_stats(Container& c, StatsHub::Sink sink);

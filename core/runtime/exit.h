@@ -1,7 +1,9 @@
 // Exit statuses and signals of container processes, through their pidfds.
 //
-// berthd is the parent of every container init, so a pidfd stays tied to its
-// process until berthd reaps it: no PID-reuse races. reap() is the one place
+// The pidfd names its process even after it is reaped: no PID-reuse races.
+// reap() works only for the caller's own children: a process the keeper
+// spawned (keeper.h) is the keeper's, and reap() fails with ECHILD; its
+// status then comes from the keeper (engine/keeper_link.h). reap() is the one place
 // that turns a wait status into Docker's exit code (code, or 128+signal).
 //
 // Any thread; none of these block (reap uses WNOHANG). The pidfd stays owned

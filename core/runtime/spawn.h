@@ -26,8 +26,9 @@
 // Life: the init gets SIGKILL when the THREAD that called spawn() exits
 // (PR_SET_PDEATHSIG, kept through execve and re-armed after the switch to a
 // non-root user, whose credential change clears it). So call spawn() from a
-// long-lived thread (the reactor's), never from a job-pool thread. (Crash
-// survival, DESIGN.md, will replace this with the anchor process.)
+// long-lived thread (the reactor's), never from a job-pool thread. berthd
+// spawns through its keeper (keeper.h), a one-threaded process that
+// outlives berthd: the init dies with the keeper, not with berthd.
 //
 // Threads: spawn/release/kill/reap are non-blocking and may be called from the
 // reactor thread; wait_exec() blocks (tests and simple callers only). spawn()

@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/runtime/child_fd.h"
+#include "core/runtime/keeper.h"
 
 namespace berth::runtime {
 
@@ -21,7 +24,6 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr size_t kMaxMessage = 256 << 10;
-constexpr int kSpawnerFd = 3;   // the spawner's end of the socket, in the spawner
 
 Json mount_to_json(const Mount& m) {
   return {{"kind", m.kind == Mount::Kind::kBind ? "bind" : "tmpfs"},
@@ -198,8 +200,11 @@ Result<void> receive_message(int sock, std::string* data, std::vector<unique_fd>
   return ok();
 }
 
-// One request, in the spawner.
-std::pair<std::string, std::vector<unique_fd>> serve(const std::string& request, std::vector<unique_fd> fds) {
+}  // namespace
+
+// One request, in the keeper (keeper.h): the child is the keeper's own.
+std::pair<std::string, std::vector<unique_fd>> serve_spawn(const std::string& request, std::vector<unique_fd> fds,
+                                                           pid_t* pid, KeptKind* kind, std::string* id) {
   Json reply;
   std::vector<unique_fd> out;
   try {
@@ -215,9 +220,12 @@ std::pair<std::string, std::vector<unique_fd>> serve(const std::string& request,
     spec.stderr_fd = take(j.at("stderr"));
     spec.security.join_pid_pidfd = take(j.at("join_pid"));
     spec.security.join_ipc_pidfd = take(j.at("join_ipc"));
-    spec.sibling = true;
+    spec.sibling = false;
     auto p = spawn(spec);
     if (p) {
+      *pid = p->pid;
+      *kind = spec.join_pidfd >= 0 ? KeptKind::kExec : spec.deferred ? KeptKind::kWarm : KeptKind::kInit;
+      *id = spec.id;
       reply = {{"pid", p->pid}};
       out.push_back(std::move(p->pidfd));
       out.push_back(std::move(p->sync_fd));
@@ -232,42 +240,135 @@ std::pair<std::string, std::vector<unique_fd>> serve(const std::string& request,
   return {reply.dump(), std::move(out)};
 }
 
-[[noreturn]] void spawner_main(int sock, pid_t berthd) {
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (::getppid() != berthd) ::_exit(0);  // berthd died before the line above
-  ::prctl(PR_SET_NAME, "berth:spawner", 0, 0, 0);
-  if (sock != kSpawnerFd && ::dup2(sock, kSpawnerFd) < 0) ::_exit(1);
-  ::close_range(kSpawnerFd + 1, ~0U, 0);  // berthd's sockets, ring and pipes are not ours
-  for (;;) {
-    std::string request;
-    std::vector<unique_fd> fds;
-    if (!receive_message(kSpawnerFd, &request, &fds)) ::_exit(0);
-    auto [reply, out] = serve(request, std::move(fds));
-    std::vector<int> raw;
-    for (const auto& fd : out) raw.push_back(fd.get());
-    if (!send_message(kSpawnerFd, reply, raw)) ::_exit(0);
+namespace {
+
+Result<unique_fd> connect_keeper(const std::string& path, bool nonblocking) {
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  if (path.size() >= sizeof a.sun_path) return Error::invalid("keeper socket path too long: {}", path);
+  std::memcpy(a.sun_path, path.c_str(), path.size());
+  unique_fd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0));
+  if (!fd) return Error::sys(errno, "socket");
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) return Error::sys(errno, "connect {}", path);
+  return fd;
+}
+
+// A new keeper: berthd's own binary again (berthd --keeper), so that it
+// holds none of berthd's memory; the listening socket is its fd 3.
+Result<void> launch_keeper(const std::string& exec_root, const std::string& path) {
+  ::unlink(path.c_str());
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  if (path.size() >= sizeof a.sun_path) return Error::invalid("keeper socket path too long: {}", path);
+  std::memcpy(a.sun_path, path.c_str(), path.size());
+  unique_fd l(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!l) return Error::sys(errno, "socket");
+  if (::bind(l.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) return Error::sys(errno, "bind {}", path);
+  ::chmod(path.c_str(), 0600);
+  if (::listen(l.get(), 16) < 0) return Error::sys(errno, "listen {}", path);
+  char exe[] = "/proc/self/exe";
+  std::string root = exec_root;
+  char* argv[] = {const_cast<char*>("berth:keeper"), const_cast<char*>("--keeper"), root.data(), nullptr};
+  pid_t pid = ::fork();
+  if (pid < 0) return Error::sys(errno, "fork the keeper");
+  if (pid == 0) {
+    // Async-signal-safe only until execve (berthd has threads).
+    if (::dup2(l.get(), 3) < 0) ::_exit(127);
+    ::close_range(4, ~0U, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execv(exe, argv);
+    ::_exit(127);
   }
+  return ok();
 }
 
 }  // namespace
 
-Result<std::unique_ptr<Spawner>> Spawner::start() {
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return Error::sys(errno, "socketpair");
-  unique_fd ours(sv[0]), theirs(sv[1]);
-  pid_t berthd = ::getpid();
-  // glibc's fork: the spawner may allocate (its malloc is made consistent
-  // for the one thread the child has).
-  pid_t pid = ::fork();
-  if (pid < 0) return Error::sys(errno, "fork the spawner");
-  if (pid == 0) spawner_main(theirs.get(), berthd);
-  return std::unique_ptr<Spawner>(new Spawner(pid, std::move(ours)));
+Result<std::unique_ptr<Spawner>> Spawner::start(const std::string& exec_root, bool* found) {
+  std::string path = exec_root + "/keeper.sock";
+  auto ctl = connect_keeper(path, false);
+  *found = bool(ctl);
+  if (!ctl) {
+    BERTH_TRY_VOID(launch_keeper(exec_root, path));
+    ctl = connect_keeper(path, false);  // the backlog takes it before the keeper runs
+    if (!ctl) return std::move(ctl.error()).context("the new keeper");
+  }
+  // A keeper that accepts no more (dying, or wedged) must not hold a job
+  // lane for ever: its answers come within seconds or not at all.
+  timeval tv{30, 0};
+  (void)::setsockopt(ctl->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  unique_fd events = BERTH_TRY(connect_keeper(path, true));
+  std::unique_ptr<Spawner> s(new Spawner(0, std::move(*ctl), std::move(events)));
+  KeeperMsg watch;
+  watch.type = KeeperType::kWatch;
+  BERTH_TRY_VOID(s->notify(watch, {}));
+  // Exits from now on are pushed; what came before is in hello's answer.
+  s->kept_ = BERTH_TRY(s->hello());
+  return s;
 }
 
-Spawner::~Spawner() {
-  sock_.reset();  // EOF: the spawner exits
-  int status;
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+Spawner::~Spawner() = default;  // the keeper stays: it outlives berthd
+
+Result<void> Spawner::notify(const KeeperMsg& m, const std::vector<int>& fds) {
+  FdMessage fm(const_cast<KeeperMsg*>(&m), sizeof m);
+  fm.put_fds(fds.data(), int(fds.size()));
+  for (;;) {
+    if (::sendmsg(events_.get(), &fm.msg, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) return ok();
+    if (errno != EINTR) return Error::sys(errno, "tell the keeper");
+  }
+}
+
+Result<void> Spawner::hold(pid_t pid, const std::string& id, const std::vector<int>& fds) {
+  KeeperMsg m;
+  m.type = KeeperType::kHold;
+  m.pid = pid;
+  m.nfds = uint8_t(fds.size());
+  std::snprintf(m.id, sizeof m.id, "%s", id.c_str());
+  return notify(m, fds);
+}
+
+Result<void> Spawner::release(pid_t pid) {
+  KeeperMsg m;
+  m.type = KeeperType::kRelease;
+  m.pid = pid;
+  return notify(m, {});
+}
+
+Result<std::vector<KeptProcess>> Spawner::hello() {
+  std::lock_guard lock(mu_);
+  KeeperMsg m;
+  m.type = KeeperType::kHello;
+  if (::send(ctl_.get(), &m, sizeof m, MSG_NOSIGNAL) < 0) return Error::sys(errno, "ask the keeper");
+  std::vector<KeptProcess> out;
+  for (;;) {
+    KeeperMsg got;
+    FdMessage fm(&got, sizeof got);
+    ssize_t n;
+    do {
+      n = ::recvmsg(ctl_.get(), &fm.msg, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    int fds[FdMessage::kMaxFds];
+    int k = fm.take_fds(fds, FdMessage::kMaxFds);
+    std::vector<unique_fd> owned;
+    for (int i = 0; i < k; i++) owned.emplace_back(fds[i]);
+    if (n < 0) return Error::sys(errno, "hear the keeper");
+    if (n != sizeof got || got.tag != 'K') return Error(Code::kSystem, "the keeper's answer is broken");
+    if (got.type == KeeperType::kEnd) {
+      pid_ = got.pid;
+      return out;
+    }
+    KeptProcess p;
+    p.pid = got.pid;
+    p.kind = got.kind;
+    p.exited = got.exited;
+    p.exit_code = got.exit_code;
+    p.exit_ns = got.exit_ns;
+    got.id[sizeof got.id - 1] = 0;
+    p.id = got.id;
+    p.fds = std::move(owned);
+    out.push_back(std::move(p));
   }
 }
 
@@ -277,11 +378,11 @@ Result<Process> Spawner::spawn(const Spec& spec) {
   for (int fd : {spec.netns_fd, spec.cgroup_fd, spec.join_pidfd, spec.stdin_fd, spec.stdout_fd, spec.stderr_fd,
                  spec.security.join_pid_pidfd, spec.security.join_ipc_pidfd})
     if (fd >= 0) fds.push_back(fd);
-  if (auto sent = send_message(sock_.get(), spec_to_json(spec).dump(), fds); !sent)
+  if (auto sent = send_message(ctl_.get(), spec_to_json(spec).dump(), fds); !sent)
     return Error::not_found("the spawner is gone: {}", sent.error().message());
   std::string data;
   std::vector<unique_fd> got;
-  BERTH_TRY_VOID(receive_message(sock_.get(), &data, &got));
+  BERTH_TRY_VOID(receive_message(ctl_.get(), &data, &got));
   Json reply = Json::parse(data, nullptr, false);
   if (reply.is_discarded()) return Error(Code::kSystem, "the spawner sent invalid JSON");
   if (reply.contains("error"))

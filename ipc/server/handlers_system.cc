@@ -77,6 +77,12 @@ void info(Server& s, Connection& c, const Params&) {
   };
   OrderedJson warnings = OrderedJson::array();
   if (!cg) warnings.push_back("WARNING: No cgroups: resource limits, stats and pause are unavailable");
+  if (!e.keeper_connected())
+    warnings.push_back("WARNING: No keeper process: containers started now die with berthd");
+  if (e.keeper_losses() > 0)
+    warnings.push_back(fmt::format("WARNING: the keeper died {} time(s) since berthd started: the containers it kept "
+                                   "died with it",
+                                   e.keeper_losses()));
   OrderedJson j = {
       {"ID", "berth"},
       {"Containers", total},
@@ -119,7 +125,8 @@ void info(Server& s, Connection& c, const Params&) {
       {"Runtimes", {{"berth", {{"path", "builtin"}}}}},
       {"DefaultRuntime", "berth"},
       {"Swarm", {{"LocalNodeState", "inactive"}, {"ControlAvailable", false}}},
-      {"LiveRestoreEnabled", false},
+      {"LiveRestoreEnabled", e.options().live_restore},
+      {"BerthKeeper", {{"Pid", e.keeper_pid()}, {"Connected", e.keeper_connected()}, {"Losses", e.keeper_losses()}}},
       {"Isolation", ""},
       {"InitBinary", ""},
       {"SecurityOptions", OrderedJson::array({"name=seccomp,profile=builtin"})},

@@ -55,11 +55,11 @@ class WarmTest : public DaemonSuite {
 TEST_F(WarmTest, ARunTakesAWarmInitWithItsOwnCommandEnvUserDirAndHostname) {
   auto warm = ready_warm();
   ASSERT_FALSE(warm.empty()) << d().log();
-  // Made by the spawner, yet berthd's own children (CLONE_PARENT): berthd reaps them.
+  // Made by the keeper, and its children (runtime/keeper.h): it reaps them.
   for (const auto& [wid, pid] : warm) {
     auto stat = read_file(fmt::format("/proc/{}/stat", pid));
     ASSERT_TRUE(stat);
-    EXPECT_EQ(std::atoi(stat->substr(stat->rfind(')') + 4).c_str()), d().pid());
+    EXPECT_EQ(std::atoi(stat->substr(stat->rfind(')') + 4).c_str()), d().keeper_pid());
   }
   std::string id = created({"run", "-d", "-e", "X=from env", "-w", "/made/here", "-u", "1000:50", "--hostname",
                             "warmbox", "busybox", "sh", "-c",
@@ -262,22 +262,16 @@ TEST(WarmDaemonTest, StopAndCrashLeaveNoWarmInitBehind) {
   EXPECT_EQ(d.stop(), 0);
 }
 
-// Without its spawner (killed here), berthd forks warm inits itself.
-TEST(WarmDaemonTest, WarmInitsOutliveTheSpawner) {
+// Without its keeper (killed here), berthd makes warm inits again: by
+// itself until a new keeper runs, then through it.
+TEST(WarmDaemonTest, WarmInitsOutliveTheKeeper) {
   if (!is_root()) GTEST_SKIP() << "needs root";
   TestDaemon d;
   std::string err;
   ASSERT_TRUE(d.start(&err)) << err;
   ASSERT_TRUE(d.import_busybox(&err)) << err;
-  pid_t spawner = -1;
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    auto comm = read_file(e.path().string() + "/comm");
-    auto stat = read_file(e.path().string() + "/stat");
-    if (!comm || !stat || *comm != "berth:spawner\n") continue;
-    if (std::atoi(stat->substr(stat->rfind(')') + 4).c_str()) == d.pid()) spawner = std::atoi(e.path().filename().c_str());
-  }
-  ASSERT_GT(spawner, 0) << "berthd started no spawner";
-  ASSERT_EQ(::kill(spawner, SIGKILL), 0);  // a child of the test's own daemon
+  ASSERT_GT(d.keeper_pid(), 0) << "berthd started no keeper";
+  ASSERT_TRUE(d.kill_keeper());
   auto before = d.warm_inits();
   for (int run = 0; run < 2; run++) ASSERT_EQ(d.ctl({"run", "--rm", "busybox", "true"}).exit_code, 0);
   bool fresh = false;

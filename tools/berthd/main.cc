@@ -48,6 +48,7 @@ struct Flags {
   std::string socket_group = "berth";
   bool tls_verify = false, insecure_tcp = false;
   std::string tls_ca, tls_cert, tls_key;
+  bool live_restore = true;   // a clean exit leaves containers running (the keeper keeps them)
 };
 
 // `name` in the directory of this executable (/proc/self/exe).
@@ -180,6 +181,7 @@ int run(const Flags& f) {
   if (!log_defaults) return fail(log_defaults.error());
   eo.log_defaults = *log_defaults;
   eo.cgroups = !f.no_cgroups;
+  eo.live_restore = f.live_restore;
   eo.registry.mirrors = f.registry_mirrors;
   eo.registry.insecure = f.insecure_registries;
   eo.registry.certs_dir = f.registry_certs_dir;
@@ -239,6 +241,9 @@ int run(const Flags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The keeper (core/runtime/keeper.h), exec'd by berthd from its own
+  // binary: nothing of the daemon runs in it.
+  if (argc == 3 && std::strcmp(argv[1], "--keeper") == 0) berth::engine::keeper_main(3, argv[2]);
   CLI::App app{"berthd: the berth container engine daemon"};
   Flags f;
   app.add_option("--root", f.root, "Root directory for persistent state (images, containers)");
@@ -288,6 +293,9 @@ int main(int argc, char** argv) {
   app.add_option("--registry-certs-dir", f.registry_certs_dir,
                  "Registry CAs and client certificates: <dir>/<host:port>/*.crt, client.cert, client.key "
                  "(default /etc/berth/certs.d)");
+  app.add_flag("--live-restore,!--no-live-restore", f.live_restore,
+               "On a clean exit, leave containers running, kept by the keeper for the next berthd (default); "
+               "--no-live-restore stops them");
   app.add_flag("--no-cgroups", f.no_cgroups, "Run containers without cgroups (limits, stats and pause are refused)");
   app.add_option("--debug-watchdog-ms", f.watchdog_ms,
                  "Log (at warn, component watchdog) every reactor callback that held the loop longer than this "

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,6 +94,15 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
   return res;
 }
 
+namespace {
+
+std::string comm_of(pid_t pid) {
+  auto c = read_file(fmt::format("/proc/{}/comm", pid));
+  return c ? c->substr(0, c->find('\n')) : "";
+}
+
+}  // namespace
+
 TestDaemon::TestDaemon() {
   char tmpl[] = "/tmp/berth-test-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
@@ -100,6 +110,7 @@ TestDaemon::TestDaemon() {
 
 TestDaemon::~TestDaemon() {
   if (pid_ > 0) stop();
+  (void)kill_keeper();   // it outlives berthd; its containers die with it
   if (root_mounted_) ::umount2(root().c_str(), MNT_DETACH);
   (void)remove_tree(dir_);
   remove_cgroup_parent();
@@ -220,6 +231,7 @@ bool TestDaemon::start(std::string* error) {
     std::string root_flag = "--root=" + root(), exec_flag = "--exec-root=" + dir_ + "/exec";
     std::string cg_flag = "--cgroup-parent=" + cgroup_parent();
     std::vector<const char*> argv{"berthd", root_flag.c_str(), exec_flag.c_str(), cg_flag.c_str(), "--log-level=debug"};
+    argv.push_back(live_restore_ ? "--live-restore" : "--no-live-restore");
     for (const auto& a : extra_args_) argv.push_back(a.c_str());
     argv.push_back(nullptr);
     ::execv(bin.c_str(), const_cast<char* const*>(argv.data()));
@@ -277,7 +289,7 @@ int TestDaemon::stop() {
       int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       // A clean stop leaves no container cgroup behind.
       auto left = leftover_cgroups();
-      if (rc == 0 && !left.empty()) {
+      if (rc == 0 && !left.empty() && !live_restore_) {   // live restore: they run on
         std::string l = log();
         std::fprintf(stderr, "berthd stopped but left %zu cgroups (%s ...); its log ends:\n%s\n", left.size(),
                      left[0].c_str(), l.substr(l.size() > 8000 ? l.size() - 8000 : 0).c_str());
@@ -294,10 +306,37 @@ int TestDaemon::stop() {
 }
 
 void TestDaemon::crash() {
+  crash_daemon_only();
+  (void)kill_keeper();
+}
+
+void TestDaemon::crash_daemon_only() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
   ::waitpid(pid_, nullptr, 0);
   pid_ = -1;
+}
+
+pid_t TestDaemon::keeper_pid() const {
+  auto text = read_file(dir_ + "/exec/keeper.pid");
+  if (!text) return 0;
+  pid_t pid = pid_t(std::atoi(text->c_str()));
+  // Still that keeper (a pid is reused only after it is reaped).
+  return pid > 0 && comm_of(pid) == "berth:keeper" ? pid : 0;
+}
+
+bool TestDaemon::kill_keeper() {
+  pid_t pid = keeper_pid();
+  if (pid <= 0) return true;
+  int pidfd = int(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return true;
+  ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  pollfd p{pidfd, POLLIN, 0};
+  bool gone = ::poll(&p, 1, 10000) == 1;
+  // Our child only if no berthd forked it: then ours to reap.
+  ::waitpid(pid, nullptr, WNOHANG);
+  ::close(pidfd);
+  return gone;
 }
 
 std::string TestDaemon::log() const {
@@ -373,14 +412,6 @@ int TestDaemon::open_fds() const {
   return n;
 }
 
-namespace {
-
-std::string comm_of(pid_t pid) {
-  auto c = read_file(fmt::format("/proc/{}/comm", pid));
-  return c ? c->substr(0, c->find('\n')) : "";
-}
-
-}  // namespace
 
 std::map<std::string, pid_t> TestDaemon::warm_inits() const {
   std::map<std::string, pid_t> out;
@@ -424,6 +455,7 @@ bool TestDaemon::wait_warm_quiet() const {
 
 int TestDaemon::child_processes() const {
   int n = 0;
+  pid_t keeper = keeper_pid();
   DIR* d = ::opendir("/proc");
   while (dirent* e = ::readdir(d)) {
     std::string_view name = e->d_name;
@@ -437,7 +469,7 @@ int TestDaemon::child_processes() const {
     int ppid = 0;
     in >> state >> ppid;
     std::string comm = comm_of(pid_t(std::atoi(e->d_name)));
-    n += ppid == pid_ && comm != "berth:warm" && comm != "berth:spawner";
+    n += (ppid == pid_ || (keeper > 0 && ppid == keeper)) && comm != "berth:warm" && comm != "berth:keeper";
   }
   ::closedir(d);
   return n;

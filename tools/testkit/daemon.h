@@ -5,6 +5,11 @@
 // left there). Stopped with SIGTERM (then SIGKILL, by PID) and its
 // directory removed when the fixture ends; the namespace goes with it.
 //
+// berthd runs with --no-live-restore unless set_live_restore(true), so a
+// stop() stops its containers; the keeper (core/runtime/keeper.h), which
+// outlives berthd, is killed by PID when the fixture ends, and its
+// containers with it (they die with their keeper).
+//
 // Also: running berthctl against it, raw socket requests for malformed-input
 // tests, and counters for leak checks (fds, mounts, child processes).
 #pragma once
@@ -66,8 +71,17 @@ class TestDaemon {
   static constexpr int kLeftCgroups = 1000;
   int stop();
   std::vector<std::string> leftover_cgroups() const;   // "controller:name" under cgroup_parent()
-  // SIGKILL without any cleanup by the daemon (crash test).
+  // SIGKILL of berthd and of its keeper, without any cleanup by either: as
+  // after a reboot, the containers are gone (they die with the keeper).
   void crash();
+  // SIGKILL of berthd only: its containers live on in the keeper.
+  void crash_daemon_only();
+  // The keeper's pid (from <exec-root>/keeper.pid), 0 if none runs.
+  pid_t keeper_pid() const;
+  // SIGKILL of the keeper; waits (bounded) until it is gone.
+  bool kill_keeper();
+  // berthd's --live-restore (default here: --no-live-restore).
+  void set_live_restore(bool on) { live_restore_ = on; }
 
   pid_t pid() const { return pid_; }
   const std::string& dir() const { return dir_; }
@@ -98,7 +112,7 @@ class TestDaemon {
   // "berth:warm", directories without a state file) are the daemon's
   // pool, not containers: the counters leave out the ready ones.
   int open_fds() const;            // of the berthd process
-  int child_processes() const;     // processes whose parent is berthd, but warm inits and its spawner
+  int child_processes() const;     // processes whose parent is berthd or its keeper, but warm inits and the keeper
   int mounts_under(const std::string& prefix) const;  // in berthd's mount namespace
   int container_dirs() const;      // under <root>/containers, but ready warm inits'
 
@@ -117,6 +131,7 @@ class TestDaemon {
   int root_tmpfs_mib_ = 0;
   unsigned fd_limit_ = 0;
   bool loopback_up_ = false;
+  bool live_restore_ = false;
   size_t root_tmpfs_bytes_ = 0;
   bool root_mounted_ = false;
   pid_t pid_ = -1;

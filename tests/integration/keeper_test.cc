@@ -1,0 +1,296 @@
+// Issue 17, part 1: containers outlive berthd. The keeper
+// (core/runtime/keeper.h) is their parent and holds their output pipes, so
+// a berthd killed with SIGKILL and started again finds them running and
+// takes them back: same pids, logs without a gap, exit codes of those that
+// ended meanwhile. Real berthd (TestDaemon), real busybox containers.
+//
+// Waits are bounded by attempts, never asserted on time.
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <optional>
+#include <filesystem>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tools/testkit/daemon.h"
+
+namespace berth::test {
+namespace {
+
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// "2026-12-06T15:20:55.123456789Z" (Docker's FinishedAt) as ns since the epoch.
+std::optional<int64_t> parse_rfc3339_nano(const std::string& s) {
+  tm t{};
+  const char* rest = ::strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &t);
+  if (!rest) return std::nullopt;
+  int64_t ns = int64_t(::timegm(&t)) * 1000000000;
+  if (*rest == '.') {
+    int64_t scale = 100000000;
+    for (rest++; *rest >= '0' && *rest <= '9'; rest++, scale /= 10) ns += (*rest - '0') * scale;
+  }
+  return ns;
+}
+
+bool alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+
+// Until pred() holds, at most `attempts` tries 50 ms apart.
+template <class F>
+bool eventually(F pred, int attempts = 400) {
+  for (int i = 0; i < attempts; i++) {
+    if (pred()) return true;
+    ::usleep(50000);
+  }
+  return false;
+}
+
+class KeeperTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!is_root()) GTEST_SKIP() << "needs root";
+    std::string err;
+    ASSERT_TRUE(d_.start(&err)) << err;
+    ASSERT_TRUE(d_.import_busybox(&err)) << err;
+  }
+
+  Json inspect(const std::string& name) {
+    auto r = d_.client().request("GET", "/containers/" + name + "/json");
+    if (!r || r->status != 200) return Json();
+    return Json::parse(r->body);
+  }
+  pid_t pid_of(const std::string& name) {
+    Json j = inspect(name);
+    return j.is_null() ? 0 : j["State"]["Pid"].get<pid_t>();
+  }
+  // Stop berthd, then check that it left nothing: no keeper, no container
+  // process, no mount under its root (stop() itself checks the cgroups).
+  void stop_clean() {
+    EXPECT_EQ(d_.stop(), 0);
+    EXPECT_TRUE(eventually([&] { return d_.keeper_pid() == 0; })) << "the keeper outlived a --no-live-restore stop";
+    EXPECT_EQ(d_.mounts_under(d_.root()), 0);
+    for (pid_t p : pids_) EXPECT_TRUE(eventually([&] { return !alive(p); })) << "container process " << p << " left";
+  }
+
+  TestDaemon d_;
+  std::vector<pid_t> pids_;   // every container process seen, for the leak check
+};
+
+// The numbers 0..n-1, one a line, and nothing else.
+::testing::AssertionResult consecutive(const std::string& log, long* last) {
+  long want = 0;
+  size_t pos = 0;
+  while (pos < log.size()) {
+    size_t nl = log.find('\n', pos);
+    if (nl == std::string::npos) break;  // a last line cut by the kill
+    std::string line = log.substr(pos, nl - pos);
+    if (line != std::to_string(want))
+      return ::testing::AssertionFailure() << "line " << want << " is \"" << line << "\"";
+    want++;
+    pos = nl + 1;
+  }
+  *last = want - 1;
+  return ::testing::AssertionSuccess();
+}
+
+TEST_F(KeeperTest, ContainersSurviveDaemonCrashWithWholeLogs) {
+  constexpr int kContainers = 20;
+  // Bursts of 200 lines as fast as sh writes them, then a pause of 5 ms.
+  const std::string script =
+      "i=0; while :; do echo $i; i=$((i+1)); if [ $((i % 200)) = 0 ]; then usleep 5000; fi; done";
+  std::vector<std::string> names;
+  for (int i = 0; i < kContainers; i++) {
+    names.push_back("w" + std::to_string(i));
+    auto r = d_.ctl({"run", "-d", "--network", "none", "--name", names.back(), "busybox", "sh", "-c", script});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  std::map<std::string, pid_t> before;
+  for (const auto& n : names) {
+    before[n] = pid_of(n);
+    ASSERT_GT(before[n], 0);
+    pids_.push_back(before[n]);
+  }
+  // Some output in every log before the crash.
+  for (const auto& n : names)
+    ASSERT_TRUE(eventually([&] { return d_.ctl({"logs", "--tail", "1", n}).out.size() > 0; })) << n;
+
+  pid_t keeper = d_.keeper_pid();
+  ASSERT_GT(keeper, 0);
+  d_.crash_daemon_only();
+  ::sleep(2);  // the outage: the containers go on writing into the held pipes
+  for (const auto& n : names) EXPECT_TRUE(alive(before[n])) << n << " died with berthd";
+  std::string err;
+  ASSERT_TRUE(d_.start(&err)) << err;
+  EXPECT_EQ(d_.keeper_pid(), keeper);
+  EXPECT_THAT(d_.log(), HasSubstr("keeper found pid=" + std::to_string(keeper)));
+
+  for (const auto& n : names) {
+    Json j = inspect(n);
+    EXPECT_EQ(j["State"]["Status"], "running") << n;
+    EXPECT_EQ(j["State"]["Pid"].get<pid_t>(), before[n]) << n;
+  }
+  // The pumps go on: each log grows past what it had, then the writers are
+  // killed and every log is read whole.
+  std::map<std::string, size_t> sizes;
+  for (const auto& n : names) sizes[n] = d_.ctl({"logs", n}).out.size();
+  for (const auto& n : names)
+    EXPECT_TRUE(eventually([&] { return d_.ctl({"logs", n}).out.size() > sizes[n] + 4096; })) << n;
+  for (const auto& n : names) ASSERT_EQ(d_.ctl({"kill", n}).exit_code, 0) << n;
+  for (const auto& n : names) {
+    ASSERT_TRUE(eventually([&] { return inspect(n)["State"]["Status"] == "exited"; })) << n;
+    auto logs = d_.ctl({"logs", n});
+    ASSERT_EQ(logs.exit_code, 0);
+    long last = -1;
+    EXPECT_TRUE(consecutive(logs.out, &last)) << n;
+    EXPECT_GT(last, 1000) << n;
+  }
+  stop_clean();
+}
+
+TEST_F(KeeperTest, ExitDuringOutageKeepsCodeAndTime) {
+  auto r = d_.ctl({"run", "-d", "--network", "none", "--name", "quitter", "busybox", "sh", "-c",
+                   "trap 'exit 7' TERM; while :; do sleep 1; done"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  pid_t pid = pid_of("quitter");
+  ASSERT_GT(pid, 0);
+  pids_.push_back(pid);
+  d_.crash_daemon_only();
+  int64_t down_ns = now_ns();
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);   // meanwhile, the container ends
+  ASSERT_TRUE(eventually([&] { return !alive(pid); }));
+  std::string err;
+  int64_t up_ns = now_ns();
+  ASSERT_TRUE(d_.start(&err)) << err;
+  Json j = inspect("quitter");
+  EXPECT_EQ(j["State"]["Status"], "exited");
+  EXPECT_EQ(j["State"]["ExitCode"], 7);
+  EXPECT_EQ(j["State"]["Error"], "");
+  auto finished = parse_rfc3339_nano(j["State"]["FinishedAt"].get<std::string>());
+  ASSERT_TRUE(finished.has_value()) << j["State"]["FinishedAt"];
+  EXPECT_GE(*finished, down_ns);
+  EXPECT_LE(*finished, up_ns);
+  EXPECT_EQ(d_.ctl({"wait", "quitter"}).out, "7\n");
+  stop_clean();
+}
+
+TEST_F(KeeperTest, ExecLogsStopAndKillWorkOnSurvivors) {
+  for (const char* n : {"a", "b", "c"}) {
+    auto r = d_.ctl({"run", "-d", "--network", "none", "--name", n, "busybox", "sh", "-c",
+                     "echo started; while :; do sleep 1; done"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    pids_.push_back(pid_of(n));
+  }
+  d_.crash_daemon_only();
+  std::string err;
+  ASSERT_TRUE(d_.start(&err)) << err;
+  for (const char* n : {"a", "b", "c"}) ASSERT_EQ(inspect(n)["State"]["Status"], "running") << n;
+  // exec: spawned by the keeper, its exit code from it.
+  auto ex = d_.ctl({"exec", "a", "sh", "-c", "echo in-$HOSTNAME; exit 3"});
+  EXPECT_EQ(ex.exit_code, 3);
+  EXPECT_THAT(ex.out, HasSubstr("in-"));
+  // logs -f follows the re-adopted pump until the container is killed.
+  CommandResult follow;
+  std::thread t([&] { follow = d_.ctl({"logs", "-f", "a"}); });
+  ASSERT_TRUE(eventually([&] { return d_.ctl({"exec", "a", "sh", "-c", "echo more > /proc/1/fd/1"}).exit_code == 0; }));
+  ::usleep(200000);
+  EXPECT_EQ(d_.ctl({"kill", "a"}).exit_code, 0);
+  t.join();
+  EXPECT_EQ(follow.exit_code, 0);
+  EXPECT_EQ(follow.out, "started\nmore\n");
+  EXPECT_EQ(d_.ctl({"wait", "a"}).out, "137\n");
+  // stop: SIGTERM is ignored by a pid-1 sh, so SIGKILL after the timeout.
+  EXPECT_EQ(d_.ctl({"stop", "-t", "1", "b"}).exit_code, 0);
+  EXPECT_EQ(inspect("b")["State"]["Status"], "exited");
+  EXPECT_EQ(inspect("b")["State"]["ExitCode"], 137);
+  EXPECT_EQ(d_.ctl({"kill", "-s", "KILL", "c"}).exit_code, 0);
+  EXPECT_EQ(d_.ctl({"wait", "c"}).out, "137\n");
+  // And a new container next to them.
+  auto fresh = d_.ctl({"run", "--rm", "--network", "none", "busybox", "echo", "fresh"});
+  EXPECT_EQ(fresh.exit_code, 0);
+  EXPECT_EQ(fresh.out, "fresh\n");
+  stop_clean();
+}
+
+TEST_F(KeeperTest, KeeperDeathIsReported) {
+  auto r = d_.ctl({"run", "-d", "--network", "none", "--name", "orphan", "busybox", "sleep", "1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  pid_t pid = pid_of("orphan");
+  pids_.push_back(pid);
+  pid_t keeper = d_.keeper_pid();
+  ASSERT_GT(keeper, 0);
+  ASSERT_TRUE(d_.kill_keeper());
+  EXPECT_TRUE(eventually([&] { return d_.log().find("the keeper (pid " + std::to_string(keeper) + ") is gone") != std::string::npos; }))
+      << d_.log();
+  // Its container died with it, and berthd recorded the exit.
+  EXPECT_TRUE(eventually([&] { return inspect("orphan")["State"]["Status"] == "exited"; }));
+  EXPECT_EQ(inspect("orphan")["State"]["ExitCode"], 137);
+  Json info = Json::parse(d_.client().request("GET", "/info")->body);
+  EXPECT_EQ(info["BerthKeeper"]["Losses"], 1);
+  EXPECT_THAT(info["Warnings"].dump(), HasSubstr("keeper died"));
+  // A new keeper serves new containers.
+  EXPECT_TRUE(eventually([&] {
+    pid_t k = d_.keeper_pid();
+    return k > 0 && k != keeper;
+  })) << d_.log();
+  auto fresh = d_.ctl({"run", "--rm", "--network", "none", "busybox", "echo", "after"});
+  EXPECT_EQ(fresh.exit_code, 0) << fresh.err;
+  EXPECT_EQ(fresh.out, "after\n");
+  stop_clean();
+}
+
+TEST_F(KeeperTest, WithoutKeeperContainersAreLost) {
+  auto r = d_.ctl({"run", "-d", "--network", "none", "--name", "lost", "busybox", "sleep", "1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  pid_t pid = pid_of("lost");
+  pids_.push_back(pid);
+  d_.crash();   // berthd and the keeper: as after a reboot
+  ASSERT_TRUE(eventually([&] { return !alive(pid); }));
+  std::string err;
+  ASSERT_TRUE(d_.start(&err)) << err;
+  Json j = inspect("lost");
+  EXPECT_EQ(j["State"]["Status"], "exited");
+  EXPECT_EQ(j["State"]["ExitCode"], 255);
+  EXPECT_THAT(j["State"]["Error"].get<std::string>(), HasSubstr("stopped unexpectedly"));
+  stop_clean();
+}
+
+TEST_F(KeeperTest, LiveRestoreLeavesContainersRunning) {
+  // This fixture's daemon runs with --no-live-restore: another one with.
+  TestDaemon d;
+  d.set_live_restore(true);
+  std::string err;
+  ASSERT_TRUE(d.start(&err)) << err;
+  ASSERT_TRUE(d.import_busybox(&err)) << err;
+  auto r = d.ctl({"run", "-d", "--network", "none", "--name", "stays", "busybox", "sh", "-c",
+                  "echo one; while :; do sleep 1; done"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json j = Json::parse(d.client().request("GET", "/containers/stays/json")->body);
+  pid_t pid = j["State"]["Pid"];
+  EXPECT_EQ(d.stop(), 0);
+  EXPECT_TRUE(alive(pid));
+  ASSERT_TRUE(d.start(&err)) << err;
+  j = Json::parse(d.client().request("GET", "/containers/stays/json")->body);
+  EXPECT_EQ(j["State"]["Status"], "running");
+  EXPECT_EQ(j["State"]["Pid"], pid);
+  EXPECT_EQ(d.ctl({"logs", "stays"}).out, "one\n");
+  EXPECT_EQ(d.ctl({"kill", "stays"}).exit_code, 0);
+  EXPECT_EQ(d.ctl({"wait", "stays"}).out, "137\n");
+  EXPECT_EQ(d.stop(), 0);
+  EXPECT_TRUE(d.kill_keeper());
+  EXPECT_FALSE(alive(pid));
+}
+
+}  // namespace
+}  // namespace berth::test
