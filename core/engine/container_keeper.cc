@@ -18,6 +18,7 @@
 #include "core/engine/log_index.h"
 #include "core/engine/process.h"
 #include "core/engine/resources.h"
+#include "core/engine/warm.h"
 #include "core/runtime/exit.h"
 #include "core/runtime/keeper.h"
 
@@ -131,6 +132,11 @@ uint64_t Engine::keeper_losses() const { return keeper_->losses(); }
 void Engine::keeper_lost() {
   pid_t old = spawner_ ? spawner_->pid() : 0;
   spawner_.reset();   // meanwhile berthd forks by itself (spawner.h)
+  // Its warm inits go too: one cloned as the keeper died may have missed
+  // its death signal (armed only after the clone) and lives on orphaned,
+  // and its sync socket, held by berthd, never says the parent is gone. A
+  // container adopting it would run with no parent to report its exit.
+  warm_->drop_all();
   if (shutting_down_ || starting_keeper_) return check_shutdown();
   starting_keeper_ = true;
   auto out = std::make_shared<Result<std::unique_ptr<runtime::Spawner>>>(Error(Code::kCancelled, "not run"));
