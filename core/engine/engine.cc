@@ -260,12 +260,12 @@ void Engine::check_shutdown() {
   }
   if (execs_->busy() || warm_->busy() || unsaved_c_.in_flight() || !timers_.empty()) return;
   if (!keeper_closed_) {
-    // Every exit is in: the keeper is heard no more. Without live restore
-    // nothing is left for it to keep, and it goes too.
+    // Every exit is in: the keeper is heard no more. With nothing left for
+    // it to keep (no live restore, or no container running), it goes too.
     keeper_closed_ = true;
     bool kept_any = false;
     for (auto& [id, c] : containers_) kept_any |= is_running(c->state.status);
-    if (spawner_ && !kept_any && !opts_.live_restore) {
+    if (spawner_ && !kept_any) {
       runtime::KeeperMsg quit;
       quit.type = runtime::KeeperType::kQuit;
       (void)spawner_->notify(quit, {});
