@@ -138,6 +138,13 @@ void metric(std::string& out, std::string_view name, std::string_view type, std:
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 
+// A metric with one unlabelled sample: its header and value, the name once.
+template <typename T>
+void single(std::string& out, std::string_view name, std::string_view type, std::string_view help, T value) {
+  metric(out, name, type, help);
+  out += fmt::format("{} {}\n", name, value);
+}
+
 void histogram(std::string& out, std::string_view name, std::string_view help, const Histogram& h) {
   metric(out, name, "histogram", help);
   uint64_t cum = 0;
@@ -159,39 +166,25 @@ void metrics(Server& s, Connection& c, const Params&) {
                     Status::kExited, Status::kDead})
     out += fmt::format("berth_containers{{state=\"{}\"}} {}\n", engine::status_name(st), e.count(st));
   const auto& k = e.counters();
-  metric(out, "berth_container_starts_total", "counter", "Container starts begun (past validation).");
-  out += fmt::format("berth_container_starts_total {}\n", k.starts);
-  metric(out, "berth_container_start_failures_total", "counter", "Container starts that failed.");
-  out += fmt::format("berth_container_start_failures_total {}\n", k.start_failures);
+  single(out, "berth_container_starts_total", "counter", "Container starts begun (past validation).", k.starts);
+  single(out, "berth_container_start_failures_total", "counter", "Container starts that failed.", k.start_failures);
   histogram(out, "berth_container_start_seconds", "From a start's request to the container running.", k.start_latency);
-  metric(out, "berth_log_bytes_total", "counter", "Container output written to log files.");
-  out += fmt::format("berth_log_bytes_total {}\n", k.log_bytes);
-  metric(out, "berth_log_dropped_bytes_total", "counter", "Output dropped by non-blocking logs (mode=non-blocking).");
-  out += fmt::format("berth_log_dropped_bytes_total {}\n", k.log_dropped_bytes);
-  metric(out, "berth_log_dropped_records_total", "counter", "Records dropped by non-blocking logs.");
-  out += fmt::format("berth_log_dropped_records_total {}\n", k.log_dropped_records);
-  metric(out, "berth_warm_inits_ready", "gauge", "Warm container inits ready for adoption.");
-  out += fmt::format("berth_warm_inits_ready {}\n", e.warm_ready());
+  single(out, "berth_log_bytes_total", "counter", "Container output written to log files.", k.log_bytes);
+  single(out, "berth_log_dropped_bytes_total", "counter", "Output dropped by non-blocking logs (mode=non-blocking).", k.log_dropped_bytes);
+  single(out, "berth_log_dropped_records_total", "counter", "Records dropped by non-blocking logs.", k.log_dropped_records);
+  single(out, "berth_warm_inits_ready", "gauge", "Warm container inits ready for adoption.", e.warm_ready());
   const auto& rs = s.reactor().stats();
   histogram(out, "berth_reactor_busy_seconds",
             "Time each reactor loop iteration ran callbacks: how long a new event may wait behind them.",
             s.reactor().busy());
-  metric(out, "berth_reactor_loops_total", "counter", "Reactor loop iterations.");
-  out += fmt::format("berth_reactor_loops_total {}\n", rs.loops);
-  metric(out, "berth_reactor_completions_total", "counter", "io_uring completions handled.");
-  out += fmt::format("berth_reactor_completions_total {}\n", rs.completed);
-  metric(out, "berth_reactor_jobs_backlogged_total", "counter", "Jobs that waited for room in a full job lane.");
-  out += fmt::format("berth_reactor_jobs_backlogged_total {}\n", rs.job_backlogged);
-  metric(out, "berth_api_connections", "gauge", "Open API connections.");
-  out += fmt::format("berth_api_connections {}\n", s.connections());
+  single(out, "berth_reactor_loops_total", "counter", "Reactor loop iterations.", rs.loops);
+  single(out, "berth_reactor_completions_total", "counter", "io_uring completions handled.", rs.completed);
+  single(out, "berth_reactor_jobs_backlogged_total", "counter", "Jobs that waited for room in a full job lane.", rs.job_backlogged);
+  single(out, "berth_api_connections", "gauge", "Open API connections.", s.connections());
   const auto& fds = e.fd_budget();
-  metric(out, "berth_fds_open", "gauge", "File descriptors berthd has open.");
-  out += fmt::format("berth_fds_open {}\n", engine::count_open_fds());
-  metric(out, "berth_fds_limit", "gauge", "berthd's file descriptor limit (RLIMIT_NOFILE).");
-  out += fmt::format("berth_fds_limit {}\n", fds.limit());
-  metric(out, "berth_fds_reserve", "gauge",
-         "Descriptors a start must leave free (beyond it, starts are refused before they begin).");
-  out += fmt::format("berth_fds_reserve {}\n", fds.reserve());
+  single(out, "berth_fds_open", "gauge", "File descriptors berthd has open.", engine::count_open_fds());
+  single(out, "berth_fds_limit", "gauge", "berthd's file descriptor limit (RLIMIT_NOFILE).", fds.limit());
+  single(out, "berth_fds_reserve", "gauge", "Descriptors a start must leave free (beyond it, starts are refused before they begin).", fds.reserve());
   c.respond(200, std::move(out), "text/plain; version=0.0.4; charset=utf-8");
 }
 
