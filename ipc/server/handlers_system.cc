@@ -170,8 +170,10 @@ void metrics(Server& s, Connection& c, const Params&) {
   single(out, "berth_container_start_failures_total", "counter", "Container starts that failed.", k.start_failures);
   histogram(out, "berth_container_start_seconds", "From a start's request to the container running.", k.start_latency);
   single(out, "berth_log_bytes_total", "counter", "Container output written to log files.", k.log_bytes);
-  single(out, "berth_log_dropped_bytes_total", "counter", "Output dropped by non-blocking logs (mode=non-blocking).", k.log_dropped_bytes);
-  single(out, "berth_log_dropped_records_total", "counter", "Records dropped by non-blocking logs.", k.log_dropped_records);
+  single(out, "berth_log_dropped_bytes_total", "counter", "Output dropped by non-blocking logs (mode=non-blocking).",
+         k.log_dropped_bytes);
+  single(out, "berth_log_dropped_records_total", "counter", "Records dropped by non-blocking logs.",
+         k.log_dropped_records);
   single(out, "berth_warm_inits_ready", "gauge", "Warm container inits ready for adoption.", e.warm_ready());
   const auto& rs = s.reactor().stats();
   histogram(out, "berth_reactor_busy_seconds",
@@ -179,12 +181,14 @@ void metrics(Server& s, Connection& c, const Params&) {
             s.reactor().busy());
   single(out, "berth_reactor_loops_total", "counter", "Reactor loop iterations.", rs.loops);
   single(out, "berth_reactor_completions_total", "counter", "io_uring completions handled.", rs.completed);
-  single(out, "berth_reactor_jobs_backlogged_total", "counter", "Jobs that waited for room in a full job lane.", rs.job_backlogged);
+  single(out, "berth_reactor_jobs_backlogged_total", "counter", "Jobs that waited for room in a full job lane.",
+         rs.job_backlogged);
   single(out, "berth_api_connections", "gauge", "Open API connections.", s.connections());
   const auto& fds = e.fd_budget();
   single(out, "berth_fds_open", "gauge", "File descriptors berthd has open.", engine::count_open_fds());
   single(out, "berth_fds_limit", "gauge", "berthd's file descriptor limit (RLIMIT_NOFILE).", fds.limit());
-  single(out, "berth_fds_reserve", "gauge", "Descriptors a start must leave free (beyond it, starts are refused before they begin).", fds.reserve());
+  single(out, "berth_fds_reserve", "gauge", "Descriptors a start must leave free (beyond it, starts are refused before they begin).",
+         fds.reserve());
   c.respond(200, std::move(out), "text/plain; version=0.0.4; charset=utf-8");
 }
 
