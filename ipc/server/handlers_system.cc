@@ -187,8 +187,8 @@ void metrics(Server& s, Connection& c, const Params&) {
   const auto& fds = e.fd_budget();
   single(out, "berth_fds_open", "gauge", "File descriptors berthd has open.", engine::count_open_fds());
   single(out, "berth_fds_limit", "gauge", "berthd's file descriptor limit (RLIMIT_NOFILE).", fds.limit());
-  single(out, "berth_fds_reserve", "gauge", "Descriptors a start must leave free (beyond it, starts are refused before they begin).",
-         fds.reserve());
+  single(out, "berth_fds_reserve", "gauge",
+         "Descriptors a start must leave free (beyond it, starts are refused before they begin).", fds.reserve());
   c.respond(200, std::move(out), "text/plain; version=0.0.4; charset=utf-8");
 }
 
