@@ -44,7 +44,10 @@ Engine::~Engine() {
 Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options& o) {
   std::unique_ptr<Engine> e(new Engine(r));
   e->opts_ = o;
-  // First: every later clone3 happens in the keeper, never in berthd
+  // Before anything opens many descriptors (networks.h: open_nat).
+  e->networks_ = std::make_unique<NetworkService>(*e, o);
+  e->networks_->open_nat();
+  // Then: every later clone3 happens in the keeper, never in berthd
   // (runtime/spawner.h); a keeper already there is asked what it kept.
   e->keeper_ = std::make_unique<KeeperLink>(r, [ep = e.get()] { ep->keeper_lost(); });
   if (auto k = e->open_keeper(); !k)
@@ -95,7 +98,6 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
   (void)remove_tree(o.trash_dir());
   BERTH_TRY_VOID(make_dirs(o.trash_dir(), 0700));
   // Last of what may fail: its responders must be stopped before they go.
-  e->networks_ = std::make_unique<NetworkService>(*e, o);
   BERTH_TRY_VOID(e->networks_->open());
   e->resources_->set_interfaces([n = e->networks_.get()](const std::string& id) { return n->interfaces(id); });
   // AutoRemove containers that ran are removed as their exit would have

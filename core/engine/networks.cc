@@ -50,10 +50,7 @@ Result<void> NetworkService::open() {
     networks_[id] = std::move(n);
   }
   BERTH_TRY_VOID(ensure_predefined());
-  auto nat = netns::Nat::create({.table = opts_.nat_table, .netns_fd = -1, .enable_ip_forward = true});
-  if (nat) nat_ = std::shared_ptr<netns::Nat>(std::move(*nat));
-  else nat_error_ = nat.error().message();
-  if (!nat_) log::error("engine", "bridge networks unavailable: nftables table {}: {}", opts_.nat_table, nat_error_);
+  if (!nat_ && nat_error_.empty()) open_nat();
   for (auto& [id, n] : networks_) {
     if (!n->bridge_driver()) continue;
     if (auto r = open_network(*n); !r) {
@@ -66,6 +63,13 @@ Result<void> NetworkService::open() {
   for (auto& [id, n] : networks_)
     if (n->bridge && n->user_defined()) start_dns(*n);
   return ok();
+}
+
+void NetworkService::open_nat() {
+  auto nat = netns::Nat::create({.table = opts_.nat_table, .netns_fd = -1, .enable_ip_forward = true});
+  if (nat) nat_ = std::shared_ptr<netns::Nat>(std::move(*nat));
+  else nat_error_ = nat.error().message();
+  if (!nat_) log::error("engine", "bridge networks unavailable: nftables table {}: {}", opts_.nat_table, nat_error_);
 }
 
 Result<void> NetworkService::ensure_predefined() {

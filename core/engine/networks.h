@@ -147,6 +147,11 @@ class NetworkService {
   // Errors only for a broken root directory; a network whose bridge cannot
   // be made is logged and refuses starts with that reason.
   Result<void> open();
+  // First of all, before any descriptor is handed back by the keeper:
+  // the nftables context. libnftables waits on its netlink socket with
+  // select(), which aborts (FD_SETSIZE) on a descriptor past 1023, and a
+  // berthd restarted with hundreds of kept containers is past that soon.
+  void open_nat();
 
   // --- network verbs (network_verbs.cc) ---
   void create(NetworkCreate req, DoneWith<std::string> done);   // the new id

@@ -240,6 +240,14 @@ void WarmPool::fill(const std::string& image_id, uint64_t used) {
     return;
   }
   w.spec = std::move(*spec);
+  // A warm init holds a start's descriptors for as long as it waits; it is
+  // made only while the budget would still let a cold start through after
+  // it, so the pool never eats the room the next start needs.
+  if (auto room = e_.fd_budget_.take(2 * FdBudget::kStartFds); !room) {
+    log::debug("engine", "warm init for image {} not made: {}", image_id, room.error().message());
+    return;
+  }
+  e_.fd_budget_.give_back(FdBudget::kStartFds);
   if (w.spec.new_netns) b->netns = e_.netns_pool_->take();
   b->cgroups = e_.resources_->shared_driver();
   b->spawner = e_.spawner_;
@@ -249,11 +257,15 @@ void WarmPool::fill(const std::string& image_id, uint64_t used) {
     if (life.expired()) return;
     built(std::move(b->w), std::move(b->result));
   });
-  if (!queued && --building_[image_id] == 0) building_.erase(image_id);
+  if (!queued) {
+    e_.fd_budget_.give_back(FdBudget::kStartFds);
+    if (--building_[image_id] == 0) building_.erase(image_id);
+  }
 }
 
 void WarmPool::built(std::unique_ptr<WarmInit> w, Result<void> result) {
   std::string image = w->image_id;
+  e_.fd_budget_.give_back(FdBudget::kStartFds);  // its descriptors are open now, and counted as such
   if (--building_[image] == 0) building_.erase(image);
   if (!result) {
     log::warn("engine", "warm init for image {}: {}", image, result.error().message());
