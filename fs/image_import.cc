@@ -24,7 +24,6 @@ namespace {
 const char* const kMediaTypeLayerTar = "application/vnd.oci.image.layer.v1.tar";
 
 // Unpacked files carry their archive owners only when we may chown.
-bool can_chown() { return ::geteuid() == 0; }
 
 }  // namespace
 

@@ -37,7 +37,7 @@ struct SourceStream {
 
 // Client data of the inner (tar) archive: the decompressed bytes, from the
 // outer archive's filters or, for gzip, from ISA-L (fs/gunzip.h).
-struct TarStream {
+struct InnerTar {
   archive* outer = nullptr;
   Gunzip* gunzip = nullptr;
   Sha256 hash;
@@ -74,7 +74,7 @@ la_ssize_t read_source(archive* a, void* data, const void** out) {
 // The raw format hands out the decompressed stream as one entry's data, in
 // order; the block stays valid until the next call, as libarchive requires.
 la_ssize_t read_tar(archive* a, void* data, const void** out) {
-  auto* t = static_cast<TarStream*>(data);
+  auto* t = static_cast<InnerTar*>(data);
   const void* block = nullptr;
   size_t n = 0;
   la_int64_t off = 0;
@@ -133,7 +133,7 @@ ArchivePtr new_outer() {
   return a;
 }
 
-Result<void> write_entries(archive* inner, TreeWriter& tree, SourceStream& src, TarStream& tar) {
+Result<void> write_entries(archive* inner, TreeWriter& tree, SourceStream& src, InnerTar& tar) {
   for (;;) {
     archive_entry* e = nullptr;
     int r = archive_read_next_header(inner, &e);
@@ -147,7 +147,7 @@ Result<void> write_entries(archive* inner, TreeWriter& tree, SourceStream& src, 
 
 // The digests cover whole streams: the tar reader stops at the end-of-archive
 // blocks, and a compressor may stop before trailing bytes of the source.
-Result<void> drain(archive* inner, archive* outer, SourceStream& src, TarStream& tar) {
+Result<void> drain(archive* inner, archive* outer, SourceStream& src, InnerTar& tar) {
   const void* ignored = nullptr;
   la_ssize_t n;
   while ((n = read_tar(inner, &tar, &ignored)) > 0) {
@@ -209,7 +209,7 @@ Result<LayerStats> apply_layer(int src_fd, const std::string& target_dir, const 
   src.fd = src_fd;
   src.hash_on = opts.hash_source;
   src.tee = opts.tee_stream == TeeStream::kSource ? tee : nullptr;
-  TarStream tar;
+  InnerTar tar;
   ArchivePtr outer;
   std::optional<Gunzip> gunzip;
   // gzip, the common case, through ISA-L; the rest through libarchive.
@@ -243,5 +243,7 @@ Result<LayerStats> apply_layer(int src_fd, const std::string& target_dir, const 
   st.size_bytes = tree.size_bytes();
   return st;
 }
+
+bool can_chown() { return ::geteuid() == 0; }
 
 }  // namespace berth::fs

@@ -50,7 +50,7 @@ struct LayerStats {
 enum class TeeStream { kSource, kUncompressed };
 
 struct ApplyOptions {
-  bool preserve_owner = true;  // chown entries to their uid/gid (needs root)
+  bool preserve_owner = true;  // chown entries to their uid/gid (needs root: can_chown())
   // When set, receives a copy of one of the two streams, in order. An error
   // it returns aborts the apply.
   std::function<Result<void>(std::string_view)> tee;
@@ -65,5 +65,8 @@ struct ApplyOptions {
 // `target_dir`, which must exist. On error the directory is left partly
 // written; the caller removes it.
 Result<LayerStats> apply_layer(int src_fd, const std::string& target_dir, const ApplyOptions& opts);
+
+// Whether this process may chown what it unpacks (it is root).
+bool can_chown();
 
 }  // namespace berth::fs

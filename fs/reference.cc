@@ -95,12 +95,6 @@ bool has_upper(std::string_view s) {
   return false;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Docker's splitDockerDomain: the first component is a domain only when it
 // looks like one. Fills domain and path, normalised; returns whether the name
 // spelled a domain out.
@@ -133,7 +127,7 @@ Result<void> check_name(std::string_view name, const Reference& ref, bool explic
                           kNameTotalLengthMax);
   if (explicit_domain && !valid_domain(ref.domain)) return Error::invalid("invalid reference format");
   if (valid_path(ref.path)) return ok();
-  if (valid_path(lower(ref.path)))
+  if (valid_path(ascii_lower(ref.path)))
     return Error::invalid("invalid reference format: repository name must be lowercase");
   return Error::invalid("invalid reference format");
 }

@@ -8,7 +8,6 @@ namespace berth::fs {
 namespace {
 
 constexpr size_t kReadBytes = 256 << 10;
-constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
 
 // Something that vanished or changed type under a running container (a

@@ -22,6 +22,9 @@
 
 namespace berth::fs {
 
+// An OCI whiteout's name prefix in a layer tar (".wh.<name>": <name> deleted).
+inline constexpr std::string_view kWhiteoutPrefix = ".wh.";
+
 class TarStream {
  public:
   using Sink = std::function<Result<void>(std::string_view)>;

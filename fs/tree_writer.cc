@@ -1,4 +1,5 @@
 #include "fs/tree_writer.h"
+#include "fs/tar_stream.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -21,7 +22,6 @@ constexpr int64_t kEarlyWritebackBytes = 256 << 10;
 
 namespace {
 
-constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kWhiteoutMetaPrefix = ".wh..wh.";
 constexpr std::string_view kWhiteoutOpaque = ".wh..wh..opq";
 constexpr const char* kOverlayOpaqueXattr = "trusted.overlay.opaque";

@@ -204,7 +204,7 @@ int main(int argc, char** argv) {
       auto t0 = Clock::now();
       double c0 = cpu_seconds(RUSAGE_CHILDREN);
       std::string out;
-      int rc = run_command({"skopeo", "copy", "-q", "--src-tls-verify=false", "docker://" + ref,
+      int rc = run_for_status({"skopeo", "copy", "-q", "--src-tls-verify=false", "docker://" + ref,
                             "oci:" + dir + "-skopeo:v1"}, &out);
       t_skopeo.push_back(seconds_since(t0));
       c_skopeo.push_back(cpu_seconds(RUSAGE_CHILDREN) - c0);
@@ -221,7 +221,7 @@ int main(int argc, char** argv) {
       auto t0 = Clock::now();
       double c0 = cpu_seconds(RUSAGE_CHILDREN);
       std::string out;
-      int rc = run_command(argv, &out);
+      int rc = run_for_status(argv, &out);
       t_curl.push_back(seconds_since(t0));
       c_curl.push_back(cpu_seconds(RUSAGE_CHILDREN) - c0);
       if (rc != 0) return std::fprintf(stderr, "curl: %s\n", out.c_str()), 1;

@@ -149,7 +149,7 @@ void write(Level l, std::string_view component, std::string_view msg) {
                                  t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour,
                                  t.tm_min, t.tm_sec, ts.tv_nsec / 1000, level_name(l),
                                  component, msg);
-  if (Writer* w = g_writer.load(std::memory_order_acquire)) {
+  if (g_writer.load(std::memory_order_acquire)) {
     t_spill += line;
     return flush_pending();
   }

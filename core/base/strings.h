@@ -15,6 +15,8 @@ std::vector<std::string> split(std::string_view s, char sep);
 // above the first ("/../a" and "../a" give {"a"}).
 std::vector<std::string> clean_path_parts(std::string_view path);
 bool starts_with(std::string_view s, std::string_view p);
+// ASCII letters lowered (header names, platforms, challenge schemes).
+std::string ascii_lower(std::string_view s);
 bool is_hex(std::string_view s);
 std::string to_hex(const unsigned char* data, size_t n);
 // 64 lowercase hex characters from getrandom(2).

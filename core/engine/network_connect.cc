@@ -19,8 +19,6 @@ namespace berth::engine {
 
 namespace {
 
-bool is_container_mode(const std::string& mode) { return starts_with(mode, "container:"); }
-
 // Whether the container's mode lets it join or leave bridge networks.
 Result<void> check_mode(const Container& c) {
   const std::string& mode = c.spec.network_mode;

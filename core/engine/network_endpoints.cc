@@ -15,8 +15,6 @@ namespace berth::engine {
 
 namespace {
 
-bool is_container_mode(const std::string& mode) { return starts_with(mode, "container:"); }
-
 Error conflicting(std::string_view what) {
   return Error::invalid("conflicting options: {} and the network mode", what);
 }

@@ -26,7 +26,6 @@ std::string host_hostname() {
   return buf;
 }
 
-bool is_container_mode(const std::string& mode) { return starts_with(mode, "container:"); }
 
 }  // namespace
 

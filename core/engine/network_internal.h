@@ -14,6 +14,9 @@
 
 namespace berth::engine {
 
+// --network container:<name|id>
+inline bool is_container_mode(const std::string& mode) { return mode.starts_with("container:"); }
+
 struct NetworkService::Network {
   NetworkConfig config;
   std::optional<netns::NetworkAddressing> addr;   // bridge driver

@@ -136,7 +136,7 @@ void reap_all() {
   for (;;) {
     siginfo_t si;
     std::memset(&si, 0, sizeof si);
-    if (::waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0) return;
+    if (::waitid(idtype_t(P_ALL), 0, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0) return;
     Kept* k = find(si.si_pid);
     if (!k) continue;  // an orphan of a --pid host container: reaped, not ours
     k->exited = true;

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/strings.h"
+
 namespace berth::fs::registry {
 
 namespace {
@@ -22,12 +24,6 @@ int b64_value(char c) {
 std::string json_str(const json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 bool is_token_char(char c) {
@@ -77,10 +73,10 @@ void parse_one(std::string_view s, std::vector<Challenge>* out) {
     if (i < s.size() && s[i] == '=' && cur) {
       i++;
       skip_space(s, &i);
-      cur->params[lower(tok)] = read_value(s, &i);
+      cur->params[ascii_lower(tok)] = read_value(s, &i);
       continue;
     }
-    out->push_back(Challenge{lower(tok), {}});
+    out->push_back(Challenge{ascii_lower(tok), {}});
     cur = &out->back();
   }
 }

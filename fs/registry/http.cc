@@ -20,12 +20,6 @@ void global_init() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -89,7 +83,7 @@ size_t on_header(char* buf, size_t size, size_t n, void* ud) {
     std::vector<std::string> parts = split(line, ' ');
     c->resp.status = parts.size() > 1 ? parse_int(parts[1]).value_or(0) : 0;
   } else if (size_t colon = line.find(':'); colon != std::string_view::npos) {
-    c->resp.headers.emplace_back(lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+    c->resp.headers.emplace_back(ascii_lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
   }
   return size * n;
 }
@@ -241,7 +235,7 @@ std::vector<std::string> HttpResponse::header_values(std::string_view name) cons
 }
 
 std::string go_method(std::string_view m) {
-  std::string out = lower(m);
+  std::string out = ascii_lower(m);
   if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
   return out;
 }

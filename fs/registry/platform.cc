@@ -11,12 +11,6 @@ namespace berth::fs::registry {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // How well an entry's variant suits the wanted one; -1 when it does not.
 // Higher is better.
 int variant_rank(const Platform& want, const Platform& have) {
@@ -40,9 +34,9 @@ std::string Platform::string() const {
 }
 
 Platform normalize_platform(Platform p) {
-  p.os = lower(p.os);
-  p.architecture = lower(p.architecture);
-  p.variant = lower(p.variant);
+  p.os = ascii_lower(p.os);
+  p.architecture = ascii_lower(p.architecture);
+  p.variant = ascii_lower(p.variant);
   if (p.os == "macos") p.os = "darwin";
   const std::string& a = p.architecture;
   if (a == "i386") {
@@ -86,7 +80,7 @@ Result<Platform> parse_platform(std::string_view s) {
   if (parts.size() == 1) {
     p.os = "linux";
     p.architecture = parts[0];
-    if (lower(parts[0]) == "linux") return bad();
+    if (ascii_lower(parts[0]) == "linux") return bad();
   } else {
     p.os = parts[0];
     p.architecture = parts[1];

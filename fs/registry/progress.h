@@ -34,6 +34,9 @@
 
 namespace berth::fs::registry {
 
+// Bytes between two progress events of one layer (pull and push).
+inline constexpr int64_t kProgressStepBytes = 512 << 10;
+
 struct ProgressEvent {
   std::string id;
   std::string status;

@@ -21,7 +21,6 @@ namespace {
 
 constexpr size_t kManifestBytesMax = 4 << 20;
 constexpr size_t kConfigBytesMax = 32 << 20;
-constexpr int64_t kProgressStepBytes = 512 << 10;
 
 struct Layer {
   Descriptor desc;

@@ -14,7 +14,6 @@ namespace berth::fs::registry {
 
 namespace {
 
-constexpr int64_t kProgressStepBytes = 512 << 10;
 
 std::string escape_digest(const std::string& d) {
   std::string out;

@@ -43,7 +43,7 @@ void import(Server& s, Connection& c) {
                           });
 }
 
-void create(Server& s, Connection& c, const Params&) {
+void images_create(Server& s, Connection& c, const Params&) {
   const Request& req = c.request();
   if (req.query_value("fromSrc").value_or("") == "-") return import(s, c);
   if (req.query_value("fromSrc")) return c.respond_error(Error::invalid("importing from a URL is not supported; use fromSrc=-"));
@@ -52,7 +52,7 @@ void create(Server& s, Connection& c, const Params&) {
   pull_image(s, c);  // handlers_registry.cc
 }
 
-void list(Server& s, Connection& c, const Params&) {
+void images_list(Server& s, Connection& c, const Params&) {
   auto filter = ImageFilter::make(s.engine(), c.request());
   if (!filter) return c.respond_error(filter.error());
   auto images = s.engine().images().store().list();
@@ -63,7 +63,7 @@ void list(Server& s, Connection& c, const Params&) {
   c.respond(200, arr.dump());
 }
 
-void inspect(Server& s, Connection& c, const Params& p) {
+void images_inspect(Server& s, Connection& c, const Params& p) {
   auto img = s.engine().images().store().resolve(p[0]);
   if (!img) return c.respond_error(img.error());
   c.respond(200, image_inspect(*img).dump(-1, ' ', false, Json::error_handler_t::replace));
@@ -83,7 +83,7 @@ void tag(Server& s, Connection& c, const Params& p) {
   s.engine().images().tag(p[0], target->familiar_string(), reply(s, c, 201));
 }
 
-void remove(Server& s, Connection& c, const Params& p) {
+void images_remove(Server& s, Connection& c, const Params& p) {
   auto force = c.request().query_bool("force", false);
   if (!force) return c.respond_error(force.error());
   uint64_t serial = c.serial();
@@ -168,15 +168,15 @@ void load(Server& s, Connection& c, const Params&) {
 }  // namespace
 
 void add_image_routes(std::vector<Route>& r) {
-  r.push_back({"POST", "/images/create", create});
-  r.push_back({"GET", "/images/json", list});
+  r.push_back({"POST", "/images/create", images_create});
+  r.push_back({"GET", "/images/json", images_list});
   r.push_back({"GET", "/images/get", save_many});
   r.push_back({"POST", "/images/load", load});
-  r.push_back({"GET", "/images/{*}/json", inspect});
+  r.push_back({"GET", "/images/{*}/json", images_inspect});
   r.push_back({"GET", "/images/{*}/history", history});
   r.push_back({"GET", "/images/{*}/get", save_one});
   r.push_back({"POST", "/images/{*}/tag", tag});
-  r.push_back({"DELETE", "/images/{*}", remove});
+  r.push_back({"DELETE", "/images/{*}", images_remove});
 }
 
 }  // namespace berth::ipc

@@ -89,7 +89,7 @@ Result<engine::NetworkCreate> parse_create(const std::string& text) {
   return req;
 }
 
-void create(Server& s, Connection& c, const Params&) {
+void networks_create(Server& s, Connection& c, const Params&) {
   auto req = parse_create(c.body());
   if (!req) return c.respond_error(req.error());
   s.engine().networks().create(std::move(*req), [&s, serial = c.serial()](Result<std::string> id) {
@@ -139,7 +139,7 @@ Result<bool> list_match(engine::NetworkService& ns, const NetworkConfig& n, cons
   return true;
 }
 
-void list(Server& s, Connection& c, const Params&) {
+void networks_list(Server& s, Connection& c, const Params&) {
   auto f = request_filters(c.request(), {"name", "id", "driver", "label", "scope", "type", "dangling"});
   if (!f) return c.respond_error(f.error());
   OrderedJson arr = OrderedJson::array();
@@ -152,7 +152,7 @@ void list(Server& s, Connection& c, const Params&) {
   c.respond(200, arr.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
-void inspect(Server& s, Connection& c, const Params& p) {
+void networks_inspect(Server& s, Connection& c, const Params& p) {
   auto verbose = c.request().query_bool("verbose", false);
   if (!verbose) return c.respond_error(verbose.error());
   if (*verbose) return c.respond_error(Error::invalid("verbose network inspect (swarm services) is not supported"));
@@ -161,7 +161,7 @@ void inspect(Server& s, Connection& c, const Params& p) {
   c.respond(200, network_json(s.engine().networks(), **n, true).dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
-void remove(Server& s, Connection& c, const Params& p) {
+void networks_remove(Server& s, Connection& c, const Params& p) {
   s.engine().networks().remove(p[0], reply(s, c, 204));
 }
 
@@ -189,7 +189,7 @@ void disconnect(Server& s, Connection& c, const Params& p) {
   s.engine().networks().disconnect(p[0], *ct, *force, reply(s, c, 200));
 }
 
-void prune(Server& s, Connection& c, const Params&) {
+void networks_prune(Server& s, Connection& c, const Params&) {
   auto f = request_filters(c.request(), {"until", "label", "label!"});
   if (!f) return c.respond_error(f.error());
   int64_t until = 0;
@@ -221,11 +221,11 @@ void prune(Server& s, Connection& c, const Params&) {
 }  // namespace
 
 void add_network_routes(std::vector<Route>& r) {
-  r.push_back({"POST", "/networks/create", create});
-  r.push_back({"POST", "/networks/prune", prune});
-  r.push_back({"GET", "/networks", list});
-  r.push_back({"GET", "/networks/{}", inspect});
-  r.push_back({"DELETE", "/networks/{}", remove});
+  r.push_back({"POST", "/networks/create", networks_create});
+  r.push_back({"POST", "/networks/prune", networks_prune});
+  r.push_back({"GET", "/networks", networks_list});
+  r.push_back({"GET", "/networks/{}", networks_inspect});
+  r.push_back({"DELETE", "/networks/{}", networks_remove});
   r.push_back({"POST", "/networks/{}/connect", connect});
   r.push_back({"POST", "/networks/{}/disconnect", disconnect});
 }

@@ -65,7 +65,7 @@ Result<bool> all_of(const Filters& f, const char* key, Pred pred) {
   return true;
 }
 
-void create(Server& s, Connection& c, const Params&) {
+void volumes_create(Server& s, Connection& c, const Params&) {
   auto body = parse_body(c.body());
   if (!body) return c.respond_error(body.error());
   if (auto f = check_fields("VolumeCreate", *body, nullptr); !f) return c.respond_error(f.error());
@@ -96,7 +96,7 @@ Result<bool> list_match(engine::Engine& e, const Volume& v, const Filters& f) {
   return ok_name && ok_dangling && ok_driver && ok_label;
 }
 
-void list(Server& s, Connection& c, const Params&) {
+void volumes_list(Server& s, Connection& c, const Params&) {
   auto f = request_filters(c.request(), {"name", "dangling", "driver", "label"});
   if (!f) return c.respond_error(f.error());
   OrderedJson arr = OrderedJson::array();
@@ -109,13 +109,13 @@ void list(Server& s, Connection& c, const Params&) {
   c.respond(200, out.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
-void inspect(Server& s, Connection& c, const Params& p) {
+void volumes_inspect(Server& s, Connection& c, const Params& p) {
   std::optional<Volume> v = s.engine().volumes().store().find(p[0]);
   if (!v) return c.respond_error(Error::not_found("get {}: no such volume", p[0]));
   c.respond(200, volume_json(*v).dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
-void remove(Server& s, Connection& c, const Params& p) {
+void volumes_remove(Server& s, Connection& c, const Params& p) {
   auto force = c.request().query_bool("force", false);
   if (!force) return c.respond_error(force.error());
   s.engine().volumes().remove(p[0], *force, [&s, serial = c.serial()](Result<void> r) {
@@ -142,7 +142,7 @@ Result<bool> prune_match(const Volume& v, const Filters& f, bool all) {
   return with && without;
 }
 
-void prune(Server& s, Connection& c, const Params&) {
+void volumes_prune(Server& s, Connection& c, const Params&) {
   auto f = request_filters(c.request(), {"all", "label", "label!"});
   if (!f) return c.respond_error(f.error());
   bool all = old_api(c.request().api_version);
@@ -171,11 +171,11 @@ void prune(Server& s, Connection& c, const Params&) {
 }  // namespace
 
 void add_volume_routes(std::vector<Route>& r) {
-  r.push_back({"POST", "/volumes/create", create});
-  r.push_back({"POST", "/volumes/prune", prune});
-  r.push_back({"GET", "/volumes", list});
-  r.push_back({"GET", "/volumes/{}", inspect});
-  r.push_back({"DELETE", "/volumes/{}", remove});
+  r.push_back({"POST", "/volumes/create", volumes_create});
+  r.push_back({"POST", "/volumes/prune", volumes_prune});
+  r.push_back({"GET", "/volumes", volumes_list});
+  r.push_back({"GET", "/volumes/{}", volumes_inspect});
+  r.push_back({"DELETE", "/volumes/{}", volumes_remove});
 }
 
 }  // namespace berth::ipc

@@ -30,7 +30,9 @@ class Clients : public ::testing::Test {
     }
   }
   static void TearDownTestSuite() {
-    if (daemon_) EXPECT_EQ(daemon_->stop(), 0) << daemon_->log();
+    if (daemon_) {
+      EXPECT_EQ(daemon_->stop(), 0) << daemon_->log();
+    }
     daemon_.reset();
   }
   void SetUp() override {

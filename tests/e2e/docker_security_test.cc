@@ -34,7 +34,9 @@ class DockerSecurity : public ::testing::Test {
     }
   }
   static void TearDownTestSuite() {
-    if (daemon_) EXPECT_EQ(daemon_->stop(), 0) << daemon_->log();
+    if (daemon_) {
+      EXPECT_EQ(daemon_->stop(), 0) << daemon_->log();
+    }
     daemon_.reset();
   }
   void SetUp() override {

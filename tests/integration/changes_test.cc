@@ -17,6 +17,7 @@
 #include "core/base/file.h"
 #include "core/base/strings.h"
 #include "tests/integration/suite.h"
+#include "tests/integration/tar_entries.h"
 
 namespace berth::test {
 namespace {
@@ -24,32 +25,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using Json = nlohmann::json;
-
-// Path -> content ("" for non-files; "->target" for symlinks and links).
-std::map<std::string, std::string> tar_entries(const std::string& bytes) {
-  std::map<std::string, std::string> out;
-  archive* a = archive_read_new();
-  archive_read_support_format_tar(a);
-  EXPECT_EQ(archive_read_open_memory(a, bytes.data(), bytes.size()), ARCHIVE_OK);
-  archive_entry* e;
-  int r;
-  while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-    std::string data;
-    if (const char* h = archive_entry_hardlink(e)) {
-      data = std::string("->") + h;
-    } else if (archive_entry_filetype(e) == AE_IFLNK) {
-      data = std::string("->") + archive_entry_symlink(e);
-    } else if (archive_entry_filetype(e) == AE_IFREG) {
-      char buf[65536];
-      la_ssize_t n;
-      while ((n = archive_read_data(a, buf, sizeof buf)) > 0) data.append(buf, size_t(n));
-    }
-    out[archive_entry_pathname(e)] = data;
-  }
-  EXPECT_EQ(r, ARCHIVE_EOF) << archive_error_string(a);
-  archive_read_free(a);
-  return out;
-}
 
 class ChangesTest : public DaemonSuite {
  protected:

@@ -22,6 +22,7 @@
 #include "fs/tar_writer.h"
 #include "ipc/proto/path_stat.h"
 #include "tests/integration/suite.h"
+#include "tests/integration/tar_entries.h"
 
 namespace berth::test {
 namespace {
@@ -30,35 +31,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr std::string_view kHostMarker = "HOST-SECRET-MARKER";
-
-// Path -> content ("" for non-files; "->target" for symlinks and links).
-std::map<std::string, std::string> tar_entries(const std::string& bytes) {
-  std::map<std::string, std::string> out;
-  archive* a = archive_read_new();
-  archive_read_support_format_tar(a);
-  if (archive_read_open_memory(a, bytes.data(), bytes.size()) != ARCHIVE_OK) {
-    archive_read_free(a);
-    return out;
-  }
-  archive_entry* e;
-  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-    std::string data;
-    if (const char* h = archive_entry_hardlink(e)) {
-      data = std::string("->") + h;
-    } else if (archive_entry_filetype(e) == AE_IFLNK) {
-      data = std::string("->") + archive_entry_symlink(e);
-    } else if (archive_entry_filetype(e) == AE_IFREG) {
-      char buf[65536];
-      la_ssize_t n;
-      while ((n = archive_read_data(a, buf, sizeof buf)) > 0) data.append(buf, size_t(n));
-    }
-    std::string name = archive_entry_pathname(e);
-    if (name.size() > 1 && name.back() == '/') name.pop_back();
-    out[name] = data;
-  }
-  archive_read_free(a);
-  return out;
-}
 
 int count_entries(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
@@ -158,7 +130,7 @@ TEST_F(CpTest, GetAFileADirectoryAndTheirStat) {
   start("get", "mkdir -p /d/sub; echo hi > /d/f; echo g > /d/sub/g; chmod 4750 /d/f; ln -s /d/f /lnk");
   auto f = get("get", "/d/f");
   EXPECT_EQ(f.status, 200) << f.body;
-  EXPECT_EQ(tar_entries(f.body), (std::map<std::string, std::string>{{"f", "hi\n"}}));
+  EXPECT_EQ(tar_entries(f.body, false), (std::map<std::string, std::string>{{"f", "hi\n"}}));
   ipc::PathStat st = stat_of(f);
   EXPECT_EQ(st.name, "f");
   EXPECT_EQ(st.size, 3);
@@ -167,11 +139,11 @@ TEST_F(CpTest, GetAFileADirectoryAndTheirStat) {
   EXPECT_THAT(st.mtime, HasSubstr("T"));
 
   auto dir = get("get", "/d");
-  EXPECT_EQ(tar_entries(dir.body), (std::map<std::string, std::string>{
+  EXPECT_EQ(tar_entries(dir.body, false), (std::map<std::string, std::string>{
                                        {"d", ""}, {"d/f", "hi\n"}, {"d/sub", ""}, {"d/sub/g", "g\n"}}));
   EXPECT_TRUE(stat_of(dir).is_dir());
   auto contents = get("get", "/d/.");
-  EXPECT_EQ(tar_entries(contents.body).count("./sub/g"), 1u) << contents.body.size();
+  EXPECT_EQ(tar_entries(contents.body, false).count("./sub/g"), 1u) << contents.body.size();
 
   // HEAD: the header only; a symlink is reported with its in-root target.
   auto head = d().client().request("HEAD", url("get", "/lnk"));
@@ -181,7 +153,7 @@ TEST_F(CpTest, GetAFileADirectoryAndTheirStat) {
   ipc::PathStat ls = stat_of(*head);
   EXPECT_TRUE(ls.is_symlink());
   EXPECT_EQ(ls.link_target, "/d/f");
-  EXPECT_EQ(tar_entries(get("get", "/lnk").body), (std::map<std::string, std::string>{{"lnk", "->/d/f"}}));
+  EXPECT_EQ(tar_entries(get("get", "/lnk").body, false), (std::map<std::string, std::string>{{"lnk", "->/d/f"}}));
 
   auto missing = d().client().request("HEAD", url("get", "/nope"));
   EXPECT_EQ(missing->status, 404);
@@ -205,7 +177,7 @@ TEST_F(CpTest, SymlinksToTheHostResolveInsideTheContainer) {
     auto r = get("esc", path);
     EXPECT_EQ(r.status, 200) << path;
     EXPECT_THAT(r.body, Not(HasSubstr(kHostMarker))) << path;
-    auto entries = tar_entries(r.body);
+    auto entries = tar_entries(r.body, false);
     if (path == "/marker") {
       EXPECT_EQ(entries["marker"], "->" + in_ctr);
       EXPECT_EQ(stat_of(r).link_target, in_ctr);
@@ -217,7 +189,7 @@ TEST_F(CpTest, SymlinksToTheHostResolveInsideTheContainer) {
   // asked for with a trailing slash, is the container's root.
   auto all = get("esc", "/hostroot/");
   EXPECT_THAT(all.body, Not(HasSubstr(kHostMarker)));
-  EXPECT_EQ(tar_entries(all.body)["hostroot" + in_ctr], "container\n");
+  EXPECT_EQ(tar_entries(all.body, false)["hostroot" + in_ctr], "container\n");
   // /etc/shadow through the link: the container's (busybox has none), never the host's.
   auto shadow = get("esc", "/hostroot/etc/shadow");
   EXPECT_EQ(shadow.status, 404);
@@ -306,10 +278,10 @@ TEST_F(CpTest, StoppedContainers) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto f = get("stopped", "/up/d/f");
   EXPECT_EQ(f.status, 200) << f.body;
-  EXPECT_EQ(tar_entries(f.body)["f"], "s\n");
+  EXPECT_EQ(tar_entries(f.body, false)["f"], "s\n");
   EXPECT_EQ(get("stopped", "/../../d").status, 200);
   EXPECT_EQ(put("stopped", "/d", {file("new", "n")}).status, 200);
-  EXPECT_EQ(tar_entries(get("stopped", "/d/new").body)["new"], "n");
+  EXPECT_EQ(tar_entries(get("stopped", "/d/new").body, false)["new"], "n");
   EXPECT_EQ(put("stopped", "/up/../..", {file("top", "t")}).status, 200);
   auto diff = d().ctl({"diff", "stopped"});
   EXPECT_THAT(diff.out, HasSubstr("A /d/new"));
@@ -375,7 +347,7 @@ TEST_F(CpTest, BerthctlCp) {
   EXPECT_EQ(read_file(out + "/followed", 100).value_or(""), "hi\n");
   r = d().ctl({"cp", "ctl:/d", "-"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(tar_entries(r.out)["d/f"], "hi\n");
+  EXPECT_EQ(tar_entries(r.out, false)["d/f"], "hi\n");
   // In: a file, a directory, a tar on stdin.
   ASSERT_TRUE(write_file_atomic(out + "/in.txt", "in\n").has_value());
   r = d().ctl({"cp", out + "/in.txt", "ctl:/d/"});

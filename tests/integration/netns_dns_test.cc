@@ -21,7 +21,6 @@ namespace {
 using netns::Ip4;
 namespace dns = netns::dns;
 
-Ip4 ip(const char* s) { return *netns::parse_ip4(s); }
 
 std::vector<uint8_t> query_bytes(const std::string& name, uint16_t qtype, uint16_t id) {
   dns::Query q;

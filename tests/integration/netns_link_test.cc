@@ -24,7 +24,6 @@ using netns::BridgeOptions;
 using netns::Detachment;
 using netns::Ip4;
 
-Ip4 ip(const char* s) { return *netns::parse_ip4(s); }
 Ip4 nth(Ip4 base, uint32_t n) { return Ip4{base.value + n}; }
 
 class LinkTest : public ::testing::Test {

@@ -29,7 +29,6 @@ using netns::Nat;
 using netns::NatNetwork;
 using netns::PortMapping;
 
-Ip4 ip(const char* s) { return *netns::parse_ip4(s); }
 
 std::string read_sysctl_or(int netns_fd, const char* key) {
   auto v = netns::read_sysctl(netns_fd, key);

@@ -19,7 +19,6 @@ namespace {
 
 using netns::Ip4;
 
-Ip4 ip(const char* s) { return *netns::parse_ip4(s); }
 
 bool write_all_fd(int fd, const char* p, size_t n) {
   while (n) {

@@ -51,4 +51,7 @@ std::string tcp_accept_peer(int listen_fd, int wait_ms = 5000, unique_fd* conn =
 // within `wait_ms`), answering it with the same bytes.
 std::string udp_echo_one(int fd, int wait_ms);
 
+// An address the test writes out, "10.0.0.1" (never malformed).
+inline netns::Ip4 ip(const char* s) { return *netns::parse_ip4(s); }
+
 }  // namespace berth::test

@@ -24,7 +24,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using Json = nlohmann::json;
 
-std::string trim(const std::string& s) {
+std::string strip(const std::string& s) {
   size_t b = s.find_first_not_of(" \n\r\t"), e = s.find_last_not_of(" \n\r\t");
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
@@ -37,7 +37,9 @@ class NetworkScale : public ::testing::Test {
     ASSERT_TRUE(d_.start(&err) && d_.import_busybox(&err)) << err;
   }
   void TearDown() override {
-    if (is_root()) EXPECT_EQ(d_.stop(), 0) << d_.log().substr(d_.log().size() > 6000 ? d_.log().size() - 6000 : 0);
+    if (is_root()) {
+      EXPECT_EQ(d_.stop(), 0) << d_.log().substr(d_.log().size() > 6000 ? d_.log().size() - 6000 : 0);
+    }
   }
 
   // Container veths on the host side (leaf uplinks are "bd"/"bu" links).
@@ -197,8 +199,8 @@ TEST_F(NetworkLeaves, ContainersOnLeafBridgesReachTheGatewayEachOtherAndPublishe
   for (int i = 0; i < 6; i++) {
     auto r = d_.ctl({"run", "-d", "busybox", "sleep", "100000"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    ids.push_back(trim(r.out));
-    ips.push_back(trim(d_.ctl({"inspect", "-f", "{{.NetworkSettings.IPAddress}}", ids.back()}).out));
+    ids.push_back(strip(r.out));
+    ips.push_back(strip(d_.ctl({"inspect", "-f", "{{.NetworkSettings.IPAddress}}", ids.back()}).out));
     ASSERT_FALSE(ips.back().empty());
   }
   auto bridges = d_.host_command({"ip", "-o", "link", "show", "type", "bridge"}).out;
@@ -229,7 +231,7 @@ TEST_F(NetworkLeaves, ContainersOnLeafBridgesReachTheGatewayEachOtherAndPublishe
     }
     EXPECT_THAT(got.out, HasSubstr("leafweb")) << "from " << ips[from] << ": " << got.err;
   }
-  ids.push_back(trim(web.out));
+  ids.push_back(strip(web.out));
   for (const auto& id : ids) EXPECT_EQ(d_.ctl({"rm", "-f", id}).exit_code, 0);
   EXPECT_TRUE(wait_veths(0)) << veths() << " veths left";
   EXPECT_THAT(d_.host_command({"ip", "-o", "link", "show", "type", "bridge"}).out, Not(HasSubstr(": bl")));

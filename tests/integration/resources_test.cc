@@ -24,7 +24,7 @@ using ::testing::Not;
 using Json = nlohmann::json;
 namespace stdfs = std::filesystem;
 
-std::string trim(std::string s) {
+std::string trim_end(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
 }
@@ -103,7 +103,7 @@ TEST_F(ResourcesTest, LimitsAreWrittenToTheCgroup) {
   std::string id = run_detached({"-m", "64m", "--cpus", "0.5", "--cpu-shares", "512", "--pids-limit", "20",
                                  "--cpuset-cpus", "0", "busybox", "sleep", "1000"});
   ASSERT_FALSE(id.empty());
-  auto num = [](const std::string& path) { return trim(read_file(path).value_or("?")); };
+  auto num = [](const std::string& path) { return trim_end(read_file(path).value_or("?")); };
   EXPECT_EQ(num(cgroup_dir("memory", id) + "/memory.limit_in_bytes"), std::to_string(64 << 20));
   EXPECT_EQ(num(cgroup_dir("cpu", id) + "/cpu.cfs_quota_us"), "50000");
   EXPECT_EQ(num(cgroup_dir("cpu", id) + "/cpu.cfs_period_us"), "100000");
@@ -163,10 +163,10 @@ TEST_F(ResourcesTest, PidsLimitStopsAForkBomb) {
     usleep(10000);
   }
   ASSERT_EQ(d().ctl({"logs", id}).out, "spawned\n");
-  int current = int(parse_int(trim(read_file(pids_dir + "/pids.current").value_or(""))).value_or(-1));
+  int current = int(parse_int(trim_end(read_file(pids_dir + "/pids.current").value_or(""))).value_or(-1));
   EXPECT_GE(current, 8);  // the init and the sleepers that fit
   EXPECT_LE(current, 10);
-  auto events = trim(read_file(pids_dir + "/pids.events").value_or(""));
+  auto events = trim_end(read_file(pids_dir + "/pids.events").value_or(""));
   EXPECT_THAT(events, testing::StartsWith("max "));
   EXPECT_NE(events, "max 0");  // forks were refused
   auto stats = request_json("GET", "/containers/" + id + "/stats?stream=false&one-shot=true");
@@ -182,7 +182,7 @@ TEST_F(ResourcesTest, CpuQuotaHoldsABusyLoopNearHalfACore) {
   std::string id = run_detached({"--cpus", "0.5", "busybox", "sh", "-c", "while :; do :; done"});
   ASSERT_FALSE(id.empty());
   std::string usage = cgroup_dir("cpuacct", id) + "/cpuacct.usage";
-  auto read_ns = [&] { return parse_int(trim(read_file(usage).value_or("0"))).value_or(0); };
+  auto read_ns = [&] { return parse_int(trim_end(read_file(usage).value_or("0"))).value_or(0); };
   usleep(200000);
   int64_t cpu0 = read_ns(), wall0 = now_ns();
   usleep(2000000);
@@ -203,7 +203,7 @@ TEST_F(ResourcesTest, PauseFreezesAndUnpauseResumes) {
   Json j = inspect(id);
   EXPECT_EQ(j["State"]["Status"], "paused");
   EXPECT_EQ(j["State"]["Paused"], true);
-  EXPECT_EQ(trim(read_file(cgroup_dir("freezer", id) + "/freezer.state").value_or("")), "FROZEN");
+  EXPECT_EQ(trim_end(read_file(cgroup_dir("freezer", id) + "/freezer.state").value_or("")), "FROZEN");
   EXPECT_THAT(d().ctl({"ps"}).out, HasSubstr("(Paused)"));
   int frozen = log_lines(id);
   usleep(500000);

@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,8 @@
 #include "core/base/file.h"
 
 namespace berth::cgroups::test {
+
+inline constexpr int64_t kMiB = 1024 * 1024;
 
 class CgroupTree {
  public:

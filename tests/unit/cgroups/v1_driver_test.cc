@@ -12,8 +12,8 @@ namespace berth::cgroups {
 namespace {
 
 using test::CgroupTree;
+using test::kMiB;
 
-constexpr int64_t kMiB = 1024 * 1024;
 constexpr char kUnlimited[] = "9223372036854771712\n";
 
 // A v1 host: the daemon in /process_api/x of the memory hierarchy and at

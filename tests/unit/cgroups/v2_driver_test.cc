@@ -11,8 +11,8 @@ namespace berth::cgroups {
 namespace {
 
 using test::CgroupTree;
+using test::kMiB;
 
-constexpr int64_t kMiB = 1024 * 1024;
 constexpr char kAll[] = "cpuset cpu io memory pids\n";
 
 // A v2 host: the root delegates everything; the daemon runs in

@@ -1,11 +1,12 @@
 #include <gtest/gtest.h>
 
 #include "cgroups/cgroups.h"
+#include "tests/unit/cgroups/tree.h"
 
 namespace berth::cgroups {
 namespace {
 
-constexpr int64_t kMiB = 1024 * 1024;
+using test::kMiB;
 
 // The message of validate(r, cpus), or "" when it passes.
 std::string check(const Resources& r, int cpus = 2) {

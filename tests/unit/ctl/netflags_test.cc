@@ -14,7 +14,7 @@ std::vector<PortBinding> ports(std::string_view v) {
   return r ? *r : std::vector<PortBinding>{};
 }
 
-std::string error_of(std::string_view v) {
+std::string publish_error(std::string_view v) {
   auto r = parse_publish(v);
   return r ? "<ok>" : r.error().message();
 }
@@ -38,12 +38,12 @@ TEST(Publish, RangesExpandAsTheDockerCliDoes) {
 }
 
 TEST(Publish, Errors) {
-  EXPECT_EQ(error_of("8000-8005:80-90"), "invalid ranges specified for container and host Ports: 80-90 and 8000-8005");
-  EXPECT_EQ(error_of("x:80"), "invalid hostPort: x");
-  EXPECT_EQ(error_of("8080:y"), "invalid containerPort: y");
-  EXPECT_EQ(error_of("80/icmp"), "invalid proto: icmp");
-  EXPECT_EQ(error_of("1:2:3:4"), "invalid port format for --publish: 1:2:3:4");
-  EXPECT_EQ(error_of("70000"), "invalid containerPort: 70000");
+  EXPECT_EQ(publish_error("8000-8005:80-90"), "invalid ranges specified for container and host Ports: 80-90 and 8000-8005");
+  EXPECT_EQ(publish_error("x:80"), "invalid hostPort: x");
+  EXPECT_EQ(publish_error("8080:y"), "invalid containerPort: y");
+  EXPECT_EQ(publish_error("80/icmp"), "invalid proto: icmp");
+  EXPECT_EQ(publish_error("1:2:3:4"), "invalid port format for --publish: 1:2:3:4");
+  EXPECT_EQ(publish_error("70000"), "invalid containerPort: 70000");
 }
 
 TEST(Expose, Ranges) {

@@ -19,7 +19,6 @@
 namespace berth::fs {
 namespace {
 
-void expect_ok(const Result<void>& r) { ASSERT_TRUE(r.has_value()) << r.error().message(); }
 
 class FsImageCommit : public ::testing::Test {
  protected:

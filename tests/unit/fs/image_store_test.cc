@@ -29,7 +29,6 @@ std::vector<std::string> dir_entries(const std::string& dir) {
   return out;
 }
 
-void expect_ok(const Result<void>& r) { ASSERT_TRUE(r.has_value()) << r.error().message(); }
 
 class FsImageStore : public ::testing::Test {
  protected:

@@ -50,12 +50,10 @@ class FsLayer : public ::testing::Test {
   }
 
   Result<LayerStats> apply(const std::string& tar, ApplyOptions opts = {}) {
-    opts.preserve_owner = ::geteuid() == 0;
+    opts.preserve_owner = can_chown();
     unique_fd fd = BERTH_TRY(open_fd(tar, O_RDONLY));
     return apply_layer(fd.get(), root_, opts);
   }
-
-  static void expect_ok(const Result<void>& r) { ASSERT_TRUE(r.has_value()) << r.error().message(); }
 
   TempDir tmp_;
   std::string root_, outside_;

@@ -7,7 +7,10 @@
 #include <string>
 #include <string_view>
 
+#include <gtest/gtest.h>
+
 #include "core/base/file.h"
+#include "core/base/result.h"
 
 namespace berth::fs {
 
@@ -26,5 +29,8 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// A step of a test's set-up that must work.
+inline void expect_ok(const Result<void>& r) { ASSERT_TRUE(r.has_value()) << r.error().message(); }
 
 }  // namespace berth::fs

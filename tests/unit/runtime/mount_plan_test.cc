@@ -8,8 +8,13 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/runtime/plan_steps.h"
+
 namespace berth::runtime {
 namespace {
+
+using test::find;
+using test::index_of;
 
 Spec three_layer_spec() {
   Spec s;
@@ -21,18 +26,6 @@ Spec three_layer_spec() {
   s.args = {"sh"};
   s.cwd = "/app/src";
   return s;
-}
-
-const MountStep* find(const MountPlan& p, MountKind k, const std::string& target) {
-  for (const auto& s : p.steps)
-    if (s.kind == k && s.target == target) return &s;
-  return nullptr;
-}
-
-size_t index_of(const MountPlan& p, MountKind k, const std::string& target) {
-  for (size_t i = 0; i < p.steps.size(); i++)
-    if (p.steps[i].kind == k && p.steps[i].target == target) return i;
-  return SIZE_MAX;
 }
 
 TEST(MountPlan, StartsPrivateThenOverlayWithLayersTopFirst) {

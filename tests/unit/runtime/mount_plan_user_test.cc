@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 
 #include "core/runtime/mount_plan.h"
+#include "tests/unit/runtime/plan_steps.h"
 
 namespace berth::runtime {
 namespace {
+
+using test::index_of;
 
 Spec base_spec() {
   Spec s;
@@ -24,12 +27,6 @@ Mount bind(std::string source, std::string target) {
   m.source = std::move(source);
   m.target = std::move(target);
   return m;
-}
-
-size_t index_of(const MountPlan& p, MountKind k, const std::string& target) {
-  for (size_t i = 0; i < p.steps.size(); i++)
-    if (p.steps[i].kind == k && p.steps[i].target == target) return i;
-  return SIZE_MAX;
 }
 
 TEST(MountPlanUser, BindsAfterKernelFilesystemsBeforeMasksAndPivot) {

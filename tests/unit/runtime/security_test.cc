@@ -17,9 +17,13 @@
 #include "core/runtime/mount_plan.h"
 #include "core/runtime/prepare.h"
 #include "core/runtime/security.h"
+#include "tests/unit/runtime/plan_steps.h"
 
 namespace berth::runtime {
 namespace {
+
+using test::count;
+using test::find;
 
 using Strings = std::vector<std::string>;
 
@@ -117,7 +121,7 @@ TEST(ValidateSecurity, Refusals) {
   EXPECT_FALSE(validate_security(s, true));
 }
 
-Spec base() {
+Spec plain_spec() {
   Spec s;
   s.id = std::string(64, 'a');
   s.lower_dirs = {"/l/0"};
@@ -129,18 +133,8 @@ Spec base() {
   return s;
 }
 
-size_t count(const MountPlan& p, MountKind k) {
-  return size_t(std::count_if(p.steps.begin(), p.steps.end(), [k](const MountStep& s) { return s.kind == k; }));
-}
-
-const MountStep* find(const MountPlan& p, MountKind k, const std::string& target) {
-  for (const auto& s : p.steps)
-    if (s.kind == k && s.target == target) return &s;
-  return nullptr;
-}
-
 TEST(SecurityPlan, DefaultMasksKernelFilesystemsWithoutSymlinks) {
-  MountPlan p = make_mount_plan(base());
+  MountPlan p = make_mount_plan(plain_spec());
   EXPECT_EQ(count(p, MountKind::kMask), kMaskedPathCount);
   EXPECT_EQ(count(p, MountKind::kReadonly), kReadonlyPathCount);
   EXPECT_EQ(count(p, MountKind::kHostDevices), 0u);
@@ -160,7 +154,7 @@ TEST(SecurityPlan, DefaultMasksKernelFilesystemsWithoutSymlinks) {
 }
 
 TEST(SecurityPlan, PrivilegedHasHostDevicesWritableSysAndNoMasks) {
-  Spec s = base();
+  Spec s = plain_spec();
   s.security.privileged = true;
   MountPlan p = make_mount_plan(s);
   EXPECT_EQ(count(p, MountKind::kMask), 0u);
@@ -178,7 +172,7 @@ TEST(SecurityPlan, PrivilegedHasHostDevicesWritableSysAndNoMasks) {
 }
 
 TEST(SecurityPlan, SystempathsUnconfinedKeepsSysReadonly) {
-  Spec s = base();
+  Spec s = plain_spec();
   s.security.unmasked_paths = true;
   MountPlan p = make_mount_plan(s);
   EXPECT_EQ(count(p, MountKind::kMask), 0u);
@@ -187,7 +181,7 @@ TEST(SecurityPlan, SystempathsUnconfinedKeepsSysReadonly) {
 }
 
 TEST(SecurityPlan, DevicesShmSizeAndHostIpc) {
-  Spec s = base();
+  Spec s = plain_spec();
   s.security.devices = {{.path = "/dev/net/tun", .type = 'c', .major = 10, .minor = 200, .file_mode = 0660,
                          .uid = 5, .gid = 6, .host_path = "/dev/net/tun"},
                         {.path = "/dev/null", .type = 'c', .major = 1, .minor = 3, .host_path = "/dev/null"},
@@ -224,7 +218,7 @@ TEST(SecurityPlan, DevicesShmSizeAndHostIpc) {
 }
 
 TEST(SecurityPrepare, CapabilitiesSeccompAndNamespaces) {
-  Spec s = base();
+  Spec s = plain_spec();
   Prepared p;
   ASSERT_TRUE(prepare(s, &p));
   EXPECT_EQ(p.args.cap_keep, kDefaultCapabilities);
@@ -232,7 +226,7 @@ TEST(SecurityPrepare, CapabilitiesSeccompAndNamespaces) {
   EXPECT_FALSE(p.args.no_new_privs);
   EXPECT_TRUE(p.args.set_hostname);
 
-  Spec priv = base();
+  Spec priv = plain_spec();
   priv.security.privileged = true;
   priv.security.no_new_privileges = true;
   Prepared pp;
@@ -241,7 +235,7 @@ TEST(SecurityPrepare, CapabilitiesSeccompAndNamespaces) {
   EXPECT_EQ(pp.args.seccomp_len, 0);  // no filter when privileged
   EXPECT_TRUE(pp.args.no_new_privs);
 
-  Spec unconfined = base();
+  Spec unconfined = plain_spec();
   unconfined.security.seccomp = Security::Seccomp::kUnconfined;
   unconfined.security.host_uts = true;
   unconfined.security.sysctls = {{"net.ipv4.ip_forward", "1"}};
@@ -258,7 +252,7 @@ TEST(SecurityPrepare, CapabilitiesSeccompAndNamespaces) {
 }
 
 TEST(SecurityChildErrors, NameTheSysctlAndTheGroup) {
-  Spec s = base();
+  Spec s = plain_spec();
   s.security.sysctls = {{"net.a", "1"}, {"net.ipv4.nope", "1"}};
   s.security.group_add = {"wheel", "nogroup"};
   Error e = describe_child_error({int32_t(Stage::kSysctl) + 1, ENOENT}, s);
@@ -270,7 +264,7 @@ TEST(SecurityChildErrors, NameTheSysctlAndTheGroup) {
 }
 
 TEST(SecurityLate, SeccompAndNoNewPrivsTravelWithTheRelease) {
-  Spec s = base();
+  Spec s = plain_spec();
   s.security.no_new_privileges = true;
   s.security.capabilities = kDefaultCapabilities | bit(CAP_SYS_ADMIN);
   auto msg = encode_late(s);
@@ -299,9 +293,9 @@ TEST(SecurityLate, SeccompAndNoNewPrivsTravelWithTheRelease) {
 }
 
 TEST(SecurityLate, OnlyDefaultSetUpCanBeReleasedFromAWarmInit) {
-  Spec warm = base();
+  Spec warm = plain_spec();
   warm.deferred = true;
-  Spec final = base();
+  Spec final = plain_spec();
   final.security.capabilities = 0;
   final.security.no_new_privileges = true;
   final.security.seccomp = Security::Seccomp::kUnconfined;

@@ -34,7 +34,7 @@ TempDir::TempDir() {
 
 TempDir::~TempDir() { (void)remove_tree(path_); }
 
-int run_command(const std::vector<std::string>& argv, std::string* out) {
+int run_for_status(const std::vector<std::string>& argv, std::string* out) {
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) < 0) return -1;
   pid_t pid = ::fork();
@@ -134,7 +134,7 @@ bool TestRegistry::make_tls(std::string* err) {
   };
   for (const auto& argv : steps) {
     std::string out;
-    if (run_command(argv, &out) != 0) {
+    if (run_for_status(argv, &out) != 0) {
       *err = "openssl failed: " + out;
       return false;
     }
@@ -158,7 +158,7 @@ bool TestRegistry::start(std::string* err) {
   if (!opts_.htpasswd_user.empty()) {
     std::string out;
     if (!path_exists(d + "/htpasswd") &&
-        run_command({"htpasswd", "-Bbc", d + "/htpasswd", opts_.htpasswd_user, opts_.htpasswd_password}, &out) != 0) {
+        run_for_status({"htpasswd", "-Bbc", d + "/htpasswd", opts_.htpasswd_user, opts_.htpasswd_password}, &out) != 0) {
       *err = "htpasswd failed: " + out;
       return false;
     }

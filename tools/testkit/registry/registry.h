@@ -43,7 +43,7 @@ class TempDir {
 };
 
 // Runs `argv` and waits; returns its exit status, output in *out.
-int run_command(const std::vector<std::string>& argv, std::string* out = nullptr);
+int run_for_status(const std::vector<std::string>& argv, std::string* out = nullptr);
 
 class TestRegistry {
  public:
