@@ -173,7 +173,8 @@ struct Container {
   int64_t restart_delay_ms = 0;
   uint64_t restart_timer = 0;       // its armed timer's token (Engine::timers_), 0: none
   // Health checks (container_health.cc), while it runs: the state (kept
-  // after the exit for inspect, not persisted), the next probe's timer,
+  // after the exit for inspect; saved at each status change, so that a
+  // re-adopted container goes on from it), the next probe's timer,
   // the probe under way (its exec id) and its timeout.
   HealthState health;
   bool health_active = false;       // the container has run with a health check since the daemon started

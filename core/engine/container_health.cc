@@ -24,10 +24,12 @@ std::string seconds_text(int64_t ns) {
 
 }  // namespace
 
-void Engine::health_started(Container& c) {
+void Engine::health_started(Container& c, bool resumed) {
   health_stopped(c);
   if (!c.spec.health.enabled()) return;
-  c.health = HealthState{};
+  // A container re-adopted after a berthd restart goes on from the state
+  // its last status change saved (state_store.h); a start begins anew.
+  if (!resumed || !c.health_active) c.health = HealthState{};
   c.health_active = true;
   schedule_probe(c);
 }
@@ -111,6 +113,7 @@ void Engine::probe_done(Container& c) {
   if (record_health(c.spec.health, c.health, std::move(r), c.state.started_ns)) {
     log::info("engine", "health id={} status={}", c.id, c.health.status);
     emit(c, "health_status: " + c.health.status);
+    persist(c);   // a restarted berthd goes on from it; written on changes only
   }
   if (is_running(c.state.status)) schedule_probe(c);
 }

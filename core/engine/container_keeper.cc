@@ -221,6 +221,7 @@ bool Engine::readopt(Container& c, runtime::KeptProcess& kept) {
   c.state.pid = kept.pid;
   c.proc->pump->start();
   watch_exit(c);
+  health_started(c, true);
   log::info("engine", "re-adopted id={} pid={} (kept by the keeper while berthd was down)", c.id, kept.pid);
   return true;
 }

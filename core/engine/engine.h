@@ -195,7 +195,7 @@ class Engine {
   void cancel_restart(Container& c);
   void start_restartable();
   // container_health.cc: health checks while a container runs.
-  void health_started(Container& c);
+  void health_started(Container& c, bool resumed = false);
   void health_stopped(Container& c);
   void schedule_probe(Container& c);
   void run_probe(Container& c);

@@ -226,6 +226,12 @@ std::string encode_container(const Container& c) {
            {"error", c.state.error},
            {"started_ns", c.state.started_ns},
            {"finished_ns", c.state.finished_ns}}}};
+  if (c.health_active) {
+    json log = json::array();
+    for (const HealthResult& r : c.health.log)
+      log.push_back({{"start_ns", r.start_ns}, {"end_ns", r.end_ns}, {"exit_code", r.exit_code}, {"output", r.output}});
+    j["health_state"] = {{"status", c.health.status}, {"failing_streak", c.health.failing_streak}, {"log", log}};
+  }
   return j.dump();
 }
 
@@ -252,6 +258,19 @@ Result<std::unique_ptr<Container>> decode_container(const std::string& text) {
     c->state.error = st.value("error", "");
     c->state.started_ns = st.value("started_ns", int64_t(0));
     c->state.finished_ns = st.value("finished_ns", int64_t(0));
+    if (j.contains("health_state") && j["health_state"].is_object()) {
+      const json& h = j["health_state"];
+      c->health.status = h.value("status", "starting");
+      if (c->health.status != "healthy" && c->health.status != "unhealthy") c->health.status = "starting";
+      c->health.failing_streak = h.value("failing_streak", 0);
+      if (h.contains("log") && h["log"].is_array())
+        for (const json& r : h["log"])
+          c->health.log.push_back(HealthResult{.start_ns = r.value("start_ns", int64_t(0)),
+                                               .end_ns = r.value("end_ns", int64_t(0)),
+                                               .exit_code = r.value("exit_code", 0),
+                                               .output = r.value("output", "")});
+      c->health_active = true;
+    }
   } catch (const json::exception& e) {
     return Error::make(Code::kCorrupt, "container state: {}", e.what());
   }

@@ -23,25 +23,6 @@ using Json = nlohmann::json;
 
 class HealthTest : public DaemonSuite {
  protected:
-  std::string run_d(std::vector<std::string> args) {
-    args.insert(args.begin(), {"run", "-d"});
-    auto r = d().ctl(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.exit_code == 0 ? r.out.substr(0, 64) : "";
-  }
-  Json inspect(const std::string& ref) {
-    auto r = d().client().request("GET", "/containers/" + ref + "/json");
-    if (!r || r->status != 200) return Json::object();
-    return Json::parse(r->body, nullptr, false);
-  }
-  bool wait_for(const std::string& id, const std::function<bool(const Json&)>& pred) {
-    for (int i = 0; i < 400; i++) {   // 20 s
-      Json j = inspect(id);
-      if (j.contains("State") && pred(j)) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }
   std::string ids_with_health(const std::string& value) {
     auto r = d().client().request(
         "GET", "/containers/json?all=1&filters=" + ipc::url_encode(fmt::format(R"({{"health":["{}"]}})", value)));

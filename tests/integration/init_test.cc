@@ -18,17 +18,6 @@ using Json = nlohmann::json;
 
 class InitTest : public DaemonSuite {
  protected:
-  std::string run_d(std::vector<std::string> args) {
-    args.insert(args.begin(), {"run", "-d"});
-    auto r = d().ctl(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.exit_code == 0 ? r.out.substr(0, 64) : "";
-  }
-  Json inspect(const std::string& ref) {
-    auto r = d().client().request("GET", "/containers/" + ref + "/json");
-    if (!r || r->status != 200) return Json::object();
-    return Json::parse(r->body, nullptr, false);
-  }
   // The number of zombie processes in the container (state Z in /proc/<pid>/stat).
   int zombies(const std::string& id) {
     auto r = d().ctl({"exec", id, "sh", "-c", "cat /proc/[0-9]*/stat 2>/dev/null"});

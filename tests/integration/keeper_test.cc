@@ -304,6 +304,29 @@ TEST_F(KeeperTest, RestartWithHundredsOfKeptContainersServes) {
   stop_clean();
 }
 
+// A re-adopted container's health check goes on: its last status comes
+// back with it (saved at each change), and probes run again, so a change
+// after the restart is seen.
+TEST_F(KeeperTest, HealthChecksGoOnAfterARestart) {
+  auto r = d_.ctl({"run", "-d", "--network", "none", "--name", "probed", "--health-cmd", "cat /ok",
+                   "--health-interval", "100ms", "--health-retries", "2", "busybox", "sh", "-c",
+                   "echo fine > /ok; exec sleep 1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  pids_.push_back(pid_of("probed"));
+  ASSERT_TRUE(eventually([&] { return inspect("probed")["State"]["Health"]["Status"] == "healthy"; }));
+  d_.crash_daemon_only();
+  std::string err;
+  ASSERT_TRUE(d_.start(&err)) << err;
+  Json j = inspect("probed");
+  EXPECT_EQ(j["State"]["Status"], "running");
+  EXPECT_EQ(j["State"]["Health"]["Status"], "healthy") << j["State"].dump();
+  EXPECT_FALSE(j["State"]["Health"]["Log"].empty());
+  ASSERT_EQ(d_.ctl({"exec", "probed", "rm", "/ok"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return inspect("probed")["State"]["Health"]["Status"] == "unhealthy"; }))
+      << inspect("probed")["State"].dump();
+  stop_clean();
+}
+
 TEST_F(KeeperTest, LiveRestoreLeavesContainersRunning) {
   // This fixture's daemon runs with --no-live-restore: another one with.
   TestDaemon d;

@@ -23,13 +23,6 @@ using Json = nlohmann::json;
 
 class NetworkTest : public DaemonSuite {
  protected:
-  // run -d: the full id.
-  std::string run_d(std::vector<std::string> args) {
-    args.insert(args.begin(), {"run", "-d"});
-    auto r = d().ctl(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.out.substr(0, 64);
-  }
   std::string inspect(const std::string& name, const std::string& format) {
     auto r = d().ctl({"inspect", "-f", format, name});
     EXPECT_EQ(r.exit_code, 0) << r.err;

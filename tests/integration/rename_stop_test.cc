@@ -21,17 +21,6 @@ using Json = nlohmann::json;
 
 class LifecycleTest : public DaemonSuite {
  protected:
-  std::string run_d(std::vector<std::string> args) {
-    args.insert(args.begin(), {"run", "-d"});
-    auto r = d().ctl(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.exit_code == 0 ? r.out.substr(0, 64) : "";
-  }
-  Json inspect(const std::string& ref) {
-    auto r = d().client().request("GET", "/containers/" + ref + "/json");
-    if (!r || r->status != 200) return Json::object();
-    return Json::parse(r->body, nullptr, false);
-  }
   int status_of_rename(const std::string& ref, const std::string& name) {
     auto r = d().client().request("POST", "/containers/" + ref + "/rename?name=" + ipc::url_encode(name));
     return r ? r->status : -1;

@@ -29,7 +29,7 @@ Json inspect_in(TestDaemon& d, const std::string& id) {
 }
 
 // Polls `pred` on the container's inspect every 20 ms for up to `limit`.
-bool wait_for(TestDaemon& d, const std::string& id, const std::function<bool(const Json&)>& pred,
+bool wait_in(TestDaemon& d, const std::string& id, const std::function<bool(const Json&)>& pred,
               std::chrono::milliseconds limit = std::chrono::seconds(20)) {
   auto end = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < end) {
@@ -55,12 +55,6 @@ std::string status_of(const Json& j) { return j["State"]["Status"].get<std::stri
 
 class RestartPolicyTest : public DaemonSuite {
  protected:
-  std::string run_d(std::vector<std::string> args) {
-    args.insert(args.begin(), {"run", "-d"});
-    auto r = d().ctl(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.exit_code == 0 ? r.out.substr(0, 64) : "";
-  }
   void remove(const std::string& id) {
     auto r = d().ctl({"rm", "-f", id});
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -77,7 +71,7 @@ TEST_F(RestartPolicyTest, OnFailureRestartsUpToItsBoundThenStops) {
   int64_t since = now_ns() / 1000000000 - 1;
   std::string id = run_d({"--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 3"});
   ASSERT_FALSE(id.empty());
-  ASSERT_TRUE(wait_for(d(), id, [](const Json& j) { return status_of(j) == "exited" && j["RestartCount"] == 2; }))
+  ASSERT_TRUE(wait_in(d(), id, [](const Json& j) { return status_of(j) == "exited" && j["RestartCount"] == 2; }))
       << inspect_in(d(), id).dump();
   Json j = inspect_in(d(), id);
   EXPECT_EQ(j["State"]["ExitCode"], 3);
@@ -98,7 +92,7 @@ TEST_F(RestartPolicyTest, OnFailureRestartsUpToItsBoundThenStops) {
 TEST_F(RestartPolicyTest, OnFailureLeavesASuccessAlone) {
   std::string id = run_d({"--restart", "on-failure", "busybox", "true"});
   ASSERT_FALSE(id.empty());
-  ASSERT_TRUE(wait_for(d(), id, [](const Json& j) { return status_of(j) == "exited"; }));
+  ASSERT_TRUE(wait_in(d(), id, [](const Json& j) { return status_of(j) == "exited"; }));
   EXPECT_TRUE(holds_for(d(), id, [](const Json& j) { return status_of(j) == "exited" && j["RestartCount"] == 0; },
                         std::chrono::milliseconds(500)));
   remove(id);
@@ -109,7 +103,7 @@ TEST_F(RestartPolicyTest, AlwaysBacksOffInRestartingAndAStopEndsIt) {
   ASSERT_FALSE(id.empty());
   // The delay doubles (100 ms, 200 ms, ...): the container is soon seen
   // waiting, as Docker shows it, and counted among the running.
-  ASSERT_TRUE(wait_for(d(), id, [](const Json& j) { return status_of(j) == "restarting" && j["RestartCount"] >= 3; }))
+  ASSERT_TRUE(wait_in(d(), id, [](const Json& j) { return status_of(j) == "restarting" && j["RestartCount"] >= 3; }))
       << inspect_in(d(), id).dump();
   Json j = inspect_in(d(), id);
   EXPECT_EQ(j["State"]["Restarting"], true);
@@ -120,14 +114,14 @@ TEST_F(RestartPolicyTest, AlwaysBacksOffInRestartingAndAStopEndsIt) {
   // A stop by the user, while it waits or while it runs: it stays stopped.
   auto stop = d().ctl({"stop", id});
   EXPECT_EQ(stop.exit_code, 0) << stop.err;
-  ASSERT_TRUE(wait_for(d(), id, [](const Json& j) { return status_of(j) == "exited"; }));
+  ASSERT_TRUE(wait_in(d(), id, [](const Json& j) { return status_of(j) == "exited"; }));
   int count = inspect_in(d(), id)["RestartCount"];
   EXPECT_TRUE(holds_for(d(), id,
                         [count](const Json& j) { return status_of(j) == "exited" && j["RestartCount"] == count; },
                         std::chrono::milliseconds(1500)));
   // A manual start resets the count.
   EXPECT_EQ(d().ctl({"start", id}).exit_code, 0);
-  EXPECT_TRUE(wait_for(d(), id, [](const Json& j) { return j["RestartCount"] >= 1; }));
+  EXPECT_TRUE(wait_in(d(), id, [](const Json& j) { return j["RestartCount"] >= 1; }));
   EXPECT_LT(inspect_in(d(), id)["RestartCount"].get<int>(), count + 1);
   remove(id);
   EXPECT_EQ(inspect_in(d(), id), Json::object());
@@ -138,10 +132,10 @@ TEST_F(RestartPolicyTest, AFailureIsRestartedAKillByTheUserIsNot) {
   std::string id = run_d({"--restart", "always", "busybox", "sh", "-c",
                           "if [ -e /ran ]; then exec sleep 1000; fi; touch /ran; exit 2"});
   ASSERT_FALSE(id.empty());
-  ASSERT_TRUE(wait_for(d(), id, [](const Json& j) { return j["RestartCount"] == 1 && status_of(j) == "running"; }))
+  ASSERT_TRUE(wait_in(d(), id, [](const Json& j) { return j["RestartCount"] == 1 && status_of(j) == "running"; }))
       << inspect_in(d(), id).dump();
   EXPECT_EQ(d().ctl({"kill", id}).exit_code, 0);   // SIGKILL: the user's
-  ASSERT_TRUE(wait_for(d(), id, [](const Json& j) { return status_of(j) == "exited"; }));
+  ASSERT_TRUE(wait_in(d(), id, [](const Json& j) { return status_of(j) == "exited"; }));
   EXPECT_TRUE(holds_for(d(), id, [](const Json& j) { return status_of(j) == "exited" && j["RestartCount"] == 1; },
                         std::chrono::milliseconds(1000)));
   EXPECT_EQ(inspect_in(d(), id)["State"]["ExitCode"], 137);
@@ -159,7 +153,7 @@ TEST_F(RestartPolicyTest, UpdateSetsThePolicy) {
   EXPECT_EQ(j["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
   EXPECT_EQ(j["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 1);
   EXPECT_EQ(d().ctl({"start", id}).exit_code, 0);
-  ASSERT_TRUE(wait_for(d(), id, [](const Json& j) { return status_of(j) == "exited" && j["RestartCount"] == 1; }))
+  ASSERT_TRUE(wait_in(d(), id, [](const Json& j) { return status_of(j) == "exited" && j["RestartCount"] == 1; }))
       << inspect_in(d(), id).dump();
   // A count with another policy is refused, as Docker does.
   auto bad = d().ctl({"update", "--restart", "always:3", id});
@@ -218,7 +212,7 @@ TEST_F(RestartPolicyDaemonTest, PoliciesBringContainersBackAtDaemonStart) {
   // Docker's rules: always comes back (even after a stop by the user);
   // unless-stopped unless the user stopped it; no never.
   for (const char* name : {"always", "unless", "astopped"})
-    EXPECT_TRUE(wait_for(d, name, [](const Json& j) { return status_of(j) == "running"; })) << name;
+    EXPECT_TRUE(wait_in(d, name, [](const Json& j) { return status_of(j) == "running"; })) << name;
   for (const char* name : {"stopped", "none"})
     EXPECT_TRUE(holds_for(d, name, [](const Json& j) { return status_of(j) == "exited"; },
                           std::chrono::milliseconds(500)))
@@ -227,7 +221,7 @@ TEST_F(RestartPolicyDaemonTest, PoliciesBringContainersBackAtDaemonStart) {
   d.crash();
   ASSERT_TRUE(d.start(&err)) << err;
   for (const char* name : {"always", "unless", "astopped"})
-    EXPECT_TRUE(wait_for(d, name, [](const Json& j) { return status_of(j) == "running"; })) << name;
+    EXPECT_TRUE(wait_in(d, name, [](const Json& j) { return status_of(j) == "running"; })) << name;
   EXPECT_EQ(status_of(inspect_in(d, "stopped")), "exited");
   for (const char* name : {"always", "unless", "stopped", "astopped", "none"}) EXPECT_EQ(d.ctl({"rm", "-f", name}).exit_code, 0);
   EXPECT_EQ(d.stop(), 0);

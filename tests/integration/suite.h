@@ -4,7 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "tools/testkit/daemon.h"
 
@@ -33,6 +40,31 @@ class DaemonSuite : public ::testing::Test {
     ASSERT_TRUE(daemon_) << "berthd failed to start: " << start_error_;
   }
   TestDaemon& d() { return *daemon_; }
+
+  // `run -d args...`: the new container's full id ("" when it failed,
+  // which fails the test).
+  std::string run_d(std::vector<std::string> args) {
+    args.insert(args.begin(), {"run", "-d"});
+    auto r = d().ctl(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0 ? r.out.substr(0, 64) : "";
+  }
+  // GET /containers/<ref>/json, or an empty object.
+  nlohmann::json inspect(const std::string& ref) {
+    auto r = d().client().request("GET", "/containers/" + ref + "/json");
+    if (!r || r->status != 200) return nlohmann::json::object();
+    return nlohmann::json::parse(r->body, nullptr, false);
+  }
+  // Until `pred` holds on the container's inspect: 50 ms apart, at most
+  // 400 tries (bounded, never a timed assertion).
+  bool wait_for(const std::string& id, const std::function<bool(const nlohmann::json&)>& pred) {
+    for (int i = 0; i < 400; i++) {
+      nlohmann::json j = inspect(id);
+      if (j.contains("State") && pred(j)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
 
   static inline std::unique_ptr<TestDaemon> daemon_;
   static inline std::string start_error_;
