@@ -52,6 +52,24 @@ void OutputPump::use_log_files(std::string path, const LogConfig& cfg,
   else index_->use(std::move(index->first), index->second);
 }
 
+// The scratch pipe tee copies into, one for every pump of the thread
+// (pumps live on the reactor thread): peek_done empties it right after each
+// tee, so it never holds a stream's bytes between calls. One per stream
+// cost two descriptors per stream, four per container.
+const OutputPump::Scratch& OutputPump::scratch() {
+  thread_local const Scratch s = [] {
+    Scratch x;
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0) {
+      x.r.reset(p[0]);
+      x.w.reset(p[1]);
+      (void)::fcntl(x.w.get(), F_SETPIPE_SZ, int(kChunkBytes));
+    }
+    return x;
+  }();
+  return s;
+}
+
 void OutputPump::set_output(unique_fd out) {
   streams_[0].fd = std::move(out);
   streams_[0].eof = !streams_[0].fd;
@@ -60,11 +78,7 @@ void OutputPump::set_output(unique_fd out) {
 void OutputPump::start() {
   for (Stream& s : streams_) {
     struct stat st;
-    int p[2];
-    if (s.fd && ::fstat(s.fd.get(), &st) == 0 && S_ISFIFO(st.st_mode) && ::pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0) {
-      s.scratch_r.reset(p[0]);
-      s.scratch_w.reset(p[1]);
-      (void)::fcntl(s.scratch_w.get(), F_SETPIPE_SZ, int(kChunkBytes));
+    if (s.fd && ::fstat(s.fd.get(), &st) == 0 && S_ISFIFO(st.st_mode) && scratch().r) {
       // Never blocks: only the pump reads this pipe (the keeper holds it).
       int fl = ::fcntl(s.fd.get(), F_GETFL);
       s.peek = fl >= 0 && ::fcntl(s.fd.get(), F_SETFL, fl | O_NONBLOCK) == 0;
@@ -98,12 +112,13 @@ void OutputPump::consume(Stream& s) {
 // buffer, as a read would have put it. 0: EOF; -EAGAIN: nothing yet.
 int32_t OutputPump::peek_done(Stream& s, int32_t res) {
   if (res < 0) return res;
-  ssize_t n = ::tee(s.fd.get(), s.scratch_w.get(), kChunkBytes, SPLICE_F_NONBLOCK);
+  const Scratch& sc = scratch();
+  ssize_t n = ::tee(s.fd.get(), sc.w.get(), kChunkBytes, SPLICE_F_NONBLOCK);
   if (n < 0) return errno == EINTR ? -EAGAIN : -errno;
   if (n == 0) return 0;
   size_t got = 0;
   while (got < size_t(n)) {
-    ssize_t k = ::read(s.scratch_r.get(), s.buf.get() + kRecordHeaderBytes + got, size_t(n) - got);
+    ssize_t k = ::read(sc.r.get(), s.buf.get() + kRecordHeaderBytes + got, size_t(n) - got);
     if (k < 0 && errno == EINTR) continue;
     BERTH_ASSERT_MSG(k > 0, "the scratch pipe lost what tee put there");
     got += size_t(k);

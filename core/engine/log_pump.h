@@ -101,10 +101,13 @@ class OutputPump {
     size_t record_len = 0;
     bool eof = false;
     bool peek = false;           // a pipe: tee, then consume once logged
-    unique_fd scratch_r, scratch_w;
     size_t unconsumed = 0;       // bytes of the record in flight still in the pipe
     reactor::Completion read_c;
   };
+  struct Scratch {
+    unique_fd r, w;              // empty: no pipe could be made (then no peeking)
+  };
+  static const Scratch& scratch();
   void read(Stream& s);
   void read_done(Stream& s, int32_t res);
   int32_t peek_done(Stream& s, int32_t res);
