@@ -23,8 +23,6 @@ namespace {
 
 const char* const kMediaTypeLayerTar = "application/vnd.oci.image.layer.v1.tar";
 
-// Unpacked files carry their archive owners only when we may chown.
-
 }  // namespace
 
 std::string ImageStore::layer_dir(const std::string& chain) const {

@@ -16,7 +16,6 @@ namespace berth::fs {
 
 namespace {
 
-
 void add_sorted(std::vector<std::string>* v, const std::string& s) {
   if (s.empty() || std::find(v->begin(), v->end(), s) != v->end()) return;
   v->push_back(s);

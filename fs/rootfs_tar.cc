@@ -8,7 +8,6 @@ namespace berth::fs {
 namespace {
 
 constexpr size_t kReadBytes = 256 << 10;
-constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
 
 // Something that vanished or changed type under a running container (a
 // path component swapped for a symlink, a file for a FIFO): skip it.
@@ -92,7 +91,7 @@ Result<void> RootfsTar::push(const std::string& rel, const std::vector<size_t>& 
   f.dir = BERTH_TRY(stack_.read_dir(rel, layers, layer));
   if (layer && f.dir.opaque) {
     TarEntry t;
-    t.path = join_rel(rel, std::string(kOpaqueMarker));
+    t.path = join_rel(rel, std::string(kWhiteoutOpaque));
     t.mode = S_IFREG | 0600;
     BERTH_TRY_VOID(tar_.write_header(t, 0));
     entries_++;

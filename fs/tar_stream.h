@@ -22,8 +22,10 @@
 
 namespace berth::fs {
 
-// An OCI whiteout's name prefix in a layer tar (".wh.<name>": <name> deleted).
+// An OCI whiteout's name prefix in a layer tar (".wh.<name>": <name> deleted),
+// and the opaque marker (".wh..wh..opq": the directory hides the layers below).
 inline constexpr std::string_view kWhiteoutPrefix = ".wh.";
+inline constexpr std::string_view kWhiteoutOpaque = ".wh..wh..opq";
 
 class TarStream {
  public:

@@ -1,5 +1,4 @@
 #include "fs/tree_writer.h"
-#include "fs/tar_stream.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -15,6 +14,7 @@
 #include <tuple>
 
 #include "core/base/strings.h"
+#include "fs/tar_stream.h"
 
 namespace berth::fs {
 
@@ -23,7 +23,6 @@ constexpr int64_t kEarlyWritebackBytes = 256 << 10;
 namespace {
 
 constexpr std::string_view kWhiteoutMetaPrefix = ".wh..wh.";
-constexpr std::string_view kWhiteoutOpaque = ".wh..wh..opq";
 constexpr const char* kOverlayOpaqueXattr = "trusted.overlay.opaque";
 constexpr std::string_view kOverlayXattrPrefix = "trusted.overlay.";
 

@@ -30,8 +30,10 @@ class FdBudget {
   // limit: RLIMIT_NOFILE's soft limit (read now when 0).
   explicit FdBudget(size_t limit = 0);
 
-  // Reserves n descriptors for a start, or says why not.
-  Result<void> take(size_t n = kStartFds);
+  // Reserves n descriptors for a start, or says why not. `headroom`: that
+  // many more must still fit after them, not reserved (a warm init leaves
+  // room for the cold start that may follow).
+  Result<void> take(size_t n = kStartFds, size_t headroom = 0);
   void give_back(size_t n = kStartFds) { in_flight_ -= n <= in_flight_ ? n : in_flight_; }
 
   size_t limit() const { return limit_; }

@@ -26,7 +26,6 @@ std::string host_hostname() {
   return buf;
 }
 
-
 }  // namespace
 
 Result<void> make_etc_files(const std::string& dir) {

@@ -243,11 +243,10 @@ void WarmPool::fill(const std::string& image_id, uint64_t used) {
   // A warm init holds a start's descriptors for as long as it waits; it is
   // made only while the budget would still let a cold start through after
   // it, so the pool never eats the room the next start needs.
-  if (auto room = e_.fd_budget_.take(2 * FdBudget::kStartFds); !room) {
+  if (auto room = e_.fd_budget_.take(FdBudget::kStartFds, FdBudget::kStartFds); !room) {
     log::debug("engine", "warm init for image {} not made: {}", image_id, room.error().message());
     return;
   }
-  e_.fd_budget_.give_back(FdBudget::kStartFds);
   if (w.spec.new_netns) b->netns = e_.netns_pool_->take();
   b->cgroups = e_.resources_->shared_driver();
   b->spawner = e_.spawner_;

@@ -14,7 +14,6 @@ namespace berth::fs::registry {
 
 namespace {
 
-
 std::string escape_digest(const std::string& d) {
   std::string out;
   for (char c : d) out += c == ':' ? std::string("%3A") : std::string(1, c);

@@ -23,7 +23,9 @@ class MetricsTest : public ::testing::Test {
     ASSERT_TRUE(d_.start(&err) && d_.import_busybox(&err)) << err;
   }
   void TearDown() override {
-    if (is_root()) EXPECT_EQ(d_.stop(), 0);
+    if (is_root()) {
+      EXPECT_EQ(d_.stop(), 0);
+    }
   }
 
   // Every sample line ("name{labels} value") by its name with labels; the

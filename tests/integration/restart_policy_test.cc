@@ -22,24 +22,6 @@ namespace {
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
 
-Json inspect_in(TestDaemon& d, const std::string& id) {
-  auto r = d.client().request("GET", "/containers/" + id + "/json");
-  if (!r || r->status != 200) return Json::object();
-  return Json::parse(r->body, nullptr, false);
-}
-
-// Polls `pred` on the container's inspect every 20 ms for up to `limit`.
-bool wait_in(TestDaemon& d, const std::string& id, const std::function<bool(const Json&)>& pred,
-              std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    Json j = inspect_in(d, id);
-    if (j.is_object() && j.contains("State") && pred(j)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
-
 // True when `pred` holds on every poll for `span` (a bounded negative check).
 bool holds_for(TestDaemon& d, const std::string& id, const std::function<bool(const Json&)>& pred,
                std::chrono::milliseconds span) {

@@ -17,6 +17,26 @@
 
 namespace berth::test {
 
+// GET /containers/<ref>/json on `d`, or an empty object.
+inline nlohmann::json inspect_in(TestDaemon& d, const std::string& ref) {
+  auto r = d.client().request("GET", "/containers/" + ref + "/json");
+  if (!r || r->status != 200) return nlohmann::json::object();
+  return nlohmann::json::parse(r->body, nullptr, false);
+}
+
+// Until `pred` holds on the container's inspect on `d`: polled every 20 ms
+// for up to `limit` (bounded, never a timed assertion).
+inline bool wait_in(TestDaemon& d, const std::string& id, const std::function<bool(const nlohmann::json&)>& pred,
+                    std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    nlohmann::json j = inspect_in(d, id);
+    if (j.is_object() && j.contains("State") && pred(j)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 class DaemonSuite : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -49,21 +69,10 @@ class DaemonSuite : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return r.exit_code == 0 ? r.out.substr(0, 64) : "";
   }
-  // GET /containers/<ref>/json, or an empty object.
-  nlohmann::json inspect(const std::string& ref) {
-    auto r = d().client().request("GET", "/containers/" + ref + "/json");
-    if (!r || r->status != 200) return nlohmann::json::object();
-    return nlohmann::json::parse(r->body, nullptr, false);
-  }
-  // Until `pred` holds on the container's inspect: 50 ms apart, at most
-  // 400 tries (bounded, never a timed assertion).
+  // The suite's daemon's: inspect_in and wait_in above.
+  nlohmann::json inspect(const std::string& ref) { return inspect_in(d(), ref); }
   bool wait_for(const std::string& id, const std::function<bool(const nlohmann::json&)>& pred) {
-    for (int i = 0; i < 400; i++) {
-      nlohmann::json j = inspect(id);
-      if (j.contains("State") && pred(j)) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+    return wait_in(d(), id, pred);
   }
 
   static inline std::unique_ptr<TestDaemon> daemon_;
