@@ -126,8 +126,9 @@ TEST(SeccompJson, DockerFormat) {
   const auto& prof = **p;
   EXPECT_EQ(prof.default_action, runtime::SeccompAction::kErrno);
   EXPECT_EQ(prof.default_errno, 1);
-  if (std::string(runtime::native_arch_name()) == "amd64")
+  if (std::string(runtime::native_arch_name()) == "amd64") {
     EXPECT_EQ(prof.architectures, (std::vector<std::string>{"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}));
+  }
   ASSERT_EQ(prof.syscalls.size(), 6u);
   EXPECT_EQ(prof.syscalls[1].names, std::vector<std::string>{"socket"});
   EXPECT_EQ(prof.syscalls[1].args[0], (runtime::SeccompArg{.index = 0, .value = 40, .op = runtime::SeccompOp::kNotEqual}));
