@@ -166,6 +166,9 @@ class BridgeNetwork {
   Result<void> destroy();
 
   std::vector<TopologyEntry> topology() const;
+  // Whether a veth of that host-end name is on one of the bridges (as
+  // counted at open or attached since).
+  bool has_port(const std::string& host_name) const;
   const std::string& name() const { return opts_.name; }
   const Mac& gateway_mac() const { return root_mac_; }
 

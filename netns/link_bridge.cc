@@ -305,4 +305,9 @@ std::vector<TopologyEntry> BridgeNetwork::topology() const {
   return out;
 }
 
+bool BridgeNetwork::has_port(const std::string& host_name) const {
+  std::lock_guard lock(mu_);
+  return port_of_.count(host_name) > 0;
+}
+
 }  // namespace berth::netns

@@ -177,6 +177,9 @@ struct Container {
   // re-adopted container goes on from it), the next probe's timer,
   // the probe under way (its exec id) and its timeout.
   HealthState health;
+  // Its networks while it runs (NetworkService::runtime_state, taken at
+  // each persist): what a restarted berthd re-adopts it with.
+  std::string net_state;
   bool health_active = false;       // the container has run with a health check since the daemon started
   uint64_t health_timer = 0, health_timeout_timer = 0;
   std::string health_probe;

@@ -16,6 +16,7 @@
 #include "core/engine/keeper_link.h"
 #include "core/engine/log_format.h"
 #include "core/engine/log_index.h"
+#include "core/engine/networks.h"
 #include "core/engine/process.h"
 #include "core/engine/resources.h"
 #include "core/engine/warm.h"
@@ -173,15 +174,8 @@ void Engine::keeper_lost() {
 // load_containers: a container the state says runs, and the keeper still
 // has. false: not re-adopted (the caller records it as lost).
 bool Engine::readopt(Container& c, runtime::KeptProcess& kept) {
-  if (!c.spec.net.endpoints.empty() || !c.spec.net.ports.empty()) {
-    // FIXME(issue 17): its veths, addresses, ports and DNS names are not
-    // rebuilt yet, so a networked container is not taken back: killed.
-    unique_fd pidfd(int(::syscall(SYS_pidfd_open, kept.pid, 0)));
-    if (pidfd) (void)runtime::kill(pidfd.get(), SIGKILL);
-    log::warn("engine", "id={}: killed, not re-adopted: berthd cannot yet take back a container on a bridge network",
-              c.id);
-    return false;
-  }
+  // Its networks (veths, addresses, ports, names) are taken back by
+  // NetworkService::open, which runs after this (network_readopt.cc).
   unique_fd pidfd(int(::syscall(SYS_pidfd_open, kept.pid, 0)));
   if (!pidfd) {
     log::warn("engine", "id={}: pidfd_open {}: {}", c.id, kept.pid, std::strerror(errno));
@@ -237,6 +231,7 @@ void Engine::detach(Container& c) {
   if (p.oom_c.in_flight()) r_.cancel(p.oom_c);
   if (p.stdin) p.stdin->drop();
   p.pump->cancel();
+  networks_->let_go(c);
   log::info("engine", "left running id={} pid={} (live restore)", c.id, p.pid);
 }
 

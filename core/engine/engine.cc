@@ -163,6 +163,8 @@ void Engine::persist(Container& c) {
   c.persist_in_flight = true;
   c.persist_dirty = false;
   std::string path = c.dir + "/" + kStateFile;
+  // Its networks as they are now; one let go at shutdown keeps what it ran with.
+  if (networks_ && networks_->opened() && !(c.proc && c.proc->detached)) c.net_state = networks_->runtime_state(c.id);
   auto data = std::make_shared<std::string>(encode_container(c));
   auto result = std::make_shared<Result<void>>(ok());
   bool queued = r_.run_job([path, data, result] { *result = write_file_atomic(path, *data, 0600, false); },
@@ -239,14 +241,12 @@ void Engine::shutdown(std::function<void()> done) {
   check_shutdown();
 }
 
-// With --live-restore a container is left to its keeper (detach), but one
-// on a bridge network, which the next berthd cannot take back yet
-// (container_keeper.cc); otherwise, and without it, killed.
+// With --live-restore a container is left to its keeper (detach), its
+// networks in place for the next berthd (NetworkService::let_go);
+// without it, killed.
 void Engine::let_go(Container& c) {
   if (!c.proc || c.proc->exited || c.proc->detached) return;
-  if (opts_.live_restore && keeper_->connected() && c.proc->keeper_gen == keeper_->generation() &&
-      c.spec.net.endpoints.empty() && c.spec.net.ports.empty())
-    return detach(c);
+  if (opts_.live_restore && keeper_->connected() && c.proc->keeper_gen == keeper_->generation()) return detach(c);
   (void)runtime::kill(c.proc->pidfd.get(), SIGKILL);
   if (c.state.status == Status::kPaused) {
     if (c.cgroup) (void)c.cgroup->thaw();  // a frozen task dies only once thawed

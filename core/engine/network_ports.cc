@@ -65,32 +65,9 @@ Result<void> NetworkService::bind_ports(const Container& c, Running& run) {
     uint16_t first = spec.host_first, last = spec.host_first ? std::max(spec.host_last, spec.host_first) : 0;
     Result<void> bound = Error(Code::kSystem, "no port");
     for (uint32_t port = first; port <= last; port++) {
-      if (p.m.proto == netns::Proto::kTcp) {
-        netns::ProxyOptions o;
-        o.host_ip = host_ip;
-        o.host_port = uint16_t(port);
-        o.container_ip = target;
-        o.container_port = spec.container_port;
-        auto proxy = netns::PortProxy::start(e_.r_, o);
-        if (proxy) {
-          p.m.host_port = (*proxy)->options().host_port;
-          p.proxy = std::move(*proxy);
-          bound = ok();
-          break;
-        }
-        bound = std::move(proxy.error());
-      } else {
-        uint16_t got = uint16_t(port);
-        auto fd = hold_udp(host_ip, &got);
-        if (fd) {
-          p.m.host_port = got;
-          p.udp = std::move(*fd);
-          bound = ok();
-          break;
-        }
-        bound = std::move(fd.error());
-      }
-      if (bound.error().sys_errno() != EADDRINUSE) break;
+      p.m.host_port = uint16_t(port);
+      bound = bind_port(p.m, &p);
+      if (bound || bound.error().sys_errno() != EADDRINUSE) break;
     }
     if (!bound) {
       std::string where = fmt::format("{}:{}", spec.host_ip.empty() ? "0.0.0.0" : spec.host_ip,
@@ -102,6 +79,28 @@ Result<void> NetworkService::bind_ports(const Container& c, Running& run) {
     }
     run.ports.push_back(std::move(p));
   }
+  return ok();
+}
+
+// The host side of one published port, on m.host_port (0: an ephemeral
+// one): the loopback proxy of a TCP port, the held socket of a UDP one.
+// Sets p->m.host_port to the port bound.
+Result<void> NetworkService::bind_port(const netns::PortMapping& m, Published* p) {
+  netns::Ip4 host_ip = m.host_ip ? *m.host_ip : netns::Ip4{0};
+  if (m.proto == netns::Proto::kTcp) {
+    netns::ProxyOptions o;
+    o.host_ip = host_ip;
+    o.host_port = m.host_port;
+    o.container_ip = m.container_ip;
+    o.container_port = m.container_port;
+    auto proxy = BERTH_TRY(netns::PortProxy::start(e_.r_, o));
+    p->m.host_port = proxy->options().host_port;
+    p->proxy = std::move(proxy);
+    return ok();
+  }
+  uint16_t got = m.host_port;
+  p->udp = BERTH_TRY(hold_udp(host_ip, &got));
+  p->m.host_port = got;
   return ok();
 }
 

@@ -51,9 +51,16 @@ Result<void> NetworkService::open() {
   }
   BERTH_TRY_VOID(ensure_predefined());
   if (!nat_ && nat_error_.empty()) open_nat();
+  auto kept = kept_running();
+  std::map<std::string, std::pair<std::vector<std::string>, std::vector<netns::Ip4>>> keep;  // by network
+  for (const auto& [cid, run] : kept)
+    for (const Endpoint& ep : run->endpoints) {
+      keep[ep.network_id].first.push_back(ep.host_veth);
+      keep[ep.network_id].second.push_back(ep.ip);
+    }
   for (auto& [id, n] : networks_) {
     if (!n->bridge_driver()) continue;
-    if (auto r = open_network(*n); !r) {
+    if (auto r = open_network(*n, keep[id].first, keep[id].second); !r) {
       n->error = r.error().message();
       log::error("engine", "network {} ({}) unavailable: {}", n->config.name, id.substr(0, 12), n->error);
     }
@@ -62,6 +69,8 @@ Result<void> NetworkService::open() {
   // is destroyed.
   for (auto& [id, n] : networks_)
     if (n->bridge && n->user_defined()) start_dns(*n);
+  readopt(std::move(kept));
+  opened_ = true;
   return ok();
 }
 
@@ -119,16 +128,18 @@ Result<void> NetworkService::ensure_predefined() {
   return add(std::move(c));
 }
 
-// A bridge network's allocator (reconciled: no container runs now), its
-// bridges (stale veths deleted) and its place in the nftables table.
-Result<void> NetworkService::open_network(Network& n) {
+// A bridge network's allocator (reconciled: only the re-adopted
+// containers' addresses stay), its bridges (other veths deleted) and its
+// place in the nftables table.
+Result<void> NetworkService::open_network(Network& n, std::span<const std::string> keep_veths,
+                                          std::span<const netns::Ip4> keep_ips) {
   const NetworkConfig& c = n.config;
   n.addr = BERTH_TRY_CTX(netns::parse_addressing(c.subnet, c.ip_range, c.gateway), "network {}", c.name);
   std::string path = n.ipam_file(dir_);
   auto loaded = netns::Ipam::load(path);
   if (loaded && same_addressing(loaded->addressing(), *n.addr)) n.ipam = std::move(*loaded);
   else n.ipam.emplace(*n.addr);
-  auto released = n.ipam->reconcile({});
+  auto released = n.ipam->reconcile(keep_ips);
   if (!released.empty())
     log::info("engine", "network {}: {} addresses of containers lost in a crash released", c.name, released.size());
   if (auto r = n.ipam->save(path); !r) log::warn("engine", "network {}: {}", c.name, r.error().message());
@@ -139,7 +150,7 @@ Result<void> NetworkService::open_network(Network& n) {
   bo.mtu = mtu_of(c);
   bo.ports_per_bridge = opts_.ports_per_bridge;
   auto bridge = BERTH_TRY(netns::BridgeNetwork::open(bo));
-  auto rep = bridge->reconcile({}, {});
+  auto rep = bridge->reconcile(keep_veths, keep_ips);
   if (!rep) log::warn("engine", "network {}: reconcile: {}", c.name, rep.error().message());
   else if (!rep->removed_veths.empty() || !rep->removed_neighbours.empty())
     log::info("engine", "network {}: removed {} veths and {} neighbour entries left by a crash", c.name,
@@ -295,6 +306,14 @@ void NetworkService::settle() {
   auto done = std::move(shutdown_done_);
   shutdown_done_ = nullptr;
   jobs_++;
+  if (left_running_ > 0) {
+    // Containers run on with their veths and ports: the bridges and the
+    // table stay for the next berthd (network_readopt.cc).
+    log::info("engine", "networks: bridges and the nftables table stay for {} containers left running",
+              left_running_);
+    f->bridges.clear();
+    f->nat.reset();
+  }
   auto work = [f] {
     for (auto& b : f->bridges)
       if (auto r = b->destroy(); !r) log::warn("engine", "delete bridge {}: {}", b->name(), r.error().message());

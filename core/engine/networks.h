@@ -26,11 +26,19 @@
 // per network deletes every veth queued meanwhile, as one link group), and
 // an address is given back only once its veth is gone.
 //
-// Reconciliation: containers never outlive berthd (container_load.cc), so
-// at open every veth on berth's bridges, every DNAT element (the table is
-// made anew) and every IPAM entry is a crash's leftover and goes.
+// Re-adoption (network_readopt.cc): a running container's endpoints and
+// published ports are saved with its state (runtime_state(), read by
+// Engine::persist). At open, the containers the keeper kept through a
+// berthd restart keep their veths, addresses and neighbour entries; their
+// host ports are bound again, their DNAT elements added to the new table
+// and their DNS names registered. Every other veth on berth's bridges,
+// DNAT element (the table is made anew) and IPAM entry is a crash's
+// leftover and goes. A kept container whose network cannot be taken back
+// is killed (logged).
 // shutdown() stops the responders and proxies, deletes the bridges and the
-// table and saves the allocators (every container has exited by then).
+// table and saves the allocators (every container has exited or been let
+// go by then: with live restore, containers still running keep the
+// bridges and the table; see Engine::shutdown).
 //
 // Thread: reactor thread only, but for NetworkStart's job methods (any job
 // lane; they touch only what the NetworkStart holds). open() runs before
@@ -46,6 +54,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -142,8 +151,10 @@ class NetworkService {
   NetworkService(const NetworkService&) = delete;
   NetworkService& operator=(const NetworkService&) = delete;
 
-  // Before the loop (blocks): loads the networks, makes the default bridge,
-  // the nftables table, the responders; reconciles what a crash left.
+  // Before the loop (blocks), after the containers are loaded (re-adopted
+  // ones have their Process): loads the networks, makes the default bridge,
+  // the nftables table, the responders; takes back the re-adopted
+  // containers' networks; reconciles what a crash left.
   // Errors only for a broken root directory; a network whose bridge cannot
   // be made is logged and refuses starts with that reason.
   Result<void> open();
@@ -184,6 +195,9 @@ class NetworkService {
   // The container's process ended or its start failed: everything of
   // prepare() and the job is undone. Idempotent.
   void stopped(const Container& c);
+  // A clean exit with live restore let the running container go (it runs
+  // on under the keeper): its kernel side stays for the next berthd.
+  void let_go(const Container& c);
   // rename: a running container's DNS names on user networks follow its
   // new name (`old` was its name).
   void renamed(const Container& c, const std::string& old);
@@ -207,6 +221,11 @@ class NetworkService {
   };
   Result<std::vector<LinkTarget>> link_targets(const Container& c) const;
 
+  // A running container's endpoints and published ports as saved with its
+  // state ("" when it has none, or before open()).
+  std::string runtime_state(const std::string& id) const;
+  bool opened() const { return opened_; }
+
   bool busy() const;
   // Every container has exited: responders and proxies stop, bridges and
   // the table go, allocators are saved; then `done` (once; later calls
@@ -221,7 +240,7 @@ class NetworkService {
   struct Running;
 
   // networks.cc
-  Result<void> open_network(Network& n);
+  Result<void> open_network(Network& n, std::span<const std::string> keep_veths, std::span<const netns::Ip4> keep_ips);
   Result<void> ensure_predefined();
   Network* by_id(const std::string& id);
   const Network* by_id(const std::string& id) const;
@@ -241,6 +260,12 @@ class NetworkService {
   void flush_unpublish();
   void stop_proxy(std::unique_ptr<netns::PortProxy> p);
   std::string container_name_of(const std::string& id) const;
+  Result<void> bind_port(const netns::PortMapping& m, Published* p);
+  // network_readopt.cc
+  static Result<std::unique_ptr<Running>> decode_running(const std::string& text);
+  std::map<std::string, std::unique_ptr<Running>> kept_running();
+  void readopt(std::map<std::string, std::unique_ptr<Running>> kept);
+  void kill_unreachable(Container& c, const std::string& why);
   // network_files.cc
   NetworkStart::File hosts_file(const Container& c, std::optional<netns::Ip4> ip,
                                 const std::vector<LinkTarget>& links = {}) const;
@@ -264,6 +289,8 @@ class NetworkService {
   std::function<void()> shutdown_done_;
   bool shutting_down_ = false;
   bool closed_ = false;
+  bool opened_ = false;
+  int left_running_ = 0;       // containers let go with their networks (live restore)
   std::shared_ptr<int> life_ = std::make_shared<int>(0);
 };
 
