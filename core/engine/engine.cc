@@ -222,7 +222,13 @@ void Engine::when_persisted(Container& c, std::function<void()> fn) {
   c.after_persist.push_back(std::move(fn));
 }
 
-void Engine::shutdown(std::function<void()> done) {
+void Engine::shutdown(std::function<void()> done, bool upgrade) {
+  if (upgrade && !opts_.live_restore) {
+    log::info("engine", "live upgrade: containers are left running despite --no-live-restore");
+    opts_.live_restore = true;
+  }
+  if (upgrade && !keeper_->connected())
+    log::error("engine", "live upgrade without a keeper: the running containers are stopped");
   shutting_down_ = true;
   shutdown_done_ = std::move(done);
   r_.cancel(unsaved_c_);

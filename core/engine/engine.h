@@ -146,9 +146,12 @@ class Engine {
   // error (a full disk: 507), saying that `change` is made and will be
   // saved by the retry.
   Result<void> unsaved(const std::string& id, std::string_view change) const;
-  // engine.cc: kills every container, drops the warm pool, and calls done
-  // once every exit is recorded and every part is idle.
-  void shutdown(std::function<void()> done);
+  // engine.cc: lets every container go (live restore: left to the keeper;
+  // else killed), drops the warm pool, and calls done once every exit is
+  // recorded and every part is idle. `upgrade`: a live upgrade, which
+  // leaves containers running whatever --live-restore says (the next
+  // berthd is about to take them back).
+  void shutdown(std::function<void()> done, bool upgrade = false);
 
   // The keeper (runtime/keeper.h): its pid (0: none), whether it answers,
   // and how many times one died under this berthd (GET /info).

@@ -1,6 +1,7 @@
 #include "ipc/server/connection.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -418,6 +419,7 @@ void Connection::finish_hijack() {
 void Connection::response_finished() {
   if (mode_ != Mode::kHttp) return;
   busy_ = false;
+  answered_any_ = true;
   close_on_hangup_ = false;
   body_.clear();
   drop_upload();
@@ -495,6 +497,17 @@ void Connection::send_done(int32_t res) {
   sent_ += size_t(res);
   out_bytes_ -= size_t(res);
   send_next();
+}
+
+void Connection::drain() {
+  if (closing_) return;
+  if (mode_ != Mode::kHttp) return close();
+  if (!busy_) {
+    int pending = 0;
+    bool asked = parser_.in_message() || rlen_ != rpos_ || (::ioctl(fd_.get(), FIONREAD, &pending) == 0 && pending > 0);
+    if (!asked && answered_any_ && !(tls_ && tls_->has_output())) return close();
+  }
+  close_after_send_ = true;   // response_finished() closes after the answer
 }
 
 void Connection::close() {

@@ -116,6 +116,12 @@ class Connection {
   void close_on_hangup() { close_on_hangup_ = true; }
   bool closed() const { return closing_; }
   void close();
+  // A live upgrade (Server::close with drain): a plain request being
+  // handled, one whose bytes have arrived, or the first one of a new
+  // connection (its client connected and is about to send it) is answered
+  // and then the connection closes; an idle keep-alive connection, a
+  // stream or a hijacked session closes now. The server bounds the wait.
+  void drain();
 
   // The request head that was due has not come by `now` (the server's
   // sweep): since the connection started or its last response ended, the
@@ -169,6 +175,7 @@ class Connection {
   bool keep_alive_ = true;
   bool closing_ = false, peer_closed_ = false, close_after_send_ = false;
   bool released_ = false;
+  bool answered_any_ = false;   // a response was finished on it
   bool close_on_hangup_ = false;
 
   std::string body_;

@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include "ipc/server/listener.h"
 
 #include <grp.h>
@@ -104,6 +105,29 @@ Result<std::unique_ptr<Listener>> Listener::open(reactor::Reactor& r, const std:
   return Error::invalid("-H {}: only unix:// and tcp:// endpoints are supported", host);
 }
 
+Result<std::unique_ptr<Listener>> Listener::adopt(reactor::Reactor& r, const std::string& host, unique_fd fd) {
+  int listening = 0, type = 0;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof listening, tlen = sizeof type, slen = sizeof ss;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
+      ::getsockopt(fd.get(), SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &slen) < 0)
+    return Error::sys(errno, "inherited socket {} for {}", fd.get(), host);
+  bool unix_host = std::string_view(host).starts_with("unix://");
+  if (!listening || type != SOCK_STREAM || (ss.ss_family == AF_UNIX) != unix_host)
+    return Error::invalid("inherited socket {} is not a listening socket for {}", fd.get(), host);
+  if (::fcntl(fd.get(), F_SETFD, FD_CLOEXEC) < 0 || ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) | O_NONBLOCK) < 0)
+    return Error::sys(errno, "inherited socket for {}", host);
+  std::string path = unix_host ? host.substr(7) : "";
+  return std::unique_ptr<Listener>(
+      new Listener(r, unix_host ? Kind::kUnix : Kind::kTcp, host, std::move(path), std::move(fd)));
+}
+
+unique_fd Listener::release() {
+  path_.clear();   // not unlinked: the next berthd listens on it
+  return std::move(fd_);
+}
+
 Listener::~Listener() {
   if (!path_.empty()) ::unlink(path_.c_str());
 }
@@ -140,8 +164,7 @@ void Listener::maybe_idle() {
 void Listener::accept_done(int32_t res, uint32_t flags) {
   bool more = flags & IORING_CQE_F_MORE;
   if (res >= 0) {
-    if (closed_) ::close(res);
-    else accepted_(unique_fd(res));
+    accepted_(unique_fd(res));   // also after close(): the server decides
   } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
     backoff_errno_ = -res;
     if (more) r_.cancel(accept_c_);   // the multishot ends with its own CQE

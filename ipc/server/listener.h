@@ -50,6 +50,10 @@ class Listener {
   // socket's group (skipped with a warning when it does not exist).
   static Result<std::unique_ptr<Listener>> open(reactor::Reactor& r, const std::string& host,
                                                 const std::string& socket_group);
+  // A listening socket handed over by the berthd this one replaced (a live
+  // upgrade, server.h): checked to be a listening stream socket of the
+  // kind `host` names; made non-blocking and close-on-exec.
+  static Result<std::unique_ptr<Listener>> adopt(reactor::Reactor& r, const std::string& host, unique_fd fd);
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -61,6 +65,9 @@ class Listener {
   // when none is).
   void close(std::function<void()> idle);
   bool busy() const { return accept_c_.in_flight() || retry_c_.in_flight(); }
+  // After close() is idle: the socket, for the next berthd (a live
+  // upgrade); the Unix socket's path stays.
+  unique_fd release();
 
   Kind kind() const { return kind_; }
   const std::string& name() const { return name_; }   // as given to open()

@@ -50,6 +50,8 @@ Result<void> check_tcp_policy(const ServerOptions& o) {
 }  // namespace
 
 Result<std::unique_ptr<Server>> Server::listen(reactor::Reactor& r, engine::Engine& e, const ServerOptions& o) {
+  std::map<std::string, unique_fd> inherited;   // closed at return unless taken
+  for (const auto& [host, fd] : o.inherited) inherited[host].reset(fd);
   std::unique_ptr<Server> s(new Server(r, e));
   s->upload_dir_ = e.options().root + "/tmp";
   (void)remove_tree(s->upload_dir_);
@@ -60,6 +62,16 @@ Result<std::unique_ptr<Server>> Server::listen(reactor::Reactor& r, engine::Engi
   BERTH_TRY_VOID(check_tcp_policy(o));
   if (o.tls_verify) s->tls_ = BERTH_TRY(TlsContext::load(o.tls));
   for (const std::string& host : o.hosts) {
+    auto it = inherited.find(host);
+    if (it != inherited.end()) {
+      auto l = Listener::adopt(r, host, std::move(it->second));
+      if (l) {
+        log::info("api", "{}: serving on the socket handed over by the replaced berthd", host);
+        s->listeners_.push_back(std::move(*l));
+        continue;
+      }
+      log::warn("api", "{}; opening it anew", l.error().message());
+    }
     s->listeners_.push_back(BERTH_TRY(Listener::open(r, host, o.socket_group)));
     if (o.insecure_tcp && host.starts_with("tcp://"))
       log::warn("api", "{}: plain HTTP without TLS (--insecure-tcp): whoever reaches it is root on this host", host);
@@ -78,12 +90,15 @@ Result<std::unique_ptr<Server>> Server::listen(reactor::Reactor& r, engine::Engi
 }
 
 Server::~Server() {
-  BERTH_ASSERT_MSG(conns_.empty() && !sweep_c_.in_flight(), "Server destroyed before close() finished");
+  BERTH_ASSERT_MSG(conns_.empty() && !sweep_c_.in_flight() && !drain_c_.in_flight(),
+                   "Server destroyed before close() finished");
   for (auto& l : listeners_) BERTH_ASSERT_MSG(!l->busy(), "Server destroyed before close() finished");
 }
 
 void Server::accepted(Listener& l, unique_fd fd) {
-  if (closed_) return;
+  // One the kernel accepted as the listeners closed: served when draining
+  // (a live upgrade), else closed.
+  if (closed_ && !draining_) return;
   if (conns_.size() >= max_connections_) return refuse(fd.get(), l.kind() == Listener::Kind::kTcp && tls_);
   uint64_t serial = next_serial_++;
   std::unique_ptr<TlsSession> tls;
@@ -99,8 +114,9 @@ void Server::accepted(Listener& l, unique_fd fd) {
   Connection* cp = c.get();
   conns_[cp] = std::move(c);
   by_serial_[serial] = cp;
-  if (header_timeout_ns_ > 0 && !sweep_c_.in_flight()) r_.timeout(&sweep_ts_, sweep_c_);
+  if (header_timeout_ns_ > 0 && !sweep_c_.in_flight() && !closed_) r_.timeout(&sweep_ts_, sweep_c_);
   cp->start();
+  if (draining_) cp->drain();
 }
 
 // Over the connection cap: a 503 the client can read, sent without waiting
@@ -139,18 +155,39 @@ void Server::release(Connection* c) {
   });
 }
 
-void Server::close(std::function<void()> done) {
+void Server::close(std::function<void()> done, bool drain) {
   closed_ = std::move(done);
+  draining_ = drain;
   for (auto& l : listeners_) l->close([this] { check_closed(); });
   r_.cancel(sweep_c_);
   std::vector<Connection*> all;
   for (auto& [p, c] : conns_) all.push_back(p);
-  for (Connection* c : all) c->close();
+  for (Connection* c : all) drain ? c->drain() : c->close();
+  if (drain && !conns_.empty()) {
+    drain_c_.set_callback([this](int32_t res, uint32_t) {
+      if (res != -ECANCELED) {
+        log::warn("api", "{} connections still busy after {} s: closed", conns_.size(), kDrainSeconds);
+        std::vector<Connection*> left;
+        for (auto& [p, c] : conns_) left.push_back(p);
+        for (Connection* c : left) c->close();
+      }
+      check_closed();
+    });
+    r_.timeout(&drain_ts_, drain_c_);
+  }
   check_closed();
+}
+
+std::map<std::string, unique_fd> Server::release_listeners() {
+  std::map<std::string, unique_fd> out;
+  for (auto& l : listeners_)
+    if (!l->busy()) out[l->name()] = l->release();
+  return out;
 }
 
 void Server::check_closed() {
   if (!closed_ || !conns_.empty() || sweep_c_.in_flight()) return;
+  if (drain_c_.in_flight()) return r_.cancel(drain_c_);   // its callback comes back here
   for (auto& l : listeners_)
     if (l->busy()) return;
   auto done = std::move(closed_);

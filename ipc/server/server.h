@@ -46,6 +46,11 @@ struct ServerOptions {
   bool tls_verify = false;
   TlsFiles tls;
   bool insecure_tcp = false;
+  // A live upgrade: listening sockets the replaced berthd handed over, by
+  // host. A host found here is served on its socket (no moment without a
+  // listener); one not found is opened anew. listen() owns these fds: it
+  // closes those it does not use.
+  std::map<std::string, int> inherited;
 };
 
 class Server {
@@ -55,8 +60,14 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Stops accepting and closes every connection; `done` runs once all are gone.
-  void close(std::function<void()> done);
+  // Stops accepting and closes every connection; `done` runs once all are
+  // gone. `drain` (a live upgrade): requests under way are answered first
+  // (Connection::drain), for at most kDrainSeconds.
+  static constexpr int kDrainSeconds = 10;
+  void close(std::function<void()> done, bool drain = false);
+  // After close() is done: the listening sockets by host, for the berthd
+  // that replaces this one (a live upgrade); their paths stay.
+  std::map<std::string, unique_fd> release_listeners();
 
   reactor::Reactor& reactor() { return r_; }
   engine::Engine& engine() { return e_; }
@@ -89,6 +100,9 @@ class Server {
   int64_t header_timeout_ns_ = 0;
   reactor::Completion sweep_c_;          // once a second while connections are open
   __kernel_timespec sweep_ts_{1, 0};
+  bool draining_ = false;
+  reactor::Completion drain_c_;          // close(drain): the bound on the drain
+  __kernel_timespec drain_ts_{kDrainSeconds, 0};
   ThrottledLog refused_log_;
   std::unique_ptr<TlsContext> tls_;      // for tcp:// endpoints, unless --insecure-tcp
   ThrottledLog tls_log_;                 // refused handshakes

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <cstring>
 
@@ -50,6 +51,35 @@ struct Flags {
   std::string tls_ca, tls_cert, tls_key;
   bool live_restore = true;   // a clean exit leaves containers running (the keeper keeps them)
 };
+
+// A live upgrade (SIGHUP): berthd stops as with --live-restore, keeping its
+// API listening sockets open across an exec of the binary at the path it
+// was started from (a new binary put there, or the same one), which takes
+// them over: connections made meanwhile wait in the sockets' backlog, none
+// is refused. The pid stays; the keeper keeps the containers, and the new
+// berthd re-adopts them as after any restart.
+constexpr const char* kListenFdsEnv = "BERTH_LISTEN_FDS";   // "fd host\n" per socket
+
+struct Upgrade {
+  bool requested = false;
+  std::map<std::string, unique_fd> listeners;   // by host
+};
+
+// The sockets a replaced berthd handed over, taken out of the environment.
+std::map<std::string, int> inherited_listeners() {
+  std::map<std::string, int> out;
+  const char* env = ::getenv(kListenFdsEnv);
+  if (!env) return out;
+  std::string text = env;
+  ::unsetenv(kListenFdsEnv);
+  for (std::string_view line : split(text, '\n')) {
+    size_t sp = line.find(' ');
+    if (sp == std::string_view::npos) continue;
+    auto fd = parse_int(line.substr(0, sp));
+    if (fd && *fd > 2) out[std::string(line.substr(sp + 1))] = int(*fd);
+  }
+  return out;
+}
 
 // `name` in the directory of this executable (/proc/self/exe).
 std::string beside_self(const std::string& name) {
@@ -137,7 +167,7 @@ Result<void> check_registry_flags(const Flags& f) {
   return ok();
 }
 
-int run(const Flags& f) {
+int run(const Flags& f, const std::string& self, Upgrade* upgrade) {
   auto fail = [](const Error& e) {
     log::error("berthd", "{}", e.message());
     return 1;
@@ -153,6 +183,7 @@ int run(const Flags& f) {
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
   unique_fd sfd(::signalfd(-1, &mask, SFD_CLOEXEC));
@@ -205,6 +236,8 @@ int run(const Flags& f) {
   so.tls_verify = f.tls_verify;
   so.tls = {f.tls_ca, f.tls_cert, f.tls_key};
   so.insecure_tcp = f.insecure_tcp;
+  so.inherited = inherited_listeners();
+  size_t inherited = so.inherited.size();
   auto server = ipc::Server::listen(r, **engine, so);
   if (!server) return fail(server.error());
   if (!f.pidfile.empty()) {
@@ -212,14 +245,29 @@ int run(const Flags& f) {
   }
   std::string listening;
   for (const auto& h : *hosts) listening += (listening.empty() ? "" : ",") + h;
-  log::info("berthd", "listening on {} root={} exec-root={} version={}", listening, f.root, f.exec_root,
-            ipc::kBerthVersion);
+  log::info("berthd", "listening on {} root={} exec-root={} version={}{}", listening, f.root, f.exec_root,
+            ipc::kBerthVersion, inherited ? " (live upgrade: listening sockets taken over)" : "");
 
   signalfd_siginfo si{};
-  reactor::Completion sig_c([&](int32_t res, uint32_t) {
+  bool stopping = false;
+  reactor::Completion sig_c;
+  sig_c.set_callback([&](int32_t res, uint32_t) {
     if (res < 0 && res != -EINTR) return;
-    log::info("berthd", "signal {}: shutting down", si.ssi_signo);
-    (*server)->close([&] { (*engine)->shutdown([&] { r.stop(); }); });
+    if (stopping) return;   // one shutdown at a time; later signals are ignored
+    if (si.ssi_signo == SIGHUP) {
+      if (::access(self.c_str(), X_OK) < 0) {
+        log::error("berthd", "SIGHUP: no live upgrade: {} cannot be executed ({}); berthd goes on", self,
+                   std::strerror(errno));
+        r.read(sfd.get(), &si, sizeof si, uint64_t(-1), sig_c);
+        return;
+      }
+      log::info("berthd", "SIGHUP: live upgrade: stopping, then executing {}", self);
+      upgrade->requested = true;
+    } else {
+      log::info("berthd", "signal {}: shutting down", si.ssi_signo);
+    }
+    stopping = true;
+    (*server)->close([&] { (*engine)->shutdown([&] { r.stop(); }, upgrade->requested); }, upgrade->requested);
   });
   r.read(sfd.get(), &si, sizeof si, uint64_t(-1), sig_c);
   r.run();
@@ -231,11 +279,26 @@ int run(const Flags& f) {
   // Jobs still running hold handles the engine gave them (stores, cgroups)
   // and their completions call into the engine: they end first.
   r.drain_jobs();
+  if (upgrade->requested) upgrade->listeners = (*server)->release_listeners();
   server->reset();
   engine->reset();
   if (!f.pidfile.empty()) ::unlink(f.pidfile.c_str());
   log::info("berthd", "stopped");
   return 0;
+}
+
+// The exec of a live upgrade; returns only if it failed.
+int reexec(const std::string& self, char** argv, Upgrade& up) {
+  std::string env;
+  for (auto& [host, fd] : up.listeners) {
+    if (::fcntl(fd.get(), F_SETFD, 0) < 0) continue;   // inherited across the exec
+    env += fmt::format("{} {}\n", fd.get(), host);
+  }
+  ::setenv(kListenFdsEnv, env.c_str(), 1);
+  ::execv(self.c_str(), argv);
+  std::fprintf(stderr, "berthd: live upgrade: exec %s: %s; the containers run on under the keeper\n", self.c_str(),
+               std::strerror(errno));
+  return 1;
 }
 
 }  // namespace
@@ -244,7 +307,7 @@ int main(int argc, char** argv) {
   // The keeper (core/runtime/keeper.h), exec'd by berthd from its own
   // binary: nothing of the daemon runs in it.
   if (argc == 3 && std::strcmp(argv[1], "--keeper") == 0) berth::engine::keeper_main(3, argv[2]);
-  CLI::App app{"berthd: the berth container engine daemon"};
+  CLI::App app{"berthd: the berth container engine daemon (SIGTERM: stop; SIGHUP: live upgrade, re-executing the binary at its path)"};
   Flags f;
   app.add_option("--root", f.root, "Root directory for persistent state (images, containers)");
   app.add_option("--exec-root", f.exec_root, "Root directory for runtime state (socket)");
@@ -308,8 +371,18 @@ int main(int argc, char** argv) {
   }
   berth::log::set_level(level);
   raise_fd_limit();  // first: berthd has one thread yet
+  // The path this binary was started from, for a live upgrade: read now,
+  // while it names this file (once replaced, /proc/self/exe says "(deleted)").
+  std::string self;
+  {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0) self.assign(buf, size_t(n));
+  }
   berth::log::start_writer();
-  int rc = run(f);
+  Upgrade upgrade;
+  int rc = run(f, self, &upgrade);
   berth::log::stop_writer();
+  if (rc == 0 && upgrade.requested) return reexec(self, argv, upgrade);
   return rc;
 }

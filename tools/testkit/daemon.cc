@@ -227,7 +227,7 @@ bool TestDaemon::start(std::string* error) {
       ::dup2(fd, 2);
       ::dup2(fd, 1);
     }
-    std::string bin = bin_path("berthd");
+    std::string bin = binary_.empty() ? bin_path("berthd") : binary_;
     std::string root_flag = "--root=" + root(), exec_flag = "--exec-root=" + dir_ + "/exec";
     std::string cg_flag = "--cgroup-parent=" + cgroup_parent();
     std::vector<const char*> argv{"berthd", root_flag.c_str(), exec_flag.c_str(), cg_flag.c_str(), "--log-level=debug"};

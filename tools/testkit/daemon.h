@@ -80,6 +80,9 @@ class TestDaemon {
   pid_t keeper_pid() const;
   // SIGKILL of the keeper; waits (bounded) until it is gone.
   bool kill_keeper();
+  // The berthd binary start() executes ("": the build's); a live upgrade
+  // test replaces that file.
+  void set_binary(std::string path) { binary_ = std::move(path); }
   // berthd's --live-restore (default here: --no-live-restore).
   void set_live_restore(bool on) { live_restore_ = on; }
 
@@ -132,6 +135,7 @@ class TestDaemon {
   unsigned fd_limit_ = 0;
   bool loopback_up_ = false;
   bool live_restore_ = false;
+  std::string binary_;
   size_t root_tmpfs_bytes_ = 0;
   bool root_mounted_ = false;
   pid_t pid_ = -1;
