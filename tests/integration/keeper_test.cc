@@ -14,6 +14,7 @@
 #include <ctime>
 #include <optional>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -85,6 +86,8 @@ class KeeperTest : public ::testing::Test {
     for (pid_t p : pids_) EXPECT_TRUE(eventually([&] { return !alive(p); })) << "container process " << p << " left";
   }
 
+  void whole_logs_through(const std::function<void()>& outage);
+
   TestDaemon d_;
   std::vector<pid_t> pids_;   // every container process seen, for the leak check
 };
@@ -106,8 +109,11 @@ class KeeperTest : public ::testing::Test {
   return ::testing::AssertionSuccess();
 }
 
-TEST_F(KeeperTest, ContainersSurviveDaemonCrashWithWholeLogs) {
-  constexpr int kContainers = 20;
+// 50 containers writing numbered lines flat out through `outage` (a
+// berthd crash, or a live upgrade): same pids after it, and every log
+// holds each line exactly once, in order, no gap.
+void KeeperTest::whole_logs_through(const std::function<void()>& outage) {
+  constexpr int kContainers = 50;
   // Bursts of 200 lines as fast as sh writes them, then a pause of 5 ms.
   const std::string script =
       "i=0; while :; do echo $i; i=$((i+1)); if [ $((i % 200)) = 0 ]; then usleep 5000; fi; done";
@@ -123,17 +129,14 @@ TEST_F(KeeperTest, ContainersSurviveDaemonCrashWithWholeLogs) {
     ASSERT_GT(before[n], 0);
     pids_.push_back(before[n]);
   }
-  // Some output in every log before the crash.
+  // Some output in every log before the outage.
   for (const auto& n : names)
     ASSERT_TRUE(eventually([&] { return d_.ctl({"logs", "--tail", "1", n}).out.size() > 0; })) << n;
 
   pid_t keeper = d_.keeper_pid();
   ASSERT_GT(keeper, 0);
-  d_.crash_daemon_only();
-  ::sleep(2);  // the outage: the containers go on writing into the held pipes
+  outage();
   for (const auto& n : names) EXPECT_TRUE(alive(before[n])) << n << " died with berthd";
-  std::string err;
-  ASSERT_TRUE(d_.start(&err)) << err;
   EXPECT_EQ(d_.keeper_pid(), keeper);
   EXPECT_THAT(d_.log(), HasSubstr("keeper found pid=" + std::to_string(keeper)));
 
@@ -158,6 +161,27 @@ TEST_F(KeeperTest, ContainersSurviveDaemonCrashWithWholeLogs) {
     EXPECT_GT(last, 1000) << n;
   }
   stop_clean();
+}
+
+TEST_F(KeeperTest, ContainersSurviveDaemonCrashWithWholeLogs) {
+  whole_logs_through([&] {
+    d_.crash_daemon_only();
+    ::sleep(2);  // the outage: the containers go on writing into the held pipes
+    std::string err;
+    ASSERT_TRUE(d_.start(&err)) << err;
+  });
+}
+
+// The same through a live upgrade (SIGHUP: berthd re-executes its binary,
+// tools/berthd/main.cc; the replaced-binary case is in upgrade_test.cc).
+TEST_F(KeeperTest, ContainersSurviveALiveUpgradeWithWholeLogs) {
+  whole_logs_through([&] {
+    pid_t pid = d_.pid();
+    ASSERT_EQ(::kill(pid, SIGHUP), 0);
+    EXPECT_TRUE(eventually([&] { return d_.log().find("listening sockets taken over") != std::string::npos; }))
+        << d_.log();
+    EXPECT_EQ(d_.pid(), pid);
+  });
 }
 
 TEST_F(KeeperTest, ExitDuringOutageKeepsCodeAndTime) {
