@@ -124,6 +124,27 @@ Result<void> Engine::open_keeper() {
   return ok();
 }
 
+// After load_containers: the kept inits no container took back. An init
+// whose start a crash cut short (cloned, never released) or a warm init a
+// created container had adopted waits for a release that no berthd will
+// send, holding its namespaces: killed, and the keeper told to forget it
+// (it reaps it); an exited one is forgotten. Their descriptors close here.
+// (Warm inits still in the pool are the keeper's to kill: kKillWarm.)
+void Engine::drop_unclaimed() {
+  for (auto& [id, k] : kept_) {
+    Container* c = by_id(id);
+    if (c && c->proc && c->proc->pid == k.pid) continue;   // re-adopted
+    if (!k.exited) {
+      unique_fd pidfd(int(::syscall(SYS_pidfd_open, k.pid, 0)));
+      if (pidfd) (void)runtime::kill(pidfd.get(), SIGKILL);
+      log::warn("engine", "id={}: killed pid={}, an init that no container runs (a start or create cut short by the "
+                "crash)", id, k.pid);
+    }
+    if (spawner_) (void)spawner_->release(k.pid);
+  }
+  kept_.clear();
+}
+
 pid_t Engine::keeper_pid() const { return spawner_ ? spawner_->pid() : 0; }
 bool Engine::keeper_connected() const { return keeper_->connected(); }
 uint64_t Engine::keeper_losses() const { return keeper_->losses(); }

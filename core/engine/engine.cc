@@ -81,7 +81,7 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
   e->io_ = std::make_unique<ContainerIo>(*e);
   e->files_ = std::make_unique<ContainerFiles>(*e);
   BERTH_TRY_VOID(e->load_containers());
-  e->kept_.clear();   // what no container claimed: warm inits (killed by the keeper), closed here
+  e->drop_unclaimed();
   e->warm_ = std::make_unique<WarmPool>(*e, o.warm_inits);
   e->netns_pool_ = std::make_unique<netns::NetnsPool>(r, o.netns_pool);
   e->netns_pool_->fill();

@@ -215,6 +215,7 @@ class Engine {
   void keeper_lost();                                               // container_keeper.cc
   void detach(Container& c);
   void let_go(Container& c);   // shutdown: detach (live restore) or kill
+  void drop_unclaimed();       // open: kept inits no container took back
   Result<void> open_keeper();
   bool readopt(Container& c, runtime::KeptProcess& kept);
   void readopted(Container& c, runtime::KeptProcess kept);
