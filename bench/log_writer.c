@@ -50,8 +50,9 @@ int main(int argc, char** argv) {
   }
   double behind = now() - start - seconds;
   char line[256];
-  snprintf(line, sizeof line, "writes %ld, longest %.0f ms, blocked in total %.0f ms, ended %.0f ms behind schedule\n",
-           writes, longest * 1000, blocked * 1000, behind * 1000);
+  snprintf(line, sizeof line,
+           "%ld bytes in %ld writes, longest %.0f ms, blocked in total %.0f ms, ended %.0f ms behind schedule\n",
+           writes * (long)chunk, writes, longest * 1000, blocked * 1000, behind * 1000);
   fputs(line, stderr);
   FILE* f = fopen(argv[4], "w");
   if (f) {
