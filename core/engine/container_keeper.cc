@@ -232,10 +232,18 @@ bool Engine::readopt(Container& c, runtime::KeptProcess& kept) {
   }
   c.log_committed = *size;
   c.cgroup = resources_->reopen(c);
+  if (c.cgroup && Resources::wants_oom_watch(c.spec.resources)) {
+    // Its OOM notifier again (the last berthd's died with it); an OOM kill
+    // while berthd was down shows in the counter, read at the exit.
+    auto fd = c.cgroup->oom_notifier();
+    if (fd) proc->oom_fd = std::move(*fd);
+    else log::warn("engine", "id={}: no OOM notifications after the re-adoption: {}", c.id, fd.error().message());
+  }
   c.proc = std::move(proc);
   c.state.pid = kept.pid;
   c.proc->pump->start();
   watch_exit(c);
+  resources_->watch_oom(c);
   health_started(c, true);
   log::info("engine", "re-adopted id={} pid={} (kept by the keeper while berthd was down)", c.id, kept.pid);
   return true;

@@ -235,12 +235,24 @@ TEST_F(KeeperTest, ExecLogsStopAndKillWorkOnSurvivors) {
   EXPECT_EQ(follow.exit_code, 0);
   EXPECT_EQ(follow.out, "started\nmore\n");
   EXPECT_EQ(d_.ctl({"wait", "a"}).out, "137\n");
+  // stats read the re-opened cgroup; attach streams the re-adopted pump.
+  auto stats = d_.ctl({"stats", "--no-stream", "b"});
+  EXPECT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_THAT(stats.out, ::testing::ContainsRegex("b +[0-9.]+% +[1-9][0-9.]*[KMG]iB / "));
+  CommandResult attached;
+  std::thread at([&] { attached = d_.ctl({"attach", "--no-stdin", "c"}); });
+  EXPECT_TRUE(eventually([&] {
+    (void)d_.ctl({"exec", "c", "sh", "-c", "echo via-attach > /proc/1/fd/1"});
+    return d_.ctl({"logs", "c"}).out.find("via-attach") != std::string::npos && ::usleep(100000) == 0;
+  }));
   // stop: SIGTERM is ignored by a pid-1 sh, so SIGKILL after the timeout.
   EXPECT_EQ(d_.ctl({"stop", "-t", "1", "b"}).exit_code, 0);
   EXPECT_EQ(inspect("b")["State"]["Status"], "exited");
   EXPECT_EQ(inspect("b")["State"]["ExitCode"], 137);
   EXPECT_EQ(d_.ctl({"kill", "-s", "KILL", "c"}).exit_code, 0);
   EXPECT_EQ(d_.ctl({"wait", "c"}).out, "137\n");
+  at.join();
+  EXPECT_THAT(attached.out, HasSubstr("via-attach"));
   // And a new container next to them.
   auto fresh = d_.ctl({"run", "--rm", "--network", "none", "busybox", "echo", "fresh"});
   EXPECT_EQ(fresh.exit_code, 0);
@@ -348,6 +360,29 @@ TEST_F(KeeperTest, HealthChecksGoOnAfterARestart) {
   ASSERT_EQ(d_.ctl({"exec", "probed", "rm", "/ok"}).exit_code, 0);
   EXPECT_TRUE(eventually([&] { return inspect("probed")["State"]["Health"]["Status"] == "unhealthy"; }))
       << inspect("probed")["State"].dump();
+  stop_clean();
+}
+
+// A re-adopted container with a memory limit is watched for OOM kills
+// again: an OOM after the restart is its exit's cause and an oom event.
+TEST_F(KeeperTest, OomAfterARestartIsReported) {
+  auto r = d_.ctl({"run", "-d", "--network", "none", "--name", "oomer", "-m", "32m", "busybox", "sh", "-c",
+                   "while [ ! -e /go ]; do usleep 20000; done; x=$(head -c 67108864 /dev/zero | tr '\\0' a)"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  pids_.push_back(pid_of("oomer"));
+  d_.crash_daemon_only();
+  std::string err;
+  ASSERT_TRUE(d_.start(&err)) << err;
+  ASSERT_EQ(inspect("oomer")["State"]["Status"], "running");
+  (void)d_.ctl({"exec", "oomer", "touch", "/go"});
+  EXPECT_EQ(d_.ctl({"wait", "oomer"}).out, "137\n");
+  Json j = inspect("oomer");
+  EXPECT_EQ(j["State"]["OOMKilled"], true) << j["State"].dump();
+  auto c = d_.client();
+  auto got = c.request("GET", "/events?since=0&until=" + std::to_string(now_ns() / 1000000000 + 1) +
+                                  "&filters=%7B%22event%22%3A%5B%22oom%22%5D%7D");
+  ASSERT_TRUE(got && got->status == 200);
+  EXPECT_THAT(got->body, HasSubstr("\"Action\":\"oom\""));
   stop_clean();
 }
 
