@@ -505,7 +505,10 @@ void Connection::drain() {
   if (!busy_) {
     int pending = 0;
     bool asked = parser_.in_message() || rlen_ != rpos_ || (::ioctl(fd_.get(), FIONREAD, &pending) == 0 && pending > 0);
-    if (!asked && answered_any_ && !(tls_ && tls_->has_output())) return close();
+    // An answer still being sent (a response just finished, or TLS
+    // records) goes out first: close() would cancel its send.
+    bool sending = send_c_.in_flight() || sent_ < sending_.size() || has_output();
+    if (!asked && answered_any_ && !sending) return close();
   }
   close_after_send_ = true;   // response_finished() closes after the answer
 }

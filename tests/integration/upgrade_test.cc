@@ -60,8 +60,11 @@ int ping(const std::string& path) {
   char buf[1024];
   ssize_t n;
   while ((n = ::read(fd, buf, sizeof buf)) > 0) resp.append(buf, size_t(n));
+  int err = n < 0 ? errno : 0;
   ::close(fd);
-  return resp.starts_with("HTTP/1.1 200") ? 0 : 2;
+  if (resp.starts_with("HTTP/1.1 200")) return 0;
+  std::fprintf(stderr, "ping: no answer (%zu bytes: \"%.60s\", read errno %d)\n", resp.size(), resp.c_str(), err);
+  return 2;
 }
 
 // Every line is the next number from 0, each once.
