@@ -232,10 +232,8 @@ std::string encode_container(const Container& c) {
       log.push_back({{"start_ns", r.start_ns}, {"end_ns", r.end_ns}, {"exit_code", r.exit_code}, {"output", r.output}});
     j["health_state"] = {{"status", c.health.status}, {"failing_streak", c.health.failing_streak}, {"log", log}};
   }
-  if (!c.net_state.empty() && is_running(c.state.status)) {
-    json net = json::parse(c.net_state, nullptr, false);
-    if (!net.is_discarded()) j["net_state"] = std::move(net);
-  }
+  // NetworkService's own encoding, carried as it is.
+  if (!c.net_state.empty() && is_running(c.state.status)) j["net_state"] = c.net_state;
   return j.dump();
 }
 
@@ -275,7 +273,7 @@ Result<std::unique_ptr<Container>> decode_container(const std::string& text) {
                                                .output = r.value("output", "")});
       c->health_active = true;
     }
-    if (j.contains("net_state") && j["net_state"].is_object()) c->net_state = j["net_state"].dump();
+    if (j.contains("net_state") && j["net_state"].is_string()) c->net_state = j["net_state"].get<std::string>();
   } catch (const json::exception& e) {
     return Error::make(Code::kCorrupt, "container state: {}", e.what());
   }

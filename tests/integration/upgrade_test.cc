@@ -80,13 +80,29 @@ bool consecutive(const std::string& log, long* count) {
   return true;
 }
 
-TEST(LiveUpgradeTest, SighupExecsTheNewBinaryKeepsContainersAndRefusesNoConnection) {
-  if (!is_root()) GTEST_SKIP() << "needs root";
-  TestDaemon d;
+// `d` runs a copy of berthd in its own directory (which a test replaces or
+// removes): its path.
+std::string own_binary(TestDaemon& d) {
   std::string bin_dir = d.dir() + "/bin", bin = bin_dir + "/berthd";
   std::filesystem::create_directories(bin_dir);
   std::filesystem::copy_file(bin_path("berthd"), bin);
   d.set_binary(bin);
+  return bin;
+}
+
+// Until the daemon's log says `text`: at most `attempts` looks 50 ms apart.
+bool log_says(TestDaemon& d, const std::string& text, int attempts) {
+  for (int i = 0; i < attempts; i++) {
+    if (d.log().find(text) != std::string::npos) return true;
+    ::usleep(50000);
+  }
+  return false;
+}
+
+TEST(LiveUpgradeTest, SighupExecsTheNewBinaryKeepsContainersAndRefusesNoConnection) {
+  if (!is_root()) GTEST_SKIP() << "needs root";
+  TestDaemon d;
+  std::string bin = own_binary(d);
   d.set_live_restore(false);   // an upgrade keeps containers anyway
   std::string err;
   ASSERT_TRUE(d.start(&err)) << err;
@@ -120,11 +136,7 @@ TEST(LiveUpgradeTest, SighupExecsTheNewBinaryKeepsContainersAndRefusesNoConnecti
   std::filesystem::rename(bin + ".new", bin);
   EXPECT_THAT(exe_of(berthd), HasSubstr("(deleted)"));
   ASSERT_EQ(::kill(berthd, SIGHUP), 0);
-  bool upgraded = false;
-  for (int i = 0; i < 600 && !upgraded; i++) {
-    upgraded = d.log().find("listening sockets taken over") != std::string::npos;
-    if (!upgraded) ::usleep(50000);
-  }
+  bool upgraded = log_says(d, "listening sockets taken over", 600);
   int before = answered;
   while (answered < before + 20 && upgraded) ::usleep(10000);
   stop = true;
@@ -169,10 +181,7 @@ TEST(LiveUpgradeTest, SighupExecsTheNewBinaryKeepsContainersAndRefusesNoConnecti
 TEST(LiveUpgradeTest, AnUnusableBinaryIsRefusedAndBerthdGoesOn) {
   if (!is_root()) GTEST_SKIP() << "needs root";
   TestDaemon d;
-  std::string bin_dir = d.dir() + "/bin", bin = bin_dir + "/berthd";
-  std::filesystem::create_directories(bin_dir);
-  std::filesystem::copy_file(bin_path("berthd"), bin);
-  d.set_binary(bin);
+  std::string bin = own_binary(d);
   std::string err;
   ASSERT_TRUE(d.start(&err)) << err;
   ASSERT_TRUE(d.import_busybox(&err)) << err;
@@ -180,12 +189,7 @@ TEST(LiveUpgradeTest, AnUnusableBinaryIsRefusedAndBerthdGoesOn) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::filesystem::remove(bin);
   ASSERT_EQ(::kill(d.pid(), SIGHUP), 0);
-  bool refused = false;
-  for (int i = 0; i < 200 && !refused; i++) {
-    refused = d.log().find("no live upgrade") != std::string::npos;
-    if (!refused) ::usleep(50000);
-  }
-  EXPECT_TRUE(refused) << d.log();
+  EXPECT_TRUE(log_says(d, "no live upgrade", 200)) << d.log();
   EXPECT_EQ(ping(d.socket()), 0);
   EXPECT_EQ(inspect_in(d, "s")["State"]["Status"], "running");
   EXPECT_EQ(d.ctl({"rm", "-f", "s"}).exit_code, 0);

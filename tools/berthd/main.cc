@@ -81,12 +81,17 @@ std::map<std::string, int> inherited_listeners() {
   return out;
 }
 
-// `name` in the directory of this executable (/proc/self/exe).
-std::string beside_self(const std::string& name) {
+// This executable's path (/proc/self/exe), or "". Read once at start,
+// while it names this file (once replaced, it says "(deleted)").
+std::string self_path() {
   char buf[4096];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return name;
-  std::string self(buf, size_t(n));
+  return n > 0 ? std::string(buf, size_t(n)) : "";
+}
+
+// `name` in the directory of the executable at `self`.
+std::string beside(const std::string& self, const std::string& name) {
+  if (self.empty()) return name;
   return self.substr(0, self.rfind('/') + 1) + name;
 }
 
@@ -195,7 +200,7 @@ int run(const Flags& f, const std::string& self, Upgrade* upgrade) {
   engine::Options eo;
   eo.root = f.root;
   eo.exec_root = f.exec_root;
-  eo.init_path = f.init_path.empty() ? beside_self("berth-init") : f.init_path;
+  eo.init_path = f.init_path.empty() ? beside(self, "berth-init") : f.init_path;
   eo.netns_pool = f.netns_pool;
   eo.warm_inits = f.warm_inits;
   eo.cgroup_parent = f.cgroup_parent;
@@ -249,11 +254,10 @@ int run(const Flags& f, const std::string& self, Upgrade* upgrade) {
             ipc::kBerthVersion, inherited ? " (live upgrade: listening sockets taken over)" : "");
 
   signalfd_siginfo si{};
-  bool stopping = false;
   reactor::Completion sig_c;
   sig_c.set_callback([&](int32_t res, uint32_t) {
     if (res < 0 && res != -EINTR) return;
-    if (stopping) return;   // one shutdown at a time; later signals are ignored
+    // Not read again once a shutdown begins: later signals are ignored.
     if (si.ssi_signo == SIGHUP) {
       if (::access(self.c_str(), X_OK) < 0) {
         log::error("berthd", "SIGHUP: no live upgrade: {} cannot be executed ({}); berthd goes on", self,
@@ -266,7 +270,6 @@ int run(const Flags& f, const std::string& self, Upgrade* upgrade) {
     } else {
       log::info("berthd", "signal {}: shutting down", si.ssi_signo);
     }
-    stopping = true;
     (*server)->close([&] { (*engine)->shutdown([&] { r.stop(); }, upgrade->requested); }, upgrade->requested);
   });
   r.read(sfd.get(), &si, sizeof si, uint64_t(-1), sig_c);
@@ -371,14 +374,7 @@ int main(int argc, char** argv) {
   }
   berth::log::set_level(level);
   raise_fd_limit();  // first: berthd has one thread yet
-  // The path this binary was started from, for a live upgrade: read now,
-  // while it names this file (once replaced, /proc/self/exe says "(deleted)").
-  std::string self;
-  {
-    char buf[4096];
-    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n > 0) self.assign(buf, size_t(n));
-  }
+  std::string self = self_path();   // what a live upgrade executes
   berth::log::start_writer();
   Upgrade upgrade;
   int rc = run(f, self, &upgrade);
