@@ -183,7 +183,10 @@ class BridgeNetwork {
   std::string bridge_name(unsigned bridge) const;
   // Deletes links by name as one group (one unregister batch); links
   // already gone are not an error.
-  Result<void> delete_group(const std::vector<std::string>& names, const char* what);
+  Result<void> delete_group(const std::vector<std::string>& names, const char* what) {
+    return delete_group(sock_, names, what);
+  }
+  static Result<void> delete_group(nl::Socket& sock, const std::vector<std::string>& names, const char* what);
 
   void disable_ipv6(const std::string& link);
 
@@ -195,6 +198,12 @@ class BridgeNetwork {
   unique_fd ipv6_conf_;
   mutable std::mutex mu_;
   nl::Socket sock_;         // bound in opts_.netns_fd
+  // detach() deletes containers' veths on a socket of its own and outside
+  // mu_: an unregister waits for RCU grace periods (about 20 ms for one
+  // veth here), and an attach of the next container must not wait behind
+  // it. del_mu_ serialises the deletions themselves.
+  std::mutex del_mu_;
+  nl::Socket del_sock_;
   int root_ifindex_ = 0;
   Mac root_mac_{};
   PortPlan plan_;

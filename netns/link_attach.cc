@@ -226,33 +226,50 @@ std::vector<Result<Attached>> BridgeNetwork::attach(std::span<const Attachment> 
 }
 
 Result<void> BridgeNetwork::detach(std::span<const Detachment> reqs) {
-  std::lock_guard lock(mu_);
-  if (destroyed_) return Error::conflict("bridge {}: destroyed", opts_.name);
+  // Under mu_: the neighbour entries (quick). Then the veths, outside it
+  // (del_mu_, del_sock_): their unregister waits for RCU grace periods,
+  // and attach() must not wait behind that. Their ports go back to the
+  // plan only once they are gone, so a bridge never holds more than
+  // ports_per_bridge; an emptied leaf is deleted afterwards, under mu_ again.
   std::vector<std::string> gone;
-  nl::Batch b;
-  for (const auto& d : reqs) {
-    gone.push_back(d.host_name);
-    if (auto it = port_of_.find(d.host_name); it != port_of_.end()) {
-      plan_.give_back(it->second);
-      port_of_.erase(it);
-    }
-    b.add(msg::del_neigh(root_ifindex_, d.ip), "delete neighbour " + to_string(d.ip));
-  }
-  std::vector<unsigned> empty = plan_.empty_leaves();
-  for (unsigned n : empty) {
-    gone.push_back(leaf_name(tag_, n));
-    gone.push_back(leaf_name(tag_, n, "bd"));
-  }
-  auto res = b.run(sock_);
+  std::vector<unsigned> freed;
   Result<void> first = ok();
-  for (auto& r : res)
-    if (!r && r.error().sys_errno() != ENOENT && first) first = std::move(r.error());
-  auto del = delete_group(gone, "delete veth");
+  {
+    std::lock_guard lock(mu_);
+    if (destroyed_) return Error::conflict("bridge {}: destroyed", opts_.name);
+    nl::Batch b;
+    for (const auto& d : reqs) {
+      gone.push_back(d.host_name);
+      if (auto it = port_of_.find(d.host_name); it != port_of_.end()) {
+        freed.push_back(it->second);
+        port_of_.erase(it);
+      }
+      b.add(msg::del_neigh(root_ifindex_, d.ip), "delete neighbour " + to_string(d.ip));
+    }
+    for (auto& r : b.run(sock_))
+      if (!r && r.error().sys_errno() != ENOENT && first) first = std::move(r.error());
+  }
+  Result<void> del = ok();
+  {
+    std::lock_guard lock(del_mu_);
+    del = delete_group(del_sock_, gone, "delete veth");
+  }
+  std::lock_guard lock(mu_);
+  for (unsigned n : freed) plan_.give_back(n);
+  if (destroyed_) return del ? std::move(first) : std::move(del);
+  std::vector<unsigned> empty = plan_.empty_leaves();
+  std::vector<std::string> leaves;
+  for (unsigned n : empty) {
+    leaves.push_back(leaf_name(tag_, n));
+    leaves.push_back(leaf_name(tag_, n, "bd"));
+  }
+  auto dl = delete_group(leaves, "delete empty leaf");
   for (unsigned n : empty) {
     plan_.drop_leaf(n);
     leaf_ifindex_[n] = 0;
   }
   if (!del) return del;
+  if (!dl) return dl;
   return first;
 }
 

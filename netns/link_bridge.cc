@@ -67,6 +67,7 @@ Result<std::unique_ptr<BridgeNetwork>> BridgeNetwork::open(const BridgeOptions& 
   BERTH_TRY_VOID(check_options(o));
   std::unique_ptr<BridgeNetwork> n(new BridgeNetwork(o));
   n->sock_ = BERTH_TRY_CTX(nl::Socket::open(o.netns_fd), "bridge {}", o.name);
+  n->del_sock_ = BERTH_TRY_CTX(nl::Socket::open(o.netns_fd), "bridge {}", o.name);
   // Without IPv6 in the kernel there is nothing to switch off.
   auto conf = in_netns(o.netns_fd, [] { return open_fd("/proc/sys/net/ipv6/conf", O_PATH | O_DIRECTORY); });
   if (conf) n->ipv6_conf_ = std::move(*conf);
@@ -215,12 +216,12 @@ Result<void> BridgeNetwork::pin_gateway(unsigned leaf) {
   return nl::first_error(res);
 }
 
-Result<void> BridgeNetwork::delete_group(const std::vector<std::string>& names, const char* what) {
+Result<void> BridgeNetwork::delete_group(nl::Socket& sock, const std::vector<std::string>& names, const char* what) {
   if (names.empty()) return ok();
   uint32_t group = next_delete_group();
   nl::Batch b;
   for (const auto& n : names) b.add(msg::set_group(n, group), fmt::format("{} {}", what, n));
-  auto res = b.run(sock_);
+  auto res = b.run(sock);
   Result<void> first = ok();
   size_t marked = 0;
   for (auto& r : res) {
@@ -232,7 +233,7 @@ Result<void> BridgeNetwork::delete_group(const std::vector<std::string>& names, 
   }
   if (marked) {
     b.add(msg::del_group(group), fmt::format("{} ({} links)", what, marked));
-    auto del = b.run(sock_);
+    auto del = b.run(sock);
     if (!del[0] && first) first = std::move(del[0].error());
   }
   return first;

@@ -254,7 +254,9 @@ void NetworkService::queue_detach(Network& n, Endpoint& ep) {
 
 // Every veth queued meanwhile goes in one job (one link group: the kernel
 // unregisters them after one RCU synchronisation); their addresses are
-// given back after it.
+// given back after it. On the tidy lane: the job mostly waits for RCU
+// grace periods (~20 ms for one veth here), which must neither hold back
+// the idle-time warm inits nor take a job thread from starts.
 void NetworkService::flush_detach(Network& n) {
   if (n.detaching || n.detach_q.empty()) return;
   auto batch = std::make_shared<std::vector<netns::Detachment>>(std::move(n.detach_q));
@@ -264,7 +266,7 @@ void NetworkService::flush_detach(Network& n) {
   auto result = std::make_shared<Result<void>>(ok());
   std::shared_ptr<netns::BridgeNetwork> bridge = n.bridge;
   std::string id = n.config.id;
-  bool queued = e_.r_.run_job([bridge, batch, result] { *result = bridge->detach(*batch); },
+  bool queued = e_.r_.run_tidy([bridge, batch, result] { *result = bridge->detach(*batch); },
                               [this, id, batch, result, life = std::weak_ptr<int>(life_)] {
                                 if (life.expired()) return;
                                 jobs_--;

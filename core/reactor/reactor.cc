@@ -76,6 +76,7 @@ Result<std::unique_ptr<Reactor>> Reactor::create(unsigned entries, unsigned job_
   r->jobs_ = std::make_unique<JobPool>(job_threads, efd);
   r->bulk_ = std::make_unique<JobPool>(job_threads, efd);
   r->background_ = std::make_unique<JobPool>(1, efd, kBackgroundNice);
+  r->tidy_ = std::make_unique<JobPool>(1, efd);
   Reactor* self = r.get();
   r->job_reader_.set_callback([self](int32_t res, uint32_t) { self->job_reader_done(res); });
   r->submit_job_reader();
@@ -85,6 +86,7 @@ Result<std::unique_ptr<Reactor>> Reactor::create(unsigned entries, unsigned job_
 Reactor::~Reactor() {
   idle_.clear();  // idle-time work never runs during teardown
   backlog_.clear();
+  tidy_.reset();
   background_.reset();
   bulk_.reset();
   jobs_.reset();  // joins the workers first; their done callbacks are dropped
@@ -291,6 +293,7 @@ JobPool& Reactor::pool(Lane lane) {
     case Lane::kJob: return *jobs_;
     case Lane::kBulk: return *bulk_;
     case Lane::kBackground: return *background_;
+    case Lane::kTidy: return *tidy_;
   }
   return *jobs_;
 }
@@ -309,7 +312,7 @@ bool Reactor::run_on(Lane lane, std::function<void()> work, std::function<void()
 
 // Moves backlogged jobs into their lanes as room appears, in order per lane.
 void Reactor::flush_backlog() {
-  bool full[3] = {false, false, false};
+  bool full[4] = {false, false, false, false};
   for (auto it = backlog_.begin(); it != backlog_.end();) {
     int l = int(it->lane);
     if (!full[l] && pool(it->lane).try_submit(it->work, it->done)) {
@@ -322,7 +325,8 @@ void Reactor::flush_backlog() {
 }
 
 size_t Reactor::jobs_outstanding() const {
-  return jobs_->outstanding() + bulk_->outstanding() + background_->outstanding() + backlog_.size();
+  return jobs_->outstanding() + bulk_->outstanding() + background_->outstanding() + tidy_->outstanding() +
+         backlog_.size();
 }
 
 void Reactor::drain_jobs() {
@@ -346,7 +350,7 @@ void Reactor::job_reader_done(int32_t res) {
 void Reactor::collect_jobs() {
   collect_posted();  // what a job posted before it finished runs before its `done`
   retry_jobs_ = false;
-  for (JobPool* pool : {jobs_.get(), bulk_.get(), background_.get()}) {
+  for (JobPool* pool : {jobs_.get(), bulk_.get(), background_.get(), tidy_.get()}) {
     bool busy = false;
     for (auto& done : pool->take_finished(&busy)) invoke(done.target_type(), done);
     retry_jobs_ |= busy;

@@ -123,7 +123,7 @@ inline constexpr size_t kMaxIdle = 1 << 16;
 inline constexpr size_t kMaxBacklog = 1 << 16;
 inline constexpr size_t kMaxPosted = 1 << 16;
 
-enum class Lane { kJob, kBulk, kBackground };
+enum class Lane { kJob, kBulk, kBackground, kTidy };
 
 class Reactor {
  public:
@@ -181,7 +181,8 @@ class Reactor {
   bool post(std::function<void()> fn);
   // Runs `fn` on the reactor thread once the loop is idle: no completion
   // ready, nothing deferred, no run_job() job queued or running (the
-  // background lane does not count: it is where idle-time work goes). One
+  // background and tidy lanes do not count: idle-time work goes to the
+  // first, and the second's clean-ups take long waits, not CPU). One
   // per idle moment, in order. For work that should use only otherwise idle
   // time.
   void when_idle(std::function<void()> fn);
@@ -191,7 +192,10 @@ class Reactor {
   // too (kMaxBacklog): callers answer "busy" or log the loss.
   // run_job: short blocking syscalls; run_bulk: long work (tar, digests);
   // run_background: ahead-of-need work at nice 10 (processes it forks
-  // inherit the nice value).
+  // inherit the nice value); run_tidy: clean-up after the fact that mostly
+  // waits in the kernel (a veth's unregister waits for RCU grace periods,
+  // ~20 ms), one thread, kept out of the idle test so that the idle-time
+  // work (warm inits) is not held back by it.
   bool run_job(std::function<void()> work, std::function<void()> done) {
     return run_on(Lane::kJob, std::move(work), std::move(done));
   }
@@ -200,6 +204,9 @@ class Reactor {
   }
   bool run_background(std::function<void()> work, std::function<void()> done) {
     return run_on(Lane::kBackground, std::move(work), std::move(done));
+  }
+  bool run_tidy(std::function<void()> work, std::function<void()> done) {
+    return run_on(Lane::kTidy, std::move(work), std::move(done));
   }
   bool run_on(Lane lane, std::function<void()> work, std::function<void()> done);
   // Jobs queued, running or finished but not yet completed, on every lane
@@ -271,7 +278,7 @@ class Reactor {
   std::deque<std::function<void()>> deferred_;
   std::deque<std::function<void()>> idle_;
 
-  std::unique_ptr<JobPool> jobs_, bulk_, background_;
+  std::unique_ptr<JobPool> jobs_, bulk_, background_, tidy_;
   struct Backlogged {
     Lane lane;
     std::function<void()> work, done;

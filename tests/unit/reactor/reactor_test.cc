@@ -277,6 +277,24 @@ TEST(Reactor, WhenIdleWaitsForJobsAndCompletions) {
   ::close(fds[1]);
 }
 
+// The tidy lane's jobs (clean-ups that mostly wait in the kernel) do not
+// hold back idle-time work, and their `done` still runs on the loop.
+TEST(Reactor, TidyJobsDoNotHoldBackIdleWork) {
+  auto r = make();
+  std::vector<std::string> order;
+  std::atomic<bool> release{false};
+  ASSERT_TRUE(r->run_tidy([&] { while (!release) std::this_thread::yield(); },
+                          [&] { order.push_back("tidy"); }));
+  r->when_idle([&] { order.push_back("idle"); });
+  run_until(*r, [&] { return !order.empty(); });
+  EXPECT_EQ(order, std::vector<std::string>{"idle"}) << "the tidy job is still running";
+  EXPECT_EQ(r->jobs_outstanding(), 1u);
+  release = true;
+  run_until(*r, [&] { return order.size() == 2; });
+  EXPECT_EQ(order, (std::vector<std::string>{"idle", "tidy"}));
+  EXPECT_EQ(r->jobs_outstanding(), 0u);
+}
+
 TEST(Reactor, AcceptMultishotAndBufferRingRecv) {
   auto r = make();
   int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
