@@ -24,7 +24,13 @@ Result<void> make_cgroup_dirs(const V1Hierarchy& h, const std::string& rel) {
     std::string parent = cur;
     cur = join_path(cur, c);
     if (::mkdir(cur.c_str(), 0755) < 0 && errno != EEXIST) return Error::sys(errno, "mkdir {}", cur);
-    if (carries(h, "cpuset")) BERTH_TRY_VOID(copy_cpuset_if_empty(cur, parent));
+    if (carries(h, "cpuset")) {
+      BERTH_TRY_VOID(copy_cpuset_if_empty(cur, parent));
+      // Its children (the containers' leaves) are then made with its cpus
+      // and mems by the kernel: no write per start, whose validation walks
+      // every sibling (thousands at density).
+      (void)write_control(cur, "cgroup.clone_children", "1");
+    }
   }
   return ok();
 }

@@ -1,8 +1,12 @@
-// The end of a container's process: the pidfd reports the exit, the output
+// The end of a container's process: the keeper's push (or the pidfd of one of
+// berthd's own children) reports the exit, the output
 // pump drains the pipes, then the state becomes exited, waiters and attached
 // clients are told, and AutoRemove containers are removed.
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "core/base/log.h"
 #include "core/base/strings.h"
@@ -12,10 +16,56 @@
 #include "core/engine/container_security.h"
 #include "core/engine/process.h"
 #include "core/engine/volumes.h"
+#include "core/runtime/exit.h"
 
 namespace berth::engine {
 
+Result<unique_fd> pidfd_of(const Process& p) {
+  if (p.exited || p.gone) return Error::sys(ESRCH, "pid {} has exited", p.pid);
+  if (p.pidfd) {
+    int fd = ::fcntl(p.pidfd.get(), F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) return Error::sys(errno, "duplicate the pidfd of pid {}", p.pid);
+    return unique_fd(fd);
+  }
+  return runtime::open_pidfd(p.pid, p.start_ticks);
+}
+
+Result<void> signal_process(const Process& p, int sig) {
+  if (p.pidfd) return runtime::kill(p.pidfd.get(), sig);
+  auto fd = pidfd_of(p);
+  if (!fd) return std::move(fd.error());
+  return runtime::kill(fd->get(), sig);
+}
+
+// A child of the keeper: its exit comes from the keeper's push (watch),
+// and its pidfd is closed here, after its start time is read (pidfd_of
+// opens one again when needed). A child of berthd's own: its pidfd polled.
 void Engine::watch_exit(Container& c) {
+  Process& p = *c.proc;
+  if (p.pidfd && p.keeper_gen != 0 && p.keeper_gen == keeper_->generation() && keeper_->connected()) {
+    // The start time was read off the loop by the spawn (a re-adoption, at
+    // daemon start, reads it here). Alive now: that was this process's.
+    if (p.start_ticks == 0) {
+      auto start = runtime::identity(p.pid, p.pidfd.get());
+      if (start) p.start_ticks = *start;
+      else p.gone = true;
+    } else if (::syscall(SYS_pidfd_send_signal, p.pidfd.get(), 0, nullptr, 0) < 0) {
+      p.gone = true;
+    }
+    p.pidfd.reset();
+    p.awaiting_keeper = true;
+    keeper_->watch(p.pid, p.keeper_gen, p.since_ns, !p.gone, [this, id = c.id](std::optional<KeptExit> e) {
+      // Deferred: an answer known at once must not run inside the caller.
+      r_.defer([this, id, e] {
+        Container* ct = by_id(id);
+        if (!ct || !ct->proc || !ct->proc->awaiting_keeper) return;  // unwatched meanwhile
+        ct->proc->awaiting_keeper = false;
+        if (!e) log::error("engine", "id={}: its keeper died, and with it the exit status (recorded as 137)", id);
+        exited(*ct, e ? e->exit_code : 128 + SIGKILL);
+      });
+    });
+    return;
+  }
   Container* cp = &c;
   c.proc->exit_c.set_callback([this, cp](int32_t res, uint32_t) { exit_ready(*cp, res); });
   r_.poll(c.proc->pidfd.get(), POLLIN, c.proc->exit_c);

@@ -223,7 +223,7 @@ bool Engine::readopt(Container& c, runtime::KeptProcess& kept) {
     drop_duplicate(c.id, c.log_path(), last, last.stream == 1 ? out.get() : last.stream == 2 ? err.get() : -1);
   }
   proc->pump = std::make_unique<OutputPump>(r_, std::move(*log_fd), *size, std::move(out), std::move(err),
-                                            io_->pump_callbacks(c));
+                                            io_->pump_callbacks(c), parking_.get());
   proc->pump->use_log_files(c.log_path(), resolve_log_config(c.spec.log, opts_.log_defaults),
                             IndexWriter::open_file(log_index_path(c.log_path())));
   if (c.spec.tty && kept.fds.size() == 1) {
@@ -256,6 +256,10 @@ void Engine::detach(Container& c) {
   if (p.detached || p.exited) return;
   p.detached = true;
   if (p.exit_c.in_flight()) r_.cancel(p.exit_c);
+  if (p.awaiting_keeper) {
+    keeper_->unwatch(p.pid);
+    p.awaiting_keeper = false;
+  }
   if (p.stop_timer_c.in_flight()) r_.cancel(p.stop_timer_c);
   if (p.oom_c.in_flight()) r_.cancel(p.oom_c);
   if (p.stdin) p.stdin->drop();

@@ -31,7 +31,7 @@ void Engine::remove(Container& c, bool force, Done done, bool remove_volumes) {
   if (c.state.status == Status::kPaused) {
     // Docker's rm -f takes a paused container down too: kill, then thaw so
     // the frozen tasks can die (a thaw is one write; the kill needs it now).
-    if (c.proc && !c.proc->exited) (void)runtime::kill(c.proc->pidfd.get(), SIGKILL);
+    if (c.proc && !c.proc->exited) (void)signal_process(*c.proc, SIGKILL);
     if (c.cgroup) (void)c.cgroup->thaw();
     c.state.status = Status::kRunning;
   }

@@ -24,10 +24,10 @@ Result<unique_fd> running_init(Engine& e, const std::string& ref, const char* wh
   Container& x = **found;
   if (!is_running(x.state.status) || !x.proc || x.proc->exited)
     return Error::conflict("cannot join {} namespace of container {}: container {} is not running", what, ref, x.id);
-  int fd = ::fcntl(x.proc->pidfd.get(), F_DUPFD_CLOEXEC, 0);
-  if (fd < 0) return Error::sys(errno, "duplicate the init pidfd of container {}", x.id);
+  auto fd = pidfd_of(*x.proc);
+  if (!fd) return std::move(fd.error()).context("a pidfd for the init of container {}", x.id);
   *out = &x;
-  return unique_fd(fd);
+  return std::move(*fd);
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include "core/base/assert.h"
 #include "core/base/file.h"
 #include "core/base/log.h"
+#include "core/base/strings.h"
 #include "core/engine/container_security.h"
 #include "core/engine/keeper_link.h"
 #include "core/engine/log_index.h"
@@ -31,6 +32,7 @@
 #include "core/engine/process.h"
 #include "core/engine/volumes.h"
 #include "core/engine/warm.h"
+#include "core/runtime/exit.h"
 #include "core/runtime/spawner.h"
 #include "netns/netns_pool.h"
 
@@ -154,6 +156,7 @@ struct ColdSpawn {
     spec.stdin_fd = in_r.get();
     spec.netns_fd = netns.get();
     spec.cgroup_fd = out.cgroup ? out.cgroup->clone_into_fd() : -1;
+    out.since_ns = now_ns();
     auto child = runtime::spawn_with(spawner.get(), spec);
     spec.stdout_fd = spec.stderr_fd = spec.stdin_fd = spec.netns_fd = spec.cgroup_fd = -1;
     security.spawned(spec.security);
@@ -168,6 +171,9 @@ struct ColdSpawn {
       return;
     }
     out.child = std::move(*child);
+    // Its start time (pidfd_of, process.h), read here: /proc/<pid>/stat
+    // can wait on the process, which the loop must not.
+    if (auto t = runtime::identity(out.child.pid, out.child.pidfd.get()); t) out.start_ticks = *t;
     connect_network();
     netns.reset();
     if (hold_mntns) out.mntns = open_mount_namespace(out.child.pid);
@@ -191,7 +197,7 @@ void Engine::spawn(Container& c, Done done) {
   auto job = std::make_shared<ColdSpawn>();
   job->net = *net;
   SpawnResult& out = job->out;
-  out.keeper_gen = keeper_->generation();
+  out.keeper_gen = spawner_ ? keeper_->generation() : 0;
   out.net = job->net;
   if (auto r = make_pipes(c, out, job->out_w, job->err_w, job->in_r); !r) return done(std::move(r));
   spec->tty = c.spec.tty;
@@ -213,6 +219,9 @@ void Engine::spawn(Container& c, Done done) {
       // The warm init is alive: it is the container's init from now on.
       out.warm = true;
       out.child = std::move(w->proc);
+      out.keeper_gen = w->keeper_gen;
+      out.since_ns = w->since_ns;
+      out.start_ticks = w->start_ticks;
       out.cgroup = std::move(w->cgroup);
       out.log_fd = std::move(w->log_fd);
       out.log_index = std::pair{std::move(w->index_fd), uint64_t(0)};
@@ -277,6 +286,8 @@ void Engine::spawned(Container& c, SpawnResult r, Done done) {
   auto proc = std::make_unique<Process>();
   proc->pid = r.child.pid;
   proc->keeper_gen = r.keeper_gen;
+  proc->since_ns = r.since_ns;
+  proc->start_ticks = r.start_ticks;
   // The keeper holds the read ends too: a container writing while berthd
   // is down fills its pipes instead of dying of SIGPIPE (runtime/keeper.h).
   if (spawner_ && r.out_r && r.err_r) {
@@ -300,7 +311,7 @@ void Engine::spawned(Container& c, SpawnResult r, Done done) {
   }
   if (!r.released) (void)runtime::kill(proc->pidfd.get(), SIGKILL);
   proc->pump = std::make_unique<OutputPump>(r_, std::move(r.log_fd), r.log_size, std::move(r.out_r),
-                                            std::move(r.err_r), io_->pump_callbacks(c));
+                                            std::move(r.err_r), io_->pump_callbacks(c), parking_.get());
   proc->pump->use_log_files(c.log_path(), resolve_log_config(c.spec.log, opts_.log_defaults), std::move(r.log_index));
   c.log_committed = r.log_size;
   c.proc = std::move(proc);

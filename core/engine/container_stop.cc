@@ -18,7 +18,7 @@ void Engine::stop_timer_fired(Container& c, int32_t res) {
 // others down with its init anyway; the cgroup also covers processes that
 // joined from outside it. v1 kill_all freezes and may wait: job pool.
 void Engine::kill_everything(Container& c) {
-  (void)runtime::kill(c.proc->pidfd.get(), SIGKILL);
+  (void)signal_process(*c.proc, SIGKILL);
   if (!c.cgroup) return;
   auto cg = c.cgroup;
   std::string id = c.id;
@@ -61,7 +61,7 @@ Result<void> Engine::kill(Container& c, int sig) {
   if (sig == SIGKILL) {
     kill_everything(c);
   } else {
-    auto r = runtime::kill(c.proc->pidfd.get(), sig);
+    auto r = signal_process(*c.proc, sig);
     if (!r) return std::move(r.error()).context("kill container {}", c.id);
   }
   if (by_user) c.manually_stopped = true;   // persisted with the exit
@@ -87,7 +87,7 @@ void Engine::stop(Container& c, int timeout_s, int sig, Done done) {
   if (timeout_s == 0 || sig == SIGKILL)
     kill_everything(c);
   else
-    (void)runtime::kill(p.pidfd.get(), sig);
+    (void)signal_process(p, sig);
   if (timeout_s > 0 && !p.stop_timer_c.in_flight()) {
     Container* cp = &c;
     p.stop_ts = {timeout_s, 0};

@@ -29,6 +29,11 @@
 
 namespace berth::engine {
 
+// Idle containers whose output pumps keep their descriptors (the most
+// recently active; log_pump.h): at most 4 descriptors each. The others'
+// are in the vault.
+constexpr size_t kIdlePumpsOpen = 64;
+
 Container::Container() = default;
 Container::~Container() = default;
 
@@ -50,6 +55,7 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
   // Then: every later clone3 happens in the keeper, never in berthd
   // (runtime/spawner.h); a keeper already there is asked what it kept.
   e->keeper_ = std::make_unique<KeeperLink>(r, [ep = e.get()] { ep->keeper_lost(); });
+  e->parking_ = std::make_unique<PumpParking>(r, kIdlePumpsOpen);
   if (auto k = e->open_keeper(); !k)
     log::error("engine", "no keeper process ({}): berthd forks containers itself, and they die with it",
                k.error().message());
@@ -253,7 +259,7 @@ void Engine::shutdown(std::function<void()> done, bool upgrade) {
 void Engine::let_go(Container& c) {
   if (!c.proc || c.proc->exited || c.proc->detached) return;
   if (opts_.live_restore && keeper_->connected() && c.proc->keeper_gen == keeper_->generation()) return detach(c);
-  (void)runtime::kill(c.proc->pidfd.get(), SIGKILL);
+  (void)signal_process(*c.proc, SIGKILL);
   if (c.state.status == Status::kPaused) {
     if (c.cgroup) (void)c.cgroup->thaw();  // a frozen task dies only once thawed
     c.state.status = Status::kRunning;

@@ -58,6 +58,7 @@ class Resources;
 class WarmPool;
 class NetworkService;
 class KeeperLink;
+class PumpParking;
 struct Process;
 struct SpawnResult;
 
@@ -222,6 +223,9 @@ class Engine {
 
   reactor::Reactor& r_;
   Options opts_;
+  // Idle output pumps' descriptors (log_pump.h); declared before the
+  // containers, so that it outlives their pumps.
+  std::unique_ptr<PumpParking> parking_;
   ContainerMap containers_;                    // by id
   std::map<std::string, std::string> names_;   // name -> id (reserved at create)
   uint64_t next_token_ = 1;

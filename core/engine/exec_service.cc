@@ -138,8 +138,9 @@ void ExecService::start(ExecInstance& e, bool detach, ExecSink sink, Done starte
       e.stdin->open(unique_fd(p[1]));
     }
   }
-  job->join.reset(::fcntl(c.proc->pidfd.get(), F_DUPFD_CLOEXEC, 3));
-  if (!job->join) return fail(Error::sys(errno, "dup the pidfd of container {}", c.id));
+  auto join = pidfd_of(*c.proc);
+  if (!join) return fail(std::move(join.error()).context("a pidfd for container {}", c.id));
+  job->join = std::move(*join);
   job->cgroup = c.cgroup;
   job->spawner = e_.spawner_;
   e.keeper_gen = e_.keeper_->generation();

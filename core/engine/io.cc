@@ -137,7 +137,7 @@ void ContainerIo::pty_arrived(Container& c) {
   auto master = runtime::receive_pty(p.pty_handoff);
   if (!master) {
     log::error("engine", "id={}: {}", c.id, master.error().message());
-    (void)runtime::kill(p.pidfd.get(), SIGKILL);
+    (void)signal_process(p, SIGKILL);
     return;
   }
   auto copy = [&]() -> unique_fd { return unique_fd(::fcntl(master->get(), F_DUPFD_CLOEXEC, 3)); };

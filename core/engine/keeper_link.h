@@ -3,9 +3,11 @@
 // waitid them; their exit statuses arrive here, pushed by the keeper on the
 // events connection (runtime/spawner.h) as it reaps them.
 //
-// The exit watches (container_exit.cc, exec_service.cc) poll the pidfd as
-// before; once it is readable and waitid says ECHILD (not our child), they
-// ask on_exit() for the status, which the keeper sent or is about to send.
+// A container's init is watched from its start (watch(), container_exit.cc):
+// berthd keeps no pidfd for it, and the keeper's push is what ends it. An
+// exec's watch polls its pidfd; once readable and waitid says ECHILD (not
+// our child), it asks on_exit() for the status, which the keeper sent or
+// is about to send.
 //
 // If the keeper dies (EOF), the link logs an error, answers every waiter
 // with nullopt (the status is lost; the processes died with their keeper:
@@ -55,6 +57,15 @@ class KeeperLink {
   // fn(status) once the keeper of generation `gen` reported pid's exit: at
   // once if it has; nullopt at once if that keeper is gone.
   void on_exit(pid_t pid, uint64_t gen, std::function<void(std::optional<KeptExit>)> fn);
+  // `fn` gets the exit of `pid`, a process of keeper `gen` that was alive
+  // at CLOCK_REALTIME `since_ns`, once the keeper reports it (or at once if
+  // it has). An exit already reported for the same pid is an earlier
+  // process's (a reused pid) if it is older than `since_ns` and the caller
+  // found the process alive (`alive`, checked through its pidfd just
+  // before): it is dropped. nullopt: the keeper is gone.
+  void watch(pid_t pid, uint64_t gen, int64_t since_ns, bool alive, std::function<void(std::optional<KeptExit>)> fn);
+  // Stops a watch (or an on_exit wait) without calling it.
+  void unwatch(pid_t pid) { waiters_.erase(pid); }
   // Exits the keeper reported before berthd asked (hello at start).
   void remember(pid_t pid, KeptExit e);
   // Ends the recv; `closed` runs once it is over (at once if none is in flight).

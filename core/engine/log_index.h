@@ -61,7 +61,9 @@ bool index_entry_matches(int log_fd, const IndexEntry& e);
 // old one, whose fd is kept until then.
 class IndexWriter {
  public:
-  static constexpr size_t kBatch = 64;
+  // Entries come one per MiB of log: 16 waiting behind one write is a
+  // 16 MiB burst, and the arrays are per running container.
+  static constexpr size_t kBatch = 16;
 
   explicit IndexWriter(reactor::Reactor& r);
   ~IndexWriter();
@@ -77,6 +79,11 @@ class IndexWriter {
   void add(const IndexEntry& e);
   void cancel_pending() { pending_n_ = 0; }
   bool busy() const { return write_c_.in_flight(); }
+  // Parking (log_pump.h): its descriptor out to the vault and back, only
+  // while !busy(); no add() comes meanwhile.
+  int fd() const { return fd_.get(); }
+  unique_fd release_fd() { return std::move(fd_); }
+  void restore_fd(unique_fd fd) { fd_ = std::move(fd); }
   // Called when a write completes and no other is started (busy() is false),
   // from within the writer's own completion: the callee must not destroy
   // the writer (or its owner) synchronously; defer that to a later turn.

@@ -12,12 +12,81 @@
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/log_format.h"
+#include "core/reactor/fd_vault.h"
 
 namespace berth::engine {
 
+namespace {
+
+constexpr uint32_t kNoKey = reactor::FdVault::kNone;
+constexpr size_t kBufBytes = kRecordHeaderBytes + OutputPump::kChunkBytes;
+constexpr size_t kFreeBufsMax = 32;
+
+// Stream buffers, shared by the thread's pumps: a pipe's buffer is taken
+// when it has data and given back once its record is logged, so idle
+// containers hold none.
+std::vector<std::unique_ptr<char[]>>& free_bufs() {
+  thread_local std::vector<std::unique_ptr<char[]>> v;
+  return v;
+}
+
+std::unique_ptr<char[]> take_buf() {
+  auto& v = free_bufs();
+  if (v.empty()) return std::unique_ptr<char[]>(new char[kBufBytes]);
+  auto b = std::move(v.back());
+  v.pop_back();
+  return b;
+}
+
+void give_buf(std::unique_ptr<char[]> b) {
+  auto& v = free_bufs();
+  if (b && v.size() < kFreeBufsMax) v.push_back(std::move(b));
+}
+
+}  // namespace
+
+PumpParking::PumpParking(reactor::Reactor& r, size_t open_max)
+    : r_(r), vault_(std::make_unique<reactor::FdVault>()), open_max_(open_max) {
+  enabled_ = vault_->available();
+  if (!enabled_)
+    log::warn("logs", "idle containers keep their output descriptors: this kernel cannot give a vaulted file back "
+              "(IORING_OP_FIXED_FD_INSTALL, Linux 6.8)");
+}
+
+PumpParking::~PumpParking() {
+  while (head_) unlist(head_);
+}
+
+void PumpParking::settled(OutputPump* p) {
+  p->listed_ = true;
+  p->prev_ = nullptr;
+  p->next_ = head_;
+  if (head_) head_->prev_ = p;
+  head_ = p;
+  if (!tail_) tail_ = p;
+  idle_n_++;
+  while (idle_n_ > open_max_ && tail_) {
+    OutputPump* victim = tail_;
+    unlist(victim);
+    (void)victim->park();  // not idle after all: it settles again later
+  }
+}
+
+void PumpParking::unlist(OutputPump* p) {
+  if (!p->listed_) return;
+  if (p->prev_) p->prev_->next_ = p->next_;
+  else head_ = p->next_;
+  if (p->next_) p->next_->prev_ = p->prev_;
+  else tail_ = p->prev_;
+  p->prev_ = p->next_ = nullptr;
+  p->listed_ = false;
+  idle_n_--;
+}
+
 OutputPump::OutputPump(reactor::Reactor& r, unique_fd log_fd, uint64_t log_size, unique_fd out,
-                       unique_fd err, Callbacks cb)
-    : r_(r), log_fd_(std::move(log_fd)), log_size_(log_size), cb_(std::move(cb)) {
+                       unique_fd err, Callbacks cb, PumpParking* parking)
+    : r_(r), log_fd_(std::move(log_fd)), log_size_(log_size), cb_(std::move(cb)),
+      parking_(parking && parking->enabled() ? parking : nullptr) {
   streams_[0].id = 1;
   streams_[0].fd = std::move(out);
   streams_[1].id = 2;
@@ -31,7 +100,108 @@ OutputPump::OutputPump(reactor::Reactor& r, unique_fd log_fd, uint64_t log_size,
   retry_c_.set_callback([this](int32_t, uint32_t) { write_next(); });
 }
 
-OutputPump::~OutputPump() { BERTH_ASSERT_MSG(!busy(), "OutputPump destroyed while busy"); }
+OutputPump::~OutputPump() {
+  BERTH_ASSERT_MSG(!busy(), "OutputPump destroyed while busy");
+  if (!parking_) return;
+  parking_->unlist(this);
+  if (parked_) parking_->parked_--;
+  for (Stream& s : streams_) parking_->vault().drop(s.key);
+  forget_log_keys();
+}
+
+// --- parking (see log_pump.h) ---
+
+bool OutputPump::parkable() const {
+  if (!parking_ || cancelled_ || drained_ || writer_gone_ || gave_up_ || rotating_ || truncating_) return false;
+  if (!queue_.empty() || !copies_.empty() || written_ || write_c_.in_flight() || retry_c_.in_flight()) return false;
+  if (index_ && index_->busy()) return false;
+  bool any = false;
+  for (const Stream& s : streams_) {
+    if (s.eof) continue;
+    if (!s.peek || !s.read_c.in_flight() || s.unconsumed || s.buf || !s.fd) return false;
+    any = true;
+  }
+  return any;
+}
+
+void OutputPump::maybe_settle() {
+  if (parking_ && !parked_ && !listed_ && parkable()) parking_->settled(this);
+}
+
+bool OutputPump::park() {
+  if (parked_ || !parkable()) return false;
+  reactor::FdVault& v = parking_->vault();
+  auto stash = [&](int fd, uint32_t& key) {
+    if (fd < 0 || key != kNoKey) return true;
+    auto k = v.stash(fd);
+    if (!k) {
+      log::warn("logs", "{}: idle output keeps its descriptors: {}", path_, k.error().message());
+      return false;
+    }
+    key = *k;
+    return true;
+  };
+  for (Stream& s : streams_)
+    if (!s.eof && !stash(s.fd.get(), s.key)) return false;
+  if (!stash(log_fd_.get(), log_key_)) return false;
+  if (index_ && !stash(index_->fd(), index_key_)) return false;
+  // The polls hold the pipes' files once submitted; then the descriptors go.
+  r_.flush();
+  for (Stream& s : streams_)
+    if (!s.eof) s.fd.reset();
+  log_fd_.reset();
+  if (index_) (void)index_->release_fd();
+  parked_ = true;
+  parking_->parked_++;
+  return true;
+}
+
+// Every descriptor back from the vault. A pipe that cannot be had back
+// ends its stream (logged); a log that cannot is retried by write_next().
+bool OutputPump::unpark() {
+  if (!parked_) return true;
+  parked_ = false;
+  parking_->parked_--;
+  reactor::FdVault& v = parking_->vault();
+  bool all = true;
+  for (Stream& s : streams_) {
+    if (s.eof || s.key == kNoKey) continue;
+    auto fd = v.open(s.key);
+    if (fd) {
+      s.fd = std::move(*fd);
+    } else {
+      log::error("logs", "{}: its output pipe back from the vault: {}", path_, fd.error().message());
+      all = false;
+    }
+  }
+  if (log_key_ != kNoKey) {
+    auto fd = v.open(log_key_);
+    if (fd) log_fd_ = std::move(*fd);
+    else all = false;
+  }
+  if (index_ && index_key_ != kNoKey)
+    if (auto fd = v.open(index_key_); fd) index_->restore_fd(std::move(*fd));
+  return all;
+}
+
+void OutputPump::end_stream(Stream& s) {
+  s.eof = true;
+  s.fd.reset();
+  give_buf(std::move(s.buf));
+  if (parking_ && s.key != kNoKey) {
+    parking_->vault().drop(s.key);
+    s.key = kNoKey;
+  }
+}
+
+// The log and index keys name files the pump no longer appends to
+// (rotation, drain, destruction).
+void OutputPump::forget_log_keys() {
+  if (!parking_) return;
+  parking_->vault().drop(log_key_);
+  parking_->vault().drop(index_key_);
+  log_key_ = index_key_ = kNoKey;
+}
 
 bool OutputPump::busy() const {
   return streams_[0].read_c.in_flight() || streams_[1].read_c.in_flight() ||
@@ -47,6 +217,7 @@ void OutputPump::use_log_files(std::string path, const LogConfig& cfg,
   // again once it is done, so it can tell when the pump is no longer busy.
   index_->set_on_idle([this] {
     if (drained_ && !busy() && cb_.drained) cb_.drained();
+    else maybe_settle();
   });
   if (!index) log::warn("logs", "{}: {}", path_, index.error().message());
   else index_->use(std::move(index->first), index->second);
@@ -93,8 +264,7 @@ void OutputPump::start() {
 // cancel must not leave it waiting for a read that never comes).
 void OutputPump::read_or_end(Stream& s) {
   if (!cancelled_) return read(s);
-  s.eof = true;
-  s.fd.reset();
+  end_stream(s);
 }
 
 // The bytes of the record just logged (or dropped) leave the pipe.
@@ -112,6 +282,7 @@ void OutputPump::consume(Stream& s) {
 // buffer, as a read would have put it. 0: EOF; -EAGAIN: nothing yet.
 int32_t OutputPump::peek_done(Stream& s, int32_t res) {
   if (res < 0) return res;
+  if (!s.buf) s.buf = take_buf();
   const Scratch& sc = scratch();
   ssize_t n = ::tee(s.fd.get(), sc.w.get(), kChunkBytes, SPLICE_F_NONBLOCK);
   if (n < 0) return errno == EINTR ? -EAGAIN : -errno;
@@ -140,12 +311,19 @@ void OutputPump::writer_gone() {
 }
 
 void OutputPump::read(Stream& s) {
-  if (!s.buf) s.buf.reset(new char[kRecordHeaderBytes + kChunkBytes]);
-  if (s.peek) return r_.poll(s.fd.get(), POLLIN, s.read_c);
+  if (s.peek) {
+    give_buf(std::move(s.buf));  // none while the pipe is empty
+    r_.poll(s.fd.get(), POLLIN, s.read_c);
+    return maybe_settle();
+  }
+  if (!s.buf) s.buf = take_buf();
   r_.read(s.fd.get(), s.buf.get() + kRecordHeaderBytes, kChunkBytes, uint64_t(-1), s.read_c);
 }
 
 void OutputPump::read_done(Stream& s, int32_t res) {
+  if (parking_) parking_->unlist(this);  // active
+  if (parked_ && res != -ECANCELED) (void)unpark();
+  if (s.peek && res >= 0 && !s.fd) res = -EBADF;  // its pipe did not come back: the stream ends
   if (s.peek) res = peek_done(s, res);
   if (res == -EINTR || res == -EAGAIN) {
     if (!cancelled_) return read(s);
@@ -153,9 +331,7 @@ void OutputPump::read_done(Stream& s, int32_t res) {
   }
   if (res <= 0) {
     // EOF (every writer closed) or an error reading our own pipe: the stream ends.
-    s.eof = true;
-    s.fd.reset();
-    s.buf.reset();
+    end_stream(s);
     check_drained();
     return;
   }
@@ -204,6 +380,9 @@ void OutputPump::write_next() {
   if ((cfg_.non_blocking ? copies_.empty() : queue_.empty()) || write_c_.in_flight() || retry_c_.in_flight() ||
       rotating_)
     return;
+  if (parked_) (void)unpark();
+  if (!log_fd_ && log_key_ != kNoKey)
+    if (auto fd = parking_->vault().open(log_key_); fd) log_fd_ = std::move(*fd);
   size_t len;
   const char* rec = front_record(&len);
   r_.write(log_fd_.get(), rec + written_, unsigned(len - written_), log_size_ + written_, write_c_);
@@ -302,6 +481,7 @@ void OutputPump::rotated(Rotated& r) {
     rotate_failed_ = true;
     log::error("logs", "rotate {}: {}; the log grows past max-size", path_, r.log.error().message());
   } else {
+    forget_log_keys();
     log_fd_ = std::move(*r.log);
     log_size_ = 0;
     if (!r.index) log::warn("logs", "{}: {}", path_, r.index.error().message());
@@ -366,9 +546,10 @@ void OutputPump::cut_partial_record() {
 void OutputPump::check_drained() {
   if (drained_ || !streams_[0].eof || !streams_[1].eof || !queue_.empty() || !copies_.empty() ||
       write_c_.in_flight() || rotating_ || truncating_)
-    return;
+    return maybe_settle();
   drained_ = true;
   log_fd_.reset();
+  forget_log_keys();
   if (cb_.drained) cb_.drained();
 }
 

@@ -34,6 +34,18 @@
 // (container_keeper.cc) finds by comparing and drops. mode=non-blocking
 // consumes at once (its queue is lost in a crash, like its drops).
 //
+// Parking (PumpParking below): an idle pump (both pipes waiting on a poll,
+// nothing read and not yet logged, no write in flight) holds neither
+// descriptors nor buffers. Its pipes, log and index go into the engine's
+// FdVault (reactor/fd_vault.h) and their descriptors are closed; the
+// polls, armed and submitted before, hold the pipes' files by themselves.
+// When a poll fires, the pump takes its descriptors back (one install
+// each) and goes on as before. Buffers come from a free list shared by the
+// thread's pumps when a pipe has data and go back when its record is
+// logged. At most PumpParking's open_max idle pumps stay unparked (the
+// most recently active), so a chatty container does not pay the install
+// for every line. A tty's pump (a read, not a poll, in flight) never parks.
+//
 // Lifetime: the owner must not destroy the pump while busy(); cancel() asks
 // the kernel to end in-flight reads (used at daemon shutdown).
 #pragma once
@@ -49,7 +61,43 @@
 #include "core/engine/log_index.h"
 #include "core/reactor/reactor.h"
 
+namespace berth::reactor {
+class FdVault;
+}
+
 namespace berth::engine {
+
+class OutputPump;
+
+// The engine's parking lot of idle pumps (see above): the vault and the
+// list of idle pumps that still hold their descriptors, most recently
+// settled first. Reactor thread only; it outlives every pump.
+class PumpParking {
+ public:
+  PumpParking(reactor::Reactor& r, size_t open_max);
+  ~PumpParking();
+  PumpParking(const PumpParking&) = delete;
+  PumpParking& operator=(const PumpParking&) = delete;
+  bool enabled() const { return enabled_; }
+  reactor::FdVault& vault() { return *vault_; }
+  reactor::Reactor& reactor() { return r_; }
+  size_t parked() const { return parked_; }
+  size_t idle_open() const { return idle_n_; }
+
+ private:
+  friend class OutputPump;
+  void settled(OutputPump* p);   // idle with its descriptors: the LRU's front
+  void unlist(OutputPump* p);    // active again, parked, or gone
+
+  reactor::Reactor& r_;
+  std::unique_ptr<reactor::FdVault> vault_;
+  bool enabled_ = false;
+  size_t open_max_;
+  OutputPump* head_ = nullptr;   // most recently settled
+  OutputPump* tail_ = nullptr;
+  size_t idle_n_ = 0;
+  size_t parked_ = 0;
+};
 
 class OutputPump {
  public:
@@ -65,7 +113,7 @@ class OutputPump {
   };
 
   OutputPump(reactor::Reactor& r, unique_fd log_fd, uint64_t log_size, unique_fd out,
-             unique_fd err, Callbacks cb);
+             unique_fd err, Callbacks cb, PumpParking* parking = nullptr);
   ~OutputPump();
   OutputPump(const OutputPump&) = delete;
   OutputPump& operator=(const OutputPump&) = delete;
@@ -89,6 +137,7 @@ class OutputPump {
   void writer_gone();
   bool busy() const;
   bool drained() const { return drained_; }
+  bool parked() const { return parked_; }
   uint64_t write_errors() const { return write_errors_; }
   uint64_t dropped_bytes() const { return dropped_bytes_; }
   uint64_t dropped_records() const { return dropped_records_; }
@@ -97,6 +146,7 @@ class OutputPump {
   struct Stream {
     uint8_t id = 1;
     unique_fd fd;
+    uint32_t key = UINT32_MAX;   // the pipe in the vault (parking), once stashed
     std::unique_ptr<char[]> buf;
     size_t record_len = 0;
     bool eof = false;
@@ -119,6 +169,14 @@ class OutputPump {
   void give_up(int err);
   void cut_partial_record();
   void check_drained();
+  // Parking: park() (PumpParking evicts the least recent idle pump) and
+  // unpark() (a poll fired, or anything that needs a descriptor).
+  bool parkable() const;
+  void maybe_settle();
+  bool park();
+  bool unpark();
+  void end_stream(Stream& s);
+  void forget_log_keys();
   void committed(const char* record, size_t len, uint8_t stream, uint64_t record_offset);
   // The record being written: a stream's buffer (blocking) or a copy.
   const char* front_record(size_t* len) const;
@@ -157,6 +215,14 @@ class OutputPump {
   uint8_t line_start_ = 3;        // log_index.h line_start bits after the last record
   bool rotate_failed_ = false;
   bool rotating_ = false;         // the rotation job is under way
+  // Parking.
+  PumpParking* parking_ = nullptr;
+  bool parked_ = false;
+  bool listed_ = false;           // in parking_'s list of idle, unparked pumps
+  OutputPump* prev_ = nullptr;    // that list's links (towards its head / tail)
+  OutputPump* next_ = nullptr;
+  uint32_t log_key_ = UINT32_MAX, index_key_ = UINT32_MAX;
+  friend class PumpParking;
 };
 
 }  // namespace berth::engine

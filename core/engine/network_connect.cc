@@ -104,7 +104,7 @@ void NetworkService::connect(std::string_view ref, Container& c, EndpointSpec ep
     Result<netns::Attached> made = Error(Code::kCancelled, "not attached");
   };
   auto job = std::make_shared<Job>();
-  job->pidfd.reset(::fcntl(c.proc->pidfd.get(), F_DUPFD_CLOEXEC, 0));
+  if (auto fd = pidfd_of(*c.proc); fd) job->pidfd = std::move(*fd);
   job->pid = c.proc->pid;
   job->bridge = n.bridge;
   job->req.host_name = e.host_veth;

@@ -110,9 +110,7 @@ Result<std::shared_ptr<NetworkStart>> NetworkService::prepare(Container& c, bool
     Container* other = BERTH_TRY_CTX(e_.find(mode.substr(10)), "join the network of container {}", mode.substr(10));
     if (!other->proc || other->proc->exited || !is_running(other->state.status))
       return Error::conflict("cannot join network of a non running container: {}", other->id);
-    int dup = ::fcntl(other->proc->pidfd.get(), F_DUPFD_CLOEXEC, 0);
-    if (dup < 0) return Error::sys(errno, "join the network of container {}", other->id);
-    job->join_pidfd.reset(dup);
+    job->join_pidfd = BERTH_TRY_CTX(pidfd_of(*other->proc), "join the network of container {}", other->id);
     job->join_pid = other->proc->pid;
     return job;
   }

@@ -210,7 +210,7 @@ void NetworkService::let_go(const Container& c) {
 void NetworkService::kill_unreachable(Container& c, const std::string& why) {
   log::error("engine", "id={}: killed after the restart: {}", c.id, why);
   c.state.error = why;
-  if (c.proc && c.proc->pidfd) (void)runtime::kill(c.proc->pidfd.get(), SIGKILL);
+  if (c.proc) (void)signal_process(*c.proc, SIGKILL);
 }
 
 }  // namespace berth::engine

@@ -50,12 +50,21 @@ struct SpawnResult {
   unique_fd oom_fd;                         // memory limit: the cgroup's OOM notifier
   std::shared_ptr<NetworkStart> net;        // what the job made of the network (networks.h)
   bool warm = false;
-  uint64_t keeper_gen = 0;                  // the keeper that spawned it (keeper_link.h)
+  uint64_t keeper_gen = 0;                  // the keeper that spawned it (keeper_link.h); 0: berthd did
+  int64_t since_ns = 0;                     // CLOCK_REALTIME before the clone (KeeperLink::watch)
+  uint64_t start_ticks = 0;                 // runtime::identity, read off the loop (0: unknown)
 };
 
+// The pidfd: a child of the keeper (nearly all) has none once its exit
+// watch is set (Engine::watch_exit): the keeper pushes its exit, and an
+// idle container costs berthd no descriptor for it. Signals and joins open
+// one when needed (Engine::pidfd_of), checked against the process's start
+// time. A child of berthd's own (no keeper ran) keeps its pidfd, polled.
 struct Process {
   pid_t pid = -1;
   unique_fd pidfd;
+  uint64_t start_ticks = 0;      // /proc/<pid>/stat start time (runtime::identity)
+  bool gone = false;             // identity() found it exited: no pidfd can name it
   unique_fd error_fd;
   unique_fd mntns;               // AutoRemove only: see Container::held_mntns
   runtime::Spec spec;            // as spawned, for describe_child_error
@@ -67,11 +76,12 @@ struct Process {
   // The keeper (runtime/keeper.h) is the parent: the status comes from it
   // (KeeperLink::on_exit), for the keeper of this generation.
   uint64_t keeper_gen = 0;
-  bool awaiting_keeper = false;
+  int64_t since_ns = 0;
+  bool awaiting_keeper = false;  // KeeperLink::watch registered, its answer not yet in
   // A clean exit with --live-restore: berthd lets go of a running process,
   // which its keeper keeps for the next berthd; the state stays running.
   bool detached = false;
-  reactor::Completion exit_c;    // POLLIN on the pidfd
+  reactor::Completion exit_c;    // POLLIN on the pidfd (berthd's own children only)
   reactor::Completion error_c;   // read of the exec error pipe
 
   std::unique_ptr<OutputPump> pump;
@@ -104,5 +114,12 @@ struct Process {
            (!pump || !pump->busy());
   }
 };
+
+// A pidfd for `p`'s process, while it runs: a duplicate of the one it
+// keeps, or a new one checked against its start time (runtime::open_pidfd).
+// ESRCH once it has exited.
+Result<unique_fd> pidfd_of(const Process& p);
+// pidfd_send_signal through pidfd_of; ESRCH once it has exited.
+Result<void> signal_process(const Process& p, int sig);
 
 }  // namespace berth::engine

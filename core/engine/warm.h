@@ -70,6 +70,9 @@ struct WarmInit {
   // after the build would put eth0 there). Empty when clone3 made the
   // namespace (CLONE_NEWNET: the child's from the start).
   unique_fd netns;
+  uint64_t keeper_gen = 0;         // the keeper that cloned it (0: berthd did)
+  int64_t since_ns = 0;            // CLOCK_REALTIME before its clone (KeeperLink::watch)
+  uint64_t start_ticks = 0;        // runtime::identity, read by the build (0: unknown)
   bool adopted = false;            // a container has it (its dir is the container's)
   uint64_t last_used = 0;          // pool order: the image's last start
   bool dying = false;              // in Engine::warm_dying_: killed, or found dead
@@ -84,6 +87,9 @@ struct WarmHandover {
   std::shared_ptr<cgroups::Cgroup> cgroup;
   unique_fd log_fd, index_fd;
   unique_fd netns;   // WarmInit::netns
+  uint64_t keeper_gen = 0;
+  int64_t since_ns = 0;
+  uint64_t start_ticks = 0;
 };
 
 class WarmPool {

@@ -22,7 +22,9 @@
 #include "core/runtime/late.h"
 #include "core/engine/container_security.h"
 #include "core/runtime/security.h"
+#include "core/runtime/exit.h"
 #include "core/runtime/spawner.h"
+#include "core/engine/keeper_link.h"
 #include "netns/netns_pool.h"
 
 namespace berth::engine {
@@ -80,6 +82,7 @@ struct WarmBuild {
     if (v2 && !(result = make_cgroup())) return undo();
     w->spec.cgroup_fd = w->cgroup ? w->cgroup->clone_into_fd() : -1;
     w->spec.netns_fd = netns.get();
+    w->since_ns = now_ns();
     Result<runtime::Process> p = runtime::spawn_with(spawner.get(), w->spec);
     w->netns = std::move(netns);
     w->spec.netns_fd = w->spec.cgroup_fd = -1;  // the child has them; keep no stale numbers
@@ -88,6 +91,9 @@ struct WarmBuild {
       return undo();
     }
     w->proc = std::move(*p);
+    // Its start time, for pidfd_of once its pidfd is gone (process.h);
+    // here, off the loop: reading /proc/<pid>/stat can wait on the process.
+    if (auto t = runtime::identity(w->proc.pid, w->proc.pidfd.get()); t) w->start_ticks = *t;
     if (!v2 && cgroups && (!(result = make_cgroup()) || !(result = w->cgroup->add_process(w->proc.pid))))
       return undo();
   }
@@ -250,6 +256,7 @@ void WarmPool::fill(const std::string& image_id, uint64_t used) {
   if (w.spec.new_netns) b->netns = e_.netns_pool_->take();
   b->cgroups = e_.resources_->shared_driver();
   b->spawner = e_.spawner_;
+  w.keeper_gen = e_.spawner_ ? e_.keeper_->generation() : 0;
   b->cgroup_parent = e_.opts_.cgroup_parent;
   building_[image_id]++;
   bool queued = e_.r_.run_background([b] { b->run(); }, [this, b, life = std::weak_ptr<int>(life_)] {
@@ -344,6 +351,9 @@ std::optional<WarmHandover> WarmPool::take(Container& c) {
     out->log_fd = std::move(w->log_fd);
     out->index_fd = std::move(w->index_fd);
     out->netns = std::move(w->netns);
+    out->keeper_gen = w->keeper_gen;
+    out->since_ns = w->since_ns;
+    out->start_ticks = w->start_ticks;
   }
   retire(std::move(w));
   return out;

@@ -146,6 +146,10 @@ class Reactor {
   void writev(int fd, const iovec* iov, unsigned n, uint64_t offset, Completion& c);
   void send(int fd, const void* buf, unsigned len, Completion& c);  // MSG_NOSIGNAL
   void poll(int fd, unsigned poll_mask, Completion& c);              // one shot
+  // Submits what is prepared now rather than at the loop's next turn: an
+  // operation holds its file from its submission on, so after flush() the
+  // caller may close the descriptor it named (OutputPump's parking).
+  void flush() { if (io_uring_sq_ready(&ring_)) submit(); }
   // openat(2) by the kernel's workers: the CQE's res is the new fd or
   // -errno. `path` must stay valid until the CQE.
   void openat(int dirfd, const char* path, int flags, mode_t mode, Completion& c);

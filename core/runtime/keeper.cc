@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/reactor/fd_vault.h"
 #include "core/runtime/child_fd.h"
 
 namespace berth::runtime {
@@ -32,8 +33,11 @@ struct Kept {
   bool unsent;        // exited, and no watcher took the news yet (a full socket)
   int exit_code, signal;
   int64_t exit_ns;
+  // The read ends of its output pipes (or its pty master): vault keys
+  // (g_vault), or descriptors where the kernel has no vault.
   int held[kKeeperMaxHeld];
   int nheld;
+  bool vaulted;
   char id[72];
 };
 
@@ -48,6 +52,9 @@ int g_kept_max;
 int g_kept_hw;        // slots at and above it were never used: scans stop there
 Conn g_conns[kKeeperConns];
 char* g_request;      // one request at a time
+// Held fds live here, not in the descriptor table: 10,000 containers' pipes
+// would be 20,000 descriptors, the hard limit (reactor/fd_vault.h).
+reactor::FdVault* g_vault;
 
 int64_t now_ns() {
   timespec ts;
@@ -68,8 +75,12 @@ Kept* take_slot() {
 }
 
 void drop_held(Kept* k) {
-  for (int i = 0; i < k->nheld; i++) ::close(k->held[i]);
+  for (int i = 0; i < k->nheld; i++) {
+    if (k->vaulted) g_vault->drop(uint32_t(k->held[i]));
+    else ::close(k->held[i]);
+  }
   k->nheld = 0;
+  k->vaulted = false;
 }
 
 void forget(Kept* k) {
@@ -152,8 +163,20 @@ void hello(int fd) {
     Kept& k = g_kept[i];
     if (k.pid == 0) continue;
     KeeperMsg m = describe(k, KeeperType::kEntry);
-    m.nfds = uint8_t(k.nheld);
-    if (!send_msg(fd, &m, sizeof m, k.held, k.nheld, 0)) return;
+    int fds[kKeeperMaxHeld];
+    int n = 0;
+    for (int j = 0; j < k.nheld; j++) {
+      if (!k.vaulted) {
+        fds[n++] = k.held[j];
+      } else if (auto f = g_vault->open(uint32_t(k.held[j])); f) {
+        fds[n++] = f->release();
+      }
+    }
+    m.nfds = uint8_t(n);
+    bool sent = send_msg(fd, &m, sizeof m, fds, n, 0);
+    if (k.vaulted)
+      for (int j = 0; j < n; j++) ::close(fds[j]);
+    if (!sent) return;
   }
   KeeperMsg end;
   end.type = KeeperType::kEnd;
@@ -173,6 +196,25 @@ void hold(const KeeperMsg& m, int* fds, int nfds) {
   // Room for a burst while berthd is away (the container blocks when it
   // is full): 1 MiB, or less if the system's pipe-max-size says so.
   for (int i = 0; i < k->nheld; i++) (void)::fcntl(k->held[i], F_SETPIPE_SZ, 1 << 20);
+  // Into the vault, all or none.
+  if (g_vault && k->nheld > 0) {
+    int keys[kKeeperMaxHeld];
+    int n = 0;
+    for (; n < k->nheld; n++) {
+      auto key = g_vault->stash(k->held[n]);
+      if (!key) break;
+      keys[n] = int(*key);
+    }
+    if (n == k->nheld) {
+      for (int i = 0; i < n; i++) {
+        ::close(k->held[i]);
+        k->held[i] = keys[i];
+      }
+      k->vaulted = true;
+    } else {
+      for (int i = 0; i < n; i++) g_vault->drop(uint32_t(keys[i]));
+    }
+  }
   k->kind = KeptKind::kInit;
   std::memcpy(k->id, m.id, sizeof k->id);
   k->id[sizeof k->id - 1] = 0;
@@ -299,9 +341,12 @@ void keeper_main(int listen_fd, const char* exec_root) {
   if (sfd < 0) ::_exit(1);
   rlimit rl{};
   ::getrlimit(RLIMIT_NOFILE, &rl);
-  // Each kept process holds up to 3 fds: the fd limit bounds the table
-  // (and 65,536 rows, 8 MiB of address space, touched only as far as used).
-  g_kept_max = int(rl.rlim_cur / 2 + 64 > 65536 ? 65536 : rl.rlim_cur / 2 + 64);
+  // Held fds go to the vault where the kernel has one: then the table is
+  // bounded by pid_max-like sizes, not the fd limit (65,536 rows, 8 MiB of
+  // address space, touched only as far as used).
+  static reactor::FdVault vault;
+  if (vault.available()) g_vault = &vault;
+  g_kept_max = g_vault ? 65536 : int(rl.rlim_cur / 2 + 64 > 65536 ? 65536 : rl.rlim_cur / 2 + 64);
   g_kept = static_cast<Kept*>(std::calloc(size_t(g_kept_max), sizeof(Kept)));
   g_request = static_cast<char*>(std::malloc(kRequestMax));
   if (!g_kept || !g_request) ::_exit(1);
@@ -324,7 +369,9 @@ void keeper_main(int listen_fd, const char* exec_root) {
       if (g_conns[i].fd >= 0 && (p[2 + i].revents & ~POLLOUT)) serve_conn(g_conns[i]);
     if (out) flush_unsent();
     if (p[0].revents) accept_conn(listen_fd);
-    reap_all();  // a spawn's child may have failed at once
+    // No reap here on every turn: waitid(P_ALL) walks every child (10,000
+    // at density), and a child that failed at once sends SIGCHLD, which
+    // the signalfd reports at the next poll.
   }
 }
 
