@@ -20,6 +20,7 @@
 #include "core/engine/process.h"
 #include "core/engine/resources.h"
 #include "core/engine/warm.h"
+#include "core/reactor/fd_vault.h"
 #include "core/runtime/exit.h"
 #include "core/runtime/keeper.h"
 
@@ -98,7 +99,8 @@ void keeper_main(int listen_fd, const char* exec_root) { runtime::keeper_main(li
 
 Result<void> Engine::open_keeper() {
   bool found = false;
-  auto s = BERTH_TRY(runtime::Spawner::start(opts_.exec_root, &found));
+  auto s = BERTH_TRY(runtime::Spawner::start(opts_.exec_root, &found,
+                                             parking_->enabled() ? &parking_->vault() : nullptr));
   spawner_ = std::shared_ptr<runtime::Spawner>(std::move(s));
   keeper_->attach(spawner_);
   if (!found) {
@@ -141,6 +143,7 @@ void Engine::drop_unclaimed() {
                 "crash)", id, k.pid);
     }
     if (spawner_) (void)spawner_->release(k.pid);
+    for (uint32_t key : k.keys) parking_->vault().drop(key);
   }
   kept_.clear();
 }
@@ -214,6 +217,14 @@ bool Engine::readopt(Container& c, runtime::KeptProcess& kept) {
   proc->pid = kept.pid;
   proc->pidfd = std::move(pidfd);
   proc->keeper_gen = keeper_->generation();
+  // Its held descriptors, from the vault hello put them in.
+  for (uint32_t key : kept.keys) {
+    auto fd = parking_->vault().open(key);
+    parking_->vault().drop(key);
+    if (fd) kept.fds.push_back(std::move(*fd));
+    else log::error("engine", "id={}: a held descriptor back from the vault: {}", c.id, fd.error().message());
+  }
+  kept.keys.clear();
   unique_fd out, err;
   if (!c.spec.tty && kept.fds.size() == 2) {
     out = std::move(kept.fds[0]);

@@ -286,7 +286,7 @@ Result<void> launch_keeper(const std::string& exec_root, const std::string& path
 
 }  // namespace
 
-Result<std::unique_ptr<Spawner>> Spawner::start(const std::string& exec_root, bool* found) {
+Result<std::unique_ptr<Spawner>> Spawner::start(const std::string& exec_root, bool* found, reactor::FdVault* vault) {
   std::string path = exec_root + "/keeper.sock";
   auto ctl = connect_keeper(path, false);
   *found = bool(ctl);
@@ -305,7 +305,7 @@ Result<std::unique_ptr<Spawner>> Spawner::start(const std::string& exec_root, bo
   watch.type = KeeperType::kWatch;
   BERTH_TRY_VOID(s->notify(watch, {}));
   // Exits from now on are pushed; what came before is in hello's answer.
-  s->kept_ = BERTH_TRY(s->hello());
+  s->kept_ = BERTH_TRY(s->hello(vault));
   return s;
 }
 
@@ -336,7 +336,7 @@ Result<void> Spawner::release(pid_t pid) {
   return notify(m, {});
 }
 
-Result<std::vector<KeptProcess>> Spawner::hello() {
+Result<std::vector<KeptProcess>> Spawner::hello(reactor::FdVault* vault) {
   std::lock_guard lock(mu_);
   KeeperMsg m;
   m.type = KeeperType::kHello;
@@ -367,7 +367,20 @@ Result<std::vector<KeptProcess>> Spawner::hello() {
     p.exit_ns = got.exit_ns;
     got.id[sizeof got.id - 1] = 0;
     p.id = got.id;
-    p.fds = std::move(owned);
+    // Into the vault as they come (all of a process's or none).
+    std::vector<uint32_t> keys;
+    for (auto& fd : owned) {
+      if (!vault) break;
+      auto key = vault->stash(fd.get());
+      if (!key) break;
+      keys.push_back(*key);
+    }
+    if (vault && keys.size() == owned.size()) {
+      p.keys = std::move(keys);
+    } else {
+      for (uint32_t key : keys) vault->drop(key);
+      p.fds = std::move(owned);
+    }
     out.push_back(std::move(p));
   }
 }

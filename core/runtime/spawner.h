@@ -47,6 +47,7 @@
 
 #include "core/base/result.h"
 #include "core/base/unique_fd.h"
+#include "core/reactor/fd_vault.h"
 #include "core/runtime/keeper_proto.h"
 #include "core/runtime/spawn.h"
 
@@ -61,13 +62,18 @@ struct KeptProcess {
   int64_t exit_ns = 0;
   std::string id;
   std::vector<unique_fd> fds;   // as held (kHold), in the order given
+  // Or, when start() was given a vault, those fds in it (same order): a
+  // restart with 10,000 containers would otherwise receive 20,000 at once.
+  std::vector<uint32_t> keys;
 };
 
 class Spawner {
  public:
   // Connects to the keeper of `exec_root`, or starts one (then *found is
   // false). Call before the loop (it blocks briefly), or on a job lane.
-  static Result<std::unique_ptr<Spawner>> start(const std::string& exec_root, bool* found);
+  // `vault`: where the descriptors of hello's answer go as they arrive.
+  static Result<std::unique_ptr<Spawner>> start(const std::string& exec_root, bool* found,
+                                                reactor::FdVault* vault = nullptr);
   ~Spawner();
   Spawner(const Spawner&) = delete;
   Spawner& operator=(const Spawner&) = delete;
@@ -90,7 +96,7 @@ class Spawner {
  private:
   Spawner(pid_t pid, unique_fd ctl, unique_fd events)
       : pid_(pid), ctl_(std::move(ctl)), events_(std::move(events)) {}
-  Result<std::vector<KeptProcess>> hello();   // blocking
+  Result<std::vector<KeptProcess>> hello(reactor::FdVault* vault = nullptr);   // blocking
   pid_t pid_;
   unique_fd ctl_, events_;
   std::vector<KeptProcess> kept_;
