@@ -228,15 +228,19 @@ TEST_F(ResourcesTest, DoubleForkedProcessDiesWithItsContainer) {
   std::string id = run_detached({"busybox", "sh", "-c", "(sleep 1000 &); (sh -c 'sleep 1001 &'); sleep 1002"});
   ASSERT_FALSE(id.empty());
   std::vector<int> pids;
-  // All three sleeps: a forked shell shows as "[exe]" until it has exec'd.
+  // Three processes that are each one of the sleeps: a forked shell shows
+  // as "[exe]" until it has exec'd, and the first shell's own command line
+  // names all three.
   for (int i = 0; i < 500; i++) {
     Json top = request_json("GET", "/containers/" + id + "/top");
     pids.clear();
-    for (auto& p : top["Processes"]) pids.push_back(std::stoi(p[1].get<std::string>()));
-    std::string all = top.dump();
-    if (all.find("sleep 1000") != std::string::npos && all.find("sleep 1001") != std::string::npos &&
-        all.find("sleep 1002") != std::string::npos)
-      break;
+    int sleeps = 0;
+    for (auto& p : top["Processes"]) {
+      pids.push_back(std::stoi(p[1].get<std::string>()));
+      std::string cmd = p[7].get<std::string>();
+      sleeps += cmd == "sleep 1000" || cmd == "sleep 1001" || cmd == "sleep 1002";
+    }
+    if (sleeps == 3) break;
     usleep(10000);
   }
   ASSERT_GE(pids.size(), 3u);
