@@ -135,4 +135,13 @@ bool path_exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
+long count_open_fds() {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (!d) return -1;
+  long n = 0;
+  while (dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+  ::closedir(d);
+  return n - 1;  // the directory's own descriptor
+}
+
 }  // namespace berth

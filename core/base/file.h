@@ -23,5 +23,7 @@ Result<void> make_dirs(const std::string& path, mode_t mode = 0755);
 // rm -rf without following symlinks or crossing mount points.
 Result<void> remove_tree(const std::string& path);
 bool path_exists(const std::string& path);
+// Open descriptors of this process (/proc/self/fd), or -1.
+long count_open_fds();
 
 }  // namespace berth

@@ -5,8 +5,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "core/base/log.h"
 #include "core/base/strings.h"
@@ -49,7 +47,7 @@ void Engine::watch_exit(Container& c) {
       auto start = runtime::identity(p.pid, p.pidfd.get());
       if (start) p.start_ticks = *start;
       else p.gone = true;
-    } else if (::syscall(SYS_pidfd_send_signal, p.pidfd.get(), 0, nullptr, 0) < 0) {
+    } else if (!runtime::kill(p.pidfd.get(), 0)) {
       p.gone = true;
     }
     p.pidfd.reset();

@@ -55,7 +55,7 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
   // Then: every later clone3 happens in the keeper, never in berthd
   // (runtime/spawner.h); a keeper already there is asked what it kept.
   e->keeper_ = std::make_unique<KeeperLink>(r, [ep = e.get()] { ep->keeper_lost(); });
-  e->parking_ = std::make_unique<PumpParking>(r, kIdlePumpsOpen);
+  e->parking_ = std::make_unique<PumpParking>(kIdlePumpsOpen);
   if (auto k = e->open_keeper(); !k)
     log::error("engine", "no keeper process ({}): berthd forks containers itself, and they die with it",
                k.error().message());

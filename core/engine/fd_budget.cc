@@ -1,20 +1,11 @@
 #include "core/engine/fd_budget.h"
 
-#include <dirent.h>
 #include <sys/resource.h>
 
+#include "core/base/file.h"
 #include "core/base/strings.h"
 
 namespace berth::engine {
-
-long count_open_fds() {
-  DIR* d = ::opendir("/proc/self/fd");
-  if (!d) return -1;
-  long n = 0;
-  while (dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
-  ::closedir(d);
-  return n - 1;  // the directory's own descriptor
-}
 
 FdBudget::FdBudget(size_t limit) : limit_(limit) {
   if (limit_ == 0) {

@@ -48,7 +48,4 @@ class FdBudget {
   size_t in_flight_ = 0;
 };
 
-// Open descriptors of this process (/proc/self/fd), or -1.
-long count_open_fds();
-
 }  // namespace berth::engine

@@ -53,16 +53,9 @@ void KeeperLink::on_exit(pid_t pid, uint64_t gen, std::function<void(std::option
 
 void KeeperLink::watch(pid_t pid, uint64_t gen, int64_t since_ns, bool alive,
                        std::function<void(std::optional<KeptExit>)> fn) {
-  if (auto it = exits_.find(pid); it != exits_.end()) {
-    if (it->second.exit_ns >= since_ns || !alive) {
-      KeptExit e = it->second;
-      exits_.erase(it);
-      return fn(e);
-    }
+  if (auto it = exits_.find(pid); it != exits_.end() && it->second.exit_ns < since_ns && alive)
     exits_.erase(it);  // an earlier process's, under the same pid
-  }
-  if (!connected_ || gen != generation_) return fn(std::nullopt);
-  waiters_[pid] = std::move(fn);
+  on_exit(pid, gen, std::move(fn));
 }
 
 void KeeperLink::received(int32_t res) {

@@ -45,8 +45,7 @@ void give_buf(std::unique_ptr<char[]> b) {
 
 }  // namespace
 
-PumpParking::PumpParking(reactor::Reactor& r, size_t open_max)
-    : r_(r), vault_(std::make_unique<reactor::FdVault>()), open_max_(open_max) {
+PumpParking::PumpParking(size_t open_max) : vault_(std::make_unique<reactor::FdVault>()), open_max_(open_max) {
   enabled_ = vault_->available();
   if (!enabled_)
     log::warn("logs", "idle containers keep their output descriptors: this kernel cannot give a vaulted file back "
@@ -174,14 +173,19 @@ bool OutputPump::unpark() {
       all = false;
     }
   }
-  if (log_key_ != kNoKey) {
-    auto fd = v.open(log_key_);
-    if (fd) log_fd_ = std::move(*fd);
-    else all = false;
-  }
+  if (!log_from_vault()) all = false;
   if (index_ && index_key_ != kNoKey)
     if (auto fd = v.open(index_key_); fd) index_->restore_fd(std::move(*fd));
   return all;
+}
+
+// The log's descriptor back from the vault, if it is there and not open.
+bool OutputPump::log_from_vault() {
+  if (log_fd_ || log_key_ == kNoKey) return true;
+  auto fd = parking_->vault().open(log_key_);
+  if (!fd) return false;
+  log_fd_ = std::move(*fd);
+  return true;
 }
 
 void OutputPump::end_stream(Stream& s) {
@@ -381,8 +385,7 @@ void OutputPump::write_next() {
       rotating_)
     return;
   if (parked_) (void)unpark();
-  if (!log_fd_ && log_key_ != kNoKey)
-    if (auto fd = parking_->vault().open(log_key_); fd) log_fd_ = std::move(*fd);
+  else (void)log_from_vault();  // one an earlier unpark could not have back
   size_t len;
   const char* rec = front_record(&len);
   r_.write(log_fd_.get(), rec + written_, unsigned(len - written_), log_size_ + written_, write_c_);

@@ -74,13 +74,12 @@ class OutputPump;
 // settled first. Reactor thread only; it outlives every pump.
 class PumpParking {
  public:
-  PumpParking(reactor::Reactor& r, size_t open_max);
+  explicit PumpParking(size_t open_max);
   ~PumpParking();
   PumpParking(const PumpParking&) = delete;
   PumpParking& operator=(const PumpParking&) = delete;
   bool enabled() const { return enabled_; }
   reactor::FdVault& vault() { return *vault_; }
-  reactor::Reactor& reactor() { return r_; }
   size_t parked() const { return parked_; }
   size_t idle_open() const { return idle_n_; }
 
@@ -89,7 +88,6 @@ class PumpParking {
   void settled(OutputPump* p);   // idle with its descriptors: the LRU's front
   void unlist(OutputPump* p);    // active again, parked, or gone
 
-  reactor::Reactor& r_;
   std::unique_ptr<reactor::FdVault> vault_;
   bool enabled_ = false;
   size_t open_max_;
@@ -175,6 +173,7 @@ class OutputPump {
   void maybe_settle();
   bool park();
   bool unpark();
+  bool log_from_vault();
   void end_stream(Stream& s);
   void forget_log_keys();
   void committed(const char* record, size_t len, uint8_t stream, uint64_t record_offset);

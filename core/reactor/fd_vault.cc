@@ -52,6 +52,18 @@ Result<uint32_t> FdVault::stash(int f) {
   return uint32_t(i * kSlotsPerRing + slot);
 }
 
+bool FdVault::stash_all(const int* fds, size_t n, uint32_t* keys) {
+  for (size_t i = 0; i < n; i++) {
+    auto key = stash(fds[i]);
+    if (!key) {
+      while (i > 0) drop(keys[--i]);
+      return false;
+    }
+    keys[i] = *key;
+  }
+  return true;
+}
+
 Result<unique_fd> FdVault::open(uint32_t key) {
   unsigned i = key / kSlotsPerRing, slot = key % kSlotsPerRing;
   if (i >= rings_.size()) return Error::invalid("fd vault: no key {}", key);

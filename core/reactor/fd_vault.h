@@ -48,6 +48,9 @@ class FdVault {
   // The file of `fd` into the vault (the descriptor stays the caller's,
   // to close). The key names it.
   Result<uint32_t> stash(int fd);
+  // All of `n` descriptors or none: their keys in keys[0..n); false (and
+  // nothing stashed) if any could not be.
+  bool stash_all(const int* fds, size_t n, uint32_t* keys);
   // A new descriptor (close-on-exec) for the file under `key`.
   Result<unique_fd> open(uint32_t key);
   // Forgets the file under `key` (the vault's reference goes).

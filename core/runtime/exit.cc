@@ -72,7 +72,7 @@ Result<uint64_t> start_ticks(pid_t pid) {
 Result<uint64_t> identity(pid_t pid, int pidfd) {
   auto t = start_ticks(pid);
   // Alive after the read: what was read was this process's.
-  if (::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) < 0) return Error::sys(errno, "pid {}", pid);
+  BERTH_TRY_VOID(kill(pidfd, 0));
   return t;
 }
 

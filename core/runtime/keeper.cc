@@ -197,23 +197,13 @@ void hold(const KeeperMsg& m, int* fds, int nfds) {
   // is full): 1 MiB, or less if the system's pipe-max-size says so.
   for (int i = 0; i < k->nheld; i++) (void)::fcntl(k->held[i], F_SETPIPE_SZ, 1 << 20);
   // Into the vault, all or none.
-  if (g_vault && k->nheld > 0) {
-    int keys[kKeeperMaxHeld];
-    int n = 0;
-    for (; n < k->nheld; n++) {
-      auto key = g_vault->stash(k->held[n]);
-      if (!key) break;
-      keys[n] = int(*key);
+  uint32_t keys[kKeeperMaxHeld];
+  if (g_vault && k->nheld > 0 && g_vault->stash_all(k->held, size_t(k->nheld), keys)) {
+    for (int i = 0; i < k->nheld; i++) {
+      ::close(k->held[i]);
+      k->held[i] = int(keys[i]);
     }
-    if (n == k->nheld) {
-      for (int i = 0; i < n; i++) {
-        ::close(k->held[i]);
-        k->held[i] = keys[i];
-      }
-      k->vaulted = true;
-    } else {
-      for (int i = 0; i < n; i++) g_vault->drop(uint32_t(keys[i]));
-    }
+    k->vaulted = true;
   }
   k->kind = KeptKind::kInit;
   std::memcpy(k->id, m.id, sizeof k->id);

@@ -367,20 +367,11 @@ Result<std::vector<KeptProcess>> Spawner::hello(reactor::FdVault* vault) {
     p.exit_ns = got.exit_ns;
     got.id[sizeof got.id - 1] = 0;
     p.id = got.id;
-    // Into the vault as they come (all of a process's or none).
-    std::vector<uint32_t> keys;
-    for (auto& fd : owned) {
-      if (!vault) break;
-      auto key = vault->stash(fd.get());
-      if (!key) break;
-      keys.push_back(*key);
-    }
-    if (vault && keys.size() == owned.size()) {
-      p.keys = std::move(keys);
-    } else {
-      for (uint32_t key : keys) vault->drop(key);
-      p.fds = std::move(owned);
-    }
+    // Into the vault as they come (all of a process's or none); the
+    // descriptors close with `owned` then.
+    std::vector<uint32_t> keys(owned.size());
+    if (vault && vault->stash_all(fds, owned.size(), keys.data())) p.keys = std::move(keys);
+    else p.fds = std::move(owned);
     out.push_back(std::move(p));
   }
 }

@@ -185,7 +185,7 @@ void metrics(Server& s, Connection& c, const Params&) {
          rs.job_backlogged);
   single(out, "berth_api_connections", "gauge", "Open API connections.", s.connections());
   const auto& fds = e.fd_budget();
-  single(out, "berth_fds_open", "gauge", "File descriptors berthd has open.", engine::count_open_fds());
+  single(out, "berth_fds_open", "gauge", "File descriptors berthd has open.", count_open_fds());
   single(out, "berth_fds_limit", "gauge", "berthd's file descriptor limit (RLIMIT_NOFILE).", fds.limit());
   single(out, "berth_fds_reserve", "gauge",
          "Descriptors a start must leave free (beyond it, starts are refused before they begin).", fds.reserve());

@@ -1,6 +1,5 @@
 #include "core/reactor/fd_vault.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -10,21 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "core/base/file.h"
+
 using berth::unique_fd;
 using berth::reactor::FdVault;
-
-namespace {
-
-size_t open_fds() {
-  size_t n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  while (dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') n++;
-  ::closedir(d);
-  return n - 1;  // the directory's own
-}
-
-}  // namespace
 
 // A pipe's read end goes into the vault and its descriptor is closed: the
 // pipe stays open (a write still succeeds, no EPIPE), and a descriptor
@@ -69,7 +57,7 @@ TEST(FdVault, HoldsMoreFilesThanDescriptors) {
   ::getrlimit(RLIMIT_NOFILE, &lim);
   size_t per_ring = std::min<size_t>(FdVault::kSlotsPerRing, lim.rlim_cur);
   size_t n = per_ring + per_ring / 2;  // two rings
-  size_t before = open_fds();
+  long before = berth::count_open_fds();
   std::vector<uint32_t> keys;
   std::vector<int> writers;
   for (size_t i = 0; i < n; i++) {
@@ -85,7 +73,7 @@ TEST(FdVault, HoldsMoreFilesThanDescriptors) {
   }
   EXPECT_EQ(v.held(), n);
   EXPECT_EQ(v.rings(), 2u);
-  EXPECT_LE(open_fds(), before + v.rings() + 1) << "vaulted files must not hold descriptors";
+  EXPECT_LE(berth::count_open_fds(), before + long(v.rings()) + 1) << "vaulted files must not hold descriptors";
   for (size_t i : {size_t(0), per_ring - 1, per_ring, n - 1}) {
     auto fd = v.open(keys[i]);
     ASSERT_TRUE(fd) << i << ": " << fd.error().message();
