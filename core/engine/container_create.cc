@@ -32,14 +32,22 @@ std::vector<std::string> resolve_args(const CreateSpec& s, const fs::ImageConfig
 
 // The container's directory: its own (0700, keeping others out on the
 // host) with upper (the overlay's root as the container sees it: 0755),
-// work and rootfs. Blocking: the create job.
-Result<void> make_container_dirs(const std::string& dir) {
-  for (auto [sub, mode] : {std::pair{"", 0700}, {"/upper", 0755}, {"/work", 0700}, {"/rootfs", 0755}}) {
+// work and rootfs. Remapped (runtime/userns.h): 0711, so that the init,
+// root of its user namespace only, reaches rootfs and its /etc files, and
+// the upper dir is its root's. Blocking: the create job.
+Result<void> make_container_dirs(const std::string& dir, const runtime::IdMap& remap) {
+  int own = remap ? 0711 : 0700;
+  for (auto [sub, mode] : {std::pair{"", own}, {"/upper", 0755}, {"/work", 0700}, {"/rootfs", 0755}}) {
     if (::mkdir((dir + sub).c_str(), mode_t(mode)) < 0) {
       Error e = Error::sys(errno, "mkdir {}{}", dir, sub);
       (void)remove_tree(dir);
       return e.context("create container");
     }
+  }
+  if (remap && ::chown((dir + "/upper").c_str(), remap.uid, remap.gid) < 0) {
+    Error e = Error::sys(errno, "chown {}/upper", dir);
+    (void)remove_tree(dir);
+    return e.context("create container");
   }
   if (auto r = make_etc_files(dir); !r) {
     (void)remove_tree(dir);
@@ -63,6 +71,7 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
   }
   if (auto r = resources_->check(spec.resources); !r) return done(std::move(r.error()));
   if (auto r = check_security_references(*this, spec.security); !r) return done(std::move(r.error()));
+  if (auto r = check_userns(*this, spec.security, spec.network_mode); !r) return done(std::move(r.error()));
   // Docker's default: memory plus as much swap, when only memory is limited.
   auto& res = spec.resources;
   if (res.memory && *res.memory > 0 && !res.memory_swap) res.memory_swap = 2 * *res.memory;
@@ -106,7 +115,8 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
   c->spec = std::move(spec);
   // A warm init of the image gives its id and its directories, or the
   // container gets its own.
-  bool warm = warm_->adopt(*c);
+  runtime::IdMap remap = c->spec.security.host_userns ? runtime::IdMap{} : opts_.userns_remap;
+  bool warm = !remap && warm_->adopt(*c);
   if (!warm) {
     do {
       c->id = random_id();
@@ -142,10 +152,10 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
   std::vector<DeviceMapping> devices = c->spec.security.devices;
   job->c = std::move(c);
   bool queued = r_.run_job(
-      [job, dir, mounts, devices] {
+      [job, dir, mounts, devices, remap] {
         job->result = [&]() -> Result<void> {
           BERTH_TRY_VOID(resolve_device_mappings(devices));   // refused now rather than at each start
-          if (job->make_dirs) BERTH_TRY_VOID(make_container_dirs(dir));
+          if (job->make_dirs) BERTH_TRY_VOID(make_container_dirs(dir, remap));
           if (auto r = VolumeService::make_volumes(*job->volumes, mounts, &job->made); !r) {
             if (job->make_dirs) (void)remove_tree(dir);
             return r;

@@ -59,6 +59,22 @@ Result<void> check_security_references(Engine& e, const SecurityRequest& r) {
   return ok();
 }
 
+Result<void> check_userns(const Engine& e, const SecurityRequest& r, const std::string& network_mode) {
+  if (!e.options().userns_remap || r.host_userns) return ok();
+  const char* fix = "; with --userns-remap, run it with --userns host";
+  if (r.privileged)
+    return Error::invalid("privileged mode is incompatible with user namespaces{}", fix);
+  if (network_mode == "host") return Error::invalid("cannot share the host's network namespace when user namespaces are enabled{}", fix);
+  for (auto [m, what] : {std::pair{&r.pid, "PID"}, {&r.ipc, "IPC"}, {&r.uts, "UTS"}}) {
+    if (m->kind == Kind::kHost)
+      return Error::invalid("cannot share the host {} namespace when user namespaces are enabled{}", what, fix);
+    if (m->kind == Kind::kContainer)
+      return Error::invalid("cannot join the {} namespace of container {} when user namespaces are enabled{}", what,
+                            m->container, fix);
+  }
+  return ok();
+}
+
 Result<std::vector<runtime::Device>> resolve_device_mappings(const std::vector<DeviceMapping>& devices) {
   std::vector<runtime::Device> out;
   for (const DeviceMapping& m : devices) {

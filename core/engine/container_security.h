@@ -54,6 +54,11 @@ bool warm_compatible(const SecurityRequest& r);
 // such container: X" otherwise).
 Result<void> check_security_references(Engine& e, const SecurityRequest& r);
 
+// --userns-remap: what a remapped container cannot have (Docker's refusals,
+// and berth's own for joining another container's pid or IPC namespace,
+// which its user namespace does not own); UsernsMode "host" lifts them.
+Result<void> check_userns(const Engine& e, const SecurityRequest& r, const std::string& network_mode);
+
 // Job lane: each DeviceMapping as device nodes (runtime::resolve_devices).
 Result<std::vector<runtime::Device>> resolve_device_mappings(const std::vector<DeviceMapping>& devices);
 

@@ -2,6 +2,7 @@
 #include "core/engine/engine.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -61,6 +62,25 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
                k.error().message());
   BERTH_TRY_VOID(make_dirs(o.containers_dir(), 0700));
   BERTH_TRY_VOID(make_dirs(o.trash_dir(), 0700));
+  // Remapped inits are root of their user namespace only: the root and the
+  // containers' and volumes' directories let them through (0711, as
+  // Docker's), listing nothing.
+  if (o.userns_remap) {
+    for (const std::string& d : {o.root, o.containers_dir(), o.root + "/volumes"})
+      if (::mkdir(d.c_str(), 0711) < 0 && errno != EEXIST) return Error::sys(errno, "mkdir {}", d);
+      else if (::chmod(d.c_str(), 0711) < 0) return Error::sys(errno, "chmod {}", d);
+    // Above the root, berthd changes nothing: it says which one to open.
+    for (std::string d = o.root; d.size() > 1 && d.rfind('/') != std::string::npos;) {
+      size_t slash = d.rfind('/');
+      d = slash == 0 ? "/" : d.substr(0, slash);
+      struct stat st{};
+      if (::stat(d.c_str(), &st) == 0 && !(st.st_mode & S_IXOTH))
+        return Error::invalid(
+            "--userns-remap: {} (above --root) is not searchable by others (mode {:o}), so remapped containers "
+            "could not reach their root; allow it with chmod o+x {}",
+            d, st.st_mode & 07777, d);
+    }
+  }
   for (const char* d : {"dev", "proc", "sys", "etc"}) BERTH_TRY_VOID(make_dirs(o.init_layer() + "/" + d, 0755));
   // The mount points of /etc/hosts, hostname and resolv.conf (networks.h),
   // above the image's: bound, they need no file made in the upper dir, and
@@ -70,6 +90,7 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
   std::shared_ptr<fs::ImageStore> images = BERTH_TRY_CTX(fs::ImageStore::open(o.root + "/image"), "open image store");
   e->images_ = std::make_unique<ImageService>(*e, std::move(images));
   std::shared_ptr<VolumeStore> volumes = BERTH_TRY_CTX(VolumeStore::open(o.root + "/volumes"), "open volume store");
+  if (o.userns_remap) volumes->set_data_owner(o.userns_remap.uid, o.userns_remap.gid);
   e->volumes_ = std::make_unique<VolumeService>(*e, std::move(volumes));
   std::shared_ptr<cgroups::Driver> driver;
   if (o.cgroups) {

@@ -12,6 +12,7 @@
 #include "cgroups/cgroups.h"
 #include "core/base/result.h"
 #include "core/engine/log_files.h"
+#include "core/runtime/spec.h"
 #include "fs/registry/remote.h"
 
 namespace berth::engine {
@@ -24,6 +25,11 @@ struct Options {
   std::string init_path;
   size_t netns_pool = 4;   // network namespaces made ahead of time (0: none)
   size_t warm_inits = 2;   // container inits made ahead of time (warm.h; 0: none)
+  // --userns-remap: containers get a user namespace of their own with this
+  // mapping (runtime/userns.h), unless created with UsernsMode "host";
+  // `userns_remap_name` is what GET /info shows. Warm inits are off then.
+  runtime::IdMap userns_remap;
+  std::string userns_remap_name;
   // Parent of every container's cgroup: relative to berthd's own cgroup (per
   // hierarchy), or absolute from the hierarchy root.
   std::string cgroup_parent = "berth";

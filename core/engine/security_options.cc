@@ -167,8 +167,10 @@ Result<void> namespaces(const Json& config, const Json& hc, SecurityRequest& r) 
   r.uts = BERTH_TRY(namespace_mode(hc, "UTSMode", "UTS", false));
   std::string userns = BERTH_TRY(str_field(hc, "UsernsMode"));
   if (!userns.empty() && userns != "host")
-    return Error::invalid("UsernsMode {} is not supported by berth: containers run in the host's user namespace",
+    return Error::invalid("UsernsMode {} is not supported by berth: \"host\" or none (berthd --userns-remap "
+                          "decides the rest)",
                           userns);
+  r.host_userns = userns == "host";
   std::string runtime = BERTH_TRY(str_field(hc, "Runtime"));
   if (!runtime.empty() && runtime != "berth")
     return Error::invalid("unknown or invalid runtime name: {} (berth runs containers itself: its only runtime is berth)",

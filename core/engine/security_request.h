@@ -52,6 +52,9 @@ struct SecurityRequest {
   std::vector<std::pair<std::string, std::string>> sysctls;   // sorted by name
   int64_t shm_size = 0;                         // bytes; 0: the default (64 MiB)
   NamespaceMode pid, ipc, uts;                  // ipc kShareable: others may join it
+  // UsernsMode "host": the host's user namespace even when berthd remaps
+  // (--userns-remap); otherwise a remapped container gets its own.
+  bool host_userns = false;
 };
 
 }  // namespace berth::engine

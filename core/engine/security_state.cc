@@ -45,6 +45,7 @@ Result<SecurityRequest> decode(const json& j) {
     r.seccomp_profile = std::move(*p);
   }
   r.unmasked_paths = j.at("unmasked_paths").get<bool>();
+  r.host_userns = j.value("host_userns", false);
   for (const json& d : j.at("devices"))
     r.devices.push_back({d.at("host").get<std::string>(), d.at("container").get<std::string>(),
                          d.at("permissions").get<std::string>()});
@@ -83,6 +84,7 @@ json security_to_state(const SecurityRequest& r) {
             {"no_new_privileges", r.no_new_privileges},
             {"seccomp", kSeccompNames[size_t(r.seccomp)]},
             {"unmasked_paths", r.unmasked_paths},
+            {"host_userns", r.host_userns},
             {"devices", devices},
             {"device_cgroup_rules", rules},
             {"group_add", r.group_add},

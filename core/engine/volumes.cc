@@ -114,7 +114,8 @@ Result<Volume> VolumeStore::create(const std::string& name, const std::string& d
   v.created_ns = now_ns();
   v.dir = dir_ + "/" + name;
   if (::mkdir(v.dir.c_str(), 0755) < 0) return Error::sys(errno, "create volume {}: mkdir {}", name, v.dir);
-  if (::mkdir(v.data_dir().c_str(), 0755) < 0) {
+  if (::mkdir(v.data_dir().c_str(), 0755) < 0 ||
+      ((owner_uid_ || owner_gid_) && ::chown(v.data_dir().c_str(), owner_uid_, owner_gid_) < 0)) {
     Error e = Error::sys(errno, "create volume {}: mkdir {}", name, v.data_dir());
     (void)remove_tree(v.dir);
     return e;

@@ -61,6 +61,13 @@ class VolumeStore {
   // Creates `dir` (0701, as Docker's: containers' users may traverse to a
   // bind of their volume, nobody may list it) and loads every volume in it.
   static Result<std::unique_ptr<VolumeStore>> open(const std::string& dir);
+  // --userns-remap: new volumes' data directories belong to the remapped
+  // root (as Docker's do), so that its containers can fill and write them.
+  // Before any create.
+  void set_data_owner(uid_t uid, gid_t gid) {
+    owner_uid_ = uid;
+    owner_gid_ = gid;
+  }
   VolumeStore(const VolumeStore&) = delete;
   VolumeStore& operator=(const VolumeStore&) = delete;
 
@@ -98,6 +105,8 @@ class VolumeStore {
   Result<void> load();
 
   const std::string dir_;
+  uid_t owner_uid_ = 0;
+  gid_t owner_gid_ = 0;
   mutable std::mutex mu_;
   std::map<std::string, Volume> volumes_;
   std::map<std::string, std::set<std::string>> users_;   // only volumes with users

@@ -3,6 +3,7 @@
 #include "core/runtime/child.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
@@ -49,7 +50,7 @@ int err() { return errno ? errno : EIO; }
 // on the sync socket, so a sibling spawned meanwhile never holds our pipes.
 int keep_only_needed_fds(ChildArgs& a) {
   int* refs[] = {&a.sync_fd,  &a.error_fd, &a.parent_pidfd, &a.netns_fd, &a.join_pidfd,
-                 &a.join_ipc_pidfd, &a.stdio[0], &a.stdio[1],     &a.stdio[2]};
+                 &a.join_ipc_pidfd, &a.stdio[0], &a.stdio[1],     &a.stdio[2], &a.userns_wait_fd, &a.overlay_fd};
   int keep[std::size(refs)];
   int n = 0;
   for (int* r : refs) {
@@ -190,6 +191,33 @@ void chown_pty(const ChildArgs& a, const ResolvedUser& u) {
 // so it never reaches the container. Before release(), so the caller finds
 // the child in its final netns, as after clone3(CLONE_NEWNET); and before
 // sysfs is mounted, which shows the network devices of the mounter's netns.
+// Root of the user namespace: the uid and gid 0 the parent mapped (until
+// then this process is the host's root, unmapped here: the overflow id),
+// without the host's supplementary groups. The capabilities in the
+// namespace are whole already (clone3 or setns gave them).
+int become_userns_root() {
+  if (::setgroups(0, nullptr) < 0) return err();
+  if (::setresgid(0, 0, 0) < 0) return err();
+  if (::setresuid(0, 0, 0) < 0) return err();
+  return 0;
+}
+
+// A new user namespace: its id maps are written by the parent after
+// clone3; nothing here may run before them (one byte, or EOF if the
+// parent failed).
+void enter_userns(ChildArgs& a) {
+  if (a.userns_wait_fd < 0) return;
+  char b = 0;
+  ssize_t n;
+  do {
+    n = ::read(a.userns_wait_fd, &b, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) ::_exit(0);
+  ::close(a.userns_wait_fd);
+  a.userns_wait_fd = -1;
+  if (int e = become_userns_root()) fail(a, Stage::kUserns, e);
+}
+
 void join_netns(ChildArgs& a) {
   if (a.netns_fd < 0) return;
   if (::setns(a.netns_fd, CLONE_NEWNET) < 0) fail(a, Stage::kJoinNetns, errno);
@@ -213,9 +241,12 @@ void join_ipc(ChildArgs& a) {
 void join_container(ChildArgs& a) {
   if (a.join_pidfd < 0) return;
   int ns = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
+  if (a.join_userns) ns |= CLONE_NEWUSER;   // entered first by the kernel, then the rest as its root
   if (::setns(a.join_pidfd, ns) < 0) fail(a, Stage::kJoinContainer, errno);
   ::close(a.join_pidfd);
   a.join_pidfd = -1;
+  if (a.join_userns)
+    if (int e = become_userns_root()) fail(a, Stage::kUserns, e);
 }
 
 // Reads a whole file of the container into buf; a missing file reads empty.
@@ -433,6 +464,7 @@ void mount_cgroup_view(const ChildArgs& a) {
 
 [[noreturn]] void child_main(ChildArgs a) {
   if (int e = keep_only_needed_fds(a)) fail(a, Stage::kKeepFds, e);
+  enter_userns(a);
   join_netns(a);
   join_ipc(a);
   join_container(a);
@@ -467,7 +499,7 @@ void mount_cgroup_view(const ChildArgs& a) {
   size_t step = 0;
   int proc_sys_fd = -1;
   if (!early_errno && a.plan)
-    if (int e = run_mount_plan(*a.plan, &step, &proc_sys_fd))
+    if (int e = run_mount_plan(*a.plan, &step, &proc_sys_fd, a.overlay_fd))
       early_stage = int32_t(Stage::kMountStep) + int32_t(step), early_errno = e;
   // A warm init that cannot be used says so at once: berthd drops it from
   // its pool (or its build fails) rather than giving it to a container.

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/runtime/mount_plan.h"
+#include "core/runtime/security.h"
 
 namespace berth::runtime {
 
@@ -76,6 +77,7 @@ const char* stage_verb(Stage s) {
     case Stage::kJoinIpc: return "join the IPC namespace of the container given (--ipc)";
     case Stage::kRlimit: return "set resource limits (--ulimit)";
     case Stage::kSeccomp: return "load the seccomp filter";
+    case Stage::kUserns: return "enter the user namespace";
     default: return nullptr;
   }
 }
@@ -92,8 +94,15 @@ Error describe_child_error(const ChildError& ce, const Spec& spec) {
                 fmt::format("unable to find group {}: no matching entries in group file", g));
   }
   if (ce.stage >= int32_t(Stage::kSysctl)) {
-    size_t i = size_t(ce.stage - int32_t(Stage::kSysctl));
-    std::string k = i < sec.sysctls.size() ? sec.sysctls[i].first : "?";
+    size_t i = size_t(ce.stage - int32_t(Stage::kSysctl));   // among those the child writes
+    std::string k = "?";
+    for (const auto& [name, value] : sec.sysctls) {
+      if (parent_writes_sysctl(spec, name)) continue;
+      if (i-- == 0) {
+        k = name;
+        break;
+      }
+    }
     return sys(ce.err, fmt::format("write sysctl {}", k));
   }
   Stage stage = Stage(ce.stage);

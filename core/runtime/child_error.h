@@ -65,6 +65,7 @@ enum class Stage : int32_t {
   kJoinIpc,        // setns() into another container's IPC namespace
   kRlimit,         // prlimit64() of a --ulimit
   kSeccomp,        // load the seccomp program
+  kUserns,         // wait for the id maps, become root of the user namespace
   kSysctl = 500,   // + index into Security::sysctls (at most kMaxSysctls)
   kGroupAddNotFound = 750,  // + index into Security::group_add (at most kMaxGroupAdd)
   kMountStep = 1000,  // + index into MountPlan::steps

@@ -65,6 +65,7 @@ struct Exec {
   int dir = -1;               // cached directory under root that entries were created in...
   char dir_path[PATH_MAX] = "";  // ...and its path in the container
   int mask_dir = -1;          // the read-only tmpfs attached over the first masked dir
+  int overlay_fd = -1;        // a detached overlay the parent mounted (Spec::userns): attached, not made
 };
 
 // Drops the cached directory: after a mount over an existing path, which may
@@ -240,8 +241,19 @@ int mount_overlay(const MountStep& s) {
 // before /proc/sys is covered by its read-only bind, it stays below that
 // mount (a lookup from it never crosses into the covering mount), and it
 // is no path the container could redirect.
+int bind_host(Exec& x, const MountStep& s, bool tree);
+
 int mount_filesystem(Exec& x, const MountStep& s) {
   int mfd = new_mount(s.fstype.c_str(), s.options.data(), s.options.size(), s.attrs);
+  // A sysfs shows the netns of its mounter, who must own it: a remapped
+  // container in a netns made by berthd (the host's user namespace owns
+  // it) binds the host's /sys instead, read-only, as runc does.
+  if (mfd == -EPERM && s.fstype == "sysfs") {
+    MountStep host = s;
+    host.source = "/sys";
+    host.attrs |= MOUNT_ATTR_RDONLY;
+    return bind_host(x, host, true);
+  }
   if (mfd < 0) return -mfd;
   ChildFd m(mfd);
   if (int e = attach(x, m.fd, s.target.c_str(), true, s.make_parents)) return e;
@@ -482,6 +494,12 @@ int run_step(const MountStep& s, Exec& x) {
     case MountKind::kMakePrivate:
       return ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0 ? child_errno() : 0;
     case MountKind::kOverlay: {
+      if (x.overlay_fd >= 0) {
+        if (::move_mount(x.overlay_fd, "", AT_FDCWD, s.target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
+          return child_errno();
+        x.root = std::exchange(x.overlay_fd, -1);
+        return 0;
+      }
       int fd = mount_overlay(s);
       if (fd < 0) return -fd;
       x.root = fd;
@@ -511,15 +529,16 @@ int run_step(const MountStep& s, Exec& x) {
 
 int make_working_dir(const char* path) { return make_dirs_in_root(path); }
 
-int run_mount_plan(const MountPlan& plan, size_t* failed_step, int* proc_sys_fd) {
+int run_mount_plan(const MountPlan& plan, size_t* failed_step, int* proc_sys_fd, int overlay_fd) {
   Exec x;
+  x.overlay_fd = overlay_fd;
   int e = 0;
   for (size_t i = 0; i < plan.steps.size() && !e; i++) {
     errno = 0;
     if ((e = run_step(plan.steps[i], x))) *failed_step = i;
   }
   forget_dir(x);
-  for (int fd : {x.root, x.mask_dir})
+  for (int fd : {x.root, x.mask_dir, x.overlay_fd})
     if (fd >= 0) ::close(fd);
   if (proc_sys_fd && !e) {
     *proc_sys_fd = x.proc_sys;

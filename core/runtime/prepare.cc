@@ -96,6 +96,7 @@ Result<void> prepare_security(const Spec& spec, Prepared* out) {
   a.user.extra_group_count = out->group_add.size();
   if (exec) return ok();  // the container's namespaces, sysctls and hostname are there already
   for (const auto& [k, v] : sec.sysctls) {
+    if (parent_writes_sysctl(spec, k)) continue;
     out->sysctl_path_strings.push_back(sysctl_proc_path(k));
     out->sysctl_value_strings.push_back(v);
   }
@@ -185,7 +186,10 @@ Result<void> prepare(const Spec& spec, Prepared* out, bool child_buffers) {
     a.cgroup_view_count = out->cgroup_view.size();
     a.cgroup_view_rw = spec.security.privileged;
   }
-  a.netns_fd = exec ? -1 : spec.netns_fd;
+  // A remapped container's pre-made netns is entered by the parent around
+  // clone3 (spawn.cc): the child may not setns into it.
+  a.netns_fd = exec || spec.userns ? -1 : spec.netns_fd;
+  a.join_userns = exec && spec.userns;
   a.loopback_up = !exec && spec.new_netns && spec.netns_fd < 0;
   a.hostname = out->hostname.c_str();
   a.hostname_len = out->hostname.size();

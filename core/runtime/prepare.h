@@ -38,6 +38,12 @@ struct ChildArgs {
   int netns_fd = -1;                 // >= 0: setns() into it first, then close it
   int join_pidfd = -1;               // exec: >= 0, setns() into this process's namespaces
   int join_ipc_pidfd = -1;           // >= 0: setns(CLONE_NEWIPC) into this process's, before the mounts
+  // Spec::userns (spawn.cc): read one byte once the parent wrote the id
+  // maps, then become root of the new user namespace; overlay_fd is the
+  // detached overlay the parent mounted, attached by the plan's first step.
+  int userns_wait_fd = -1;
+  int overlay_fd = -1;
+  bool join_userns = false;          // exec in a remapped container: its user namespace too
   bool set_hostname = true;          // false with the host's UTS namespace
   bool unshare_cgroupns = false;     // true unless clone3 already made it (or --cgroupns host)
   // Spec::cgroup_view, after the cgroup namespace: target path, fstype,

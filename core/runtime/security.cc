@@ -141,6 +141,10 @@ Result<void> validate_sysctl(std::string_view name, std::string_view value, bool
   return ok();
 }
 
+bool parent_writes_sysctl(const Spec& spec, std::string_view name) {
+  return spec.userns && spec.netns_fd >= 0 && spec.join_pidfd < 0 && name.substr(0, 4) == "net.";
+}
+
 std::string sysctl_proc_path(std::string_view name) {
   std::string out;
   bool slashes = name.find('/') != std::string_view::npos;

@@ -35,6 +35,11 @@ Result<void> validate_sysctl(std::string_view name, std::string_view value, bool
 // "net.ipv4.ip_forward" -> "net/ipv4/ip_forward" (relative to /proc/sys).
 std::string sysctl_proc_path(std::string_view name);
 
+// A remapped container's net.* sysctls in a pre-made netns (owned by the
+// host's user namespace, so its root may not write them): the parent
+// writes them around clone3 (spawn.cc), the child skips them.
+bool parent_writes_sysctl(const Spec& spec, std::string_view name);
+
 // Every check prepare() makes of a Security: capability bits known, rlimits
 // soft <= hard, sysctls (above), devices under /dev with a c/b type,
 // namespaces consistent (a pidfd to join and "host" are exclusive), no

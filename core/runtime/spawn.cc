@@ -7,16 +7,22 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "core/runtime/child.h"
 #include "core/runtime/child_fd.h"
 #include "core/runtime/late.h"
 #include "core/runtime/prepare.h"
+#include "core/runtime/security.h"
+#include "core/runtime/userns.h"
 
 namespace berth::runtime {
 
@@ -54,6 +60,7 @@ uint64_t clone_flags(const Spec& spec) {
   uint64_t f = CLONE_PIDFD | CLONE_NEWNS;
   // --pid host / container:X (joined around clone3 by the caller's
   // thread), --uts host, --ipc host / container:X (the child joins X's).
+  if (spec.userns) f |= CLONE_NEWUSER;   // first: it owns every namespace made with it
   if (!sec.host_pid && sec.join_pid_pidfd < 0) f |= CLONE_NEWPID;
   if (!sec.host_uts) f |= CLONE_NEWUTS;
   if (!sec.host_ipc && sec.join_ipc_pidfd < 0) f |= CLONE_NEWIPC;
@@ -114,6 +121,48 @@ class PidnsForChildren {
   int own_;
 };
 
+// A remapped container's pre-made netns (owned by the host's user
+// namespace, so the child could not setns into it): the calling thread
+// enters it just around clone3, and the child is born there. Meanwhile the
+// thread writes the netns's sysctls the container's root may not: its own
+// net.* ones, and Docker's two defaults that let a remapped root bind
+// ports below 1024 and ping (CAP_NET_BIND_SERVICE and CAP_NET_RAW count
+// in the user namespace owning the netns, which is not the container's).
+class NetnsForChildren {
+ public:
+  static Result<NetnsForChildren> enter(const Spec& spec) {
+    unique_fd own(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (!own) return Error::sys(errno, "open /proc/thread-self/ns/net");
+    if (::setns(spec.netns_fd, CLONE_NEWNET) < 0) return Error::sys(errno, "join the container's network namespace");
+    NetnsForChildren n(std::move(own));
+    std::vector<std::pair<std::string, std::string>> sysctls = {
+        {"net.ipv4.ip_unprivileged_port_start", "0"}, {"net.ipv4.ping_group_range", "0 2147483647"}};
+    for (const auto& [k, v] : spec.security.sysctls) {
+      if (!parent_writes_sysctl(spec, k)) continue;
+      std::string path = sysctl_proc_path(k);
+      std::erase_if(sysctls, [&](const auto& d) { return sysctl_proc_path(d.first) == path; });
+      sysctls.emplace_back(k, v);
+    }
+    for (const auto& [k, v] : sysctls) {
+      std::string path = "/proc/sys/" + sysctl_proc_path(k);
+      unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+      if (!fd || ::write(fd.get(), v.data(), v.size()) != ssize_t(v.size()))
+        return Error::sys(errno, "write sysctl {}", k);
+    }
+    return n;
+  }
+  NetnsForChildren(NetnsForChildren&&) noexcept = default;
+  NetnsForChildren(const NetnsForChildren&) = delete;
+  ~NetnsForChildren() {
+    // Back to the thread's own namespace: cannot fail, must not be skipped.
+    if (own_ && ::setns(own_.get(), CLONE_NEWNET) < 0) std::abort();
+  }
+
+ private:
+  explicit NetnsForChildren(unique_fd own) : own_(std::move(own)) {}
+  unique_fd own_;
+};
+
 // CVE-2019-5736: a child cloned into a running container's pid namespace
 // (exec, --pid container:X) is visible to that container's processes, and
 // until its execve it is a copy of berthd: /proc/<pid>/exe would open
@@ -148,6 +197,22 @@ Result<Process> spawn(const Spec& spec) {
   prep.args.error_fd = ch.error_write.get();
   prep.args.parent_pidfd = ch.self.get();
 
+  // --userns-remap: the overlay is mounted here; the child waits for its
+  // id maps on a pipe (userns.h).
+  bool userns = spec.userns && spec.join_pidfd < 0;
+  unique_fd overlay, maps_read, maps_write;
+  if (userns) {
+    if (spec.deferred) return Error::invalid("container {}: a warm init cannot take a user namespace", spec.id);
+    int ns = BERTH_TRY(mapping_userns(spec.userns));
+    overlay = BERTH_TRY(mount_idmapped_overlay(spec, ns));
+    int mp[2];
+    if (::pipe2(mp, O_CLOEXEC) < 0) return Error::sys(errno, "pipe");
+    maps_read.reset(mp[0]);
+    maps_write.reset(mp[1]);
+    prep.args.overlay_fd = overlay.get();
+    prep.args.userns_wait_fd = maps_read.get();
+  }
+
   int pidfd = -1;
   pid_t pid;
   int join_pid = spec.join_pidfd >= 0 ? spec.join_pidfd : spec.security.join_pid_pidfd;
@@ -159,12 +224,29 @@ Result<Process> spawn(const Spec& spec) {
       return Error::sys(errno, "clone3 exec process in container {}", spec.id.substr(0, 12));
     if (pid < 0) return Error::sys(errno, "clone3 init of container {}", spec.id.substr(0, 12));
   } else {
+    std::optional<NetnsForChildren> netns;
+    if (userns && spec.netns_fd >= 0) netns.emplace(BERTH_TRY(NetnsForChildren::enter(spec)));
     pid = clone_child(spec, prep.args, &pidfd);
     if (pid < 0) return Error::sys(errno, "clone3 init of container {}", spec.id.substr(0, 12));
   }
   Process p;
   p.pid = pid;
   p.pidfd.reset(pidfd);
+  if (userns) {
+    maps_read.reset();
+    overlay.reset();
+    char b = 1;
+    auto maps = write_id_maps(pid, spec.userns);
+    if (maps && ::write(maps_write.get(), &b, 1) != 1) maps = Error::sys(errno, "wake the child");
+    if (!maps) {
+      // The child waits on the pipe: it goes now, reaped here.
+      ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+      siginfo_t si;
+      while (::waitid(idtype_t(P_PIDFD), id_t(pidfd), &si, WEXITED) < 0 && errno == EINTR) {
+      }
+      return std::move(maps.error()).context("user namespace of container {}", spec.id.substr(0, 12));
+    }
+  }
   p.sync_fd = std::move(ch.sync_parent);
   p.tty = spec.tty;
   p.deferred = spec.deferred;

@@ -144,7 +144,8 @@ Json spec_to_json(const Spec& s) {
           {"stdin", s.stdin_fd >= 0}, {"stdout", s.stdout_fd >= 0}, {"stderr", s.stderr_fd >= 0},
           {"security", security_to_json(s.security)}, {"cgroupns_host", s.cgroupns_host},
           {"cgroup_view", cgroup_view_json(s.cgroup_view)}, {"join_pid", s.security.join_pid_pidfd >= 0},
-          {"join_ipc", s.security.join_ipc_pidfd >= 0}};
+          {"join_ipc", s.security.join_ipc_pidfd >= 0},
+          {"userns", {s.userns.uid, s.userns.gid, s.userns.size}}};
 }
 
 Spec spec_from_json(const Json& j) {
@@ -169,6 +170,10 @@ Spec spec_from_json(const Json& j) {
   s.security = security_from_json(j.at("security"));
   s.cgroupns_host = j.at("cgroupns_host");
   for (const Json& m : j.at("cgroup_view")) s.cgroup_view.push_back({m[0], m[1], m[2]});
+  const Json& u = j.at("userns");
+  s.userns.uid = u.at(0).get<uint32_t>();
+  s.userns.gid = u.at(1).get<uint32_t>();
+  s.userns.size = u.at(2).get<uint32_t>();
   return s;
 }
 

@@ -120,6 +120,15 @@ struct CgroupMount {
   bool operator==(const CgroupMount&) const = default;
 };
 
+// --userns-remap: the container's uids and gids 0..size-1 are the host's
+// uid..uid+size-1 and gid..gid+size-1 (one range for every remapped
+// container, as Docker's). size 0: the host's user namespace.
+struct IdMap {
+  uint32_t uid = 0, gid = 0, size = 0;
+  explicit operator bool() const { return size > 0; }
+  bool operator==(const IdMap&) const = default;
+};
+
 struct Spec {
   std::string id;                        // container id (64 hex), for naming only
   std::vector<std::string> lower_dirs;   // image layer dirs, LOWEST first (at least one)
@@ -171,6 +180,15 @@ struct Spec {
   // lower_dirs, upper/work/rootfs, hostname, netns and readonly_rootfs are
   // ignored. cwd must exist in the container (it is not created).
   int join_pidfd = -1;
+
+  // A user namespace of its own with this mapping (spawn.cc): the image
+  // layers are seen through idmapped mounts (no chown copy), the overlay
+  // is mounted by the caller before the clone (its layers' trusted.*
+  // xattrs need the host's privilege) and attached by the child; a
+  // pre-made netns is entered by the caller around clone3 (the child,
+  // root of its new namespace only, may not setns into it). exec: the
+  // init's user namespace is joined with the rest.
+  IdMap userns;
 };
 
 }  // namespace berth::runtime

@@ -129,7 +129,10 @@ void info(Server& s, Connection& c, const Params&) {
       {"BerthKeeper", {{"Pid", e.keeper_pid()}, {"Connected", e.keeper_connected()}, {"Losses", e.keeper_losses()}}},
       {"Isolation", ""},
       {"InitBinary", ""},
-      {"SecurityOptions", OrderedJson::array({"name=seccomp,profile=builtin"})},
+      {"SecurityOptions", e.options().userns_remap
+                              ? OrderedJson::array({"name=seccomp,profile=builtin", "name=userns"})
+                              : OrderedJson::array({"name=seccomp,profile=builtin"})},
+      {"BerthUsernsRemap", e.options().userns_remap_name},
       {"Warnings", warnings}};
   c.respond(200, j.dump());
 }

@@ -125,7 +125,7 @@ TEST_F(SecurityOptionsTest, RefusedWithTheirNames) {
               HasSubstr("AppArmor or SELinux"));
   EXPECT_THAT(fails({"run", "--rm", "--security-opt", "label=disable", "busybox", "true"}), HasSubstr("AppArmor or SELinux"));
   EXPECT_THAT(fails({"run", "--rm", "--userns", "private", "busybox", "true"}),
-              HasSubstr("HostConfig.UsernsMode: user namespaces are not supported"));
+              HasSubstr("HostConfig.UsernsMode: only host"));
   EXPECT_THAT(fails({"run", "--rm", "--runtime", "runc", "busybox", "true"}), HasSubstr("unknown or invalid runtime name"));
   EXPECT_THAT(fails({"run", "--rm", "--sysctl", "kernel.panic=1", "busybox", "true"}), HasSubstr("not whitelisted"));
   EXPECT_THAT(fails({"run", "--rm", "--security-opt", "bogus=1", "busybox", "true"}), HasSubstr("invalid --security-opt"));

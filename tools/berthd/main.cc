@@ -19,6 +19,7 @@
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/engine.h"
+#include "core/runtime/userns.h"
 #include "core/reactor/reactor.h"
 #include "ipc/server/server.h"
 
@@ -35,6 +36,7 @@ struct Flags {
   std::string log_level = "info";
   size_t netns_pool = 4;
   size_t warm_inits = 2;
+  std::string userns_remap;
   std::string cgroup_parent = "berth";
   bool no_cgroups = false;
   std::vector<std::string> log_opts;   // --log-opt key=value: containers' log defaults
@@ -203,6 +205,16 @@ int run(const Flags& f, const std::string& self, Upgrade* upgrade) {
   eo.init_path = f.init_path.empty() ? beside(self, "berth-init") : f.init_path;
   eo.netns_pool = f.netns_pool;
   eo.warm_inits = f.warm_inits;
+  if (!f.userns_remap.empty()) {
+    auto remap = runtime::resolve_userns_remap(f.userns_remap);
+    if (!remap) return fail(remap.error());
+    eo.userns_remap = remap->map;
+    eo.userns_remap_name = remap->name;
+    // A warm init is made before its container is known; a remapped one
+    // needs its overlay mounted by the keeper before its clone (userns.h).
+    if (eo.warm_inits) log::info("berthd", "--userns-remap: warm inits are off (containers start cold)");
+    eo.warm_inits = 0;
+  }
   eo.cgroup_parent = f.cgroup_parent;
   eo.bridge = f.bridge;
   eo.bip = f.bip;
@@ -334,6 +346,10 @@ int main(int argc, char** argv) {
   app.add_option("--pidfile", f.pidfile, "Write the daemon's PID to this file");
   app.add_option("--log-level", f.log_level, "debug, info, warn or error");
   app.add_option("--netns-pool", f.netns_pool, "Network namespaces to create ahead of container starts (0: none)");
+  app.add_option("--userns-remap", f.userns_remap,
+                 "A user namespace per container: default (the user berthremap), USER[:GROUP] (their ranges in "
+                 "/etc/subuid and /etc/subgid) or UID:GID:SIZE; containers created with --userns host keep the "
+                 "host's");
   app.add_option("--warm-inits", f.warm_inits,
                  "Container inits to start ahead of time for recently started images (0: none)")
       ->check(CLI::Range(0, 64));

@@ -106,6 +106,9 @@ std::string comm_of(pid_t pid) {
 TestDaemon::TestDaemon() {
   char tmpl[] = "/tmp/berth-test-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
+  // Searchable by others (listing nothing): a daemon with --userns-remap
+  // needs its root's ancestors so for the remapped inits.
+  (void)::chmod(dir_.c_str(), 0711);
 }
 
 TestDaemon::~TestDaemon() {

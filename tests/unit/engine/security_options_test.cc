@@ -247,7 +247,8 @@ TEST(SecurityRequest, Namespaces) {
   EXPECT_EQ(error_of(R"({"IpcMode": "none"})"), "IpcMode none is not supported by berth");
   EXPECT_EQ(error_of(R"({"UTSMode": "container:x"})"), "invalid UTS mode: container:x");
   EXPECT_EQ(error_of(R"({"UsernsMode": "private"})"),
-            "UsernsMode private is not supported by berth: containers run in the host's user namespace");
+            "UsernsMode private is not supported by berth: \"host\" or none (berthd --userns-remap decides the "
+            "rest)");
   EXPECT_EQ(error_of(R"({"UTSMode": "host"})", R"({"Hostname": "box"})"),
             "Conflicting options: hostname and the UTS mode");
 }

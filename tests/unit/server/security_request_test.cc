@@ -49,7 +49,7 @@ TEST(CreateSecurity, RefusedOptionsNameThemselves) {
        {std::pair{R"({"SecurityOpt":["apparmor=unconfined"]})", "AppArmor or SELinux"},
         {R"({"SecurityOpt":["label=disable"]})", "AppArmor or SELinux"},
         {R"({"SecurityOpt":["bogus=1"]})", "invalid --security-opt"},
-        {R"({"UsernsMode":"private"})", "HostConfig.UsernsMode: user namespaces are not supported"},
+        {R"({"UsernsMode":"private"})", "HostConfig.UsernsMode: only host"},
         {R"({"Runtime":"runc"})", "unknown or invalid runtime name"},
         {R"({"CapAdd":["NOT_A_CAP"]})", "NOT_A_CAP"},
         {R"({"Sysctls":{"kernel.panic":"1"}})", "not whitelisted"},
