@@ -19,8 +19,9 @@ constexpr size_t kPieceBytes = 1 << 20;
 // Streams the tar into the blob store in 1 MiB pieces: the layer is never
 // in memory whole. Stored uncompressed, as Docker keeps local layers, so the
 // blob digest is the diff ID.
-Result<ImageStore::ImportedLayer> ImageStore::write_upper_layer(const std::string& upper_dir, bool* empty) {
-  std::unique_ptr<RootfsTar> tar = BERTH_TRY(RootfsTar::open({upper_dir}, TarMode::kLayer));
+Result<ImageStore::ImportedLayer> ImageStore::write_upper_layer(const std::string& upper_dir, IdShift shift,
+                                                                bool* empty) {
+  std::unique_ptr<RootfsTar> tar = BERTH_TRY(RootfsTar::open({upper_dir}, TarMode::kLayer, shift));
   BlobWriter blob = BERTH_TRY(blobs_.begin_write());
   std::string piece;
   for (bool done = false; !done;) {
@@ -54,7 +55,7 @@ Result<Image> ImageStore::commit_container(const CommitSpec& spec) {
   Manifest manifest = BERTH_TRY(parse_manifest(BERTH_TRY(blobs_.read(parent.manifest_digest))));
 
   bool empty = false;
-  ImportedLayer layer = BERTH_TRY(write_upper_layer(spec.upper_dir, &empty));
+  ImportedLayer layer = BERTH_TRY(write_upper_layer(spec.upper_dir, spec.shift, &empty));
   ChildImage child = spec.child;
   child.created_ns = now_ns();
   std::vector<std::string> dirs = pimg.layer_dirs;

@@ -42,6 +42,7 @@
 
 #include "core/base/result.h"
 #include "fs/blob_store.h"
+#include "fs/id_shift.h"
 #include "fs/image_config.h"
 #include "fs/temp_tree.h"
 
@@ -52,6 +53,7 @@ namespace berth::fs {
 struct CommitSpec {
   std::string parent_id;   // the image the container was created from
   std::string upper_dir;   // the container's overlay upper dir
+  IdShift shift;           // a remapped container's: its files' host ids (fs/id_shift.h)
   // The new image's config, author, comment, created_by and container;
   // diff_id and created_ns are filled in by commit_container().
   ChildImage child;
@@ -224,7 +226,7 @@ class ImageStore {
   Result<ImportedLayer> import_layer(int src_fd);
   // image_commit.cc: the upper dir as a layer blob; `empty` when it has
   // no entries (then no blob is stored).
-  Result<ImportedLayer> write_upper_layer(const std::string& upper_dir, bool* empty);
+  Result<ImportedLayer> write_upper_layer(const std::string& upper_dir, IdShift shift, bool* empty);
   Result<void> unpack_layer_blob(const Descriptor& blob, const std::string& diff_id, const std::string& chain);
   Result<TempTree> make_layer_temp() const;
   Result<void> install_layer(TempTree& tmp, const std::string& chain, bool sync = true) const;

@@ -19,12 +19,12 @@ constexpr size_t kReadBytes = 256 << 10;
 // Gone or changed type under a running container: skip it.
 bool vanished(int err) { return err == ENOENT || err == ENOTDIR || err == ELOOP || err == ENXIO; }
 
-TarEntry entry_from_stat(const std::string& path, const struct stat& st) {
+TarEntry entry_from_stat(const std::string& path, const struct stat& st, const IdShift& shift) {
   TarEntry t;
   t.path = path;
   t.mode = st.st_mode;
-  t.uid = st.st_uid;
-  t.gid = st.st_gid;
+  t.uid = shift.uid_in(st.st_uid);
+  t.gid = shift.gid_in(st.st_gid);
   t.mtime_s = st.st_mtim.tv_sec;
   return t;
 }
@@ -75,7 +75,7 @@ Result<std::vector<std::string>> list_dir(int dir) {
 
 }  // namespace
 
-Result<std::unique_ptr<PathTar>> PathTar::open(unique_fd root, const std::string& path) {
+Result<std::unique_ptr<PathTar>> PathTar::open(unique_fd root, const std::string& path, IdShift shift) {
   ContainerPath p = split_container_path(path);
   BERTH_TRY_VOID(stat_in_root(root.get(), p));  // kNotFound, or not a directory
   auto slot = std::make_shared<std::string*>(nullptr);
@@ -85,6 +85,7 @@ Result<std::unique_ptr<PathTar>> PathTar::open(unique_fd root, const std::string
   }));
   std::unique_ptr<PathTar> t(new PathTar(std::move(root), std::move(tar)));
   t->slot_ = std::move(slot);
+  t->shift_ = shift;
   t->buf_.resize(kReadBytes);
   BERTH_TRY_VOID(t->start(p));
   return t;
@@ -134,7 +135,7 @@ Result<void> PathTar::emit(int parent, const std::string& name, const std::strin
   }
   if (S_ISDIR(st.st_mode)) return emit_dir(parent, name, rel);
   if (S_ISSOCK(st.st_mode)) return ok();
-  TarEntry t = entry_from_stat(rel, st);
+  TarEntry t = entry_from_stat(rel, st, shift_);
   if (st.st_nlink > 1) {
     auto [it, fresh] = links_.try_emplace({st.st_dev, st.st_ino}, rel);
     if (!fresh) {
@@ -164,7 +165,7 @@ Result<void> PathTar::emit_dir(int parent, const std::string& name, const std::s
   unique_fd dir(raw);
   struct stat st;
   if (::fstat(dir.get(), &st) < 0) return Error::sys(errno, "stat directory {}", rel);
-  BERTH_TRY_VOID(tar_.write_header(entry_from_stat(rel, st)));
+  BERTH_TRY_VOID(tar_.write_header(entry_from_stat(rel, st, shift_)));
   std::vector<std::string> names;
   if (!is_kernel_fs(dir.get())) names = BERTH_TRY(list_dir(dir.get()));
   frames_.push_back({std::move(dir), rel, std::move(names), 0});
@@ -178,7 +179,7 @@ Result<void> PathTar::emit_file(int parent, const std::string& name, const std::
   struct stat st;
   if (::fstat(fd.get(), &st) < 0) return Error::sys(errno, "stat {}", rel);
   if (!S_ISREG(st.st_mode)) return ok();  // swapped for something else meanwhile
-  BERTH_TRY_VOID(tar_.write_header(entry_from_stat(rel, st), st.st_size));
+  BERTH_TRY_VOID(tar_.write_header(entry_from_stat(rel, st, shift_), st.st_size));
   file_left_ = st.st_size;
   if (file_left_ > 0) file_ = std::move(fd);
   return ok();

@@ -36,6 +36,7 @@
 #include "core/base/result.h"
 #include "core/base/unique_fd.h"
 #include "fs/container_path.h"
+#include "fs/id_shift.h"
 #include "fs/tar_stream.h"
 #include "fs/tree_writer.h"
 
@@ -44,7 +45,8 @@ namespace berth::fs {
 class PathTar {
  public:
   // kNotFound when the path does not exist.
-  static Result<std::unique_ptr<PathTar>> open(unique_fd root, const std::string& path);
+  // `shift`: a remapped container's root, whose host ids become its own.
+  static Result<std::unique_ptr<PathTar>> open(unique_fd root, const std::string& path, IdShift shift = {});
 
   PathTar(const PathTar&) = delete;
   PathTar& operator=(const PathTar&) = delete;
@@ -70,6 +72,7 @@ class PathTar {
   Result<void> copy_file_piece();
 
   unique_fd root_;
+  IdShift shift_;
   TarStream tar_;
   std::shared_ptr<std::string*> slot_;
   unique_fd top_parent_;

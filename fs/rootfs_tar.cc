@@ -15,12 +15,12 @@ bool vanished(const Error& e) {
   return e.code() == Code::kNotFound || e.sys_errno() == ENOTDIR || e.sys_errno() == ELOOP;
 }
 
-TarEntry entry_from_stat(const std::string& path, const struct stat& st) {
+TarEntry entry_from_stat(const std::string& path, const struct stat& st, const IdShift& shift) {
   TarEntry t;
   t.path = path;
   t.mode = st.st_mode;
-  t.uid = st.st_uid;
-  t.gid = st.st_gid;
+  t.uid = shift.uid_in(st.st_uid);
+  t.gid = shift.gid_in(st.st_gid);
   t.mtime_s = st.st_mtim.tv_sec;
   return t;
 }
@@ -30,7 +30,8 @@ TarEntry entry_from_stat(const std::string& path, const struct stat& st) {
 RootfsTar::RootfsTar(LayerStack stack, TarMode mode, TarStream tar)
     : stack_(std::move(stack)), mode_(mode), tar_(std::move(tar)) {}
 
-Result<std::unique_ptr<RootfsTar>> RootfsTar::open(const std::vector<std::string>& top_first, TarMode mode) {
+Result<std::unique_ptr<RootfsTar>> RootfsTar::open(const std::vector<std::string>& top_first, TarMode mode,
+                                                   IdShift top_shift) {
   if (top_first.empty() || (mode == TarMode::kLayer && top_first.size() != 1))
     return Error::invalid("a layer tar is made of exactly one directory");
   LayerStack stack = BERTH_TRY(LayerStack::open(top_first));
@@ -43,6 +44,7 @@ Result<std::unique_ptr<RootfsTar>> RootfsTar::open(const std::vector<std::string
   }));
   std::unique_ptr<RootfsTar> t(new RootfsTar(std::move(stack), mode, std::move(tar)));
   t->slot_ = std::move(slot);
+  t->top_shift_ = top_shift;
   t->buf_.resize(kReadBytes);
   return t;
 }
@@ -102,16 +104,18 @@ Result<void> RootfsTar::push(const std::string& rel, const std::vector<size_t>& 
 
 Result<void> RootfsTar::emit(const std::string& rel, const StackEntry& e) {
   const struct stat& st = e.st;
+  const IdShift shift = e.layer == 0 ? top_shift_ : IdShift{};
   if (e.whiteout) {  // kLayer only: kMerged never lists whiteouts
     size_t slash = rel.rfind('/');
     std::string dir = slash == std::string::npos ? "" : rel.substr(0, slash + 1);
-    TarEntry t = entry_from_stat(dir + std::string(kWhiteoutPrefix) + e.name, st);
+    TarEntry t = entry_from_stat(dir + std::string(kWhiteoutPrefix) + e.name, st, shift);
     t.mode = S_IFREG | 0600;
+    t.uid = t.gid = 0;   // a marker, not a file: overlayfs made it as root
     entries_++;
     return tar_.write_header(t, 0);
   }
   if (S_ISSOCK(st.st_mode)) return ok();
-  TarEntry t = entry_from_stat(rel, st);
+  TarEntry t = entry_from_stat(rel, st, shift);
   t.xattrs = BERTH_TRY(stack_.xattrs(e.layer, rel));
   if (S_ISREG(st.st_mode)) return emit_file(rel, e, t);
   if (S_ISLNK(st.st_mode)) t.link_target = BERTH_TRY(stack_.read_link(e.layer, rel));

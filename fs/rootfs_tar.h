@@ -34,6 +34,7 @@
 
 #include "core/base/result.h"
 #include "core/base/unique_fd.h"
+#include "fs/id_shift.h"
 #include "fs/layer_stack.h"
 #include "fs/tar_stream.h"
 
@@ -44,7 +45,10 @@ enum class TarMode { kLayer, kMerged };
 class RootfsTar {
  public:
   // `top_first`: for kLayer exactly one directory.
-  static Result<std::unique_ptr<RootfsTar>> open(const std::vector<std::string>& top_first, TarMode mode);
+  // `top_shift`: the topmost directory is a remapped container's upper dir
+  // (fs/id_shift.h), whose host ids become the container's.
+  static Result<std::unique_ptr<RootfsTar>> open(const std::vector<std::string>& top_first, TarMode mode,
+                                                 IdShift top_shift = {});
 
   RootfsTar(const RootfsTar&) = delete;
   RootfsTar& operator=(const RootfsTar&) = delete;
@@ -72,6 +76,7 @@ class RootfsTar {
 
   LayerStack stack_;
   TarMode mode_;
+  IdShift top_shift_;
   TarStream tar_;
   std::shared_ptr<std::string*> slot_;  // where the sink appends, during produce()
   std::vector<Frame> frames_;

@@ -145,6 +145,8 @@ Result<void> TreeWriter::write_entry(archive* a, archive_entry* e) {
   std::vector<std::string> parts = std::move(*cleaned);
   Meta m = meta_of(e);
   if (opts_.owner) std::tie(m.uid, m.gid) = *opts_.owner;
+  m.uid = opts_.shift.uid_out(m.uid);
+  m.gid = opts_.shift.gid_out(m.gid);
   if (parts.empty()) {  // "/" or "./": the layer root itself
     if (archive_entry_filetype(e) != AE_IFDIR) return refuse("the root must be a directory");
     fixups_.push_back({".", 0, m});

@@ -42,6 +42,7 @@
 
 #include "core/base/result.h"
 #include "core/base/unique_fd.h"
+#include "fs/id_shift.h"
 
 struct archive;
 struct archive_entry;
@@ -61,6 +62,9 @@ struct TreeOptions {
   bool no_overwrite_dir_non_dir = false;
   // Every entry gets this owner instead of the archive's (cp without -a).
   std::optional<std::pair<uid_t, gid_t>> owner;
+  // Into a remapped container (fs/id_shift.h): the archive's (or `owner`'s)
+  // ids are the container's, written as their host ids.
+  IdShift shift;
   // false: an absolute entry path ("/etc/passwd") is refused instead of
   // being taken as relative to the top directory.
   bool allow_absolute = true;

@@ -25,6 +25,7 @@
 #include "core/engine/restart_policy.h"
 #include "core/engine/security_request.h"
 #include "core/engine/status.h"
+#include "core/runtime/spec.h"
 
 namespace berth::engine {
 
@@ -83,6 +84,10 @@ struct CreateSpec {
   bool init = false;                   // HostConfig.Init: berth-init is PID 1 (container_start.cc)
   HealthConfig health;                 // Config.Healthcheck (health.h); disabled unless set
   bool cgroupns_host = false;          // HostConfig.CgroupnsMode "host" (default: private)
+  // Its user namespace's mapping, fixed at create (berthd --userns-remap
+  // then, unless UsernsMode host): its upper dir's files are owned so, so
+  // it keeps the mapping whatever a later berthd is started with.
+  runtime::IdMap userns;
   // HostConfig.Links (legacy links): {container name, alias}; create checks
   // each names a container and keeps its name (without '/').
   std::vector<std::pair<std::string, std::string>> links;

@@ -37,6 +37,7 @@
 #include "core/engine/images.h"
 #include "core/engine/warm.h"
 #include "core/engine/piece_stream.h"
+#include "core/runtime/userns.h"
 #include "fs/path_tar.h"
 
 namespace berth::engine {
@@ -67,6 +68,7 @@ class RootSource {
     s->lowers_.insert(s->lowers_.end(), img.layer_dirs.rbegin(), img.layer_dirs.rend());
     s->upper_ = c.dir + "/upper";
     s->work_ = c.dir + "/work";
+    s->userns_ = c.spec.userns;
     if (!c.overlay_copies) c.overlay_copies = std::make_shared<std::atomic<int>>(0);
     std::shared_ptr<std::atomic<int>> count = c.overlay_copies;
     count->fetch_add(1);
@@ -81,13 +83,22 @@ class RootSource {
 
   Result<unique_fd> take() {  // job pool
     if (proc_root_) return std::move(proc_root_);
-    return fs::mount_overlay_detached(lowers_, upper_, work_);
+    if (!userns_) return fs::mount_overlay_detached(lowers_, upper_, work_);
+    // Remapped: its layers idmapped as when it runs, so that every file
+    // shows its host id, as through a running one's /proc/<pid>/root.
+    runtime::Spec spec;
+    spec.lower_dirs.assign(lowers_.rbegin(), lowers_.rend());   // lowest first
+    spec.upper_dir = upper_;
+    spec.work_dir = work_;
+    int ns = BERTH_TRY(runtime::mapping_userns(userns_));
+    return runtime::mount_idmapped_overlay(spec, ns);
   }
 
  private:
   unique_fd proc_root_;
   std::vector<std::string> lowers_;
   std::string upper_, work_;
+  runtime::IdMap userns_;
   std::shared_ptr<void> hold_;
 };
 
@@ -114,7 +125,7 @@ void ContainerFiles::archive_get(Container& c, std::string path, ExportPiece pie
   auto src = RootSource::of(e_.images().store(), e_.options().init_layer(), c);
   if (!src) return piece(std::move(src.error()), true, {});
   log::debug("engine", "archive get id={} path={}", c.id, path);
-  auto open = [src = *src, path = std::move(path)]() -> Result<PieceProducer> {
+  auto open = [src = *src, path = std::move(path), shift = id_shift_of(c)]() -> Result<PieceProducer> {
     unique_fd root = BERTH_TRY(src->take());
     // Members are destroyed last to first: the tar (and the overlay's fd it
     // owns) goes before the hold, so a start cannot slip in between.
@@ -122,7 +133,7 @@ void ContainerFiles::archive_get(Container& c, std::string path, ExportPiece pie
       std::shared_ptr<void> hold;
       std::shared_ptr<fs::PathTar> tar;
     };
-    auto s = std::make_shared<Stream>(Stream{src->hold(), BERTH_TRY(fs::PathTar::open(std::move(root), path))});
+    auto s = std::make_shared<Stream>(Stream{src->hold(), BERTH_TRY(fs::PathTar::open(std::move(root), path, shift))});
     return PieceProducer([s](std::string* out, size_t budget) { return s->tar->produce(out, budget); });
   };
   stream_pieces(e_.r_, std::move(open), std::move(piece), "archive");
@@ -139,6 +150,7 @@ void ContainerFiles::archive_put(Container& c, std::string path, std::string tar
   fs::TreeOptions topts;
   topts.no_overwrite_dir_non_dir = o.no_overwrite_dir_non_dir;
   if (!o.copy_uid_gid) topts.owner = std::pair<uid_t, gid_t>(0, 0);
+  topts.shift = id_shift_of(c);
   auto result = std::make_shared<Result<void>>(Error(Code::kCancelled, "extract not run"));
   bool queued = e_.r_.run_bulk(
       [result, src = *src, path = std::move(path), tar_path = std::move(tar_path), topts]() mutable {

@@ -45,8 +45,8 @@ void ContainerFiles::export_rootfs(Container& c, ExportPiece piece) {
   std::vector<std::string> layers{c.dir + "/upper", e_.options().init_layer()};
   layers.insert(layers.end(), lowers->begin(), lowers->end());
   log::debug("engine", "export id={}", c.id);
-  auto open = [layers = std::move(layers)]() -> Result<PieceProducer> {
-    std::shared_ptr<fs::RootfsTar> tar = BERTH_TRY(fs::RootfsTar::open(layers, fs::TarMode::kMerged));
+  auto open = [layers = std::move(layers), shift = id_shift_of(c)]() -> Result<PieceProducer> {
+    std::shared_ptr<fs::RootfsTar> tar = BERTH_TRY(fs::RootfsTar::open(layers, fs::TarMode::kMerged, shift));
     return PieceProducer([tar](std::string* out, size_t budget) { return tar->produce(out, budget); });
   };
   stream_pieces(e_.r_, std::move(open), std::move(piece), "export");

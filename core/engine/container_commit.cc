@@ -34,6 +34,7 @@ void ContainerFiles::commit(Container& c, CommitOptions o, DoneWith<fs::Image> d
   fs::CommitSpec spec;
   spec.parent_id = c.image_id;
   spec.upper_dir = c.dir + "/upper";
+  spec.shift = id_shift_of(c);
   spec.child.config = fs::merge_image_config(std::move(o.config), *base);
   spec.child.author = o.author;
   spec.child.comment = o.comment;

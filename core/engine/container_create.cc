@@ -116,6 +116,7 @@ void Engine::create(CreateSpec spec, DoneWith<Container*> done) {
   // A warm init of the image gives its id and its directories, or the
   // container gets its own.
   runtime::IdMap remap = c->spec.security.host_userns ? runtime::IdMap{} : opts_.userns_remap;
+  c->spec.userns = remap;
   bool warm = !remap && warm_->adopt(*c);
   if (!warm) {
     do {

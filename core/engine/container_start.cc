@@ -139,7 +139,7 @@ Result<runtime::Spec> Engine::init_spec(Container& c) {
   if (const cgroups::Driver* d = resources_->driver())
     for (auto& m : d->container_view()) spec.cgroup_view.push_back({m.name, m.fstype, m.options});
   spec.security = to_runtime_security(c.spec.security);   // the rest at the spawn (container_security.h)
-  if (!c.spec.security.host_userns) spec.userns = opts_.userns_remap;
+  spec.userns = c.spec.userns;
   if (c.spec.security.ipc.kind == NamespaceMode::Kind::kShareable) spec.security.shm_dir = shm_dir_of(c);
   BERTH_TRY_VOID(volumes_->resolve_mounts(c, spec));
   BERTH_TRY_VOID(networks_->add_to_spec(c, spec));   // host or own netns; /etc files

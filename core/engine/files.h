@@ -25,6 +25,12 @@ namespace berth::engine {
 
 class Engine;
 
+// A remapped container's files are owned on the host by its mapped ids;
+// its tars carry its own (fs/id_shift.h).
+inline fs::IdShift id_shift_of(const Container& c) {
+  return {c.spec.userns.uid, c.spec.userns.gid, c.spec.userns.size};
+}
+
 class ContainerFiles {
  public:
   explicit ContainerFiles(Engine& e) : e_(e) {}

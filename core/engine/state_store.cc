@@ -140,6 +140,7 @@ json spec_json(const CreateSpec& s) {
               {"log_config", {{"type", s.log.type}, {"opts", s.log.opts}}},
               {"mounts", mounts_json(s.mounts)},
               {"readonly_rootfs", s.readonly_rootfs}, {"cgroupns_host", s.cgroupns_host},
+              {"userns", {s.userns.uid, s.userns.gid, s.userns.size}},
               {"init", s.init},
               {"health", {{"test", s.health.test}, {"interval_ns", s.health.interval_ns}, {"timeout_ns", s.health.timeout_ns},
                           {"start_period_ns", s.health.start_period_ns}, {"start_interval_ns", s.health.start_interval_ns},
@@ -200,6 +201,8 @@ void spec_from(const json& j, CreateSpec& s) {
       s.health = std::move(hc);
   }
   s.cgroupns_host = j.value("cgroupns_host", false);
+  if (j.contains("userns") && j["userns"].is_array() && j["userns"].size() == 3)
+    s.userns = {j["userns"][0].get<uint32_t>(), j["userns"][1].get<uint32_t>(), j["userns"][2].get<uint32_t>()};
   s.links = j.value("links", std::vector<std::pair<std::string, std::string>>{});
   s.config_json = j.value("config_json", "{}");
   s.host_config_json = j.value("host_config_json", "{}");

@@ -2,11 +2,14 @@
 // its root the host's uid 300000, the image layers seen through idmapped
 // mounts (never chowned), and the options a remapped root cannot have
 // refused unless the container keeps the host's namespace (--userns host).
+#include <archive.h>
+#include <archive_entry.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include <gmock/gmock.h>
@@ -22,6 +25,19 @@ using ::testing::HasSubstr;
 using Json = nlohmann::json;
 
 constexpr uid_t kBase = 300000;
+
+// path -> "uid:gid" of every entry of a tar stream.
+std::map<std::string, std::string> tar_owners(const std::string& bytes) {
+  std::map<std::string, std::string> out;
+  archive* a = archive_read_new();
+  archive_read_support_format_tar(a);
+  EXPECT_EQ(archive_read_open_memory(a, bytes.data(), bytes.size()), ARCHIVE_OK);
+  archive_entry* e;
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK)
+    out[archive_entry_pathname(e)] = std::to_string(archive_entry_uid(e)) + ":" + std::to_string(archive_entry_gid(e));
+  archive_read_free(a);
+  return out;
+}
 
 class UsernsTest : public ::testing::Test {
  protected:
@@ -159,6 +175,48 @@ TEST_F(UsernsTest, VolumesBelongToTheRemappedRoot) {
   ASSERT_EQ(::stat((d().root() + "/volumes/remapvol/_data/f").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, kBase);
   EXPECT_EQ(d().ctl({"volume", "rm", "remapvol"}).exit_code, 0);
+}
+
+// Tars out of and into a remapped container carry its own ids, as the
+// container sees them, never the host's mapped ones.
+TEST_F(UsernsTest, CpExportAndCommitCarryTheContainersOwnIds) {
+  auto r = d().ctl({"run", "-d", "--name", "owners", "--network", "none", "busybox", "sh", "-c",
+                    "mkdir /d; echo x > /d/f; chown 7:8 /d/f; chown 5:6 /d; touch /ready; exec sleep 1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (int i = 0; i < 200 && d().ctl({"exec", "owners", "test", "-e", "/ready"}).exit_code != 0; i++) ::usleep(50000);
+  auto get = [&](const std::string& path) {
+    auto res = d().client().request("GET", path);
+    EXPECT_TRUE(res && res->status == 200) << path;
+    return res ? tar_owners(res->body) : std::map<std::string, std::string>{};
+  };
+  auto cp = get("/containers/owners/archive?path=/d");
+  EXPECT_EQ(cp["d/"], "5:6");
+  EXPECT_EQ(cp["d/f"], "7:8");
+  auto ex = get("/containers/owners/export");
+  EXPECT_EQ(ex["d/"], "5:6");
+  EXPECT_EQ(ex["d/f"], "7:8");
+  EXPECT_EQ(ex["bin/busybox"], "0:0");   // from the image, through the idmapped layer
+  // Into it: cp without -a gives root, the container's root.
+  std::string in = d().dir() + "/in.txt";
+  std::ofstream(in) << "in\n";
+  ASSERT_EQ(d().ctl({"cp", in, "owners:/in.txt"}).exit_code, 0);
+  auto st = d().ctl({"exec", "owners", "stat", "-c", "%u:%g", "/in.txt"});
+  EXPECT_EQ(st.out, "0:0\n") << st.err;
+  // commit: the layer has the container's ids; any container sees them so.
+  auto commit = d().client().request("POST", "/commit?container=owners&repo=remapcommit&tag=latest");
+  ASSERT_TRUE(commit && commit->status == 201) << (commit ? commit->body : "");
+  EXPECT_EQ(run_ok({"--network", "none", "remapcommit", "stat", "-c", "%u:%g", "/d", "/d/f"}), "5:6\n7:8\n");
+  EXPECT_EQ(run_ok({"--userns", "host", "--network", "none", "remapcommit", "stat", "-c", "%u:%g", "/d/f"}),
+            "7:8\n");
+  // Stopped, its files are read through the same idmapped layers.
+  ASSERT_EQ(d().ctl({"kill", "owners"}).exit_code, 0);
+  for (int i = 0; i < 200 && inspect("owners")["State"]["Running"] == true; i++) ::usleep(50000);
+  auto stopped = get("/containers/owners/archive?path=/d");
+  EXPECT_EQ(stopped["d/f"], "7:8");
+  auto etc = get("/containers/owners/archive?path=/bin/busybox");
+  EXPECT_EQ(etc["busybox"], "0:0");
+  EXPECT_EQ(d().ctl({"rm", "-f", "owners"}).exit_code, 0);
+  EXPECT_EQ(d().ctl({"rmi", "remapcommit"}).exit_code, 0);
 }
 
 TEST_F(UsernsTest, HostOnlyOptionsAreRefusedUnlessUsernsHost) {
