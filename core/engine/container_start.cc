@@ -172,7 +172,11 @@ void Engine::start_container(Container& c, bool manual, Done done) {
     });
     return;
   }
-  if (auto fds = fd_budget_.take(); !fds) {
+  auto fds = fd_budget_.take();
+  // The idle pumps kept open for chatty containers give their descriptors
+  // back before a start is refused for want of them.
+  if (!fds && parking_ && parking_->park_all_idle() > 0) fds = fd_budget_.take();
+  if (!fds) {
     log::warn("engine", "start id={} refused: {}", c.id, fds.error().message());
     return done(std::move(fds.error()));
   }

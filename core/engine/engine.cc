@@ -24,6 +24,7 @@
 #include "core/engine/state_store.h"
 #include "core/engine/volumes.h"
 #include "core/engine/warm.h"
+#include "core/runtime/userns.h"
 #include "core/runtime/seccomp.h"
 #include "core/runtime/spawner.h"
 #include "netns/netns_pool.h"
@@ -324,6 +325,13 @@ bool valid_name(std::string_view n) {
   for (char ch : n.substr(1))
     if (!alnum(ch) && ch != '_' && ch != '.' && ch != '-') return false;
   return true;
+}
+
+Result<void> set_userns_remap(Options& o, std::string_view value) {
+  runtime::RemapConfig remap = BERTH_TRY(runtime::resolve_userns_remap(value));
+  o.userns_remap = remap.map;
+  o.userns_remap_name = remap.name;
+  return ok();
 }
 
 std::string generate_name(uint64_t seed) {

@@ -273,4 +273,9 @@ class Engine {
 bool valid_name(std::string_view name);
 std::string generate_name(uint64_t seed);
 
+// berthd --userns-remap VALUE into o.userns_remap and o.userns_remap_name
+// (runtime/userns.h: default, USER[:GROUP] or UID:GID:SIZE). Blocking (may
+// add the user berthremap).
+Result<void> set_userns_remap(Options& o, std::string_view value);
+
 }  // namespace berth::engine

@@ -71,6 +71,16 @@ void PumpParking::settled(OutputPump* p) {
   }
 }
 
+size_t PumpParking::park_all_idle() {
+  size_t n = 0;
+  while (tail_) {
+    OutputPump* victim = tail_;
+    unlist(victim);
+    n += victim->park() ? 1 : 0;
+  }
+  return n;
+}
+
 void PumpParking::unlist(OutputPump* p) {
   if (!p->listed_) return;
   if (p->prev_) p->prev_->next_ = p->next_;

@@ -82,6 +82,9 @@ class PumpParking {
   reactor::FdVault& vault() { return *vault_; }
   size_t parked() const { return parked_; }
   size_t idle_open() const { return idle_n_; }
+  // Under descriptor pressure (a start FdBudget would refuse): parks every
+  // idle pump the LRU keeps open; returns how many were parked.
+  size_t park_all_idle();
 
  private:
   friend class OutputPump;

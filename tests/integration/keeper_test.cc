@@ -186,8 +186,11 @@ TEST_F(KeeperTest, ContainersSurviveALiveUpgradeWithWholeLogs) {
 
 TEST_F(KeeperTest, ExitDuringOutageKeepsCodeAndTime) {
   auto r = d_.ctl({"run", "-d", "--network", "none", "--name", "quitter", "busybox", "sh", "-c",
-                   "trap 'exit 7' TERM; while :; do sleep 1; done"});
+                   "trap 'exit 7' TERM; echo trapped; while :; do sleep 1; done"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Until the trap is set, SIGTERM to the pid namespace's init (no handler
+  // yet) is ignored, and the container would never end.
+  ASSERT_TRUE(eventually([&] { return d_.ctl({"logs", "quitter"}).out == "trapped\n"; }));
   pid_t pid = pid_of("quitter");
   ASSERT_GT(pid, 0);
   pids_.push_back(pid);

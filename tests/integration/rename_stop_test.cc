@@ -1,6 +1,8 @@
 // rename (names, links, DNS names, events, logs kept, state across a daemon
 // restart) and a container's own stop signal and timeout (Config.StopSignal,
 // the image's STOPSIGNAL, Config.StopTimeout).
+#include <unistd.h>
+
 #include <chrono>
 #include <thread>
 
@@ -33,6 +35,16 @@ class LifecycleTest : public DaemonSuite {
   }
   void rm(const std::vector<std::string>& refs) {
     for (const auto& r : refs) EXPECT_EQ(d().ctl({"rm", "-f", r}).exit_code, 0) << r;
+  }
+  // Until the container's shell has set its trap (it logs "ready" after):
+  // before that, a signal to the pid namespace's init without a handler is
+  // ignored, and a stop would end in the KILL instead.
+  bool trapped(const std::string& id) {
+    for (int i = 0; i < 400; i++) {
+      if (d().ctl({"logs", id}).out == "ready\n") return true;
+      ::usleep(50000);
+    }
+    return false;
   }
 };
 
@@ -98,8 +110,9 @@ TEST_F(LifecycleTest, StopUsesTheContainersStopSignal) {
   // USR1 ends it with 42; SIGTERM would not be trapped (143... but as PID 1
   // an untrapped TERM is ignored, so only the KILL after the timeout).
   std::string id = run_d({"--stop-signal", "USR1", "busybox", "sh", "-c",
-                          "trap 'exit 42' USR1; while :; do sleep 1 & wait; done"});
+                          "trap 'exit 42' USR1; echo ready; while :; do sleep 1 & wait; done"});
   ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(trapped(id));
   EXPECT_EQ(inspect(id)["Config"]["StopSignal"], "USR1");
   EXPECT_EQ(d().ctl({"stop", id}).exit_code, 0);
   EXPECT_EQ(inspect(id)["State"]["ExitCode"], 42);
@@ -138,15 +151,17 @@ TEST_F(LifecycleTest, TheImagesStopSignalIsTheDefault) {
   ASSERT_EQ(base.exit_code, 0) << base.err;
   auto img = d().ctl({"commit", "--change", "STOPSIGNAL SIGUSR2", "ss-base", "stopsig:v1"});
   ASSERT_EQ(img.exit_code, 0) << img.err;
-  std::string id = run_d({"stopsig:v1", "sh", "-c", "trap 'exit 43' USR2; while :; do sleep 1 & wait; done"});
+  std::string id = run_d({"stopsig:v1", "sh", "-c", "trap 'exit 43' USR2; echo ready; while :; do sleep 1 & wait; done"});
   ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(trapped(id));
   EXPECT_EQ(inspect(id)["Config"]["StopSignal"], "SIGUSR2");
   EXPECT_EQ(d().ctl({"stop", id}).exit_code, 0);
   EXPECT_EQ(inspect(id)["State"]["ExitCode"], 43);
   // The container's own wins over the image's.
   std::string own = run_d({"--stop-signal", "HUP", "stopsig:v1", "sh", "-c",
-                           "trap 'exit 44' HUP; while :; do sleep 1 & wait; done"});
+                           "trap 'exit 44' HUP; echo ready; while :; do sleep 1 & wait; done"});
   ASSERT_FALSE(own.empty());
+  ASSERT_TRUE(trapped(own));
   EXPECT_EQ(d().ctl({"stop", own}).exit_code, 0);
   EXPECT_EQ(inspect(own)["State"]["ExitCode"], 44);
   rm({id, own, "ss-base"});

@@ -19,7 +19,6 @@
 #include "core/base/log.h"
 #include "core/base/strings.h"
 #include "core/engine/engine.h"
-#include "core/runtime/userns.h"
 #include "core/reactor/reactor.h"
 #include "ipc/server/server.h"
 
@@ -206,10 +205,7 @@ int run(const Flags& f, const std::string& self, Upgrade* upgrade) {
   eo.netns_pool = f.netns_pool;
   eo.warm_inits = f.warm_inits;
   if (!f.userns_remap.empty()) {
-    auto remap = runtime::resolve_userns_remap(f.userns_remap);
-    if (!remap) return fail(remap.error());
-    eo.userns_remap = remap->map;
-    eo.userns_remap_name = remap->name;
+    if (auto r = engine::set_userns_remap(eo, f.userns_remap); !r) return fail(r.error());
     // A warm init is made before its container is known; a remapped one
     // needs its overlay mounted by the keeper before its clone (userns.h).
     if (eo.warm_inits) log::info("berthd", "--userns-remap: warm inits are off (containers start cold)");

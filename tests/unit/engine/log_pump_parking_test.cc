@@ -120,5 +120,33 @@ TEST(OutputPumpParking, TheMostRecentlyActiveIdlePumpStaysOpen) {
   EXPECT_EQ(parking.vault().held(), 0u);
 }
 
+// Under descriptor pressure every idle pump parks, the LRU's open ones too,
+// and still logs what comes afterwards.
+TEST(OutputPumpParking, ParkAllIdleEmptiesTheOpenList) {
+  auto r = reactor::Reactor::create(64, 1);
+  ASSERT_TRUE(r);
+  PumpParking parking(8);
+  if (!parking.enabled()) GTEST_SKIP() << "no IORING_OP_FIXED_FD_INSTALL here (Linux 6.8)";
+  Box a, b;
+  make_box(a, **r, parking);
+  make_box(b, **r, parking);
+  a.pump->start();
+  b.pump->start();
+  run_until(**r, [&] { return parking.idle_open() == 2; });
+  ASSERT_EQ(parking.idle_open(), 2u);
+  EXPECT_FALSE(a.pump->parked());
+  EXPECT_EQ(parking.park_all_idle(), 2u);
+  EXPECT_EQ(parking.idle_open(), 0u);
+  EXPECT_TRUE(a.pump->parked());
+  EXPECT_TRUE(b.pump->parked());
+  EXPECT_EQ(parking.park_all_idle(), 0u);
+  ASSERT_TRUE(write_all(b.out_w.get(), "after\n"));
+  run_until(**r, [&] { return b.committed > 0; });
+  EXPECT_GT(b.committed, 0u);
+  finish(a, **r);
+  finish(b, **r);
+  EXPECT_EQ(parking.vault().held(), 0u);
+}
+
 }  // namespace
 }  // namespace berth::engine
