@@ -184,6 +184,11 @@ struct Container {
   HealthState health;
   // Its networks while it runs (NetworkService::runtime_state, taken at
   // each persist): what a restarted berthd re-adopts it with.
+  // Host veth names made for it so far, over all its starts (their
+  // netns::veth_name index is this modulo 256, keeping 9 characters of the
+  // id): a restart's veth never takes the name of the last run's, which
+  // the tidy lane may not have deleted yet.
+  unsigned veth_links = 0;
   std::string net_state;
   bool health_active = false;       // the container has run with a health check since the daemon started
   uint64_t health_timer = 0, health_timeout_timer = 0;

@@ -125,7 +125,9 @@ Result<std::shared_ptr<NetworkStart>> NetworkService::prepare(Container& c, bool
   if (!links) return std::move(links.error());
   auto& run = running_[c.id];
   run = std::make_unique<Running>();
+  run->next_link = c.veth_links;
   Result<void> r = take_addresses(c, *run);
+  c.veth_links = run->next_link;
   if (r) r = bind_ports(c, *run);
   if (!r) {
     stop_running(c.id);
@@ -163,7 +165,7 @@ Result<void> NetworkService::take_addresses(const Container& c, Running& run) {
     ep.network_id = n->config.id;
     ep.endpoint_id = random_id();
     ep.ifname = fmt::format("eth{}", run.endpoints.size());
-    ep.host_veth = netns::veth_name(c.id, run.next_link++);
+    ep.host_veth = netns::veth_name(c.id, run.next_link++ % 256);
     ep.aliases = spec.aliases;
     if (!spec.ipv4.empty()) {
       netns::Ip4 ip = *netns::parse_ip4(spec.ipv4);

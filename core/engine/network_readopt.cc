@@ -165,6 +165,7 @@ void NetworkService::readopt(std::map<std::string, std::unique_ptr<Running>> kep
         why = fmt::format("publish {}: {}", netns::to_string(p.m), bound.error().message());
     }
     run->ready = true;
+    c->veth_links = std::max(c->veth_links, run->next_link);
     Running& r = *run;
     running_[id] = std::move(run);
     if (!why.empty()) {

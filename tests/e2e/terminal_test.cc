@@ -169,9 +169,17 @@ TEST_F(Terminal, DockerRunItResizeDetachAttachExec) {
 TEST_F(Terminal, CtrlCReachesTheContainer) {
   Tmux& t = *tmux_;
   std::string s;
-  ASSERT_TRUE(t.session("c", berthctl() + " run -it --rm busybox sh", 100, 30));
+  ASSERT_TRUE(t.session("c", berthctl() + " run -it --rm --name ctrl-c busybox sh", 100, 30));
   ASSERT_TRUE(t.wait_for("c", "/ #", &s)) << s;
   t.type("c", "sleep 1000");
+  // The sleep must be the terminal's foreground job before ctrl-c: sent
+  // while the shell still reads its line, the interrupt is the shell's.
+  bool sleeping = false;
+  for (int i = 0; i < 400 && !sleeping; i++) {
+    sleeping = daemon_->ctl({"exec", "ctrl-c", "pidof", "sleep"}).exit_code == 0;
+    if (!sleeping) ::usleep(50000);
+  }
+  ASSERT_TRUE(sleeping);
   t.keys("c", {"C-c"});
   t.type("c", "echo after-$((1+1))");
   ASSERT_TRUE(t.wait_for("c", "after-2", &s)) << s;

@@ -193,6 +193,23 @@ TEST_F(RunTest, ForcedRmAndRestartOfRmContainers) {
   EXPECT_EQ(d().mounts_under(d().root()), 0);
 }
 
+// A bridged container restarted at once, again and again: each start's
+// veth gets a name of its own (the last run's may still be queued for
+// deletion on the tidy lane), so no start fails with "File exists".
+TEST_F(RunTest, RestartsInARowNeverReuseAVethName) {
+  auto r = d().ctl({"run", "-d", "--name", "restarter", "busybox", "sleep", "1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto c = d().client();
+  for (int i = 0; i < 12; i++) {
+    auto restarted = c.request("POST", "/containers/restarter/restart?t=0");
+    ASSERT_TRUE(restarted.has_value());
+    ASSERT_EQ(restarted->status, 204) << "restart " << i << ": " << restarted->body;
+  }
+  Json j = Json::parse(c.request("GET", "/containers/restarter/json")->body);
+  EXPECT_EQ(j["State"]["Running"], true);
+  EXPECT_EQ(d().ctl({"rm", "-f", "restarter"}).exit_code, 0);
+}
+
 TEST_F(RunTest, TwoHundredRunsLeakNothing) {
   // Warm up once so lazily opened daemon fds are counted in `before`.
   ASSERT_EQ(d().ctl({"run", "--rm", "busybox", "true"}).exit_code, 0);
