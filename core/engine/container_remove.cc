@@ -1,6 +1,6 @@
 // rm: refuse a running container unless forced; otherwise forget the
 // container (it is gone from the API from then on), and move its directory
-// into the trash and delete it on the job lane.
+// into the trash and delete it on the job lane, answering once it is gone.
 #include <cstdio>
 #include <cstring>
 
@@ -97,7 +97,10 @@ void Engine::remove_now(Container& c, Done done, bool remove_volumes) {
   // --ipc shareable: its /dev/shm, if still mounted, before the files go.
   std::string shm = c.spec.security.ipc.kind == NamespaceMode::Kind::kShareable ? shm_dir_of(c) : "";
   containers_.erase(id);
-  done(ok());
+  // The answer comes once the files are gone, as Docker's does: space a
+  // removal frees (a full disk) is free when rm returns. The name and the
+  // id are free already.
+  auto answered = std::make_shared<Done>(std::move(done));
   bool queued = r_.run_job(
       [dir, trash, mntns, shm] {
         mntns->reset();
@@ -111,8 +114,14 @@ void Engine::remove_now(Container& c, Done done, bool remove_volumes) {
         auto r = remove_tree(victim);
         if (!r) log::error("engine", "delete {}: {}", victim, r.error().message());
       },
-      [this] { check_shutdown(); });
-  if (!queued) log::error("engine", "remove container id={}: the job backlog is full; {} stays until restart", id, dir);
+      [this, answered] {
+        (*answered)(ok());
+        check_shutdown();
+      });
+  if (!queued) {
+    log::error("engine", "remove container id={}: the job backlog is full; {} stays until restart", id, dir);
+    (*answered)(ok());
+  }
   check_shutdown();
 }
 
