@@ -23,7 +23,6 @@
 #include "core/reactor/fd_vault.h"
 #include "core/runtime/exit.h"
 #include "core/runtime/keeper.h"
-#include "core/runtime/userns.h"
 
 namespace berth::engine {
 
@@ -218,8 +217,6 @@ bool Engine::readopt(Container& c, runtime::KeptProcess& kept) {
   proc->pid = kept.pid;
   proc->pidfd = std::move(pidfd);
   proc->keeper_gen = keeper_->generation();
-  // A remapped init's mapping, for its execs (runtime/userns.h).
-  if (auto map = runtime::read_id_map(kept.pid); map) proc->spec.userns = *map;
   // Its held descriptors, from the vault hello put them in.
   for (uint32_t key : kept.keys) {
     auto fd = parking_->vault().open(key);

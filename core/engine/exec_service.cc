@@ -83,7 +83,7 @@ void ExecService::start(ExecInstance& e, bool detach, ExecSink sink, Done starte
   spec.user = !e.config.user.empty() ? e.config.user : c.proc->spec.user;
   spec.cwd = !e.config.working_dir.empty() ? e.config.working_dir : c.proc->spec.cwd;
   spec.security = c.proc->spec.security;  // its capabilities, seccomp, no_new_privs, ulimits, groups
-  spec.userns = c.proc->spec.userns;      // a remapped container's exec joins its user namespace
+  spec.userns = c.spec.userns;            // a remapped container's exec joins its user namespace
   spec.security.join_pid_pidfd = spec.security.join_ipc_pidfd = -1;   // the init's, closed since
   if (e.config.privileged && !spec.security.privileged) {
     // Every capability berthd has, under the container's own filter.

@@ -17,8 +17,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/base/file.h"
 #include "core/runtime/child.h"
 #include "core/runtime/child_fd.h"
+#include "core/runtime/exit.h"
 #include "core/runtime/late.h"
 #include "core/runtime/prepare.h"
 #include "core/runtime/security.h"
@@ -144,10 +146,8 @@ class NetnsForChildren {
       sysctls.emplace_back(k, v);
     }
     for (const auto& [k, v] : sysctls) {
-      std::string path = "/proc/sys/" + sysctl_proc_path(k);
-      unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-      if (!fd || ::write(fd.get(), v.data(), v.size()) != ssize_t(v.size()))
-        return Error::sys(errno, "write sysctl {}", k);
+      unique_fd fd = BERTH_TRY_CTX(open_fd("/proc/sys/" + sysctl_proc_path(k), O_WRONLY), "write sysctl {}", k);
+      if (auto r = write_all(fd.get(), v); !r) return std::move(r.error()).context("write sysctl {}", k);
     }
     return n;
   }
@@ -240,7 +240,7 @@ Result<Process> spawn(const Spec& spec) {
     if (maps && ::write(maps_write.get(), &b, 1) != 1) maps = Error::sys(errno, "wake the child");
     if (!maps) {
       // The child waits on the pipe: it goes now, reaped here.
-      ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+      (void)kill(pidfd, SIGKILL);
       siginfo_t si;
       while (::waitid(idtype_t(P_PIDFD), id_t(pidfd), &si, WEXITED) < 0 && errno == EINTR) {
       }

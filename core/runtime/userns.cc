@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -26,12 +25,9 @@ namespace berth::runtime {
 
 namespace {
 
-Result<void> write_file(const std::string& path, const std::string& text) {
-  unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd) return Error::sys(errno, "open {}", path);
-  ssize_t n = ::write(fd.get(), text.data(), text.size());
-  if (n < 0) return Error::sys(errno, "write {}", path);
-  if (size_t(n) != text.size()) return Error(Code::kSystem, fmt::format("write {}: short write", path));
+Result<void> write_text(const std::string& path, std::string_view text) {
+  unique_fd fd = BERTH_TRY(open_fd(path, O_WRONLY));
+  if (auto r = write_all(fd.get(), text); !r) return std::move(r.error()).context("write {}", path);
   return ok();
 }
 
@@ -84,24 +80,8 @@ Result<int> mapping_userns(const IdMap& map) {
 }
 
 Result<void> write_id_maps(pid_t pid, const IdMap& map) {
-  BERTH_TRY_VOID(write_file(fmt::format("/proc/{}/uid_map", pid), fmt::format("0 {} {}\n", map.uid, map.size)));
-  return write_file(fmt::format("/proc/{}/gid_map", pid), fmt::format("0 {} {}\n", map.gid, map.size));
-}
-
-Result<IdMap> read_id_map(pid_t pid) {
-  uint64_t v[2][3] = {};
-  int i = 0;
-  for (const char* which : {"uid_map", "gid_map"}) {
-    auto text = read_file(fmt::format("/proc/{}/{}", pid, which), 4096);
-    if (!text) return std::move(text.error());
-    auto lines = split(*text, '\n');
-    if (lines.empty() || (lines.size() > 1 && !lines[1].empty())) return IdMap{};   // not one range: not ours
-    int n = std::sscanf(lines[0].c_str(), "%lu %lu %lu", &v[i][0], &v[i][1], &v[i][2]);
-    if (n != 3 || v[i][0] != 0) return IdMap{};
-    i++;
-  }
-  if (v[0][1] == 0 || v[0][2] != v[1][2] || v[0][2] > UINT32_MAX) return IdMap{};
-  return IdMap{uint32_t(v[0][1]), uint32_t(v[1][1]), uint32_t(v[0][2])};
+  BERTH_TRY_VOID(write_text(fmt::format("/proc/{}/uid_map", pid), fmt::format("0 {} {}\n", map.uid, map.size)));
+  return write_text(fmt::format("/proc/{}/gid_map", pid), fmt::format("0 {} {}\n", map.gid, map.size));
 }
 
 Result<unique_fd> mount_idmapped_overlay(const Spec& spec, int userns_fd) {
@@ -180,10 +160,8 @@ std::string read_text(const char* path) {
 
 // Appends "line\n" to the file (made 0644 if missing).
 Result<void> append_line(const char* path, const std::string& line) {
-  unique_fd fd(::open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
-  if (!fd) return Error::sys(errno, "open {}", path);
-  std::string text = line + "\n";
-  if (::write(fd.get(), text.data(), text.size()) != ssize_t(text.size())) return Error::sys(errno, "write {}", path);
+  unique_fd fd = BERTH_TRY(open_fd(path, O_WRONLY | O_APPEND | O_CREAT, 0644));
+  if (auto r = write_all(fd.get(), line + "\n"); !r) return std::move(r.error()).context("write {}", path);
   return ok();
 }
 

@@ -30,10 +30,6 @@ Result<int> mapping_userns(const IdMap& map);
 // Writes /proc/<pid>/uid_map and gid_map ("0 uid size", "0 gid size").
 Result<void> write_id_maps(pid_t pid, const IdMap& map);
 
-// The mapping of pid's user namespace as write_id_maps wrote it; an empty
-// IdMap for the host's ("0 0 4294967295") or any other shape.
-Result<IdMap> read_id_map(pid_t pid);
-
 // The container's overlay (lower_dirs, upper_dir, work_dir of `spec`) as a
 // detached mount, its layers idmapped through `userns_fd`.
 Result<unique_fd> mount_idmapped_overlay(const Spec& spec, int userns_fd);
