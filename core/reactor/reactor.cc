@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <iterator>
 #include <typeinfo>
 
 #include "core/base/assert.h"
@@ -348,13 +349,21 @@ void Reactor::job_reader_done(int32_t res) {
 // A lane whose lock a worker holds right now is left for the next turn
 // (retry_jobs_: the loop then waits at most kRetryMs).
 void Reactor::collect_jobs() {
-  collect_posted();  // what a job posted before it finished runs before its `done`
+  // The finished jobs are taken before the posts: a job's posts happen
+  // before it finishes, so every post of a job taken here is on the stack
+  // by now and runs before its `done`. Taking the posts first let a job
+  // post more and finish in between, and its `done` overtook them.
   retry_jobs_ = false;
+  std::vector<std::function<void()>> dones;
   for (JobPool* pool : {jobs_.get(), bulk_.get(), background_.get(), tidy_.get()}) {
     bool busy = false;
-    for (auto& done : pool->take_finished(&busy)) invoke(done.target_type(), done);
+    auto finished = pool->take_finished(&busy);
+    if (dones.empty()) dones = std::move(finished);
+    else std::move(finished.begin(), finished.end(), std::back_inserter(dones));
     retry_jobs_ |= busy;
   }
+  collect_posted();
+  for (auto& done : dones) invoke(done.target_type(), done);
   if (!backlog_.empty()) flush_backlog();
   retry_jobs_ |= !backlog_.empty();
 }
