@@ -8,7 +8,11 @@
 // loopback user sees. --loopback puts the server on the host's loopback
 // instead (direct: one loopback hop; proxied: two).
 //
-//   build/bin/berth-bench-proxy [--mib N] [--rounds R] [--pipe BYTES] [--loopback]
+//   build/bin/berth-bench-proxy [--mib N] [--rounds R] [--pipe BYTES] [--loopback] [--proxy-only|--direct-only] [--kernel]
+//
+// (--proxy-only and --direct-only run one kind, for profiling.) --kernel
+// measures berthd's default loopback path instead of the proxy: nftables
+// DNAT of 127.0.0.1:port with route_localnet (netns/nat.h, "Loopback").
 //
 // Prints MiB/s and the CPU seconds per GiB of the whole process (client,
 // server, proxy and its io-wq workers) of each round, and the ratio of the
@@ -33,6 +37,7 @@
 #include "core/reactor/reactor.h"
 #include "netns/enter.h"
 #include "netns/link.h"
+#include "netns/nat.h"
 #include "netns/proxy.h"
 
 using namespace berth;
@@ -147,13 +152,17 @@ int main(int argc, char** argv) {
   int rounds = 5;
   unsigned pipe_bytes = 1 << 20;
   bool on_loopback = false;
+  bool do_direct = true, do_proxy = true, kernel = false;
   for (int i = 1; i < argc; i++) {
     if (!std::strcmp(argv[i], "--mib") && i + 1 < argc) mib = size_t(std::atol(argv[++i]));
     else if (!std::strcmp(argv[i], "--rounds") && i + 1 < argc) rounds = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--pipe") && i + 1 < argc) pipe_bytes = unsigned(std::atol(argv[++i]));
     else if (!std::strcmp(argv[i], "--loopback")) on_loopback = true;
+    else if (!std::strcmp(argv[i], "--proxy-only")) do_direct = false;
+    else if (!std::strcmp(argv[i], "--direct-only")) do_proxy = false;
+    else if (!std::strcmp(argv[i], "--kernel")) kernel = true;
     else {
-      std::fprintf(stderr, "usage: %s [--mib N] [--rounds R] [--pipe BYTES] [--loopback]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--mib N] [--rounds R] [--pipe BYTES] [--loopback] [--proxy-only|--direct-only] [--kernel]\n", argv[0]);
       return 2;
     }
   }
@@ -174,10 +183,34 @@ int main(int argc, char** argv) {
   o.container_port = kServerPort;
   o.netns_fd = s.host.get();
   o.pipe_bytes = pipe_bytes;
-  auto proxy = netns::PortProxy::start(**r, o);
-  if (!proxy) {
-    std::fprintf(stderr, "%s\n", proxy.error().message().c_str());
-    return 1;
+  Result<std::unique_ptr<netns::PortProxy>> proxy = std::unique_ptr<netns::PortProxy>();
+  std::unique_ptr<netns::Nat> nat;
+  if (kernel) {
+    if (on_loopback) {
+      std::fprintf(stderr, "--kernel needs the server in a container (no --loopback)\n");
+      return 2;
+    }
+    auto n = netns::Nat::create({.table = "berthbench", .netns_fd = s.host.get(), .loopback_dnat = true});
+    netns::PortMapping m;
+    m.host_ip = *netns::parse_ip4("127.0.0.1");
+    m.host_port = kProxyPort;
+    m.container_ip = netns::Ip4{s.server_ip};
+    m.container_port = kServerPort;
+    Result<void> added = n ? (*n)->add_network({"bb0", netns::Cidr{*netns::parse_ip4("10.77.0.1"), 16}.subnet(),
+                                                *netns::parse_ip4("10.77.0.1"), false})
+                           : Result<void>(n.error());
+    if (added) added = (*n)->add_ports(std::span<const netns::PortMapping>(&m, 1));
+    if (!added) {
+      std::fprintf(stderr, "%s\n", added.error().message().c_str());
+      return 1;
+    }
+    nat = std::move(*n);
+  } else {
+    proxy = netns::PortProxy::start(**r, o);
+    if (!proxy) {
+      std::fprintf(stderr, "%s\n", proxy.error().message().c_str());
+      return 1;
+    }
   }
   // The proxy's reactor runs on this thread; transfers run on another.
   std::vector<double> direct, proxied, direct_cpu, proxied_cpu;
@@ -186,30 +219,34 @@ int main(int argc, char** argv) {
     size_t bytes = mib << 20;
     for (int i = 0; i < rounds; i++) {
       double dc = 0, pc = 0;
-      direct.push_back(transfer_mib_s(s.host.get(), addr(s.server_ip, kServerPort), bytes, &dc));
-      proxied.push_back(transfer_mib_s(s.host.get(), addr(INADDR_LOOPBACK, kProxyPort), bytes, &pc));
+      direct.push_back(do_direct ? transfer_mib_s(s.host.get(), addr(s.server_ip, kServerPort), bytes, &dc) : 0);
+      proxied.push_back(do_proxy ? transfer_mib_s(s.host.get(), addr(INADDR_LOOPBACK, kProxyPort), bytes, &pc) : 0);
       direct_cpu.push_back(dc);
       proxied_cpu.push_back(pc);
-      std::printf("round %d: direct %6.0f MiB/s (%.2f CPU s/GiB)  proxy %6.0f MiB/s (%.2f CPU s/GiB)\n", i + 1,
-                  direct.back(), dc, proxied.back(), pc);
+      std::printf("round %d: direct %6.0f MiB/s (%.2f CPU s/GiB)  %s %6.0f MiB/s (%.2f CPU s/GiB)\n", i + 1,
+                  direct.back(), dc, kernel ? "kernel NAT" : "proxy", proxied.back(), pc);
       std::fflush(stdout);
     }
     done = true;
   });
   while (!done) (*r)->run_once(50);
   client.join();
-  bool stopped = false;
-  (*proxy)->stop([&] { stopped = true; });
-  while (!stopped) (*r)->run_once(50);
-  proxy->reset();
+  if (*proxy) {
+    bool stopped = false;
+    (*proxy)->stop([&] { stopped = true; });
+    while (!stopped) (*r)->run_once(50);
+    proxy->reset();
+  }
+  if (nat) (void)nat->destroy();
   stop = true;
   ::shutdown(s.listener.get(), SHUT_RDWR);
   server.join();
   if (s.net) (void)s.net->destroy();
   double d = median(direct), p = median(proxied);
-  std::printf("%s: %zu MiB x %d rounds, pipe %u bytes: median direct %.0f MiB/s, proxy %.0f MiB/s, ratio %.2f; "
-              "CPU s/GiB direct %.2f, proxy %.2f\n",
-              on_loopback ? "loopback server" : "container server", mib, rounds, pipe_bytes, d, p, d > 0 ? p / d : 0,
-              median(direct_cpu), median(proxied_cpu));
+  const char* via = kernel ? "kernel NAT" : "proxy";
+  std::printf("%s: %zu MiB x %d rounds, pipe %u bytes: median direct %.0f MiB/s, %s %.0f MiB/s, ratio %.2f; "
+              "CPU s/GiB direct %.2f, %s %.2f\n",
+              on_loopback ? "loopback server" : "container server", mib, rounds, pipe_bytes, d, via, p, d > 0 ? p / d : 0,
+              median(direct_cpu), via, median(proxied_cpu));
   return 0;
 }

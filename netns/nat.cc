@@ -28,7 +28,7 @@ bool valid_bridge(const std::string& b) {
   return true;
 }
 
-std::string ruleset(const std::string& t) {
+std::string ruleset(const std::string& t, bool loopback_dnat) {
   return fmt::format(R"(table ip {0}
 delete table ip {0}
 table ip {0} {{
@@ -43,6 +43,8 @@ table ip {0} {{
   map pub_any {{ type inet_proto . inet_service : ipv4_addr . inet_service; }}
   chain raw {{
     type filter hook prerouting priority raw; policy accept;
+    iifname @bridges ip daddr 127.0.0.0/8 drop
+    iifname @leaves ip daddr 127.0.0.0/8 drop
     iifname @leaves notrack
   }}
   chain prerouting {{
@@ -53,13 +55,12 @@ table ip {0} {{
   }}
   chain output {{
     type nat hook output priority -100; policy accept;
-    ip daddr 127.0.0.0/8 accept
-    dnat ip to meta l4proto . ip daddr . th dport map @pub_ip
+{1}    dnat ip to meta l4proto . ip daddr . th dport map @pub_ip
     fib daddr type local dnat ip to meta l4proto . th dport map @pub_any
   }}
   chain postrouting {{
     type nat hook postrouting priority srcnat; policy accept;
-    ct status dnat oifname @bridges ip saddr @nets masquerade
+{2}    ct status dnat oifname @bridges ip saddr @nets masquerade
     ip saddr @masq_nets oifname != @bridges masquerade
   }}
   chain forward {{
@@ -72,7 +73,15 @@ table ip {0} {{
   }}
 }}
 )",
-                     t);
+                     t, loopback_dnat ? "" : "    ip daddr 127.0.0.0/8 accept\n",
+                     loopback_dnat ? "    ip saddr 127.0.0.0/8 oifname @bridges masquerade\n" : "");
+}
+
+// route_localnet on a root bridge: on with loopback_dnat (the host's
+// 127.0.0.1 traffic DNATed to a container leaves through the bridge, and
+// its replies come back to 127.0.0.1 through it), off otherwise.
+Result<void> set_route_localnet(int netns_fd, const std::string& bridge, bool on) {
+  return write_sysctl(netns_fd, "net/ipv4/conf/" + bridge + "/route_localnet", on ? "1" : "0");
 }
 
 std::string network_comment(const NatNetwork& n) {
@@ -240,7 +249,7 @@ Result<std::unique_ptr<Nat>> Nat::create(const NatOptions& o) {
     return ok();
   }));
   std::lock_guard lock(n->mu_);
-  BERTH_TRY_VOID(n->run(ruleset(o.table)));  // replaces a crash's leftover table
+  BERTH_TRY_VOID(n->run(ruleset(o.table, o.loopback_dnat)));  // replaces a crash's leftover table
   if (o.enable_ip_forward) BERTH_TRY_VOID(write_sysctl(o.netns_fd, "net/ipv4/ip_forward", "1"));
   return n;
 }
@@ -269,6 +278,10 @@ Result<std::string> Nat::run(const std::string& script) {
 
 Result<void> Nat::destroy() {
   std::lock_guard lock(mu_);
+  // route_localnet goes off before the guard rule goes with the table.
+  if (auto listed = run(fmt::format("list set ip {} bridges", opts_.table)))
+    for (const auto& item : element_items(*listed))
+      if (auto n = parse_network_item(item)) (void)set_route_localnet(opts_.netns_fd, n->bridge, false);
   auto r = run(fmt::format("table ip {0}\ndelete table ip {0}\n", opts_.table));
   if (!r) return std::move(r.error());
   return ok();
@@ -279,6 +292,10 @@ Result<void> Nat::add_network(const NatNetwork& n) {
   std::lock_guard lock(mu_);
   auto r = run(network_elements("create", opts_.table, n));
   if (!r) return std::move(r.error()).context("add network {} ({})", n.bridge, to_string(n.subnet));
+  if (auto l = set_route_localnet(opts_.netns_fd, n.bridge, opts_.loopback_dnat); !l) {
+    (void)run(network_elements("delete", opts_.table, n));
+    return std::move(l.error()).context("add network {} ({})", n.bridge, to_string(n.subnet));
+  }
   return ok();
 }
 
@@ -294,6 +311,7 @@ Result<void> Nat::remove_network(const NatNetwork& n) {
     if (other && other->bridge != n.bridge)
       script += fmt::format("add element ip {} leaves {{ \"{}\" }}\n", t, leaf_pattern(other->bridge));
   }
+  (void)set_route_localnet(opts_.netns_fd, n.bridge, false);  // before its guard rule goes
   auto r = run(script);
   if (!r) return std::move(r.error()).context("remove network {} ({})", n.bridge, to_string(n.subnet));
   return ok();

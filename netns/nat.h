@@ -20,19 +20,22 @@
 //                                             # bridge of a network (link.h)
 //     map pub_ip    { inet_proto . ipv4_addr . inet_service : ipv4_addr . inet_service }
 //     map pub_any   { inet_proto . inet_service : ipv4_addr . inet_service }
-//     chain raw         (filter, raw): no connection tracking for what a
-//                       leaf bridge switches (br_netfilter runs the IPv4
-//                       hooks at every bridge; the root's pass is the one
-//                       that routes, so it alone tracks and NATs)
+//     chain raw         (filter, raw): drop what comes in on a berth
+//                       bridge for 127.0.0.0/8 (the guard that makes
+//                       route_localnet safe, below); no connection tracking
+//                       for what a leaf bridge switches (br_netfilter runs
+//                       the IPv4 hooks at every bridge; the root's pass is
+//                       the one that routes, so it alone tracks and NATs)
 //     chain prerouting  (nat, dstnat): DNAT by pub_ip, then by pub_any for
 //                       local destinations; gateway:53 is never DNATed
-//     chain output      (nat, -100): the same for the host's own traffic,
-//                       except to 127.0.0.0/8 (the reactor's proxy serves
-//                       loopback, so route_localnet is never needed)
-//     chain postrouting (nat, srcnat): masquerade what leaves masq_nets
-//                       for a non-berth interface, and DNATed traffic from
-//                       a container to a container (hairpin: the reply must
-//                       come back through the host)
+//     chain output      (nat, -100): the same for the host's own traffic;
+//                       without loopback_dnat, not for 127.0.0.0/8 (the
+//                       reactor's proxy serves loopback then)
+//     chain postrouting (nat, srcnat): with loopback_dnat, masquerade what
+//                       leaves a bridge from 127.0.0.0/8; masquerade what
+//                       leaves masq_nets for a non-berth interface, and
+//                       DNATed traffic from a container to a container
+//                       (hairpin: the reply must come back through the host)
 //     chain forward     (filter): same bridge -> accept; in or out of an
 //                       internal bridge -> drop; DNATed -> accept
 //                       (published ports are public, also to containers of
@@ -45,7 +48,21 @@
 // Sysctls: net.ipv4.ip_forward=1 in the namespace holding the bridges (per
 // namespace; berthd's own, normally the host's), needed to route the
 // containers' traffic out and published ports in; set by create() when
-// NatOptions::enable_ip_forward. route_localnet is never set (see above).
+// NatOptions::enable_ip_forward.
+//
+// Loopback (NatOptions::loopback_dnat): the host's own connections to
+// 127.0.0.1:<published port> are DNATed in the kernel like any other, as
+// Podman's netavark does and Docker with --userland-proxy=false: no proxy
+// in the path, no second TCP connection. Such a packet leaves through a
+// bridge with source 127.0.0.1 (masqueraded to the gateway) and its replies
+// come back to 127.0.0.1, which the kernel allows only on an interface with
+// net.ipv4.conf.<bridge>.route_localnet=1: add_network() sets it on the
+// root bridge (and sets it to 0 without loopback_dnat), remove_network()
+// and destroy() set it back to 0. route_localnet alone would let a
+// container reach the host's 127.0.0.1 services by sending to 127.0.0.1
+// through its gateway (CVE-2020-8558): the raw chain drops every packet
+// that comes in on a berth bridge for 127.0.0.0/8, in both modes. Replies
+// pass it: at the raw hook they are still addressed to the gateway.
 // Another firewall whose forward chain drops by default (iptables' FORWARD
 // policy DROP, as Docker sets it) still drops berth's traffic: berth never
 // edits other tables; such hosts must allow the bridges there.
@@ -76,6 +93,7 @@ struct NatOptions {
   std::string table = "berth";  // [A-Za-z][A-Za-z0-9_]*, at most 31 characters
   int netns_fd = -1;            // the namespace holding the bridges (-1: the caller's)
   bool enable_ip_forward = true;
+  bool loopback_dnat = false;   // see "Loopback" above
 };
 
 struct NatNetwork {

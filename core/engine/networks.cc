@@ -75,7 +75,10 @@ Result<void> NetworkService::open() {
 }
 
 void NetworkService::open_nat() {
-  auto nat = netns::Nat::create({.table = opts_.nat_table, .netns_fd = -1, .enable_ip_forward = true});
+  auto nat = netns::Nat::create({.table = opts_.nat_table,
+                                 .netns_fd = -1,
+                                 .enable_ip_forward = true,
+                                 .loopback_dnat = !opts_.userland_proxy});
   if (nat) nat_ = std::shared_ptr<netns::Nat>(std::move(*nat));
   else nat_error_ = nat.error().message();
   if (!nat_) log::error("engine", "bridge networks unavailable: nftables table {}: {}", opts_.nat_table, nat_error_);

@@ -47,6 +47,10 @@ struct Options {
   std::string bip = "10.88.0.0/16";
   std::string nat_table = "berth";
   unsigned ports_per_bridge = 1000;
+  // How the host's own connections to 127.0.0.1:<published port> reach the
+  // container: false (default), the kernel's NAT (netns/nat.h, "Loopback");
+  // true, the reactor's proxy (netns/proxy.h), as Docker's default.
+  bool userland_proxy = false;
   // --registry-mirror, --insecure-registry, --registry-certs-dir: how pulls,
   // pushes and logins reach registries (fs/registry/remote.h).
   fs::registry::RegistryOptions registry;

@@ -134,6 +134,10 @@ TEST_F(NetworkSurvivalTest, BridgeContainersKeepAddressesPortsAndNamesThroughACr
 
   d_.crash_daemon_only();
   EXPECT_TRUE(alive(web_pid));
+  // While berthd is down the kernel serves the published ports, on the
+  // host's loopback too (DNAT, no proxy in berthd on the way).
+  EXPECT_EQ(get_host("http://127.0.0.1:18180/"), "hello from web\n");
+  EXPECT_EQ(get_host("http://" + gateway + ":18180/"), "hello from web\n");
   restart();
   EXPECT_THAT(d_.log(), HasSubstr("network re-adopted"));
   EXPECT_THAT(d_.log(), Not(HasSubstr("killed, not re-adopted")));
@@ -146,8 +150,8 @@ TEST_F(NetworkSurvivalTest, BridgeContainersKeepAddressesPortsAndNamesThroughACr
   EXPECT_EQ(host_port("web", "80/tcp"), "18180");
   EXPECT_EQ(host_port("api", "80/tcp"), api_port);
   EXPECT_EQ(d_.ctl({"port", "api", "80"}).out, "127.0.0.1:" + api_port + "\n");
-  // Served again: the loopback proxies, DNAT of the host's own traffic
-  // (the elements were added to the new table), and from a container.
+  // Served again: DNAT of the host's own traffic, loopback included (the
+  // elements were added to the new table), and from a container.
   EXPECT_EQ(get_host("http://127.0.0.1:18180/"), "hello from web\n");
   EXPECT_EQ(get_host("http://127.0.0.1:" + api_port + "/"), "hello from api\n");
   EXPECT_EQ(get_host("http://" + gateway + ":18180/"), "hello from web\n");

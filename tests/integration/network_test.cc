@@ -368,5 +368,109 @@ TEST_F(NetworkTest, StatsCountTheInterface) {
   rm({"counted"});
 }
 
+// A connection from the host side to 127.0.0.1:`port` (retried while
+// the container's server comes up), with `line` sent on it.
+unique_fd connect_loopback(TestDaemon& d, uint16_t port, const std::string& line) {
+  for (int i = 0; i < 50; i++) {
+    auto fd = netns::socket_in_netns(d.netns_fd(), AF_INET, SOCK_STREAM, 0);
+    if (!fd) return {};
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd->get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
+        ::send(fd->get(), line.data(), line.size(), MSG_NOSIGNAL) == ssize_t(line.size()))
+      return std::move(*fd);
+    usleep(100000);
+  }
+  return {};
+}
+
+// Until `logs` of `name` holds `text` (bounded by attempts).
+bool logs_hold(TestDaemon& d, const std::string& name, const std::string& text) {
+  for (int i = 0; i < 50; i++) {
+    if (d.ctl({"logs", name}).out.find(text) != std::string::npos) return true;
+    usleep(100000);
+  }
+  return false;
+}
+
+// By default the host's loopback reaches a published port through the
+// kernel's NAT: the bytes arrive, and on the host side there is no second
+// connection to the container (the proxy's would be one), while
+// route_localnet is on for the bridge and off again once berthd is gone.
+TEST_F(NetworkTest, LoopbackToAPublishedPortGoesThroughTheKernel) {
+  run_d({"--name", "ncsrv", "-p", "18093:80", "busybox", "nc", "-l", "-p", "80"});
+  std::string ip = ip_of("ncsrv");
+  auto fd = connect_loopback(d(), 18093, "through-the-kernel\n");
+  ASSERT_TRUE(fd) << "no connection to 127.0.0.1:18093";
+  EXPECT_TRUE(logs_hold(d(), "ncsrv", "through-the-kernel"));
+  auto ss = d().host_command({"ss", "-Htn"});
+  ASSERT_EQ(ss.exit_code, 0) << ss.err;
+  EXPECT_THAT(ss.out, HasSubstr(":18093")) << ss.out << ss.err;  // the client's own socket
+  EXPECT_THAT(ss.out, Not(HasSubstr(ip + ":80")));     // and no proxy's upstream
+  EXPECT_EQ(d().host_command({"cat", "/proc/sys/net/ipv4/conf/berth0/route_localnet"}).out, "1\n");
+  fd.reset();
+  rm({"ncsrv"});
+}
+
+// route_localnet would let a container reach the host's loopback services
+// by sending to 127.0.0.0/8 through its gateway (CVE-2020-8558); berth's
+// guard rule drops such packets. The container routes 127.0.0.2 through
+// the gateway (it needs NET_ADMIN for that) and sends a datagram there and
+// one to the gateway's address (the control) to a host-side UDP socket
+// (busybox's tftp: its write request names the way it went).
+// (Over TCP the container would drop the host's reply from 127.0.0.2 as
+// martian; a datagram needs no reply.)
+TEST_F(NetworkTest, AContainerCannotReachTheHostsLoopbackThroughItsGateway) {
+  auto sock = netns::socket_in_netns(d().netns_fd(), AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  ASSERT_TRUE(sock);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(18094);
+  ASSERT_EQ(::bind(sock->get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  const std::string gw = "10.88.0.1";  // the default network's gateway (berth0)
+  auto r = d().ctl({"run", "--rm", "--cap-add", "NET_ADMIN", "busybox", "sh", "-c",
+                    "ip route del local 127.0.0.0/8 dev lo table local && "
+                    "ip route add 127.0.0.2/32 via " + gw + " dev eth0 && "
+                    "timeout 2 tftp -p -l /etc/hostname -r via-loopback 127.0.0.2 18094 & "
+                    "timeout 2 tftp -p -l /etc/hostname -r via-gateway " + gw + " 18094 & wait; true"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  int to_gateway = 0, to_loopback = 0;
+  char buf[64];
+  for (ssize_t n; (n = ::recv(sock->get(), buf, sizeof buf, 0)) > 0;) {
+    std::string got(buf, size_t(n));  // a TFTP write request: opcode, file name, mode
+    to_gateway += got.find("via-gateway") != std::string::npos;
+    to_loopback += got.find("via-loopback") != std::string::npos;
+  }
+  EXPECT_GE(to_gateway, 1) << r.out << r.err;
+  EXPECT_EQ(to_loopback, 0) << "a container reached the host's 127.0.0.2 through its gateway";
+}
+
+// With --userland-proxy, berthd's proxy carries loopback connections: the
+// same bytes arrive, over a second connection from the host side to the
+// container, and route_localnet stays off.
+TEST(UserlandProxyTest, LoopbackGoesThroughTheProxy) {
+  if (!is_root()) GTEST_SKIP() << "needs root";
+  TestDaemon d;
+  d.set_extra_args({"--userland-proxy"});
+  std::string err;
+  ASSERT_TRUE(d.start(&err)) << err;
+  ASSERT_TRUE(d.import_busybox(&err)) << err;
+  auto r = d.ctl({"run", "-d", "--name", "ncp", "-p", "18095:80", "busybox", "nc", "-l", "-p", "80"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string ip = d.ctl({"inspect", "-f", "{{.NetworkSettings.IPAddress}}", "ncp"}).out;
+  ip = ip.substr(0, ip.find('\n'));
+  auto fd = connect_loopback(d, 18095, "through-the-proxy\n");
+  ASSERT_TRUE(fd) << "no connection to 127.0.0.1:18095";
+  EXPECT_TRUE(logs_hold(d, "ncp", "through-the-proxy"));
+  auto ss = d.host_command({"ss", "-Htn"});
+  EXPECT_THAT(ss.out, HasSubstr(ip + ":80"));
+  EXPECT_EQ(d.host_command({"cat", "/proc/sys/net/ipv4/conf/berth0/route_localnet"}).out, "0\n");
+  fd.reset();
+  d.ctl({"rm", "-f", "ncp"});
+  EXPECT_EQ(d.stop(), 0) << d.log();
+}
+
 }  // namespace
 }  // namespace berth::test

@@ -43,6 +43,7 @@ struct Flags {
   std::string bridge = "berth0";       // the default network's bridge; "none": no default network
   std::string bip = "10.88.0.0/16";
   unsigned bridge_ports = 1000;
+  bool userland_proxy = false;         // true: the reactor's proxy carries loopback to published ports
   std::vector<std::string> registry_mirrors, insecure_registries;
   std::string registry_certs_dir = "/etc/berth/certs.d";
   size_t max_connections = 0;       // 0: the server's default (half the open-file limit)
@@ -215,6 +216,7 @@ int run(const Flags& f, const std::string& self, Upgrade* upgrade) {
   eo.bridge = f.bridge;
   eo.bip = f.bip;
   eo.ports_per_bridge = f.bridge_ports;
+  eo.userland_proxy = f.userland_proxy;
   std::map<std::string, std::string> log_opts;
   for (auto& kv : f.log_opts) {
     auto eq = kv.find('=');
@@ -362,6 +364,10 @@ int main(int argc, char** argv) {
                  "Containers per bridge of a network before more go on leaf bridges joined to it "
                  "(default 1000; a Linux bridge takes at most 1,023 ports)")
       ->check(CLI::Range(1, 1000));
+  app.add_flag("--userland-proxy", f.userland_proxy,
+               "Serve the host's loopback connections to published TCP ports through berthd's proxy "
+               "(=true) instead of the kernel's NAT (default false: DNAT with route_localnet on berth's bridges "
+               "and a guard rule, as Podman does)");
   app.add_option("--registry-mirror", f.registry_mirrors,
                  "A mirror of Docker Hub (https://host[:port] or http://...), tried first for docker.io images; "
                  "repeatable");
