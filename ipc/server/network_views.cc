@@ -6,34 +6,42 @@ namespace berth::ipc {
 
 namespace {
 
-OrderedJson strings_or_null(const std::vector<std::string>& v) {
-  return v.empty() ? OrderedJson(nullptr) : OrderedJson(v);
+// Docker's EndpointSettings.
+void write_endpoint(JsonWriter& w, const engine::EndpointView& v) {
+  w.begin_object().key("IPAMConfig");
+  if (v.ipam_ipv4.empty()) w.null();
+  else w.begin_object().member("IPv4Address", v.ipam_ipv4).end_object();
+  w.key("Links").null();
+  w.key("Aliases").strings(v.aliases, true);
+  w.member("MacAddress", v.mac);
+  w.key("DriverOpts").null();
+  w.member("GwPriority", 0)
+      .member("NetworkID", v.network_id)
+      .member("EndpointID", v.endpoint_id)
+      .member("Gateway", v.gateway)
+      .member("IPAddress", v.ip)
+      .member("IPPrefixLen", v.prefix)
+      .member("IPv6Gateway", "")
+      .member("GlobalIPv6Address", "")
+      .member("GlobalIPv6PrefixLen", 0);
+  w.key("DNSNames").strings(v.dns_names, true);
+  w.end_object();
 }
 
-// Docker's EndpointSettings.
-OrderedJson endpoint_json(const engine::EndpointView& v) {
-  OrderedJson ipam = v.ipam_ipv4.empty() ? OrderedJson(nullptr) : OrderedJson{{"IPv4Address", v.ipam_ipv4}};
-  return {{"IPAMConfig", ipam},
-          {"Links", nullptr},
-          {"Aliases", strings_or_null(v.aliases)},
-          {"MacAddress", v.mac},
-          {"DriverOpts", nullptr},
-          {"GwPriority", 0},
-          {"NetworkID", v.network_id},
-          {"EndpointID", v.endpoint_id},
-          {"Gateway", v.gateway},
-          {"IPAddress", v.ip},
-          {"IPPrefixLen", v.prefix},
-          {"IPv6Gateway", ""},
-          {"GlobalIPv6Address", ""},
-          {"GlobalIPv6PrefixLen", 0},
-          {"DNSNames", strings_or_null(v.dns_names)}};
+void write_networks(JsonWriter& w, const engine::NetworkService& n, const engine::Container& c) {
+  w.begin_object();
+  for (const auto& v : n.endpoints(c)) {
+    w.key(v.network_name);
+    write_endpoint(w, v);
+  }
+  w.end_object();
 }
 
 OrderedJson networks_json(const engine::NetworkService& n, const engine::Container& c) {
-  OrderedJson out = OrderedJson::object();
-  for (const auto& v : n.endpoints(c)) out[v.network_name] = endpoint_json(v);
-  return out;
+  std::string out;
+  JsonWriter w(&out);
+  write_networks(w, n, c);
+  return OrderedJson::parse(out);
 }
 
 // Docker's nat.PortMap: {"80/tcp": [{"HostIp", "HostPort"}], "443/tcp": null}.
@@ -83,20 +91,27 @@ OrderedJson network_settings(const engine::NetworkService& n, const engine::Cont
           {"Networks", networks_json(n, c)}};
 }
 
-OrderedJson summary_ports(const engine::NetworkService& n, const engine::Container& c) {
-  OrderedJson arr = OrderedJson::array();
+void write_summary_ports(JsonWriter& w, const engine::NetworkService& n, const engine::Container& c) {
+  w.begin_array();
   for (const auto& p : n.ports(c)) {
+    w.begin_object();
     if (p.host_port == 0) {
-      arr.push_back({{"PrivatePort", p.container_port}, {"Type", p.proto}});
+      w.member("PrivatePort", unsigned(p.container_port)).member("Type", p.proto).end_object();
       continue;
     }
-    arr.push_back({{"IP", p.host_ip}, {"PrivatePort", p.container_port}, {"PublicPort", p.host_port}, {"Type", p.proto}});
+    w.member("IP", p.host_ip)
+        .member("PrivatePort", unsigned(p.container_port))
+        .member("PublicPort", unsigned(p.host_port))
+        .member("Type", p.proto)
+        .end_object();
   }
-  return arr;
+  w.end_array();
 }
 
-OrderedJson summary_network_settings(const engine::NetworkService& n, const engine::Container& c) {
-  return {{"Networks", networks_json(n, c)}};
+void write_summary_network_settings(JsonWriter& w, const engine::NetworkService& n, const engine::Container& c) {
+  w.begin_object().key("Networks");
+  write_networks(w, n, c);
+  w.end_object();
 }
 
 OrderedJson network_json(const engine::NetworkService& n, const engine::NetworkConfig& cfg, bool members) {

@@ -7,6 +7,7 @@
 #include "core/engine/container.h"
 #include "core/engine/networks.h"
 #include "ipc/server/json_util.h"
+#include "ipc/server/json_writer.h"
 
 namespace berth::ipc {
 
@@ -15,8 +16,8 @@ namespace berth::ipc {
 // the network "bridge"), and Networks{name: EndpointSettings}.
 OrderedJson network_settings(const engine::NetworkService& n, const engine::Container& c);
 // ps: [{"IP","PrivatePort","PublicPort","Type"}] and {"Networks": {...}}.
-OrderedJson summary_ports(const engine::NetworkService& n, const engine::Container& c);
-OrderedJson summary_network_settings(const engine::NetworkService& n, const engine::Container& c);
+void write_summary_ports(JsonWriter& w, const engine::NetworkService& n, const engine::Container& c);
+void write_summary_network_settings(JsonWriter& w, const engine::NetworkService& n, const engine::Container& c);
 // inspect's ResolvConfPath, HostnamePath, HostsPath: "" for a container of
 // another's network (container:<id>), as the files are that container's.
 std::string etc_file_path(const engine::Container& c, const char* file);

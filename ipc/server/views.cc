@@ -94,31 +94,58 @@ OrderedJson config_json(const engine::Container& c) {
 
 // Docker's MountPoint list. HostConfig.Tmpfs entries are not mount points
 // in Docker's model and are not listed (Mounts type=tmpfs are).
-OrderedJson mount_points(const engine::Container& c) {
+void write_mount_points(JsonWriter& w, const engine::Container& c) {
   using engine::MountSpec;
-  OrderedJson arr = OrderedJson::array();
+  w.begin_array();
   for (const MountSpec& m : c.spec.mounts) {
     switch (m.type) {
       case MountSpec::Type::kBind:
-        arr.push_back({{"Type", "bind"}, {"Source", m.source}, {"Destination", m.target}, {"Mode", m.mode},
-                       {"RW", !m.readonly}, {"Propagation", m.propagation}});
+        w.begin_object()
+            .member("Type", "bind")
+            .member("Source", m.source)
+            .member("Destination", m.target)
+            .member("Mode", m.mode)
+            .member("RW", !m.readonly)
+            .member("Propagation", m.propagation)
+            .end_object();
         break;
       case MountSpec::Type::kVolume: {
         // Docker shows its Linux default mode "z" for named volumes given in Binds.
         bool named_bind = m.origin == MountSpec::Origin::kBinds && !m.anonymous;
         std::string mode = !m.mode.empty() ? m.mode : named_bind ? "z" : "";
-        arr.push_back({{"Type", "volume"}, {"Name", m.source}, {"Source", m.host_path}, {"Destination", m.target},
-                       {"Driver", "local"}, {"Mode", mode}, {"RW", !m.readonly}, {"Propagation", ""}});
+        w.begin_object()
+            .member("Type", "volume")
+            .member("Name", m.source)
+            .member("Source", m.host_path)
+            .member("Destination", m.target)
+            .member("Driver", "local")
+            .member("Mode", mode)
+            .member("RW", !m.readonly)
+            .member("Propagation", "")
+            .end_object();
         break;
       }
       case MountSpec::Type::kTmpfs:
         if (m.origin == MountSpec::Origin::kTmpfs) break;
-        arr.push_back({{"Type", "tmpfs"}, {"Source", ""}, {"Destination", m.target}, {"Mode", ""},
-                       {"RW", !m.readonly}, {"Propagation", ""}});
+        w.begin_object()
+            .member("Type", "tmpfs")
+            .member("Source", "")
+            .member("Destination", m.target)
+            .member("Mode", "")
+            .member("RW", !m.readonly)
+            .member("Propagation", "")
+            .end_object();
         break;
     }
   }
-  return arr;
+  w.end_array();
+}
+
+OrderedJson mount_points(const engine::Container& c) {
+  std::string out;
+  JsonWriter w(&out);
+  write_mount_points(w, c);
+  return OrderedJson::parse(out);
 }
 
 }  // namespace
@@ -205,20 +232,30 @@ OrderedJson container_inspect(const engine::Container& c, const engine::NetworkS
           {"NetworkSettings", network_settings(nets, c)}};
 }
 
+void write_container_summary(JsonWriter& w, const engine::Container& c, const engine::NetworkService& nets,
+                             int64_t now) {
+  w.begin_object().member("Id", c.id).key("Names").begin_array().value("/" + c.name).end_array();
+  w.member("Image", c.image_ref)
+      .member("ImageID", c.image_id)
+      .member("Command", command_text(c))
+      .member("Created", int64_t(c.created_ns / 1000000000))
+      .key("Ports");
+  write_summary_ports(w, nets, c);
+  w.key("Labels").string_map(c.spec.labels);
+  w.member("State", engine::status_name(c.state.status)).member("Status", container_status_text(c, now));
+  w.key("HostConfig").begin_object().member("NetworkMode", c.spec.network_mode).end_object();
+  w.key("NetworkSettings");
+  write_summary_network_settings(w, nets, c);
+  w.key("Mounts");
+  write_mount_points(w, c);
+  w.end_object();
+}
+
 OrderedJson container_summary(const engine::Container& c, const engine::NetworkService& nets) {
-  return {{"Id", c.id},
-          {"Names", {"/" + c.name}},
-          {"Image", c.image_ref},
-          {"ImageID", c.image_id},
-          {"Command", command_text(c)},
-          {"Created", c.created_ns / 1000000000},
-          {"Ports", summary_ports(nets, c)},
-          {"Labels", c.spec.labels},
-          {"State", engine::status_name(c.state.status)},
-          {"Status", container_status_text(c, now_ns())},
-          {"HostConfig", {{"NetworkMode", c.spec.network_mode}}},
-          {"NetworkSettings", summary_network_settings(nets, c)},
-          {"Mounts", mount_points(c)}};
+  std::string out;
+  JsonWriter w(&out);
+  write_container_summary(w, c, nets, now_ns());
+  return OrderedJson::parse(out);
 }
 
 OrderedJson image_config_json(const engine::ImageConfig& cfg) {

@@ -10,10 +10,15 @@
 #include "core/engine/networks.h"
 #include "core/engine/api_types.h"
 #include "ipc/server/json_util.h"
+#include "ipc/server/json_writer.h"
 
 namespace berth::ipc {
 
 OrderedJson container_inspect(const engine::Container& c, const engine::NetworkService& nets);
+// ps's entry of a container, written to `w` (the list writes thousands);
+// container_summary() is the same read back as a tree.
+void write_container_summary(JsonWriter& w, const engine::Container& c, const engine::NetworkService& nets,
+                             int64_t now);
 OrderedJson container_summary(const engine::Container& c, const engine::NetworkService& nets);
 // "Up 5 seconds", "Exited (137) 2 seconds ago", "Created".
 std::string container_status_text(const engine::Container& c, int64_t now);
