@@ -12,6 +12,11 @@
 //   log lines       --log-lines N (default 10 M): 16-byte numbered lines in
 //                   64 KiB writes (berth-testinit numbered), until `wait`
 //                   returns, every line checked; the same writer into `cat`
+//   linegen         --log-linegen N: N lines of 80 bytes from a fast line
+//                   generator (berth-testinit linegen 80 N, 64 KiB writes),
+//                   until `wait` returns, every byte checked; the same
+//                   generator into `cat > file` (the pipe floor); the ratio,
+//                   --rounds-linegen R times alternating (median reported)
 //   tail latency    `logs --tail 10` on that log (1 GiB by default), through the API and
 //                   through berthctl
 //   stats cost      --stats N: N idle containers, each with a streaming
@@ -26,7 +31,7 @@
 //                   against --network none, alternating; --networked N: N
 //                   detached containers started on the bridge, one by one
 // Usage: berth-bench [--runs N] [--log-mib M] [--log-lines N] [--no-crun] [--stats N] [--storage N]
-//                    [--warm-inits N] [--network-runs N] [--networked N]
+//                    [--warm-inits N] [--network-runs N] [--networked N] [--log-linegen N] [--linegen-rounds R]
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -289,6 +294,65 @@ void bench_lines(TestDaemon& d, long lines) {
   unlink(sink.c_str());
 }
 
+// Reads a log written by `berth-testinit linegen 80 N` back with the
+// engine's decoder: every byte, in order, all on stdout.
+bool verify_linegen(const std::string& path, uint64_t expect, uint64_t* got) {
+  auto fd = open_fd(path, O_RDONLY);
+  if (!fd) return false;
+  engine::LogDecoder dec(engine::LogOptions{});
+  std::vector<char> buf(1 << 20);
+  uint64_t i = 0;
+  bool good = true;
+  auto check = [&](uint8_t stream, std::string_view data) {
+    good = good && stream == 1;
+    for (char c : data) {
+      uint64_t line = i / 80, col = i % 80;
+      good = good && c == (col == 79 ? '\n' : char('a' + line % 26));
+      i++;
+    }
+  };
+  for (;;) {
+    ssize_t n = read(fd->get(), buf.data(), buf.size());
+    if (n < 0) return false;
+    if (n == 0) break;
+    if (!dec.feed(std::string_view(buf.data(), size_t(n)), check)) return false;
+  }
+  *got = i;
+  return good && i == expect;
+}
+
+// 80-byte lines from a fast generator: berth's log against `| cat > file`,
+// alternating, `rounds` times; prints each and the median ratio.
+void bench_linegen(TestDaemon& d, long lines, int rounds) {
+  uint64_t bytes = uint64_t(lines) * 80;
+  std::vector<double> ratios;
+  for (int r = 0; r < rounds; r++) {
+    double t0 = now_s();
+    auto run = d.ctl({"run", "-d", "bench", "/bin/berth-testinit", "linegen", "80", std::to_string(lines)});
+    std::string id = run.out.substr(0, 64);
+    auto wait = d.ctl({"wait", id});
+    double t1 = now_s();
+    uint64_t got = 0;
+    bool ok = wait.out == "0\n" && verify_linegen(d.root() + "/containers/" + id + "/container.log", bytes, &got);
+    d.ctl({"rm", id});
+    std::string sink = d.dir() + "/cat-sink";
+    double c0 = now_s();
+    run_command({"sh", "-c", bin_path("berth-testinit") + " linegen 80 " + std::to_string(lines) + " | cat > " + sink});
+    double c1 = now_s();
+    struct stat st {};
+    stat(sink.c_str(), &st);
+    unlink(sink.c_str());
+    double berth_mb = bytes / (t1 - t0) / 1e6, cat_mb = bytes / (c1 - c0) / 1e6;
+    ratios.push_back(berth_mb / cat_mb);
+    std::printf("linegen 80 x %ld (%.0f MB), round %d: berth log %.1f MB/s (%.2f s, verified %s, %llu bytes), "
+                "| cat > file %.1f MB/s (%lld bytes), ratio %.2f\n",
+                lines, bytes / 1e6, r + 1, berth_mb, t1 - t0, ok ? "complete" : "FAILED", (unsigned long long)got,
+                cat_mb, (long long)st.st_size, berth_mb / cat_mb);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  std::printf("linegen: median berth / cat = %.2f over %d rounds\n", ratios[ratios.size() / 2], rounds);
+}
+
 // utime + stime of a process, in seconds.
 double cpu_seconds(pid_t pid) {
   auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
@@ -479,6 +543,8 @@ int main(int argc, char** argv) {
   int storage_n = 0;
   int network_runs = 0, networked_n = 0;
   long log_lines = 10'000'000;
+  long linegen_lines = 0;
+  int linegen_rounds = 3;
   std::string warm_inits;  // berthd's --warm-inits; its default when empty
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines as they happen, even into a file
   std::signal(SIGPIPE, SIG_IGN);             // a dead crun helper is a failed run, not our end
@@ -489,6 +555,8 @@ int main(int argc, char** argv) {
     else if (a == "--no-crun") crun = false;
     else if (a == "--stats" && i + 1 < argc) stats_n = std::atoi(argv[++i]);
     else if (a == "--log-lines" && i + 1 < argc) log_lines = std::atol(argv[++i]);
+    else if (a == "--log-linegen" && i + 1 < argc) linegen_lines = std::atol(argv[++i]);
+    else if (a == "--linegen-rounds" && i + 1 < argc) linegen_rounds = std::max(1, std::atoi(argv[++i]));
     else if (a == "--storage" && i + 1 < argc) storage_n = std::atoi(argv[++i]);
     else if (a == "--warm-inits" && i + 1 < argc) warm_inits = argv[++i];
     else if (a == "--network-runs" && i + 1 < argc) network_runs = std::atoi(argv[++i]);
@@ -496,7 +564,7 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: berth-bench [--runs N] [--log-mib M] [--log-lines N] [--no-crun] [--stats N] [--storage N] "
-                   "[--warm-inits N] [--network-runs N] [--networked N]\n");
+                   "[--warm-inits N] [--network-runs N] [--networked N] [--log-linegen N] [--linegen-rounds R]\n");
       return 2;
     }
   }
@@ -580,6 +648,7 @@ int main(int argc, char** argv) {
     unlink(sink.c_str());
   }
   if (log_lines > 0) bench_lines(d, log_lines);
+  if (linegen_lines > 0) bench_linegen(d, linegen_lines, linegen_rounds);
   if (stats_n > 0 && bench_stats(d, stats_n) != 0) return 1;
   if (storage_n > 0 && bench_storage(d, storage_n) != 0) return 1;
   if (network_runs > 0) bench_network_start(d, network_runs);

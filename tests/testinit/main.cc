@@ -14,6 +14,10 @@
 //   write-bytes N [CHUNK]  write N bytes in CHUNK-byte writes (default 65536):
 //                          byte i is '\n' when i % 64 == 63, else 'a' + i % 26
 //   lines N                print "000000001\n" ... up to N
+//   linegen LEN N [CHUNK]  N lines of LEN bytes (line i: LEN-1 times 'a' + i % 26,
+//                          then '\n'), fast: from one prepared buffer, in
+//                          CHUNK-byte writes (default 65536), as stdio would
+//                          with a buffer that size
 //   numbered N [AT MS]     16-byte numbered lines in 64 KiB writes; after line AT sleep MS ms,
 //                          or with MS -1 wait for a byte on stdin
 //   fds                    print each open fd as "N -> target" (not the dir fd used to list)
@@ -140,6 +144,28 @@ int cmd_write_bytes(long total, long chunk) {
     }
     if (!write_all(1, buf, size_t(n))) return die("write stdout");
     off += n;
+  }
+  free(buf);
+  return 0;
+}
+
+int cmd_linegen(long len, long n, long chunk) {
+  if (len < 1 || n < 0 || chunk <= 0) return usage();
+  // One period of 26 lines, repeated to at least CHUNK bytes plus a period.
+  size_t period = size_t(len) * 26;
+  size_t cap = (size_t(chunk) / period + 2) * period;
+  char* buf = static_cast<char*>(malloc(cap));
+  if (!buf) return die("malloc");
+  for (size_t i = 0; i < cap; i++) {
+    size_t line = i / size_t(len), col = i % size_t(len);
+    buf[i] = col == size_t(len) - 1 ? '\n' : char('a' + line % 26);
+  }
+  uint64_t total = uint64_t(len) * uint64_t(n), off = 0;
+  while (off < total) {
+    size_t at = size_t(off % period);  // the same bytes as at `off`
+    size_t k = size_t(total - off < uint64_t(chunk) ? total - off : uint64_t(chunk));
+    if (!write_all(1, buf + at, k)) return die("write stdout");
+    off += k;
   }
   free(buf);
   return 0;
@@ -330,6 +356,9 @@ int run(int argc, char** argv) {
   if (!strcmp(v, "write-bytes"))
     return argc < 3 ? usage() : cmd_write_bytes(arg_num(argc, argv, 2, 0), arg_num(argc, argv, 3, 65536));
   if (!strcmp(v, "lines")) return argc < 3 ? usage() : cmd_lines(arg_num(argc, argv, 2, 0));
+  if (!strcmp(v, "linegen"))
+    return argc < 4 ? usage()
+                    : cmd_linegen(arg_num(argc, argv, 2, 0), arg_num(argc, argv, 3, 0), arg_num(argc, argv, 4, 65536));
   if (!strcmp(v, "numbered"))
     return argc < 3 ? usage() : cmd_numbered(arg_num(argc, argv, 2, 0), arg_num(argc, argv, 3, 0), arg_num(argc, argv, 4, 0));
   if (!strcmp(v, "fds")) return cmd_fds();
