@@ -190,39 +190,43 @@ class CrunRunner {
   unique_fd ask_, answer_;
 };
 
-// Reads a berth log back with the engine's own decoder, counting the stdout
-// bytes and checking them against berth-testinit's write-bytes pattern.
-bool verify_log(const std::string& path, uint64_t expect, uint64_t* got) {
+// Feeds a stored berth log through the engine's own decoder to `emit`.
+// False if the file cannot be read or is corrupt.
+bool decode_log(const std::string& path, const engine::LogDecoder::Emit& emit) {
   auto fd = open_fd(path, O_RDONLY);
   if (!fd) return false;
   engine::LogDecoder dec(engine::LogOptions{});
   std::vector<char> buf(1 << 20);
-  uint64_t i = 0;
-  bool good = true;
-  auto check = [&](uint8_t stream, std::string_view data) {
-    good = good && stream == 1;
-    for (char c : data) {
-      good = good && c == (i % 64 == 63 ? '\n' : char('a' + i % 26));
-      i++;
-    }
-  };
   for (;;) {
     ssize_t n = read(fd->get(), buf.data(), buf.size());
     if (n < 0) return false;
-    if (n == 0) break;
-    if (!dec.feed(std::string_view(buf.data(), size_t(n)), check)) return false;
+    if (n == 0) return true;
+    if (!dec.feed(std::string_view(buf.data(), size_t(n)), emit)) return false;
   }
+}
+
+// Checks a stored log byte for byte: all on stdout, byte i == byte_at(i),
+// `expect` bytes in all (*got: how many there were).
+template <class ByteAt>
+bool verify_bytes(const std::string& path, uint64_t expect, uint64_t* got, ByteAt byte_at) {
+  uint64_t i = 0;
+  bool good = true;
+  bool read = decode_log(path, [&](uint8_t stream, std::string_view data) {
+    good = good && stream == 1;
+    for (char c : data) good = good && c == byte_at(i++);
+  });
   *got = i;
-  return good && i == expect;
+  return read && good && i == expect;
+}
+
+// berth-testinit write-bytes' pattern.
+bool verify_log(const std::string& path, uint64_t expect, uint64_t* got) {
+  return verify_bytes(path, expect, got, [](uint64_t i) { return i % 64 == 63 ? '\n' : char('a' + i % 26); });
 }
 
 // Reads a log written by `berth-testinit numbered N` back with the engine's
 // decoder: every 16-byte line, numbered 1..N in order, exactly once.
 bool verify_numbered(const std::string& path, long n, long* got) {
-  auto fd = open_fd(path, O_RDONLY);
-  if (!fd) return false;
-  engine::LogDecoder dec(engine::LogOptions{});
-  std::vector<char> buf(1 << 20);
   NumberedSplitter lines;
   long next = 1;
   bool good = true;
@@ -232,18 +236,12 @@ bool verify_numbered(const std::string& path, long n, long* got) {
     good = good && l[15] == '\n' && v == next;
     next++;
   };
-  auto check = [&](uint8_t stream, std::string_view data) {
+  bool read = decode_log(path, [&](uint8_t stream, std::string_view data) {
     good = good && stream == 1;
     lines.feed(data, line);
-  };
-  for (;;) {
-    ssize_t r = read(fd->get(), buf.data(), buf.size());
-    if (r < 0) return false;
-    if (r == 0) break;
-    if (!dec.feed(std::string_view(buf.data(), size_t(r)), check)) return false;
-  }
+  });
   *got = next - 1;
-  return good && lines.pending() == 0 && *got == n;
+  return read && good && lines.pending() == 0 && *got == n;
 }
 
 // `logs --tail 10` on a stored log: through the API (one request on a
@@ -294,31 +292,10 @@ void bench_lines(TestDaemon& d, long lines) {
   unlink(sink.c_str());
 }
 
-// Reads a log written by `berth-testinit linegen 80 N` back with the
-// engine's decoder: every byte, in order, all on stdout.
+// berth-testinit linegen 80's pattern: line k is 79 times 'a' + k % 26, then '\n'.
 bool verify_linegen(const std::string& path, uint64_t expect, uint64_t* got) {
-  auto fd = open_fd(path, O_RDONLY);
-  if (!fd) return false;
-  engine::LogDecoder dec(engine::LogOptions{});
-  std::vector<char> buf(1 << 20);
-  uint64_t i = 0;
-  bool good = true;
-  auto check = [&](uint8_t stream, std::string_view data) {
-    good = good && stream == 1;
-    for (char c : data) {
-      uint64_t line = i / 80, col = i % 80;
-      good = good && c == (col == 79 ? '\n' : char('a' + line % 26));
-      i++;
-    }
-  };
-  for (;;) {
-    ssize_t n = read(fd->get(), buf.data(), buf.size());
-    if (n < 0) return false;
-    if (n == 0) break;
-    if (!dec.feed(std::string_view(buf.data(), size_t(n)), check)) return false;
-  }
-  *got = i;
-  return good && i == expect;
+  return verify_bytes(path, expect, got,
+                      [](uint64_t i) { return i % 80 == 79 ? '\n' : char('a' + (i / 80) % 26); });
 }
 
 // 80-byte lines from a fast generator: berth's log against `| cat > file`,
