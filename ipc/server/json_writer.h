@@ -5,7 +5,7 @@
 // what nlohmann's dump() gives for the same values (compact, ensure_ascii
 // off, invalid UTF-8 replaced by U+FFFD as json_quote does), so a view can
 // be written once and read back as a tree where one is wanted
-// (`OrderedJson::parse`). Pure; any thread.
+// (`written_tree`). Pure; any thread.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace berth::ipc {
 
@@ -62,5 +64,15 @@ class JsonWriter {
   unsigned depth_ = 0;
   bool after_key_ = false;
 };
+
+// What `write(w)` writes, read back as a tree, for a view written once for
+// a hot path and also wanted as a tree elsewhere (ps's summary, read by df).
+template <class Write>
+nlohmann::ordered_json written_tree(Write write) {
+  std::string out;
+  JsonWriter w(&out);
+  write(w);
+  return nlohmann::ordered_json::parse(out);
+}
 
 }  // namespace berth::ipc

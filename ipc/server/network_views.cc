@@ -38,10 +38,7 @@ void write_networks(JsonWriter& w, const engine::NetworkService& n, const engine
 }
 
 OrderedJson networks_json(const engine::NetworkService& n, const engine::Container& c) {
-  std::string out;
-  JsonWriter w(&out);
-  write_networks(w, n, c);
-  return OrderedJson::parse(out);
+  return written_tree([&](JsonWriter& w) { write_networks(w, n, c); });
 }
 
 // Docker's nat.PortMap: {"80/tcp": [{"HostIp", "HostPort"}], "443/tcp": null}.

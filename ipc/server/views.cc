@@ -142,10 +142,7 @@ void write_mount_points(JsonWriter& w, const engine::Container& c) {
 }
 
 OrderedJson mount_points(const engine::Container& c) {
-  std::string out;
-  JsonWriter w(&out);
-  write_mount_points(w, c);
-  return OrderedJson::parse(out);
+  return written_tree([&](JsonWriter& w) { write_mount_points(w, c); });
 }
 
 }  // namespace
@@ -252,10 +249,7 @@ void write_container_summary(JsonWriter& w, const engine::Container& c, const en
 }
 
 OrderedJson container_summary(const engine::Container& c, const engine::NetworkService& nets) {
-  std::string out;
-  JsonWriter w(&out);
-  write_container_summary(w, c, nets, now_ns());
-  return OrderedJson::parse(out);
+  return written_tree([&](JsonWriter& w) { write_container_summary(w, c, nets, now_ns()); });
 }
 
 OrderedJson image_config_json(const engine::ImageConfig& cfg) {
