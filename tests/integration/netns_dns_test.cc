@@ -97,6 +97,9 @@ class DnsTest : public ::testing::Test {
     a[1].host_name = "vethdns2";
     a[1].ip = ip("10.99.0.3");
     for (auto& r : net_->attach(a)) ASSERT_TRUE(r) << r.error().message();
+    // A fresh veth drops what is sent before its carrier is up, so a test's
+    // first query could be lost: every test starts once both have it.
+    for (int fd : {c1_.get(), c2_.get()}) ASSERT_TRUE(carrier_up(fd)) << "eth0 of a container never got its carrier";
     auto r = reactor::Reactor::create(256, 1);
     ASSERT_TRUE(r);
     r_ = std::move(*r);
@@ -124,6 +127,17 @@ class DnsTest : public ::testing::Test {
     auto s = netns::DnsServer::start(*r_, o);
     ASSERT_TRUE(s) << s.error().message();
     server_ = std::move(*s);
+  }
+  // Until `ip` shows LOWER_UP on the container's eth0 (bounded by attempts).
+  static bool carrier_up(int netns_fd) {
+    for (int i = 0; i < 250; i++) {
+      std::string out;
+      if (run_in_netns(netns_fd, {"/bin/ip", "-o", "link", "show", "eth0"}, &out) == 0 &&
+          out.find("LOWER_UP") != std::string::npos)
+        return true;
+      ::usleep(20000);
+    }
+    return false;
   }
   // Sends a query from a container and runs the reactor until the answer.
   std::optional<dns::Message> ask(int netns_fd, const std::string& name, uint16_t qtype, uint16_t id = 42) {
