@@ -136,6 +136,8 @@ Result<runtime::Spec> Engine::init_spec(Container& c) {
              : !img.config.working_dir.empty() ? img.config.working_dir : "/";
   spec.user = !c.spec.user.empty() ? c.spec.user : img.config.user;
   spec.cgroupns_host = c.spec.cgroupns_host;
+  spec.empty_dir = opts_.empty_dir();
+  spec.cgroup_skeleton = opts_.cgroup_skeleton_dir();
   if (const cgroups::Driver* d = resources_->driver())
     for (auto& m : d->container_view()) spec.cgroup_view.push_back({m.name, m.fstype, m.options});
   spec.security = to_runtime_security(c.spec.security);   // the rest at the spawn (container_security.h)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include <fmt/ranges.h>
 
@@ -35,6 +36,42 @@ namespace berth::engine {
 // recently active; log_pump.h): at most 4 descriptors each. The others'
 // are in the vault.
 constexpr size_t kIdlePumpsOpen = 64;
+
+namespace {
+
+// A directory of mode 0555 that must hold nothing but `names` (made here):
+// what is in it shows in every container it is bound into.
+Result<void> make_shared_dir(const std::string& dir, const std::vector<std::string>& names) {
+  BERTH_TRY_VOID(make_dirs(dir, 0755));
+  for (const std::string& n : names) {
+    std::string sub = dir + "/" + n;
+    if (::mkdir(sub.c_str(), 0555) < 0 && errno != EEXIST) return Error::sys(errno, "mkdir {}", sub);
+  }
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename();
+    // An empty directory is a hierarchy this host had at an earlier start.
+    if (std::find(names.begin(), names.end(), name) == names.end() && ::rmdir(entry.path().c_str()) < 0)
+      return Error::invalid("{} holds {}, which berthd did not put there and every container would see; remove it",
+                            dir, name);
+  }
+  if (ec) return Error::sys(ec.value(), "read {}", dir);
+  if (::chmod(dir.c_str(), 0555) < 0) return Error::sys(errno, "chmod {}", dir);
+  return ok();
+}
+
+// The shared stand-ins for a container's masked-path and cgroup-view tmpfs
+// (runtime::Spec::empty_dir, cgroup_skeleton).
+Result<void> make_shared_dirs(const Options& o, const cgroups::Driver* d) {
+  BERTH_TRY_VOID(make_shared_dir(o.empty_dir(), {}));
+  std::vector<std::string> names;
+  if (d)
+    for (const auto& m : d->container_view())
+      if (!m.name.empty()) names.push_back(m.name);
+  return make_shared_dir(o.cgroup_skeleton_dir(), names);
+}
+
+}  // namespace
 
 Container::Container() = default;
 Container::~Container() = default;
@@ -104,6 +141,7 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
       log::warn("engine", "running without cgroups (limits, stats and pause refused): {}", d.error().message());
     }
   }
+  BERTH_TRY_VOID(make_shared_dirs(o, driver.get()));
   e->resources_ = std::make_unique<Resources>(*e, std::move(driver));
   e->execs_ = std::make_unique<ExecService>(*e);
   e->io_ = std::make_unique<ContainerIo>(*e);

@@ -61,6 +61,11 @@ struct Options {
   // upper dir, so they never show in diff or commit (Docker's init layer,
   // without a copy per container). Export includes it, as Docker's does.
   std::string init_layer() const { return root + "/init-layer"; }
+  // Read-only to every container, bound instead of a tmpfs of its own
+  // (runtime::Spec::empty_dir, cgroup_skeleton): an empty directory, and
+  // one with a directory per v1 cgroup hierarchy.
+  std::string empty_dir() const { return root + "/empty"; }
+  std::string cgroup_skeleton_dir() const { return root + "/cgroup-view"; }
   std::string containers_dir() const { return root + "/containers"; }
   std::string trash_dir() const { return root + "/trash"; }
 };

@@ -440,8 +440,9 @@ int loopback_up() {
 }
 
 // The container's /sys/fs/cgroup, in its own cgroup namespace (so each
-// filesystem's root is the container's cgroup): v2's one mount, or a tmpfs
-// with a directory per v1 hierarchy, made read-only when filled.
+// filesystem's root is the container's cgroup): v2's one mount, or v1's
+// hierarchies on the directories of the shared skeleton the plan bound
+// there (read-only already) or of a tmpfs made read-only when filled.
 void mount_cgroup_view(const ChildArgs& a) {
   if (!a.cgroup_view_count) return;
   unsigned long ro = a.cgroup_view_rw ? 0 : MS_RDONLY;
@@ -451,14 +452,14 @@ void mount_cgroup_view(const ChildArgs& a) {
     if (::mount("cgroup2", dir, "cgroup2", flags | ro, nullptr) < 0) fail(a, Stage::kCgroupView, errno);
     return;
   }
-  if (::mount("tmpfs", dir, "tmpfs", flags, "mode=755") < 0) fail(a, Stage::kCgroupView, errno);
+  if (!a.cgroup_skeleton && ::mount("tmpfs", dir, "tmpfs", flags, "mode=755") < 0) fail(a, Stage::kCgroupView, errno);
   for (size_t i = 0; i < a.cgroup_view_count; i++) {
     const auto& m = a.cgroup_view[i];
     if (::mkdir(m.path, 0555) < 0 && errno != EEXIST) fail(a, Stage::kCgroupView, errno);
     if (::mount(m.fstype, m.path, m.fstype, flags | ro, m.options[0] ? m.options : nullptr) < 0)
       fail(a, Stage::kCgroupView, errno);
   }
-  if (!a.cgroup_view_rw && ::mount(nullptr, dir, nullptr, MS_REMOUNT | MS_RDONLY | flags, "mode=755") < 0)
+  if (!a.cgroup_view_rw && !a.cgroup_skeleton && ::mount(nullptr, dir, nullptr, MS_REMOUNT | MS_RDONLY | flags, "mode=755") < 0)
     fail(a, Stage::kCgroupView, errno);
 }
 

@@ -7,7 +7,7 @@
 // This runs on every container start, so it avoids repeated work: the
 // directory the last entries were created in stays open for the next steps
 // (/dev, for eleven steps in a row), device nodes are one mknodat each, and
-// all masked directories share one empty tmpfs.
+// all masked directories share one empty mount.
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -64,7 +64,7 @@ struct Exec {
   int proc_sys = -1;          // /proc/sys of the container's procfs (for sysctls after release)
   int dir = -1;               // cached directory under root that entries were created in...
   char dir_path[PATH_MAX] = "";  // ...and its path in the container
-  int mask_dir = -1;          // the read-only tmpfs attached over the first masked dir
+  int mask_dir = -1;          // the read-only mount attached over the first masked dir
   int overlay_fd = -1;        // a detached overlay the parent mounted (Spec::userns): attached, not made
 };
 
@@ -390,13 +390,28 @@ int make_symlink(Exec& x, const MountStep& s) {
   return 0;
 }
 
-// A mount to put over a masked directory: the first one is a new empty
-// read-only tmpfs, kept in x.mask_dir once attached; later ones are clones
-// of it (one superblock for all). Returns a mount fd or -1 with errno.
-int mask_dir_mount(const Exec& x) {
+// A mount to put over a masked directory: the first one is a bind of the
+// shared empty host directory `source` made read-only (no superblock of its
+// own) or, without one, a new empty read-only tmpfs; it is kept in
+// x.mask_dir once attached, and later ones are clones of it. Returns a
+// mount fd or -1 with errno.
+int mask_dir_mount(const Exec& x, const MountStep& s) {
   if (x.mask_dir >= 0) return ::open_tree(x.mask_dir, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-  int mfd = new_mount("tmpfs", nullptr, 0, MOUNT_ATTR_RDONLY);
-  return mfd < 0 ? (errno = -mfd, -1) : mfd;
+  if (s.source.empty()) {
+    int mfd = new_mount("tmpfs", nullptr, 0, MOUNT_ATTR_RDONLY);
+    return mfd < 0 ? (errno = -mfd, -1) : mfd;
+  }
+  int mfd = ::open_tree(AT_FDCWD, s.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (mfd < 0) return -1;
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+  if (::mount_setattr(mfd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
+    int e = errno;
+    ::close(mfd);
+    errno = e;
+    return -1;
+  }
+  return mfd;
 }
 
 // A masked or read-only path must be on the filesystem its place says:
@@ -432,7 +447,7 @@ int mask(Exec& x, const MountStep& s) {
   struct stat st;
   if (::fstat(tfd.fd, &st) < 0) return child_errno();
   bool dir = S_ISDIR(st.st_mode);
-  int mfd = dir ? mask_dir_mount(x) : null_device_mount();
+  int mfd = dir ? mask_dir_mount(x, s) : null_device_mount();
   if (dir && mfd < 0) return child_errno();
   if (mfd < 0) return -mfd;
   ChildFd m(mfd);

@@ -160,10 +160,12 @@ void add_sys(MountPlan& plan, bool new_netns, bool privileged) {
 
 // Docker's masked and read-only paths, unless privileged or
 // systempaths=unconfined.
-void add_masks(MountPlan& plan, const Security& sec) {
+void add_masks(MountPlan& plan, const Spec& spec) {
+  const Security& sec = spec.security;
   if (sec.privileged || sec.unmasked_paths) return;
   for (size_t i = 0; i < kMaskedPathCount; i++) {
     MountStep s{.kind = MountKind::kMask, .target = kMaskedPaths[i]};
+    if (shares_host_dirs(spec)) s.source = spec.empty_dir;
     s.no_symlinks = true;
     plan.steps.push_back(std::move(s));
   }
@@ -240,6 +242,17 @@ std::string classic_lowerdir(const std::vector<std::string>& top_first) {
   return out;
 }
 
+bool shares_host_dirs(const Spec& spec) {
+  const Security& sec = spec.security;
+  return !sec.privileged && !(sec.capabilities & (uint64_t(1) << CAP_SYS_ADMIN));
+}
+
+bool binds_cgroup_skeleton(const Spec& spec) {
+  const auto& v = spec.cgroup_view;
+  bool v1 = !v.empty() && !(v.size() == 1 && v[0].name.empty());
+  return v1 && !spec.cgroup_skeleton.empty() && shares_host_dirs(spec);
+}
+
 MountPlan make_mount_plan(const Spec& spec) {
   MountPlan plan;
   auto& st = plan.steps;
@@ -248,9 +261,19 @@ MountPlan make_mount_plan(const Spec& spec) {
   st.push_back(kernel_fs("proc", "/proc", kNoSuidExecDev));
   add_dev(plan, spec.security);
   add_sys(plan, spec.new_netns, spec.security.privileged);
+  if (binds_cgroup_skeleton(spec)) {
+    // The cgroup filesystems go on its directories after the cgroup
+    // namespace is made (child.cc, mount_cgroup_view).
+    MountStep s{.kind = MountKind::kBindTree};
+    s.source = spec.cgroup_skeleton;
+    s.target = "/sys/fs/cgroup";
+    s.attrs = kNoSuidExecDev | MOUNT_ATTR_RDONLY;
+    s.no_symlinks = true;
+    st.push_back(std::move(s));
+  }
   drop_overridden(plan, spec);
   add_user_mounts(plan, spec);
-  add_masks(plan, spec.security);
+  add_masks(plan, spec);
   st.push_back({.kind = MountKind::kPivotRoot, .target = spec.rootfs_dir});
   st.push_back({.kind = MountKind::kMakeDir, .target = spec.cwd.empty() ? "/" : spec.cwd});
   if (spec.readonly_rootfs) st.push_back({.kind = MountKind::kReadonlyRoot, .target = "/"});

@@ -56,6 +56,10 @@
 //     (a volume's data) is empty, what the container has at `target` is
 //     copied into it (copy_up.h), owners, modes and times kept. A missing or
 //     non-directory `target` copies nothing.
+//   - kMask over a directory: a read-only bind of the empty host directory
+//     `source` (Spec::empty_dir) or, with no `source`, an empty read-only
+//     tmpfs; the first one is cloned for the others. Over a file: the
+//     host's /dev/null.
 //   - kPivotRoot: pivot_root(".", ".") from the new root then
 //     umount2(".", MNT_DETACH) (no put_old dir needed; see pivot_root(2)).
 //   - after kPivotRoot, paths are plain absolute paths in the container.
@@ -78,8 +82,9 @@ enum class MountKind {
   kDevice,        // device node `target` (`mode`, `dev_major`:`dev_minor`); fallback: bind `source`
   kBindTree,      // recursive bind of the host dir `source` onto `target`, `attrs` recursive
   kSymlink,       // symlink `target` -> `source` (skipped if `target` exists)
-  kMask,          // /dev/null over a file, an empty read-only tmpfs over a dir (one tmpfs
-                  // shared by all masked dirs); absent: skip
+  kMask,          // /dev/null over a file, over a dir the empty host dir `source` bound
+                  // read-only or (no `source`) an empty read-only tmpfs, one for all
+                  // masked dirs; absent: skip
   kReadonly,      // re-bind `target` onto itself read-only (recursive); absent: skip
   kPivotRoot,     // make the new root "/" and detach the host's
   kMakeDir,       // mkdir -p `target` (the working directory; after pivot_root)
@@ -128,6 +133,16 @@ extern const size_t kReadonlyPathCount;
 // writable, no masks, host devices), systempaths=unconfined (no masks or
 // read-only paths), the /dev/shm size and source (--ipc host: the host's).
 MountPlan make_mount_plan(const Spec& spec);
+
+// Whether the container gets Spec::empty_dir and Spec::cgroup_skeleton
+// bound (read-only) instead of tmpfs of its own: they are set, and it has
+// no CAP_SYS_ADMIN, with which it could remount the bind writable and write
+// into what every container shares. Privileged containers and those with
+// systempaths=unconfined have no masks and a writable cgroup view anyway.
+bool shares_host_dirs(const Spec& spec);
+// Whether /sys/fs/cgroup is the shared skeleton (v1 views: a directory per
+// hierarchy; v2's one mount needs none). ChildArgs::cgroup_skeleton.
+bool binds_cgroup_skeleton(const Spec& spec);
 
 // "mount proc on /proc", "create device /dev/null", "pivot_root to /x"...
 // the verb and object of a step, for error messages.

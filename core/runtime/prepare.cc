@@ -185,6 +185,7 @@ Result<void> prepare(const Spec& spec, Prepared* out, bool child_buffers) {
     a.cgroup_view = out->cgroup_view.data();
     a.cgroup_view_count = out->cgroup_view.size();
     a.cgroup_view_rw = spec.security.privileged;
+    a.cgroup_skeleton = binds_cgroup_skeleton(spec);
   }
   // A remapped container's pre-made netns is entered by the parent around
   // clone3 (spawn.cc): the child may not setns into it.

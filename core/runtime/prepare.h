@@ -56,6 +56,7 @@ struct ChildArgs {
   const CgroupViewMount* cgroup_view = nullptr;
   size_t cgroup_view_count = 0;
   bool cgroup_view_rw = false;       // privileged: writable, as Docker's
+  bool cgroup_skeleton = false;      // the plan bound Spec::cgroup_skeleton there: no tmpfs
   bool loopback_up = false;          // netns new from clone3: bring lo up (a pooled one has it up)
   const char* hostname = nullptr;
   size_t hostname_len = 0;

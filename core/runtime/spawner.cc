@@ -144,6 +144,7 @@ Json spec_to_json(const Spec& s) {
           {"stdin", s.stdin_fd >= 0}, {"stdout", s.stdout_fd >= 0}, {"stderr", s.stderr_fd >= 0},
           {"security", security_to_json(s.security)}, {"cgroupns_host", s.cgroupns_host},
           {"cgroup_view", cgroup_view_json(s.cgroup_view)}, {"join_pid", s.security.join_pid_pidfd >= 0},
+          {"empty_dir", s.empty_dir}, {"cgroup_skeleton", s.cgroup_skeleton},
           {"join_ipc", s.security.join_ipc_pidfd >= 0},
           {"userns", {s.userns.uid, s.userns.gid, s.userns.size}}};
 }
@@ -170,6 +171,8 @@ Spec spec_from_json(const Json& j) {
   s.security = security_from_json(j.at("security"));
   s.cgroupns_host = j.at("cgroupns_host");
   for (const Json& m : j.at("cgroup_view")) s.cgroup_view.push_back({m[0], m[1], m[2]});
+  s.empty_dir = j.value("empty_dir", "");
+  s.cgroup_skeleton = j.value("cgroup_skeleton", "");
   const Json& u = j.at("userns");
   s.userns.uid = u.at(0).get<uint32_t>();
   s.userns.gid = u.at(1).get<uint32_t>();

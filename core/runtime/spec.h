@@ -153,6 +153,16 @@ struct Spec {
   // as in Docker. Empty: /sys/fs/cgroup stays as sysfs has it (empty).
   std::vector<CgroupMount> cgroup_view;
   bool cgroupns_host = false;            // --cgroupns host: berthd's cgroup namespace
+  // Host directories berthd keeps read-only and the same for every
+  // container, bound where a container would otherwise get a tmpfs of its
+  // own that nothing writes: `empty_dir` over Docker's masked directories,
+  // `cgroup_skeleton` (one directory per v1 hierarchy of cgroup_view) at
+  // /sys/fs/cgroup. Each saves the container a superblock, and every
+  // superblock costs every memory cgroup a shrinker slot, which is what
+  // limits how many containers a host runs (bench/RESULTS.md). Only for
+  // containers that cannot remount them writable (shares_host_dirs(),
+  // mount_plan.h); empty: tmpfs, as before.
+  std::string empty_dir, cgroup_skeleton;
   // A pseudo-terminal from the container's own devpts: its slave becomes
   // stdin/stdout/stderr and the controlling terminal (the stdio fds above are
   // ignored), and the master comes back with receive_pty() (spawn.h).

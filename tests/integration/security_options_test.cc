@@ -4,10 +4,15 @@
 // security_test.cc; the docker CLI's, tests/e2e/docker_security_test.cc.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -130,6 +135,103 @@ TEST_F(SecurityOptionsTest, RefusedWithTheirNames) {
   EXPECT_THAT(fails({"run", "--rm", "--sysctl", "kernel.panic=1", "busybox", "true"}), HasSubstr("not whitelisted"));
   EXPECT_THAT(fails({"run", "--rm", "--security-opt", "bogus=1", "busybox", "true"}), HasSubstr("invalid --security-opt"));
   EXPECT_EQ(d().ctl({"ps", "-aq"}).out, "");
+}
+
+// One line of mountinfo: the superblock's device, the mount point, the
+// per-mount options and the filesystem type.
+struct MountLine {
+  std::string dev, target, options, fstype;
+};
+
+std::vector<MountLine> parse_mountinfo(const std::string& text) {
+  std::vector<MountLine> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream f(line);
+    std::string id, parent, dev, root, target, options, field;
+    if (!(f >> id >> parent >> dev >> root >> target >> options)) continue;
+    while (f >> field && field != "-") {
+    }
+    std::string fstype;
+    f >> fstype;
+    out.push_back({dev, target, options, fstype});
+  }
+  return out;
+}
+
+std::string dev_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) < 0) return "?";
+  return std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+}
+
+// The container's superblocks that the host does not have, each named by
+// its device and its first mount.
+std::map<std::string, std::string> own_superblocks(const std::vector<MountLine>& container) {
+  std::ifstream host_file("/proc/self/mountinfo");
+  std::stringstream host;
+  host << host_file.rdbuf();
+  std::set<std::string> host_devs;
+  std::map<std::string, std::string> own;
+  for (const auto& m : parse_mountinfo(host.str())) host_devs.insert(m.dev);
+  for (const auto& m : container)
+    if (!host_devs.count(m.dev)) own.emplace(m.dev, m.fstype + " " + m.target);
+  return own;
+}
+
+// Without CAP_SYS_ADMIN, the masked directories and the v1 cgroup view are
+// read-only binds of berthd's shared directories, not superblocks of the
+// container's own (each costs every memory cgroup a shrinker slot); with
+// it, the container could remount a bind writable, so it keeps its tmpfs.
+TEST_F(SecurityOptionsTest, MaskedDirsAndCgroupViewAreSharedBindsUnlessSysAdmin) {
+  bool v1 = std::filesystem::exists("/sys/fs/cgroup/memory/cgroup.procs");
+  auto shared = parse_mountinfo(run_ok({"busybox", "sh", "-c",
+                                        "touch /proc/acpi/x /sys/firmware/x 2>/dev/null && echo wrote >&2;"
+                                        " cat /proc/self/mountinfo"}));
+  std::string empty_dev = dev_of(d().root() + "/empty");
+  int masks = 0;
+  for (const auto& m : shared) {
+    if (m.target == "/proc/acpi" || m.target == "/proc/scsi" || m.target == "/sys/firmware") {
+      masks++;
+      EXPECT_EQ(m.dev, empty_dev) << m.target;
+      EXPECT_EQ(m.options.rfind("ro,", 0), 0u) << m.target << " " << m.options;
+    }
+    if (m.target == "/sys/fs/cgroup" && v1) {
+      EXPECT_EQ(m.dev, dev_of(d().root() + "/cgroup-view"));
+      EXPECT_EQ(m.options.rfind("ro,", 0), 0u) << m.options;
+    }
+  }
+  EXPECT_GT(masks, 0);
+  // overlay, proc, /dev, devpts, /dev/shm, mqueue and sysfs.
+  auto own = own_superblocks(shared);
+  EXPECT_EQ(own.size(), 7u) << ::testing::PrintToString(own);
+  EXPECT_TRUE(std::filesystem::is_empty(d().root() + "/empty"));
+
+  auto admin = parse_mountinfo(run_ok({"--cap-add", "SYS_ADMIN", "busybox", "cat", "/proc/self/mountinfo"}));
+  for (const auto& m : admin) {
+    if (m.target == "/proc/acpi" || (m.target == "/sys/fs/cgroup" && v1)) EXPECT_EQ(m.fstype, "tmpfs") << m.target;
+  }
+  EXPECT_EQ(own_superblocks(admin).size(), v1 ? 9u : 8u) << ::testing::PrintToString(own_superblocks(admin));
+}
+
+// What is put into the shared empty directory would show in every
+// container's masked directories: berthd refuses to start over it.
+TEST_F(SecurityOptionsTest, DaemonRefusesAnEmptyDirThatIsNotEmpty) {
+  TestDaemon own;
+  std::string err;
+  ASSERT_TRUE(own.start(&err)) << err;
+  ASSERT_EQ(own.stop(), 0);
+  // An empty directory there is taken away (a v1 hierarchy of an earlier
+  // start leaves one in cgroup-view/); anything else stops the start.
+  ASSERT_EQ(::mkdir((own.root() + "/empty/gone").c_str(), 0755), 0) << std::strerror(errno);
+  std::string stray = own.root() + "/empty/stray";
+  std::ofstream(stray) << "seen by every container";
+  EXPECT_FALSE(own.start(&err));
+  EXPECT_THAT(err, HasSubstr("holds stray, which berthd did not put there"));
+  ASSERT_EQ(::unlink(stray.c_str()), 0);
+  ASSERT_TRUE(own.start(&err)) << err;
+  EXPECT_TRUE(std::filesystem::is_empty(own.root() + "/empty"));
+  EXPECT_EQ(own.stop(), 0);
 }
 
 TEST_F(SecurityOptionsTest, InspectShowsTheOptions) {

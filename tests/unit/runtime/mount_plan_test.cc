@@ -1,6 +1,7 @@
 // Mount plan: pure, no root.
 #include "core/runtime/mount_plan.h"
 
+#include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -122,6 +123,62 @@ TEST(MountPlan, MasksAndReadonlyPathsBeforePivot) {
     ASSERT_NE(i, SIZE_MAX) << r;
     EXPECT_LT(i, pivot) << r;
   }
+}
+
+Spec shared_dirs_spec() {
+  Spec s = three_layer_spec();
+  s.empty_dir = "/b/empty";
+  s.cgroup_skeleton = "/b/cgroup-view";
+  s.cgroup_view = {{"memory", "cgroup", "memory"}, {"cpu,cpuacct", "cgroup", "cpu,cpuacct"}};
+  return s;
+}
+
+TEST(MountPlan, SharedHostDirsStandInForTmpfsWithoutSysAdmin) {
+  Spec s = shared_dirs_spec();
+  ASSERT_TRUE(shares_host_dirs(s));
+  ASSERT_TRUE(binds_cgroup_skeleton(s));
+  MountPlan p = make_mount_plan(s);
+  for (const char* m : {"/proc/acpi", "/proc/scsi", "/sys/firmware"}) {
+    const MountStep* step = find(p, MountKind::kMask, m);
+    ASSERT_TRUE(step) << m;
+    EXPECT_EQ(step->source, "/b/empty") << m;
+  }
+  size_t sys = index_of(p, MountKind::kFilesystem, "/sys");
+  size_t view = index_of(p, MountKind::kBindTree, "/sys/fs/cgroup");
+  size_t pivot = index_of(p, MountKind::kPivotRoot, "/c/rootfs");
+  ASSERT_NE(view, SIZE_MAX);
+  EXPECT_GT(view, sys);
+  EXPECT_LT(view, pivot);
+  EXPECT_EQ(p.steps[view].source, "/b/cgroup-view");
+  EXPECT_TRUE(p.steps[view].attrs & MOUNT_ATTR_RDONLY);
+  EXPECT_TRUE(p.steps[view].no_symlinks);
+  EXPECT_EQ(describe_step(p.steps[view]), "bind /b/cgroup-view on /sys/fs/cgroup");
+}
+
+TEST(MountPlan, SysAdminPrivilegedOrCgroupV2KeepTheirOwnTmpfs) {
+  Spec admin = shared_dirs_spec();
+  admin.security.capabilities |= uint64_t(1) << CAP_SYS_ADMIN;  // could remount a shared bind writable
+  EXPECT_FALSE(shares_host_dirs(admin));
+  EXPECT_FALSE(binds_cgroup_skeleton(admin));
+  MountPlan p = make_mount_plan(admin);
+  EXPECT_EQ(find(p, MountKind::kMask, "/proc/acpi")->source, "");
+  EXPECT_FALSE(find(p, MountKind::kBindTree, "/sys/fs/cgroup"));
+
+  Spec priv = shared_dirs_spec();
+  priv.security.privileged = true;
+  EXPECT_FALSE(binds_cgroup_skeleton(priv));
+  EXPECT_FALSE(find(make_mount_plan(priv), MountKind::kBindTree, "/sys/fs/cgroup"));
+
+  Spec v2 = shared_dirs_spec();
+  v2.cgroup_view = {{"", "cgroup2", ""}};  // one cgroup2 mount at /sys/fs/cgroup itself: nothing to stand in for
+  EXPECT_FALSE(binds_cgroup_skeleton(v2));
+  EXPECT_FALSE(find(make_mount_plan(v2), MountKind::kBindTree, "/sys/fs/cgroup"));
+  EXPECT_EQ(find(make_mount_plan(v2), MountKind::kMask, "/proc/acpi")->source, "/b/empty");
+
+  Spec unset = three_layer_spec();  // no shared dirs given: tmpfs, as before
+  unset.cgroup_view = shared_dirs_spec().cgroup_view;
+  EXPECT_FALSE(binds_cgroup_skeleton(unset));
+  EXPECT_EQ(find(make_mount_plan(unset), MountKind::kMask, "/proc/acpi")->source, "");
 }
 
 TEST(MountPlan, WorkdirAfterPivotAndNoReadonlyRootByDefault) {
