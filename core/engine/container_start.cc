@@ -145,6 +145,7 @@ Result<runtime::Spec> Engine::init_spec(Container& c) {
   if (c.spec.security.ipc.kind == NamespaceMode::Kind::kShareable) spec.security.shm_dir = shm_dir_of(c);
   BERTH_TRY_VOID(volumes_->resolve_mounts(c, spec));
   BERTH_TRY_VOID(networks_->add_to_spec(c, spec));   // host or own netns; /etc files
+  if (c.spec.network_mode == "none") spec.sysfs_netns_fd = sysfs_netns_.get();
   if (c.spec.init) add_init(spec, opts_.init_path);
   return spec;
 }

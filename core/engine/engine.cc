@@ -28,6 +28,7 @@
 #include "core/runtime/userns.h"
 #include "core/runtime/seccomp.h"
 #include "core/runtime/spawner.h"
+#include "netns/netns.h"
 #include "netns/netns_pool.h"
 
 namespace berth::engine {
@@ -148,6 +149,10 @@ Result<std::unique_ptr<Engine>> Engine::open(reactor::Reactor& r, const Options&
   e->files_ = std::make_unique<ContainerFiles>(*e);
   BERTH_TRY_VOID(e->load_containers());
   e->drop_unclaimed();
+  if (auto ns = netns::create_netns())
+    e->sysfs_netns_ = std::move(*ns);
+  else
+    log::warn("engine", "--network none containers get a sysfs each: {}", ns.error().message());
   e->warm_ = std::make_unique<WarmPool>(*e, o.warm_inits);
   e->netns_pool_ = std::make_unique<netns::NetnsPool>(r, o.netns_pool);
   e->netns_pool_->fill();

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "core/base/histogram.h"
+#include "core/base/unique_fd.h"
 #include "core/engine/container.h"
 #include "core/engine/events.h"
 #include "core/engine/fd_budget.h"
@@ -239,6 +240,10 @@ class Engine {
   std::unique_ptr<ContainerIo> io_;
   std::unique_ptr<ContainerFiles> files_;
   std::unique_ptr<netns::NetnsPool> netns_pool_;
+  // A network namespace with only lo, whose one sysfs every --network none
+  // container shares (runtime::Spec::sysfs_netns_fd); none if it could
+  // not be made (they get their own).
+  unique_fd sysfs_netns_;
   std::unique_ptr<WarmPool> warm_;
   std::unique_ptr<NetworkService> networks_;
   // Container timers (restart policies, health checks), by token; one

@@ -118,7 +118,10 @@ class WarmPool {
   bool id_taken(const std::string& id) const;
 
  private:
-  Result<runtime::Spec> spec_for(const std::string& image_id, const std::string& id, const std::string& dir);
+  // `no_network`: for --network none containers, whose /sys differs
+  // (runtime::Spec::sysfs_netns_fd).
+  Result<runtime::Spec> spec_for(const std::string& image_id, const std::string& id, const std::string& dir,
+                                 bool no_network);
   bool parent_ok(const Container& c) const;
   void schedule();
   void judge_candidates();
@@ -139,12 +142,14 @@ class WarmPool {
     uint64_t used = 0;
     std::string id, dir;
     runtime::Spec final;
+    bool no_network = false;                         // --network none
   };
   std::map<std::string, Candidate> candidates_;      // image id -> its latest start
   std::map<std::string, size_t> building_;           // image id -> builds on the background lane
   size_t cleaning_ = 0;                              // cgroup/dir removals on the job lane
   uint64_t clock_ = 0;                               // orders images by last start
   std::map<std::string, uint64_t> wanted_;           // image id -> its last start that could use one
+  std::map<std::string, bool> wanted_no_network_;    // image id -> that start was --network none
   bool top_up_queued_ = false;
   std::shared_ptr<int> life_ = std::make_shared<int>(0);   // expires with the pool (idle tasks)
 };

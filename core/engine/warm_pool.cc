@@ -134,11 +134,13 @@ bool alive(const WarmInit& w) {
 
 }  // namespace
 
-Result<runtime::Spec> WarmPool::spec_for(const std::string& image_id, const std::string& id, const std::string& dir) {
+Result<runtime::Spec> WarmPool::spec_for(const std::string& image_id, const std::string& id, const std::string& dir,
+                                         bool no_network) {
   Container t;
   t.id = id;
   t.dir = dir;
   t.image_id = image_id;
+  if (no_network) t.spec.network_mode = "none";
   t.path_args = {"/"};  // a placeholder: the command comes with the release
   runtime::Spec spec = BERTH_TRY(e_.init_spec(t));
   spec.deferred = true;
@@ -170,6 +172,7 @@ void WarmPool::after_start(const Container& c, const runtime::Spec& final) {
   cand.id = c.id;
   cand.dir = c.dir;
   cand.final = final;
+  cand.no_network = c.spec.network_mode == "none";
   schedule();
 }
 
@@ -189,11 +192,14 @@ void WarmPool::judge_candidates() {
   auto cands = std::move(candidates_);
   candidates_.clear();
   for (auto& [image, cand] : cands) {
-    auto shape = spec_for(image, cand.id, cand.dir);
+    auto shape = spec_for(image, cand.id, cand.dir, cand.no_network);
     if (!shape) continue;
     runtime::Spec& as_started = cand.final;
     as_started.netns_fd = as_started.cgroup_fd = -1;  // a warm init has its own already
-    if (runtime::can_release_as(*shape, as_started)) wanted_[image] = cand.used;
+    if (runtime::can_release_as(*shape, as_started)) {
+      wanted_[image] = cand.used;
+      wanted_no_network_[image] = cand.no_network;
+    }
   }
 }
 
@@ -239,7 +245,7 @@ void WarmPool::fill(const std::string& image_id, uint64_t used) {
   w.generation = generation_[image_id];
   w.dir = e_.opts_.root + "/containers/" + w.id;
   w.last_used = used;
-  auto spec = spec_for(image_id, w.id, w.dir);
+  auto spec = spec_for(image_id, w.id, w.dir, wanted_no_network_[image_id]);
   if (!spec) {
     log::warn("engine", "warm init for image {}: {}", image_id, spec.error().message());
     wanted_.erase(image_id);  // until its next start

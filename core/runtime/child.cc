@@ -50,7 +50,8 @@ int err() { return errno ? errno : EIO; }
 // on the sync socket, so a sibling spawned meanwhile never holds our pipes.
 int keep_only_needed_fds(ChildArgs& a) {
   int* refs[] = {&a.sync_fd,  &a.error_fd, &a.parent_pidfd, &a.netns_fd, &a.join_pidfd,
-                 &a.join_ipc_pidfd, &a.stdio[0], &a.stdio[1],     &a.stdio[2], &a.userns_wait_fd, &a.overlay_fd};
+                 &a.join_ipc_pidfd, &a.stdio[0], &a.stdio[1],     &a.stdio[2], &a.userns_wait_fd, &a.overlay_fd,
+                 &a.sysfs_netns_fd};
   int keep[std::size(refs)];
   int n = 0;
   for (int* r : refs) {
@@ -500,7 +501,7 @@ void mount_cgroup_view(const ChildArgs& a) {
   size_t step = 0;
   int proc_sys_fd = -1;
   if (!early_errno && a.plan)
-    if (int e = run_mount_plan(*a.plan, &step, &proc_sys_fd, a.overlay_fd))
+    if (int e = run_mount_plan(*a.plan, &step, &proc_sys_fd, a.overlay_fd, a.sysfs_netns_fd))
       early_stage = int32_t(Stage::kMountStep) + int32_t(step), early_errno = e;
   // A warm init that cannot be used says so at once: berthd drops it from
   // its pool (or its build fails) rather than giving it to a container.

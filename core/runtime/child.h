@@ -31,7 +31,10 @@ int loopback_up();
 // /proc leaves an O_PATH fd of its sys directory there (O_CLOEXEC; -1 if
 // none), below the read-only bind the plan puts over /proc/sys, for
 // writes the container cannot redirect (sysctls, after release).
-int run_mount_plan(const MountPlan& plan, size_t* failed_step, int* proc_sys_fd = nullptr, int overlay_fd = -1);
+// `overlay_fd` (Spec::userns) and `sysfs_netns` (steps with template_netns)
+// are used by the steps and closed.
+int run_mount_plan(const MountPlan& plan, size_t* failed_step, int* proc_sys_fd = nullptr, int overlay_fd = -1,
+                   int sysfs_netns = -1);
 
 // mkdir -p of a path inside the container, after pivot_root (kMakeDir's
 // executor; a deferred child runs it after release). 0 or an errno.

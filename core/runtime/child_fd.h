@@ -29,7 +29,7 @@ inline int child_errno() { return errno ? errno : EIO; }
 // spawner's requests and answers. Async-signal-safe (no allocation); stack
 // only; not movable (msg points into it).
 struct FdMessage {
-  static constexpr int kMaxFds = 8;
+  static constexpr int kMaxFds = 10;  // a spawn request: 9 at most (spawner.cc)
   iovec iov;
   msghdr msg{};
   union {  // last: cmsghdr ends in a flexible array

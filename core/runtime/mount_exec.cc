@@ -9,6 +9,7 @@
 // (/dev, for eleven steps in a row), device nodes are one mknodat each, and
 // all masked directories share one empty mount.
 #include <dirent.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
@@ -66,6 +67,7 @@ struct Exec {
   char dir_path[PATH_MAX] = "";  // ...and its path in the container
   int mask_dir = -1;          // the read-only mount attached over the first masked dir
   int overlay_fd = -1;        // a detached overlay the parent mounted (Spec::userns): attached, not made
+  int sysfs_netns = -1;       // ChildArgs::sysfs_netns_fd (template_netns steps)
 };
 
 // Drops the cached directory: after a mount over an existing path, which may
@@ -184,8 +186,28 @@ int configure(int fsfd, const MountOption& o) {
 }
 
 // fsopen + options + create + fsmount: a detached mount fd, or -errno.
-int new_mount(const char* fstype, const MountOption* opts, size_t n, uint64_t attrs) {
-  ChildFd fsfd(::fsopen(fstype, FSOPEN_CLOEXEC));
+// fsopen(fstype) while in the network namespace `netns` (a sysfs context
+// takes the opener's), then back in the child's own. Returns the fs context
+// fd or -1 with errno.
+int fsopen_in_netns(const char* fstype, int netns) {
+  ChildFd own(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (own.fd < 0) return -1;
+  if (::setns(netns, CLONE_NEWNET) < 0) return -1;
+  int fsfd = ::fsopen(fstype, FSOPEN_CLOEXEC);
+  int e = errno;
+  // Not back in its own network namespace, the container must not go on.
+  if (::setns(own.fd, CLONE_NEWNET) < 0) {
+    if (fsfd >= 0) ::close(fsfd);
+    return -1;
+  }
+  errno = e;
+  return fsfd;
+}
+
+// A new detached mount of `fstype` (its fs context opened in the network
+// namespace `netns` when >= 0); returns its fd or -errno.
+int new_mount(const char* fstype, const MountOption* opts, size_t n, uint64_t attrs, int netns = -1) {
+  ChildFd fsfd(netns >= 0 ? fsopen_in_netns(fstype, netns) : ::fsopen(fstype, FSOPEN_CLOEXEC));
   if (fsfd.fd < 0) return -child_errno();
   for (size_t i = 0; i < n; i++)
     if (int e = configure(fsfd.fd, opts[i])) return -e;
@@ -244,7 +266,9 @@ int mount_overlay(const MountStep& s) {
 int bind_host(Exec& x, const MountStep& s, bool tree);
 
 int mount_filesystem(Exec& x, const MountStep& s) {
-  int mfd = new_mount(s.fstype.c_str(), s.options.data(), s.options.size(), s.attrs);
+  if (s.template_netns && x.sysfs_netns < 0) return EBADF;  // a plan that wants it came without the fd
+  int mfd = new_mount(s.fstype.c_str(), s.options.data(), s.options.size(), s.attrs,
+                      s.template_netns ? x.sysfs_netns : -1);
   // A sysfs shows the netns of its mounter, who must own it: a remapped
   // container in a netns made by berthd (the host's user namespace owns
   // it) binds the host's /sys instead, read-only, as runc does.
@@ -544,16 +568,17 @@ int run_step(const MountStep& s, Exec& x) {
 
 int make_working_dir(const char* path) { return make_dirs_in_root(path); }
 
-int run_mount_plan(const MountPlan& plan, size_t* failed_step, int* proc_sys_fd, int overlay_fd) {
+int run_mount_plan(const MountPlan& plan, size_t* failed_step, int* proc_sys_fd, int overlay_fd, int sysfs_netns) {
   Exec x;
   x.overlay_fd = overlay_fd;
+  x.sysfs_netns = sysfs_netns;
   int e = 0;
   for (size_t i = 0; i < plan.steps.size() && !e; i++) {
     errno = 0;
     if ((e = run_step(plan.steps[i], x))) *failed_step = i;
   }
   forget_dir(x);
-  for (int fd : {x.root, x.mask_dir, x.overlay_fd})
+  for (int fd : {x.root, x.mask_dir, x.overlay_fd, x.sysfs_netns})
     if (fd >= 0) ::close(fd);
   if (proc_sys_fd && !e) {
     *proc_sys_fd = x.proc_sys;

@@ -139,7 +139,7 @@ void add_dev(MountPlan& plan, const Security& sec) {
 }
 
 // Read-only, except for a privileged container (as Docker).
-void add_sys(MountPlan& plan, bool new_netns, bool privileged) {
+void add_sys(MountPlan& plan, bool new_netns, bool privileged, bool template_netns) {
   // A fresh sysfs shows the network devices of the mounter's netns, so it is
   // only right with a new netns; with the host's, bind the host's /sys.
   // FIXME(cgroups follow-up): mount /sys/fs/cgroup read-only like Docker.
@@ -148,6 +148,7 @@ void add_sys(MountPlan& plan, bool new_netns, bool privileged) {
   uint64_t attrs = kNoSuidExecDev | (privileged ? 0 : MOUNT_ATTR_RDONLY);
   if (new_netns) {
     plan.steps.push_back(kernel_fs("sysfs", "/sys", attrs));
+    plan.steps.back().template_netns = template_netns;
     return;
   }
   MountStep s{.kind = MountKind::kBindTree};
@@ -247,6 +248,10 @@ bool shares_host_dirs(const Spec& spec) {
   return !sec.privileged && !(sec.capabilities & (uint64_t(1) << CAP_SYS_ADMIN));
 }
 
+bool shares_sysfs(const Spec& spec) {
+  return spec.sysfs_netns_fd >= 0 && spec.new_netns && !spec.userns && shares_host_dirs(spec);
+}
+
 bool binds_cgroup_skeleton(const Spec& spec) {
   const auto& v = spec.cgroup_view;
   bool v1 = !v.empty() && !(v.size() == 1 && v[0].name.empty());
@@ -260,7 +265,7 @@ MountPlan make_mount_plan(const Spec& spec) {
   st.push_back(overlay_step(spec));
   st.push_back(kernel_fs("proc", "/proc", kNoSuidExecDev));
   add_dev(plan, spec.security);
-  add_sys(plan, spec.new_netns, spec.security.privileged);
+  add_sys(plan, spec.new_netns, spec.security.privileged, shares_sysfs(spec));
   if (binds_cgroup_skeleton(spec)) {
     // The cgroup filesystems go on its directories after the cgroup
     // namespace is made (child.cc, mount_cgroup_view).
@@ -284,7 +289,9 @@ std::string describe_step(const MountStep& s) {
   switch (s.kind) {
     case MountKind::kMakePrivate: return "make / private";
     case MountKind::kOverlay: return fmt::format("mount overlay on {}", s.target);
-    case MountKind::kFilesystem: return fmt::format("mount {} on {}", s.fstype, s.target);
+    case MountKind::kFilesystem:
+      if (s.template_netns) return fmt::format("mount the shared {} on {}", s.fstype, s.target);
+      return fmt::format("mount {} on {}", s.fstype, s.target);
     case MountKind::kDevice: return fmt::format("create device {}", s.target);
     case MountKind::kBindTree: return fmt::format("bind {} on {}", s.source, s.target);
     case MountKind::kSymlink: return fmt::format("symlink {} -> {}", s.target, s.source);

@@ -60,6 +60,9 @@
 //     `source` (Spec::empty_dir) or, with no `source`, an empty read-only
 //     tmpfs; the first one is cloned for the others. Over a file: the
 //     host's /dev/null.
+//   - kFilesystem with template_netns (sysfs): fsopen() runs while in
+//     ChildArgs::sysfs_netns_fd's network namespace (setns there and back
+//     to the child's own), which decides the superblock: one for all.
 //   - kPivotRoot: pivot_root(".", ".") from the new root then
 //     umount2(".", MNT_DETACH) (no put_old dir needed; see pivot_root(2)).
 //   - after kPivotRoot, paths are plain absolute paths in the container.
@@ -115,6 +118,7 @@ struct MountStep {
   bool recursive = false;             // kBind: AT_RECURSIVE (rbind; read-only applies to the whole tree)
   bool file = false;                  // kBind: the mount point is a file, not a directory
   bool no_symlinks = false;           // resolve `target` without following any symlink
+  bool template_netns = false;        // kFilesystem sysfs: opened in Spec::sysfs_netns_fd's netns
   bool operator==(const MountStep&) const = default;
 };
 
@@ -140,6 +144,9 @@ MountPlan make_mount_plan(const Spec& spec);
 // into what every container shares. Privileged containers and those with
 // systempaths=unconfined have no masks and a writable cgroup view anyway.
 bool shares_host_dirs(const Spec& spec);
+// Whether /sys is a sysfs of Spec::sysfs_netns_fd's network namespace
+// (shared by every such container) instead of the container's own.
+bool shares_sysfs(const Spec& spec);
 // Whether /sys/fs/cgroup is the shared skeleton (v1 views: a directory per
 // hierarchy; v2's one mount needs none). ChildArgs::cgroup_skeleton.
 bool binds_cgroup_skeleton(const Spec& spec);

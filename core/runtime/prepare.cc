@@ -190,6 +190,7 @@ Result<void> prepare(const Spec& spec, Prepared* out, bool child_buffers) {
   // A remapped container's pre-made netns is entered by the parent around
   // clone3 (spawn.cc): the child may not setns into it.
   a.netns_fd = exec || spec.userns ? -1 : spec.netns_fd;
+  a.sysfs_netns_fd = !exec && shares_sysfs(spec) ? spec.sysfs_netns_fd : -1;
   a.join_userns = exec && spec.userns;
   a.loopback_up = !exec && spec.new_netns && spec.netns_fd < 0;
   a.hostname = out->hostname.c_str();

@@ -43,6 +43,7 @@ struct ChildArgs {
   // detached overlay the parent mounted, attached by the plan's first step.
   int userns_wait_fd = -1;
   int overlay_fd = -1;
+  int sysfs_netns_fd = -1;           // Spec::sysfs_netns_fd when the plan shares sysfs; the plan closes it
   bool join_userns = false;          // exec in a remapped container: its user namespace too
   bool set_hostname = true;          // false with the host's UTS namespace
   bool unshare_cgroupns = false;     // true unless clone3 already made it (or --cgroupns host)

@@ -144,7 +144,7 @@ Json spec_to_json(const Spec& s) {
           {"stdin", s.stdin_fd >= 0}, {"stdout", s.stdout_fd >= 0}, {"stderr", s.stderr_fd >= 0},
           {"security", security_to_json(s.security)}, {"cgroupns_host", s.cgroupns_host},
           {"cgroup_view", cgroup_view_json(s.cgroup_view)}, {"join_pid", s.security.join_pid_pidfd >= 0},
-          {"empty_dir", s.empty_dir}, {"cgroup_skeleton", s.cgroup_skeleton},
+          {"empty_dir", s.empty_dir}, {"cgroup_skeleton", s.cgroup_skeleton}, {"sysfs_netns", s.sysfs_netns_fd >= 0},
           {"join_ipc", s.security.join_ipc_pidfd >= 0},
           {"userns", {s.userns.uid, s.userns.gid, s.userns.size}}};
 }
@@ -228,6 +228,7 @@ std::pair<std::string, std::vector<unique_fd>> serve_spawn(const std::string& re
     spec.stderr_fd = take(j.at("stderr"));
     spec.security.join_pid_pidfd = take(j.at("join_pid"));
     spec.security.join_ipc_pidfd = take(j.at("join_ipc"));
+    spec.sysfs_netns_fd = take(j.value("sysfs_netns", false));
     spec.sibling = false;
     auto p = spawn(spec);
     if (p) {
@@ -388,7 +389,7 @@ Result<Process> Spawner::spawn(const Spec& spec) {
   std::lock_guard lock(mu_);
   std::vector<int> fds;
   for (int fd : {spec.netns_fd, spec.cgroup_fd, spec.join_pidfd, spec.stdin_fd, spec.stdout_fd, spec.stderr_fd,
-                 spec.security.join_pid_pidfd, spec.security.join_ipc_pidfd})
+                 spec.security.join_pid_pidfd, spec.security.join_ipc_pidfd, spec.sysfs_netns_fd})
     if (fd >= 0) fds.push_back(fd);
   if (auto sent = send_message(ctl_.get(), spec_to_json(spec).dump(), fds); !sent)
     return Error::not_found("the spawner is gone: {}", sent.error().message());

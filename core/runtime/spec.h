@@ -163,6 +163,15 @@ struct Spec {
   // containers that cannot remount them writable (shares_host_dirs(),
   // mount_plan.h); empty: tmpfs, as before.
   std::string empty_dir, cgroup_skeleton;
+  // >= 0 (a container of its own netns with nothing but lo: --network
+  // none): a network namespace with only lo, up, that berthd keeps. The
+  // container's /sys is made while in it (fsopen; then back), and a sysfs
+  // superblock belongs to its network namespace, so every such container
+  // shares one instead of making its own. What differs from a sysfs of its
+  // own is the lo under /sys/class/net, the template's (the same device
+  // kind, flags and address; other counters). Only with
+  // shares_host_dirs() and no user namespace (mount_plan.h).
+  int sysfs_netns_fd = -1;
   // A pseudo-terminal from the container's own devpts: its slave becomes
   // stdin/stdout/stderr and the controlling terminal (the stdio fds above are
   // ignored), and the master comes back with receive_pty() (spawn.h).

@@ -180,9 +180,11 @@ std::map<std::string, std::string> own_superblocks(const std::vector<MountLine>&
 }
 
 // Without CAP_SYS_ADMIN, the masked directories and the v1 cgroup view are
-// read-only binds of berthd's shared directories, not superblocks of the
-// container's own (each costs every memory cgroup a shrinker slot); with
-// it, the container could remount a bind writable, so it keeps its tmpfs.
+// read-only binds of berthd's shared directories, and a --network none
+// container's /sys is the one sysfs of berthd's lo-only namespace: not
+// superblocks of the container's own (each costs every memory cgroup a
+// shrinker slot). With it, the container could remount them writable, so
+// it keeps its own.
 TEST_F(SecurityOptionsTest, MaskedDirsAndCgroupViewAreSharedBindsUnlessSysAdmin) {
   bool v1 = std::filesystem::exists("/sys/fs/cgroup/memory/cgroup.procs");
   auto shared = parse_mountinfo(run_ok({"busybox", "sh", "-c",
@@ -207,9 +209,36 @@ TEST_F(SecurityOptionsTest, MaskedDirsAndCgroupViewAreSharedBindsUnlessSysAdmin)
   EXPECT_EQ(own.size(), 7u) << ::testing::PrintToString(own);
   EXPECT_TRUE(std::filesystem::is_empty(d().root() + "/empty"));
 
+  // --network none: the sysfs of berthd's lo-only namespace, one for all
+  // such containers (two at once here, so that a superblock freed by one
+  // cannot lend its device number to the other), and only lo in it.
+  ASSERT_EQ(d().ctl({"run", "-d", "--name", "none1", "--network", "none", "busybox", "sleep", "1000"}).exit_code, 0);
+  auto sys_dev = [](const std::vector<MountLine>& ms) {
+    for (const auto& m : ms)
+      if (m.target == "/sys") return m.dev;
+    return std::string("none");
+  };
+  auto exec1 = d().ctl({"exec", "none1", "cat", "/proc/self/mountinfo"});
+  ASSERT_EQ(exec1.exit_code, 0) << exec1.err;
+  auto none1 = parse_mountinfo(exec1.out);
+  auto none2 = parse_mountinfo(run_ok({"--network", "none", "busybox", "sh", "-c",
+                                       "ls /sys/class/net >&2; cat /proc/self/mountinfo"}));
+  EXPECT_EQ(sys_dev(none1), sys_dev(none2));
+  EXPECT_NE(sys_dev(none1), sys_dev(shared));  // the bridge container's is its own
+  // Its own: neither the host's nor another container's (the shared sysfs
+  // is in neither the host's mount table nor its own alone).
+  auto own2 = own_superblocks(none2);
+  for (const auto& m : none1) own2.erase(m.dev);
+  EXPECT_EQ(own2.size(), 6u) << ::testing::PrintToString(own2);
+  auto lo = d().ctl({"run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net"});
+  EXPECT_EQ(lo.out, "lo\n");
+  EXPECT_EQ(d().ctl({"rm", "-f", "none1"}).exit_code, 0);
+
   auto admin = parse_mountinfo(run_ok({"--cap-add", "SYS_ADMIN", "busybox", "cat", "/proc/self/mountinfo"}));
   for (const auto& m : admin) {
-    if (m.target == "/proc/acpi" || (m.target == "/sys/fs/cgroup" && v1)) EXPECT_EQ(m.fstype, "tmpfs") << m.target;
+    if (m.target == "/proc/acpi" || (m.target == "/sys/fs/cgroup" && v1)) {
+      EXPECT_EQ(m.fstype, "tmpfs") << m.target;
+    }
   }
   EXPECT_EQ(own_superblocks(admin).size(), v1 ? 9u : 8u) << ::testing::PrintToString(own_superblocks(admin));
 }

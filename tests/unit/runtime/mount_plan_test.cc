@@ -181,6 +181,31 @@ TEST(MountPlan, SysAdminPrivilegedOrCgroupV2KeepTheirOwnTmpfs) {
   EXPECT_EQ(find(make_mount_plan(unset), MountKind::kMask, "/proc/acpi")->source, "");
 }
 
+TEST(MountPlan, SysfsOfTheSharedNetnsOnlyWhenGivenAndSafe) {
+  Spec s = shared_dirs_spec();
+  EXPECT_FALSE(shares_sysfs(s));  // no namespace given: a sysfs of its own
+  EXPECT_FALSE(find(make_mount_plan(s), MountKind::kFilesystem, "/sys")->template_netns);
+  s.sysfs_netns_fd = 7;
+  ASSERT_TRUE(shares_sysfs(s));
+  MountPlan p = make_mount_plan(s);
+  const MountStep* sys = find(p, MountKind::kFilesystem, "/sys");
+  ASSERT_TRUE(sys);
+  EXPECT_TRUE(sys->template_netns);
+  EXPECT_TRUE(sys->attrs & MOUNT_ATTR_RDONLY);
+  EXPECT_EQ(describe_step(*sys), "mount the shared sysfs on /sys");
+
+  Spec admin = s;
+  admin.security.capabilities |= uint64_t(1) << CAP_SYS_ADMIN;  // could remount the shared superblock
+  EXPECT_FALSE(shares_sysfs(admin));
+  Spec remapped = s;
+  remapped.userns = {.uid = 100000, .gid = 100000, .size = 65536};  // may not enter berthd's namespace
+  EXPECT_FALSE(shares_sysfs(remapped));
+  Spec host = s;
+  host.new_netns = false;
+  EXPECT_FALSE(shares_sysfs(host));
+  EXPECT_FALSE(find(make_mount_plan(host), MountKind::kFilesystem, "/sys"));
+}
+
 TEST(MountPlan, WorkdirAfterPivotAndNoReadonlyRootByDefault) {
   MountPlan p = make_mount_plan(three_layer_spec());
   size_t pivot = index_of(p, MountKind::kPivotRoot, "/c/rootfs");
