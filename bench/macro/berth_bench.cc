@@ -30,8 +30,15 @@
 //   network         --network-runs N: start latency on the default bridge
 //                   against --network none, alternating; --networked N: N
 //                   detached containers started on the bridge, one by one
+//   burst           --burst N [--burst-clients C] [--burst-rounds R]: N
+//                   `run -d` (create + start of a sleeping container,
+//                   --network none) from C clients at once (default 100),
+//                   against N `crun run -d` one after another; R rounds
+//                   alternating (default 2), each side's containers removed
+//                   (untimed) before the other's turn
 // Usage: berth-bench [--runs N] [--log-mib M] [--log-lines N] [--no-crun] [--stats N] [--storage N]
 //                    [--warm-inits N] [--network-runs N] [--networked N] [--log-linegen N] [--linegen-rounds R]
+//                    [--burst N] [--burst-clients C] [--burst-rounds R]
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -41,6 +48,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <functional>
 #include <memory>
@@ -48,6 +56,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -510,6 +519,105 @@ int bench_networked(TestDaemon& d, int n) {
   return 0;
 }
 
+// The busybox bundle with a sleeping process, for `crun run -d`.
+bool make_sleep_bundle(const std::string& dir) {
+  if (!make_crun_bundle(dir)) return false;
+  auto text = read_file(dir + "/config.json");
+  if (!text) return false;
+  auto j = nlohmann::json::parse(*text);
+  j["process"]["args"] = {"/bin/sleep", "100000"};
+  return bool(write_file_atomic(dir + "/config.json", j.dump(2)));
+}
+
+// N `crun run -d` one after another, in a child with CrunRunner's mount
+// namespace; then `crun delete -f` of each (untimed). The seconds the
+// starts took, or a negative value if one failed.
+double crun_detached_starts(const std::string& bundle, int n, int round) {
+  int answer[2];
+  if (pipe2(answer, O_CLOEXEC) < 0) return -1;
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    close(answer[0]);
+    if (unshare(CLONE_NEWNS) == 0 && mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0)
+      umount2("/sys/fs/cgroup/unified", MNT_DETACH);
+    std::string prefix = "berth-burst-" + std::to_string(getpid()) + "-" + std::to_string(round) + "-";
+    double t0 = now_s();
+    int failed = 0, i = 0;
+    for (; i < n && !failed; i++) failed = spawn_quiet({"crun", "run", "-d", "-b", bundle, prefix + std::to_string(i)});
+    double t = now_s() - t0;
+    if (failed) t = -t;
+    for (int k = 0; k < i; k++) spawn_quiet({"crun", "delete", "-f", prefix + std::to_string(k)});
+    if (write(answer[1], &t, sizeof t) != sizeof t) _exit(1);
+    _exit(0);
+  }
+  close(answer[1]);
+  double t = -1;
+  if (read(answer[0], &t, sizeof t) != sizeof t) t = -1;
+  close(answer[0]);
+  waitpid(pid, nullptr, 0);
+  return t;
+}
+
+// N create + start through the API from `clients` connections at once;
+// the seconds from the first request to the last start's answer, or a
+// negative value if one failed. Every container is removed after (untimed).
+double berth_burst_starts(TestDaemon& d, int n, int clients) {
+  std::atomic<int> next{0}, failed{0};
+  std::vector<std::vector<std::string>> ids(static_cast<size_t>(clients));
+  std::vector<std::thread> threads;
+  double t0 = now_s();
+  for (int k = 0; k < clients; k++)
+    threads.emplace_back([&, k] {
+      auto c = d.client();
+      for (int i; (i = next++) < n && !failed;) {
+        auto r = c.request("POST", "/containers/create",
+                           R"({"Image":"busybox","Cmd":["sleep","100000"],"HostConfig":{"NetworkMode":"none"}})");
+        if (!r || r->status != 201) {
+          std::fprintf(stderr, "berth-bench: burst create %d: %s\n", i, r ? r->body.c_str() : r.error().message().c_str());
+          failed = 1;
+          return;
+        }
+        std::string id = nlohmann::json::parse(r->body)["Id"];
+        ids[size_t(k)].push_back(id);
+        auto st = c.request("POST", "/containers/" + id + "/start");
+        if (!st || st->status != 204) {
+          std::fprintf(stderr, "berth-bench: burst start %d: %s\n", i, st ? st->body.c_str() : st.error().message().c_str());
+          failed = 1;
+          return;
+        }
+      }
+    });
+  for (auto& t : threads) t.join();
+  double t = now_s() - t0;
+  auto c = d.client();
+  for (const auto& list : ids)
+    for (const auto& id : list) (void)c.request("DELETE", "/containers/" + id + "?force=1");
+  return failed ? -t : t;
+}
+
+// --burst N: berth's burst of `run -d` from many clients against crun's
+// sequential `run -d` rate, alternating rounds (the issue's target: 3x).
+int bench_burst(TestDaemon& d, int n, int clients, int rounds, bool crun) {
+  std::string bundle = d.dir() + "/sleep-bundle";
+  if (crun && !make_sleep_bundle(bundle)) {
+    std::printf("crun: could not prepare an OCI bundle; burst without crun\n");
+    crun = false;
+  }
+  for (int r = 0; r < rounds; r++) {
+    double c = crun ? crun_detached_starts(bundle, n, r) : 0;
+    double b = berth_burst_starts(d, n, clients);
+    if (b < 0 || c < 0) {
+      std::fprintf(stderr, "berth-bench: burst round %d failed (berth %.2f s, crun %.2f s)\n", r + 1, b, c);
+      return 1;
+    }
+    std::printf("burst round %d: berth %d run -d from %d clients at once: %.2f s, %.0f/s", r + 1, n, clients, b, n / b);
+    if (crun) std::printf("; crun run -d one after another: %.2f s, %.0f/s; berth / crun = %.2fx", c, n / c, c / b);
+    std::printf("\n");
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -523,6 +631,7 @@ int main(int argc, char** argv) {
   long linegen_lines = 0;
   int linegen_rounds = 3;
   std::string warm_inits;  // berthd's --warm-inits; its default when empty
+  int burst_n = 0, burst_clients = 100, burst_rounds = 2;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines as they happen, even into a file
   std::signal(SIGPIPE, SIG_IGN);             // a dead crun helper is a failed run, not our end
   for (int i = 1; i < argc; i++) {
@@ -538,10 +647,14 @@ int main(int argc, char** argv) {
     else if (a == "--warm-inits" && i + 1 < argc) warm_inits = argv[++i];
     else if (a == "--network-runs" && i + 1 < argc) network_runs = std::atoi(argv[++i]);
     else if (a == "--networked" && i + 1 < argc) networked_n = std::atoi(argv[++i]);
+    else if (a == "--burst" && i + 1 < argc) burst_n = std::atoi(argv[++i]);
+    else if (a == "--burst-clients" && i + 1 < argc) burst_clients = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--burst-rounds" && i + 1 < argc) burst_rounds = std::max(1, std::atoi(argv[++i]));
     else {
       std::fprintf(stderr,
                    "usage: berth-bench [--runs N] [--log-mib M] [--log-lines N] [--no-crun] [--stats N] [--storage N] "
-                   "[--warm-inits N] [--network-runs N] [--networked N] [--log-linegen N] [--linegen-rounds R]\n");
+                   "[--warm-inits N] [--network-runs N] [--networked N] [--log-linegen N] [--linegen-rounds R] "
+                   "[--burst N] [--burst-clients C] [--burst-rounds R]\n");
       return 2;
     }
   }
@@ -630,5 +743,6 @@ int main(int argc, char** argv) {
   if (storage_n > 0 && bench_storage(d, storage_n) != 0) return 1;
   if (network_runs > 0) bench_network_start(d, network_runs);
   if (networked_n > 0 && bench_networked(d, networked_n) != 0) return 1;
+  if (burst_n > 0 && bench_burst(d, burst_n, burst_clients, burst_rounds, crun) != 0) return 1;
   return d.stop() == 0 ? 0 : 1;
 }
