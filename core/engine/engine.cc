@@ -235,7 +235,7 @@ void Engine::persist(Container& c) {
   c.persist_dirty = false;
   std::string path = c.dir + "/" + kStateFile;
   // Its networks as they are now; one let go at shutdown keeps what it ran with.
-  if (networks_ && networks_->opened() && !(c.proc && c.proc->detached)) c.net_state = networks_->runtime_state(c.id);
+  if (networks_ && networks_->opened() && !(c.proc && c.proc->detached)) c.net_state = networks_->runtime_state(c);
   auto data = std::make_shared<std::string>(encode_container(c));
   auto result = std::make_shared<Result<void>>(ok());
   bool queued = r_.run_job([path, data, result] { *result = write_file_atomic(path, *data, 0600, false); },

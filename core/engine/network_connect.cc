@@ -80,9 +80,7 @@ void NetworkService::connect(std::string_view ref, Container& c, EndpointSpec ep
   std::vector<std::string> used;
   for (const auto& x : run.endpoints) used.push_back(x.ifname);
   e.ifname = free_ifname(used);
-  run.next_link = std::max(run.next_link, c.veth_links);
-  e.host_veth = netns::veth_name(c.id, run.next_link++ % 256);
-  c.veth_links = run.next_link;
+  e.host_veth = netns::veth_name(c.id, c.veth_links++ % 256);
   e.aliases = ep.aliases;
   if (!ep.ipv4.empty()) {
     if (auto r = n.ipam->reserve(*netns::parse_ip4(ep.ipv4)); !r) return done(std::move(r.error()));

@@ -125,9 +125,7 @@ Result<std::shared_ptr<NetworkStart>> NetworkService::prepare(Container& c, bool
   if (!links) return std::move(links.error());
   auto& run = running_[c.id];
   run = std::make_unique<Running>();
-  run->next_link = c.veth_links;
   Result<void> r = take_addresses(c, *run);
-  c.veth_links = run->next_link;
   if (r) r = bind_ports(c, *run);
   if (!r) {
     stop_running(c.id);
@@ -155,7 +153,7 @@ Result<std::shared_ptr<NetworkStart>> NetworkService::prepare(Container& c, bool
 
 // Addresses from each network's allocator: a static one (--ip) or the next
 // free one; veth names and interface names in order.
-Result<void> NetworkService::take_addresses(const Container& c, Running& run) {
+Result<void> NetworkService::take_addresses(Container& c, Running& run) {
   for (const EndpointSpec& spec : c.spec.net.endpoints) {
     Network* n = by_id(spec.network);
     if (!n) return Error::not_found("network {} not found", spec.network);
@@ -165,7 +163,7 @@ Result<void> NetworkService::take_addresses(const Container& c, Running& run) {
     ep.network_id = n->config.id;
     ep.endpoint_id = random_id();
     ep.ifname = fmt::format("eth{}", run.endpoints.size());
-    ep.host_veth = netns::veth_name(c.id, run.next_link++ % 256);
+    ep.host_veth = netns::veth_name(c.id, c.veth_links++ % 256);
     ep.aliases = spec.aliases;
     if (!spec.ipv4.empty()) {
       netns::Ip4 ip = *netns::parse_ip4(spec.ipv4);

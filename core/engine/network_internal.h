@@ -62,7 +62,6 @@ struct NetworkService::Running {
   std::vector<Endpoint> endpoints;
   std::vector<Published> ports;
   bool published = false;      // DNAT elements added (or being added by the start's job)
-  unsigned next_link = 0;      // numbers host veth names: never reused while one may remain
   bool ready = false;          // started() ran: running with its network
 };
 

@@ -44,8 +44,8 @@ std::optional<netns::Mac> parse_mac(const std::string& s) {
 
 }  // namespace
 
-std::string NetworkService::runtime_state(const std::string& id) const {
-  auto it = running_.find(id);
+std::string NetworkService::runtime_state(const Container& c) const {
+  auto it = running_.find(c.id);
   if (it == running_.end() || !it->second->ready) return "";
   const Running& run = *it->second;
   json eps = json::array(), ports = json::array();
@@ -65,18 +65,19 @@ std::string NetworkService::runtime_state(const std::string& id) const {
                      {"container_ip", netns::to_string(p.m.container_ip)},
                      {"container_port", p.m.container_port}});
   if (eps.empty() && ports.empty()) return "";
-  return json{{"next_link", run.next_link}, {"published", run.published}, {"endpoints", eps}, {"ports", ports}}
+  return json{{"next_link", c.veth_links}, {"published", run.published}, {"endpoints", eps}, {"ports", ports}}
       .dump();
 }
 
 // The saved state of a container the keeper kept. Errors: the state does
 // not parse (a berthd that cannot read it cannot take the container back).
-Result<std::unique_ptr<NetworkService::Running>> NetworkService::decode_running(const std::string& text) {
+Result<std::unique_ptr<NetworkService::Running>> NetworkService::decode_running(const std::string& text,
+                                                                                unsigned* veth_links) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Error::make(Code::kCorrupt, "network state is not valid JSON");
   auto run = std::make_unique<Running>();
   try {
-    run->next_link = j.value("next_link", 0u);
+    *veth_links = j.value("next_link", 0u);
     run->published = j.value("published", false);
     for (const json& e : j.value("endpoints", json::array())) {
       Endpoint ep;
@@ -117,7 +118,9 @@ std::map<std::string, std::unique_ptr<NetworkService::Running>> NetworkService::
   std::map<std::string, std::unique_ptr<Running>> out;
   for (const auto& [id, c] : e_.containers()) {
     if (!c->proc || c->net_state.empty()) continue;
-    auto run = decode_running(c->net_state);
+    unsigned links = 0;
+    auto run = decode_running(c->net_state, &links);
+    c->veth_links = std::max(c->veth_links, links);
     if (!run) {
       log::error("engine", "id={}: {}", id, run.error().message());
       kill_unreachable(*c, run.error().message());
@@ -165,7 +168,6 @@ void NetworkService::readopt(std::map<std::string, std::unique_ptr<Running>> kep
         why = fmt::format("publish {}: {}", netns::to_string(p.m), bound.error().message());
     }
     run->ready = true;
-    c->veth_links = std::max(c->veth_links, run->next_link);
     Running& r = *run;
     running_[id] = std::move(run);
     if (!why.empty()) {

@@ -223,7 +223,7 @@ class NetworkService {
 
   // A running container's endpoints and published ports as saved with its
   // state ("" when it has none, or before open()).
-  std::string runtime_state(const std::string& id) const;
+  std::string runtime_state(const Container& c) const;
   bool opened() const { return opened_; }
 
   bool busy() const;
@@ -251,7 +251,7 @@ class NetworkService {
   void settle();
   void stop_running(const std::string& id);
   // network_endpoints.cc
-  Result<void> take_addresses(const Container& c, Running& run);
+  Result<void> take_addresses(Container& c, Running& run);
   Result<void> bind_ports(const Container& c, Running& run);
   void add_names(const Container& c, Network& n, Endpoint& ep);
   void queue_detach(Network& n, Endpoint& ep);
@@ -262,7 +262,8 @@ class NetworkService {
   std::string container_name_of(const std::string& id) const;
   Result<void> bind_port(const netns::PortMapping& m, Published* p);
   // network_readopt.cc
-  static Result<std::unique_ptr<Running>> decode_running(const std::string& text);
+  // *veth_links: the container's veth count saved with it (Container::veth_links).
+  static Result<std::unique_ptr<Running>> decode_running(const std::string& text, unsigned* veth_links);
   std::map<std::string, std::unique_ptr<Running>> kept_running();
   void readopt(std::map<std::string, std::unique_ptr<Running>> kept);
   void kill_unreachable(Container& c, const std::string& why);

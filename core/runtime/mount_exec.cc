@@ -185,7 +185,6 @@ int configure(int fsfd, const MountOption& o) {
   return r < 0 ? child_errno() : 0;
 }
 
-// fsopen + options + create + fsmount: a detached mount fd, or -errno.
 // fsopen(fstype) while in the network namespace `netns` (a sysfs context
 // takes the opener's), then back in the child's own. Returns the fs context
 // fd or -1 with errno.
@@ -204,8 +203,8 @@ int fsopen_in_netns(const char* fstype, int netns) {
   return fsfd;
 }
 
-// A new detached mount of `fstype` (its fs context opened in the network
-// namespace `netns` when >= 0); returns its fd or -errno.
+// fsopen + options + create + fsmount: a detached mount fd, or -errno. The
+// fs context is opened in the network namespace `netns` when >= 0.
 int new_mount(const char* fstype, const MountOption* opts, size_t n, uint64_t attrs, int netns = -1) {
   ChildFd fsfd(netns >= 0 ? fsopen_in_netns(fstype, netns) : ::fsopen(fstype, FSOPEN_CLOEXEC));
   if (fsfd.fd < 0) return -child_errno();

@@ -6,6 +6,8 @@
 #include <functional>
 #include <tuple>
 #include <memory>
+#include <set>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -168,10 +170,25 @@ std::vector<std::string> ps_row(const json& c, bool no_trunc) {
           format_names(jget(c, "Names"), no_trunc)};
 }
 
+// The list with only what a row shows: each container's other fields
+// (labels, mounts, networks, host config) are dropped while parsing, so a
+// list of 10,000 does not become 10,000 whole trees.
+Result<json> ps_list(Client& c, bool all) {
+  static const std::set<std::string, std::less<>> kShown = {"Id",      "Image",  "ImageID", "Command",
+                                                            "Created", "Status", "Ports",   "Names"};
+  Response r = BERTH_TRY(call(c, "GET", all ? "/containers/json?all=1" : "/containers/json"));
+  json::parser_callback_t keep = [](int depth, json::parse_event_t event, json& parsed) {
+    return depth != 2 || event != json::parse_event_t::key || kShown.count(parsed.get_ref<const std::string&>()) > 0;
+  };
+  json list = json::parse(r.body.begin(), r.body.end(), keep, false);
+  if (list.is_discarded()) return Error::invalid("GET /containers/json: the daemon sent invalid JSON");
+  return list;
+}
+
 int ps(const Globals& g, const PsOptions& o) {
   Result<Client> c = dial(g);
   if (!c) return fail(c.error());
-  Result<json> list = call_json(*c, "GET", o.all ? "/containers/json?all=1" : "/containers/json");
+  Result<json> list = ps_list(*c, o.all);
   if (!list) return fail(list.error());
   if (!list->is_array()) return fail(Error::invalid("ps: expected a JSON array from the daemon"));
   if (o.quiet) {
