@@ -230,8 +230,9 @@ struct InterfaceStats {
 // container sees them (Docker's stats "networks"). One netlink dump.
 Result<std::vector<InterfaceStats>> interface_stats(int container_netns_fd);
 // The same counters read from the host ends in `host_netns_fd`, with rx and
-// tx swapped so they read as the container's: one dump for every container
-// of the host. Names not found are left out.
+// tx swapped so they read as the container's: each asked for by name when
+// they are few, else one dump for every container of the host. Names not
+// found are left out.
 Result<std::vector<InterfaceStats>> host_side_stats(std::span<const std::string> host_names, int host_netns_fd = -1);
 
 // The global neighbour-table thresholds (initial namespace only; see above).

@@ -234,6 +234,25 @@ int with_retries(F&& f) {
   return rc;
 }
 
+LinkInfo info_of(rtnl_link* l) {
+  LinkInfo i;
+  if (const char* n = rtnl_link_get_name(l)) i.name = n;
+  if (const char* k = rtnl_link_get_type(l)) i.kind = k;
+  i.ifindex = rtnl_link_get_ifindex(l);
+  i.master = rtnl_link_get_master(l);
+  i.mac = mac_of(rtnl_link_get_addr(l));
+  i.group = rtnl_link_get_group(l);
+  i.rx_bytes = rtnl_link_get_stat(l, RTNL_LINK_RX_BYTES);
+  i.rx_packets = rtnl_link_get_stat(l, RTNL_LINK_RX_PACKETS);
+  i.rx_errors = rtnl_link_get_stat(l, RTNL_LINK_RX_ERRORS);
+  i.rx_dropped = rtnl_link_get_stat(l, RTNL_LINK_RX_DROPPED);
+  i.tx_bytes = rtnl_link_get_stat(l, RTNL_LINK_TX_BYTES);
+  i.tx_packets = rtnl_link_get_stat(l, RTNL_LINK_TX_PACKETS);
+  i.tx_errors = rtnl_link_get_stat(l, RTNL_LINK_TX_ERRORS);
+  i.tx_dropped = rtnl_link_get_stat(l, RTNL_LINK_TX_DROPPED);
+  return i;
+}
+
 }  // namespace
 
 Result<std::vector<LinkInfo>> dump_links(nl::Socket& s) {
@@ -242,26 +261,19 @@ Result<std::vector<LinkInfo>> dump_links(nl::Socket& s) {
   if (rc < 0) return Error::make(Code::kSystem, "dump links: {}", nl_geterror(rc));
   Cache cache(raw);
   std::vector<LinkInfo> out;
-  for (nl_object* o = nl_cache_get_first(raw); o; o = nl_cache_get_next(o)) {
-    auto* l = reinterpret_cast<rtnl_link*>(o);
-    LinkInfo i;
-    if (const char* n = rtnl_link_get_name(l)) i.name = n;
-    if (const char* k = rtnl_link_get_type(l)) i.kind = k;
-    i.ifindex = rtnl_link_get_ifindex(l);
-    i.master = rtnl_link_get_master(l);
-    i.mac = mac_of(rtnl_link_get_addr(l));
-    i.group = rtnl_link_get_group(l);
-    i.rx_bytes = rtnl_link_get_stat(l, RTNL_LINK_RX_BYTES);
-    i.rx_packets = rtnl_link_get_stat(l, RTNL_LINK_RX_PACKETS);
-    i.rx_errors = rtnl_link_get_stat(l, RTNL_LINK_RX_ERRORS);
-    i.rx_dropped = rtnl_link_get_stat(l, RTNL_LINK_RX_DROPPED);
-    i.tx_bytes = rtnl_link_get_stat(l, RTNL_LINK_TX_BYTES);
-    i.tx_packets = rtnl_link_get_stat(l, RTNL_LINK_TX_PACKETS);
-    i.tx_errors = rtnl_link_get_stat(l, RTNL_LINK_TX_ERRORS);
-    i.tx_dropped = rtnl_link_get_stat(l, RTNL_LINK_TX_DROPPED);
-    out.push_back(std::move(i));
-  }
+  for (nl_object* o = nl_cache_get_first(raw); o; o = nl_cache_get_next(o))
+    out.push_back(info_of(reinterpret_cast<rtnl_link*>(o)));
   return out;
+}
+
+Result<std::optional<LinkInfo>> get_link_info(nl::Socket& s, const std::string& name) {
+  rtnl_link* l = nullptr;
+  int rc = rtnl_link_get_kernel(s.sk(), 0, name.c_str(), &l);
+  if (rc == -NLE_NODEV || rc == -NLE_OBJ_NOTFOUND) return std::optional<LinkInfo>();
+  if (rc < 0) return Error::make(Code::kSystem, "look up link {}: {}", name, nl_geterror(rc));
+  LinkInfo i = info_of(l);
+  rtnl_link_put(l);
+  return std::optional<LinkInfo>(std::move(i));
 }
 
 Result<std::vector<Ip4>> dump_permanent_neighbours(nl::Socket& s, int ifindex) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,8 @@ struct LinkInfo {
   uint64_t tx_bytes = 0, tx_packets = 0, tx_errors = 0, tx_dropped = 0;
 };
 Result<std::vector<LinkInfo>> dump_links(nl::Socket& s);
+// One link by name (RTM_GETLINK, no dump); nullopt if there is none.
+Result<std::optional<LinkInfo>> get_link_info(nl::Socket& s, const std::string& name);
 // IPv4 addresses of the permanent neighbour entries on ifindex.
 Result<std::vector<Ip4>> dump_permanent_neighbours(nl::Socket& s, int ifindex);
 // IPv4 addresses (with prefix) on ifindex.

@@ -11,6 +11,10 @@ namespace berth::netns {
 
 namespace {
 
+// Up to this many host ends, host_side_stats() asks for each by name;
+// more, and one dump of all links is cheaper.
+constexpr size_t kLinksAskedByName = 32;
+
 InterfaceStats stats_of(const msg::LinkInfo& l, bool swap) {
   InterfaceStats s;
   s.name = l.name;
@@ -44,10 +48,18 @@ Result<std::vector<InterfaceStats>> interface_stats(int container_netns_fd) {
 
 Result<std::vector<InterfaceStats>> host_side_stats(std::span<const std::string> host_names, int host_netns_fd) {
   nl::Socket s = BERTH_TRY_CTX(nl::Socket::open(host_netns_fd), "interface stats");
+  std::vector<InterfaceStats> out;
+  if (host_names.size() <= kLinksAskedByName) {
+    // A few links (one container's first sample): asked for by name, so the
+    // cost does not grow with every veth of the host.
+    for (const auto& n : host_names)
+      if (auto l = BERTH_TRY_CTX(msg::get_link_info(s, n), "interface stats"))
+        out.push_back(stats_of(*l, true));
+    return out;
+  }
   auto links = BERTH_TRY_CTX(msg::dump_links(s), "interface stats");
   std::unordered_map<std::string_view, const msg::LinkInfo*> by_name;
   for (const auto& l : links) by_name[l.name] = &l;
-  std::vector<InterfaceStats> out;
   for (const auto& n : host_names)
     if (auto it = by_name.find(n); it != by_name.end()) out.push_back(stats_of(*it->second, true));
   return out;

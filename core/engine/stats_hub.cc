@@ -69,9 +69,13 @@ void StatsHub::arm_timer() {
 
 void StatsHub::tick(int32_t res) {
   if (res == -ECANCELED || !*alive_) return;
-  std::map<std::string, std::shared_ptr<cgroups::Cgroup>> targets;
-  for (auto& [token, s] : subs_) targets.emplace(s.id, s.cg);
-  if (!targets.empty()) read_pass(std::move(targets));
+  // A pass that takes longer than the interval (thousands of containers)
+  // is not joined by another: the next starts at a tick after it ended.
+  if (!full_pass_running_) {
+    std::map<std::string, std::shared_ptr<cgroups::Cgroup>> targets;
+    for (auto& [token, s] : subs_) targets.emplace(s.id, s.cg);
+    if (!targets.empty()) read_pass(std::move(targets));
+  }
   arm_timer();
 }
 
@@ -121,20 +125,34 @@ void StatsHub::read_pass(std::map<std::string, std::shared_ptr<cgroups::Cgroup>>
   };
   auto done = [this, alive = alive_, pass, only_token] {
     if (!*alive) return;
-    for (auto& [id, s] : pass->out) deliver(id, s, only_token);
+    if (!only_token) full_pass_running_ = false;
+    deliver(pass->out, only_token);
   };
-  if (!r_.run_job(work, done)) log::warn("engine", "job queue full: stats pass skipped");
+  if (!only_token) full_pass_running_ = true;
+  if (!r_.run_job(work, done)) {
+    if (!only_token) full_pass_running_ = false;
+    log::warn("engine", "job queue full: stats pass skipped");
+  }
 }
 
-void StatsHub::deliver(const std::string& id, const StatsSample& s, uint64_t only_token) {
-  std::vector<uint64_t> tokens;
-  for (auto& [token, sub] : subs_)
-    if (sub.id == id && (!only_token || token == only_token)) tokens.push_back(token);
-  for (uint64_t t : tokens) {
+// One walk over the subscribers, whatever the number of samples: a pass of
+// every container must not cost subscribers x containers.
+void StatsHub::deliver(const std::map<std::string, StatsSample>& out, uint64_t only_token) {
+  std::vector<std::pair<uint64_t, const StatsSample*>> to;
+  if (only_token) {
+    auto it = subs_.find(only_token);
+    if (it == subs_.end()) return;
+    auto s = out.find(it->second.id);
+    if (s != out.end()) to.push_back({only_token, &s->second});
+  } else {
+    for (auto& [token, sub] : subs_)
+      if (auto s = out.find(sub.id); s != out.end()) to.push_back({token, &s->second});
+  }
+  for (auto [t, s] : to) {
     auto it = subs_.find(t);
     if (it == subs_.end()) continue;  // a sink unsubscribed another
     Sink sink = it->second.sink;      // the sink may unsubscribe itself
-    sink(&s);
+    sink(s);
   }
 }
 

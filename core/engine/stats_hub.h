@@ -64,13 +64,14 @@ class StatsHub {
   // subscribers of that container that are still there.
   // only_token != 0: for that subscriber alone (its first sample).
   void read_pass(std::map<std::string, std::shared_ptr<cgroups::Cgroup>> targets, uint64_t only_token = 0);
-  void deliver(const std::string& id, const StatsSample& s, uint64_t only_token);
+  void deliver(const std::map<std::string, StatsSample>& out, uint64_t only_token);
 
   reactor::Reactor& r_;
   __kernel_timespec interval_{};
   std::map<uint64_t, Sub> subs_;
   uint64_t next_token_ = 1;
   uint64_t passes_ = 0;
+  bool full_pass_running_ = false;   // a pass of every subscribed container is on the job pool
   reactor::Completion timer_c_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   InterfacesOf interfaces_;
