@@ -17,8 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <functional>
-
+#include "bench/child_value.h"
 #include "cgroups/cgroups.h"
 #include "cgroups/device_bpf.h"
 #include "core/base/strings.h"
@@ -26,6 +25,8 @@
 #include "core/runtime/seccomp.h"
 
 namespace {
+
+using berth::bench::in_child;
 
 using namespace berth;
 
@@ -56,24 +57,6 @@ void BM_SeccompCompileMiss(benchmark::State& state) {
 }
 BENCHMARK(BM_SeccompCompileMiss)->Unit(benchmark::kMillisecond);
 
-// Runs `fn` in a forked child that reports a duration in ns over a pipe.
-int64_t in_child(const std::function<int64_t()>& fn) {
-  int p[2];
-  if (pipe(p) < 0) return -1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    int64_t ns = fn();
-    ssize_t n = write(p[1], &ns, sizeof ns);
-    _exit(n == sizeof ns ? 0 : 1);
-  }
-  close(p[1]);
-  int64_t ns = -1;
-  if (read(p[0], &ns, sizeof ns) != sizeof ns) ns = -1;
-  close(p[0]);
-  waitpid(pid, nullptr, 0);
-  return ns;
-}
-
 int load(const runtime::SeccompProgram& prog) {
   sock_fprog fp{static_cast<unsigned short>(prog.filter.size()), const_cast<sock_filter*>(prog.filter.data())};
   return int(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp));
@@ -88,7 +71,7 @@ void BM_SeccompLoadInChild(benchmark::State& state) {
       int64_t t = now_ns();
       if (load(*prog) < 0) return int64_t(-1);
       return now_ns() - t;
-    });
+    }, -1);  // a duration in ns, measured in a child: the filter stays there
     if (ns < 0) return state.SkipWithError("seccomp load failed");
     state.SetIterationTime(double(ns) / 1e9);
   }
@@ -106,7 +89,7 @@ void getpid_loop(benchmark::State& state, bool filtered) {
       int64_t t = now_ns();
       for (int i = 0; i < kCalls; i++) syscall(SYS_getppid);
       return (now_ns() - t) / kCalls;
-    });
+    }, -1);
     if (ns < 0) return state.SkipWithError("failed");
     state.SetIterationTime(double(ns) / 1e9);
   }

@@ -61,6 +61,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/child_value.h"
 #include "core/base/file.h"
 #include "core/base/strings.h"
 #include "core/engine/log_reader.h"
@@ -147,8 +148,13 @@ bool make_crun_bundle(const std::string& dir) {
 }
 
 // crun refuses this machine's hybrid cgroup layout (v1 controllers plus a
-// cgroup2 mount holding one), so it runs from a helper process in a private
+// cgroup2 mount holding one), so it runs from a child process in a private
 // mount namespace where the cgroup2 mount is gone and crun sees plain v1.
+void enter_crun_mount_ns() {
+  if (unshare(CLONE_NEWNS) == 0 && mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0)
+    umount2("/sys/fs/cgroup/unified", MNT_DETACH);
+}
+
 // The helper runs one `crun run` per request on a pipe and answers with its
 // time, so berth's and crun's runs alternate: this machine's speed drifts
 // by a quarter within minutes, and both sides should see the same drift.
@@ -168,8 +174,7 @@ class CrunRunner {
     if (pid_ == 0) {
       close(ask[1]);  // or the read below never sees EOF
       close(answer[0]);
-      if (unshare(CLONE_NEWNS) == 0 && mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0)
-        umount2("/sys/fs/cgroup/unified", MNT_DETACH);
+      enter_crun_mount_ns();
       spawn_quiet({"crun", "run", "-b", bundle_, "berth-bench-warm"});
       char b;
       for (int i = 0; read(ask[0], &b, 1) == 1; i++) {
@@ -529,34 +534,22 @@ bool make_sleep_bundle(const std::string& dir) {
   return bool(write_file_atomic(dir + "/config.json", j.dump(2)));
 }
 
-// N `crun run -d` one after another, in a child with CrunRunner's mount
-// namespace; then `crun delete -f` of each (untimed). The seconds the
-// starts took, or a negative value if one failed.
+// N `crun run -d` one after another, in a child in crun's mount namespace
+// (enter_crun_mount_ns); then `crun delete -f` of each (untimed). The
+// seconds the starts took, or a negative value if one failed.
 double crun_detached_starts(const std::string& bundle, int n, int round) {
-  int answer[2];
-  if (pipe2(answer, O_CLOEXEC) < 0) return -1;
-  pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    close(answer[0]);
-    if (unshare(CLONE_NEWNS) == 0 && mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0)
-      umount2("/sys/fs/cgroup/unified", MNT_DETACH);
-    std::string prefix = "berth-burst-" + std::to_string(getpid()) + "-" + std::to_string(round) + "-";
-    double t0 = now_s();
-    int failed = 0, i = 0;
-    for (; i < n && !failed; i++) failed = spawn_quiet({"crun", "run", "-d", "-b", bundle, prefix + std::to_string(i)});
-    double t = now_s() - t0;
-    if (failed) t = -t;
-    for (int k = 0; k < i; k++) spawn_quiet({"crun", "delete", "-f", prefix + std::to_string(k)});
-    if (write(answer[1], &t, sizeof t) != sizeof t) _exit(1);
-    _exit(0);
-  }
-  close(answer[1]);
-  double t = -1;
-  if (read(answer[0], &t, sizeof t) != sizeof t) t = -1;
-  close(answer[0]);
-  waitpid(pid, nullptr, 0);
-  return t;
+  return bench::in_child(
+      [&] {
+        enter_crun_mount_ns();
+        std::string prefix = "berth-burst-" + std::to_string(getpid()) + "-" + std::to_string(round) + "-";
+        double t0 = now_s();
+        int failed = 0, i = 0;
+        for (; i < n && !failed; i++) failed = spawn_quiet({"crun", "run", "-d", "-b", bundle, prefix + std::to_string(i)});
+        double t = now_s() - t0;
+        for (int k = 0; k < i; k++) spawn_quiet({"crun", "delete", "-f", prefix + std::to_string(k)});
+        return failed ? -t : t;
+      },
+      -1.0);
 }
 
 // N create + start through the API from `clients` connections at once;

@@ -148,8 +148,11 @@ class WarmPool {
   std::map<std::string, size_t> building_;           // image id -> builds on the background lane
   size_t cleaning_ = 0;                              // cgroup/dir removals on the job lane
   uint64_t clock_ = 0;                               // orders images by last start
-  std::map<std::string, uint64_t> wanted_;           // image id -> its last start that could use one
-  std::map<std::string, bool> wanted_no_network_;    // image id -> that start was --network none
+  struct Wanted {                                    // an image's last start that could use one
+    uint64_t used = 0;
+    bool no_network = false;                         // it was --network none
+  };
+  std::map<std::string, Wanted> wanted_;             // image id -> its last start that could use one
   bool top_up_queued_ = false;
   std::shared_ptr<int> life_ = std::make_shared<int>(0);   // expires with the pool (idle tasks)
 };

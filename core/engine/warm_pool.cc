@@ -197,8 +197,7 @@ void WarmPool::judge_candidates() {
     runtime::Spec& as_started = cand.final;
     as_started.netns_fd = as_started.cgroup_fd = -1;  // a warm init has its own already
     if (runtime::can_release_as(*shape, as_started)) {
-      wanted_[image] = cand.used;
-      wanted_no_network_[image] = cand.no_network;
+      wanted_[image] = {cand.used, cand.no_network};
     }
   }
 }
@@ -217,8 +216,8 @@ void WarmPool::top_up() {
   };
   std::string image;
   uint64_t used = 0;
-  for (const auto& [img, t] : wanted_)
-    if (t > used && count(img) < target_) image = img, used = t;
+  for (const auto& [img, want] : wanted_)
+    if (want.used > used && count(img) < target_) image = img, used = want.used;
   if (image.empty()) return;
   size_t total = ready_.size();
   for (const auto& [img, n] : building_) total += n;
@@ -245,7 +244,8 @@ void WarmPool::fill(const std::string& image_id, uint64_t used) {
   w.generation = generation_[image_id];
   w.dir = e_.opts_.root + "/containers/" + w.id;
   w.last_used = used;
-  auto spec = spec_for(image_id, w.id, w.dir, wanted_no_network_[image_id]);
+  auto want = wanted_.find(image_id);
+  auto spec = spec_for(image_id, w.id, w.dir, want != wanted_.end() && want->second.no_network);
   if (!spec) {
     log::warn("engine", "warm init for image {}: {}", image_id, spec.error().message());
     wanted_.erase(image_id);  // until its next start

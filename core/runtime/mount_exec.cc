@@ -264,6 +264,24 @@ int mount_overlay(const MountStep& s) {
 // is no path the container could redirect.
 int bind_host(Exec& x, const MountStep& s, bool tree);
 
+// A detached clone of the host path `source` (open_tree OPEN_TREE_CLONE; the
+// whole tree with `tree`), with `attrs` (MOUNT_ATTR_*) set on all of it
+// before anything can see it. Returns its mount fd, or -1 with errno.
+int clone_host(const char* source, uint64_t attrs, bool tree) {
+  unsigned rec = tree ? AT_RECURSIVE : 0;
+  int fd = ::open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+  if (fd < 0 || !attrs) return fd;
+  mount_attr attr{};
+  attr.attr_set = attrs;
+  if (::mount_setattr(fd, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0) {
+    int e = errno;
+    ::close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
 int mount_filesystem(Exec& x, const MountStep& s) {
   if (s.template_netns && x.sysfs_netns < 0) return EBADF;  // a plan that wants it came without the fd
   int mfd = new_mount(s.fstype.c_str(), s.options.data(), s.options.size(), s.attrs,
@@ -288,15 +306,8 @@ int mount_filesystem(Exec& x, const MountStep& s) {
 }
 
 int bind_host(Exec& x, const MountStep& s, bool tree) {
-  unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (tree ? AT_RECURSIVE : 0);
-  ChildFd src(::open_tree(AT_FDCWD, s.source.c_str(), flags));
+  ChildFd src(clone_host(s.source.c_str(), s.attrs, tree));
   if (src.fd < 0) return child_errno();
-  if (s.attrs) {
-    mount_attr attr{};
-    attr.attr_set = s.attrs;
-    if (::mount_setattr(src.fd, "", AT_EMPTY_PATH | (tree ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
-      return child_errno();
-  }
   return attach(x, src.fd, s.target.c_str(), tree);
 }
 
@@ -304,14 +315,8 @@ int bind_host(Exec& x, const MountStep& s, bool tree) {
 // rbind), made read-only while still detached (so the container never sees
 // it writable), then attached on the target, parents created.
 int bind_user(Exec& x, const MountStep& s) {
-  unsigned rec = s.recursive ? AT_RECURSIVE : 0;
-  ChildFd src(::open_tree(AT_FDCWD, s.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec));
+  ChildFd src(clone_host(s.source.c_str(), s.attrs, s.recursive));
   if (src.fd < 0) return child_errno();
-  if (s.attrs) {
-    mount_attr attr{};
-    attr.attr_set = s.attrs;
-    if (::mount_setattr(src.fd, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0) return child_errno();
-  }
   return attach(x, src.fd, s.target.c_str(), !s.file, true);
 }
 
@@ -424,17 +429,8 @@ int mask_dir_mount(const Exec& x, const MountStep& s) {
     int mfd = new_mount("tmpfs", nullptr, 0, MOUNT_ATTR_RDONLY);
     return mfd < 0 ? (errno = -mfd, -1) : mfd;
   }
-  int mfd = ::open_tree(AT_FDCWD, s.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-  if (mfd < 0) return -1;
-  mount_attr attr{};
-  attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-  if (::mount_setattr(mfd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
-    int e = errno;
-    ::close(mfd);
-    errno = e;
-    return -1;
-  }
-  return mfd;
+  return clone_host(s.source.c_str(), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                    false);
 }
 
 // A masked or read-only path must be on the filesystem its place says:

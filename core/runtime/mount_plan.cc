@@ -142,9 +142,9 @@ void add_dev(MountPlan& plan, const Security& sec) {
 void add_sys(MountPlan& plan, bool new_netns, bool privileged, bool template_netns) {
   // A fresh sysfs shows the network devices of the mounter's netns, so it is
   // only right with a new netns; with the host's, bind the host's /sys.
-  // FIXME(cgroups follow-up): mount /sys/fs/cgroup read-only like Docker.
-  // Not as a step of this plan: the plan runs before release(), and the
-  // mount must follow the cgroup namespace unshare that comes after it.
+  // /sys/fs/cgroup's cgroup filesystems are mounted after release(), once
+  // the cgroup namespace is made (child.cc, mount_cgroup_view); the plan
+  // only binds the skeleton they go on.
   uint64_t attrs = kNoSuidExecDev | (privileged ? 0 : MOUNT_ATTR_RDONLY);
   if (new_netns) {
     plan.steps.push_back(kernel_fs("sysfs", "/sys", attrs));
