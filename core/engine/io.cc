@@ -64,6 +64,7 @@ OutputPump::Callbacks ContainerIo::pump_callbacks(Container& c) {
     for (auto& a : cp->attachers)
       if ((stream == 1 && a.want_stdout) || (stream == 2 && a.want_stderr)) a.output(stream, data);
   };
+  cb.fan_out = [cp] { return !cp->attachers.empty(); };
   cb.committed = [this, cp](uint64_t n) {
     e_.counters_.log_bytes += n >= cp->log_committed ? n - cp->log_committed : n;
     cp->log_committed = n;

@@ -21,6 +21,15 @@ namespace {
 constexpr uint32_t kNoKey = reactor::FdVault::kNone;
 constexpr size_t kBufBytes = kRecordHeaderBytes + OutputPump::kChunkBytes;
 constexpr size_t kFreeBufsMax = 32;
+// Splicing (log_pump.h): records of at least kSpliceMinBytes, up to the
+// scratch pipe's size (kSpliceMaxBytes asked for), go through a record pipe.
+constexpr size_t kSpliceMinBytes = 16 * 1024;
+constexpr size_t kSpliceMaxBytes = 512 * 1024;
+constexpr size_t kRecordPipesMax = 32;    // in flight at once, two descriptors each
+constexpr size_t kRecordPipesFree = 8;    // kept open between records
+// A pump takes records beyond one buffer's size only while no other pump of
+// the thread has read output for this long (see log_pump.h, fair logs).
+constexpr int64_t kAloneNs = 10'000'000;
 
 // Stream buffers, shared by the thread's pumps: a pipe's buffer is taken
 // when it has data and given back once its record is logged, so idle
@@ -41,6 +50,80 @@ std::unique_ptr<char[]> take_buf() {
 void give_buf(std::unique_ptr<char[]> b) {
   auto& v = free_bufs();
   if (b && v.size() < kFreeBufsMax) v.push_back(std::move(b));
+}
+
+// Which pumps of the thread read output last: the most recent one and the
+// most recent other one, so any pump can tell when another last read.
+struct Activity {
+  const void* last = nullptr;
+  int64_t last_ns = 0;
+  int64_t before_ns = 0;   // the latest read by a pump other than `last`
+};
+
+Activity& activity() {
+  thread_local Activity a;
+  return a;
+}
+
+void note_read(const void* pump, int64_t now) {
+  Activity& a = activity();
+  if (a.last != pump) {
+    a.before_ns = a.last_ns;
+    a.last = pump;
+  }
+  a.last_ns = now;
+}
+
+bool others_read_since(const void* pump, int64_t since) {
+  const Activity& a = activity();
+  return (a.last == pump ? a.before_ns : a.last_ns) >= since;
+}
+
+// Record pipes, shared by the thread's pumps: one per spliced record in
+// flight, given back empty once the record is in the log.
+struct RecordPipes {
+  std::vector<OutputPump::RecordPipe> free;
+  size_t made = 0;   // open: free and in flight
+};
+
+RecordPipes& record_pipes() {
+  thread_local RecordPipes p;
+  return p;
+}
+
+// A pipe that takes a header and `payload_max` bytes moved from the
+// scratch pipe (whose pages it needs one slot each), or none: at the
+// limit, or this pipe cannot be made that big.
+OutputPump::RecordPipe take_record_pipe(size_t payload_max) {
+  RecordPipes& rp = record_pipes();
+  if (!rp.free.empty()) {
+    OutputPump::RecordPipe p = std::move(rp.free.back());
+    rp.free.pop_back();
+    return p;
+  }
+  if (rp.made >= kRecordPipesMax) return {};
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) return {};
+  OutputPump::RecordPipe p;
+  p.r.reset(fds[0]);
+  p.w.reset(fds[1]);
+  (void)::fcntl(p.w.get(), F_SETPIPE_SZ, int(2 * payload_max));
+  int cap = ::fcntl(p.w.get(), F_GETPIPE_SZ);
+  if (cap < 0 || size_t(cap) < payload_max + 4096) return {};
+  rp.made++;
+  return p;
+}
+
+// `empty`: all its bytes went to the log, so it can serve again; else it
+// is closed with whatever it held.
+void give_record_pipe(OutputPump::RecordPipe p, bool empty) {
+  if (!p) return;
+  RecordPipes& rp = record_pipes();
+  if (empty && rp.free.size() < kRecordPipesFree) {
+    rp.free.push_back(std::move(p));
+    return;
+  }
+  rp.made--;
 }
 
 }  // namespace
@@ -111,6 +194,7 @@ OutputPump::OutputPump(reactor::Reactor& r, unique_fd log_fd, uint64_t log_size,
 
 OutputPump::~OutputPump() {
   BERTH_ASSERT_MSG(!busy(), "OutputPump destroyed while busy");
+  for (Stream& s : streams_) give_record_pipe(std::move(s.pipe), false);
   if (!parking_) return;
   parking_->unlist(this);
   if (parked_) parking_->parked_--;
@@ -127,7 +211,7 @@ bool OutputPump::parkable() const {
   bool any = false;
   for (const Stream& s : streams_) {
     if (s.eof) continue;
-    if (!s.peek || !s.read_c.in_flight() || s.unconsumed || s.buf || !s.fd) return false;
+    if (!s.peek || !s.read_c.in_flight() || s.unconsumed || s.buf || s.pipe || !s.fd) return false;
     any = true;
   }
   return any;
@@ -202,6 +286,7 @@ void OutputPump::end_stream(Stream& s) {
   s.eof = true;
   s.fd.reset();
   give_buf(std::move(s.buf));
+  give_record_pipe(std::move(s.pipe), false);
   if (parking_ && s.key != kNoKey) {
     parking_->vault().drop(s.key);
     s.key = kNoKey;
@@ -239,20 +324,99 @@ void OutputPump::use_log_files(std::string path, const LogConfig& cfg,
 
 // The scratch pipe tee copies into, one for every pump of the thread
 // (pumps live on the reactor thread): peek_done empties it right after each
-// tee, so it never holds a stream's bytes between calls. One per stream
-// cost two descriptors per stream, four per container.
-const OutputPump::Scratch& OutputPump::scratch() {
-  thread_local const Scratch s = [] {
+// tee (into a buffer or a record pipe), so it never holds a stream's bytes
+// between calls. One per stream cost two descriptors per stream, four per
+// container. Its size is the biggest spliced record.
+OutputPump::Scratch& OutputPump::scratch() {
+  thread_local Scratch s = [] {
     Scratch x;
     int p[2];
     if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0) {
       x.r.reset(p[0]);
       x.w.reset(p[1]);
-      (void)::fcntl(x.w.get(), F_SETPIPE_SZ, int(kChunkBytes));
+      if (::fcntl(x.w.get(), F_SETPIPE_SZ, int(kSpliceMaxBytes)) < 0)
+        (void)::fcntl(x.w.get(), F_SETPIPE_SZ, int(kChunkBytes));
+      int cap = ::fcntl(x.w.get(), F_GETPIPE_SZ);
+      x.null.reset(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+      if (x.null && cap > int(kChunkBytes)) x.splice_max = size_t(cap);
     }
     return x;
   }();
   return s;
+}
+
+size_t OutputPump::record_pipes_in_use() {
+  const RecordPipes& rp = record_pipes();
+  return rp.made - rp.free.size();
+}
+
+// Where the next record read will land in the log: after the records
+// queued before it.
+uint64_t OutputPump::next_record_at() const {
+  uint64_t at = log_size_;
+  for (const Stream* q : queue_) at += q->record_len;
+  return at;
+}
+
+bool OutputPump::splice_allowed() const {
+  if (!scratch().splice_max || cfg_.non_blocking) return false;
+  return !cb_.output || (cb_.fan_out && !cb_.fan_out());
+}
+
+// Reads (or splices into /dev/null) `n` bytes that are in `fd`, a pipe.
+void OutputPump::discard(int fd, size_t n) {
+  const Scratch& sc = scratch();
+  bool by_splice = bool(sc.null);
+  thread_local std::unique_ptr<char[]> spare;
+  while (n > 0) {
+    if (!by_splice && !spare) spare.reset(new char[kChunkBytes]);
+    ssize_t k = by_splice ? ::splice(fd, nullptr, sc.null.get(), nullptr, n, SPLICE_F_NONBLOCK)
+                          : ::read(fd, spare.get(), std::min(n, kChunkBytes));
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0 && by_splice && errno == EINVAL) {
+      by_splice = false;
+      continue;
+    }
+    BERTH_ASSERT_MSG(k > 0, "discard: the bytes tee saw are gone from the pipe");
+    n -= size_t(k);
+  }
+}
+
+// The `n` bytes tee just put in the scratch pipe go behind their header
+// into a record pipe. 1: staged (s.pipe); 0: not (the scratch pipe still
+// holds them); -1: failed half-way (the scratch pipe is emptied: peek again).
+int OutputPump::stage(Stream& s, size_t n) {
+  Scratch& sc = scratch();
+  RecordPipe p = take_record_pipe(sc.splice_max);
+  if (!p) return 0;
+  RecordHeader h;
+  h.len = uint32_t(n);
+  h.stream = s.id;
+  h.ts_ns = s.ts_ns;
+  char head[kRecordHeaderBytes];
+  encode_record_header(h, head);
+  if (::write(p.w.get(), head, sizeof head) != ssize_t(sizeof head)) {
+    give_record_pipe(std::move(p), false);
+    return 0;
+  }
+  size_t moved = 0;
+  while (moved < n) {
+    ssize_t k = ::splice(sc.r.get(), nullptr, p.w.get(), nullptr, n - moved, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) break;
+    moved += size_t(k);
+  }
+  if (moved < n) {
+    // The record pipe was checked to hold a full scratch pipe and a header:
+    // not expected. Splicing stops; the bytes are still in the container's pipe.
+    log::error("logs", "{}: staging a record moved {} of {} bytes; records are copied from now on", path_, moved, n);
+    sc.splice_max = 0;
+    discard(sc.r.get(), n - moved);
+    give_record_pipe(std::move(p), false);
+    return -1;
+  }
+  s.pipe = std::move(p);
+  return 1;
 }
 
 void OutputPump::set_output(unique_fd out) {
@@ -283,33 +447,51 @@ void OutputPump::read_or_end(Stream& s) {
 
 // The bytes of the record just logged (or dropped) leave the pipe.
 void OutputPump::consume(Stream& s) {
-  while (s.unconsumed > 0 && s.fd) {
-    ssize_t n = ::read(s.fd.get(), s.buf.get() + kRecordHeaderBytes, std::min(s.unconsumed, kChunkBytes));
-    if (n < 0 && errno == EINTR) continue;
-    BERTH_ASSERT_MSG(n > 0, "consume: the bytes tee saw are gone from the pipe");
-    s.unconsumed -= size_t(n);
-  }
+  if (s.unconsumed > 0 && s.fd) discard(s.fd.get(), s.unconsumed);
   s.unconsumed = 0;
 }
 
-// POLLIN came: a copy of what the pipe holds (tee leaves it there) in the
-// buffer, as a read would have put it. 0: EOF; -EAGAIN: nothing yet.
+// POLLIN came: a copy of what the pipe holds (tee leaves it there), staged
+// in a record pipe (big, see splice_allowed) or in the buffer, as a read
+// would have put it. 0: EOF; -EAGAIN: nothing yet.
 int32_t OutputPump::peek_done(Stream& s, int32_t res) {
   if (res < 0) return res;
-  if (!s.buf) s.buf = take_buf();
-  const Scratch& sc = scratch();
-  ssize_t n = ::tee(s.fd.get(), sc.w.get(), kChunkBytes, SPLICE_F_NONBLOCK);
+  Scratch& sc = scratch();
+  bool big = splice_allowed();
+  // Alone, a record takes what the scratch pipe holds (up to max-size's
+  // room left); while other containers log, one buffer's worth per turn.
+  size_t limit = kChunkBytes;
+  if (big && !others_read_since(this, s.ts_ns - kAloneNs)) {
+    limit = sc.splice_max;
+    if (cfg_.max_size) {
+      uint64_t at = next_record_at();
+      uint64_t room = cfg_.max_size > at + kRecordHeaderBytes ? cfg_.max_size - at - kRecordHeaderBytes : 0;
+      limit = size_t(std::max<uint64_t>(kChunkBytes, std::min<uint64_t>(limit, room)));
+    }
+  }
+  ssize_t n = ::tee(s.fd.get(), sc.w.get(), limit, SPLICE_F_NONBLOCK);
   if (n < 0) return errno == EINTR ? -EAGAIN : -errno;
   if (n == 0) return 0;
-  size_t got = 0;
-  while (got < size_t(n)) {
-    ssize_t k = ::read(sc.r.get(), s.buf.get() + kRecordHeaderBytes + got, size_t(n) - got);
+  note_read(this, s.ts_ns);
+  if (big && size_t(n) >= kSpliceMinBytes) {
+    int staged = stage(s, size_t(n));
+    if (staged < 0) return -EAGAIN;
+    if (staged > 0) {
+      s.unconsumed = size_t(n);
+      return int32_t(n);
+    }
+  }
+  if (!s.buf) s.buf = take_buf();
+  size_t want = std::min(size_t(n), kChunkBytes), got = 0;
+  while (got < want) {
+    ssize_t k = ::read(sc.r.get(), s.buf.get() + kRecordHeaderBytes + got, want - got);
     if (k < 0 && errno == EINTR) continue;
     BERTH_ASSERT_MSG(k > 0, "the scratch pipe lost what tee put there");
     got += size_t(k);
   }
-  s.unconsumed = size_t(n);
-  return int32_t(n);
+  if (size_t(n) > want) discard(sc.r.get(), size_t(n) - want);
+  s.unconsumed = want;
+  return int32_t(want);
 }
 
 void OutputPump::cancel() {
@@ -338,6 +520,7 @@ void OutputPump::read_done(Stream& s, int32_t res) {
   if (parking_) parking_->unlist(this);  // active
   if (parked_ && res != -ECANCELED) (void)unpark();
   if (s.peek && res >= 0 && !s.fd) res = -EBADF;  // its pipe did not come back: the stream ends
+  s.ts_ns = now_ns();
   if (s.peek) res = peek_done(s, res);
   if (res == -EINTR || res == -EAGAIN) {
     if (!cancelled_) return read(s);
@@ -349,13 +532,16 @@ void OutputPump::read_done(Stream& s, int32_t res) {
     check_drained();
     return;
   }
-  RecordHeader h;
-  h.len = uint32_t(res);
-  h.stream = s.id;
-  h.ts_ns = now_ns();
-  encode_record_header(h, s.buf.get());
   s.record_len = kRecordHeaderBytes + size_t(res);
-  if (cb_.output) cb_.output(s.id, std::string_view(s.buf.get() + kRecordHeaderBytes, res));
+  if (!s.pipe) {   // a spliced record's header is in its pipe already
+    RecordHeader h;
+    h.len = uint32_t(res);
+    h.stream = s.id;
+    h.ts_ns = s.ts_ns;
+    encode_record_header(h, s.buf.get());
+    if (cb_.output && (!cb_.fan_out || cb_.fan_out()))
+      cb_.output(s.id, std::string_view(s.buf.get() + kRecordHeaderBytes, res));
+  }
   if (cfg_.non_blocking) return copy_record(s, res);
   queue_.push_back(&s);
   if (queue_.size() == 1) write_next();
@@ -385,7 +571,7 @@ const char* OutputPump::front_record(size_t* len) const {
     return copies_.front().record.data();
   }
   *len = queue_.front()->record_len;
-  return queue_.front()->buf.get();
+  return queue_.front()->buf.get();   // null for a spliced record
 }
 
 void OutputPump::write_next() {
@@ -398,10 +584,28 @@ void OutputPump::write_next() {
   else (void)log_from_vault();  // one an earlier unpark could not have back
   size_t len;
   const char* rec = front_record(&len);
+  if (!cfg_.non_blocking && queue_.front()->pipe) {
+    r_.splice(queue_.front()->pipe.r.get(), log_fd_.get(), unsigned(len - written_), 0, write_c_,
+              int64_t(log_size_ + written_));
+    return;
+  }
   r_.write(log_fd_.get(), rec + written_, unsigned(len - written_), log_size_ + written_, write_c_);
 }
 
 void OutputPump::write_done(int32_t res) {
+  if (res == -EINVAL && written_ == 0 && !cfg_.non_blocking && queue_.front()->pipe) {
+    // The log's file system takes no splice: records are copied from now
+    // on. This one is still in the container's pipe; it is peeked again.
+    log::warn("logs", "{}: splice into the log: {}; records are copied from now on", path_, std::strerror(-res));
+    scratch().splice_max = 0;
+    Stream& s = *queue_.front();
+    queue_.pop_front();
+    give_record_pipe(std::move(s.pipe), false);
+    s.unconsumed = 0;
+    read_or_end(s);
+    write_next();
+    return check_drained();
+  }
   if (res < 0) {
     // ENOSPC or EIO: keep the record and retry; the container blocks on its
     // full pipe meanwhile, so nothing is lost.
@@ -418,13 +622,23 @@ void OutputPump::write_done(int32_t res) {
   log_size_ += len;
   written_ = 0;
   if (cfg_.non_blocking) {
-    committed(rec, len, copies_.front().stream, record_offset);
+    RecordHeader h;
+    decode_record_header(rec, &h);
+    committed(h.ts_ns, len, rec[len - 1], copies_.front().stream, record_offset);
     copied_bytes_ -= len;
     copies_.pop_front();
   } else {
     Stream& s = *queue_.front();
     queue_.pop_front();
-    committed(rec, len, s.id, record_offset);
+    char last = 0;
+    if (s.pipe) {
+      // Its last byte, for the index's line starts, from the page just written.
+      if (index_ && ::pread(log_fd_.get(), &last, 1, off_t(record_offset + len - 1)) != 1) last = 0;
+      give_record_pipe(std::move(s.pipe), true);
+    } else {
+      last = rec[len - 1];
+    }
+    committed(s.ts_ns, len, last, s.id, record_offset);
     consume(s);
     read_or_end(s);
   }
@@ -434,20 +648,18 @@ void OutputPump::write_done(int32_t res) {
   check_drained();
 }
 
-// Indexes the record just written at `record_offset` (from its header, still
-// in the stream's buffer) and tracks where lines start.
-void OutputPump::committed(const char* record, size_t len, uint8_t stream, uint64_t record_offset) {
+// Indexes the record just written at `record_offset` (`len` bytes with its
+// header, taken at `ts_ns`, its last byte `last`) and tracks where lines start.
+void OutputPump::committed(int64_t ts_ns, size_t len, char last, uint8_t stream, uint64_t record_offset) {
   if (!index_) return;
   size_t payload = len - kRecordHeaderBytes;
   if (!indexed_any_ || record_offset >= last_indexed_ + kIndexEveryBytes) {
-    RecordHeader h;
-    decode_record_header(record, &h);
-    index_->add({record_offset, h.ts_ns, line_start_});
+    index_->add({record_offset, ts_ns, line_start_});
     indexed_any_ = true;
     last_indexed_ = record_offset;
   }
   uint8_t bit = stream == 1 ? 1 : 2;
-  if (payload && record[kRecordHeaderBytes + payload - 1] == '\n') line_start_ |= bit;
+  if (payload && last == '\n') line_start_ |= bit;
   else if (payload) line_start_ &= uint8_t(~bit);
 }
 
@@ -533,6 +745,7 @@ void OutputPump::give_up(int err) {
     gave_up_ = true;
   }
   for (Stream* s : reread) {
+    give_record_pipe(std::move(s->pipe), false);
     if (!cancelled_) consume(*s);   // cancelled: left in the pipe for the next berthd
     read_or_end(*s);
   }

@@ -34,6 +34,22 @@
 // (container_keeper.cc) finds by comparing and drops. mode=non-blocking
 // consumes at once (its queue is lost in a crash, like its drops).
 //
+// Big records go by splice, not through memory: when a pipe holds at least
+// kSpliceMinBytes and no attached client wants the bytes, the pump tees
+// them into the scratch pipe, moves them behind a record header into a
+// record pipe (a pool of at most 32, shared by the thread's pumps), and the
+// kernel splices that pipe into the log at the record's offset
+// (IORING_OP_SPLICE, on an io-wq worker). berthd copies nothing; the one
+// copy is the page cache's. How much a record takes is the fairness rule:
+// while any other pump of the thread has read output in the last 10 ms, one
+// buffer's worth (64 KiB) per stream per turn of the loop, as before; alone,
+// what the scratch pipe holds (512 KiB; with max-size, no more than the file
+// has room for, so a rotated file ends at most one buffer's record past
+// it), so a lone flood pays the per-record
+// cost (a worker hand-off) once per 512 KiB. Smaller records, attached
+// clients and mode=non-blocking take the copy path above. Consumption is a
+// splice into /dev/null in both.
+//
 // Parking (PumpParking below): an idle pump (both pipes waiting on a poll,
 // nothing read and not yet logged, no write in flight) holds neither
 // descriptors nor buffers. Its pipes, log and index go into the engine's
@@ -111,6 +127,14 @@ class OutputPump {
                                      // when a log index write still in flight then ends
     std::function<void()> rotated;   // a fresh log file begins (committed is 0 in it)
     std::function<void(uint64_t bytes)> dropped;   // non-blocking: a record did not fit
+    // Whether `output` wants the bytes now (a client is attached); unset:
+    // always. While it says no, big records bypass memory (splice).
+    std::function<bool()> fan_out;
+  };
+  // A pipe a spliced record waits in, header first, until it is in the log.
+  struct RecordPipe {
+    unique_fd r, w;
+    explicit operator bool() const { return bool(r); }
   };
 
   OutputPump(reactor::Reactor& r, unique_fd log_fd, uint64_t log_size, unique_fd out,
@@ -142,6 +166,8 @@ class OutputPump {
   uint64_t write_errors() const { return write_errors_; }
   uint64_t dropped_bytes() const { return dropped_bytes_; }
   uint64_t dropped_records() const { return dropped_records_; }
+  // This thread's record pipes holding a record (splicing; tests).
+  static size_t record_pipes_in_use();
 
  private:
   struct Stream {
@@ -149,7 +175,9 @@ class OutputPump {
     unique_fd fd;
     uint32_t key = UINT32_MAX;   // the pipe in the vault (parking), once stashed
     std::unique_ptr<char[]> buf;
+    RecordPipe pipe;             // the record in flight, spliced (else in buf)
     size_t record_len = 0;
+    int64_t ts_ns = 0;           // the record's time
     bool eof = false;
     bool peek = false;           // a pipe: tee, then consume once logged
     size_t unconsumed = 0;       // bytes of the record in flight still in the pipe
@@ -157,8 +185,14 @@ class OutputPump {
   };
   struct Scratch {
     unique_fd r, w;              // empty: no pipe could be made (then no peeking)
+    unique_fd null;              // /dev/null, where consumed bytes are spliced
+    size_t splice_max = 0;       // the biggest spliced record; 0: no splicing
   };
-  static const Scratch& scratch();
+  static Scratch& scratch();
+  bool splice_allowed() const;
+  uint64_t next_record_at() const;
+  int stage(Stream& s, size_t n);
+  static void discard(int fd, size_t n);
   void read(Stream& s);
   void read_done(Stream& s, int32_t res);
   int32_t peek_done(Stream& s, int32_t res);
@@ -179,7 +213,7 @@ class OutputPump {
   bool log_from_vault();
   void end_stream(Stream& s);
   void forget_log_keys();
-  void committed(const char* record, size_t len, uint8_t stream, uint64_t record_offset);
+  void committed(int64_t ts_ns, size_t len, char last, uint8_t stream, uint64_t record_offset);
   // The record being written: a stream's buffer (blocking) or a copy.
   const char* front_record(size_t* len) const;
   void rotate();

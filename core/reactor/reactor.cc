@@ -223,9 +223,9 @@ void Reactor::connect(int fd, const sockaddr* addr, socklen_t len, Completion& c
   arm(sqe, c);
 }
 
-void Reactor::splice(int fd_in, int fd_out, unsigned len, unsigned flags, Completion& c) {
+void Reactor::splice(int fd_in, int fd_out, unsigned len, unsigned flags, Completion& c, int64_t off_out) {
   io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_splice(sqe, fd_in, -1, fd_out, -1, len, flags);
+  io_uring_prep_splice(sqe, fd_in, -1, fd_out, off_out, len, flags);
   arm(sqe, c);
 }
 

@@ -163,7 +163,9 @@ class Reactor {
   // pipe) at their current offsets; `flags` are SPLICE_F_*. The kernel runs
   // it on an io-wq worker: with SPLICE_F_NONBLOCK and non-blocking fds it
   // returns -EAGAIN rather than park that worker, so poll first.
-  void splice(int fd_in, int fd_out, unsigned len, unsigned flags, Completion& c);
+  // `off_out` >= 0: fd_out is a file written at that offset (pwrite-like),
+  // its file position untouched.
+  void splice(int fd_in, int fd_out, unsigned len, unsigned flags, Completion& c, int64_t off_out = -1);
   // `ts` must stay valid until the CQE (keep it beside the Completion).
   void timeout(const __kernel_timespec* ts, Completion& c);
   // Asks the kernel to cancel `target`'s op; target's own CQE still arrives.
