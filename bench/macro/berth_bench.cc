@@ -133,6 +133,66 @@ Latency measure(int runs, const std::function<std::vector<std::string>(int)>& ar
   return summarize(std::move(ms), failures);
 }
 
+// crun's cgroups: under this process's memory cgroup (unified: its
+// cgroup), as crun's default (/<id>) is at the root of every hierarchy.
+// crun uses the one path in every v1 hierarchy; where this process sits at
+// the root, that is under it too. The directories crun will have to make
+// are noted first (main calls this before any child), so that
+// remove_crun_cgroups() takes away just those.
+struct CrunCgroups {
+  std::string base;
+  std::vector<std::string> made;   // deepest last
+};
+
+CrunCgroups& crun_cgroups() {
+  static CrunCgroups c = [] {
+    CrunCgroups x;
+    std::string self = "/";
+    if (auto text = read_file("/proc/self/cgroup")) {
+      for (std::string_view line : split(*text, '\n')) {
+        size_t a = line.find(':'), b = a == std::string_view::npos ? a : line.find(':', a + 1);
+        if (b == std::string_view::npos) continue;
+        std::string_view ctrl = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+        if (ctrl == "memory" || (ctrl.empty() && self == "/")) self = std::string(path);
+      }
+    }
+    if (self.empty() || self.back() != '/') self += '/';
+    x.base = self + "berth-bench-crun-" + std::to_string(getpid());
+    std::vector<std::string> hierarchies;
+    for (const char* h : {"blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids", "systemd",
+                          "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc"}) {
+      std::string dir = std::string("/sys/fs/cgroup/") + h;
+      struct stat st;
+      if (::stat((dir + "/cgroup.procs").c_str(), &st) == 0) hierarchies.push_back(dir);
+    }
+    for (const std::string& h : hierarchies) {
+      std::string p;
+      for (std::string_view part : split(x.base, '/')) {
+        if (part.empty()) continue;
+        p += "/" + std::string(part);
+        struct stat st;
+        if (::stat((h + p).c_str(), &st) != 0) x.made.push_back(h + p);
+      }
+    }
+    return x;
+  }();
+  return c;
+}
+
+void remove_crun_cgroups() {
+  const auto& made = crun_cgroups().made;
+  for (auto it = made.rbegin(); it != made.rend(); ++it) ::rmdir(it->c_str());
+}
+
+// A copy of the bundle's config with its own cgroup, for `crun run -f`.
+bool write_crun_config(const std::string& bundle, const std::string& file, const std::string& cgroup) {
+  auto text = read_file(bundle + "/config.json");
+  if (!text) return false;
+  auto j = nlohmann::json::parse(*text);
+  j["linux"]["cgroupsPath"] = crun_cgroups().base + "/" + cgroup;
+  return bool(write_file_atomic(file, j.dump(2)));
+}
+
 bool make_crun_bundle(const std::string& dir) {
   std::string rootfs = dir + "/rootfs";
   if (!make_dirs(rootfs)) return false;
@@ -144,6 +204,8 @@ bool make_crun_bundle(const std::string& dir) {
   j["process"]["terminal"] = false;
   j["process"]["args"] = {"/bin/true"};
   j["root"]["path"] = "rootfs";
+  // One run at a time (CrunRunner): each makes and removes this cgroup.
+  j["linux"]["cgroupsPath"] = crun_cgroups().base + "/run";
   return bool(write_file_atomic(dir + "/config.json", j.dump(2)));
 }
 
@@ -542,9 +604,15 @@ double crun_detached_starts(const std::string& bundle, int n, int round) {
       [&] {
         enter_crun_mount_ns();
         std::string prefix = "berth-burst-" + std::to_string(getpid()) + "-" + std::to_string(round) + "-";
+        // A config per container, each with its own cgroup (untimed).
+        for (int k = 0; k < n; k++)
+          if (!write_crun_config(bundle, bundle + "/c" + std::to_string(k) + ".json", "burst-" + std::to_string(k)))
+            return -1.0;
         double t0 = now_s();
         int failed = 0, i = 0;
-        for (; i < n && !failed; i++) failed = spawn_quiet({"crun", "run", "-d", "-b", bundle, prefix + std::to_string(i)});
+        for (; i < n && !failed; i++)
+          failed = spawn_quiet({"crun", "run", "-d", "-b", bundle, "-f", bundle + "/c" + std::to_string(i) + ".json",
+                                prefix + std::to_string(i)});
         double t = now_s() - t0;
         for (int k = 0; k < i; k++) spawn_quiet({"crun", "delete", "-f", prefix + std::to_string(k)});
         return failed ? -t : t;
@@ -657,6 +725,7 @@ int main(int argc, char** argv) {
   }
   TestDaemon d;
   if (!warm_inits.empty()) d.set_extra_args({"--warm-inits=" + warm_inits});
+  if (crun) (void)crun_cgroups();   // before any child: the base is named after this pid
   std::string err;
   if (!d.start(&err) || !d.import_busybox(&err)) {
     std::fprintf(stderr, "berth-bench: %s\n", err.c_str());
@@ -736,6 +805,8 @@ int main(int argc, char** argv) {
   if (storage_n > 0 && bench_storage(d, storage_n) != 0) return 1;
   if (network_runs > 0) bench_network_start(d, network_runs);
   if (networked_n > 0 && bench_networked(d, networked_n) != 0) return 1;
-  if (burst_n > 0 && bench_burst(d, burst_n, burst_clients, burst_rounds, crun) != 0) return 1;
+  int rc = burst_n > 0 && bench_burst(d, burst_n, burst_clients, burst_rounds, crun) != 0 ? 1 : 0;
+  if (crun) remove_crun_cgroups();
+  if (rc) return 1;
   return d.stop() == 0 ? 0 : 1;
 }
