@@ -6,6 +6,7 @@
 #include <functional>
 #include <tuple>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -13,6 +14,7 @@
 
 #include "ipc/proto/url.h"
 #include "tools/berthctl/berthctl.h"
+#include "tools/berthctl/list_scan.h"
 
 namespace berth::ctl {
 namespace {
@@ -171,12 +173,15 @@ std::vector<std::string> ps_row(const json& c, bool no_trunc) {
 }
 
 // The list with only what a row shows: each container's other fields
-// (labels, mounts, networks, host config) are dropped while parsing, so a
-// list of 10,000 does not become 10,000 whole trees.
+// (labels, mounts, networks, host config) are skipped by scanning for their
+// ends (list_scan.h), so a list of 10,000 does not become 10,000 whole
+// trees, nor is each of its 7 MB lexed.
 Result<json> ps_list(Client& c, bool all) {
   static const std::set<std::string, std::less<>> kShown = {"Id",      "Image",  "ImageID", "Command",
                                                             "Created", "Status", "Ports",   "Names"};
   Response r = BERTH_TRY(call(c, "GET", all ? "/containers/json?all=1" : "/containers/json"));
+  if (std::optional<json> quick = scan_object_list(r.body, kShown)) return std::move(*quick);
+  // Not an array of objects: nlohmann's parser, for what it says about it.
   json::parser_callback_t keep = [](int depth, json::parse_event_t event, json& parsed) {
     return depth != 2 || event != json::parse_event_t::key || kShown.count(parsed.get_ref<const std::string&>()) > 0;
   };
