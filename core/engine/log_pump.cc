@@ -358,18 +358,22 @@ uint64_t OutputPump::next_record_at() const {
   return at;
 }
 
+// Whether an attached client wants the bytes of the record being read.
+bool OutputPump::wants_output() const {
+  return cb_.output && (!cb_.fan_out || cb_.fan_out());
+}
+
 bool OutputPump::splice_allowed() const {
-  if (!scratch().splice_max || cfg_.non_blocking) return false;
-  return !cb_.output || (cb_.fan_out && !cb_.fan_out());
+  return scratch().splice_max && !cfg_.non_blocking && !wants_output();
 }
 
 // Reads (or splices into /dev/null) `n` bytes that are in `fd`, a pipe.
 void OutputPump::discard(int fd, size_t n) {
   const Scratch& sc = scratch();
   bool by_splice = bool(sc.null);
-  thread_local std::unique_ptr<char[]> spare;
+  std::unique_ptr<char[]> spare;   // a stream buffer, if /dev/null takes no splice
   while (n > 0) {
-    if (!by_splice && !spare) spare.reset(new char[kChunkBytes]);
+    if (!by_splice && !spare) spare = take_buf();
     ssize_t k = by_splice ? ::splice(fd, nullptr, sc.null.get(), nullptr, n, SPLICE_F_NONBLOCK)
                           : ::read(fd, spare.get(), std::min(n, kChunkBytes));
     if (k < 0 && errno == EINTR) continue;
@@ -380,6 +384,7 @@ void OutputPump::discard(int fd, size_t n) {
     BERTH_ASSERT_MSG(k > 0, "discard: the bytes tee saw are gone from the pipe");
     n -= size_t(k);
   }
+  give_buf(std::move(spare));
 }
 
 // The `n` bytes tee just put in the scratch pipe go behind their header
@@ -539,7 +544,7 @@ void OutputPump::read_done(Stream& s, int32_t res) {
     h.stream = s.id;
     h.ts_ns = s.ts_ns;
     encode_record_header(h, s.buf.get());
-    if (cb_.output && (!cb_.fan_out || cb_.fan_out()))
+    if (wants_output())
       cb_.output(s.id, std::string_view(s.buf.get() + kRecordHeaderBytes, res));
   }
   if (cfg_.non_blocking) return copy_record(s, res);

@@ -189,6 +189,7 @@ class OutputPump {
     size_t splice_max = 0;       // the biggest spliced record; 0: no splicing
   };
   static Scratch& scratch();
+  bool wants_output() const;
   bool splice_allowed() const;
   uint64_t next_record_at() const;
   int stage(Stream& s, size_t n);
