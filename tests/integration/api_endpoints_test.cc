@@ -174,7 +174,7 @@ TEST_F(ApiEndpointsTest, UnixSocketIsOwnerAndGroupOnly) {
   ASSERT_EQ(::stat(n.socket().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0660u);
   EXPECT_EQ(st.st_gid, 0u);
-  EXPECT_THAT(n.log(), HasSubstr("no group berth-no-such-group"));
+  EXPECT_TRUE(n.wait_log("no group berth-no-such-group")) << n.log();
   EXPECT_EQ(n.stop(), 0);
 }
 
@@ -229,7 +229,7 @@ TEST_F(ApiEndpointsTest, MutualTls) {
   auto rogue = curl_tls(d, "rogue", "/_ping");
   EXPECT_NE(rogue.exit_code, 0);
   EXPECT_EQ(rogue.out, "");
-  EXPECT_THAT(d.log(), HasSubstr("TLS connection refused"));
+  EXPECT_TRUE(d.wait_log("TLS connection refused")) << d.log();
   // Plain HTTP on the TLS port gets no HTTP answer.
   auto plain = in_netns(d, {"curl", "-sS", "--max-time", "60", std::string("http://") + kAddr + "/_ping"});
   EXPECT_NE(plain.exit_code, 0);
@@ -414,7 +414,7 @@ TEST_F(ApiEndpointsTest, InsecureTcpWhenAskedFor) {
   auto ping = in_netns(d, {"curl", "-sS", "--max-time", "60", std::string("http://") + kAddr + "/_ping"});
   EXPECT_EQ(ping.exit_code, 0) << ping.err;
   EXPECT_EQ(ping.out, "OK");
-  EXPECT_THAT(d.log(), HasSubstr("plain HTTP without TLS (--insecure-tcp)"));
+  EXPECT_TRUE(d.wait_log("plain HTTP without TLS (--insecure-tcp)")) << d.log();
   EXPECT_EQ(d.stop(), 0);
 }
 

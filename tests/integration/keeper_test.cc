@@ -138,7 +138,7 @@ void KeeperTest::whole_logs_through(const std::function<void()>& outage) {
   outage();
   for (const auto& n : names) EXPECT_TRUE(alive(before[n])) << n << " died with berthd";
   EXPECT_EQ(d_.keeper_pid(), keeper);
-  EXPECT_THAT(d_.log(), HasSubstr("keeper found pid=" + std::to_string(keeper)));
+  EXPECT_TRUE(d_.wait_log("keeper found pid=" + std::to_string(keeper))) << d_.log();
 
   for (const auto& n : names) {
     Json j = inspect(n);

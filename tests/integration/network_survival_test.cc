@@ -139,7 +139,7 @@ TEST_F(NetworkSurvivalTest, BridgeContainersKeepAddressesPortsAndNamesThroughACr
   EXPECT_EQ(get_host("http://127.0.0.1:18180/"), "hello from web\n");
   EXPECT_EQ(get_host("http://" + gateway + ":18180/"), "hello from web\n");
   restart();
-  EXPECT_THAT(d_.log(), HasSubstr("network re-adopted"));
+  EXPECT_TRUE(d_.wait_log("network re-adopted")) << d_.log();
   EXPECT_THAT(d_.log(), Not(HasSubstr("killed, not re-adopted")));
   Json web = inspect("web");
   EXPECT_EQ(web["State"]["Status"], "running");
@@ -215,7 +215,7 @@ TEST_F(NetworkSurvivalTest, AContainerWhosePortWasTakenMeanwhileIsKilledWithTheR
   Json j = inspect("squatted");
   EXPECT_EQ(j["State"]["ExitCode"], 137);
   EXPECT_THAT(j["State"].value("Error", ""), HasSubstr("18182"));
-  EXPECT_THAT(d_.log(), HasSubstr("its network could not be taken back"));
+  EXPECT_TRUE(d_.wait_log("its network could not be taken back")) << d_.log();
   EXPECT_FALSE(alive(pid));
   squatter.reset();
   // What it held is given back: the port serves a new container.

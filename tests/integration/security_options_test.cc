@@ -224,7 +224,15 @@ TEST_F(SecurityOptionsTest, MaskedDirsAndCgroupViewAreSharedBindsUnlessSysAdmin)
   auto none2 = parse_mountinfo(run_ok({"--network", "none", "busybox", "sh", "-c",
                                        "ls /sys/class/net >&2; cat /proc/self/mountinfo"}));
   EXPECT_EQ(sys_dev(none1), sys_dev(none2));
-  EXPECT_NE(sys_dev(none1), sys_dev(shared));  // the bridge container's is its own
+  // A bridge container's sysfs is its own. Compared with one that is still
+  // running: an exited one's device number is free to be taken again.
+  ASSERT_EQ(d().ctl({"run", "-d", "--name", "bridged1", "busybox", "sleep", "1000"}).exit_code, 0);
+  auto exec_br = d().ctl({"exec", "bridged1", "cat", "/proc/self/mountinfo"});
+  ASSERT_EQ(exec_br.exit_code, 0) << exec_br.err;
+  auto bridged = parse_mountinfo(exec_br.out);
+  EXPECT_NE(sys_dev(bridged), "none");
+  EXPECT_NE(sys_dev(none1), sys_dev(bridged));
+  EXPECT_EQ(d().ctl({"rm", "-f", "bridged1"}).exit_code, 0);
   // Its own: neither the host's nor another container's (the shared sysfs
   // is in neither the host's mount table nor its own alone).
   auto own2 = own_superblocks(none2);

@@ -152,7 +152,7 @@ TEST(LiveUpgradeTest, SighupExecsTheNewBinaryKeepsContainersAndRefusesNoConnecti
   EXPECT_EQ(d.pid(), berthd);
   EXPECT_TRUE(alive(berthd));
   EXPECT_EQ(exe_of(berthd), old_exe);
-  EXPECT_THAT(d.log(), HasSubstr("SIGHUP: live upgrade"));
+  EXPECT_TRUE(d.wait_log("SIGHUP: live upgrade")) << d.log();
   // The containers carry on.
   EXPECT_EQ(inspect_in(d, "counter")["State"]["Pid"], counter);
   EXPECT_EQ(inspect_in(d, "web")["State"]["Pid"], web);

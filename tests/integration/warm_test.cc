@@ -66,7 +66,7 @@ TEST_F(WarmTest, ARunTakesAWarmInitWithItsOwnCommandEnvUserDirAndHostname) {
                             "echo \"$X\" $(id -u):$(id -g) $(pwd) $(hostname) $HOSTNAME $$; echo to stderr >&2"});
   ASSERT_EQ(id.size(), 64u);
   EXPECT_TRUE(warm.count(id)) << "the container did not take a warm init";
-  EXPECT_THAT(d().log(), HasSubstr("release id=" + id + " pid=" + std::to_string(warm[id]) + " (warm)"));
+  EXPECT_TRUE(d().wait_log("release id=" + id + " pid=" + std::to_string(warm[id]) + " (warm)")) << d().log();
   EXPECT_EQ(d().ctl({"wait", id}).out, "0\n");
   auto logs = d().ctl({"logs", id});
   EXPECT_EQ(logs.out, "from env 1000:50 /made/here warmbox warmbox 1\n");

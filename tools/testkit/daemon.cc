@@ -347,6 +347,14 @@ std::string TestDaemon::log() const {
   return t ? *t : "";
 }
 
+bool TestDaemon::wait_log(const std::string& needle) const {
+  for (int i = 0; i < 3000; i++) {
+    if (log().find(needle) != std::string::npos) return true;
+    ::usleep(10000);
+  }
+  return false;
+}
+
 ipc::Client TestDaemon::client() {
   auto c = ipc::Client::connect(host());
   if (!c) std::abort();

@@ -98,6 +98,10 @@ class TestDaemon {
   // (under this process's cgroup there, then cgroup_parent()); "" if none.
   std::string container_cgroup(const std::string& controller, const std::string& id) const;
   std::string log() const;   // the daemon's stderr so far
+  // Whether the log comes to hold `needle` within 30 s: berthd's lines go
+  // through a writer thread, so one logged just before a reply may not be
+  // in the file yet when the reply arrives.
+  bool wait_log(const std::string& needle) const;
 
   ipc::Client client();
   // Imports the busybox test image as busybox:latest (once per daemon).
