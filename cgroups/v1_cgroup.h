@@ -20,9 +20,17 @@ namespace berth::cgroups {
 
 class V1Cgroup final : public Cgroup {
  public:
+  // A hierarchy's directory. A cpuset-only hierarchy's is made only when a
+  // cpuset is asked for (create() leaves it absent, and the container's
+  // processes in the parent's cpuset, which is where the kernel would copy
+  // a new leaf's cpus and mems from): every cpuset cgroup's creation and
+  // removal walks all its siblings (validate_change, the sched domains),
+  // which at thousands of containers is most of a start's kernel time.
   struct Dir {
     std::vector<std::string> controllers;
     std::string path;  // absolute: mount + cgroup path
+    bool present = true;
+    std::string parent;  // absolute; where its processes are while absent
   };
 
   V1Cgroup(std::vector<Dir> dirs, std::string path, DriverOptions opts)
@@ -46,8 +54,13 @@ class V1Cgroup final : public Cgroup {
   Result<void> destroy() override;
 
  private:
-  // The directory of the hierarchy carrying `controller`, or nullptr.
+  // The directory of the hierarchy carrying `controller`, or nullptr (also
+  // while it is absent).
   const std::string* dir_of(std::string_view controller) const;
+  // Makes the absent directory carrying `controller` and moves the
+  // container's processes into it (frozen meanwhile, so that none forks
+  // past the move); nullptr-free afterwards. In v1_cpu.cc.
+  Result<void> materialize(std::string_view controller);
   // Where to read cgroup.procs: every hierarchy holds the same processes.
   const std::string* procs_dir() const;
 
@@ -76,5 +89,8 @@ class V1Cgroup final : public Cgroup {
 // cpuset cgroup starts with empty cpuset.cpus/mems and refuses tasks
 // (ENOSPC) until they are filled, so copy the parent's. In v1_cpu.cc.
 Result<void> copy_cpuset_if_empty(const std::string& dir, const std::string& parent);
+
+// Whether a hierarchy's directory is made only on demand (see Dir).
+bool made_on_demand(const std::vector<std::string>& controllers);
 
 }  // namespace berth::cgroups

@@ -1,7 +1,10 @@
 // v1 cpu (shares, CFS bandwidth), cpuacct (usage) and cpuset controllers.
 // Kernel: Documentation/scheduler/sched-bwc.rst, cgroup-v1/cpuacct.rst,
 // cgroup-v1/cpusets.rst.
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <string>
 
@@ -50,7 +53,10 @@ Result<void> V1Cgroup::check_cpu(const Resources& r) const {
                        "set CPU quota on cgroup {}: the kernel has no CFS bandwidth control (cpu.cfs_quota_us)", path_);
   }
   bool cpuset = !r.cpuset_cpus.value_or("").empty() || !r.cpuset_mems.value_or("").empty();
-  if (cpuset && !dir_of("cpuset")) {
+  bool on_demand = std::any_of(dirs_.begin(), dirs_.end(), [](const Dir& d) {
+    return !d.present && std::find(d.controllers.begin(), d.controllers.end(), "cpuset") != d.controllers.end();
+  });
+  if (cpuset && !dir_of("cpuset") && !on_demand) {
     return Error::make(Code::kNotSupported, "set cpuset on cgroup {}: the cpuset controller is not mounted", path_);
   }
   return ok();
@@ -69,6 +75,8 @@ Result<void> V1Cgroup::set_cpu(const Resources& r) {
     }
     BERTH_TRY_VOID(write_cfs(*dir, period, quota));
   }
+  bool cpuset = !r.cpuset_cpus.value_or("").empty() || !r.cpuset_mems.value_or("").empty();
+  if (cpuset && !dir_of("cpuset")) BERTH_TRY_VOID(materialize("cpuset"));
   if (const std::string* dir = dir_of("cpuset")) {
     if (!r.cpuset_cpus.value_or("").empty()) BERTH_TRY_VOID(write_control(*dir, "cpuset.cpus", *r.cpuset_cpus));
     if (!r.cpuset_mems.value_or("").empty()) BERTH_TRY_VOID(write_control(*dir, "cpuset.mems", *r.cpuset_mems));
@@ -94,6 +102,47 @@ Result<void> V1Cgroup::cpu_stats(Stats& s) const {
       s.throttled_time_ns = keyed_value(*st, "throttled_time").value_or(0);
     }
   }
+  return ok();
+}
+
+Result<void> V1Cgroup::materialize(std::string_view controller) {
+  auto it = std::find_if(dirs_.begin(), dirs_.end(), [&](const Dir& d) {
+    return !d.present && std::find(d.controllers.begin(), d.controllers.end(), controller) != d.controllers.end();
+  });
+  if (it == dirs_.end()) return ok();
+  Dir& d = *it;
+  if (::mkdir(d.path.c_str(), 0755) < 0 && errno != EEXIST) return Error::sys(errno, "mkdir {}", d.path);
+  // The parent first: one left empty by a crash would leave the leaf so.
+  Result<void> moved = copy_cpuset_if_empty(d.parent, d.parent.substr(0, d.parent.rfind('/')));
+  if (moved) moved = copy_cpuset_if_empty(d.path, d.parent);
+  // Frozen, the container's processes cannot fork past the read of its
+  // list; one already frozen (paused) stays so.
+  bool froze = false;
+  if (moved && dir_of("freezer") && !frozen().value_or(true)) {
+    moved = freeze();
+    froze = bool(moved);
+  }
+  if (moved) {
+    const std::string* procs = procs_dir();
+    auto pids = procs ? read_procs(*procs) : Result<std::vector<pid_t>>(std::vector<pid_t>());
+    if (!pids) moved = std::move(pids.error());
+    for (pid_t pid : pids ? *pids : std::vector<pid_t>()) {
+      auto w = write_control(d.path, "cgroup.procs", std::to_string(pid));
+      if (!w && w.error().sys_errno() != ESRCH) {
+        moved = std::move(w);
+        break;
+      }
+    }
+  }
+  if (froze) (void)thaw();
+  if (!moved) {
+    // Its processes back where they were, and the directory gone.
+    if (auto left = read_procs(d.path); left)
+      for (pid_t pid : *left) (void)write_control(d.parent, "cgroup.procs", std::to_string(pid));
+    (void)::rmdir(d.path.c_str());
+    return std::move(moved.error()).context("make the {} cgroup of {}", controller, path_);
+  }
+  d.present = true;
   return ok();
 }
 

@@ -1,6 +1,7 @@
 // The cgroup v1 driver: a container's cgroup is a same-named directory in
 // every mounted controller hierarchy; see v1_cgroup.h.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -47,6 +48,17 @@ Result<void> fill_cpuset(const V1Hierarchy& h, const std::string& rel, const std
   return ok();
 }
 
+// Where an on-demand directory's processes go while it is absent: its
+// parent, made (and filled) first if a crash or a new --cgroup-parent left
+// it missing.
+Result<std::string> on_demand_parent(const V1Hierarchy& h, const std::string& rel) {
+  size_t slash = rel.rfind('/');
+  std::string parent_rel = slash == std::string::npos ? std::string() : rel.substr(0, slash);
+  std::string parent = join_path(h.mount, parent_rel);
+  if (::access(parent.c_str(), F_OK) < 0) BERTH_TRY_VOID(make_cgroup_dirs(h, parent_rel));
+  return parent;
+}
+
 class V1Driver final : public Driver {
  public:
   V1Driver(std::vector<V1Hierarchy> hs, DriverOptions opts) : hs_(std::move(hs)), opts_(opts) {}
@@ -81,6 +93,12 @@ class V1Driver final : public Driver {
     for (const V1Hierarchy& h : hs_) {
       std::string rel = BERTH_TRY(cgroup_path(h.self, parent, name));
       std::string dir = join_path(h.mount, rel);
+      if (made_on_demand(h.controllers)) {
+        auto up = on_demand_parent(h, rel);
+        if (!up) return std::move(up.error()).context("create cgroup {}", rel);
+        dirs.push_back({h.controllers, std::move(dir), false, std::move(*up)});
+        continue;
+      }
       Result<void> made = ok();
       if (::mkdir(dir.c_str(), 0755) == 0) {
         if (carries(h, "cpuset")) made = fill_cpuset(h, rel, dir);
@@ -113,12 +131,17 @@ class V1Driver final : public Driver {
       if (::stat(dir.c_str(), &st) < 0) {
         if (errno != ENOENT) return Error::sys(errno, "open cgroup {}", dir);
         missing = Error::sys(errno, "open cgroup {}", dir);
+        if (made_on_demand(h.controllers)) {
+          size_t slash = rel.rfind('/');
+          std::string up = join_path(h.mount, slash == std::string::npos ? std::string() : rel.substr(0, slash));
+          dirs.push_back({h.controllers, std::move(dir), false, std::move(up)});
+        }
         continue;
       }
       if (path.empty() || carries(h, "memory")) path = rel;
       dirs.push_back({h.controllers, std::move(dir)});
     }
-    if (dirs.empty()) return missing;
+    if (std::none_of(dirs.begin(), dirs.end(), [](const V1Cgroup::Dir& d) { return d.present; })) return missing;
     return std::unique_ptr<Cgroup>(new V1Cgroup(std::move(dirs), std::move(path), opts_));
   }
 
@@ -133,16 +156,30 @@ std::unique_ptr<Driver> make_v1(std::vector<V1Hierarchy> hierarchies, DriverOpti
   return std::make_unique<V1Driver>(std::move(hierarchies), opts);
 }
 
+bool made_on_demand(const std::vector<std::string>& controllers) {
+  return !controllers.empty() &&
+         std::all_of(controllers.begin(), controllers.end(), [](const std::string& c) { return c == "cpuset"; });
+}
+
 const std::string* V1Cgroup::dir_of(std::string_view controller) const {
   for (const Dir& d : dirs_) {
-    if (std::find(d.controllers.begin(), d.controllers.end(), controller) != d.controllers.end()) return &d.path;
+    if (d.present && std::find(d.controllers.begin(), d.controllers.end(), controller) != d.controllers.end()) return &d.path;
   }
   return nullptr;
 }
 
+// An absent directory's hierarchy gets the process in the parent: where
+// berthd's spawner sits there may be outside a --cgroup-parent's cpuset.
 Result<void> V1Cgroup::add_process(pid_t pid) {
   for (const Dir& d : dirs_) {
-    auto r = write_control(d.path, "cgroup.procs", std::to_string(pid));
+    const std::string& dir = d.present ? d.path : d.parent;
+    auto r = write_control(dir, "cgroup.procs", std::to_string(pid));
+    if (!r && !d.present && r.error().sys_errno() == ENOSPC) {
+      // A parent left without cpus or mems (a crash between its mkdir
+      // and its fill): fill it from its own parent, then once more.
+      auto filled = copy_cpuset_if_empty(dir, dir.substr(0, dir.rfind('/')));
+      r = filled ? write_control(dir, "cgroup.procs", std::to_string(pid)) : std::move(filled);
+    }
     if (!r) return std::move(r.error()).context("add pid {} to cgroup", pid);
   }
   return ok();
@@ -151,7 +188,9 @@ Result<void> V1Cgroup::add_process(pid_t pid) {
 const std::string* V1Cgroup::procs_dir() const {
   if (const std::string* d = dir_of("pids")) return d;
   if (const std::string* d = dir_of("memory")) return d;
-  return dirs_.empty() ? nullptr : &dirs_.front().path;
+  for (const Dir& d : dirs_)
+    if (d.present) return &d.path;
+  return nullptr;
 }
 
 Result<std::vector<pid_t>> V1Cgroup::pids() {
@@ -184,6 +223,7 @@ Result<Stats> V1Cgroup::stats() {
 Result<void> V1Cgroup::destroy() {
   Result<void> first = ok();
   for (const Dir& d : dirs_) {
+    if (!d.present) continue;
     auto r = remove_cgroup_dir(d.path);
     if (!r && first) first = std::move(r);
   }

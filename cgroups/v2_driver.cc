@@ -24,12 +24,19 @@ bool in(const std::vector<std::string>& v, std::string_view s) {
 // cannot delegate: the case of a relative parent under berthd's own cgroup),
 // EINVAL e.g. cpu while realtime tasks are in it. Per controller, so one
 // refusal does not cost the others.
-Result<void> enable_controllers(const std::string& dir) {
+//
+// The containers' own parent (`leaves`) gets no cpuset: every cpuset
+// cgroup's creation and removal walks its siblings, which at thousands of
+// containers is most of a start's kernel time; V2Cgroup::set() enables it
+// there when a container first asks for a cpuset (from then on, that
+// parent's containers all carry one).
+Result<void> enable_controllers(const std::string& dir, bool leaves) {
   std::optional<std::string> offered = BERTH_TRY(read_control_if_exists(dir, "cgroup.controllers"));
   std::optional<std::string> enabled = BERTH_TRY(read_control_if_exists(dir, "cgroup.subtree_control"));
   if (!offered || !enabled) return ok();
   std::vector<std::string> have = words(*offered), on = words(*enabled), want;
   for (std::string_view c : kV2Controllers) {
+    if (leaves && c == "cpuset") continue;
     if (in(have, c) && !in(on, c)) want.push_back("+" + std::string(c));
   }
   if (want.empty()) return ok();
@@ -64,9 +71,12 @@ class V2Driver final : public Driver {
     std::string rel = BERTH_TRY(cgroup_path(self_, parent, name));
     std::string cur = creation_start(self_, parent);
     std::string_view below = std::string_view(rel).substr(cur == "/" ? 0 : cur.size());
-    for (const std::string& c : split(below, '/')) {
-      if (c.empty()) continue;
-      auto en = enable_controllers(join_path(mount_, cur));
+    std::vector<std::string> levels;
+    for (const std::string& c : split(below, '/'))
+      if (!c.empty()) levels.push_back(c);
+    for (size_t i = 0; i < levels.size(); ++i) {
+      const std::string& c = levels[i];
+      auto en = enable_controllers(join_path(mount_, cur), i + 1 == levels.size());
       if (!en) return std::move(en.error()).context("create cgroup {}", rel);
       cur = join_path(cur, c);
       std::string dir = join_path(mount_, cur);
@@ -113,6 +123,14 @@ Result<void> V2Cgroup::add_process(pid_t pid) {
 Result<std::vector<pid_t>> V2Cgroup::pids() { return read_procs(dir_); }
 
 Result<void> V2Cgroup::set(const Resources& r) {
+  bool cpuset = !r.cpuset_cpus.value_or("").empty() || !r.cpuset_mems.value_or("").empty();
+  if (cpuset && !has_control(dir_, "cpuset.cpus")) {
+    // Not enabled for the containers' parent until asked for (see
+    // enable_controllers); a refusal is reported by check_cpu by name.
+    std::string parent = dir_.substr(0, dir_.rfind('/'));
+    std::optional<std::string> offered = BERTH_TRY(read_control_if_exists(parent, "cgroup.controllers"));
+    if (offered && in(words(*offered), "cpuset")) (void)write_control(parent, "cgroup.subtree_control", "+cpuset");
+  }
   BERTH_TRY_VOID(check_memory(r));
   BERTH_TRY_VOID(check_cpu(r));
   BERTH_TRY_VOID(check_pids(r));

@@ -149,7 +149,8 @@ TEST_F(CgroupsV1, Lifecycle) {
   start_child_in(*cg);
 
   for (const std::string& c : driver_->controllers()) {  // every hierarchy, not just memory
-    EXPECT_EQ(cgroup_of(child_, c), mine(c, parent_ + "/c1")) << c;
+    // cpuset: the parent's, until a cpuset is asked for.
+    EXPECT_EQ(cgroup_of(child_, c), mine(c, c == "cpuset" ? parent_ : parent_ + "/c1")) << c;
   }
   EXPECT_EQ(*cg->pids(), std::vector<pid_t>{child_});
 
@@ -232,8 +233,12 @@ TEST_F(CgroupsV1, CpuCpusetAndBlkio) {
   std::unique_ptr<Cgroup> cg = std::move(*made);
   std::string cpu = mount_of("cpu") + mine("cpu", parent_ + "/c3");
   std::string cpuset = mount_of("cpuset") + mine("cpuset", parent_ + "/c3");
-  EXPECT_NE(read_or_empty(cpuset + "/cpuset.cpus"), "");  // copied from the parent
-  EXPECT_NE(read_or_empty(cpuset + "/cpuset.mems"), "");
+  // No cpuset leaf until one is asked for: the child is in the parent's,
+  // which has cpus and mems (a cpuset cgroup without them takes no task).
+  EXPECT_FALSE(path_exists(cpuset));
+  start_child_in(*cg);
+  EXPECT_EQ(cgroup_of(child_, "cpuset"), mine("cpuset", parent_));
+  EXPECT_NE(read_or_empty(mount_of("cpuset") + mine("cpuset", parent_) + "/cpuset.cpus"), "");
   Resources r;
   r.nano_cpus = 500000000;
   r.cpu_shares = 512;
@@ -244,6 +249,12 @@ TEST_F(CgroupsV1, CpuCpusetAndBlkio) {
   EXPECT_EQ(read_or_empty(cpu + "/cpu.cfs_quota_us"), "50000");
   EXPECT_EQ(read_or_empty(cpu + "/cpu.shares"), "512");
   EXPECT_EQ(read_or_empty(cpuset + "/cpuset.cpus"), "0");
+  EXPECT_NE(read_or_empty(cpuset + "/cpuset.mems"), "");  // copied from the parent
+  // Moved, and running again (the move froze it).
+  EXPECT_EQ(cgroup_of(child_, "cpuset"), mine("cpuset", parent_ + "/c3"));
+  EXPECT_FALSE(*cg->frozen());
+  std::string status = read_or_empty(fmt::format("/proc/{}/status", child_));
+  EXPECT_NE(status.find("Cpus_allowed_list:\t0\n"), std::string::npos) << status;
   Resources blkio;
   blkio.blkio_weight = 300;
   auto b = cg->set(blkio);
@@ -255,7 +266,17 @@ TEST_F(CgroupsV1, CpuCpusetAndBlkio) {
   } else {
     EXPECT_EQ(b.error().code(), Code::kNotSupported) << b.error().message();
   }
-  ASSERT_TRUE(cg->destroy().has_value());
+  ASSERT_TRUE(cg->kill_all().has_value());
+  ASSERT_EQ(::waitpid(child_, nullptr, 0), child_);
+  child_ = -1;
+  Result<void> gone = ok();
+  for (int i = 0; i < 100; ++i) {  // the kernel may lag the reaping a little
+    gone = cg->destroy();
+    if (gone || gone.error().code() != Code::kConflict) break;
+    ::usleep(10000);
+  }
+  ASSERT_TRUE(gone.has_value()) << gone.error().message();
+  EXPECT_FALSE(path_exists(cpuset));
 }
 
 }  // namespace

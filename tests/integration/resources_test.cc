@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <gmock/gmock.h>
@@ -130,6 +131,37 @@ TEST_F(ResourcesTest, LimitsAreWrittenToTheCgroup) {
   remove(id);
   EXPECT_FALSE(stdfs::exists(dir)) << "cgroup left after rm";
   EXPECT_FALSE(stdfs::exists(cgroup_dir("pids", id)));
+}
+
+// Without --cpuset-*, a container has no cpuset cgroup of its own: its
+// processes are in the cgroup parent's cpuset. `update --cpuset-cpus` makes
+// one and moves every process of the running container into it.
+TEST_F(ResourcesTest, CpusetCgroupIsMadeWhenAskedFor) {
+  if (!stdfs::exists("/sys/fs/cgroup/cpuset/cgroup.procs")) GTEST_SKIP() << "no v1 cpuset hierarchy on this host";
+  std::string id = run_detached({"busybox", "sh", "-c", "sleep 1000 & sleep 1000 & wait"});
+  ASSERT_FALSE(id.empty());
+  std::string leaf = cgroup_dir("cpuset", id);
+  EXPECT_FALSE(stdfs::exists(leaf));
+  std::string parent = leaf.substr(0, leaf.rfind('/'));
+  int pid = inspect(id)["State"]["Pid"];
+  auto in_parent = read_file(parent + "/cgroup.procs").value_or("");
+  EXPECT_THAT(in_parent, HasSubstr(std::to_string(pid) + "\n"));
+  auto u = d().ctl({"update", "--cpuset-cpus", "0", id});
+  ASSERT_EQ(u.exit_code, 0) << u.err;
+  EXPECT_EQ(trim_end(read_file(leaf + "/cpuset.cpus").value_or("?")), "0");
+  // The init and its two children, all moved, none left in the parent.
+  auto pids = split(trim_end(read_file(leaf + "/cgroup.procs").value_or("")), '\n');
+  EXPECT_EQ(pids.size(), 3u) << ::testing::PrintToString(pids);
+  auto procs = split(trim_end(read_file(cgroup_dir("pids", id) + "/cgroup.procs").value_or("")), '\n');
+  std::sort(pids.begin(), pids.end());
+  std::sort(procs.begin(), procs.end());
+  EXPECT_EQ(pids, procs);
+  auto status = read_file("/proc/" + std::to_string(pid) + "/status").value_or("");
+  EXPECT_THAT(status, HasSubstr("Cpus_allowed_list:\t0\n"));
+  EXPECT_EQ(trim_end(read_file(cgroup_dir("freezer", id) + "/freezer.state").value_or("?")), "THAWED");
+  EXPECT_EQ(inspect(id)["HostConfig"]["CpusetCpus"], "0");
+  remove(id);
+  EXPECT_FALSE(stdfs::exists(leaf)) << "cpuset cgroup left after rm";
 }
 
 TEST_F(ResourcesTest, InvalidLimitsAreRefusedWithDockersMessages) {

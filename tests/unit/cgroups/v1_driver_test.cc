@@ -90,9 +90,12 @@ TEST_F(V1Test, CreateMakesTheDirectoryInEveryHierarchy) {
   ASSERT_TRUE(cg.has_value()) << cg.error().message();
   EXPECT_EQ((*cg)->path(), "/process_api/x/berth/c1");
   EXPECT_EQ((*cg)->clone_into_fd(), -1);
-  for (const char* h : {"memory", "cpu,cpuacct", "cpuset", "pids", "freezer", "blkio"}) {
+  for (const char* h : {"memory", "cpu,cpuacct", "pids", "freezer", "blkio"}) {
     EXPECT_TRUE(t_.exists(leaf(h))) << h;
   }
+  // cpuset: the parent only (made and filled), the leaf when asked for.
+  EXPECT_FALSE(t_.exists(leaf("cpuset")));
+  EXPECT_TRUE(t_.exists("cpuset/berth"));
   auto abs = driver_->create("/top", "c2");  // absolute: from each hierarchy's root
   ASSERT_TRUE(abs.has_value()) << abs.error().message();
   EXPECT_EQ((*abs)->path(), "/top/c2");
@@ -100,16 +103,57 @@ TEST_F(V1Test, CreateMakesTheDirectoryInEveryHierarchy) {
   EXPECT_TRUE(t_.exists("pids/top/c2"));
 }
 
-TEST_F(V1Test, CreateCopiesCpusetFromTheParent) {
+// Without a cpuset asked for, the container's processes are in the
+// parent's cpuset; the first set() with one makes the leaf from the
+// parent's cpus and mems and moves them there, frozen meanwhile.
+TEST_F(V1Test, CpusetLeafIsMadeWhenAskedFor) {
   auto cg = populated();
   ASSERT_TRUE(cg);
+  ASSERT_TRUE(std::filesystem::remove_all(t_.path(leaf("cpuset"))));  // populated() wrote files there
+  t_.put("cpuset/berth/cgroup.procs", "");
+  ASSERT_TRUE(cg->add_process(4242).has_value());
+  EXPECT_EQ(t_.get("cpuset/berth/cgroup.procs"), "4242");
+  // A parent left empty by a crash is filled from its own parent.
+  EXPECT_EQ(t_.get("cpuset/berth/cpuset.cpus"), "");
+  t_.put(f("pids", "cgroup.procs"), "4242\n");
+  // (The files the kernel would show in the leaf once made.)
+  for (const char* file : {"cpuset.cpus", "cpuset.mems", "cgroup.procs"}) t_.put(f("cpuset", file), "");
+  Resources r;
+  r.cpuset_cpus = "1";
+  auto s = cg->set(r);
+  ASSERT_TRUE(s.has_value()) << s.error().message();
   EXPECT_EQ(t_.get("cpuset/berth/cpuset.cpus"), "0-3");
-  EXPECT_EQ(t_.get("cpuset/berth/cpuset.mems"), "0");
-  EXPECT_EQ(t_.get(f("cpuset", "cpuset.cpus")), "0-3");
+  EXPECT_EQ(t_.get(f("cpuset", "cpuset.cpus")), "1");
   EXPECT_EQ(t_.get(f("cpuset", "cpuset.mems")), "0");
-  t_.put(f("cpuset", "cpuset.cpus"), "1\n");  // set already: left alone
-  ASSERT_TRUE(driver_->create("berth", "c1").has_value());
-  EXPECT_EQ(t_.get(f("cpuset", "cpuset.cpus")), "1\n");
+  EXPECT_EQ(t_.get(f("cpuset", "cgroup.procs")), "4242");
+  EXPECT_EQ(t_.get(f("freezer", "freezer.state")), "THAWED");
+  ASSERT_TRUE(cg->add_process(77).has_value());  // now the leaf's
+  EXPECT_EQ(t_.get(f("cpuset", "cgroup.procs")), "77");
+}
+
+// A paused container stays paused; one reopened after a restart (no leaf)
+// can still be given a cpuset.
+TEST_F(V1Test, CpusetOfAPausedOrReopenedCgroup) {
+  ASSERT_TRUE(populated());
+  ASSERT_TRUE(std::filesystem::remove_all(t_.path(leaf("cpuset"))));
+  auto cg = driver_->open("berth", "c1");
+  ASSERT_TRUE(cg.has_value()) << cg.error().message();
+  t_.put(f("freezer", "freezer.state"), "FROZEN\n");
+  for (const char* file : {"cpuset.cpus", "cpuset.mems", "cgroup.procs"}) t_.put(f("cpuset", file), "");
+  Resources r;
+  r.cpuset_mems = "0";
+  auto s = (*cg)->set(r);
+  ASSERT_TRUE(s.has_value()) << s.error().message();
+  EXPECT_TRUE(t_.exists(leaf("cpuset")));
+  EXPECT_EQ(t_.get(f("cpuset", "cpuset.mems")), "0");
+  EXPECT_EQ(t_.get(f("freezer", "freezer.state")), "FROZEN\n");
+  // A cgroup with no cpuset hierarchy at all refuses one by name.
+  auto only_memory = make_v1({{t_.path("memory"), "/process_api/x", {"memory"}}}, {});
+  auto m = only_memory->open("berth", "c1");
+  ASSERT_TRUE(m.has_value()) << m.error().message();
+  auto refused = (*m)->set(r);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message().find("cpuset controller is not mounted"), std::string::npos);
 }
 
 TEST_F(V1Test, OpenNeedsAnExistingCgroupAndRejectsBadNames) {
@@ -142,10 +186,12 @@ TEST_F(V1Test, AHalfMadeCgroupOpensWithWhatItHas) {
 TEST_F(V1Test, AddProcessWritesEveryHierarchy) {
   auto cg = populated();
   ASSERT_TRUE(cg);
+  t_.put("cpuset/berth/cgroup.procs", "");
   ASSERT_TRUE(cg->add_process(4242).has_value());
-  for (const char* h : {"memory", "cpu,cpuacct", "cpuset", "pids", "freezer", "blkio"}) {
+  for (const char* h : {"memory", "cpu,cpuacct", "pids", "freezer", "blkio"}) {
     EXPECT_EQ(t_.get(f(h, "cgroup.procs")), "4242") << h;
   }
+  EXPECT_EQ(t_.get("cpuset/berth/cgroup.procs"), "4242");  // no cpuset asked for: the parent's
   t_.put(f("pids", "cgroup.procs"), "12\n34\n");
   EXPECT_EQ(*cg->pids(), (std::vector<pid_t>{12, 34}));
 }
@@ -329,6 +375,26 @@ TEST_F(V1Test, DestroyRemovesTheLeafEverywhere) {
   EXPECT_FALSE(t_.exists("pids/berth/c9"));
   EXPECT_TRUE(t_.exists("pids/berth"));  // the parent stays
   EXPECT_TRUE((*cg)->destroy().has_value());  // already gone
+  // A cpuset leaf made on demand goes with the others.
+  auto with_cpuset = driver_->create("berth", "c8");
+  ASSERT_TRUE(with_cpuset.has_value()) << with_cpuset.error().message();
+  for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
+    t_.put(std::string("cpuset/berth/c8/") + file, "");
+    t_.put(std::string("cpuset/berth/") + file, "0");
+  }
+  t_.put("pids/berth/c8/cgroup.procs", "");
+  Resources r;
+  r.cpuset_cpus = "0";
+  auto set = (*with_cpuset)->set(r);
+  ASSERT_TRUE(set.has_value()) << set.error().message();
+  EXPECT_EQ(t_.get("cpuset/berth/c8/cpuset.cpus"), "0");
+  for (const char* file : {"cpuset.cpus", "cpuset.mems"})
+    std::filesystem::remove(t_.path(std::string("cpuset/berth/c8/") + file));
+  std::filesystem::remove(t_.path("pids/berth/c8/cgroup.procs"));
+  std::filesystem::remove(t_.path("freezer/berth/c8/freezer.state"));
+  ASSERT_TRUE((*with_cpuset)->destroy().has_value());
+  EXPECT_FALSE(t_.exists("cpuset/berth/c8"));
+  EXPECT_FALSE(t_.exists("pids/berth/c8"));
 }
 
 }  // namespace

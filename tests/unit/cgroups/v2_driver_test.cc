@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "cgroups/cgroups.h"
 #include "cgroups/control.h"
 #include "tests/unit/cgroups/tree.h"
@@ -82,7 +84,8 @@ TEST_F(V2Test, CreateEnablesControllersTopDown) {
   EXPECT_EQ(cg->path(), "/system.slice/berthd/berth/c1");
   EXPECT_GE(cg->clone_into_fd(), 0);
   EXPECT_EQ(t_.get(std::string(kSelf) + "/cgroup.subtree_control"), "+cpuset +cpu +io +memory +pids");
-  EXPECT_EQ(t_.get(std::string(kSelf) + "/berth/cgroup.subtree_control"), "+cpuset +cpu +io +memory +pids");
+  // The containers' parent: no cpuset until a container asks for one.
+  EXPECT_EQ(t_.get(std::string(kSelf) + "/berth/cgroup.subtree_control"), "+cpu +io +memory +pids");
   EXPECT_EQ(t_.get(f("cgroup.subtree_control")), "");  // the leaf delegates nothing
   EXPECT_EQ(t_.get("cg/cgroup.subtree_control"), kAll);  // above the starting point: untouched
 }
@@ -107,6 +110,31 @@ TEST_F(V2Test, CreateWithAbsoluteParentStartsAtTheRoot) {
   auto missing = driver_->open("/berth", "nope");
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().code(), Code::kNotFound);
+}
+
+// A container asking for a cpuset where its parent has not enabled the
+// controller for its children: set() enables it, then writes the limit.
+TEST_F(V2Test, CpusetIsEnabledInTheParentWhenAskedFor) {
+  auto cg = populated();
+  ASSERT_TRUE(cg);
+  std::string parent = std::string(kSelf) + "/berth";
+  t_.put(parent + "/cgroup.subtree_control", "+cpu +io +memory +pids");
+  ASSERT_TRUE(std::filesystem::remove(t_.path(f("cpuset.cpus"))));
+  ASSERT_TRUE(std::filesystem::remove(t_.path(f("cpuset.mems"))));
+  Resources r;
+  r.cpuset_cpus = "1";
+  auto refused = cg->set(r);  // a plain file: enabling makes no cpuset.cpus here
+  EXPECT_EQ(t_.get(parent + "/cgroup.subtree_control"), "+cpuset");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message().find("cpuset.cpus"), std::string::npos) << refused.error().message();
+  // As the kernel would show it once enabled.
+  t_.put(f("cpuset.cpus"), "");
+  t_.put(f("cpuset.mems"), "");
+  t_.put(parent + "/cgroup.subtree_control", "untouched");
+  auto s = cg->set(r);
+  ASSERT_TRUE(s.has_value()) << s.error().message();
+  EXPECT_EQ(t_.get(f("cpuset.cpus")), "1");
+  EXPECT_EQ(t_.get(parent + "/cgroup.subtree_control"), "untouched");
 }
 
 TEST_F(V2Test, SetWritesEachLimit) {
