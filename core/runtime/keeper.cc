@@ -142,19 +142,39 @@ void flush_unsent() {
     if (g_kept[i].pid && g_kept[i].unsent) push_exit(&g_kept[i]);
 }
 
+// Reaping. SIGCHLD is a standard signal: one pending stands for any number
+// of exits, so only a walk (waitid(P_ALL), which looks at every child of
+// the keeper: 10,000 at density) finds them all. The siginfo of the one
+// taken names its child, which waitid(P_PID) reaps looking at that child
+// only; then one walk finds any other (usually none), where it took one
+// walk to find the child and another to find none. (A realtime exit
+// signal, queued one per exit, would need no walk, but exec resets a
+// process's exit signal to SIGCHLD.)
+void record_exit(const siginfo_t& si) {
+  Kept* k = find(si.si_pid);
+  if (!k) return;  // an orphan of a --pid host container: reaped, not ours
+  k->exited = true;
+  k->exit_ns = now_ns();
+  k->signal = si.si_code == CLD_EXITED ? 0 : si.si_status;
+  k->exit_code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+  push_exit(k);
+}
+
+// The child a SIGCHLD named, if it has ended.
+void reap_one(pid_t pid) {
+  siginfo_t si;
+  std::memset(&si, 0, sizeof si);
+  if (::waitid(idtype_t(P_PID), id_t(pid), &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0) return;
+  record_exit(si);
+}
+
 // Every child that ended: recorded and pushed.
 void reap_all() {
   for (;;) {
     siginfo_t si;
     std::memset(&si, 0, sizeof si);
     if (::waitid(idtype_t(P_ALL), 0, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0) return;
-    Kept* k = find(si.si_pid);
-    if (!k) continue;  // an orphan of a --pid host container: reaped, not ours
-    k->exited = true;
-    k->exit_ns = now_ns();
-    k->signal = si.si_code == CLD_EXITED ? 0 : si.si_status;
-    k->exit_code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
-    push_exit(k);
+    record_exit(si);
   }
 }
 
@@ -350,8 +370,17 @@ void keeper_main(int listen_fd, const char* exec_root) {
       p[2 + i] = {g_conns[i].fd, short(POLLIN | (g_conns[i].watching ? out : 0)), 0};  // -1: ignored
     if (::poll(p, 2 + kKeeperConns, -1) < 0) continue;
     if (p[1].revents) {
-      signalfd_siginfo si;
-      while (::read(sfd, &si, sizeof si) == sizeof si) {
+      // The signalfd only wakes the loop; the signal is taken with
+      // sigtimedwait, whose siginfo_t is the kernel's own (see Reaping).
+      const timespec now{0, 0};
+      for (;;) {
+        siginfo_t info;
+        int sig = ::sigtimedwait(&chld, &info, &now);
+        if (sig < 0) {
+          if (errno == EINTR) continue;
+          break;  // EAGAIN: none left
+        }
+        if (info.si_code > 0) reap_one(info.si_pid);  // from the kernel, not kill(2)
       }
       reap_all();
     }

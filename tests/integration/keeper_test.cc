@@ -163,6 +163,31 @@ void KeeperTest::whole_logs_through(const std::function<void()>& outage) {
   stop_clean();
 }
 
+// SIGCHLD coalesces: 30 containers killed at once send fewer signals than
+// exits. The keeper reaps the child each signal names, then walks for the
+// rest: every one is reaped and reported, none left a zombie.
+TEST_F(KeeperTest, ExitsKilledAtOnceAreEachReapedAndReported) {
+  constexpr int kContainers = 30;
+  std::vector<std::string> names;
+  std::vector<pid_t> pids;
+  for (int i = 0; i < kContainers; i++) {
+    names.push_back("k" + std::to_string(i));
+    auto r = d_.ctl({"run", "-d", "--network", "none", "--name", names.back(), "busybox", "sleep", "1000"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    pids.push_back(pid_of(names.back()));
+    ASSERT_GT(pids.back(), 0);
+    pids_.push_back(pids.back());
+  }
+  for (pid_t p : pids) ASSERT_EQ(::kill(p, SIGKILL), 0);
+  for (size_t i = 0; i < names.size(); i++) {
+    auto w = d_.ctl({"wait", names[i]});
+    EXPECT_EQ(w.out, "137\n") << names[i] << " " << w.err;
+    EXPECT_TRUE(eventually([&] { return !alive(pids[i]); })) << "pid " << pids[i] << " not reaped";
+  }
+  for (const auto& n : names) EXPECT_EQ(d_.ctl({"rm", n}).exit_code, 0);
+  stop_clean();
+}
+
 TEST_F(KeeperTest, ContainersSurviveDaemonCrashWithWholeLogs) {
   whole_logs_through([&] {
     d_.crash_daemon_only();
