@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "core/base/assert.h"
 #include "core/base/file.h"
@@ -84,6 +86,7 @@ bool others_read_since(const void* pump, int64_t since) {
 struct RecordPipes {
   std::vector<OutputPump::RecordPipe> free;
   size_t made = 0;   // open: free and in flight
+  bool too_small = false;   // F_SETPIPE_SZ cannot make one big enough: not tried again
 };
 
 RecordPipes& record_pipes() {
@@ -101,15 +104,23 @@ OutputPump::RecordPipe take_record_pipe(size_t payload_max) {
     rp.free.pop_back();
     return p;
   }
-  if (rp.made >= kRecordPipesMax) return {};
+  if (rp.made >= kRecordPipesMax || rp.too_small) return {};
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) return {};
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) return {};   // out of descriptors: maybe not next time
   OutputPump::RecordPipe p;
   p.r.reset(fds[0]);
   p.w.reset(fds[1]);
-  (void)::fcntl(p.w.get(), F_SETPIPE_SZ, int(2 * payload_max));
+  int set_errno = ::fcntl(p.w.get(), F_SETPIPE_SZ, int(2 * payload_max)) < 0 ? errno : 0;
   int cap = ::fcntl(p.w.get(), F_GETPIPE_SZ);
-  if (cap < 0 || size_t(cap) < payload_max + 4096) return {};
+  if (cap < 0 || size_t(cap) < payload_max + 4096) {
+    // The same refusal would come for every big record (e.g. the user's
+    // pipe pages over /proc/sys/fs/pipe-user-pages-soft): say so once and
+    // copy from now on.
+    rp.too_small = true;
+    log::warn("logs", "a record pipe of {} bytes cannot be made ({}): big records are copied from now on",
+              2 * payload_max, set_errno ? std::strerror(set_errno) : fmt::format("got {} bytes", cap));
+    return {};
+  }
   rp.made++;
   return p;
 }
@@ -537,6 +548,7 @@ void OutputPump::read_done(Stream& s, int32_t res) {
     check_drained();
     return;
   }
+  if (!s.peek) note_read(this, s.ts_ns);   // a tty's read counts as another logger too (peek_done's rule)
   s.record_len = kRecordHeaderBytes + size_t(res);
   if (!s.pipe) {   // a spliced record's header is in its pipe already
     RecordHeader h;
