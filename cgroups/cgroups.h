@@ -49,6 +49,8 @@ struct Resources {
   std::optional<uint16_t> blkio_weight;       // 10..1000 (0 = unset)
 
   bool empty() const;
+  // Whether a cpuset (cpus or mems, not empty) is asked for.
+  bool sets_cpuset() const;
 };
 
 // Checks values the way Docker does, with Docker's messages ("Minimum memory
@@ -137,6 +139,11 @@ class Cgroup {
   // caller retries later. Already gone is success.
   virtual Result<void> destroy() = 0;
 };
+
+// destroy(), retried while the kernel still holds the cgroup (kConflict: a
+// task not yet fully gone), 100 times 10 ms at most. Blocks: for a job
+// thread, start-up or a test.
+Result<void> destroy_retrying(Cgroup& cg);
 
 class Driver {
  public:

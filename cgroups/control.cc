@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "cgroups/cgroups.h"
 #include "core/base/strings.h"
 #include "core/base/unique_fd.h"
 
@@ -254,6 +255,15 @@ void sleep_ns(int64_t ns) {
   timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
   while (::nanosleep(&ts, &ts) < 0 && errno == EINTR) {
   }
+}
+
+Result<void> destroy_retrying(Cgroup& cg) {
+  Result<void> r = cg.destroy();
+  for (int i = 1; i < 100 && !r && r.error().code() == Code::kConflict; i++) {
+    ::usleep(10000);
+    r = cg.destroy();
+  }
+  return r;
 }
 
 }  // namespace berth::cgroups

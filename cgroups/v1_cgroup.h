@@ -57,6 +57,8 @@ class V1Cgroup final : public Cgroup {
   // The directory of the hierarchy carrying `controller`, or nullptr (also
   // while it is absent).
   const std::string* dir_of(std::string_view controller) const;
+  // The absent directory carrying `controller`, or nullptr.
+  const Dir* absent_of(std::string_view controller) const;
   // Makes the absent directory carrying `controller` and moves the
   // container's processes into it (frozen meanwhile, so that none forks
   // past the move); nullptr-free afterwards. In v1_cpu.cc.

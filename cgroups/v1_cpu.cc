@@ -4,8 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
-
 #include <string>
 
 #include "cgroups/control.h"
@@ -52,11 +50,7 @@ Result<void> V1Cgroup::check_cpu(const Resources& r) const {
     return Error::make(Code::kNotSupported,
                        "set CPU quota on cgroup {}: the kernel has no CFS bandwidth control (cpu.cfs_quota_us)", path_);
   }
-  bool cpuset = !r.cpuset_cpus.value_or("").empty() || !r.cpuset_mems.value_or("").empty();
-  bool on_demand = std::any_of(dirs_.begin(), dirs_.end(), [](const Dir& d) {
-    return !d.present && std::find(d.controllers.begin(), d.controllers.end(), "cpuset") != d.controllers.end();
-  });
-  if (cpuset && !dir_of("cpuset") && !on_demand) {
+  if (r.sets_cpuset() && !dir_of("cpuset") && !absent_of("cpuset")) {
     return Error::make(Code::kNotSupported, "set cpuset on cgroup {}: the cpuset controller is not mounted", path_);
   }
   return ok();
@@ -75,8 +69,7 @@ Result<void> V1Cgroup::set_cpu(const Resources& r) {
     }
     BERTH_TRY_VOID(write_cfs(*dir, period, quota));
   }
-  bool cpuset = !r.cpuset_cpus.value_or("").empty() || !r.cpuset_mems.value_or("").empty();
-  if (cpuset && !dir_of("cpuset")) BERTH_TRY_VOID(materialize("cpuset"));
+  if (r.sets_cpuset() && !dir_of("cpuset")) BERTH_TRY_VOID(materialize("cpuset"));
   if (const std::string* dir = dir_of("cpuset")) {
     if (!r.cpuset_cpus.value_or("").empty()) BERTH_TRY_VOID(write_control(*dir, "cpuset.cpus", *r.cpuset_cpus));
     if (!r.cpuset_mems.value_or("").empty()) BERTH_TRY_VOID(write_control(*dir, "cpuset.mems", *r.cpuset_mems));
@@ -106,11 +99,9 @@ Result<void> V1Cgroup::cpu_stats(Stats& s) const {
 }
 
 Result<void> V1Cgroup::materialize(std::string_view controller) {
-  auto it = std::find_if(dirs_.begin(), dirs_.end(), [&](const Dir& d) {
-    return !d.present && std::find(d.controllers.begin(), d.controllers.end(), controller) != d.controllers.end();
-  });
-  if (it == dirs_.end()) return ok();
-  Dir& d = *it;
+  const Dir* absent = absent_of(controller);
+  if (!absent) return ok();
+  Dir& d = dirs_[size_t(absent - dirs_.data())];
   if (::mkdir(d.path.c_str(), 0755) < 0 && errno != EEXIST) return Error::sys(errno, "mkdir {}", d.path);
   // The parent first: one left empty by a crash would leave the leaf so.
   Result<void> moved = copy_cpuset_if_empty(d.parent, d.parent.substr(0, d.parent.rfind('/')));

@@ -48,14 +48,18 @@ Result<void> fill_cpuset(const V1Hierarchy& h, const std::string& rel, const std
   return ok();
 }
 
+// `rel`'s parent, relative to the hierarchy's mount.
+std::string parent_rel(const std::string& rel) {
+  size_t slash = rel.rfind('/');
+  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
+}
+
 // Where an on-demand directory's processes go while it is absent: its
 // parent, made (and filled) first if a crash or a new --cgroup-parent left
 // it missing.
 Result<std::string> on_demand_parent(const V1Hierarchy& h, const std::string& rel) {
-  size_t slash = rel.rfind('/');
-  std::string parent_rel = slash == std::string::npos ? std::string() : rel.substr(0, slash);
-  std::string parent = join_path(h.mount, parent_rel);
-  if (::access(parent.c_str(), F_OK) < 0) BERTH_TRY_VOID(make_cgroup_dirs(h, parent_rel));
+  std::string parent = join_path(h.mount, parent_rel(rel));
+  if (::access(parent.c_str(), F_OK) < 0) BERTH_TRY_VOID(make_cgroup_dirs(h, parent_rel(rel)));
   return parent;
 }
 
@@ -131,11 +135,8 @@ class V1Driver final : public Driver {
       if (::stat(dir.c_str(), &st) < 0) {
         if (errno != ENOENT) return Error::sys(errno, "open cgroup {}", dir);
         missing = Error::sys(errno, "open cgroup {}", dir);
-        if (made_on_demand(h.controllers)) {
-          size_t slash = rel.rfind('/');
-          std::string up = join_path(h.mount, slash == std::string::npos ? std::string() : rel.substr(0, slash));
-          dirs.push_back({h.controllers, std::move(dir), false, std::move(up)});
-        }
+        if (made_on_demand(h.controllers))
+          dirs.push_back({h.controllers, std::move(dir), false, join_path(h.mount, parent_rel(rel))});
         continue;
       }
       if (path.empty() || carries(h, "memory")) path = rel;
@@ -164,6 +165,13 @@ bool made_on_demand(const std::vector<std::string>& controllers) {
 const std::string* V1Cgroup::dir_of(std::string_view controller) const {
   for (const Dir& d : dirs_) {
     if (d.present && std::find(d.controllers.begin(), d.controllers.end(), controller) != d.controllers.end()) return &d.path;
+  }
+  return nullptr;
+}
+
+const V1Cgroup::Dir* V1Cgroup::absent_of(std::string_view controller) const {
+  for (const Dir& d : dirs_) {
+    if (!d.present && std::find(d.controllers.begin(), d.controllers.end(), controller) != d.controllers.end()) return &d;
   }
   return nullptr;
 }

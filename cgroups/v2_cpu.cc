@@ -43,8 +43,7 @@ Result<void> V2Cgroup::check_cpu(const Resources& r) const {
   if (r.cpu_shares.value_or(0) > 0 && !has_control(dir_, "cpu.weight")) return missing("CPU shares", "cpu.weight");
   bool cfs = r.nano_cpus.value_or(0) > 0 || r.cpu_period.value_or(0) > 0 || r.cpu_quota.value_or(0) > 0;
   if (cfs && !has_control(dir_, "cpu.max")) return missing("CPU quota", "cpu.max");
-  bool cpuset = !r.cpuset_cpus.value_or("").empty() || !r.cpuset_mems.value_or("").empty();
-  if (cpuset && !has_control(dir_, "cpuset.cpus")) return missing("cpuset", "cpuset.cpus");
+  if (r.sets_cpuset() && !has_control(dir_, "cpuset.cpus")) return missing("cpuset", "cpuset.cpus");
   return ok();
 }
 

@@ -123,8 +123,7 @@ Result<void> V2Cgroup::add_process(pid_t pid) {
 Result<std::vector<pid_t>> V2Cgroup::pids() { return read_procs(dir_); }
 
 Result<void> V2Cgroup::set(const Resources& r) {
-  bool cpuset = !r.cpuset_cpus.value_or("").empty() || !r.cpuset_mems.value_or("").empty();
-  if (cpuset && !has_control(dir_, "cpuset.cpus")) {
+  if (r.sets_cpuset() && !has_control(dir_, "cpuset.cpus")) {
     // Not enabled for the containers' parent until asked for (see
     // enable_controllers); a refusal is reported by check_cpu by name.
     std::string parent = dir_.substr(0, dir_.rfind('/'));

@@ -15,6 +15,10 @@ bool Resources::empty() const {
          !cpu_quota && !cpuset_cpus && !cpuset_mems && !pids_limit && !blkio_weight;
 }
 
+bool Resources::sets_cpuset() const {
+  return !cpuset_cpus.value_or("").empty() || !cpuset_mems.value_or("").empty();
+}
+
 namespace {
 
 constexpr int64_t kMinMemory = 6 * 1024 * 1024;  // Docker's linuxMinMemory

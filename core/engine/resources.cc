@@ -11,15 +11,6 @@
 
 namespace berth::engine {
 
-Result<void> destroy_retrying(cgroups::Cgroup& cg) {
-  Result<void> r = cg.destroy();
-  for (int i = 1; i < 100 && !r && r.error().code() == Code::kConflict; i++) {
-    ::usleep(10000);
-    r = cg.destroy();
-  }
-  return r;
-}
-
 Resources::Resources(Engine& e, std::shared_ptr<cgroups::Driver> driver)
     : e_(e), driver_(std::move(driver)), stats_(e.r_) {
   online_cpus_ = std::max(1, int(::sysconf(_SC_NPROCESSORS_ONLN)));

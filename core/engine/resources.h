@@ -92,9 +92,6 @@ class Resources {
   StatsHub stats_;
 };
 
-// destroy(), retried while the kernel still holds the cgroup (kConflict: a
-// task not yet fully gone), 100 times 10 ms at most. Blocks: job lane or
-// start-up only.
-Result<void> destroy_retrying(cgroups::Cgroup& cg);
+using cgroups::destroy_retrying;   // cgroups.h; blocks: job lane or start-up only
 
 }  // namespace berth::engine

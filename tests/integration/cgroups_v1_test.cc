@@ -110,12 +110,7 @@ class CgroupsV1 : public ::testing::Test {
     // Removes berth-test-*/ and whatever a failed test left under it.
     auto top = driver_->open("", parent_);
     if (top) {
-      Result<void> r = ok();
-      for (int i = 0; i < 100; ++i) {
-        r = (*top)->destroy();
-        if (r || r.error().code() != Code::kConflict) break;
-        ::usleep(10000);
-      }
+      Result<void> r = destroy_retrying(**top);
       EXPECT_TRUE(r.has_value()) << r.error().message();
     }
     for (const std::string& c : driver_->controllers()) {
@@ -191,12 +186,7 @@ TEST_F(CgroupsV1, Lifecycle) {
   ASSERT_TRUE(WIFSIGNALED(status));
   EXPECT_EQ(WTERMSIG(status), SIGKILL);
 
-  Result<void> gone = ok();
-  for (int i = 0; i < 100; ++i) {  // the kernel may lag the reaping a little
-    gone = cg->destroy();
-    if (gone || gone.error().code() != Code::kConflict) break;
-    ::usleep(10000);
-  }
+  Result<void> gone = destroy_retrying(*cg);
   ASSERT_TRUE(gone.has_value()) << gone.error().message();
   EXPECT_FALSE(path_exists(mem_dir));
   EXPECT_FALSE(path_exists(pids_dir));
@@ -269,12 +259,7 @@ TEST_F(CgroupsV1, CpuCpusetAndBlkio) {
   ASSERT_TRUE(cg->kill_all().has_value());
   ASSERT_EQ(::waitpid(child_, nullptr, 0), child_);
   child_ = -1;
-  Result<void> gone = ok();
-  for (int i = 0; i < 100; ++i) {  // the kernel may lag the reaping a little
-    gone = cg->destroy();
-    if (gone || gone.error().code() != Code::kConflict) break;
-    ::usleep(10000);
-  }
+  Result<void> gone = destroy_retrying(*cg);
   ASSERT_TRUE(gone.has_value()) << gone.error().message();
   EXPECT_FALSE(path_exists(cpuset));
 }

@@ -134,19 +134,24 @@ Result<std::thread> spawn(const std::shared_ptr<Board>& b, const std::shared_ptr
   }
 }
 
+// A slot for each name not on the board yet, in order; the new ones.
+std::vector<std::shared_ptr<Slot>> new_slots(Board& b, const std::vector<std::string>& names) {
+  std::vector<std::shared_ptr<Slot>> added;
+  std::lock_guard lock(b.mu);
+  for (const std::string& name : names) {
+    auto same = [&](const std::shared_ptr<Slot>& x) { return x->container == name; };
+    if (std::any_of(b.slots.begin(), b.slots.end(), same)) continue;
+    added.push_back(std::make_shared<Slot>(name));
+    b.slots.push_back(added.back());
+  }
+  return added;
+}
+
 // Adds a slot for each name not on the board yet, with its collector; with
 // `detach` the threads run on their own, else they are appended to `joinable`.
 void add_slots(const std::shared_ptr<Board>& b, const std::vector<std::string>& names, const Endpoint& ep,
                bool stream, std::vector<std::thread>* joinable) {
-  for (const std::string& name : names) {
-    std::shared_ptr<Slot> slot;
-    {
-      std::lock_guard lock(b->mu);
-      auto same = [&](const std::shared_ptr<Slot>& x) { return x->container == name; };
-      if (std::any_of(b->slots.begin(), b->slots.end(), same)) continue;
-      slot = std::make_shared<Slot>(name);
-      b->slots.push_back(slot);
-    }
+  for (const std::shared_ptr<Slot>& slot : new_slots(*b, names)) {
     Result<std::thread> t = spawn(b, slot, ep, stream);
     if (!t)
       post_error(*b, *slot, t.error().message());
@@ -257,14 +262,7 @@ int stats(const Globals& g, const StatsOptions& o) {
     // stream=0 answer waits for a second sample of the daemon's stats
     // pass, so every extra round of collectors costs a pass (256 at once:
     // 41 s). The rows keep the daemon's order.
-    {
-      std::lock_guard lock(board->mu);
-      for (const std::string& name : names)
-        if (std::none_of(board->slots.begin(), board->slots.end(),
-                         [&](const std::shared_ptr<Slot>& x) { return x->container == name; }))
-          board->slots.push_back(std::make_shared<Slot>(name));
-    }
-    std::vector<std::shared_ptr<Slot>> todo = board->slots;
+    std::vector<std::shared_ptr<Slot>> todo = new_slots(*board, names);
     std::atomic<size_t> next{0};
     auto worker = [&] {
       for (size_t i; (i = next.fetch_add(1)) < todo.size();) collect(board, todo[i], ep, /*stream=*/false);
