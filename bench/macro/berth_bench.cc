@@ -36,9 +36,11 @@
 //                   against N `crun run -d` one after another; R rounds
 //                   alternating (default 2), each side's containers removed
 //                   (untimed) before the other's turn
+//   --berthd-arg F  one more flag for the berthd under test (repeatable),
+//                   e.g. --berthd-arg --job-threads=4
 // Usage: berth-bench [--runs N] [--log-mib M] [--log-lines N] [--no-crun] [--stats N] [--storage N]
 //                    [--warm-inits N] [--network-runs N] [--networked N] [--log-linegen N] [--linegen-rounds R]
-//                    [--burst N] [--burst-clients C] [--burst-rounds R]
+//                    [--burst N] [--burst-clients C] [--burst-rounds R] [--berthd-arg F]...
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -693,6 +695,7 @@ int main(int argc, char** argv) {
   int linegen_rounds = 3;
   std::string warm_inits;  // berthd's --warm-inits; its default when empty
   int burst_n = 0, burst_clients = 100, burst_rounds = 2;
+  std::vector<std::string> berthd_args;   // --berthd-arg, each given to berthd as is
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines as they happen, even into a file
   std::signal(SIGPIPE, SIG_IGN);             // a dead crun helper is a failed run, not our end
   for (int i = 1; i < argc; i++) {
@@ -711,11 +714,12 @@ int main(int argc, char** argv) {
     else if (a == "--burst" && i + 1 < argc) burst_n = std::atoi(argv[++i]);
     else if (a == "--burst-clients" && i + 1 < argc) burst_clients = std::max(1, std::atoi(argv[++i]));
     else if (a == "--burst-rounds" && i + 1 < argc) burst_rounds = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--berthd-arg" && i + 1 < argc) berthd_args.push_back(argv[++i]);
     else {
       std::fprintf(stderr,
                    "usage: berth-bench [--runs N] [--log-mib M] [--log-lines N] [--no-crun] [--stats N] [--storage N] "
                    "[--warm-inits N] [--network-runs N] [--networked N] [--log-linegen N] [--linegen-rounds R] "
-                   "[--burst N] [--burst-clients C] [--burst-rounds R]\n");
+                   "[--burst N] [--burst-clients C] [--burst-rounds R] [--berthd-arg FLAG]...\n");
       return 2;
     }
   }
@@ -724,7 +728,8 @@ int main(int argc, char** argv) {
     return 77;
   }
   TestDaemon d;
-  if (!warm_inits.empty()) d.set_extra_args({"--warm-inits=" + warm_inits});
+  if (!warm_inits.empty()) berthd_args.push_back("--warm-inits=" + warm_inits);
+  d.set_extra_args(berthd_args);
   if (crun) (void)crun_cgroups();   // before any child: the base is named after this pid
   std::string err;
   if (!d.start(&err) || !d.import_busybox(&err)) {
