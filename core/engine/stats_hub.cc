@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "core/base/file.h"
@@ -41,24 +42,38 @@ StatsHub::~StatsHub() {
 
 uint64_t StatsHub::subscribe(const std::string& id, std::shared_ptr<cgroups::Cgroup> cg, Sink sink) {
   uint64_t token = next_token_++;
-  subs_[token] = Sub{id, cg, std::move(sink)};
-  read_pass({{id, std::move(cg)}}, token);
+  subs_[token] = Sub{id, std::move(cg), std::move(sink)};
+  by_id_.emplace(id, token);
+  first_waiting_.push_back(token);
+  if (!first_pass_running_) first_pass();
   arm_timer();
   return token;
 }
 
-void StatsHub::unsubscribe(uint64_t token) { subs_.erase(token); }
+void StatsHub::forget(std::map<uint64_t, Sub>::iterator it) {
+  auto [from, to] = by_id_.equal_range(it->second.id);
+  for (auto i = from; i != to; ++i)
+    if (i->second == it->first) {
+      by_id_.erase(i);
+      break;
+    }
+  subs_.erase(it);
+}
+
+void StatsHub::unsubscribe(uint64_t token) {
+  if (auto it = subs_.find(token); it != subs_.end()) forget(it);
+}
 
 void StatsHub::container_stopped(const std::string& id) {
+  std::vector<uint64_t> tokens;
+  auto [from, to] = by_id_.equal_range(id);
+  for (auto i = from; i != to; ++i) tokens.push_back(i->second);
   std::vector<Sink> ended;
-  for (auto it = subs_.begin(); it != subs_.end();) {
-    if (it->second.id == id) {
+  for (uint64_t t : tokens)
+    if (auto it = subs_.find(t); it != subs_.end()) {
       ended.push_back(std::move(it->second.sink));
-      it = subs_.erase(it);
-    } else {
-      ++it;
+      forget(it);
     }
-  }
   for (auto& s : ended) s(nullptr);
 }
 
@@ -72,88 +87,118 @@ void StatsHub::tick(int32_t res) {
   // A pass that takes longer than the interval (thousands of containers)
   // is not joined by another: the next starts at a tick after it ended.
   if (!full_pass_running_) {
-    std::map<std::string, std::shared_ptr<cgroups::Cgroup>> targets;
-    for (auto& [token, s] : subs_) targets.emplace(s.id, s.cg);
-    if (!targets.empty()) read_pass(std::move(targets));
+    std::map<std::string, std::shared_ptr<cgroups::Cgroup>> unique;
+    for (auto& [token, s] : subs_) unique.emplace(s.id, s.cg);
+    if (!unique.empty()) {
+      full_pass_running_ = true;
+      read_pass(Targets(unique.begin(), unique.end()), nullptr, [this] { full_pass_running_ = false; });
+    }
   }
   arm_timer();
 }
 
-void StatsHub::read_pass(std::map<std::string, std::shared_ptr<cgroups::Cgroup>> targets,
-                         uint64_t only_token) {
-  struct Pass {
-    std::map<std::string, std::shared_ptr<cgroups::Cgroup>> targets;
+void StatsHub::first_pass() {
+  auto tokens = std::make_shared<std::vector<uint64_t>>();
+  std::map<std::string, std::shared_ptr<cgroups::Cgroup>> unique;
+  for (uint64_t t : first_waiting_)
+    if (auto it = subs_.find(t); it != subs_.end()) {
+      tokens->push_back(t);
+      unique.emplace(it->second.id, it->second.cg);
+    }
+  first_waiting_.clear();
+  if (tokens->empty()) return;
+  first_pass_running_ = true;
+  first_passes_++;
+  read_pass(Targets(unique.begin(), unique.end()), tokens, [this] {
+    first_pass_running_ = false;
+    if (!first_waiting_.empty()) first_pass();
+  });
+}
+
+void StatsHub::read_pass(Targets targets, std::shared_ptr<std::vector<uint64_t>> first, std::function<void()> ended) {
+  struct Chunk {
+    Targets targets;
     std::map<std::string, std::vector<std::pair<std::string, std::string>>> links;  // id -> (host veth, ifname)
     std::map<std::string, StatsSample> out;
   };
-  auto pass = std::make_shared<Pass>();
-  pass->targets = std::move(targets);
-  if (interfaces_)
-    for (const auto& [id, cg] : pass->targets) pass->links[id] = interfaces_(id);
   passes_++;
-  auto work = [pass] {
-    uint64_t sys = read_system_cpu_ns();
-    int cpus = int(::sysconf(_SC_NPROCESSORS_ONLN));
-    // Every container's veths in one netlink dump.
-    std::vector<std::string> names;
-    for (const auto& [id, l] : pass->links)
-      for (const auto& [host, ifname] : l) names.push_back(host);
-    std::map<std::string, netns::InterfaceStats> counters;
-    if (!names.empty())
-      if (auto st = netns::host_side_stats(names))
-        for (auto& c : *st) counters[c.name] = std::move(c);
-    for (auto& [id, cg] : pass->targets) {
-      StatsSample s;
-      s.system_cpu_ns = sys;
-      s.online_cpus = cpus;
-      s.read_ns = now_ns();
-      if (cg) {
-        auto st = cg->stats();
-        if (st) {
-          s.stats = std::move(*st);
-          s.ok = true;
+  size_t chunks = (targets.size() + kChunk - 1) / kChunk;
+  if (chunks == 0) return ended();
+  auto left = std::make_shared<size_t>(chunks);
+  for (size_t c = 0; c < chunks; c++) {
+    auto chunk = std::make_shared<Chunk>();
+    size_t from = c * kChunk, to = std::min(targets.size(), from + kChunk);
+    chunk->targets.assign(std::make_move_iterator(targets.begin() + from), std::make_move_iterator(targets.begin() + to));
+    if (interfaces_)
+      for (const auto& [id, cg] : chunk->targets) chunk->links[id] = interfaces_(id);
+    auto work = [chunk] {
+      uint64_t sys = read_system_cpu_ns();
+      int cpus = int(::sysconf(_SC_NPROCESSORS_ONLN));
+      // The chunk's veths in one netlink dump.
+      std::vector<std::string> names;
+      for (const auto& [id, l] : chunk->links)
+        for (const auto& [host, ifname] : l) names.push_back(host);
+      std::map<std::string, netns::InterfaceStats> counters;
+      if (!names.empty())
+        if (auto st = netns::host_side_stats(names))
+          for (auto& c : *st) counters[c.name] = std::move(c);
+      for (auto& [id, cg] : chunk->targets) {
+        StatsSample s;
+        s.system_cpu_ns = sys;
+        s.online_cpus = cpus;
+        s.read_ns = now_ns();
+        if (cg) {
+          auto st = cg->stats();
+          if (st) {
+            s.stats = std::move(*st);
+            s.ok = true;
+          }
         }
+        for (const auto& [host, ifname] : chunk->links[id])
+          if (auto it = counters.find(host); it != counters.end()) {
+            netns::InterfaceStats is = it->second;
+            is.name = ifname;
+            s.networks.push_back(std::move(is));
+          }
+        chunk->out.emplace(id, std::move(s));
       }
-      for (const auto& [host, ifname] : pass->links[id])
-        if (auto it = counters.find(host); it != counters.end()) {
-          netns::InterfaceStats is = it->second;
-          is.name = ifname;
-          s.networks.push_back(std::move(is));
-        }
-      pass->out.emplace(id, std::move(s));
+    };
+    auto done = [this, alive = alive_, chunk, first, left, ended] {
+      if (!*alive) return;
+      deliver(chunk->out, first.get());
+      if (--*left == 0) ended();
+    };
+    if (!r_.run_job(work, done)) {
+      log::warn("engine", "job queue full: stats of {} containers skipped", chunk->targets.size());
+      if (--*left == 0) ended();
     }
-  };
-  auto done = [this, alive = alive_, pass, only_token] {
-    if (!*alive) return;
-    if (!only_token) full_pass_running_ = false;
-    deliver(pass->out, only_token);
-  };
-  if (!only_token) full_pass_running_ = true;
-  if (!r_.run_job(work, done)) {
-    if (!only_token) full_pass_running_ = false;
-    log::warn("engine", "job queue full: stats pass skipped");
   }
 }
 
-// One walk over the subscribers, whatever the number of samples: a pass of
-// every container must not cost subscribers x containers.
-void StatsHub::deliver(const std::map<std::string, StatsSample>& out, uint64_t only_token) {
+void StatsHub::give(uint64_t token, const StatsSample& s) {
+  auto it = subs_.find(token);
+  if (it == subs_.end() || s.read_ns <= it->second.last_read_ns) return;   // gone, or an older read
+  it->second.last_read_ns = s.read_ns;
+  Sink sink = it->second.sink;   // the sink may unsubscribe itself (or another)
+  sink(&s);
+}
+
+// Each sample to its container's subscribers (all, or the first pass's),
+// found through by_id_: a chunk costs its samples' subscribers, not every
+// subscriber.
+void StatsHub::deliver(const std::map<std::string, StatsSample>& out, const std::vector<uint64_t>* first) {
   std::vector<std::pair<uint64_t, const StatsSample*>> to;
-  if (only_token) {
-    auto it = subs_.find(only_token);
-    if (it == subs_.end()) return;
-    auto s = out.find(it->second.id);
-    if (s != out.end()) to.push_back({only_token, &s->second});
+  if (first) {
+    for (uint64_t t : *first)
+      if (auto it = subs_.find(t); it != subs_.end())
+        if (auto s = out.find(it->second.id); s != out.end()) to.push_back({t, &s->second});
   } else {
-    for (auto& [token, sub] : subs_)
-      if (auto s = out.find(sub.id); s != out.end()) to.push_back({token, &s->second});
+    for (const auto& [id, sample] : out) {
+      auto [from, end] = by_id_.equal_range(id);
+      for (auto i = from; i != end; ++i) to.push_back({i->second, &sample});
+    }
   }
-  for (auto [t, s] : to) {
-    auto it = subs_.find(t);
-    if (it == subs_.end()) continue;  // a sink unsubscribed another
-    Sink sink = it->second.sink;      // the sink may unsubscribe itself
-    sink(s);
-  }
+  for (auto [t, s] : to) give(t, *s);
 }
 
 }  // namespace berth::engine

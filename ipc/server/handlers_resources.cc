@@ -134,6 +134,10 @@ std::string stats_json(const Container& ct, const StatsSample* cur, const StatsS
 
 // One stats request: a stream (stream=true, the default), two samples one
 // interval apart so precpu is filled (stream=false), or one (one-shot=true).
+// A stream's head goes at once. An answer of one object is a plain response
+// sent when its sample is there, head and body together, as dockerd sends
+// it: the docker CLI gives each container's body 2 s from its head, and on
+// a host with thousands of containers the second sample can take longer.
 struct StatsWatch {
   Server& s;
   uint64_t serial;
@@ -149,16 +153,26 @@ struct StatsWatch {
     auto found = s.engine().find(id);
     if (!found || !sample) return finish(conn);
     const StatsSample* pre = prev ? prev.get() : nullptr;
-    bool send = stream || one_shot || pre;
-    if (send) conn->send_chunk(stats_json(**found, sample, one_shot ? nullptr : pre));
+    if (stream) {
+      conn->send_chunk(stats_json(**found, sample, pre));
+    } else if (one_shot || pre) {
+      ended = true;
+      if (token) s.engine().resources().unwatch_stats(token);
+      return conn->respond(200, stats_json(**found, sample, one_shot ? nullptr : pre));
+    }
     prev = std::make_unique<StatsSample>(*sample);
-    if (send && !stream) finish(conn);
   }
+  // No more samples: a stream ends; a pending answer is the stopped
+  // container's all-zero object (or 404 once it is gone).
   void finish(Connection* conn) {
     if (ended) return;
     ended = true;
     if (token) s.engine().resources().unwatch_stats(token);
-    if (conn) conn->end_stream();
+    if (!conn) return;
+    if (stream) return conn->end_stream();
+    auto found = s.engine().find(id);
+    if (!found) return conn->respond_error(Error::not_found("No such container: {}", id));
+    conn->respond(200, stats_json(**found, nullptr, nullptr));
   }
 };
 
@@ -174,7 +188,8 @@ void stats(Server& s, Connection& c, const Params& p) {
     // Docker answers a stopped container with one all-zero object.
     return c.respond(200, stats_json(*ct, nullptr, nullptr));
   }
-  c.start_stream(200, "application/json");
+  if (*stream) c.start_stream(200, "application/json");
+  else c.close_on_hangup();   // a client gone before the answer stops the watch
   auto w = std::make_shared<StatsWatch>(StatsWatch{s, c.serial(), ct->id, *stream, *one_shot});
   uint64_t token = s.engine().resources().watch_stats(*ct, [w](const StatsSample* sample) { w->on_sample(sample); });
   if (w->ended) return;

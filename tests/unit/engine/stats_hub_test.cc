@@ -1,9 +1,12 @@
 // StatsHub (core/engine/stats_hub.h) on a real reactor, with cgroups that
 // only answer stats(): a pass of every container is not queued again while
-// one is still reading, and each sample reaches its own container's
-// subscribers and no one else's.
+// one is still reading, each sample reaches its own container's
+// subscribers and no one else's, subscribers who come together share one
+// first read, and no subscriber gets a sample older than its last.
 #include "core/engine/stats_hub.h"
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -57,6 +60,20 @@ class FakeCgroup : public cgroups::Cgroup {
   std::string path_ = "/fake";
   uint64_t mark_;
   Gate& gate_;
+};
+
+// Holds only its first stats() call at the gate.
+class HoldFirstCgroup : public FakeCgroup {
+ public:
+  HoldFirstCgroup(Gate& gate, Gate& never) : FakeCgroup(0, never), gate_(gate) {}
+  Result<cgroups::Stats> stats() override {
+    if (calls_++ == 0) gate_.pass();
+    return cgroups::Stats{};
+  }
+
+ private:
+  Gate& gate_;
+  std::atomic<int> calls_{0};
 };
 
 // Runs the loop until `cond` holds, a bounded number of turns.
@@ -126,6 +143,98 @@ TEST(StatsHub, EachSampleReachesOnlyItsOwnContainersSubscribers) {
       return true;
     }));
     for (const auto& s : seen) EXPECT_EQ(s.wrong, 0) << "container " << s.want;
+    for (uint64_t t : tokens) hub.unsubscribe(t);
+    let_timer_end(**r);
+  }
+  ASSERT_TRUE(run_until(**r, [&] { return (*r)->jobs_outstanding() == 0; }));
+}
+
+TEST(StatsHub, SubscribersWhoComeDuringAFirstReadShareTheNext) {
+  auto r = reactor::Reactor::create(64, 2);
+  ASSERT_TRUE(r.has_value());
+  Gate gate;
+  {
+    StatsHub hub(**r, /*interval_ms=*/1);
+    gate.set(false);
+    constexpr int kSubs = 3 * int(StatsHub::kChunk) + 7;   // four chunks after the first
+    std::vector<int> got(kSubs, 0);   // samples of its own container
+    std::vector<uint64_t> tokens;
+    for (int i = 0; i < kSubs; i++)
+      tokens.push_back(hub.subscribe("c" + std::to_string(i), std::make_shared<FakeCgroup>(uint64_t(i), gate),
+                                     [&got, i](const StatsSample* s) {
+                                       if (s && s->stats.memory_usage == uint64_t(i)) got[i]++;
+                                     }));
+    // The first subscriber's read began at once (held at the gate); the
+    // others wait for it to end, then are read together (full passes may
+    // come between: the timer runs as well).
+    EXPECT_EQ(hub.passes(), 1u);
+    EXPECT_EQ(hub.first_passes(), 1u);
+    gate.set(true);
+    ASSERT_TRUE(run_until(**r, [&] { return std::count(got.begin(), got.end(), 0) == 0; }));
+    EXPECT_EQ(hub.first_passes(), 2u);
+    for (uint64_t t : tokens) hub.unsubscribe(t);
+    let_timer_end(**r);
+  }
+  ASSERT_TRUE(run_until(**r, [&] { return (*r)->jobs_outstanding() == 0; }));
+}
+
+TEST(StatsHub, AFirstReadThatEndsAfterANewerOneIsNotGiven) {
+  auto r = reactor::Reactor::create(64, 2);
+  ASSERT_TRUE(r.has_value());
+  Gate gate, open;
+  {
+    StatsHub hub(**r, /*interval_ms=*/1);
+    gate.set(false);
+    std::vector<int64_t> reads;
+    uint64_t token = hub.subscribe("x", std::make_shared<HoldFirstCgroup>(gate, open), [&](const StatsSample* s) {
+      if (s) reads.push_back(s->read_ns);
+    });
+    // The first read is held; a full pass reads the container again and
+    // its sample is given first.
+    ASSERT_TRUE(run_until(**r, [&] { return reads.size() >= 2; }));
+    gate.set(true);   // the held read ends: older than what was given
+    ASSERT_TRUE(run_until(**r, [&] { return !hub.first_pass_running(); }));
+    ASSERT_TRUE(run_until(**r, [&] { return reads.size() >= 4; }));
+    for (size_t i = 1; i < reads.size(); i++) EXPECT_GT(reads[i], reads[i - 1]) << "sample " << i;
+    hub.unsubscribe(token);
+    let_timer_end(**r);
+  }
+  ASSERT_TRUE(run_until(**r, [&] { return (*r)->jobs_outstanding() == 0; }));
+}
+
+TEST(StatsHub, NoSubscriberGetsASampleOlderThanItsLast) {
+  auto r = reactor::Reactor::create(64, 2);
+  ASSERT_TRUE(r.has_value());
+  Gate gate;
+  {
+    StatsHub hub(**r, /*interval_ms=*/1);
+    // Subscribers come while full passes (in chunks, on two threads) and
+    // first passes run: their samples can finish out of order.
+    constexpr int kContainers = 2 * int(StatsHub::kChunk) + 1;
+    std::vector<std::shared_ptr<FakeCgroup>> cgs;
+    for (int i = 0; i < kContainers; i++) cgs.push_back(std::make_shared<FakeCgroup>(uint64_t(i), gate));
+    struct Seen {
+      int64_t last = 0;
+      int samples = 0, older = 0;
+    };
+    std::vector<Seen> seen(200);
+    std::vector<uint64_t> tokens;
+    for (size_t k = 0; k < seen.size(); k++) {
+      int c = int(k * 7 % kContainers);
+      tokens.push_back(hub.subscribe("c" + std::to_string(c), cgs[size_t(c)], [&seen, k](const StatsSample* s) {
+        if (!s) return;
+        if (s->read_ns < seen[k].last) seen[k].older++;
+        seen[k].last = s->read_ns;
+        seen[k].samples++;
+      }));
+      (*r)->run_once(0);
+    }
+    ASSERT_TRUE(run_until(**r, [&] {
+      for (const auto& s : seen)
+        if (s.samples < 3) return false;
+      return true;
+    }));
+    for (size_t k = 0; k < seen.size(); k++) EXPECT_EQ(seen[k].older, 0) << "subscriber " << k;
     for (uint64_t t : tokens) hub.unsubscribe(t);
     let_timer_end(**r);
   }
