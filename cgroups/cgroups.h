@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -163,6 +164,11 @@ class Driver {
   // An existing cgroup (kNotFound if none). v1: the hierarchies that have
   // the directory, so that one left half-made by a crash can be destroyed.
   virtual Result<std::unique_ptr<Cgroup>> open(std::string_view parent, std::string_view name) = 0;
+  // open() of every cgroup under `parent` at once, by name: one listing of
+  // the parent per hierarchy instead of a stat per hierarchy per cgroup (a
+  // daemon start re-adopting thousands of containers). Empty when the
+  // parent does not exist.
+  virtual Result<std::map<std::string, std::unique_ptr<Cgroup>>> open_all(std::string_view parent) = 0;
   // What a container's /sys/fs/cgroup should show, mounted inside its
   // cgroup namespace: {directory name, fstype, mount options} per
   // hierarchy the driver uses (v1), or one cgroup2 mount at the top (v2).

@@ -266,4 +266,10 @@ Result<void> destroy_retrying(Cgroup& cg) {
   return r;
 }
 
+bool is_dir_entry(DIR* d, const dirent* e) {
+  if (e->d_type != DT_UNKNOWN) return e->d_type == DT_DIR;
+  struct stat st;
+  return ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
 }  // namespace berth::cgroups

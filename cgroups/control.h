@@ -14,6 +14,7 @@
 // Pure functions over paths; any thread.
 #pragma once
 
+#include <dirent.h>
 #include <sys/types.h>
 
 #include <algorithm>
@@ -72,6 +73,10 @@ std::optional<uint64_t> keyed_value(std::string_view text, std::string_view key)
 std::vector<std::string> words(std::string_view text);
 
 Result<std::vector<pid_t>> read_procs(const std::string& dir);
+
+// A directory entry of `d` that is a directory (d_type, or a stat where the
+// file system does not fill it in).
+bool is_dir_entry(DIR* d, const dirent* e);
 
 // SIGKILLs each pid; ones already gone (ESRCH) are fine.
 Result<void> kill_each(const std::vector<pid_t>& pids);

@@ -1,5 +1,6 @@
 // The cgroup v1 driver: a container's cgroup is a same-named directory in
 // every mounted controller hierarchy; see v1_cgroup.h.
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -124,17 +125,57 @@ class V1Driver final : public Driver {
   // between create()'s mkdirs) opens with what it has, so that it can be
   // destroyed. kNotFound when none has it.
   Result<std::unique_ptr<Cgroup>> open(std::string_view parent, std::string_view name) override {
+    return open_with(parent, name, [](size_t, const std::string& dir) -> Result<bool> {
+      struct stat st;
+      if (::stat(dir.c_str(), &st) == 0) return true;
+      if (errno != ENOENT) return Error::sys(errno, "open cgroup {}", dir);
+      return false;
+    });
+  }
+
+  // The same for every name in the parent's directory of any hierarchy,
+  // from one readdir of each.
+  Result<std::map<std::string, std::unique_ptr<Cgroup>>> open_all(std::string_view parent) override {
+    std::map<std::string, std::vector<bool>> listed;   // name -> in which hierarchies
+    for (size_t i = 0; i < hs_.size(); i++) {
+      std::string dir = join_path(hs_[i].mount, parent_rel(BERTH_TRY(cgroup_path(hs_[i].self, parent, "x"))));
+      DIR* d = ::opendir(dir.c_str());
+      if (!d) {
+        if (errno == ENOENT) continue;
+        return Error::sys(errno, "list cgroups in {}", dir);
+      }
+      while (dirent* e = ::readdir(d)) {
+        std::string_view n = e->d_name;
+        if (n == "." || n == ".." || !is_dir_entry(d, e)) continue;
+        auto& in = listed[std::string(n)];
+        in.resize(hs_.size());
+        in[i] = true;
+      }
+      ::closedir(d);
+    }
+    std::map<std::string, std::unique_ptr<Cgroup>> out;
+    for (auto& [name, in] : listed) {
+      auto cg = open_with(parent, name, [&in](size_t i, const std::string&) -> Result<bool> { return bool(in[i]); });
+      if (cg) out.emplace(name, std::move(*cg));
+      else if (cg.error().code() != Code::kNotFound && cg.error().code() != Code::kInvalidArgument) return std::move(cg.error());
+    }
+    return out;
+  }
+
+ private:
+  // open() with `present(i, dir)` saying whether hierarchy i has the directory.
+  template <class Present>
+  Result<std::unique_ptr<Cgroup>> open_with(std::string_view parent, std::string_view name, Present present) {
     if (hs_.empty()) return Error::make(Code::kNotSupported, "open cgroup {}: no cgroup v1 hierarchy", name);
     std::vector<V1Cgroup::Dir> dirs;
     std::string path;
     Error missing(Code::kNotFound, fmt::format("open cgroup {}: no such cgroup", name));
-    for (const V1Hierarchy& h : hs_) {
+    for (size_t i = 0; i < hs_.size(); i++) {
+      const V1Hierarchy& h = hs_[i];
       std::string rel = BERTH_TRY(cgroup_path(h.self, parent, name));
       std::string dir = join_path(h.mount, rel);
-      struct stat st;
-      if (::stat(dir.c_str(), &st) < 0) {
-        if (errno != ENOENT) return Error::sys(errno, "open cgroup {}", dir);
-        missing = Error::sys(errno, "open cgroup {}", dir);
+      if (!BERTH_TRY(present(i, dir))) {
+        missing = Error::sys(ENOENT, "open cgroup {}", dir);
         if (made_on_demand(h.controllers))
           dirs.push_back({h.controllers, std::move(dir), false, join_path(h.mount, parent_rel(rel))});
         continue;
@@ -146,7 +187,6 @@ class V1Driver final : public Driver {
     return std::unique_ptr<Cgroup>(new V1Cgroup(std::move(dirs), std::move(path), opts_));
   }
 
- private:
   std::vector<V1Hierarchy> hs_;
   DriverOptions opts_;
 };

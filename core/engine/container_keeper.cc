@@ -31,27 +31,39 @@ namespace {
 // A crash may leave a record half written at the log's end: cut it off, so
 // that what the re-adopted pump appends follows a whole record. Starts from
 // the last index entry that matches the log (else from the start); drops
-// index entries past the new end. Blocking: before the loop.
+// index entries past the new end. The log and its index stay open for the
+// pump (each opened once: a start re-adopts thousands). Blocking: before
+// the loop.
 struct LastRecord {
   uint64_t payload_offset = 0;
   uint32_t len = 0;
   uint8_t stream = 0;   // 0: the log is empty
 };
 
-Result<uint64_t> repair_log_tail(const std::string& path, LastRecord* last) {
-  unique_fd log = BERTH_TRY(open_fd(path, O_RDWR | O_CREAT, 0600));
+struct RepairedLog {
+  unique_fd log;
+  uint64_t size = 0;   // where the next record goes
+  unique_fd idx;       // not open: the pump makes the index
+  uint64_t idx_size = 0;
+};
+
+Result<RepairedLog> repair_log_tail(const std::string& path, LastRecord* last) {
+  RepairedLog out;
+  out.log = BERTH_TRY(open_fd(path, O_RDWR | O_CREAT, 0600));
+  int log = out.log.get();
   struct stat st;
-  if (::fstat(log.get(), &st) < 0) return Error::sys(errno, "stat {}", path);
-  uint64_t size = uint64_t(st.st_size), off = 0;
+  if (::fstat(log, &st) < 0) return Error::sys(errno, "stat {}", path);
+  uint64_t size = uint64_t(st.st_size), off = 0, idx_bytes = 0;
   std::string idx_path = log_index_path(path);
-  unique_fd idx(::open(idx_path.c_str(), O_RDWR | O_CLOEXEC));
-  std::vector<IndexEntry> entries = load_log_index(idx.get(), size);
-  while (!entries.empty() && !index_entry_matches(log.get(), entries.back())) entries.pop_back();
-  if (!entries.empty()) off = entries.back().offset;
+  out.idx.reset(::open(idx_path.c_str(), O_RDWR | O_CLOEXEC));
+  const std::vector<IndexEntry> all = load_log_index(out.idx.get(), size, &idx_bytes);
+  size_t matching = all.size();
+  while (matching > 0 && !index_entry_matches(log, all[matching - 1])) matching--;
+  if (matching > 0) off = all[matching - 1].offset;
   for (;;) {
     char head[kRecordHeaderBytes];
     RecordHeader h;
-    if (off + kRecordHeaderBytes > size || ::pread(log.get(), head, sizeof head, off_t(off)) != sizeof head ||
+    if (off + kRecordHeaderBytes > size || ::pread(log, head, sizeof head, off_t(off)) != sizeof head ||
         !decode_record_header(head, &h) || off + kRecordHeaderBytes + h.len > size)
       break;
     *last = {off + kRecordHeaderBytes, h.len, h.stream};
@@ -59,15 +71,18 @@ Result<uint64_t> repair_log_tail(const std::string& path, LastRecord* last) {
   }
   if (off < size) {
     log::warn("engine", "{}: cutting {} bytes of a record torn by the crash", path, size - off);
-    if (::ftruncate(log.get(), off_t(off)) < 0) return Error::sys(errno, "truncate {}", path);
+    if (::ftruncate(log, off_t(off)) < 0) return Error::sys(errno, "truncate {}", path);
   }
-  if (idx) {
+  out.size = off;
+  if (out.idx) {
     size_t keep = 0;
-    for (const IndexEntry& e : load_log_index(idx.get(), size))
+    for (const IndexEntry& e : all)
       if (e.offset < off) keep++;
-    (void)::ftruncate(idx.get(), off_t(keep * kIndexEntryBytes));
+    out.idx_size = keep * kIndexEntryBytes;
+    // Cut only what is past the kept entries (a crash's torn entry too).
+    if (out.idx_size != idx_bytes) (void)::ftruncate(out.idx.get(), off_t(out.idx_size));
   }
-  return off;
+  return out;
 }
 
 // The pump consumes a record's bytes from the pipe only once the record is
@@ -206,10 +221,9 @@ bool Engine::readopt(Container& c, runtime::KeptProcess& kept) {
     return false;
   }
   LastRecord last;
-  auto size = repair_log_tail(c.log_path(), &last);
-  auto log_fd = size ? open_fd(c.log_path(), O_WRONLY, 0) : Result<unique_fd>(size.error());
-  if (!log_fd) {
-    log::error("engine", "id={}: re-adopt: {}", c.id, log_fd.error().message());
+  auto tail = repair_log_tail(c.log_path(), &last);
+  if (!tail) {
+    log::error("engine", "id={}: re-adopt: {}", c.id, tail.error().message());
     (void)runtime::kill(pidfd.get(), SIGKILL);
     return false;
   }
@@ -233,15 +247,16 @@ bool Engine::readopt(Container& c, runtime::KeptProcess& kept) {
     for (int fd : {out.get(), err.get()}) (void)::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
     drop_duplicate(c.id, c.log_path(), last, last.stream == 1 ? out.get() : last.stream == 2 ? err.get() : -1);
   }
-  proc->pump = std::make_unique<OutputPump>(r_, std::move(*log_fd), *size, std::move(out), std::move(err),
+  proc->pump = std::make_unique<OutputPump>(r_, std::move(tail->log), tail->size, std::move(out), std::move(err),
                                             io_->pump_callbacks(c), parking_.get());
   proc->pump->use_log_files(c.log_path(), resolve_log_config(c.spec.log, opts_.log_defaults),
-                            IndexWriter::open_file(log_index_path(c.log_path())));
+                            tail->idx ? Result<std::pair<unique_fd, uint64_t>>(std::pair{std::move(tail->idx), tail->idx_size})
+                                      : IndexWriter::open_file(log_index_path(c.log_path())));
   if (c.spec.tty && kept.fds.size() == 1) {
     proc->pty.reset(::fcntl(kept.fds[0].get(), F_DUPFD_CLOEXEC, 3));
     proc->pump->set_output(std::move(kept.fds[0]));
   }
-  c.log_committed = *size;
+  c.log_committed = tail->size;
   c.cgroup = resources_->reopen(c);
   if (c.cgroup && Resources::wants_oom_watch(c.spec.resources)) {
     // Its OOM notifier again (the last berthd's died with it); an OOM kill

@@ -103,6 +103,7 @@ Result<void> Engine::load_containers() {
     }
   }
   ::closedir(d);
+  resources_->end_reopen();
   for (const std::string& id : dirty) persist(*containers_.at(id));
   log::info("engine", "loaded {} containers", containers_.size());
   return ok();

@@ -43,10 +43,11 @@ bool decode_index_entry(const char* in, IndexEntry* e) {
   return magic == kIndexMagic && in[17] == 0 && e->line_start <= 3 && check == entry_check(*e);
 }
 
-std::vector<IndexEntry> load_log_index(int idx_fd, uint64_t log_end) {
+std::vector<IndexEntry> load_log_index(int idx_fd, uint64_t log_end, uint64_t* file_bytes) {
   std::vector<IndexEntry> out;
   struct stat st;
   if (idx_fd < 0 || ::fstat(idx_fd, &st) < 0) return out;
+  if (file_bytes) *file_bytes = uint64_t(st.st_size);
   size_t n = size_t(st.st_size) / kIndexEntryBytes;
   std::string buf(n * kIndexEntryBytes, '\0');
   ssize_t got = ::pread(idx_fd, buf.data(), buf.size(), 0);

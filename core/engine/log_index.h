@@ -50,7 +50,8 @@ bool decode_index_entry(const char* in, IndexEntry* e);
 
 // Blocking (job pool). The well-formed prefix of an index (see above);
 // empty if idx_fd < 0 or the file is unreadable.
-std::vector<IndexEntry> load_log_index(int idx_fd, uint64_t log_end);
+// `file_bytes` (optional): the index file's size, as read.
+std::vector<IndexEntry> load_log_index(int idx_fd, uint64_t log_end, uint64_t* file_bytes = nullptr);
 // Whether the log has a record header with the entry's timestamp at its offset.
 bool index_entry_matches(int log_fd, const IndexEntry& e);
 

@@ -167,7 +167,19 @@ void Resources::remove_stale(const Container& c) {
 
 std::shared_ptr<cgroups::Cgroup> Resources::reopen(const Container& c) {
   if (!driver_) return nullptr;
-  auto cg = driver_->open(parent_of(c), c.id);
+  const std::string& parent = parent_of(c);
+  auto it = reopened_.find(parent);
+  if (it == reopened_.end()) {
+    auto all = driver_->open_all(parent);
+    if (!all) log::warn("engine", "list the cgroups of {}: {}; each is opened on its own", parent, all.error().message());
+    it = reopened_.emplace(parent, all ? std::move(*all) : std::map<std::string, std::unique_ptr<cgroups::Cgroup>>{}).first;
+  }
+  if (auto found = it->second.find(c.id); found != it->second.end()) {
+    std::shared_ptr<cgroups::Cgroup> cg = std::move(found->second);
+    it->second.erase(found);
+    return cg;
+  }
+  auto cg = driver_->open(parent, c.id);   // not listed (or no listing): as before
   if (!cg) return nullptr;
   return std::shared_ptr<cgroups::Cgroup>(std::move(*cg));
 }

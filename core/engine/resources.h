@@ -15,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -71,7 +72,11 @@ class Resources {
   // A crash's leftover cgroup of `c`, at daemon start (blocking: no loop yet).
   void remove_stale(const Container& c);
   // A re-adopted container's cgroup (container_keeper.cc); null if none.
+  // At a daemon start, a parent's cgroups are opened all at once
+  // (Driver::open_all) when the first of its containers asks, not with a
+  // stat per hierarchy per container; end_reopen() drops what none took.
   std::shared_ptr<cgroups::Cgroup> reopen(const Container& c);
+  void end_reopen() { reopened_.clear(); }
 
   // docker stats: samples of a running container (nullptr at once if not).
   uint64_t watch_stats(Container& c, StatsHub::Sink sink);
@@ -90,6 +95,8 @@ class Resources {
   std::shared_ptr<cgroups::Driver> driver_;
   int online_cpus_ = 1;
   StatsHub stats_;
+  // reopen()'s cgroups by parent, then by container id (start-up only).
+  std::map<std::string, std::map<std::string, std::unique_ptr<cgroups::Cgroup>>> reopened_;
 };
 
 using cgroups::destroy_retrying;   // cgroups.h; blocks: job lane or start-up only

@@ -163,6 +163,48 @@ void KeeperTest::whole_logs_through(const std::function<void()>& outage) {
   stop_clean();
 }
 
+// A crash in the middle of a record's write leaves a torn record at the
+// log's end and a torn entry at its index's: the restart cuts both back to
+// what was whole, and what the container writes next follows it (whole
+// lines from `logs`, the index still finding the last one).
+TEST_F(KeeperTest, ATornRecordIsCutAtTheRestartAndTheLogGoesOn) {
+  auto r = d_.ctl({"run", "-d", "--network", "none", "--name", "torn", "busybox", "sh", "-c",
+                   "trap 'echo two' USR1; echo one; while :; do sleep 1; done"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  pid_t pid = pid_of("torn");
+  ASSERT_GT(pid, 0);
+  pids_.push_back(pid);
+  ASSERT_TRUE(eventually([&] { return d_.ctl({"logs", "--tail", "1", "torn"}).out == "one\n"; }));
+  std::string id = inspect("torn")["Id"];
+  std::string log = d_.root() + "/containers/" + id + "/container.log", idx = log + ".idx";
+  d_.crash_daemon_only();
+  auto size = [](const std::string& path) { return std::filesystem::file_size(path); };
+  const auto log_size = size(log), idx_size = size(idx);
+  ASSERT_GT(log_size, 0u);
+  ASSERT_GT(idx_size, 0u);
+  // What a write cut by the crash leaves: part of a record's header, part
+  // of an index entry.
+  auto append = [](const std::string& path, size_t n) {
+    FILE* f = std::fopen(path.c_str(), "ab");
+    ASSERT_TRUE(f);
+    for (size_t i = 0; i < n; i++) std::fputc(0x5a, f);
+    std::fclose(f);
+  };
+  append(log, 7);
+  append(idx, 5);
+  std::string err;
+  ASSERT_TRUE(d_.start(&err)) << err;
+  EXPECT_EQ(size(log), log_size);
+  EXPECT_EQ(size(idx), idx_size);
+  EXPECT_TRUE(d_.wait_log("cutting 7 bytes of a record torn by the crash")) << d_.log();
+  EXPECT_EQ(pid_of("torn"), pid);
+  ASSERT_EQ(d_.ctl({"kill", "-s", "USR1", "torn"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return d_.ctl({"logs", "torn"}).out == "one\ntwo\n"; })) << d_.ctl({"logs", "torn"}).out;
+  EXPECT_EQ(d_.ctl({"logs", "--tail", "1", "torn"}).out, "two\n");
+  EXPECT_EQ(d_.ctl({"rm", "-f", "torn"}).exit_code, 0);
+  stop_clean();
+}
+
 // SIGCHLD coalesces: 30 containers killed at once send fewer signals than
 // exits. The keeper reaps the child each signal names, then walks for the
 // rest: every one is reaped and reported, none left a zombie.

@@ -183,6 +183,45 @@ TEST_F(V1Test, AHalfMadeCgroupOpensWithWhatItHas) {
   EXPECT_EQ(none.error().code(), Code::kNotFound);
 }
 
+// open_all() lists the parent once per hierarchy and gives each name what
+// open() would: a whole cgroup (without the cpuset leaf it was never
+// given, which a later cpuset still makes), a half-made one, and no file
+// or other parent's child.
+TEST_F(V1Test, OpenAllGivesWhatOpenGivesFromOneListing) {
+  ASSERT_TRUE(populated());
+  ASSERT_TRUE(driver_->create("berth", "half").has_value());
+  for (const char* h : {"cpu,cpuacct", "cpuset", "pids", "freezer", "blkio"})
+    std::filesystem::remove_all(t_.path(h) + "/berth/half");
+  t_.put("pids/berth/cgroup.procs", "");          // a file, not a cgroup
+  ASSERT_TRUE(driver_->create("other", "c9").has_value());
+  auto all = driver_->open_all("berth");
+  ASSERT_TRUE(all.has_value()) << all.error().message();
+  ASSERT_EQ(all->size(), 2u);
+  ASSERT_TRUE(all->count("c1") && all->count("half"));
+  for (const char* name : {"c1", "half"}) {
+    auto one = driver_->open("berth", name);
+    ASSERT_TRUE(one.has_value()) << one.error().message();
+    EXPECT_EQ(all->at(name)->path(), (*one)->path()) << name;
+  }
+  // c1 reopened this way can still be given a cpuset.
+  std::filesystem::remove_all(t_.path(leaf("cpuset")));
+  all = driver_->open_all("berth");
+  ASSERT_TRUE(all.has_value());
+  Resources r;
+  r.cpuset_mems = "0";
+  for (const char* file : {"cpuset.cpus", "cpuset.mems", "cgroup.procs"}) t_.put(f("cpuset", file), "");
+  auto s = all->at("c1")->set(r);
+  ASSERT_TRUE(s.has_value()) << s.error().message();
+  EXPECT_EQ(t_.get(f("cpuset", "cpuset.mems")), "0");
+  // The half-made one destroys what it has.
+  ASSERT_TRUE(all->at("half")->destroy().has_value());
+  EXPECT_FALSE(t_.exists("memory/process_api/x/berth/half"));
+  // A parent that is not there: nothing.
+  auto none = driver_->open_all("nothing-here");
+  ASSERT_TRUE(none.has_value()) << none.error().message();
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_F(V1Test, AddProcessWritesEveryHierarchy) {
   auto cg = populated();
   ASSERT_TRUE(cg);

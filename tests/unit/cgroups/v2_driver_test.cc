@@ -76,6 +76,22 @@ class V2Test : public ::testing::Test {
   std::unique_ptr<Driver> driver_;
 };
 
+// open_all() gives every child directory of the parent, opened as open()
+// opens it, and nothing for a parent that is not there.
+TEST_F(V2Test, OpenAllGivesEveryChildOfTheParent) {
+  ASSERT_TRUE(populated());
+  t_.put(std::string(kSelf) + "/berth/c2/cgroup.procs", "");
+  auto all = driver_->open_all("berth");
+  ASSERT_TRUE(all.has_value()) << all.error().message();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ(all->at("c1")->path(), "/system.slice/berthd/berth/c1");
+  EXPECT_EQ(all->at("c2")->path(), "/system.slice/berthd/berth/c2");
+  EXPECT_GE(all->at("c1")->clone_into_fd(), 0);
+  auto none = driver_->open_all("nothing-here");
+  ASSERT_TRUE(none.has_value()) << none.error().message();
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_F(V2Test, CreateEnablesControllersTopDown) {
   EXPECT_EQ(driver_->version(), Version::kV2);
   EXPECT_EQ(driver_->controllers(), (std::vector<std::string>{"cpuset", "cpu", "io", "memory", "pids"}));
