@@ -115,34 +115,55 @@ void StatsHub::first_pass() {
   });
 }
 
+// One pass: its targets, their veths, the subscribers it is for, and what
+// is left of it.
+struct StatsHub::Pass {
+  Targets targets;
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> links;  // id -> (host veth, ifname)
+  std::map<std::string, netns::InterfaceStats> counters;                          // host veth -> its counters
+  std::shared_ptr<std::vector<uint64_t>> first;
+  std::function<void()> ended;
+  size_t left = 0;   // chunks not yet delivered
+};
+
 void StatsHub::read_pass(Targets targets, std::shared_ptr<std::vector<uint64_t>> first, std::function<void()> ended) {
-  struct Chunk {
-    Targets targets;
-    std::map<std::string, std::vector<std::pair<std::string, std::string>>> links;  // id -> (host veth, ifname)
-    std::map<std::string, StatsSample> out;
-  };
   passes_++;
-  size_t chunks = (targets.size() + kChunk - 1) / kChunk;
-  if (chunks == 0) return ended();
-  auto left = std::make_shared<size_t>(chunks);
-  for (size_t c = 0; c < chunks; c++) {
-    auto chunk = std::make_shared<Chunk>();
-    size_t from = c * kChunk, to = std::min(targets.size(), from + kChunk);
-    chunk->targets.assign(std::make_move_iterator(targets.begin() + from), std::make_move_iterator(targets.begin() + to));
-    if (interfaces_)
-      for (const auto& [id, cg] : chunk->targets) chunk->links[id] = interfaces_(id);
-    auto work = [chunk] {
+  if (targets.empty()) return ended();
+  auto pass = std::make_shared<Pass>();
+  pass->targets = std::move(targets);
+  pass->first = std::move(first);
+  pass->ended = std::move(ended);
+  std::vector<std::string> names;
+  if (interfaces_)
+    for (const auto& [id, cg] : pass->targets) {
+      auto l = interfaces_(id);
+      for (const auto& [host, ifname] : l) names.push_back(host);
+      if (!l.empty()) pass->links[id] = std::move(l);
+    }
+  if (names.empty()) return read_chunks(pass);
+  // Every veth of the pass in one netlink dump, before the chunks read
+  // (a dump per chunk would list all the host's links once per chunk).
+  auto dump = [pass, names = std::move(names)] {
+    if (auto st = netns::host_side_stats(names))
+      for (auto& c : *st) pass->counters[c.name] = std::move(c);
+  };
+  auto then = [this, alive = alive_, pass] {
+    if (*alive) read_chunks(pass);
+  };
+  if (!r_.run_job(dump, then)) read_chunks(pass);   // without the counters
+}
+
+void StatsHub::read_chunks(const std::shared_ptr<Pass>& pass) {
+  const size_t n = pass->targets.size();
+  pass->left = (n + kChunk - 1) / kChunk;
+  for (size_t from = 0; from < n; from += kChunk) {
+    auto out = std::make_shared<std::map<std::string, StatsSample>>();
+    size_t to = std::min(n, from + kChunk);
+    auto work = [pass, out, from, to] {
       uint64_t sys = read_system_cpu_ns();
       int cpus = int(::sysconf(_SC_NPROCESSORS_ONLN));
-      // The chunk's veths in one netlink dump.
-      std::vector<std::string> names;
-      for (const auto& [id, l] : chunk->links)
-        for (const auto& [host, ifname] : l) names.push_back(host);
-      std::map<std::string, netns::InterfaceStats> counters;
-      if (!names.empty())
-        if (auto st = netns::host_side_stats(names))
-          for (auto& c : *st) counters[c.name] = std::move(c);
-      for (auto& [id, cg] : chunk->targets) {
+      for (size_t i = from; i < to; i++) {
+        const auto& [id, cg] = pass->targets[i];
         StatsSample s;
         s.system_cpu_ns = sys;
         s.online_cpus = cpus;
@@ -154,23 +175,24 @@ void StatsHub::read_pass(Targets targets, std::shared_ptr<std::vector<uint64_t>>
             s.ok = true;
           }
         }
-        for (const auto& [host, ifname] : chunk->links[id])
-          if (auto it = counters.find(host); it != counters.end()) {
-            netns::InterfaceStats is = it->second;
-            is.name = ifname;
-            s.networks.push_back(std::move(is));
-          }
-        chunk->out.emplace(id, std::move(s));
+        if (auto l = pass->links.find(id); l != pass->links.end())
+          for (const auto& [host, ifname] : l->second)
+            if (auto it = pass->counters.find(host); it != pass->counters.end()) {
+              netns::InterfaceStats is = it->second;
+              is.name = ifname;
+              s.networks.push_back(std::move(is));
+            }
+        out->emplace(id, std::move(s));
       }
     };
-    auto done = [this, alive = alive_, chunk, first, left, ended] {
+    auto done = [this, alive = alive_, pass, out] {
       if (!*alive) return;
-      deliver(chunk->out, first.get());
-      if (--*left == 0) ended();
+      deliver(*out, pass->first.get());
+      if (--pass->left == 0) pass->ended();
     };
     if (!r_.run_job(work, done)) {
-      log::warn("engine", "job queue full: stats of {} containers skipped", chunk->targets.size());
-      if (--*left == 0) ended();
+      log::warn("engine", "job queue full: stats of {} containers skipped", to - from);
+      if (--pass->left == 0) pass->ended();
     }
   }
 }

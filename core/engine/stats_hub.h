@@ -6,6 +6,7 @@
 // A pass goes to the job lane in chunks of kChunk containers: both of the
 // lane's threads read, each chunk's samples are delivered as soon as it is
 // read, and a start's job waits behind one chunk, not behind 10,000 reads.
+// The veths of a pass's containers are read first, in one netlink dump.
 // A new subscriber's first sample comes from a read made at once, shared
 // by every subscriber that came meanwhile (the docker CLI's `stats
 // --no-stream` subscribes to every container within a second): one first
@@ -87,6 +88,8 @@ class StatsHub {
   // of them (`first` null), or those of `first` only (a first pass).
   // `ended` runs on the loop when the last chunk is delivered.
   void read_pass(Targets targets, std::shared_ptr<std::vector<uint64_t>> first, std::function<void()> ended);
+  struct Pass;
+  void read_chunks(const std::shared_ptr<Pass>& pass);   // the pass's chunks, each a job
   void deliver(const std::map<std::string, StatsSample>& out, const std::vector<uint64_t>* first);
   void give(uint64_t token, const StatsSample& s);
   void forget(std::map<uint64_t, Sub>::iterator it);   // erases a subscriber and its index entry
