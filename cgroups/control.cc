@@ -45,8 +45,12 @@ Result<std::string> cgroup_path(std::string_view self, std::string_view parent, 
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos) {
     return Error::invalid("invalid cgroup name '{}'", name);
   }
+  return join_path(BERTH_TRY(cgroup_parent_path(self, parent)), name);
+}
+
+Result<std::string> cgroup_parent_path(std::string_view self, std::string_view parent) {
   if (!valid_components(parent)) return Error::invalid("invalid cgroup parent '{}'", parent);
-  return join_path(join_path(creation_start(self, parent), parent), name);
+  return join_path(creation_start(self, parent), parent);
 }
 
 std::string creation_start(std::string_view self, std::string_view parent) {
@@ -207,14 +211,11 @@ Result<void> kill_in_rounds(const std::string& dir) {
   return ok();
 }
 
-Result<void> remove_cgroup_dir(const std::string& dir) {
-  // Usually a leaf: one rmdir. EBUSY means child cgroups or tasks; the walk
-  // below tells them apart.
-  if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return ok();
-  if (errno != EBUSY && errno != ENOTEMPTY) return Error::sys(errno, "remove cgroup {}", dir);
+Result<std::vector<std::string>> child_cgroups(const std::string& dir) {
+  std::vector<std::string> children;
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return ok();
+    if (errno == ENOENT) return children;
     return Error::sys(errno, "open cgroup {}", dir);
   }
   DIR* d = ::fdopendir(fd);
@@ -223,7 +224,6 @@ Result<void> remove_cgroup_dir(const std::string& dir) {
     ::close(fd);
     return Error::sys(err, "open cgroup {}", dir);
   }
-  std::vector<std::string> children;
   while (dirent* e = ::readdir(d)) {
     if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
     bool is_dir = e->d_type == DT_DIR;
@@ -234,6 +234,15 @@ Result<void> remove_cgroup_dir(const std::string& dir) {
     if (is_dir) children.emplace_back(e->d_name);
   }
   ::closedir(d);
+  return children;
+}
+
+Result<void> remove_cgroup_dir(const std::string& dir) {
+  // Usually a leaf: one rmdir. EBUSY means child cgroups or tasks; the walk
+  // below tells them apart.
+  if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return ok();
+  if (errno != EBUSY && errno != ENOTEMPTY) return Error::sys(errno, "remove cgroup {}", dir);
+  std::vector<std::string> children = BERTH_TRY(child_cgroups(dir));
   for (const std::string& c : children) BERTH_TRY_VOID(remove_cgroup_dir(join_path(dir, c)));
   if (::rmdir(dir.c_str()) < 0) {
     if (errno == ENOENT) return ok();
@@ -266,10 +275,5 @@ Result<void> destroy_retrying(Cgroup& cg) {
   return r;
 }
 
-bool is_dir_entry(DIR* d, const dirent* e) {
-  if (e->d_type != DT_UNKNOWN) return e->d_type == DT_DIR;
-  struct stat st;
-  return ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
-}
 
 }  // namespace berth::cgroups

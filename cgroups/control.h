@@ -14,7 +14,6 @@
 // Pure functions over paths; any thread.
 #pragma once
 
-#include <dirent.h>
 #include <sys/types.h>
 
 #include <algorithm>
@@ -45,6 +44,8 @@ std::string join_path(std::string_view a, std::string_view b);
 // the root. Rejects an empty or slashed name and ".." anywhere, so a
 // container name can never leave the hierarchy.
 Result<std::string> cgroup_path(std::string_view self, std::string_view parent, std::string_view name);
+// The same for `parent` itself: where the children named by cgroup_path are.
+Result<std::string> cgroup_parent_path(std::string_view self, std::string_view parent);
 
 // Where create() starts making directories: `self` for a relative parent,
 // "/" for an absolute one. The components of `path` below it exist or are made.
@@ -74,10 +75,6 @@ std::vector<std::string> words(std::string_view text);
 
 Result<std::vector<pid_t>> read_procs(const std::string& dir);
 
-// A directory entry of `d` that is a directory (d_type, or a stat where the
-// file system does not fill it in).
-bool is_dir_entry(DIR* d, const dirent* e);
-
 // SIGKILLs each pid; ones already gone (ESRCH) are fine.
 Result<void> kill_each(const std::vector<pid_t>& pids);
 
@@ -89,6 +86,9 @@ Result<void> kill_in_rounds(const std::string& dir);
 // rmdir `dir` after its child cgroups, deepest first (cgroupfs removes the
 // control files with the directory; only subdirectories need removing).
 // ENOENT is success; EBUSY (processes still in it) is kConflict.
+// The names of `dir`'s child directories (its child cgroups); none when
+// `dir` does not exist.
+Result<std::vector<std::string>> child_cgroups(const std::string& dir);
 Result<void> remove_cgroup_dir(const std::string& dir);
 
 // Nanoseconds since an arbitrary point (CLOCK_MONOTONIC), for poll_until.

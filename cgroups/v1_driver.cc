@@ -1,6 +1,5 @@
 // The cgroup v1 driver: a container's cgroup is a same-named directory in
 // every mounted controller hierarchy; see v1_cgroup.h.
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -138,20 +137,12 @@ class V1Driver final : public Driver {
   Result<std::map<std::string, std::unique_ptr<Cgroup>>> open_all(std::string_view parent) override {
     std::map<std::string, std::vector<bool>> listed;   // name -> in which hierarchies
     for (size_t i = 0; i < hs_.size(); i++) {
-      std::string dir = join_path(hs_[i].mount, parent_rel(BERTH_TRY(cgroup_path(hs_[i].self, parent, "x"))));
-      DIR* d = ::opendir(dir.c_str());
-      if (!d) {
-        if (errno == ENOENT) continue;
-        return Error::sys(errno, "list cgroups in {}", dir);
-      }
-      while (dirent* e = ::readdir(d)) {
-        std::string_view n = e->d_name;
-        if (n == "." || n == ".." || !is_dir_entry(d, e)) continue;
-        auto& in = listed[std::string(n)];
+      std::string dir = join_path(hs_[i].mount, BERTH_TRY(cgroup_parent_path(hs_[i].self, parent)));
+      for (std::string& name : BERTH_TRY(child_cgroups(dir))) {
+        auto& in = listed[std::move(name)];
         in.resize(hs_.size());
         in[i] = true;
       }
-      ::closedir(d);
     }
     std::map<std::string, std::unique_ptr<Cgroup>> out;
     for (auto& [name, in] : listed) {

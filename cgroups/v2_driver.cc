@@ -1,6 +1,5 @@
 // The cgroup v2 driver: one directory per container in the unified
 // hierarchy; see v2_cgroup.h. Kernel: Documentation/admin-guide/cgroup-v2.rst.
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -99,20 +98,8 @@ class V2Driver final : public Driver {
   // One tree: the listing only saves looking for names that are not there.
   Result<std::map<std::string, std::unique_ptr<Cgroup>>> open_all(std::string_view parent) override {
     std::map<std::string, std::unique_ptr<Cgroup>> out;
-    std::string rel = BERTH_TRY(cgroup_path(self_, parent, "x"));
-    std::string dir = join_path(mount_, rel.substr(0, rel.rfind('/')));
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) {
-      if (errno == ENOENT) return out;
-      return Error::sys(errno, "list cgroups in {}", dir);
-    }
-    std::vector<std::string> names;
-    while (dirent* e = ::readdir(d)) {
-      std::string_view n = e->d_name;
-      if (n != "." && n != ".." && is_dir_entry(d, e)) names.emplace_back(n);
-    }
-    ::closedir(d);
-    for (const std::string& n : names)
+    std::string dir = join_path(mount_, BERTH_TRY(cgroup_parent_path(self_, parent)));
+    for (const std::string& n : BERTH_TRY(child_cgroups(dir)))
       if (cgroup_path(self_, parent, n))
         if (auto cg = open(parent, n)) out.emplace(n, std::move(*cg));
     return out;
