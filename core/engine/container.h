@@ -99,6 +99,9 @@ struct CreateSpec {
 struct State {
   Status status = Status::kCreated;
   pid_t pid = 0;
+  // The process's start time (runtime::identity; 0: unknown): a re-adoption
+  // takes it from here instead of reading /proc again.
+  uint64_t start_ticks = 0;
   int exit_code = 0;
   bool oom_killed = false;
   std::string error;

@@ -119,6 +119,7 @@ void Engine::finish_exit(Container& c) {
   bool start_failed = p.start_failed;
   c.state.exit_code = p.exit_code;
   c.state.pid = 0;
+  c.state.start_ticks = 0;
   c.state.finished_ns = now_ns();
   // The restart policy: `restarting` until its timer starts it again.
   bool policy_restart = !start_failed && !c.restarting && plan_restart(c, p.exit_code);

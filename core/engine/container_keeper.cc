@@ -231,6 +231,11 @@ bool Engine::readopt(Container& c, runtime::KeptProcess& kept) {
   proc->pid = kept.pid;
   proc->pidfd = std::move(pidfd);
   proc->keeper_gen = keeper_->generation();
+  // The keeper holds this pid for this container, unreaped: it is the
+  // process the state recorded, so its recorded start time is its own
+  // (watch_exit then only checks that it is alive). 0 (a state from before
+  // the field): watch_exit reads it.
+  proc->start_ticks = c.state.start_ticks;
   // Its held descriptors, from the vault hello put them in.
   for (uint32_t key : kept.keys) {
     auto fd = parking_->vault().open(key);

@@ -9,6 +9,12 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <atomic>
+#include <optional>
+#include <system_error>
+#include <thread>
+
 #include "core/base/file.h"
 #include "core/base/log.h"
 #include "core/base/strings.h"
@@ -22,18 +28,82 @@
 
 namespace berth::engine {
 
+namespace {
+
+// One container directory's state file, read and decoded.
+struct StateRead {
+  std::unique_ptr<Container> c;   // decoded; else error says why
+  std::optional<Error> error;
+  bool absent = false;            // no state file
+  bool bad = false;               // read, but not a state
+};
+
+StateRead read_state(const std::string& cdir) {
+  StateRead out;
+  auto text = read_file(cdir + "/" + kStateFile);
+  if (!text) {
+    out.absent = text.error().sys_errno() == ENOENT;
+    out.error = std::move(text.error());
+    return out;
+  }
+  auto c = decode_container(*text);
+  if (c) {
+    out.c = std::move(*c);
+  } else {
+    out.bad = true;
+    out.error = std::move(c.error());
+  }
+  return out;
+}
+
+// Reading and decoding the state files (the JSON) is most of a start's own
+// work with thousands of containers, and each is independent of the
+// others: they are read on every core (at most 4 threads), before the
+// containers are taken in, in order, on this thread.
+std::vector<StateRead> read_states(const std::string& dir, const std::vector<std::string>& ids) {
+  std::vector<StateRead> out(ids.size());
+  constexpr size_t kPerThread = 256, kBatch = 32;
+  size_t threads = std::min<size_t>({std::max(1u, std::thread::hardware_concurrency()), 4,
+                                     (ids.size() + kPerThread - 1) / kPerThread});
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t begin; (begin = next.fetch_add(kBatch)) < ids.size();)
+      for (size_t i = begin; i < std::min(begin + kBatch, ids.size()); i++) out[i] = read_state(dir + "/" + ids[i]);
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; t++) {
+    try {
+      helpers.emplace_back(work);
+    } catch (const std::system_error& e) {   // no thread: fewer hands, same result
+      log::warn("engine", "read container states on fewer threads: {}", e.what());
+      break;
+    }
+  }
+  work();
+  for (std::thread& t : helpers) t.join();
+  return out;
+}
+
+}  // namespace
+
 Result<void> Engine::load_containers() {
   std::string dir = opts_.containers_dir();
   DIR* d = ::opendir(dir.c_str());
   if (!d) return Error::sys(errno, "open {}", dir);
-  std::vector<std::string> dirty;   // states changed here, written once the loop runs
+  std::vector<std::string> ids;
   while (dirent* ent = ::readdir(d)) {
     std::string id = ent->d_name;
-    if (id.size() != 64 || !is_hex(id)) continue;
+    if (id.size() == 64 && is_hex(id)) ids.push_back(std::move(id));
+  }
+  ::closedir(d);
+  std::vector<StateRead> states = read_states(dir, ids);
+  std::vector<std::string> dirty;   // states changed here, written once the loop runs
+  for (size_t i = 0; i < ids.size(); i++) {
+    const std::string& id = ids[i];
     std::string cdir = dir + "/" + id;
-    auto text = read_file(cdir + "/" + kStateFile);
+    StateRead& read = states[i];
     struct stat marker;
-    if (!text && text.error().sys_errno() == ENOENT && ::stat((cdir + "/" + kWarmMarker).c_str(), &marker) == 0) {
+    if (read.absent && ::stat((cdir + "/" + kWarmMarker).c_str(), &marker) == 0) {
       // Never a container: a warm init's directory (warm.h) from before a
       // crash. Its cgroup, if any, goes too.
       log::info("engine", "removing {}, a warm init left by a crash", cdir);
@@ -43,16 +113,13 @@ Result<void> Engine::load_containers() {
       if (auto r = remove_tree(cdir); !r) log::warn("engine", "remove {}: {}", cdir, r.error().message());
       continue;
     }
-    if (!text) {
-      log::warn("engine", "skip container without state id={}: {}", id, text.error().message());
+    if (!read.c) {
+      log::warn("engine", "skip container {} id={}: {}", read.bad ? "with bad state" : "without state", id,
+                read.error ? read.error->message() : "no state");
       continue;
     }
-    auto c = decode_container(*text);
-    if (!c) {
-      log::warn("engine", "skip container with bad state id={}: {}", id, c.error().message());
-      continue;
-    }
-    Container& ct = **c;
+    std::unique_ptr<Container> c = std::move(read.c);
+    Container& ct = *c;
     ct.dir = cdir;
     auto kept = kept_.find(id);
     bool running = is_running(ct.state.status) || ct.state.status == Status::kRestarting ||
@@ -91,7 +158,7 @@ Result<void> Engine::load_containers() {
     if (::stat(ct.log_path().c_str(), &st) == 0) ct.log_committed = uint64_t(st.st_size);
     if (!ct.name.empty()) names_[ct.name] = id;
     volumes_->track(ct);
-    containers_[id] = std::move(*c);
+    containers_[id] = std::move(c);
     if (readopt_it && !readopt(ct, kept->second)) {
       ct.state.status = Status::kExited;
       ct.state.exit_code = 255;
@@ -102,7 +169,6 @@ Result<void> Engine::load_containers() {
       dirty.push_back(id);
     }
   }
-  ::closedir(d);
   resources_->end_reopen();
   for (const std::string& id : dirty) persist(*containers_.at(id));
   log::info("engine", "loaded {} containers", containers_.size());

@@ -316,6 +316,7 @@ void Engine::spawned(Container& c, SpawnResult r, Done done) {
   c.log_committed = r.log_size;
   c.proc = std::move(proc);
   c.state.pid = c.proc->pid;
+  c.state.start_ticks = c.proc->start_ticks;
   if (!c.spec.tty) c.proc->pump->start();  // with a tty: once the master is here
   io_->stdin_started(c);
   watch_exit(c);

@@ -224,6 +224,7 @@ std::string encode_container(const Container& c) {
          {"state",
           {{"status", status_name(c.state.status)},
            {"pid", c.state.pid},
+           {"start_ticks", c.state.start_ticks},
            {"exit_code", c.state.exit_code},
            {"oom_killed", c.state.oom_killed},
            {"error", c.state.error},
@@ -258,6 +259,7 @@ Result<std::unique_ptr<Container>> decode_container(const std::string& text) {
     const json& st = j.at("state");
     c->state.status = status_from(st.value("status", "dead"));
     c->state.pid = st.value("pid", 0);
+    c->state.start_ticks = st.value("start_ticks", uint64_t(0));
     c->state.exit_code = st.value("exit_code", 0);
     c->state.oom_killed = st.value("oom_killed", false);
     c->state.error = st.value("error", "");

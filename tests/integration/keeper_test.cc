@@ -11,8 +11,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <optional>
+#include <set>
 #include <filesystem>
 #include <functional>
 #include <thread>
@@ -409,6 +411,59 @@ TEST_F(KeeperTest, RestartWithHundredsOfKeptContainersServes) {
   EXPECT_EQ(run.out, "published\n") << run.err;
   EXPECT_THAT(d_.log(), ::testing::Not(HasSubstr("FD_SETSIZE")));
   for (const auto& id : ids) pids_.push_back(pid_of(id));
+  stop_clean();
+}
+
+// At start, berthd reads its containers' state files on several threads
+// (container_load.cc): with more than a few hundred, each is still taken
+// in, a state that cannot be read or decoded is skipped with its reason
+// (and loses nothing else), and a re-adopted container's recorded start
+// time is its own: a signal needs it (runtime::open_pidfd checks it
+// against /proc), so `kill` after the restart proves it.
+TEST_F(KeeperTest, HundredsOfStatesAreReadAtStartAndABadOneIsSkipped) {
+  constexpr int kCreated = 600;
+  ipc::Client c = d_.client();
+  for (int i = 0; i < kCreated; i++) {
+    auto cr = c.request("POST", "/containers/create?name=s" + std::to_string(i),
+                        R"({"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"none"}})", "application/json");
+    ASSERT_TRUE(cr && cr->status == 201) << (cr ? cr->body : cr.error().message());
+  }
+  auto run = d_.ctl({"run", "-d", "--name", "kept", "--network", "none", "busybox", "sleep", "1000"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  pid_t pid = pid_of("kept");
+  ASSERT_GT(pid, 0);
+  pids_.push_back(pid);
+  d_.crash_daemon_only();
+  const std::string bad(64, 'b'), none(64, 'c');
+  std::filesystem::create_directories(d_.root() + "/containers/" + bad);
+  std::filesystem::create_directories(d_.root() + "/containers/" + none);
+  {
+    std::FILE* f = std::fopen((d_.root() + "/containers/" + bad + "/config.v2.json").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("{\"id\": \"cut off", f);
+    std::fclose(f);
+  }
+  std::string err;
+  ASSERT_TRUE(d_.start(&err)) << err;
+  auto ps = d_.client().request("GET", "/containers/json?all=1");
+  ASSERT_TRUE(ps && ps->status == 200) << (ps ? ps->body : ps.error().message());
+  std::set<std::string> names;
+  for (const Json& e : Json::parse(ps->body)) names.insert(e["Names"][0].get<std::string>());
+  EXPECT_EQ(names.size(), size_t(kCreated + 1));
+  for (int i = 0; i < kCreated; i++) EXPECT_EQ(names.count("/s" + std::to_string(i)), 1u) << i;
+  EXPECT_EQ(names.count("/kept"), 1u);
+  EXPECT_THAT(d_.log(), HasSubstr("skip container with bad state id=" + bad));
+  EXPECT_THAT(d_.log(), HasSubstr("skip container without state id=" + none));
+  EXPECT_EQ(pid_of("kept"), pid);
+  // Not SIGKILL: that one goes to the whole cgroup, without the pidfd.
+  auto usr1 = d_.ctl({"kill", "-s", "USR1", "kept"});
+  EXPECT_EQ(usr1.exit_code, 0) << usr1.err;
+  (void)d_.ctl({"kill", "kept"});   // if USR1 did not end it
+  auto wait = d_.ctl({"wait", "kept"});
+  EXPECT_THAT(wait.out, ::testing::AnyOf("137\n", "138\n")) << wait.err;
+  EXPECT_TRUE(eventually([&] { return !alive(pid); }));
+  std::filesystem::remove_all(d_.root() + "/containers/" + bad);
+  std::filesystem::remove_all(d_.root() + "/containers/" + none);
   stop_clean();
 }
 

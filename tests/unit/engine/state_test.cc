@@ -22,6 +22,8 @@ TEST(StateStore, RoundTrip) {
   c.state.exit_code = 3;
   c.state.error = "boom";
   c.state.finished_ns = 456;
+  c.state.pid = 4242;
+  c.state.start_ticks = 987654321;
   auto back = decode_container(encode_container(c));
   ASSERT_TRUE(back.has_value()) << back.error().message();
   const Container& b = **back;
@@ -36,6 +38,8 @@ TEST(StateStore, RoundTrip) {
   EXPECT_EQ(b.state.exit_code, 3);
   EXPECT_EQ(b.state.error, "boom");
   EXPECT_EQ(b.state.finished_ns, 456);
+  EXPECT_EQ(b.state.pid, 4242);
+  EXPECT_EQ(b.state.start_ticks, 987654321u);
 }
 
 TEST(StateStore, CorruptIsAnError) {
