@@ -83,7 +83,9 @@ struct ColdSpawn {
   bool hold_mntns = false;
 
   Result<void> open_log() {
-    out.log_fd = BERTH_TRY(open_fd(log_path, O_WRONLY | O_CREAT, 0600));
+    // Read and write: the pump reads a spliced record's last byte back
+    // (log_pump.h), for the index's line starts.
+    out.log_fd = BERTH_TRY(open_fd(log_path, O_RDWR | O_CREAT, 0600));
     struct stat st;
     if (::fstat(out.log_fd.get(), &st) < 0) return Error::sys(errno, "stat {}", log_path);
     out.log_size = uint64_t(st.st_size);

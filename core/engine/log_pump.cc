@@ -649,8 +649,15 @@ void OutputPump::write_done(int32_t res) {
     queue_.pop_front();
     char last = 0;
     if (s.pipe) {
-      // Its last byte, for the index's line starts, from the page just written.
-      if (index_ && ::pread(log_fd_.get(), &last, 1, off_t(record_offset + len - 1)) != 1) last = 0;
+      // Its last byte, for the index's line starts, from the page just
+      // written (the log is open for reading too). Unread, the next index
+      // entry would say no line starts there when one does, and `logs
+      // --tail` could give a line more than asked.
+      if (index_ && ::pread(log_fd_.get(), &last, 1, off_t(record_offset + len - 1)) != 1) {
+        if (read_back_errors_++ == 0)
+          log::warn("logs", "{}: read back a spliced record's last byte: {}", path_, std::strerror(errno));
+        last = 0;
+      }
       give_record_pipe(std::move(s.pipe), true);
     } else {
       last = rec[len - 1];
@@ -699,7 +706,7 @@ void OutputPump::rotate() {
           r->log = std::move(dropped.error());
           return;
         }
-        r->log = open_fd(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        r->log = open_fd(path, O_RDWR | O_CREAT | O_EXCL, 0600);   // read: see write_done
         if (r->log) r->index = IndexWriter::open_file(log_index_path(path));
         if (*dropped) {
           std::string p = log_drop_path(path);

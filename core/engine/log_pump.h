@@ -238,6 +238,7 @@ class OutputPump {
   reactor::Completion retry_c_;
   __kernel_timespec retry_ts_{1, 0};
   uint64_t write_errors_ = 0;
+  uint64_t read_back_errors_ = 0;   // a spliced record's last byte could not be read
   bool drained_ = false;
   bool cancelled_ = false;
   bool writer_gone_ = false, gave_up_ = false;

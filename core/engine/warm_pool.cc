@@ -66,7 +66,7 @@ struct WarmBuild {
     // /etc/hosts, hostname and resolv.conf: bound now, written at create.
     if (!(result = make_etc_files(w->dir))) return undo();
     // The container's log, made here so that a warm start opens no file.
-    auto log = open_fd(w->dir + "/container.log", O_WRONLY | O_CREAT, 0600);
+    auto log = open_fd(w->dir + "/container.log", O_RDWR | O_CREAT, 0600);   // read: see OutputPump
     if (!log) {
       result = std::move(log.error());
       return undo();

@@ -3,10 +3,12 @@
 // stream selection, timestamps, since/until, a last line without a newline,
 // and LogConfig validation.
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <ctime>
 #include <thread>
 
@@ -17,6 +19,7 @@
 
 #include "core/base/file.h"
 #include "core/base/strings.h"
+#include "core/engine/log_index.h"
 #include "ipc/proto/frames.h"
 #include "tools/testkit/numbered_lines.h"
 #include "tests/integration/suite.h"
@@ -241,6 +244,39 @@ TEST_F(LogsTest, StreamsTimestampsSinceUntilAndLastLineWithoutNewline) {
   // berthctl prints the same.
   auto r = d().ctl({"logs", "--tail", "2", id});
   EXPECT_EQ(r.out, "out2\nlast");
+  EXPECT_EQ(c.request("DELETE", "/containers/" + id)->status, 204);
+}
+
+// Output that waits in the pipe goes to the log as big spliced records
+// (log_pump.h), whose bytes berthd never sees: it reads a record's last
+// byte back from the log to know whether the next record starts a line,
+// which the index records and `logs --tail` counts on. Here every record
+// ends a line (1 MiB of 16-byte lines, written 4 times with pauses), so
+// every index entry must say that stdout is at a line start.
+TEST_F(LogsTest, SplicedRecordsThatEndALineStartOneInTheIndex) {
+  ipc::Client c = d().client();
+  Json body = {{"Image", "busybox"},
+               {"Cmd",
+                {"sh", "-c",
+                 "yes aaaaaaaaaaaaaaa | head -c 1048576 > /tmp/a; "
+                 "for i in 1 2 3 4; do cat /tmp/a; sleep 0.2; done; echo last"}}};
+  std::string id = create(c, body);
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(c.request("POST", "/containers/" + id + "/start")->status, 204);
+  auto w = c.request("POST", "/containers/" + id + "/wait");
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(Json::parse(w->body)["StatusCode"], 0);
+  std::string log = d().root() + "/containers/" + id + "/container.log";
+  struct stat st{};
+  ASSERT_EQ(::stat(log.c_str(), &st), 0);
+  EXPECT_GT(st.st_size, 4 << 20);
+  unique_fd idx(::open((log + ".idx").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(idx) << std::strerror(errno);
+  std::vector<engine::IndexEntry> entries = engine::load_log_index(idx.get(), uint64_t(st.st_size));
+  ASSERT_GE(entries.size(), 3u) << "an index entry is written every MiB of log";
+  for (const engine::IndexEntry& e : entries)
+    EXPECT_EQ(e.line_start & 1, 1) << "the index entry at " << e.offset << " says stdout is not at a line start";
+  EXPECT_EQ(logs_text(c, id, "stdout=1&stderr=1&tail=2"), "aaaaaaaaaaaaaaa\nlast\n");
   EXPECT_EQ(c.request("DELETE", "/containers/" + id)->status, 204);
 }
 
