@@ -1,6 +1,7 @@
 // GET /metrics: Prometheus text that moves with what berthd does.
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 
@@ -79,6 +80,10 @@ TEST_F(MetricsTest, CountersFollowStartsLogsAndContainers) {
   // The first container's line is in its log before the counters are read.
   for (int i = 0; i < 100 && d_.ctl({"logs", a.out.substr(0, 12)}).out.find("0123456789") == std::string::npos; i++)
     usleep(50000);
+  // The failed --rm container may still be ending when its client has
+  // exited (the client stops at the start's error): until it is removed.
+  auto count = [](const std::string& s) { return std::count(s.begin(), s.end(), '\n'); };
+  for (int i = 0; i < 100 && count(d_.ctl({"ps", "-aq"}).out) != 1; i++) usleep(50000);
 
   auto after = scrape();
   EXPECT_EQ(after["berth_container_starts_total"] - before["berth_container_starts_total"], 3);
