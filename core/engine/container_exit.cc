@@ -10,10 +10,12 @@
 #include "core/base/strings.h"
 #include "core/base/assert.h"
 #include "core/engine/keeper_link.h"
+#include "core/engine/log_pump.h"
 #include "core/engine/networks.h"
 #include "core/engine/container_security.h"
 #include "core/engine/process.h"
 #include "core/engine/volumes.h"
+#include "core/reactor/fd_vault.h"
 #include "core/runtime/exit.h"
 
 namespace berth::engine {
@@ -131,10 +133,18 @@ void Engine::finish_exit(Container& c) {
   // policy exclude each other.)
   bool removal_follows = c.spec.auto_remove && !c.restarting;
   c.restarting = false;
-  // Held for the removal job (Engine::hold_mount_namespace); a restart
-  // tears it down here, before its next overlay mounts the same dirs.
-  if (removal_follows) c.held_mntns = std::move(p.mntns);
-  p.mntns.reset();
+  // The init's mount namespace: held for the removal job, or torn down on
+  // the job lane (a start waits for it: its overlay mounts the same dirs).
+  unique_fd mntns = std::move(p.mntns);
+  if (p.mntns_key != reactor::FdVault::kNone) {
+    auto fd = parking_->vault().open(p.mntns_key);
+    parking_->vault().drop(p.mntns_key);
+    p.mntns_key = reactor::FdVault::kNone;
+    if (fd) mntns = std::move(*fd);
+    else log::warn("engine", "id={}: its mount namespace back from the vault: {}", c.id, fd.error().message());
+  }
+  if (removal_follows) c.held_mntns = std::move(mntns);
+  else if (mntns) tear_down_later(c, std::move(mntns));
   if (spawner_) (void)spawner_->release(p.pid);   // the keeper forgets it and closes its pipes
   resources_->release(c, removal_follows);
   networks_->stopped(c);   // veths, addresses, ports, names
@@ -162,6 +172,32 @@ void Engine::finish_exit(Container& c) {
   Container* ct = by_id(id);
   if (ct && removal_follows && ct->state.status != Status::kRemoving) remove_now(*ct, [](Result<void>) {}, true);
   check_shutdown();
+}
+
+// The exited init's mount namespace, whose last holder berthd is, goes on
+// the job lane. Its teardown unmounts the overlay, and an overlay's
+// unmount syncs the whole file system its upper dir is on: with a
+// gigabyte of dirty data there (a big log, anyone's files) that takes
+// about half a second, which the init's own exit would otherwise wait for,
+// and with it `wait`, `stop` and the next exit the keeper reports. A start
+// meanwhile waits for it, as for the cgroup's removal (container_start.cc).
+void Engine::tear_down_later(Container& c, unique_fd mntns) {
+  auto fd = std::make_shared<unique_fd>(std::move(mntns));
+  std::string id = c.id;
+  c.cgroup_removals++;
+  auto done = [this, id] { start_gate_done(id); };
+  if (!r_.run_job([fd] { fd->reset(); }, done)) {
+    fd->reset();   // the backlog is full: here, then
+    done();
+  }
+}
+
+void Engine::start_gate_done(const std::string& id) {
+  Container* c = by_id(id);
+  if (!c || --c->cgroup_removals > 0) return;
+  auto waiting = std::move(c->after_cgroup_removed);
+  c->after_cgroup_removed.clear();
+  for (auto& fn : waiting) r_.defer(std::move(fn));
 }
 
 void Engine::drop_process_if_idle(Container& c) {

@@ -139,13 +139,9 @@ void unmount_shm_later(Engine& e, reactor::Reactor& r, Container& c) {
   if (c.spec.security.ipc.kind != Kind::kShareable) return;
   std::string id = c.id, dir = shm_dir_of(c);
   auto result = std::make_shared<Result<void>>(ok());
-  auto done = [&e, &r, id, dir, result] {
+  auto done = [&e, id, result] {
     if (!*result) log::warn("engine", "id={}: {}", id, result->error().message());
-    auto found = e.find(id);
-    if (!found || (*found)->id != id || --(*found)->cgroup_removals > 0) return;
-    auto waiting = std::move((*found)->after_cgroup_removed);
-    (*found)->after_cgroup_removed.clear();
-    for (auto& fn : waiting) r.defer(std::move(fn));
+    e.start_gate_done(id);
   };
   c.cgroup_removals++;   // a start waits for it, as for the cgroup's removal
   if (!r.run_job([dir, result] { *result = runtime::remove_shm(dir); }, done)) {

@@ -167,7 +167,8 @@ void Engine::start_container(Container& c, bool manual, Done done) {
   if (c.overlay_copies && c.overlay_copies->load() > 0)
     return done(Error::conflict("container {} has a copy (cp) in progress; start it when the copy ends", c.id));
   if (c.cgroup_removals > 0) {
-    // Its last cgroup is still being removed, at the path the new one takes.
+    // Its last cgroup is still being removed, at the path the new one takes
+    // (or its last mount namespace torn down, whose overlay had its dirs).
     c.after_cgroup_removed.push_back([this, id = c.id, manual, done = std::move(done)]() mutable {
       Container* ct = by_id(id);
       if (!ct) return done(Error::not_found("No such container: {}", id));

@@ -161,6 +161,12 @@ class Engine {
   bool keeper_connected() const;
   uint64_t keeper_losses() const;
 
+  // What a start of the container waits for after its exit (its cgroup's
+  // removal, its mount namespace's teardown, its /dev/shm's unmount; counted
+  // in Container::cgroup_removals): one of them is done, and once none is
+  // left, the waiting starts go on.
+  void start_gate_done(const std::string& id);
+
  private:
   friend class ImageService;
   friend class VolumeService;
@@ -207,6 +213,7 @@ class Engine {
   void probe_done(Container& c);
   void maybe_finish_exit(Container& c);                             // container_exit.cc
   void finish_exit(Container& c);
+  void tear_down_later(Container& c, unique_fd mntns);
   void drop_process_if_idle(Container& c);
   void stop_timer_fired(Container& c, int32_t res);                 // container_stop.cc
   void kill_everything(Container& c);

@@ -42,7 +42,7 @@ struct SpawnResult {
   runtime::Spec spec;                       // as spawned (its fds no longer valid)
   runtime::Process child;                   // pid, pidfd, error pipe, sync socket (tty)
   std::shared_ptr<cgroups::Cgroup> cgroup;  // made or taken over; null without cgroups
-  unique_fd mntns;                          // AutoRemove: the init's mount namespace
+  unique_fd mntns;                          // the init's mount namespace (Process::mntns)
   unique_fd log_fd;
   uint64_t log_size = 0;
   Result<std::pair<unique_fd, uint64_t>> log_index = Error(Code::kNotFound, "no log index");  // IndexWriter::open_file
@@ -66,7 +66,12 @@ struct Process {
   uint64_t start_ticks = 0;      // /proc/<pid>/stat start time (runtime::identity)
   bool gone = false;             // identity() found it exited: no pidfd can name it
   unique_fd error_fd;
-  unique_fd mntns;               // AutoRemove only: see Container::held_mntns
+  // The init's mount namespace, held so that its teardown does not run in
+  // the init's exit (Engine::tear_down_later, Container::held_mntns): in
+  // the vault (mntns_key) while it runs, so an idle container still costs
+  // no descriptor; as a descriptor when the vault cannot hold it.
+  unique_fd mntns;
+  uint32_t mntns_key = UINT32_MAX;
   runtime::Spec spec;            // as spawned, for describe_child_error
   runtime::ChildError child_error{};
   bool start_failed = false;

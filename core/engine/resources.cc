@@ -146,13 +146,7 @@ void Resources::release(Container& c, bool removal_follows) {
   }
 }
 
-void Resources::removed(const std::string& id) {
-  Container* c = e_.by_id(id);
-  if (!c || --c->cgroup_removals > 0) return;
-  auto waiting = std::move(c->after_cgroup_removed);
-  c->after_cgroup_removed.clear();
-  for (auto& fn : waiting) e_.r_.defer(std::move(fn));
-}
+void Resources::removed(const std::string& id) { e_.start_gate_done(id); }
 
 // Its processes died with berthd (PDEATHSIG); any that joined later are
 // killed, then the directories go. Runs before the loop, so it may wait.

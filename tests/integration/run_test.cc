@@ -2,6 +2,8 @@
 // output, errors, cleanup.
 #include <unistd.h>
 
+#include <filesystem>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -208,6 +210,39 @@ TEST_F(RunTest, RestartsInARowNeverReuseAVethName) {
   Json j = Json::parse(c.request("GET", "/containers/restarter/json")->body);
   EXPECT_EQ(j["State"]["Running"], true);
   EXPECT_EQ(d().ctl({"rm", "-f", "restarter"}).exit_code, 0);
+}
+
+// berthd holds each container's mount namespace (in its fd vault, so no
+// descriptor while it runs) and tears it down on the job lane after the
+// exit: the overlay's unmount, which syncs the file system under it, is
+// not on the exit's path. A start right after the exit waits for that
+// teardown (its overlay mounts the same dirs); once all are done, berthd
+// holds no descriptor of a mount namespace.
+TEST_F(RunTest, AStartRightAfterAnExitWaitsForTheOldMountNamespace) {
+  auto cr = d().ctl({"create", "--name", "cycler", "--network", "none", "busybox", "sh", "-c",
+                     "test ! -e /tmp/seen || exit 3; echo > /tmp/seen"});
+  ASSERT_EQ(cr.exit_code, 0) << cr.err;
+  for (int i = 0; i < 15; i++) {
+    auto st = d().ctl({"start", "cycler"});
+    ASSERT_EQ(st.exit_code, 0) << "start " << i << ": " << st.err;
+    auto w = d().ctl({"wait", "cycler"});
+    // The first run leaves /tmp/seen in its upper dir: every later one sees it.
+    EXPECT_EQ(w.out, i == 0 ? "0\n" : "3\n") << "run " << i;
+  }
+  auto mnt_fds = [&] {
+    int n = 0;
+    std::string dir = "/proc/" + std::to_string(d().pid()) + "/fd";
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      std::error_code ec;
+      auto target = std::filesystem::read_symlink(e.path(), ec);
+      if (!ec && target.string().rfind("mnt:[", 0) == 0) n++;
+    }
+    return n;
+  };
+  int held = -1;
+  for (int i = 0; i < 200 && (held = mnt_fds()) != 0; i++) usleep(10000);
+  EXPECT_EQ(held, 0);
+  EXPECT_EQ(d().ctl({"rm", "cycler"}).exit_code, 0);
 }
 
 TEST_F(RunTest, TwoHundredRunsLeakNothing) {
