@@ -381,10 +381,10 @@ bool verify_linegen(const std::string& path, uint64_t expect, uint64_t* got) {
 // alternating, `rounds` times; prints each and the median ratio.
 // Two times for berth: until the log holds every byte (its size, polled
 // every millisecond from a thread, first at its final value), and until
-// `wait` returns, which adds the container's exit. The exit is not the log
-// path's cost: a container's exit unmounts its overlay, and the overlay's
-// unmount syncs the whole upper file system (here the one holding the
-// log), so it waits for the write-back of every byte just logged.
+// `wait` returns, which adds the container's exit. They differed by the
+// write-back of the whole log while the exit unmounted the container's
+// overlay (whose unmount syncs the file system under its upper dir);
+// berthd now does that on its job lane (Engine::tear_down_later).
 void bench_linegen(TestDaemon& d, long lines, int rounds) {
   uint64_t bytes = uint64_t(lines) * 80;
   std::vector<double> ratios, exit_ratios;
