@@ -275,5 +275,4 @@ Result<void> destroy_retrying(Cgroup& cg) {
   return r;
 }
 
-
 }  // namespace berth::cgroups

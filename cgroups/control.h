@@ -83,12 +83,12 @@ Result<void> kill_each(const std::vector<pid_t>& pids);
 // rounds, until a read shows no pid not yet signalled.
 Result<void> kill_in_rounds(const std::string& dir);
 
-// rmdir `dir` after its child cgroups, deepest first (cgroupfs removes the
-// control files with the directory; only subdirectories need removing).
-// ENOENT is success; EBUSY (processes still in it) is kConflict.
 // The names of `dir`'s child directories (its child cgroups); none when
 // `dir` does not exist.
 Result<std::vector<std::string>> child_cgroups(const std::string& dir);
+// rmdir `dir` after its child cgroups, deepest first (cgroupfs removes the
+// control files with the directory; only subdirectories need removing).
+// ENOENT is success; EBUSY (processes still in it) is kConflict.
 Result<void> remove_cgroup_dir(const std::string& dir);
 
 // Nanoseconds since an arbitrary point (CLOCK_MONOTONIC), for poll_until.

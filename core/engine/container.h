@@ -173,10 +173,12 @@ struct Container {
   // Run (deferred) once the exited process is dropped: a removal waiting for
   // the process's last operations to end.
   std::vector<std::function<void()>> after_drop;
-  // Removals of its last cgroup still under way on the job pool (the kernel
-  // still held it), and what waits for them: a start (Engine::start).
-  int cgroup_removals = 0;
-  std::vector<std::function<void()>> after_cgroup_removed;
+  // What still runs on the job lane after its exit and must end before it
+  // starts again (its last cgroup's removal, its mount namespace's
+  // teardown, its /dev/shm's unmount), and the starts waiting for them
+  // (Engine::start, Engine::start_gate_done).
+  int start_gates = 0;
+  std::vector<std::function<void()>> after_start_gates;
   // The policy's last delay before a restart (restart_policy.h), not persisted.
   int64_t restart_delay_ms = 0;
   uint64_t restart_timer = 0;       // its armed timer's token (Engine::timers_), 0: none

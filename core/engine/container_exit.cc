@@ -137,8 +137,7 @@ void Engine::finish_exit(Container& c) {
   // the job lane (a start waits for it: its overlay mounts the same dirs).
   unique_fd mntns = std::move(p.mntns);
   if (p.mntns_key != reactor::FdVault::kNone) {
-    auto fd = parking_->vault().open(p.mntns_key);
-    parking_->vault().drop(p.mntns_key);
+    auto fd = parking_->vault().take(p.mntns_key);
     p.mntns_key = reactor::FdVault::kNone;
     if (fd) mntns = std::move(*fd);
     else log::warn("engine", "id={}: its mount namespace back from the vault: {}", c.id, fd.error().message());
@@ -184,7 +183,7 @@ void Engine::finish_exit(Container& c) {
 void Engine::tear_down_later(Container& c, unique_fd mntns) {
   auto fd = std::make_shared<unique_fd>(std::move(mntns));
   std::string id = c.id;
-  c.cgroup_removals++;
+  c.start_gates++;
   auto done = [this, id] { start_gate_done(id); };
   if (!r_.run_job([fd] { fd->reset(); }, done)) {
     fd->reset();   // the backlog is full: here, then
@@ -194,9 +193,9 @@ void Engine::tear_down_later(Container& c, unique_fd mntns) {
 
 void Engine::start_gate_done(const std::string& id) {
   Container* c = by_id(id);
-  if (!c || --c->cgroup_removals > 0) return;
-  auto waiting = std::move(c->after_cgroup_removed);
-  c->after_cgroup_removed.clear();
+  if (!c || --c->start_gates > 0) return;
+  auto waiting = std::move(c->after_start_gates);
+  c->after_start_gates.clear();
   for (auto& fn : waiting) r_.defer(std::move(fn));
 }
 

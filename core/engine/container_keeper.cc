@@ -238,8 +238,7 @@ bool Engine::readopt(Container& c, runtime::KeptProcess& kept) {
   proc->start_ticks = c.state.start_ticks;
   // Its held descriptors, from the vault hello put them in.
   for (uint32_t key : kept.keys) {
-    auto fd = parking_->vault().open(key);
-    parking_->vault().drop(key);
+    auto fd = parking_->vault().take(key);
     if (fd) kept.fds.push_back(std::move(*fd));
     else log::error("engine", "id={}: a held descriptor back from the vault: {}", c.id, fd.error().message());
   }

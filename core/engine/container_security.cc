@@ -143,7 +143,7 @@ void unmount_shm_later(Engine& e, reactor::Reactor& r, Container& c) {
     if (!*result) log::warn("engine", "id={}: {}", id, result->error().message());
     e.start_gate_done(id);
   };
-  c.cgroup_removals++;   // a start waits for it, as for the cgroup's removal
+  c.start_gates++;   // a start waits for it, as for the cgroup's removal
   if (!r.run_job([dir, result] { *result = runtime::remove_shm(dir); }, done)) {
     *result = Error(Code::kSystem, fmt::format("the job backlog is full: {} stays mounted until the next start", dir));
     done();

@@ -86,7 +86,7 @@ Result<HostSecurity> host_security(Engine& e, const Container& c, runtime::Secur
 
 // After an exit or a failed start of a --ipc shareable container: its
 // /dev/shm unmounted on the job lane. A start meanwhile waits for it (as
-// for the cgroup removal: Container::cgroup_removals).
+// for the cgroup removal: Container::start_gates).
 void unmount_shm_later(Engine& e, reactor::Reactor& r, Container& c);
 
 }  // namespace berth::engine

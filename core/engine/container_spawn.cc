@@ -83,7 +83,6 @@ struct ColdSpawn {
   std::string cgroup_parent, id, log_path;
   cgroups::Resources limits;
   HostSecurity security;   // devices, shareable /dev/shm, namespaces to join
-  bool hold_mntns = false;
 
   Result<void> open_log() {
     // Read and write: the pump reads a spliced record's last byte back
@@ -181,7 +180,7 @@ struct ColdSpawn {
     if (auto t = runtime::identity(out.child.pid, out.child.pidfd.get()); t) out.start_ticks = *t;
     connect_network();
     netns.reset();
-    if (hold_mntns) out.mntns = open_mount_namespace(out.child.pid);
+    out.mntns = open_mount_namespace(out.child.pid);
     // v1: the child waits on its sync socket until it is in its cgroups.
     if (out.released && driver && !v2) out.released = make_cgroup();
     if (out.released && out.cgroup && out.cgroup->clone_into_fd() < 0)
@@ -271,7 +270,6 @@ void Engine::spawn(Container& c, Done done) {
   job->id = c.id;
   job->limits = c.spec.resources;
   job->log_path = c.log_path();
-  job->hold_mntns = true;
   job->security = std::move(*security);
   if (out.spec.new_netns && !(job->net && job->net->joins())) job->netns = netns_pool_->take();
   log::debug("engine", "spawn id={}", c.id);

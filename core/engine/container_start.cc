@@ -166,10 +166,10 @@ void Engine::start_container(Container& c, bool manual, Done done) {
   if (c.cgroup || c.proc) return done(Error::conflict("container {} is still shutting down", c.id));
   if (c.overlay_copies && c.overlay_copies->load() > 0)
     return done(Error::conflict("container {} has a copy (cp) in progress; start it when the copy ends", c.id));
-  if (c.cgroup_removals > 0) {
+  if (c.start_gates > 0) {
     // Its last cgroup is still being removed, at the path the new one takes
     // (or its last mount namespace torn down, whose overlay had its dirs).
-    c.after_cgroup_removed.push_back([this, id = c.id, manual, done = std::move(done)]() mutable {
+    c.after_start_gates.push_back([this, id = c.id, manual, done = std::move(done)]() mutable {
       Container* ct = by_id(id);
       if (!ct) return done(Error::not_found("No such container: {}", id));
       start_container(*ct, manual, std::move(done));

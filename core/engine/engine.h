@@ -162,9 +162,9 @@ class Engine {
   uint64_t keeper_losses() const;
 
   // What a start of the container waits for after its exit (its cgroup's
-  // removal, its mount namespace's teardown, its /dev/shm's unmount; counted
-  // in Container::cgroup_removals): one of them is done, and once none is
-  // left, the waiting starts go on.
+  // removal, its mount namespace's teardown, its /dev/shm's unmount;
+  // Container::start_gates): one of them is done, and once none is left,
+  // the waiting starts go on.
   void start_gate_done(const std::string& id);
 
  private:

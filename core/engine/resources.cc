@@ -135,18 +135,17 @@ void Resources::release(Container& c, bool removal_follows) {
   (void)removal_follows;
   auto res = std::make_shared<Result<void>>(ok());
   std::string id = c.id;
-  c.cgroup_removals++;
+  c.start_gates++;
   bool queued = e_.r_.run_job([cg, res] { *res = destroy_retrying(*cg); }, [this, id, res] {
     if (!*res) log::warn("engine", "remove cgroup of id={}: {}", id, res->error().message());
-    removed(id);
+    e_.start_gate_done(id);
   });
   if (!queued) {
     log::error("engine", "remove cgroup of id={}: the job backlog is full; it stays until berthd restarts", id);
-    removed(id);
+    e_.start_gate_done(id);
   }
 }
 
-void Resources::removed(const std::string& id) { e_.start_gate_done(id); }
 
 // Its processes died with berthd (PDEATHSIG); any that joined later are
 // killed, then the directories go. Runs before the loop, so it may wait.

@@ -89,7 +89,6 @@ class Resources {
  private:
   void oom_ready(Container& c, int32_t res);
   void read_oom(Container& c, bool final);
-  void removed(const std::string& id);
 
   Engine& e_;
   std::shared_ptr<cgroups::Driver> driver_;

@@ -84,6 +84,12 @@ Result<unique_fd> FdVault::open(uint32_t key) {
   return unique_fd(res);
 }
 
+Result<unique_fd> FdVault::take(uint32_t key) {
+  auto fd = open(key);
+  drop(key);
+  return fd;
+}
+
 void FdVault::drop(uint32_t key) {
   unsigned i = key / kSlotsPerRing, slot = key % kSlotsPerRing;
   if (key == kNone || i >= rings_.size()) return;

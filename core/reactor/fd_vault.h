@@ -55,6 +55,9 @@ class FdVault {
   Result<unique_fd> open(uint32_t key);
   // Forgets the file under `key` (the vault's reference goes).
   void drop(uint32_t key);
+  // open() then drop(): the file leaves the vault as a descriptor (dropped
+  // even when the install fails).
+  Result<unique_fd> take(uint32_t key);
   size_t held() const { return held_; }
   size_t rings() const { return rings_.size(); }
 
