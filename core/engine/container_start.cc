@@ -95,6 +95,7 @@ void add_init(runtime::Spec& spec, const std::string& init_path) {
   std::vector<std::string> args{kInitTarget, "--"};
   args.insert(args.end(), spec.args.begin(), spec.args.end());
   spec.args = std::move(args);
+  spec.signals_blocked = true;   // berth-init waits for them; see Spec
 }
 
 }  // namespace

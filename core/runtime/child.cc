@@ -534,6 +534,13 @@ void mount_cgroup_view(const ChildArgs& a) {
   // what follows (setgroups, setres[ug]id, prctl, poll, capset, chdir,
   // getcwd, open, dup2, fcntl, close_range, ioctl, execve), as Docker's
   // does. Docker's (runc's) order is the same.
+  // Blocked before the filter, which may not allow rt_sigprocmask; nothing
+  // from here to execve takes a signal.
+  if (a.signals_blocked) {
+    sigset_t all;
+    sigfillset(&all);
+    if (::sigprocmask(SIG_SETMASK, &all, nullptr) < 0) fail(a, Stage::kSignals, errno);
+  }
   if (!a.no_new_privs) load_seccomp(a);
   if (a.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(a, Stage::kNoNewPrivs, errno);
   switch_user(a, user);

@@ -42,6 +42,7 @@ Result<std::string> encode_late(const Spec& spec) {
     if (p.plan.steps[i].kind == MountKind::kMakeDir) h.mkdir_step = int32_t(i);
   h.cap_keep = a.cap_keep;
   h.no_new_privs = a.no_new_privs;
+  h.signals_blocked = a.signals_blocked;
   h.seccomp_len = a.seccomp_len;
   h.uid = p.user.uid;
   h.gid = p.user.gid;
@@ -132,6 +133,7 @@ int decode_late(char* buf, size_t len, const int* fds, size_t nfds, ChildArgs* a
   a->path_lookup = h.path_lookup != 0;
   a->cap_keep = h.cap_keep;
   a->no_new_privs = h.no_new_privs != 0;
+  a->signals_blocked = h.signals_blocked != 0;
   a->seccomp_len = static_cast<unsigned short>(h.seccomp_len);
   a->seccomp_filter = h.seccomp_len ? reinterpret_cast<const sock_filter*>(buf + sizeof h) : nullptr;
   a->tty = h.tty != 0;

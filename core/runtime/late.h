@@ -46,7 +46,7 @@ struct LateHeader {
   uint8_t has_group, path_lookup, tty, has_home, stdio_mask;
   int8_t nice;              // the releasing thread's: a warm init is made at a lower priority
   uint8_t no_new_privs;
-  uint8_t pad;
+  uint8_t signals_blocked;
   uint16_t tty_rows, tty_cols;
   uint32_t seccomp_len;     // instructions after the header; 0: unconfined
 };

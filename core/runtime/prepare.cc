@@ -210,6 +210,7 @@ Result<void> prepare(const Spec& spec, Prepared* out, bool child_buffers) {
   a.path_lookup = spec.args[0].find('/') == std::string::npos;
   a.cwd = out->cwd.c_str();
   a.tty = spec.tty;
+  a.signals_blocked = spec.signals_blocked;
   a.tty_rows = spec.tty_rows;
   a.tty_cols = spec.tty_cols;
   a.stdio[0] = spec.stdin_fd;

@@ -89,6 +89,7 @@ struct ChildArgs {
   const char* const* sysctl_values = nullptr;
   size_t sysctl_count = 0;
   bool tty = false;                  // open a pty, send its master on sync_fd (child.cc)
+  bool signals_blocked = false;      // Spec::signals_blocked: block all before the seccomp load
   unsigned short tty_rows = 0, tty_cols = 0;
   // Spec::deferred: hostname, cwd, user, argv, envp, exec paths, caps, tty
   // and stdio above are placeholders until the release message (late.h)

@@ -139,7 +139,7 @@ Json spec_to_json(const Spec& s) {
           {"env", s.env},       {"cwd", s.cwd},               {"user", s.user},
           {"hostname", s.hostname}, {"new_netns", s.new_netns}, {"readonly_rootfs", s.readonly_rootfs},
           {"mounts", mounts},   {"tty", s.tty},               {"tty_rows", s.tty_rows},
-          {"tty_cols", s.tty_cols}, {"deferred", s.deferred},
+          {"tty_cols", s.tty_cols}, {"deferred", s.deferred}, {"signals_blocked", s.signals_blocked},
           {"netns", s.netns_fd >= 0}, {"cgroup", s.cgroup_fd >= 0}, {"join", s.join_pidfd >= 0},
           {"stdin", s.stdin_fd >= 0}, {"stdout", s.stdout_fd >= 0}, {"stderr", s.stderr_fd >= 0},
           {"security", security_to_json(s.security)}, {"cgroupns_host", s.cgroupns_host},
@@ -168,6 +168,7 @@ Spec spec_from_json(const Json& j) {
   s.tty_rows = j.at("tty_rows");
   s.tty_cols = j.at("tty_cols");
   s.deferred = j.at("deferred");
+  s.signals_blocked = j.value("signals_blocked", false);
   s.security = security_from_json(j.at("security"));
   s.cgroupns_host = j.at("cgroupns_host");
   for (const Json& m : j.at("cgroup_view")) s.cgroup_view.push_back({m[0], m[1], m[2]});

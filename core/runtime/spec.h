@@ -177,6 +177,11 @@ struct Spec {
   // ignored), and the master comes back with receive_pty() (spawn.h).
   bool tty = false;
   unsigned short tty_rows = 0, tty_cols = 0;   // initial window size; 0: the kernel's (0x0)
+  // execve with every signal blocked, for an init that takes them with
+  // sigwaitinfo (berth-init, --init) and unblocks them for its command: a
+  // signal sent right after the start (stop's TERM) is then pending, not
+  // dropped as a namespace's PID 1 drops a signal it has no handler for.
+  bool signals_blocked = false;
   // Capabilities, seccomp, devices, limits, namespaces. An exec (join_pidfd)
   // takes the container's (the caller copies them): its capabilities,
   // seccomp, no_new_privs, rlimits and group_add apply; what concerns

@@ -80,6 +80,10 @@ TEST_F(InitTest, StopsPromptlyWithTheCommandsStatus) {
   EXPECT_EQ(d().ctl({"kill", "-s", "USR1", id}).exit_code, 0);
   EXPECT_EQ(d().ctl({"wait", id}).out, "138\n");   // 128 + SIGUSR1
   EXPECT_EQ(d().ctl({"rm", id}).exit_code, 0);
+  // berth-init is exec'd with every signal blocked (a TERM sent right after
+  // the start waits for it); the command gets none blocked.
+  auto mask = d().ctl({"run", "--rm", "--init", "busybox", "grep", "SigBlk", "/proc/self/status"});
+  EXPECT_EQ(mask.out, "SigBlk:\t0000000000000000\n") << mask.err;
   auto code = d().ctl({"run", "--rm", "--init", "busybox", "sh", "-c", "exit 7"});
   EXPECT_EQ(code.exit_code, 7) << code.err;
   auto missing = d().ctl({"run", "--rm", "--init", "busybox", "no-such-command"});

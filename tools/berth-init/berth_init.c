@@ -11,6 +11,9 @@
  *     USR2, WINCH, ...): forwarded to the command. A namespace's PID 1 gets
  *     only the signals it handles, which is why the command alone, as PID 1,
  *     ignores a SIGTERM it has no handler for; under berth-init it gets it.
+ * berthd execs it with every signal blocked already, so a signal sent
+ * right after the start waits for the sigwaitinfo instead of being dropped
+ * (PID 1 without a handler); the command starts with none blocked.
  * The command runs in a process group of its own, in the terminal's
  * foreground when stdin is one, so a terminal's ^C reaches it once.
  *
@@ -24,7 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void start_command(char **argv, const sigset_t *old_mask) {
+static void start_command(char **argv) {
   /* Its own process group, foreground on a terminal (SIGTTOU ignored for
    * the tcsetpgrp, as a background group's call would stop us). */
   (void)setpgid(0, 0);
@@ -34,7 +37,9 @@ static void start_command(char **argv, const sigset_t *old_mask) {
     (void)tcsetpgrp(STDIN_FILENO, getpgrp());
     sigaction(SIGTTOU, &prev, NULL);
   }
-  sigprocmask(SIG_SETMASK, old_mask, NULL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
   execvp(argv[0], argv);
   int e = errno;
   fprintf(stderr, "berth-init: exec %s: %s\n", argv[0], strerror(e));
@@ -63,15 +68,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: berth-init [--] COMMAND [ARG...]\n");
     return 127;
   }
-  sigset_t all, old_mask;
+  sigset_t all;
   sigfillset(&all);
-  sigprocmask(SIG_BLOCK, &all, &old_mask);
+  sigprocmask(SIG_BLOCK, &all, NULL);
   pid_t command = fork();
   if (command < 0) {
     fprintf(stderr, "berth-init: fork: %s\n", strerror(errno));
     return 126;
   }
-  if (command == 0) start_command(argv + first, &old_mask);
+  if (command == 0) start_command(argv + first);
   /* The parent sets the group too: whichever runs first, a forwarded
    * signal never finds the command outside its group. */
   (void)setpgid(command, command);

@@ -45,6 +45,20 @@ TEST_F(DeferredTest, ReleaseGivesTheFinalCommandEnvUserCwdAndHostname) {
   EXPECT_EQ(::stat((dir_ + "/c/upper/work/dir").c_str(), &st), 0);
 }
 
+// The release carries Spec::signals_blocked (--init's), set or not.
+TEST_F(DeferredTest, ReleaseCarriesSignalsBlocked) {
+  Spec final = spec_;
+  final.args = {"grep", "SigBlk", "/proc/self/status"};
+  Outcome o = run_deferred(spec_, final);
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, "SigBlk:\t0000000000000000\n");
+  final.signals_blocked = true;
+  o = run_deferred(spec_, final);
+  EXPECT_RAN(o);
+  EXPECT_TRUE(blocks_signal(o.out, SIGTERM)) << o.out;
+  EXPECT_TRUE(blocks_signal(o.out, SIGCHLD)) << o.out;
+}
+
 TEST_F(DeferredTest, ErrorsNameTheFinalSpec) {
   Spec final = spec_;
   final.args = {"nope"};

@@ -63,6 +63,14 @@ inline std::vector<std::string> host_mounts_under(const std::string& dir) {
   return out;
 }
 
+// Whether the "SigBlk:" line of a /proc/<pid>/status text (bit n - 1 for
+// signal n) blocks `sig`.
+inline bool blocks_signal(const std::string& status, int sig) {
+  auto at = status.find("SigBlk:\t");
+  if (at == std::string::npos) return false;
+  return (std::stoull(status.substr(at + 8, 16), nullptr, 16) >> (sig - 1)) & 1;
+}
+
 struct Outcome {
   Result<void> exec;
   std::string out, err;

@@ -296,6 +296,20 @@ TEST_F(SpawnTest, CapabilitiesNoNewPrivsAndCgroupNamespace) {
   EXPECT_EQ(o.out, "CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n");
 }
 
+// Spec::signals_blocked (berth-init's): the command is exec'd with every
+// signal blocked, so none sent after the start is dropped before its
+// sigwaitinfo; without it, none is.
+TEST_F(SpawnTest, SignalsBlockedAtExecOnlyWhenAsked) {
+  Outcome o = sh("grep SigBlk /proc/self/status");
+  EXPECT_RAN(o);
+  EXPECT_EQ(o.out, "SigBlk:\t0000000000000000\n");
+  spec_.signals_blocked = true;
+  o = sh("grep SigBlk /proc/self/status");
+  EXPECT_RAN(o);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD, SIGWINCH})
+    EXPECT_TRUE(blocks_signal(o.out, sig)) << "signal " << sig << " not blocked: " << o.out;
+}
+
 TEST_F(SpawnTest, UmaskIsNotBerthds) {
   mode_t old = ::umask(077);
   spec_.user = "1000";
