@@ -17,6 +17,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -137,8 +138,20 @@ class Cgroup {
 
   // Removes the directories (every hierarchy), children first. kConflict
   // while the kernel still holds it (EBUSY: processes not yet gone); the
-  // caller retries later. Already gone is success.
+  // caller retries later. Already gone is success. v1: the memory
+  // cgroup may be kept for a later container instead (MemcgPool,
+  // v1_cgroup.h); it is gone from this path either way.
   virtual Result<void> destroy() = 0;
+
+  // A memory cgroup taken from the v1 pool has counted events for earlier
+  // containers: memory.stat's pgpgin, pgpgout, pgfault and pgmajfault (and
+  // their total_ forms) as they were when it was taken. stats() reports
+  // them less this base. The engine keeps it in the container's state, so
+  // that a restarted berthd, which opens the cgroup anew, sets it back.
+  // All zero for a cgroup made new (and always on v2).
+  using CounterBase = std::array<uint64_t, 4>;
+  virtual CounterBase counter_base() const { return {}; }
+  virtual void set_counter_base(const CounterBase&) {}
 };
 
 // destroy(), retried while the kernel still holds the cgroup (kConflict: a
@@ -176,6 +189,11 @@ class Driver {
     std::string name, fstype, options;
   };
   virtual std::vector<ViewMount> container_view() const = 0;
+  // Removes the memory cgroups kept for reuse (v1; see MemcgPool) that
+  // this driver holds: at a clean shutdown, so that none outlives berthd
+  // unused. A berthd that did not get here (a crash) leaves them, and the
+  // next one takes them up. Blocks (an rmdir each).
+  virtual void drain_pool() {}
 };
 
 // Tuning shared by both drivers (defaults suit a real host; unit tests
@@ -184,6 +202,9 @@ struct DriverOptions {
   // How long freeze() waits for the kernel to report the cgroup frozen
   // before it thaws it again and fails (runc waits about as long).
   int freeze_timeout_ms = 5000;
+  // v1: how many memory cgroups of exited containers are kept, reset, for
+  // the next containers (MemcgPool, v1_cgroup.h); 0 turns the pool off.
+  size_t memcg_pool = 64;
 };
 
 struct DetectOptions {

@@ -10,6 +10,10 @@
 // Thread safety: one thread at a time (see cgroups.h).
 #pragma once
 
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +21,72 @@
 #include "cgroups/cgroups.h"
 
 namespace berth::cgroups {
+
+// Memory cgroups of exited containers, kept for the next containers
+// instead of removed. A memory cgroup's death is the costly part of a
+// container's end at density: the kernel takes it offline in a kworker
+// that holds the global cgroup_mutex while it walks every memcg-aware
+// list_lru of the system (two per superblock: about 15 ms at 10,000
+// containers), and every cgroup mkdir, rmdir and cgroup.procs write of a
+// start waits behind it (bench/RESULTS.md). A kept one is reset and
+// renamed to ".berth-pool-<pid>-<n>" in its parent; a create() under that
+// parent renames it to the new container's name instead of mkdir. v1
+// only: cgroup v2 refuses rename(2).
+//
+// Kept only what starts the next container nearly clean (recycle_memcg()):
+// no process and no child cgroup in it, no OOM kill counted
+// (memory.oom_control's oom_kill cannot be reset), and at most kMaxCarried
+// charged (see there). Others go as before. Everything a container can write there is set back to its
+// default or its parent's (limits, soft limit, swappiness, oom_control,
+// move_charge_at_immigrate, tcp limit) and the failcnt/max_usage counters
+// zeroed. memory.stat's event counters cannot be reset: the cgroup that
+// takes one reads them as its base (Cgroup::counter_base).
+//
+// Thread safety: any thread (create() and destroy() run on job threads).
+class MemcgPool {
+ public:
+  // The most a kept one may have charged. After its processes are gone a
+  // container's memory cgroup holds the kernel's per-CPU charge caches
+  // (precharged pages, up to 64 a CPU, replaced at the CPU's next charge
+  // for another cgroup), kernel memory of its last moments whose free is
+  // under way (RCU: gone within milliseconds), and page cache it was the
+  // first to touch. The next container starts with that charged (shown in
+  // its usage; clean cache is what its limit reclaims first). Reclaiming it
+  // instead (memory.force_empty) would drop cache others use and, while
+  // that kernel memory is still there, retries for 10-16 ms.
+  static constexpr uint64_t kMaxCarried = 1 << 20;
+  static constexpr std::string_view kPrefix = ".berth-pool-";
+
+  explicit MemcgPool(size_t bound) : bound_(bound) {}
+
+  // A kept directory under `parent` (absolute), or "". The first call for
+  // a parent takes up the kept ones a crashed berthd left there.
+  std::string take(const std::string& parent);
+  // Resets `dir` and keeps it: true when it is now in the pool (no longer
+  // at `dir`); false when it is not eligible, the pool is full or a step
+  // failed, and the caller removes it.
+  bool give(const std::string& dir);
+  // rmdir of every kept directory.
+  void drain();
+  size_t size();
+
+ private:
+  void adopt_locked(const std::string& parent);
+
+  std::mutex mu_;
+  size_t bound_;
+  size_t count_ = 0;       // kept plus being given (reserved)
+  uint64_t seq_ = 0;
+  std::map<std::string, std::vector<std::string>> free_;   // parent -> kept dirs
+  std::set<std::string> adopted_;                           // parents listed once
+};
+
+// For `dir` (a v1 memory cgroup whose container has ended): whether it
+// starts a next container clean, and if so reset for it. In v1_memory.cc.
+Result<bool> recycle_memcg(const std::string& dir);
+
+// memory.stat's event counters in `dir`, in CounterBase order. In v1_memory.cc.
+Result<Cgroup::CounterBase> read_memcg_counters(const std::string& dir);
 
 class V1Cgroup final : public Cgroup {
  public:
@@ -33,8 +103,8 @@ class V1Cgroup final : public Cgroup {
     std::string parent;  // absolute; where its processes are while absent
   };
 
-  V1Cgroup(std::vector<Dir> dirs, std::string path, DriverOptions opts)
-      : dirs_(std::move(dirs)), path_(std::move(path)), opts_(opts) {}
+  V1Cgroup(std::vector<Dir> dirs, std::string path, DriverOptions opts, std::shared_ptr<MemcgPool> pool)
+      : dirs_(std::move(dirs)), path_(std::move(path)), opts_(opts), pool_(std::move(pool)) {}
   V1Cgroup(const V1Cgroup&) = delete;
   V1Cgroup& operator=(const V1Cgroup&) = delete;
 
@@ -52,6 +122,8 @@ class V1Cgroup final : public Cgroup {
   Result<uint64_t> oom_kills() override;
   Result<unique_fd> oom_notifier() override;
   Result<void> destroy() override;
+  CounterBase counter_base() const override { return base_; }
+  void set_counter_base(const CounterBase& base) override { base_ = base; }
 
  private:
   // The directory of the hierarchy carrying `controller`, or nullptr (also
@@ -85,6 +157,8 @@ class V1Cgroup final : public Cgroup {
   std::vector<Dir> dirs_;
   std::string path_;
   DriverOptions opts_;
+  std::shared_ptr<MemcgPool> pool_;   // null: the pool is off
+  CounterBase base_{};
 };
 
 // For a cpuset directory just made (or found empty after a crash): a new

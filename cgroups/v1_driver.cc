@@ -63,9 +63,28 @@ Result<std::string> on_demand_parent(const V1Hierarchy& h, const std::string& re
   return parent;
 }
 
+// The memory directory `dir` taken from `pool` (renamed to it): true when
+// it now exists there from the pool; false (nothing kept there) sends the
+// caller to mkdir. A kept one that cannot be renamed is removed.
+bool take_pooled(MemcgPool& pool, const std::string& dir) {
+  std::string parent = dir.substr(0, dir.rfind('/'));
+  for (std::string kept = pool.take(parent); !kept.empty(); kept = pool.take(parent)) {
+    if (::rename(kept.c_str(), dir.c_str()) == 0) return true;
+    int e = errno;
+    (void)::rmdir(kept.c_str());
+    if (e != ENOENT) return false;   // EEXIST: the name is taken (a crash left it); the mkdir path handles it
+  }
+  return false;
+}
+
 class V1Driver final : public Driver {
  public:
-  V1Driver(std::vector<V1Hierarchy> hs, DriverOptions opts) : hs_(std::move(hs)), opts_(opts) {}
+  V1Driver(std::vector<V1Hierarchy> hs, DriverOptions opts)
+      : hs_(std::move(hs)), opts_(opts), pool_(opts.memcg_pool ? std::make_shared<MemcgPool>(opts.memcg_pool) : nullptr) {}
+
+  void drain_pool() override {
+    if (pool_) pool_->drain();
+  }
 
   Version version() const override { return Version::kV1; }
 
@@ -94,6 +113,7 @@ class V1Driver final : public Driver {
     if (hs_.empty()) return Error::make(Code::kNotSupported, "create cgroup {}: no cgroup v1 hierarchy", name);
     std::vector<V1Cgroup::Dir> dirs;
     std::string path;
+    Cgroup::CounterBase base{};
     for (const V1Hierarchy& h : hs_) {
       std::string rel = BERTH_TRY(cgroup_path(h.self, parent, name));
       std::string dir = join_path(h.mount, rel);
@@ -104,7 +124,11 @@ class V1Driver final : public Driver {
         continue;
       }
       Result<void> made = ok();
-      if (::mkdir(dir.c_str(), 0755) == 0) {
+      if (pool_ && carries(h, "memory") && !carries(h, "cpuset") && take_pooled(*pool_, dir)) {
+        auto counted = read_memcg_counters(dir);
+        if (counted) base = *counted;
+        else made = std::move(counted.error());
+      } else if (::mkdir(dir.c_str(), 0755) == 0) {
         if (carries(h, "cpuset")) made = fill_cpuset(h, rel, dir);
       } else if (errno == ENOENT) {
         made = make_cgroup_dirs(h, rel);
@@ -117,7 +141,9 @@ class V1Driver final : public Driver {
       if (path.empty() || carries(h, "memory")) path = rel;
       dirs.push_back({h.controllers, std::move(dir)});
     }
-    return std::unique_ptr<Cgroup>(new V1Cgroup(std::move(dirs), std::move(path), opts_));
+    auto cg = std::make_unique<V1Cgroup>(std::move(dirs), std::move(path), opts_, pool_);
+    cg->set_counter_base(base);
+    return std::unique_ptr<Cgroup>(std::move(cg));
   }
 
   // The hierarchies that have the directory: one left half-made (a crash
@@ -175,17 +201,84 @@ class V1Driver final : public Driver {
       dirs.push_back({h.controllers, std::move(dir)});
     }
     if (std::none_of(dirs.begin(), dirs.end(), [](const V1Cgroup::Dir& d) { return d.present; })) return missing;
-    return std::unique_ptr<Cgroup>(new V1Cgroup(std::move(dirs), std::move(path), opts_));
+    return std::unique_ptr<Cgroup>(new V1Cgroup(std::move(dirs), std::move(path), opts_, pool_));
   }
 
   std::vector<V1Hierarchy> hs_;
   DriverOptions opts_;
+  std::shared_ptr<MemcgPool> pool_;
 };
 
 }  // namespace
 
 std::unique_ptr<Driver> make_v1(std::vector<V1Hierarchy> hierarchies, DriverOptions opts) {
   return std::make_unique<V1Driver>(std::move(hierarchies), opts);
+}
+
+std::string MemcgPool::take(const std::string& parent) {
+  std::lock_guard lock(mu_);
+  if (adopted_.insert(parent).second) adopt_locked(parent);
+  auto it = free_.find(parent);
+  if (it == free_.end() || it->second.empty()) return "";
+  std::string dir = std::move(it->second.back());
+  it->second.pop_back();
+  count_--;
+  return dir;
+}
+
+// Kept directories a berthd that ended without drain() left: reset before
+// they were kept, and nothing can have joined them since (no process knows
+// their names), so they are as good as ours. Past the bound they go.
+void MemcgPool::adopt_locked(const std::string& parent) {
+  auto names = child_cgroups(parent);
+  if (!names) return;
+  for (const std::string& n : *names) {
+    if (n.rfind(kPrefix, 0) != 0) continue;
+    std::string dir = join_path(parent, n);
+    if (count_ < bound_) {
+      free_[parent].push_back(std::move(dir));
+      count_++;
+    } else {
+      (void)::rmdir(dir.c_str());
+    }
+  }
+}
+
+bool MemcgPool::give(const std::string& dir) {
+  std::string parent = dir.substr(0, dir.rfind('/'));
+  std::string kept;
+  {
+    std::lock_guard lock(mu_);
+    if (adopted_.insert(parent).second) adopt_locked(parent);
+    if (count_ >= bound_) return false;
+    count_++;   // reserved while it is reset, off the lock
+    kept = join_path(parent, fmt::format("{}{}-{}", kPrefix, ::getpid(), ++seq_));
+  }
+  auto clean = recycle_memcg(dir);
+  bool kept_ok = clean && *clean && ::rename(dir.c_str(), kept.c_str()) == 0;
+  std::lock_guard lock(mu_);
+  if (!kept_ok) {
+    count_--;
+    return false;
+  }
+  free_[parent].push_back(std::move(kept));
+  return true;
+}
+
+void MemcgPool::drain() {
+  std::map<std::string, std::vector<std::string>> all;
+  {
+    std::lock_guard lock(mu_);
+    all.swap(free_);
+    count_ = 0;
+  }
+  for (auto& [parent, dirs] : all)
+    for (const std::string& d : dirs) (void)remove_cgroup_dir(d);
+}
+
+size_t MemcgPool::size() {
+  std::lock_guard lock(mu_);
+  return count_;
 }
 
 bool made_on_demand(const std::vector<std::string>& controllers) {
@@ -263,6 +356,8 @@ Result<void> V1Cgroup::destroy() {
   Result<void> first = ok();
   for (const Dir& d : dirs_) {
     if (!d.present) continue;
+    bool memory = std::find(d.controllers.begin(), d.controllers.end(), "memory") != d.controllers.end();
+    if (memory && pool_ && pool_->give(d.path)) continue;
     auto r = remove_cgroup_dir(d.path);
     if (!r && first) first = std::move(r);
   }

@@ -26,7 +26,65 @@ Result<uint64_t> read_oom_kills(const std::string& dir) {
   return oom ? keyed_value(*oom, "oom_kill").value_or(0) : 0;
 }
 
+// memory.stat's event counters, which only grow (CounterBase's order), and
+// the total_ forms that equal them in a leaf.
+constexpr std::string_view kEvents[] = {"pgpgin", "pgpgout", "pgfault", "pgmajfault"};
+
+// Index into kEvents of `key` or "total_" + one of them; -1 otherwise.
+int event_index(std::string_view key) {
+  if (key.rfind("total_", 0) == 0) key.remove_prefix(6);
+  for (int i = 0; i < 4; i++)
+    if (key == kEvents[i]) return i;
+  return -1;
+}
+
+// A file's value from the parent, for a reset to what a new cgroup gets.
+Result<void> copy_from_parent(const std::string& dir, std::string_view file) {
+  std::string parent = dir.substr(0, dir.rfind('/'));
+  std::optional<std::string> v = BERTH_TRY(read_control_if_exists(parent, file));
+  if (!v) return ok();
+  return write_control(dir, file, trim(*v));
+}
+
+// write_control, where a file this kernel lacks is fine.
+Result<void> write_if_present(const std::string& dir, std::string_view file, std::string_view value) {
+  auto r = write_control(dir, file, value);
+  if (!r && r.error().sys_errno() == ENOENT) return ok();
+  return r;
+}
+
 }  // namespace
+
+Result<Cgroup::CounterBase> read_memcg_counters(const std::string& dir) {
+  Cgroup::CounterBase out{};
+  for (const auto& [k, v] : parse_flat_keyed(BERTH_TRY(read_control(dir, "memory.stat"))))
+    if (int i = event_index(k); i >= 0 && k.rfind("total_", 0) != 0) out[size_t(i)] = v;
+  return out;
+}
+
+Result<bool> recycle_memcg(const std::string& dir) {
+  if (!BERTH_TRY(child_cgroups(dir)).empty()) return false;
+  if (!BERTH_TRY(read_procs(dir)).empty()) return false;
+  if (BERTH_TRY(read_oom_kills(dir)) != 0) return false;
+  // What may be carried to the next container is bounded, not reclaimed:
+  // see MemcgPool::kMaxCarried.
+  if (BERTH_TRY(read_u64(dir, "memory.usage_in_bytes")) > MemcgPool::kMaxCarried) return false;
+  // Limits up first: memsw may never be below the memory limit.
+  BERTH_TRY_VOID(write_if_present(dir, kMemsw, "-1"));
+  BERTH_TRY_VOID(write_control(dir, kLimit, "-1"));
+  BERTH_TRY_VOID(write_control(dir, "memory.soft_limit_in_bytes", "-1"));
+  BERTH_TRY_VOID(write_if_present(dir, "memory.kmem.tcp.limit_in_bytes", "-1"));
+  BERTH_TRY_VOID(write_control(dir, "memory.oom_control", "0"));
+  BERTH_TRY_VOID(write_if_present(dir, "memory.move_charge_at_immigrate", "0"));
+  BERTH_TRY_VOID(copy_from_parent(dir, "memory.swappiness"));
+  BERTH_TRY_VOID(copy_from_parent(dir, "notify_on_release"));
+  for (std::string_view counter : {"memory.failcnt", "memory.max_usage_in_bytes", "memory.memsw.failcnt",
+                                   "memory.memsw.max_usage_in_bytes", "memory.kmem.failcnt",
+                                   "memory.kmem.max_usage_in_bytes", "memory.kmem.tcp.failcnt",
+                                   "memory.kmem.tcp.max_usage_in_bytes"})
+    BERTH_TRY_VOID(write_if_present(dir, counter, "0"));
+  return true;
+}
 
 Result<void> V1Cgroup::check_memory(const Resources& r) const {
   const std::string* dir = dir_of("memory");
@@ -81,6 +139,8 @@ Result<void> V1Cgroup::memory_stats(Stats& s) const {
   s.memory_max_usage = BERTH_TRY(read_u64(*dir, "memory.max_usage_in_bytes"));
   s.memory_limit = BERTH_TRY(read_limit(*dir, kLimit));
   s.memory_stat = parse_flat_keyed(BERTH_TRY(read_control(*dir, "memory.stat")));
+  for (auto& [k, v] : s.memory_stat)   // a cgroup from the pool counted earlier containers' events
+    if (int i = event_index(k); i >= 0) v = v > base_[size_t(i)] ? v - base_[size_t(i)] : 0;
   s.oom_kills = BERTH_TRY(read_oom_kills(*dir));
   return ok();
 }

@@ -102,6 +102,9 @@ struct State {
   // The process's start time (runtime::identity; 0: unknown): a re-adoption
   // takes it from here instead of reading /proc again.
   uint64_t start_ticks = 0;
+  // Its cgroup's Cgroup::counter_base (a memory cgroup from the pool), so
+  // that a re-adoption's new Cgroup reports the same stats.
+  cgroups::Cgroup::CounterBase cgroup_base{};
   int exit_code = 0;
   bool oom_killed = false;
   std::string error;

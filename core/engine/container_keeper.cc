@@ -262,6 +262,7 @@ bool Engine::readopt(Container& c, runtime::KeptProcess& kept) {
   }
   c.log_committed = tail->size;
   c.cgroup = resources_->reopen(c);
+  if (c.cgroup) c.cgroup->set_counter_base(c.state.cgroup_base);
   if (c.cgroup && Resources::wants_oom_watch(c.spec.resources)) {
     // Its OOM notifier again (the last berthd's died with it); an OOM kill
     // while berthd was down shows in the counter, read at the exit.

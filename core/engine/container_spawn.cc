@@ -326,6 +326,7 @@ void Engine::spawned(Container& c, SpawnResult r, Done done) {
   c.proc = std::move(proc);
   c.state.pid = c.proc->pid;
   c.state.start_ticks = c.proc->start_ticks;
+  c.state.cgroup_base = c.cgroup ? c.cgroup->counter_base() : cgroups::Cgroup::CounterBase{};
   if (!c.spec.tty) c.proc->pump->start();  // with a tty: once the master is here
   io_->stdin_started(c);
   watch_exit(c);

@@ -39,6 +39,11 @@ class Resources {
 
   const cgroups::Driver* driver() const { return driver_.get(); }
   std::shared_ptr<cgroups::Driver> shared_driver() const { return driver_; }
+  // The memory cgroups kept for reuse go (cgroups::Driver::drain_pool): at
+  // exit, once no job can give one back.
+  void drain_pool() {
+    if (driver_) driver_->drain_pool();
+  }
   int online_cpus() const { return online_cpus_; }
   // Validates limits (create, update); kNotSupported without cgroups.
   Result<std::vector<std::string>> check(const cgroups::Resources& r) const;

@@ -230,6 +230,7 @@ std::string encode_container(const Container& c) {
            {"error", c.state.error},
            {"started_ns", c.state.started_ns},
            {"finished_ns", c.state.finished_ns}}}};
+  if (c.state.cgroup_base != cgroups::Cgroup::CounterBase{}) j["state"]["cgroup_base"] = c.state.cgroup_base;
   if (c.health_active) {
     json log = json::array();
     for (const HealthResult& r : c.health.log)
@@ -260,6 +261,7 @@ Result<std::unique_ptr<Container>> decode_container(const std::string& text) {
     c->state.status = status_from(st.value("status", "dead"));
     c->state.pid = st.value("pid", 0);
     c->state.start_ticks = st.value("start_ticks", uint64_t(0));
+    if (st.contains("cgroup_base")) c->state.cgroup_base = st["cgroup_base"].get<cgroups::Cgroup::CounterBase>();
     c->state.exit_code = st.value("exit_code", 0);
     c->state.oom_killed = st.value("oom_killed", false);
     c->state.error = st.value("error", "");

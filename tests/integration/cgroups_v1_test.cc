@@ -3,7 +3,9 @@
 // through cgroupfs, freeze, kill everything, remove. Needs root and a v1 (or
 // hybrid) host; skips otherwise. Everything made is removed in TearDown,
 // which then checks that no directory is left in any hierarchy.
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -18,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "cgroups/cgroups.h"
+#include "cgroups/control.h"
 #include "core/base/file.h"
 #include "core/base/strings.h"
 
@@ -34,6 +37,25 @@ std::string trimmed(std::string s) {
 std::string read_or_empty(const std::string& path) {
   auto r = read_file(path);
   return r ? trimmed(*r) : "";
+}
+
+// The entries of `dir` (none when it cannot be read).
+std::optional<std::vector<std::string>> names_in(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return std::nullopt;
+  std::vector<std::string> out;
+  while (dirent* e = ::readdir(d)) out.push_back(e->d_name);
+  ::closedir(d);
+  return out;
+}
+
+// One write of `value` to a cgroupfs file.
+bool write_value(const std::string& path, std::string_view value) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, value.data(), value.size()) == ssize_t(value.size());
+  ::close(fd);
+  return ok;
 }
 
 bool has_word(const std::string& list, std::string_view w) {
@@ -107,8 +129,15 @@ class CgroupsV1 : public ::testing::Test {
       if (fd >= 0) ::close(fd);
     }
     if (!driver_) return;
-    // Removes berth-test-*/ and whatever a failed test left under it.
-    auto top = driver_->open("", parent_);
+    driver_->drain_pool();
+    // Removes berth-test-*/ and whatever a failed test left under it, with
+    // a driver that keeps no memory cgroup (this one would keep the test's
+    // own parent, in this process's cgroup).
+    DetectOptions no_pool;
+    no_pool.driver.memcg_pool = 0;
+    auto cleaner = detect(no_pool);
+    ASSERT_TRUE(cleaner.has_value()) << cleaner.error().message();
+    auto top = (*cleaner)->open("", parent_);
     if (top) {
       Result<void> r = destroy_retrying(**top);
       EXPECT_TRUE(r.has_value()) << r.error().message();
@@ -117,6 +146,54 @@ class CgroupsV1 : public ::testing::Test {
       std::string dir = mount_of(c) + mine(c, parent_);
       EXPECT_FALSE(path_exists(dir)) << "left behind: " << dir;
     }
+    EXPECT_EQ(kept_in(mount_of("memory") + mine("memory", "")), 0u) << "a kept memory cgroup in this process's own";
+  }
+
+  // The memory cgroups kept for reuse directly under `dir`.
+  static size_t kept_in(const std::string& dir) {
+    size_t n = 0;
+    auto names = names_in(dir);
+    if (names)
+      for (const std::string& name : *names) n += starts_with(name, ".berth-pool-");
+    return n;
+  }
+
+  // The memory hierarchy's directory of `rel` under the test's parent.
+  std::string memdir(const std::string& rel = "") const {
+    return mount_of("memory") + mine("memory", rel.empty() ? parent_ : parent_ + "/" + rel);
+  }
+
+  // Forks a process into `cg` that touches `touch` bytes, writes `write`
+  // bytes to `file` (page cache charged to the cgroup) and exits; waits
+  // for it. Its exit status.
+  int run_in(Cgroup& cg, size_t touch, size_t write = 0, const std::string& file = "") {
+    int go[2];
+    if (::pipe2(go, O_CLOEXEC) < 0) return -1;
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      char c;
+      if (::read(go[0], &c, 1) != 1) ::_exit(1);
+      if (touch) {
+        void* p = ::mmap(nullptr, touch, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) ::_exit(2);
+        std::memset(p, 1, touch);
+      }
+      if (write) {
+        int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        static char buf[65536];
+        for (size_t done = 0; fd >= 0 && done < write; done += sizeof buf)
+          if (::write(fd, buf, sizeof buf) != ssize_t(sizeof buf)) ::_exit(3);
+      }
+      ::_exit(0);
+    }
+    ::close(go[0]);
+    auto added = cg.add_process(pid);
+    EXPECT_TRUE(added.has_value()) << added.error().message();
+    EXPECT_EQ(::write(go[1], "g", 1), 1);
+    ::close(go[1]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return status;
   }
 
   // Starts the child, places it in `cg`, lets it touch its memory.
@@ -262,6 +339,160 @@ TEST_F(CgroupsV1, CpuCpusetAndBlkio) {
   Result<void> gone = destroy_retrying(*cg);
   ASSERT_TRUE(gone.has_value()) << gone.error().message();
   EXPECT_FALSE(path_exists(cpuset));
+}
+
+// `key`'s value in a flat keyed file's text (~0 when absent).
+uint64_t counted_in(const std::string& text, std::string_view key) {
+  for (const auto& [k, v] : parse_flat_keyed(text))
+    if (k == key) return v;
+  return ~uint64_t(0);
+}
+
+// The memory cgroup of an ended container is kept (reset, renamed in its
+// parent) and the next create() there takes it instead of a mkdir: a
+// memory cgroup's death costs a kworker the global cgroup_mutex for a walk
+// of every list_lru of the system (v1_cgroup.h, MemcgPool).
+TEST_F(CgroupsV1, AnEndedMemoryCgroupIsResetKeptAndTakenByTheNext) {
+  auto made = driver_->create(parent_, "p1");
+  ASSERT_TRUE(made.has_value()) << made.error().message();
+  std::unique_ptr<Cgroup> cg = std::move(*made);
+  Resources r;
+  r.memory = 64 * kMiB;
+  r.memory_reservation = 32 * kMiB;
+  ASSERT_TRUE(cg->set(r).has_value());
+  ASSERT_EQ(run_in(*cg, 256 * 1024), 0);
+  std::string p1 = memdir("p1");
+  // What a privileged container could write in its own memory cgroup.
+  ASSERT_TRUE(write_value(p1 + "/memory.swappiness", "7"));
+  ASSERT_TRUE(write_value(p1 + "/memory.oom_control", "1"));
+  std::string raw = read_or_empty(p1 + "/memory.stat");
+  ASSERT_NE(raw.find("\npgfault "), std::string::npos) << raw;
+
+  ASSERT_TRUE(destroy_retrying(*cg).has_value());
+  EXPECT_FALSE(path_exists(p1));
+  for (const std::string& c : driver_->controllers())
+    if (c != "memory" && c != "cpuset") EXPECT_FALSE(path_exists(mount_of(c) + mine(c, parent_ + "/p1"))) << c;
+  ASSERT_EQ(kept_in(memdir()), 1u);
+  std::string kept;
+  auto names = names_in(memdir());
+  ASSERT_TRUE(names.has_value());
+  for (const std::string& n : *names)
+    if (starts_with(n, ".berth-pool-")) kept = memdir() + "/" + n;
+  EXPECT_EQ(read_or_empty(kept + "/memory.limit_in_bytes"), read_or_empty(memdir() + "/memory.limit_in_bytes"));
+  EXPECT_EQ(read_or_empty(kept + "/memory.soft_limit_in_bytes"), read_or_empty(memdir() + "/memory.soft_limit_in_bytes"));
+  EXPECT_EQ(read_or_empty(kept + "/memory.swappiness"), read_or_empty(memdir() + "/memory.swappiness"));
+  EXPECT_NE(read_or_empty(kept + "/memory.oom_control").find("oom_kill_disable 0"), std::string::npos);
+  EXPECT_LE(std::stoull(read_or_empty(kept + "/memory.usage_in_bytes")), 1u << 20);   // MemcgPool::kMaxCarried
+  EXPECT_EQ(counted_in(read_or_empty(kept + "/memory.stat"), "rss"), 0u);
+  EXPECT_LE(std::stoull(read_or_empty(kept + "/memory.max_usage_in_bytes")), 1u << 20);   // reset to what is in use
+  EXPECT_EQ(read_or_empty(kept + "/memory.failcnt"), "0");
+
+  // The next one takes it: renamed, not made.
+  made = driver_->create(parent_, "p2");
+  ASSERT_TRUE(made.has_value()) << made.error().message();
+  cg = std::move(*made);
+  EXPECT_EQ(kept_in(memdir()), 0u);
+  EXPECT_FALSE(path_exists(kept));
+  std::string p2 = memdir("p2");
+  ASSERT_TRUE(path_exists(p2));
+  EXPECT_EQ(cg->path(), mine("memory", parent_ + "/p2"));
+  // Its events so far are p1's: the kernel's file says so, stats() not.
+  auto counted = [](const std::vector<std::pair<std::string, uint64_t>>& kv, std::string_view key) {
+    for (const auto& [k, v] : kv)
+      if (k == key) return v;
+    return uint64_t(~0ull);
+  };
+  EXPECT_GT(counted(parse_flat_keyed(read_or_empty(p2 + "/memory.stat")), "pgfault"), 0u);
+  EXPECT_GT(cg->counter_base()[2], 0u);
+  auto st = cg->stats();
+  ASSERT_TRUE(st.has_value()) << st.error().message();
+  EXPECT_EQ(counted(st->memory_stat, "pgfault"), 0u);
+  EXPECT_EQ(counted(st->memory_stat, "total_pgfault"), 0u);
+  EXPECT_EQ(counted(st->memory_stat, "pgpgin"), 0u);
+  // A process of its own counts from there.
+  ASSERT_EQ(run_in(*cg, 256 * 1024), 0);
+  st = cg->stats();
+  ASSERT_TRUE(st.has_value());
+  EXPECT_GT(counted(st->memory_stat, "pgfault"), 0u);
+  EXPECT_LT(counted(st->memory_stat, "pgfault"), counted(parse_flat_keyed(read_or_empty(p2 + "/memory.stat")), "pgfault"));
+  // The base survives an open() anew (a restarted berthd sets it from the state).
+  auto reopened = driver_->open(parent_, "p2");
+  ASSERT_TRUE(reopened.has_value());
+  EXPECT_EQ((*reopened)->counter_base(), Cgroup::CounterBase{});
+  (*reopened)->set_counter_base(cg->counter_base());
+  EXPECT_EQ(counted((*reopened)->stats()->memory_stat, "pgfault"), counted(cg->stats()->memory_stat, "pgfault"));
+  reopened->reset();
+
+  // A driver of its own (a berthd after a crash) takes up what was kept.
+  ASSERT_TRUE(destroy_retrying(*cg).has_value());
+  ASSERT_EQ(kept_in(memdir()), 1u);
+  auto fresh = detect();
+  ASSERT_TRUE(fresh.has_value());
+  made = (*fresh)->create(parent_, "p3");
+  ASSERT_TRUE(made.has_value()) << made.error().message();
+  EXPECT_EQ(kept_in(memdir()), 0u);
+  EXPECT_GT((*made)->counter_base()[2], 0u);
+  ASSERT_TRUE(destroy_retrying(**made).has_value());
+  EXPECT_EQ(kept_in(memdir()), 1u);
+  (*fresh)->drain_pool();
+  EXPECT_EQ(kept_in(memdir()), 0u);
+}
+
+// Kept only what starts the next one clean, and no more than the bound.
+TEST_F(CgroupsV1, MemoryCgroupsThatWouldCarrySomethingAreRemoved) {
+  DetectOptions one;
+  one.driver.memcg_pool = 1;
+  auto d = detect(one);
+  ASSERT_TRUE(d.has_value());
+  Driver& drv = **d;
+
+  // Page cache it was first to touch (4 MiB written): more than may be carried.
+  std::string file = "/var/tmp/berth-memcg-" + random_id().substr(0, 8);
+  auto made = drv.create(parent_, "cache");
+  ASSERT_TRUE(made.has_value()) << made.error().message();
+  ASSERT_EQ(run_in(**made, 0, 4 * kMiB, file), 0);
+  EXPECT_GT(std::stoull(read_or_empty(memdir("cache") + "/memory.usage_in_bytes")), uint64_t(kMiB));
+  ASSERT_TRUE(destroy_retrying(**made).has_value());
+  ::unlink(file.c_str());
+  EXPECT_FALSE(path_exists(memdir("cache")));
+  EXPECT_EQ(kept_in(memdir()), 0u);
+
+  // An OOM kill counted (memory.oom_control's oom_kill cannot be reset).
+  made = drv.create(parent_, "oom");
+  ASSERT_TRUE(made.has_value()) << made.error().message();
+  Resources r;
+  r.memory = 8 * kMiB;
+  r.memory_swap = 8 * kMiB;
+  if ((*made)->set(r).has_value()) {
+    int status = run_in(**made, 64 * kMiB);
+    ASSERT_TRUE(WIFSIGNALED(status)) << status;
+    EXPECT_EQ(*(*made)->oom_kills(), 1u);
+    ASSERT_TRUE(destroy_retrying(**made).has_value());
+    EXPECT_FALSE(path_exists(memdir("oom")));
+    EXPECT_EQ(kept_in(memdir()), 0u);
+  } else {
+    ASSERT_TRUE(destroy_retrying(**made).has_value());   // no swap accounting: no sure OOM kill here
+  }
+
+  // A child cgroup in it (a privileged container's).
+  made = drv.create(parent_, "nested");
+  ASSERT_TRUE(made.has_value());
+  ASSERT_EQ(::mkdir((memdir("nested") + "/inner").c_str(), 0755), 0);
+  ASSERT_TRUE(destroy_retrying(**made).has_value());
+  EXPECT_FALSE(path_exists(memdir("nested")));
+  EXPECT_EQ(kept_in(memdir()), 0u);
+
+  // Two clean ones with a bound of one: one kept.
+  auto a = drv.create(parent_, "a");
+  auto b = drv.create(parent_, "b");
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  ASSERT_TRUE(destroy_retrying(**a).has_value());
+  ASSERT_TRUE(destroy_retrying(**b).has_value());
+  EXPECT_FALSE(path_exists(memdir("a")));
+  EXPECT_FALSE(path_exists(memdir("b")));
+  EXPECT_EQ(kept_in(memdir()), 1u);
+  drv.drain_pool();
+  EXPECT_EQ(kept_in(memdir()), 0u);
 }
 
 }  // namespace

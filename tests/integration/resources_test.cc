@@ -345,5 +345,90 @@ TEST_F(ResourcesTest, InfoReportsTheCgroupDriver) {
   EXPECT_EQ(info["PidsLimit"], true);
 }
 
+// Until pred() holds, at most 20 s.
+template <class F>
+bool pool_holds(F pred) {
+  for (int i = 0; i < 400; i++) {
+    if (pred()) return true;
+    ::usleep(50000);
+  }
+  return false;
+}
+
+// The memory cgroups kept for reuse directly under `dir` (v1's MemcgPool).
+size_t kept_memcgs(const std::string& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : stdfs::directory_iterator(dir, ec))
+    n += starts_with(e.path().filename().string(), ".berth-pool-");
+  return n;
+}
+
+// memory.stat's pgfault in a memory cgroup's directory.
+uint64_t raw_pgfault(const std::string& dir) {
+  auto text = read_file(dir + "/memory.stat");
+  if (!text) return 0;
+  for (const auto& line : split(*text, '\n'))
+    if (starts_with(line, "pgfault ")) return std::stoull(line.substr(8));
+  return 0;
+}
+
+// On v1 an ended container's memory cgroup is kept and the next container
+// takes it (cgroups/v1_cgroup.h, MemcgPool): a memory cgroup's death holds
+// the kernel's cgroup_mutex for a walk of every list_lru of the system.
+// Its stats count only its own events, also after berthd crashed and came
+// back; a clean stop leaves none kept.
+TEST(MemcgPoolDaemonTest, AnEndedContainersMemoryCgroupIsTakenByTheNextAndStatsCountItsOwn) {
+  if (!is_root()) GTEST_SKIP() << "needs root";
+  if (!stdfs::exists("/sys/fs/cgroup/memory/cgroup.procs")) GTEST_SKIP() << "needs the cgroup v1 memory hierarchy";
+  TestDaemon d;
+  d.set_extra_args({"--warm-inits=0"});   // every start takes its cgroup itself
+  std::string err;
+  ASSERT_TRUE(d.start(&err)) << err;
+  ASSERT_TRUE(d.import_busybox(&err)) << err;
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"run", "-d", "--network", "none", "busybox"});
+    auto r = d.ctl(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0 ? r.out.substr(0, 64) : std::string();
+  };
+  auto api_pgfault = [&](const std::string& id) -> uint64_t {
+    auto r = d.client().request("GET", "/containers/" + id + "/stats?stream=false&one-shot=true");
+    if (!r || r->status != 200) return ~uint64_t(0);
+    Json s = Json::parse(r->body, nullptr, false);
+    return s["memory_stats"]["stats"].value("pgfault", ~uint64_t(0));
+  };
+
+  std::string a = run({"sh", "-c", "seq 1000 > /dev/null; exec sleep 1000"});
+  ASSERT_FALSE(a.empty());
+  std::string dir_a = d.container_cgroup("memory", a);
+  ASSERT_FALSE(dir_a.empty());
+  std::string parent = dir_a.substr(0, dir_a.rfind('/'));
+  EXPECT_EQ(kept_memcgs(parent), 0u);
+  ASSERT_EQ(d.ctl({"rm", "-f", a}).exit_code, 0);
+  ASSERT_TRUE(pool_holds([&] { return kept_memcgs(parent) == 1; })) << "the ended container's memory cgroup was not kept";
+  EXPECT_FALSE(stdfs::exists(dir_a));
+
+  std::string b = run({"sleep", "1000"});
+  ASSERT_FALSE(b.empty());
+  EXPECT_EQ(kept_memcgs(parent), 0u) << "the start did not take the kept memory cgroup";
+  std::string dir_b = d.container_cgroup("memory", b);
+  uint64_t raw = raw_pgfault(dir_b), own = api_pgfault(b);
+  EXPECT_LT(own, raw) << "stats count the earlier container's page faults";
+  uint64_t base = raw - own;
+
+  // A berthd that crashed and came back reads the base from the state.
+  d.crash_daemon_only();
+  ASSERT_TRUE(d.start(&err)) << err;
+  uint64_t raw2 = raw_pgfault(dir_b), own2 = api_pgfault(b);
+  EXPECT_LT(own2, raw2);
+  EXPECT_EQ(raw2 - own2, base);
+
+  ASSERT_EQ(d.ctl({"rm", "-f", b}).exit_code, 0);
+  ASSERT_TRUE(pool_holds([&] { return kept_memcgs(parent) == 1; }));
+  EXPECT_EQ(d.stop(), 0);
+  EXPECT_EQ(kept_memcgs(parent), 0u) << "a clean stop left a kept memory cgroup";
+}
+
 }  // namespace
 }  // namespace berth::test

@@ -68,6 +68,8 @@ class TestCgroup {
       auto r = cg_->destroy();
       EXPECT_TRUE(r) << r.error().message();
     }
+    // v1 may have kept its memory cgroup for reuse, in this process's own.
+    if (driver_) driver_->drain_pool();
   }
   TestCgroup(const TestCgroup&) = delete;
   TestCgroup& operator=(const TestCgroup&) = delete;

@@ -292,6 +292,7 @@ int run(const Flags& f, const std::string& self, Upgrade* upgrade) {
   // Jobs still running hold handles the engine gave them (stores, cgroups)
   // and their completions call into the engine: they end first.
   r.drain_jobs();
+  (*engine)->resources().drain_pool();
   if (upgrade->requested) upgrade->listeners = (*server)->release_listeners();
   server->reset();
   engine->reset();

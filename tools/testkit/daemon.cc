@@ -181,7 +181,14 @@ void TestDaemon::remove_cgroup_parent() const {
     std::string first = split(parts[1], ',')[0];
     if (starts_with(first, "name=")) continue;
     std::string self = parts[2] == "/" ? "" : parts[2];
-    ::rmdir(("/sys/fs/cgroup/" + parts[1] + self + "/" + cgroup_parent()).c_str());
+    std::string dir = "/sys/fs/cgroup/" + parts[1] + self + "/" + cgroup_parent();
+    // Memory cgroups a daemon killed before its clean exit kept for reuse.
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (dirent* e = ::readdir(d))
+        if (e->d_type == DT_DIR && starts_with(e->d_name, ".berth-pool-")) ::rmdir((dir + "/" + e->d_name).c_str());
+      ::closedir(d);
+    }
+    ::rmdir(dir.c_str());
   }
 }
 
