@@ -24,6 +24,7 @@ TEST(StateStore, RoundTrip) {
   c.state.finished_ns = 456;
   c.state.pid = 4242;
   c.state.start_ticks = 987654321;
+  c.state.cgroup_base = {1, 2, 30000, 4};
   auto back = decode_container(encode_container(c));
   ASSERT_TRUE(back.has_value()) << back.error().message();
   const Container& b = **back;
@@ -40,6 +41,14 @@ TEST(StateStore, RoundTrip) {
   EXPECT_EQ(b.state.finished_ns, 456);
   EXPECT_EQ(b.state.pid, 4242);
   EXPECT_EQ(b.state.start_ticks, 987654321u);
+  EXPECT_EQ(b.state.cgroup_base, (cgroups::Cgroup::CounterBase{1, 2, 30000, 4}));
+  // A cgroup made new has no base, and its state says nothing of one.
+  c.state.cgroup_base = {};
+  std::string plain = encode_container(c);
+  EXPECT_EQ(plain.find("cgroup_base"), std::string::npos);
+  back = decode_container(plain);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ((*back)->state.cgroup_base, cgroups::Cgroup::CounterBase{});
 }
 
 TEST(StateStore, CorruptIsAnError) {
