@@ -2,6 +2,8 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
+
 #include "core/base/file.h"
 #include "core/base/strings.h"
 
@@ -18,7 +20,8 @@ FdBudget::FdBudget(size_t limit) : limit_(limit) {
 Result<void> FdBudget::take(size_t n, size_t headroom) {
   int64_t now = now_ns();
   size_t need = count_ + in_flight_ + n + headroom + reserve_;
-  if (now - counted_ns_ > kRecountNs || need + limit_ / 10 > limit_) {
+  size_t near = std::max(limit_ / 10, kNearMin);
+  if (now - counted_ns_ > kRecountNs || need + near > limit_) {
     long c = count_open_fds();
     if (c >= 0) count_ = size_t(c);
     counted_ns_ = now;

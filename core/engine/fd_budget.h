@@ -7,10 +7,13 @@
 // limit is its RLIMIT_NOFILE (raised to the hard limit at start, which may
 // not be raisable further: 20,000 on the machines this was written on).
 // take() counts the open descriptors (/proc/self/fd: about a millisecond at
-// 10,000) when its count is older than kRecountNs or the budget is within a
-// tenth of the limit, adds the starts in flight, and refuses if the start
-// would leave less than the reserve (the API's connections, the job lanes'
-// files, other containers' exits and execs).
+// 10,000) when its count is older than kRecountNs or the budget is within
+// kNear of the limit (a tenth of it, at least kNearMin), adds the starts in
+// flight, and refuses if the start would leave less than the reserve (the
+// API's connections, the job lanes' files, other containers' exits and
+// execs). Between counts, each finished start leaves its descriptors open
+// uncounted (give_back ends only its reservation): kNearMin bounds what a
+// quarter-second of starts may add, so a small limit is counted every time.
 //
 // Thread: reactor only.
 #pragma once
@@ -26,6 +29,7 @@ class FdBudget {
  public:
   static constexpr size_t kStartFds = 16;
   static constexpr int64_t kRecountNs = 250'000'000;
+  static constexpr size_t kNearMin = 512;
 
   // limit: RLIMIT_NOFILE's soft limit (read now when 0).
   explicit FdBudget(size_t limit = 0);

@@ -12,7 +12,7 @@ namespace {
 
 using json = nlohmann::json;
 
-Result<NetworkSpec> parse(const std::string& body, std::string* mode_out = nullptr) {
+Result<NetworkSpec> parse_network(const std::string& body, std::string* mode_out = nullptr) {
   json j = json::parse(body);
   std::string mode = j.contains("HostConfig") ? j["HostConfig"].value("NetworkMode", "") : "";
   NetworkSpec n;
@@ -23,8 +23,8 @@ Result<NetworkSpec> parse(const std::string& body, std::string* mode_out = nullp
   return n;
 }
 
-std::string error_of(const std::string& body) {
-  auto r = parse(body);
+std::string network_error_of(const std::string& body) {
+  auto r = parse_network(body);
   return r ? "<ok>" : r.error().message();
 }
 
@@ -42,7 +42,7 @@ TEST(PortKey, Forms) {
 
 TEST(NetworkRequest, WhatTheDockerCliSends) {
   std::string mode;
-  auto n = parse(R"({"ExposedPorts":{"443/tcp":{}},
+  auto n = parse_network(R"({"ExposedPorts":{"443/tcp":{}},
     "HostConfig":{"NetworkMode":"default","PublishAllPorts":true,
       "PortBindings":{"80/tcp":[{"HostIp":"","HostPort":"8080"}],"9000/udp":[{"HostIp":"127.0.0.1","HostPort":""}],
                       "7000/tcp":[{"HostIp":"0.0.0.0","HostPort":"7000-7010"}]},
@@ -70,7 +70,7 @@ TEST(NetworkRequest, WhatTheDockerCliSends) {
 }
 
 TEST(NetworkRequest, EndpointSettings) {
-  auto n = parse(R"({"HostConfig":{"NetworkMode":"web"},
+  auto n = parse_network(R"({"HostConfig":{"NetworkMode":"web"},
     "NetworkingConfig":{"EndpointsConfig":{"web":{"IPAMConfig":{"IPv4Address":"10.89.0.9"},"Aliases":["db","cache"]}}}})");
   ASSERT_TRUE(n) << n.error().message();
   EXPECT_EQ(n->requested["web"].ipv4, "10.89.0.9");
@@ -78,27 +78,27 @@ TEST(NetworkRequest, EndpointSettings) {
 }
 
 TEST(NetworkRequest, RefusedWithReasons) {
-  EXPECT_EQ(error_of(R"({"HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"x"}]}}})"),
+  EXPECT_EQ(network_error_of(R"({"HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"x"}]}}})"),
             "invalid port specification: \"x\"");
-  EXPECT_EQ(error_of(R"({"HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"90-80"}]}}})"),
+  EXPECT_EQ(network_error_of(R"({"HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"90-80"}]}}})"),
             "invalid port range: \"90-80\"");
-  EXPECT_EQ(error_of(R"({"HostConfig":{"PortBindings":{"80/tcp":[{"HostIp":"::1","HostPort":"80"}]}}})"),
+  EXPECT_EQ(network_error_of(R"({"HostConfig":{"PortBindings":{"80/tcp":[{"HostIp":"::1","HostPort":"80"}]}}})"),
             "invalid host IP ::1 for port 80/tcp: IPv6 is not supported by berth's networks");
-  EXPECT_EQ(error_of(R"({"HostConfig":{"PortBindings":{"80/tcp":[{"HostIp":"nope"}]}}})"), "invalid IP address: nope");
-  EXPECT_EQ(error_of(R"({"HostConfig":{"ExtraHosts":["db"]}})"), "--add-host \"db\": expected host:ip");
-  EXPECT_EQ(error_of(R"({"HostConfig":{"Dns":["x"]}})"), "--dns \"x\": not an IP address");
+  EXPECT_EQ(network_error_of(R"({"HostConfig":{"PortBindings":{"80/tcp":[{"HostIp":"nope"}]}}})"), "invalid IP address: nope");
+  EXPECT_EQ(network_error_of(R"({"HostConfig":{"ExtraHosts":["db"]}})"), "--add-host \"db\": expected host:ip");
+  EXPECT_EQ(network_error_of(R"({"HostConfig":{"Dns":["x"]}})"), "--dns \"x\": not an IP address");
   // HostConfig.Links is the engine's (create checks the targets); a link
   // inside an endpoint's settings is not.
-  EXPECT_EQ(error_of(R"({"HostConfig":{"Links":["a:b"]}})"), "<ok>");
-  EXPECT_EQ(error_of(R"({"NetworkingConfig":{"EndpointsConfig":{"n":{"Links":["a:b"]}}}})"),
+  EXPECT_EQ(network_error_of(R"({"HostConfig":{"Links":["a:b"]}})"), "<ok>");
+  EXPECT_EQ(network_error_of(R"({"NetworkingConfig":{"EndpointsConfig":{"n":{"Links":["a:b"]}}}})"),
             "a legacy link (Links) is not supported by berth");
-  EXPECT_EQ(error_of(R"({"NetworkingConfig":{"EndpointsConfig":{"n":{"MacAddress":"02:42:00:00:00:01"}}}})"),
+  EXPECT_EQ(network_error_of(R"({"NetworkingConfig":{"EndpointsConfig":{"n":{"MacAddress":"02:42:00:00:00:01"}}}})"),
             "a chosen MAC address (MacAddress) is not supported by berth");
-  EXPECT_EQ(error_of(R"({"NetworkingConfig":{"EndpointsConfig":{"n":{"IPAMConfig":{"IPv4Address":"10.0.0"}}}}})"),
+  EXPECT_EQ(network_error_of(R"({"NetworkingConfig":{"EndpointsConfig":{"n":{"IPAMConfig":{"IPv4Address":"10.0.0"}}}}})"),
             "invalid IPv4 address: 10.0.0");
-  EXPECT_EQ(error_of(R"({"NetworkingConfig":{"EndpointsConfig":{"n":{"IPAMConfig":{"IPv6Address":"fd00::2"}}}}})"),
+  EXPECT_EQ(network_error_of(R"({"NetworkingConfig":{"EndpointsConfig":{"n":{"IPAMConfig":{"IPv6Address":"fd00::2"}}}}})"),
             "an IPv6 address (IPv6Address) is not supported by berth");
-  EXPECT_EQ(error_of(R"({"ExposedPorts":{"80/sctp":{}}})"), "invalid proto: sctp is not supported by berth");
+  EXPECT_EQ(network_error_of(R"({"ExposedPorts":{"80/sctp":{}}})"), "invalid proto: sctp is not supported by berth");
 }
 
 TEST(NetworkRequest, PersistedFormRoundTrips) {
