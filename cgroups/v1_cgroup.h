@@ -68,7 +68,6 @@ class MemcgPool {
   bool give(const std::string& dir);
   // rmdir of every kept directory.
   void drain();
-  size_t size();
 
  private:
   void adopt_locked(const std::string& parent);
@@ -165,6 +164,11 @@ class V1Cgroup final : public Cgroup {
 // cpuset cgroup starts with empty cpuset.cpus/mems and refuses tasks
 // (ENOSPC) until they are filled, so copy the parent's. In v1_cpu.cc.
 Result<void> copy_cpuset_if_empty(const std::string& dir, const std::string& parent);
+
+// Whether a hierarchy's directories go through the MemcgPool: the memory
+// controller's, mounted alone (a co-mounted controller's settings would be
+// carried from one container to the next unreset).
+bool pooled_hierarchy(const std::vector<std::string>& controllers);
 
 // Whether a hierarchy's directory is made only on demand (see Dir).
 bool made_on_demand(const std::vector<std::string>& controllers);

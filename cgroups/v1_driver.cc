@@ -124,7 +124,7 @@ class V1Driver final : public Driver {
         continue;
       }
       Result<void> made = ok();
-      if (pool_ && carries(h, "memory") && !carries(h, "cpuset") && take_pooled(*pool_, dir)) {
+      if (pool_ && pooled_hierarchy(h.controllers) && take_pooled(*pool_, dir)) {
         auto counted = read_memcg_counters(dir);
         if (counted) base = *counted;
         else made = std::move(counted.error());
@@ -276,9 +276,8 @@ void MemcgPool::drain() {
     for (const std::string& d : dirs) (void)remove_cgroup_dir(d);
 }
 
-size_t MemcgPool::size() {
-  std::lock_guard lock(mu_);
-  return count_;
+bool pooled_hierarchy(const std::vector<std::string>& controllers) {
+  return controllers.size() == 1 && controllers[0] == "memory";
 }
 
 bool made_on_demand(const std::vector<std::string>& controllers) {
@@ -356,8 +355,7 @@ Result<void> V1Cgroup::destroy() {
   Result<void> first = ok();
   for (const Dir& d : dirs_) {
     if (!d.present) continue;
-    bool memory = std::find(d.controllers.begin(), d.controllers.end(), "memory") != d.controllers.end();
-    if (memory && pool_ && pool_->give(d.path)) continue;
+    if (pool_ && pooled_hierarchy(d.controllers) && pool_->give(d.path)) continue;
     auto r = remove_cgroup_dir(d.path);
     if (!r && first) first = std::move(r);
   }
