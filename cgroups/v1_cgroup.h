@@ -36,11 +36,12 @@ namespace berth::cgroups {
 // Kept only what starts the next container nearly clean (recycle_memcg()):
 // no process and no child cgroup in it, no OOM kill counted
 // (memory.oom_control's oom_kill cannot be reset), and at most kMaxCarried
-// charged (see there). Others go as before. Everything a container can write there is set back to its
-// default or its parent's (limits, soft limit, swappiness, oom_control,
-// move_charge_at_immigrate, tcp limit) and the failcnt/max_usage counters
-// zeroed. memory.stat's event counters cannot be reset: the cgroup that
-// takes one reads them as its base (Cgroup::counter_base).
+// charged (see there). Others are removed as before. Everything a
+// container can write there is set back to its default or its parent's
+// (limits, soft limit, swappiness, oom_control, move_charge_at_immigrate,
+// tcp limit) and the failcnt/max_usage counters zeroed. memory.stat's
+// event counters cannot be reset: the cgroup that takes one reads them as
+// its base (Cgroup::counter_base).
 //
 // Thread safety: any thread (create() and destroy() run on job threads).
 class MemcgPool {
@@ -80,8 +81,8 @@ class MemcgPool {
   std::set<std::string> adopted_;                           // parents listed once
 };
 
-// For `dir` (a v1 memory cgroup whose container has ended): whether it
-// starts a next container clean, and if so reset for it. In v1_memory.cc.
+// For `dir` (a v1 memory cgroup whose container has ended): whether it may
+// be kept (see MemcgPool), and if so reset for the next. In v1_memory.cc.
 Result<bool> recycle_memcg(const std::string& dir);
 
 // memory.stat's event counters in `dir`, in CounterBase order. In v1_memory.cc.
