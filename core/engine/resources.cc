@@ -177,6 +177,28 @@ std::shared_ptr<cgroups::Cgroup> Resources::reopen(const Container& c) {
   return std::shared_ptr<cgroups::Cgroup>(std::move(*cg));
 }
 
+void Resources::remove_strays(const std::function<bool(const std::string&)>& is_container) {
+  if (!driver_) return;
+  const std::string& parent = e_.opts_.cgroup_parent;
+  auto listed = reopened_.find(parent);
+  std::map<std::string, std::unique_ptr<cgroups::Cgroup>> all;
+  if (listed != reopened_.end()) {
+    all = std::move(listed->second);   // what the re-adoptions left: one listing serves both
+    reopened_.erase(listed);
+  } else if (auto fresh = driver_->open_all(parent); fresh) {
+    all = std::move(*fresh);
+  } else {
+    log::warn("engine", "list the cgroups of {}: {}; stray ones are not looked for", parent, fresh.error().message());
+    return;
+  }
+  for (auto& [name, cg] : all) {
+    if (name.empty() || name[0] == '.' || is_container(name)) continue;   // '.': memory cgroups kept for reuse
+    auto r = cg->destroy();
+    if (r) log::info("engine", "removed cgroup {} of {}, which no container has (left by a crash)", name, parent);
+    else log::warn("engine", "cgroup {} of {} belongs to no container and stays: {}", name, parent, r.error().message());
+  }
+}
+
 uint64_t Resources::watch_stats(Container& c, StatsHub::Sink sink) {
   if (!is_running(c.state.status) || !c.cgroup) {
     sink(nullptr);

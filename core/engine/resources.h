@@ -15,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -82,6 +83,13 @@ class Resources {
   // stat per hierarchy per container; end_reopen() drops what none took.
   std::shared_ptr<cgroups::Cgroup> reopen(const Container& c);
   void end_reopen() { reopened_.clear(); }
+  // Removes the cgroups under berthd's own parent whose name is no
+  // container's (`is_container`): a crash between a container's removal
+  // (its state gone) and its cgroup's (on the job lane) leaves one, which
+  // nothing would remove later. Start-up only, before end_reopen() and
+  // before any warm init exists; one that still holds a process stays,
+  // with a warning.
+  void remove_strays(const std::function<bool(const std::string&)>& is_container);
 
   // docker stats: samples of a running container (nullptr at once if not).
   uint64_t watch_stats(Container& c, StatsHub::Sink sink);

@@ -3,9 +3,11 @@
 // bomb, a CPU quota, pause/unpause, kill-all, stats, update, top, events,
 // and no cgroup left behind.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 
 #include <gmock/gmock.h>
@@ -437,6 +439,45 @@ TEST(MemcgPoolDaemonTest, AnEndedContainersMemoryCgroupIsTakenByTheNextAndStatsC
   ASSERT_TRUE(pool_holds([&] { return kept_memcgs(parent) == 1; }));
   EXPECT_EQ(d.stop(), 0);
   EXPECT_EQ(kept_memcgs(parent), 0u) << "a clean stop left a kept memory cgroup";
+}
+
+// A cgroup under berthd's parent that no container has (a crash between a
+// container's removal and its cgroup's leaves one) is removed at the next
+// start; a running container's, re-adopted, is not touched.
+TEST(StrayCgroupTest, ACgroupOfNoContainerIsRemovedAtStart) {
+  if (!is_root()) GTEST_SKIP() << "needs root";
+  if (!stdfs::exists("/sys/fs/cgroup/memory/cgroup.procs")) GTEST_SKIP() << "needs the cgroup v1 memory hierarchy";
+  TestDaemon d;
+  std::string err;
+  ASSERT_TRUE(d.start(&err)) << err;
+  ASSERT_TRUE(d.import_busybox(&err)) << err;
+  auto r = d.ctl({"run", "-d", "--network", "none", "busybox", "sleep", "1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string id = r.out.substr(0, 64);
+  std::string kept = d.container_cgroup("memory", id);
+  ASSERT_TRUE(stdfs::exists(kept));
+  d.crash_daemon_only();
+  // What the crash would have left: the directories of a removed container.
+  std::string stray = std::string(64, 'a');
+  std::vector<std::string> made;
+  for (const char* controller : {"memory", "pids", "cpu", "freezer"}) {
+    std::string own = d.container_cgroup(controller, id);
+    if (own.empty()) continue;
+    std::string dir = own.substr(0, own.rfind('/') + 1) + stray;
+    ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0) << dir << ": " << std::strerror(errno);
+    made.push_back(dir);
+  }
+  ASSERT_FALSE(made.empty());
+  ASSERT_TRUE(d.start(&err)) << err;
+  for (const auto& dir : made) {
+    EXPECT_FALSE(stdfs::exists(dir)) << "left: " << dir;
+    ::rmdir(dir.c_str());   // so that a failure here leaves nothing either
+  }
+  EXPECT_THAT(d.log(), HasSubstr("which no container has"));
+  EXPECT_TRUE(stdfs::exists(kept)) << "the running container's cgroup went";
+  EXPECT_EQ(inspect_in(d, id)["State"]["Running"], true);
+  EXPECT_EQ(d.ctl({"rm", "-f", id}).exit_code, 0);
+  EXPECT_EQ(d.stop(), 0);
 }
 
 }  // namespace
