@@ -71,7 +71,8 @@ class MemcgPool {
   void drain();
 
  private:
-  void adopt_locked(const std::string& parent);
+  // free_[parent], with what an earlier berthd kept there taken up first.
+  std::vector<std::string>& kept_locked(const std::string& parent);
 
   std::mutex mu_;
   size_t bound_;

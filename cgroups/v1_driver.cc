@@ -217,31 +217,34 @@ std::unique_ptr<Driver> make_v1(std::vector<V1Hierarchy> hierarchies, DriverOpti
 
 std::string MemcgPool::take(const std::string& parent) {
   std::lock_guard lock(mu_);
-  if (adopted_.insert(parent).second) adopt_locked(parent);
-  auto it = free_.find(parent);
-  if (it == free_.end() || it->second.empty()) return "";
-  std::string dir = std::move(it->second.back());
-  it->second.pop_back();
+  std::vector<std::string>& kept = kept_locked(parent);
+  if (kept.empty()) return "";
+  std::string dir = std::move(kept.back());
+  kept.pop_back();
   count_--;
   return dir;
 }
 
-// Kept directories a berthd that ended without drain() left: reset before
-// they were kept, and nothing can have joined them since (no process knows
-// their names), so they are as good as ours. Past the bound they go.
-void MemcgPool::adopt_locked(const std::string& parent) {
+// The first time a parent is asked for, the kept directories a berthd that
+// ended without drain() left there are taken up: reset before they were
+// kept, and nothing can have joined them since (no process knows their
+// names), so they are as good as ours. Past the bound they go.
+std::vector<std::string>& MemcgPool::kept_locked(const std::string& parent) {
+  std::vector<std::string>& kept = free_[parent];
+  if (!adopted_.insert(parent).second) return kept;
   auto names = child_cgroups(parent);
-  if (!names) return;
+  if (!names) return kept;
   for (const std::string& n : *names) {
     if (n.rfind(kPrefix, 0) != 0) continue;
     std::string dir = join_path(parent, n);
     if (count_ < bound_) {
-      free_[parent].push_back(std::move(dir));
+      kept.push_back(std::move(dir));
       count_++;
     } else {
       (void)::rmdir(dir.c_str());
     }
   }
+  return kept;
 }
 
 bool MemcgPool::give(const std::string& dir) {
@@ -249,7 +252,7 @@ bool MemcgPool::give(const std::string& dir) {
   std::string kept;
   {
     std::lock_guard lock(mu_);
-    if (adopted_.insert(parent).second) adopt_locked(parent);
+    kept_locked(parent);   // what a crashed berthd left counts against the bound
     if (count_ >= bound_) return false;
     count_++;   // reserved while it is reset, off the lock
     kept = join_path(parent, fmt::format("{}{}-{}", kPrefix, ::getpid(), ++seq_));

@@ -169,7 +169,7 @@ Result<void> Engine::load_containers() {
       dirty.push_back(id);
     }
   }
-  resources_->remove_strays([this](const std::string& name) { return containers_.count(name) > 0; });
+  resources_->remove_strays();
   resources_->end_reopen();
   for (const std::string& id : dirty) persist(*containers_.at(id));
   log::info("engine", "loaded {} containers", containers_.size());

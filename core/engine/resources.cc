@@ -146,7 +146,6 @@ void Resources::release(Container& c, bool removal_follows) {
   }
 }
 
-
 // Its processes died with berthd (PDEATHSIG); any that joined later are
 // killed, then the directories go. Runs before the loop, so it may wait.
 void Resources::remove_stale(const Container& c) {
@@ -158,18 +157,23 @@ void Resources::remove_stale(const Container& c) {
   if (!r) log::warn("engine", "remove cgroup of id={}: {}", c.id, r.error().message());
 }
 
-std::shared_ptr<cgroups::Cgroup> Resources::reopen(const Container& c) {
-  if (!driver_) return nullptr;
-  const std::string& parent = parent_of(c);
+std::map<std::string, std::unique_ptr<cgroups::Cgroup>>& Resources::listed(const std::string& parent) {
   auto it = reopened_.find(parent);
   if (it == reopened_.end()) {
     auto all = driver_->open_all(parent);
     if (!all) log::warn("engine", "list the cgroups of {}: {}; each is opened on its own", parent, all.error().message());
     it = reopened_.emplace(parent, all ? std::move(*all) : std::map<std::string, std::unique_ptr<cgroups::Cgroup>>{}).first;
   }
-  if (auto found = it->second.find(c.id); found != it->second.end()) {
+  return it->second;
+}
+
+std::shared_ptr<cgroups::Cgroup> Resources::reopen(const Container& c) {
+  if (!driver_) return nullptr;
+  const std::string& parent = parent_of(c);
+  auto& all = listed(parent);
+  if (auto found = all.find(c.id); found != all.end()) {
     std::shared_ptr<cgroups::Cgroup> cg = std::move(found->second);
-    it->second.erase(found);
+    all.erase(found);
     return cg;
   }
   auto cg = driver_->open(parent, c.id);   // not listed (or no listing): as before
@@ -177,22 +181,12 @@ std::shared_ptr<cgroups::Cgroup> Resources::reopen(const Container& c) {
   return std::shared_ptr<cgroups::Cgroup>(std::move(*cg));
 }
 
-void Resources::remove_strays(const std::function<bool(const std::string&)>& is_container) {
+void Resources::remove_strays() {
   if (!driver_) return;
   const std::string& parent = e_.opts_.cgroup_parent;
-  auto listed = reopened_.find(parent);
-  std::map<std::string, std::unique_ptr<cgroups::Cgroup>> all;
-  if (listed != reopened_.end()) {
-    all = std::move(listed->second);   // what the re-adoptions left: one listing serves both
-    reopened_.erase(listed);
-  } else if (auto fresh = driver_->open_all(parent); fresh) {
-    all = std::move(*fresh);
-  } else {
-    log::warn("engine", "list the cgroups of {}: {}; stray ones are not looked for", parent, fresh.error().message());
-    return;
-  }
-  for (auto& [name, cg] : all) {
-    if (name.empty() || name[0] == '.' || is_container(name)) continue;   // '.': memory cgroups kept for reuse
+  // What the re-adoptions left of the listing (or a listing of its own).
+  for (auto& [name, cg] : listed(parent)) {
+    if (name.empty() || name[0] == '.' || e_.by_id(name)) continue;   // '.': memory cgroups kept for reuse
     auto r = cg->destroy();
     if (r) log::info("engine", "removed cgroup {} of {}, which no container has (left by a crash)", name, parent);
     else log::warn("engine", "cgroup {} of {} belongs to no container and stays: {}", name, parent, r.error().message());

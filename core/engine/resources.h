@@ -15,7 +15,6 @@
 
 #include <sys/types.h>
 
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -84,12 +83,12 @@ class Resources {
   std::shared_ptr<cgroups::Cgroup> reopen(const Container& c);
   void end_reopen() { reopened_.clear(); }
   // Removes the cgroups under berthd's own parent whose name is no
-  // container's (`is_container`): a crash between a container's removal
+  // container's: a crash between a container's removal
   // (its state gone) and its cgroup's (on the job lane) leaves one, which
   // nothing would remove later. Start-up only, before end_reopen() and
   // before any warm init exists; one that still holds a process stays,
   // with a warning.
-  void remove_strays(const std::function<bool(const std::string&)>& is_container);
+  void remove_strays();
 
   // docker stats: samples of a running container (nullptr at once if not).
   uint64_t watch_stats(Container& c, StatsHub::Sink sink);
@@ -102,6 +101,9 @@ class Resources {
  private:
   void oom_ready(Container& c, int32_t res);
   void read_oom(Container& c, bool final);
+  // reopened_'s listing of `parent`, made by its first call (empty when the
+  // listing fails, warned).
+  std::map<std::string, std::unique_ptr<cgroups::Cgroup>>& listed(const std::string& parent);
 
   Engine& e_;
   std::shared_ptr<cgroups::Driver> driver_;

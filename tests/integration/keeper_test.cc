@@ -23,6 +23,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/integration/suite.h"
 #include "tools/testkit/daemon.h"
 
 namespace berth::test {
@@ -50,16 +51,6 @@ std::optional<int64_t> parse_rfc3339_nano(const std::string& s) {
 }
 
 bool alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
-
-// Until pred() holds, at most `attempts` tries 50 ms apart.
-template <class F>
-bool eventually(F pred, int attempts = 400) {
-  for (int i = 0; i < attempts; i++) {
-    if (pred()) return true;
-    ::usleep(50000);
-  }
-  return false;
-}
 
 class KeeperTest : public ::testing::Test {
  protected:

@@ -63,11 +63,7 @@ class ResourcesTest : public DaemonSuite {
   // A container's cgroup goes on berthd's job lane after its exit, not
   // before `rm` answers: polled, at most 5 s.
   static bool gone_soon(const std::string& path) {
-    for (int i = 0; i < 500; i++) {
-      if (!stdfs::exists(path)) return true;
-      ::usleep(10000);
-    }
-    return false;
+    return eventually([&] { return !stdfs::exists(path); }, 100);
   }
   int log_lines(const std::string& id) {
     auto out = d().ctl({"logs", id}).out;
@@ -356,16 +352,6 @@ TEST_F(ResourcesTest, InfoReportsTheCgroupDriver) {
   EXPECT_EQ(info["PidsLimit"], true);
 }
 
-// Until pred() holds, at most 20 s.
-template <class F>
-bool pool_holds(F pred) {
-  for (int i = 0; i < 400; i++) {
-    if (pred()) return true;
-    ::usleep(50000);
-  }
-  return false;
-}
-
 // The memory cgroups kept for reuse directly under `dir` (v1's MemcgPool).
 size_t kept_memcgs(const std::string& dir) {
   size_t n = 0;
@@ -417,7 +403,7 @@ TEST(MemcgPoolDaemonTest, AnEndedContainersMemoryCgroupIsTakenByTheNextAndStatsC
   std::string parent = dir_a.substr(0, dir_a.rfind('/'));
   EXPECT_EQ(kept_memcgs(parent), 0u);
   ASSERT_EQ(d.ctl({"rm", "-f", a}).exit_code, 0);
-  ASSERT_TRUE(pool_holds([&] { return kept_memcgs(parent) == 1; })) << "the ended container's memory cgroup was not kept";
+  ASSERT_TRUE(eventually([&] { return kept_memcgs(parent) == 1; })) << "the ended container's memory cgroup was not kept";
   EXPECT_FALSE(stdfs::exists(dir_a));
 
   std::string b = run({"sleep", "1000"});
@@ -436,7 +422,7 @@ TEST(MemcgPoolDaemonTest, AnEndedContainersMemoryCgroupIsTakenByTheNextAndStatsC
   EXPECT_EQ(raw2 - own2, base);
 
   ASSERT_EQ(d.ctl({"rm", "-f", b}).exit_code, 0);
-  ASSERT_TRUE(pool_holds([&] { return kept_memcgs(parent) == 1; }));
+  ASSERT_TRUE(eventually([&] { return kept_memcgs(parent) == 1; }));
   EXPECT_EQ(d.stop(), 0);
   EXPECT_EQ(kept_memcgs(parent), 0u) << "a clean stop left a kept memory cgroup";
 }

@@ -37,6 +37,17 @@ inline bool wait_in(TestDaemon& d, const std::string& id, const std::function<bo
   return false;
 }
 
+// Until pred() holds, at most `attempts` tries 50 ms apart (20 s by
+// default; bounded, never a timed assertion).
+template <class F>
+bool eventually(F pred, int attempts = 400) {
+  for (int i = 0; i < attempts; i++) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
 class DaemonSuite : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
